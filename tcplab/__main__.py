@@ -1,0 +1,3 @@
+from tcplab.cli import main
+
+raise SystemExit(main())

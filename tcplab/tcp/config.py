@@ -1,0 +1,41 @@
+"""Per-connection settings.  Defaults follow the RFCs; labs shorten the timers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class Config:
+    mss: int = 1460                 # the MSS we advertise (MTU - 40)
+    rcvbuf: int = 262144            # receive buffer: bounds RCV.WND
+    sndbuf: int = 262144            # send buffer: bounds unsent + unacknowledged bytes
+    wscale: int = 7                 # shift we offer (RFC 7323 §2.3); used only if both offer
+    sack: bool = True               # offer SACK-permitted (RFC 2018)
+    timestamps: bool = True         # offer timestamps (RFC 7323 §3)
+    nagle: bool = True              # RFC 9293 §3.7.4; False = TCP_NODELAY
+    delayed_ack: float = 0.04       # seconds; 0 = acknowledge every segment at once
+    rto_initial: float = 1.0        # RFC 6298 §2.1
+    rto_min: float = 1.0            # RFC 6298 §2.4
+    rto_max: float = 60.0           # RFC 6298 §2.5
+    syn_retries: int = 6            # SYN / SYN,ACK retransmissions before giving up
+    retries: int = 15               # data / FIN retransmissions before giving up
+    user_timeout: float | None = None  # RFC 9293 §3.8.3: give up after this long unacknowledged
+    msl: float = 30.0               # TIME-WAIT lasts 2*MSL (RFC 9293 §3.4.2)
+    initial_window: int = 10        # segments (RFC 6928)
+    isn_secret: bytes = b"tcplab"   # RFC 6528 key; hosts pass a random one
+    challenge_ack_limit: int = 10   # per second (RFC 5961 §7)
+
+    def validate(self) -> None:
+        if not 88 <= self.mss <= 65495:
+            raise ValueError(f"mss {self.mss} out of range 88..65495")
+        if not 0 <= self.wscale <= 14:
+            raise ValueError(f"wscale {self.wscale} out of range 0..14 (RFC 7323 §2.3)")
+        if self.rcvbuf < 1 or self.sndbuf < 1:
+            raise ValueError("buffers must be positive")
+        if self.delayed_ack < 0 or self.delayed_ack > 0.5:
+            raise ValueError("delayed_ack must be 0..0.5 s (RFC 1122 §4.2.3.2)")
+        if self.rto_min <= 0 or self.rto_initial <= 0 or self.rto_max < self.rto_min:
+            raise ValueError("RTO bounds must be positive and rto_max >= rto_min")
+        if self.msl < 0:
+            raise ValueError("msl must be >= 0")

@@ -1,0 +1,537 @@
+"""One TCP connection: the TCB and RFC 9293 §3.10 event processing.
+
+Theory of operation
+-------------------
+A :class:`Connection` is driven from outside.  User calls (``listen``, ``connect``,
+``send``, ``recv``, ``shutdown``, ``close``, ``abort``), arriving segments
+(``receive``) and timers (``handle_timer``) each take ``now`` and end by running
+the output routine, which turns the TCB into segments in ``segments_to_send()``.
+State moves go through :meth:`Connection._goto`, which looks the move up in
+:data:`tcplab.tcp.states.TABLE` and raises if it is not there, so the table and the
+engine cannot disagree.
+
+Sending lives in :mod:`tcplab.tcp.sender` (windows, Nagle, congestion, SACK recovery,
+retransmission); this module keeps the state machine and the receive side.
+"""
+
+from __future__ import annotations
+
+import errno as E
+from dataclasses import replace
+
+from tcplab.tcp import seq as sq
+from tcplab.tcp.config import Config
+from tcplab.tcp.events import (
+    ConnectionFailed,
+    ConnectionReset,
+    DataReceived,
+    EndOfStream,
+    Event,
+    StateChanged,
+    TimerFired,
+)
+from tcplab.tcp.isn import initial_sequence, timestamp_offset
+from tcplab.tcp.reassembly import Reassembly
+from tcplab.tcp.segment import ACK, FIN, RST, SYN, Segment
+from tcplab.tcp.sender import Sender
+from tcplab.tcp.states import TABLE, State, Trigger
+from tcplab.tcp.status import Address, Status, TcpError
+
+__all__ = ["Address", "Connection", "Status", "TcpError", "reset_for"]
+
+S = State
+T = Trigger
+_ACK_WINDOW_STATES = frozenset({S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2})
+_CLOSED_FOR_SEND = frozenset({S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSING, S.LAST_ACK, S.TIME_WAIT})
+
+
+def reset_for(seg: Segment) -> Segment | None:
+    """The RST that answers ``seg`` when no connection wants it (RFC 9293 §3.10.7.1)."""
+    if seg.flags & RST:
+        return None
+    if seg.flags & ACK:
+        return Segment(seg.dst_port, seg.src_port, seg.ack, 0, RST, 0)
+    return Segment(seg.dst_port, seg.src_port, 0, sq.add(seg.seq, seg.seg_len), RST | ACK, 0)
+
+
+class Connection(Sender):
+    """A TCP connection (see the module docstring)."""
+
+    def __init__(self, local: Address, config: Config | None = None) -> None:
+        cfg = config if config is not None else Config()
+        cfg.validate()
+        super().__init__(cfg)
+        self.local = local
+        self.remote: Address | None = None
+        self.state = S.CLOSED
+        self.passive = False
+        self.error: int | None = None
+        # receive side
+        self.irs = 0
+        self.rcv_nxt = 0
+        self._rcvq = bytearray()        # in order, not yet read by the app
+        self._ooo = Reassembly()
+        self._rd_shut = False
+        self._eof = False               # the peer's FIN was reached in order
+        self.ts_recent = 0
+        self._ts_recent_valid = False
+        self._challenge_window = -1.0
+        self._challenge_count = 0
+
+    # ------------------------------------------------------------------ plumbing
+    def _goto(self, trigger: Trigger, detail: str = "") -> None:
+        row = TABLE.get((self.state, trigger))
+        if row is None:
+            raise AssertionError(f"undeclared move: {self.state} on {trigger}")
+        old = self.state
+        self.state = row.next
+        self._events.append(StateChanged(old, row.next, trigger, detail))
+        if row.next is S.CLOSED:
+            for name in list(self._timers):
+                self._cancel(name)
+
+    def _fail(self, code: int, reason: str) -> None:
+        self.error = code
+        self._events.append(ConnectionFailed(code, reason))
+
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
+
+    def segments_to_send(self) -> list[Segment]:
+        out = self._out
+        self._out = []
+        return out
+
+    def get_timer(self) -> float | None:
+        return min(self._timers.values()) if self._timers else None
+
+    def handle_timer(self, now: float) -> None:
+        for name, deadline in sorted(self._timers.items(), key=lambda kv: kv[1]):
+            if deadline > now or self._timers.get(name) != deadline:
+                continue
+            del self._timers[name]
+            self._events.append(TimerFired(name))
+            if name == "time-wait":
+                self._goto(T.TIME_WAIT_TIMEOUT)
+            elif name == "rtx":
+                self._on_rto(now)
+            elif name == "persist":
+                self._on_persist(now)
+            elif name == "delack":
+                self._ack_now = True
+        self._output(now)
+
+    # ------------------------------------------------------------------ user calls
+    def _setup(self, remote: Address, now: float) -> None:
+        self.remote = remote
+        self.iss = initial_sequence(self.config.isn_secret, self.local, remote, now)
+        self._ts_offset = timestamp_offset(self.config.isn_secret, self.local, remote)
+        self._reset_send_space(self.iss)
+
+    def listen(self, now: float) -> None:
+        if self.state is not S.CLOSED:
+            raise TcpError(E.EISCONN, "connection already exists")
+        self.passive = True
+        self._goto(T.PASSIVE_OPEN)
+
+    def spawn(self, remote: Address) -> Connection:
+        if self.state is not S.LISTEN:
+            raise TcpError(E.EINVAL, "not listening")
+        child = Connection(self.local, replace(self.config))
+        child.state = S.LISTEN
+        child.passive = True
+        child.remote = remote
+        return child
+
+    def connect(self, remote: Address, now: float) -> None:
+        if self.state is not S.CLOSED:
+            raise TcpError(E.EISCONN if self.state is not S.SYN_SENT else E.EALREADY,
+                           "connection already exists")
+        self._setup(remote, now)
+        self._goto(T.ACTIVE_OPEN)
+        self._send_syn(now, ack=False)
+        self._output(now)
+
+    def send(self, data: bytes, now: float) -> int:
+        st = self.state
+        if st in (S.CLOSED, S.LISTEN):
+            raise TcpError(self.error or E.ENOTCONN, "connection does not exist")
+        if st in _CLOSED_FOR_SEND or self._fin_queued:
+            raise TcpError(E.EPIPE, "connection closing")
+        n = self._queue_data(data)
+        if n == 0 and data:
+            raise TcpError(E.EAGAIN, "send buffer full")
+        if st not in (S.SYN_SENT, S.SYN_RECEIVED):
+            self._output(now)
+        return n
+
+    def recv(self, max_bytes: int, now: float) -> bytes:
+        if self._rcvq:
+            data = bytes(self._rcvq[:max_bytes])
+            del self._rcvq[:max_bytes]
+            self._maybe_window_update()
+            self._output(now)
+            return data
+        if self._eof or self._rd_shut:
+            return b""
+        if self.state is S.CLOSED:
+            if self.error:
+                raise TcpError(self.error, "connection failed")
+            raise TcpError(E.ENOTCONN, "connection does not exist")
+        if self.state is S.LISTEN:
+            raise TcpError(E.ENOTCONN, "socket is listening")
+        raise TcpError(E.EAGAIN, "no data yet")
+
+    def shutdown(self, how: str, now: float) -> None:
+        if how not in ("rd", "wr", "rdwr"):
+            raise TcpError(E.EINVAL, f"bad shutdown direction {how!r}")
+        if self.state in (S.CLOSED, S.LISTEN, S.SYN_SENT):
+            raise TcpError(E.ENOTCONN, "not connected")
+        if how in ("rd", "rdwr"):
+            self._rd_shut = True
+            self._rcvq.clear()
+        if how in ("wr", "rdwr"):
+            self._close_send(now, "shutdown(SHUT_WR)")
+        self._output(now)
+
+    def close(self, now: float) -> None:
+        st = self.state
+        if st in (S.LISTEN, S.SYN_SENT):
+            self._goto(T.CLOSE)
+            return
+        if st is S.CLOSED:
+            raise TcpError(self.error or E.ENOTCONN, "connection does not exist")
+        if self._rcvq and not self._rd_shut:
+            # RFC 1122 §4.2.2.13: closing with unread data resets the connection
+            self._rst_and_close(now, "close with unread data")
+            return
+        self._rd_shut = True
+        self._close_send(now, "close")
+        self._output(now)
+
+    def _close_send(self, now: float, detail: str) -> None:
+        if self._fin_queued:
+            return
+        if self.state in (S.SYN_RECEIVED, S.ESTABLISHED) or self.state is S.CLOSE_WAIT:
+            self._fin_queued = True
+            self._goto(T.CLOSE, detail)
+
+    def abort(self, now: float) -> None:
+        st = self.state
+        if st is S.CLOSED:
+            raise TcpError(self.error or E.ENOTCONN, "connection does not exist")
+        if st in (S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):
+            self._rst_and_close(now, "")
+        else:
+            self._goto(T.ABORT)
+
+    def _rst_and_close(self, now: float, detail: str) -> None:
+        # RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>
+        self._emit(Segment(self.local[1], self._rport, self.snd_nxt, 0, RST, 0), now)
+        self._rcvq.clear()
+        self._goto(T.ABORT, detail)
+
+    def status(self) -> Status:
+        return Status(
+            state=self.state, local=self.local, remote=self.remote, iss=self.iss,
+            irs=self.irs, snd_una=self.snd_una, snd_nxt=self.snd_nxt, snd_wnd=self.snd_wnd,
+            rcv_nxt=self.rcv_nxt, rcv_wnd=self.rcv_window(), send_queue=self.send_queue,
+            recv_queue=len(self._rcvq), cwnd=self.cc.cwnd, ssthresh=min(self.cc.ssthresh, 1 << 30),
+            srtt=self.rtt.srtt, rttvar=self.rtt.rttvar, rto=self.rtt.current(),
+            in_flight=self.in_flight, retransmits=self.retransmits, dup_acks=self.cc.dup_acks,
+            sacked_bytes=self.board.sacked_bytes, mss=self.snd_mss,
+            snd_wscale=self.snd_wscale, rcv_wscale=self.rcv_wscale, sack=self.sack_ok,
+            timestamps=self.ts_ok, timers=dict(self._timers), error=self.error,
+        )
+
+    @property
+    def readable(self) -> int:
+        return len(self._rcvq)
+
+    # ------------------------------------------------------------------ receive window
+    def rcv_window(self) -> int:
+        """Free receive space we may offer (before SWS avoidance and scaling)."""
+        used = len(self._rcvq) + self._ooo.buffered
+        return max(0, self.config.rcvbuf - used)
+
+    def _maybe_window_update(self) -> None:
+        # RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): a reopened window is worth a
+        # segment of its own only when it grew by min(RCV.BUFF/2, Eff.snd.MSS); like
+        # Linux, also only when the offered window had shrunk below half its maximum
+        # (otherwise the next ACK carries the update anyway)
+        offered = max(sq.sub(self.rcv_adv, self.rcv_nxt), 0)
+        limit = min(self.config.rcvbuf, 0xFFFF << self.rcv_wscale)
+        grown = min(self.rcv_window(), limit) - offered
+        if 2 * offered <= limit and grown >= min(limit // 2, self.snd_mss):
+            self._ack_now = True
+
+    # ------------------------------------------------------------------ SEGMENT ARRIVES
+    def receive(self, seg: Segment, now: float) -> None:
+        st = self.state
+        if st is S.CLOSED:
+            reply = reset_for(seg)
+            if reply is not None:
+                self._out.append(reply)
+            self._drop("connection closed")
+            return
+        if st is S.LISTEN:
+            self._receive_listen(seg, now)
+        elif st is S.SYN_SENT:
+            self._receive_syn_sent(seg, now)
+        else:
+            self._receive_synchronized(seg, now)
+        if self.state is not S.CLOSED:
+            self._output(now)
+
+    def _receive_listen(self, seg: Segment, now: float) -> None:
+        """RFC 9293 §3.10.7.2."""
+        if seg.flags & RST:
+            self._drop("RST in LISTEN")
+            return
+        if seg.flags & ACK:
+            self._out.append(Segment(self.local[1], seg.src_port, seg.ack, 0, RST, 0))
+            self._drop("ACK in LISTEN")
+            return
+        if not seg.flags & SYN:
+            self._drop("no SYN in LISTEN")
+            return
+        if self.remote is None:
+            self._drop("SYN to a listener: the host spawns a child for it")
+            return
+        remote = (self.remote[0], seg.src_port)
+        self._setup(remote, now)
+        self.irs = seg.seq
+        self.rcv_nxt = sq.add(seg.seq, 1)
+        self._negotiate(seg, now)
+        self._goto(T.RCV_SYN)
+        self._send_syn(now, ack=True)
+        if seg.payload:  # RFC 9293 §3.10.7.2: text in a SYN is queued for later
+            self._accept_text(seg.seq + 1, seg.payload, now)
+
+    def _receive_syn_sent(self, seg: Segment, now: float) -> None:
+        """RFC 9293 §3.10.7.3."""
+        f = seg.flags
+        ack_ok = False
+        if f & ACK:
+            if sq.le(seg.ack, self.iss) or sq.gt(seg.ack, self.snd_nxt):
+                if not f & RST:
+                    self._out.append(Segment(self.local[1], self._rport, seg.ack, 0, RST, 0))
+                self._drop("unacceptable ACK in SYN-SENT")
+                return
+            ack_ok = True
+        if f & RST:
+            if ack_ok:
+                self._fail(E.ECONNREFUSED, "connection refused")
+                self._events.append(ConnectionReset(refused=True))
+                self._goto(T.RCV_RST, "connection refused")
+            else:
+                self._drop("RST without ACK in SYN-SENT")
+            return
+        if not f & SYN:
+            self._drop("no SYN in SYN-SENT")
+            return
+        self.irs = seg.seq
+        self.rcv_nxt = sq.add(seg.seq, 1)
+        self.rcv_adv = sq.add(self.rcv_nxt, min(self.rcv_window(), 0xFFFF))
+        self._negotiate(seg, now)
+        if ack_ok:
+            self._ack_of_syn(seg, now)
+            self._goto(T.RCV_SYN_ACK)
+            self._ack_now = True
+            self._update_window(seg, force=True)
+            if seg.payload:
+                self._accept_text(sq.add(seg.seq, 1), seg.payload, now)
+        else:
+            self._goto(T.RCV_SYN, "simultaneous open")
+            self._send_syn(now, ack=True, retransmit=False)
+
+    def _receive_synchronized(self, seg: Segment, now: float) -> None:
+        """RFC 9293 §3.10.7.4, for SYN-RECEIVED and every synchronized state."""
+        f = seg.flags
+        st = self.state
+        if (st is S.SYN_RECEIVED and f & SYN and f & ACK and seg.seq == self.irs
+                and sq.lt(self.snd_una, seg.ack) and sq.le(seg.ack, self.snd_nxt)):
+            # Simultaneous open: the peer's SYN,ACK repeats the SYN we hold.  Taken as the
+            # ACK of our SYN (as Linux does) instead of re-ACKing and waiting a round trip.
+            seg = Segment(seg.src_port, seg.dst_port, sq.add(seg.seq, 1), seg.ack,
+                          f & ~SYN, seg.window, seg.options, seg.payload)
+            f = seg.flags
+        ts = seg.timestamps() if self.ts_ok else None
+        # RFC 7323 §5.3 PAWS: an old timestamp means an old duplicate
+        if (ts is not None and not f & RST and self._ts_recent_valid
+                and sq.lt(ts.val, self.ts_recent)):
+            self._drop("PAWS: old timestamp")
+            self._ack_now = True
+            return
+        # first: the sequence number (RFC 9293 §3.10.7.4 table)
+        wnd = max(sq.sub(self.rcv_adv, self.rcv_nxt), 0)
+        slen = seg.seg_len
+        s0 = seg.seq
+        if slen == 0:
+            ok = s0 == self.rcv_nxt if wnd == 0 else sq.between(self.rcv_nxt, s0, sq.add(
+                self.rcv_nxt, wnd))
+        elif wnd == 0:
+            ok = False
+        else:
+            right = sq.add(self.rcv_nxt, wnd)
+            ok = (sq.between(self.rcv_nxt, s0, right)
+                  or sq.between(self.rcv_nxt, sq.add(s0, slen - 1), right))
+        zero_window_ack = False
+        if not ok:
+            if wnd == 0 and s0 == self.rcv_nxt and f & ACK and not f & (RST | SYN):
+                # §3.10.7.4: with RCV.WND = 0 still take valid ACKs (the data is dropped)
+                zero_window_ack = True
+            else:
+                if not f & RST:
+                    self._ack_now = True
+                self._drop("out of window")
+                return
+        # second: RST (RFC 5961 §3.2: exact match resets, in-window gets a challenge ACK)
+        if f & RST:
+            if s0 != self.rcv_nxt:
+                self._challenge_ack(now)
+                self._drop("RST not at RCV.NXT: challenge ACK")
+                return
+            self._on_reset()
+            return
+        # fourth: SYN in a synchronized state (RFC 5961 §4.2: challenge ACK)
+        if f & SYN:
+            self._challenge_ack(now)
+            self._drop("SYN in synchronized state: challenge ACK")
+            return
+        # fifth: ACK
+        if not f & ACK:
+            self._drop("no ACK")
+            return
+        if ts is not None and sq.le(s0, self._last_ack_sent) and sq.lt(
+                self._last_ack_sent, sq.add(s0, max(slen, 1))):
+            self.ts_recent = ts.val  # RFC 7323 §4.3
+            self._ts_recent_valid = True
+        if st is S.SYN_RECEIVED:
+            if not (sq.lt(self.snd_una, seg.ack) and sq.le(seg.ack, self.snd_nxt)):
+                self._out.append(Segment(self.local[1], self._rport, seg.ack, 0, RST, 0))
+                self._drop("unacceptable ACK in SYN-RECEIVED")
+                return
+            self._ack_of_syn(seg, now)
+            self._goto(T.RCV_ACK_OF_SYN)
+            self._update_window(seg, force=True)
+        if not self._process_ack(seg, ts, now):
+            return
+        st = self.state
+        if st is S.FIN_WAIT_1 and self._fin_acked():
+            self._goto(T.RCV_ACK_OF_FIN)
+            st = self.state
+        elif st is S.CLOSING and self._fin_acked():
+            self._goto(T.RCV_ACK_OF_FIN)
+            self._start_time_wait(now)
+            return
+        elif st is S.LAST_ACK and self._fin_acked():
+            self._goto(T.RCV_ACK_OF_FIN)
+            return
+        if zero_window_ack:
+            self._ack_now = True
+            self._drop("zero window: data not accepted")
+            return
+        # seventh: segment text
+        payload = seg.payload
+        fin = bool(f & FIN)
+        if payload and st in _ACK_WINDOW_STATES:
+            self._accept_text(s0, payload, now)
+        # eighth: FIN
+        if fin:
+            fin_seq = sq.add(s0, len(payload))
+            if st is S.TIME_WAIT:
+                self._ack_now = True
+                self._goto(T.RCV_FIN, "retransmitted FIN")
+                self._start_time_wait(now)
+            elif fin_seq == self.rcv_nxt and not self._eof:
+                self._on_fin(now)
+            elif sq.gt(fin_seq, self.rcv_nxt):
+                self._ooo.fin_seq = fin_seq
+                self._ack_now = True
+            else:
+                self._ack_now = True  # a FIN we already have: re-ACK it
+
+    def _accept_text(self, start: int, payload: bytes, now: float) -> None:
+        """RFC 9293 §3.10.7.4 seventh step, with reassembly of out-of-order data."""
+        skip = sq.sub(self.rcv_nxt, start)
+        if skip > 0:
+            if skip >= len(payload):
+                self._ack_now = True  # a duplicate: re-ACK at once (RFC 5681 §4.2)
+                return
+            payload = payload[skip:]
+            start = self.rcv_nxt
+        room = sq.sub(self.rcv_adv, start)
+        if room <= 0:
+            self._ack_now = True
+            return
+        if len(payload) > room:
+            payload = payload[:room]  # trim to the window we offered
+        if start != self.rcv_nxt:
+            self._ooo.insert(start, payload)
+            self._ack_now = True  # out of order: ACK at once (RFC 5681 §4.2)
+            return
+        filled_hole = len(self._ooo) > 0
+        data = payload + self._ooo.pop_ready(sq.add(start, len(payload)))
+        self.rcv_nxt = sq.add(self.rcv_nxt, len(data))
+        if not self._rd_shut:
+            self._rcvq += data
+            self._events.append(DataReceived(len(self._rcvq)))
+        if filled_hole or self._ooo.fin_seq is not None:
+            self._ack_now = True
+        else:
+            self._schedule_ack(len(payload), now)
+        if self._ooo.fin_seq is not None and self._ooo.fin_seq == self.rcv_nxt:
+            self._ooo.fin_seq = None
+            self._on_fin(now)
+
+    def _on_fin(self, now: float) -> None:
+        self.rcv_nxt = sq.add(self.rcv_nxt, 1)
+        self._eof = True
+        self._ack_now = True  # ACK a FIN at once
+        self._events.append(EndOfStream())
+        st = self.state
+        if st is S.ESTABLISHED:
+            self._goto(T.RCV_FIN)
+        elif st is S.FIN_WAIT_1:
+            self._goto(T.RCV_FIN, "simultaneous close")
+        elif st is S.FIN_WAIT_2:
+            self._goto(T.RCV_FIN)
+            self._start_time_wait(now)
+
+    def _start_time_wait(self, now: float) -> None:
+        self._cancel("rtx")
+        self._cancel("persist")
+        self._arm("time-wait", now + 2 * self.config.msl)
+
+    def _on_reset(self) -> None:
+        st = self.state
+        if st is S.SYN_RECEIVED:
+            if self.passive:
+                self._goto(T.RCV_RST, "the listener keeps listening")
+            else:
+                self._fail(E.ECONNREFUSED, "connection refused")
+                self._events.append(ConnectionReset(refused=True))
+                self._goto(T.RCV_RST, "connection refused")
+            return
+        if st in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):
+            self._fail(E.ECONNRESET, "connection reset by peer")
+            self._events.append(ConnectionReset())
+            self._rcvq.clear()
+        self._goto(T.RCV_RST)
+
+    def _challenge_ack(self, now: float) -> None:
+        """RFC 5961 §7: at most ``challenge_ack_limit`` challenge ACKs per second."""
+        if now - self._challenge_window >= 1.0:
+            self._challenge_window = now
+            self._challenge_count = 0
+        if self._challenge_count < self.config.challenge_ack_limit:
+            self._challenge_count += 1
+            self._ack_now = True
+
+    def _on_rto_give_up(self, reason: str) -> None:
+        self._fail(E.ETIMEDOUT, reason)
+        self._goto(T.TIMEOUT, reason)
+
+    def _sack_blocks(self, limit: int) -> tuple[tuple[int, int], ...]:
+        return self._ooo.sack_blocks(limit)

@@ -1,0 +1,82 @@
+"""What a connection tells its owner.  Drained with ``Connection.next_event()``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tcplab.tcp.states import State, Trigger
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    old: State
+    new: State
+    trigger: Trigger
+    detail: str = ""  # e.g. "shutdown(SHUT_WR)" or "retransmissions gave up"
+
+    @property
+    def cause(self) -> str:
+        return f"{self.trigger} ({self.detail})" if self.detail else str(self.trigger)
+
+
+@dataclass(frozen=True, slots=True)
+class DataReceived:
+    """In-order bytes became readable; ``available`` is what ``recv`` can return now."""
+
+    available: int
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfStream:
+    """The peer's FIN was reached in order: after the buffered bytes, ``recv`` gives b""."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionReset:
+    """A RST ended the connection; ``refused`` when it answered our SYN."""
+
+    refused: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionFailed:
+    """The connection ended with an error (``errno`` name such as ETIMEDOUT)."""
+
+    errno: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Retransmitted:
+    """A segment was sent again.  ``why`` is "rto", "fast", "sack" or "probe"."""
+
+    seq: int
+    length: int
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimerArmed:
+    name: str  # "rtx", "persist", "delack", "time-wait", "user"
+    deadline: float
+
+
+@dataclass(frozen=True, slots=True)
+class TimerCancelled:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentDropped:
+    """A received segment was not accepted (RFC 9293 §3.10.7 checks)."""
+
+    reason: str
+
+
+Event = (StateChanged | DataReceived | EndOfStream | ConnectionReset | ConnectionFailed
+         | Retransmitted | TimerArmed | TimerCancelled | TimerFired | SegmentDropped)

@@ -1,0 +1,545 @@
+"""The sending half of a connection: option negotiation, building segments, windows,
+Nagle, congestion control, SACK loss recovery and retransmission.
+
+Theory of operation
+-------------------
+Sequence space: the SYN takes ISS, data starts at ISS+1 and the FIN, once the user
+closes, takes the number after the last data byte.  ``_sndq`` holds every byte the
+user wrote that is not yet acknowledged; its first byte has number ``_sndq_seq``.
+SND.NXT is the next number to send; SND.MAX the highest ever sent (they differ after
+a retransmission timeout, when sending goes back to SND.UNA: RFC 6298 §5.4, "go back N").
+
+``_output(now)`` runs after every input.  It sends, in this order: SACK holes during
+loss recovery (RFC 6675), new data the windows allow (RFC 5681, Nagle and sender-side
+silly-window avoidance, RFC 9293 §3.7.4 and §3.8.6.2.1), the FIN, and finally a bare
+ACK if one is owed and nothing else carried it.  It then sets the retransmission and
+persist timers to match what is outstanding.
+
+:class:`Sender` is the base of :class:`tcplab.tcp.connection.Connection`; the state
+machine and the receive path live there.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import deque
+
+from tcplab.tcp import seq as sq
+from tcplab.tcp.config import Config
+from tcplab.tcp.congestion import DUP_THRESH, NewReno
+from tcplab.tcp.events import (
+    Event,
+    Retransmitted,
+    SegmentDropped,
+    TimerArmed,
+    TimerCancelled,
+)
+from tcplab.tcp.rto import RttEstimator
+from tcplab.tcp.scoreboard import Scoreboard
+from tcplab.tcp.segment import (
+    ACK,
+    FIN,
+    NOP,
+    PSH,
+    SACK_PERMITTED,
+    SYN,
+    Mss,
+    Option,
+    Sack,
+    Segment,
+    Timestamps,
+    WScale,
+)
+from tcplab.tcp.states import State
+
+S = State
+_SENDING = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.CLOSING, S.LAST_ACK})
+_NO_ACK = frozenset({S.CLOSED, S.LISTEN, S.SYN_SENT})
+_DEFAULT_MSS = 536  # RFC 9293 §3.7.1, RFC 6691
+
+
+class Sender(ABC):
+    """Send-side TCB fields and the output routine (see the module docstring)."""
+
+    state: State
+    remote: tuple[str, int] | None
+    local: tuple[str, int]
+    ts_recent: int
+    _ts_recent_valid: bool
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._events: deque[Event] = deque()
+        self._timers: dict[str, float] = {}
+        self.dropped = 0
+        self.snd_wscale_offered = False
+        self.iss = 0
+        self.snd_una = 0
+        self.snd_nxt = 0
+        self.snd_max = 0
+        self.snd_wnd = 0
+        self.snd_wl1 = 0
+        self.snd_wl2 = 0
+        self.max_snd_wnd = 0
+        self.snd_mss = min(config.mss, _DEFAULT_MSS)
+        self.snd_wscale = 0
+        self.rcv_wscale = 0
+        self.sack_ok = False
+        self.ts_ok = False
+        self._ts_offset = 0
+        self.cc = NewReno(self.snd_mss, config.initial_window)
+        self.rtt = RttEstimator(config.rto_initial, config.rto_min, config.rto_max)
+        self.board = Scoreboard()
+        self._out: list[Segment] = []
+        self._sndq = bytearray()
+        self._sndq_seq = 0
+        self._fin_queued = False
+        self._ack_now = False
+        self._unacked_bytes = 0
+        self.rcv_adv = 0
+        self.rcv_nxt = 0
+        self._last_ack_sent = 0
+        self.retransmits = 0
+        self._rto_count = 0
+        self._rtx_since: float | None = None
+        self._timing: tuple[int, float] | None = None  # (end seq, send time) for Karn
+        self._recovery = ""  # "", "fast" (NewReno) or "sack" (RFC 6675)
+        self._high_rxt = 0
+        self._probing = False
+        self._persist_backoff = 0
+        self._why = ""  # reason given to the next retransmission events
+        self._now = 0.0
+
+    # -- plumbing shared with Connection ---------------------------------------------
+    def _arm(self, name: str, deadline: float) -> None:
+        if name not in self._timers:
+            self._events.append(TimerArmed(name, deadline))
+        self._timers[name] = deadline
+
+    def _cancel(self, name: str) -> None:
+        if self._timers.pop(name, None) is not None:
+            self._events.append(TimerCancelled(name))
+
+    def _emit_event(self, event: Event) -> None:
+        self._events.append(event)
+
+    def _drop(self, reason: str) -> None:
+        self.dropped += 1
+        self._events.append(SegmentDropped(reason))
+
+    # -- provided by Connection ------------------------------------------------------
+    @abstractmethod
+    def rcv_window(self) -> int: ...
+
+    @abstractmethod
+    def _on_rto_give_up(self, reason: str) -> None: ...
+
+    @abstractmethod
+    def _sack_blocks(self, limit: int) -> tuple[tuple[int, int], ...]: ...
+
+    @abstractmethod
+    def _challenge_ack(self, now: float) -> None: ...
+
+    # -- accounting ------------------------------------------------------------------
+    @property
+    def _rport(self) -> int:
+        return self.remote[1] if self.remote else 0
+
+    def _data_end(self) -> int:
+        return sq.add(self._sndq_seq, len(self._sndq))
+
+    @property
+    def send_queue(self) -> int:
+        return len(self._sndq)
+
+    @property
+    def in_flight(self) -> int:
+        return sq.sub(self.snd_nxt, self.snd_una)
+
+    def _fin_acked(self) -> bool:
+        return self._fin_queued and self.snd_una == sq.add(self._data_end(), 1)
+
+    def _reset_send_space(self, iss: int) -> None:
+        self.iss = iss
+        self.snd_una = self.snd_nxt = self.snd_max = iss
+        self._sndq_seq = sq.add(iss, 1)
+
+    def _queue_data(self, data: bytes) -> int:
+        n = min(len(data), self.config.sndbuf - len(self._sndq))
+        if n > 0:
+            self._sndq += data[:n]
+        return max(n, 0)
+
+    def _ts_val(self, now: float) -> int:
+        return (self._ts_offset + int(now * 1000)) & 0xFFFFFFFF
+
+    # -- handshake -------------------------------------------------------------------
+    def _syn_options(self, now: float, ack: bool, ts_ecr: int) -> tuple[Option, ...]:
+        cfg = self.config
+        # on a SYN,ACK, only what the peer offered (RFC 7323 §2.3, §3.2; RFC 2018 §2)
+        sack = self.sack_ok if ack else cfg.sack
+        ts = self.ts_ok if ack else cfg.timestamps
+        ws = self.snd_wscale_offered if ack else True
+        opts: list[Option] = [Mss(cfg.mss)]
+        # the layouts Linux sends, so traces look familiar
+        if sack and ts:
+            opts += [SACK_PERMITTED, Timestamps(self._ts_val(now), ts_ecr)]
+        elif ts:
+            opts += [NOP, NOP, Timestamps(self._ts_val(now), ts_ecr)]
+        elif sack:
+            opts += [NOP, NOP, SACK_PERMITTED]
+        if ws:
+            opts += [NOP, WScale(cfg.wscale)]
+        return tuple(opts)
+
+    def _send_syn(self, now: float, ack: bool, retransmit: bool = False) -> None:
+        ecr = self.ts_recent if (ack and self.ts_ok) else 0
+        window = min(self.rcv_window(), 0xFFFF)  # never scaled in a SYN (RFC 7323 §2.2)
+        flags = SYN | ACK if ack else SYN
+        seg = Segment(self.local[1], self._rport, self.iss, self.rcv_nxt if ack else 0,
+                      flags, window, self._syn_options(now, ack, ecr))
+        if retransmit:
+            self.retransmits += 1
+            self._emit_event(Retransmitted(self.iss, 1, "rto"))
+        else:
+            self._timing = (sq.add(self.iss, 1), now)
+        self.snd_nxt = sq.add(self.iss, 1)
+        self.snd_max = sq.smax(self.snd_max, self.snd_nxt)
+        self.rcv_adv = sq.add(self.rcv_nxt, window)
+        self._after_emit(seg, now)
+        if "rtx" not in self._timers:
+            self._rtx_since = now
+            self._arm("rtx", now + self.rtt.current())
+
+    def _negotiate(self, seg: Segment, now: float) -> None:
+        """Read the peer's SYN options (RFC 9293 §3.7.1, RFC 7323, RFC 2018)."""
+        cfg = self.config
+        ws = seg.wscale()
+        self.snd_wscale_offered = ws is not None
+        if ws is not None:  # we always offer; scaling needs both (RFC 7323 §2.2)
+            self.snd_wscale = min(ws, 14)  # RFC 7323 §2.3: treat a larger shift as 14
+            self.rcv_wscale = cfg.wscale
+        self.sack_ok = cfg.sack and seg.sack_permitted()
+        ts = seg.timestamps()
+        self.ts_ok = cfg.timestamps and ts is not None
+        if ts is not None and self.ts_ok:
+            self.ts_recent = ts.val
+            self._ts_recent_valid = True
+        peer_mss = seg.mss() or _DEFAULT_MSS
+        mss = min(peer_mss, cfg.mss)
+        if self.ts_ok:
+            mss -= 12  # the timestamp option rides in every segment (RFC 9293 §3.7.1)
+        self.snd_mss = max(mss, 64)
+        self.cc = NewReno(self.snd_mss, cfg.initial_window)
+
+    def _ack_of_syn(self, seg: Segment, now: float) -> None:
+        self.snd_una = seg.ack
+        if sq.lt(self.snd_nxt, self.snd_una):
+            self.snd_nxt = self.snd_una
+        if self._rto_count:
+            # RFC 6298 §5.7: a SYN was lost, so start data with a conservative RTO
+            self.rtt.rto = max(self.rtt.rto, min(3 * self.config.rto_initial,
+                                                 self.config.rto_max))
+            self.rtt.backoff = 0
+        else:
+            self._sample_rtt(seg, now)
+        self._rto_count = 0
+        if self.snd_una == self.snd_max:
+            self._cancel("rtx")
+            self._rtx_since = None
+
+    # -- receiving ACKs --------------------------------------------------------------
+    def _update_window(self, seg: Segment, force: bool = False) -> None:
+        """RFC 9293 §3.10.7.4 fifth step: SND.WL1/SND.WL2 guard against old segments."""
+        if not (force or sq.lt(self.snd_wl1, seg.seq)
+                or (self.snd_wl1 == seg.seq and sq.le(self.snd_wl2, seg.ack))):
+            return
+        wnd = seg.window if seg.flags & SYN else seg.window << self.snd_wscale
+        self.snd_wnd = wnd
+        self.snd_wl1 = seg.seq
+        self.snd_wl2 = seg.ack
+        if wnd > self.max_snd_wnd:
+            self.max_snd_wnd = wnd
+        if wnd > 0 and self._probing:
+            self._probing = False
+            self._persist_backoff = 0
+            self._cancel("persist")
+
+    def _sample_rtt(self, seg: Segment, now: float) -> None:
+        ts = seg.timestamps() if self.ts_ok else None
+        if ts is not None and ts.ecr:
+            # RFC 7323 §4.1: the echoed timestamp times the segment it answers
+            self.rtt.sample(((self._ts_val(now) - ts.ecr) & 0xFFFFFFFF) / 1000)
+            self._timing = None
+        elif self._timing is not None and sq.ge(seg.ack, self._timing[0]):
+            self.rtt.sample(now - self._timing[1])
+            self._timing = None
+
+    def _process_ack(self, seg: Segment, ts: Timestamps | None, now: float) -> bool:
+        """RFC 9293 §3.10.7.4 fifth step for synchronized states.  False = drop the rest."""
+        ack = seg.ack
+        if sq.gt(ack, self.snd_max):
+            self._ack_now = True  # ACK of something not yet sent: re-ACK, drop
+            self._drop("ACK of unsent data")
+            return False
+        if sq.lt(ack, sq.add(self.snd_una, -self.max_snd_wnd)):
+            self._challenge_ack(now)  # RFC 5961 §5.2: too old to be acceptable
+            self._drop("ACK too old: challenge ACK")
+            return False
+        if self.sack_ok:
+            for start, end in seg.sack_blocks():
+                self.board.add(start, end, self.snd_una, self.snd_max)
+        cc = self.cc
+        if sq.gt(ack, self.snd_una):
+            acked = sq.sub(ack, self.snd_una)
+            data_acked = min(max(sq.sub(ack, self._sndq_seq), 0), len(self._sndq))
+            if data_acked:
+                del self._sndq[:data_acked]
+                self._sndq_seq = sq.add(self._sndq_seq, data_acked)
+            self.snd_una = ack
+            if sq.lt(self.snd_nxt, ack):
+                self.snd_nxt = ack
+            self.board.advance(ack)
+            self._sample_rtt(seg, now)
+            self._rto_count = 0
+            if self._recovery:
+                if sq.ge(ack, cc.recover):
+                    self._recovery = ""
+                    cc.exit_recovery(self.in_flight)
+                elif self._recovery == "fast":
+                    cc.on_partial_ack(acked)  # RFC 6582 §3.2 step 5
+                    self._retransmit_head(now, "fast")
+            else:
+                cc.on_ack(acked, self.in_flight)
+            if self.snd_una == self.snd_max:
+                self._cancel("rtx")  # RFC 6298 §5.2
+                self._rtx_since = None
+            else:
+                self._rtx_since = now
+                self._arm("rtx", now + self.rtt.current())  # RFC 6298 §5.3
+        elif (ack == self.snd_una and not seg.payload and not seg.flags & (SYN | FIN)
+              and self.snd_max != self.snd_una
+              and (seg.window << self.snd_wscale) == self.snd_wnd):
+            # a duplicate ACK (RFC 5681 §2)
+            cc.dup_acks += 1
+            if self._recovery == "fast":
+                cc.on_dup_ack_in_recovery()
+            elif not self._recovery and (
+                    cc.dup_acks >= DUP_THRESH
+                    or (self.sack_ok and self.board.sacked_bytes >= DUP_THRESH * self.snd_mss)):
+                self._enter_recovery(now)
+        self._update_window(seg)
+        return True
+
+    def _enter_recovery(self, now: float) -> None:
+        cc = self.cc
+        cc.enter_recovery(self.in_flight, self.snd_max)
+        if self.sack_ok and self.board:
+            self._recovery = "sack"
+            cc.cwnd = cc.ssthresh  # RFC 6675 §5 step 4.2
+            self._high_rxt = self.snd_una
+        else:
+            self._recovery = "fast"
+            self._retransmit_head(now, "fast")  # RFC 5681 §3.2 step 2
+
+    def _retransmit_head(self, now: float, why: str) -> None:
+        n = min(self.snd_mss, sq.sub(self._data_end(), self.snd_una))
+        if n > 0:
+            self._send_data_segment(self.snd_una, n, now, why)
+        elif self._fin_queued and sq.lt(self.snd_una, self.snd_max):
+            self._send_fin(self.snd_una, now, why)
+
+    # -- timers ----------------------------------------------------------------------
+    def _on_rto(self, now: float) -> None:
+        """RFC 6298 §5.4-5.6 and RFC 5681 §3.1 on retransmission timeout."""
+        if self.snd_una == self.snd_max:
+            return
+        self._rto_count += 1
+        handshake = self.state in (S.SYN_SENT, S.SYN_RECEIVED)
+        limit = self.config.syn_retries if handshake else self.config.retries
+        ut = self.config.user_timeout
+        if self._rto_count > limit or (ut is not None and self._rtx_since is not None
+                                       and now - self._rtx_since >= ut):
+            self._on_rto_give_up("retransmissions gave up" if self._rto_count > limit
+                                 else "user timeout")
+            return
+        self.rtt.back_off()
+        self._timing = None  # Karn's rule: no sample from a retransmitted segment
+        if self.snd_una == self.iss:
+            self._send_syn(now, ack=self.state is not S.SYN_SENT, retransmit=True)
+            self._arm("rtx", now + self.rtt.current())
+            self._why = "rto"  # a FIN queued behind the SYN goes again too
+            return
+        self.cc.on_timeout(self.in_flight)
+        self.board.clear()  # RFC 2018 §8: after a timeout, forget SACK information
+        self._recovery = ""
+        self.snd_nxt = self.snd_una
+        self._why = "rto"
+        self._arm("rtx", now + self.rtt.current())
+
+    def _on_persist(self, now: float) -> None:
+        """RFC 9293 §3.8.6.1: probe a zero window with one octet; RFC 1122 §4.2.2.17:
+        never give up while the peer answers."""
+        if self.snd_wnd != 0:
+            return
+        self._probing = True
+        if self.snd_una != self.snd_max:
+            self._send_data_segment(self.snd_una, 1, now, "probe")
+        elif sq.lt(self.snd_nxt, self._data_end()):
+            self._send_data_segment(self.snd_nxt, 1, now, "")
+        self._persist_backoff += 1
+        self._arm("persist", now + min(self.rtt.current() * (1 << self._persist_backoff),
+                                       self.config.rto_max))
+
+    # -- output ----------------------------------------------------------------------
+    def _schedule_ack(self, nbytes: int, now: float) -> None:
+        """RFC 1122 §4.2.3.2 / RFC 5681 §4.2: ACK every second full segment, else delay."""
+        delay = self.config.delayed_ack
+        self._unacked_bytes += nbytes
+        if delay <= 0 or self._unacked_bytes >= 2 * self.snd_mss:
+            self._ack_now = True
+        elif "delack" not in self._timers:
+            self._arm("delack", now + delay)
+
+    def _window_field(self) -> int:
+        """Our window, never shrinking the right edge we offered (RFC 9293 §3.8.6.2.2)."""
+        offered = max(sq.sub(self.rcv_adv, self.rcv_nxt), 0)
+        free = self.rcv_window()
+        if free - offered < min(self.config.rcvbuf // 2, self.snd_mss):
+            free = offered  # too small an increase: keep the edge where it is (SWS)
+        field = min(free >> self.rcv_wscale, 0xFFFF)
+        edge = sq.add(self.rcv_nxt, field << self.rcv_wscale)
+        if sq.gt(edge, self.rcv_adv):
+            self.rcv_adv = edge
+        return field
+
+    def _after_emit(self, seg: Segment, now: float) -> None:
+        self._out.append(seg)
+        if seg.flags & ACK:
+            self._last_ack_sent = seg.ack
+            self._ack_now = False
+            self._unacked_bytes = 0
+            if "delack" in self._timers:
+                self._cancel("delack")
+
+    def _emit(self, seg: Segment, now: float) -> None:
+        self._out.append(seg)
+
+    def _build(self, seq: int, flags: int, payload: bytes, now: float) -> Segment:
+        opts: tuple[Option, ...] = ()
+        if self.ts_ok:
+            opts = (NOP, NOP, Timestamps(self._ts_val(now), self.ts_recent))
+        if self.sack_ok:
+            blocks = self._sack_blocks(3 if self.ts_ok else 4)  # RFC 2018 §3
+            if blocks:
+                opts += (NOP, NOP, Sack(blocks))
+        return Segment(self.local[1], self._rport, seq, self.rcv_nxt, flags,
+                       self._window_field(), opts, payload)
+
+    def _send_data_segment(self, seq: int, n: int, now: float, why: str) -> None:
+        off = sq.sub(seq, self._sndq_seq)
+        payload = bytes(self._sndq[off: off + n])
+        end = sq.add(seq, len(payload))
+        flags = ACK
+        if end == self._data_end():
+            flags |= PSH
+            if self._fin_queued and not why:
+                flags |= FIN  # piggyback the FIN on the last data segment
+        seg = self._build(seq, flags, payload, now)
+        self._after_emit(seg, now)
+        self._account(seq, seg.seg_len, now, why)
+
+    def _send_fin(self, seq: int, now: float, why: str) -> None:
+        seg = self._build(seq, ACK | FIN, b"", now)
+        self._after_emit(seg, now)
+        self._account(seq, 1, now, why)
+
+    def _account(self, seq: int, length: int, now: float, why: str) -> None:
+        end = sq.add(seq, length)
+        if sq.lt(seq, self.snd_max):
+            self.retransmits += 1
+            self._timing = None  # Karn
+            self._emit_event(Retransmitted(seq, length, why or self._why or "rto"))
+        elif self._timing is None:
+            self._timing = (end, now)
+        if not why:  # a regular send moves SND.NXT; retransmissions of holes do not
+            self.snd_nxt = sq.smax(self.snd_nxt, end)
+        self.snd_max = sq.smax(self.snd_max, end)
+
+    def _pipe(self) -> int:
+        """RFC 6675 §4 'pipe', approximated from the scoreboard: bytes in flight that
+        are neither SACKed nor lost-and-not-yet-retransmitted."""
+        highest = self.board.highest
+        lost = 0
+        if highest is not None:
+            pos = sq.smax(self._high_rxt, self.snd_una)
+            if sq.gt(highest, pos):
+                lost = sq.sub(highest, pos) - self.board.sacked_above(pos)
+        return max(0, self.in_flight - self.board.sacked_bytes - lost)
+
+    def _output(self, now: float) -> None:
+        self._now = now
+        if self.state in _SENDING:
+            self._send_what_we_can(now)
+            self._why = ""
+        if self._ack_now and self.state not in _NO_ACK:
+            self._after_emit(self._build(self.snd_nxt, ACK, b"", now), now)
+        self._set_timers(now)
+
+    def _send_what_we_can(self, now: float) -> None:
+        mss = self.snd_mss
+        cc = self.cc
+        while True:
+            if self._recovery == "sack":
+                pipe = self._pipe()
+                if pipe >= cc.cwnd:
+                    return
+                hole = self.board.next_hole(sq.smax(self._high_rxt, self.snd_una), mss)
+                if hole is not None and sq.lt(hole[0], self.snd_nxt):
+                    start, end = hole
+                    n = min(sq.sub(end, start), sq.sub(self._data_end(), start))
+                    if n > 0:
+                        self._send_data_segment(start, n, now, "sack")
+                        self._high_rxt = sq.add(start, n)
+                        continue
+                    self._high_rxt = end
+                cwnd_room = cc.cwnd - pipe
+            else:
+                cwnd_room = cc.cwnd - self.in_flight
+            data_end = self._data_end()
+            avail = sq.sub(data_end, self.snd_nxt)
+            if avail > 0:
+                wnd_room = sq.sub(sq.add(self.snd_una, self.snd_wnd), self.snd_nxt)
+                n = min(avail, mss, cwnd_room, wnd_room)
+                if n <= 0:
+                    return
+                if n < mss and not self._small_segment_ok(n, avail):
+                    return
+                self._send_data_segment(self.snd_nxt, n, now, "")
+                continue
+            if (self._fin_queued and self.snd_nxt == data_end
+                    and (self.snd_max == data_end or self._why)):
+                self._send_fin(data_end, now, "")
+            return
+
+    def _small_segment_ok(self, n: int, avail: int) -> bool:
+        """Nagle (RFC 9293 §3.7.4) and sender SWS avoidance (§3.8.6.2.1)."""
+        if n == avail:  # everything queued fits
+            if not self.config.nagle or self._fin_queued:
+                return True
+            return self.snd_nxt == self.snd_una  # nothing unacknowledged
+        return self.max_snd_wnd > 0 and n >= self.max_snd_wnd // 2
+
+    def _set_timers(self, now: float) -> None:
+        outstanding = self.snd_max != self.snd_una
+        if self.snd_wnd == 0 and self.state in _SENDING and (
+                self._probing or (not outstanding and sq.lt(self.snd_nxt, self._data_end()))):
+            if "persist" not in self._timers:
+                self._arm("persist", now + self.rtt.current())
+            if self._probing:
+                self._cancel("rtx")
+            return
+        if outstanding and "rtx" not in self._timers:
+            self._rtx_since = self._rtx_since if self._rtx_since is not None else now
+            self._arm("rtx", now + self.rtt.current())
+
