@@ -407,6 +407,9 @@ class Sender(ABC):
         free = self.rcv_window()
         if free - offered < min(self.config.rcvbuf // 2, self.snd_mss):
             free = offered  # too small an increase: keep the edge where it is (SWS)
+        unit = (1 << self.rcv_wscale) - 1
+        if (free + unit) >> self.rcv_wscale << self.rcv_wscale <= self.rcv_window():
+            free += unit  # round up to the scale unit when the buffer has that room
         field = min(free >> self.rcv_wscale, 0xFFFF)
         edge = sq.add(self.rcv_nxt, field << self.rcv_wscale)
         if sq.gt(edge, self.rcv_adv):

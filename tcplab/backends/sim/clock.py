@@ -1,0 +1,126 @@
+"""A discrete-event scheduler on a virtual clock.
+
+Everything in the simulated network happens because an entry in one heap came
+due: a frame reaching the end of a link, a host's retransmission timer. Entries
+are ordered by ``(time, seq)`` where ``seq`` is a counter incremented on every
+:meth:`Scheduler.call_at`, so two events at the same instant always run in the
+order they were scheduled, never in an order that depends on hashing or on the
+wall clock. That is what makes a seeded run repeatable.
+
+The clock does not move by itself. A virtual-time driver calls
+:meth:`Scheduler.run_until_idle` (as fast as possible); a real-time driver calls
+:meth:`Scheduler.run_until` with the elapsed wall time, as often as it likes.
+
+Cancelling is lazy: a cancelled entry stays in the heap and is skipped when it
+surfaces; the heap is rebuilt when cancelled entries outnumber live ones, so a
+host that re-arms its timer on every segment cannot grow it without bound.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable
+
+# Rebuilding a tiny heap is not worth it; below this many dead entries we wait.
+_COMPACT_MIN = 64
+
+
+class Handle:
+    """A scheduled call; :meth:`cancel` it before it runs to stop it."""
+
+    __slots__ = ("_fn", "_scheduler", "time")
+
+    def __init__(self, scheduler: Scheduler, time: float, fn: Callable[[], object]) -> None:
+        self._scheduler = scheduler
+        self._fn: Callable[[], object] | None = fn
+        self.time = time
+
+    @property
+    def active(self) -> bool:
+        """True until the call has run or has been cancelled."""
+        return self._fn is not None
+
+    def cancel(self) -> None:
+        """Stop the call from running; harmless if it already ran or was cancelled."""
+        if self._fn is not None:
+            self._fn = None
+            self._scheduler._note_cancelled()
+
+
+class Scheduler:
+    """A virtual clock plus a heap of calls due at given times."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = start
+        self._seq = 0
+        self._heap: list[tuple[float, int, Handle]] = []
+        self._cancelled = 0
+
+    @property
+    def now(self) -> float:
+        """The current virtual time in seconds."""
+        return self._now
+
+    def call_at(self, t: float, fn: Callable[[], object]) -> Handle:
+        """Run ``fn()`` at time ``t``; a time already past runs at :attr:`now`."""
+        if math.isnan(t):
+            raise ValueError("cannot schedule a call at time NaN")
+        if t < self._now:
+            t = self._now
+        handle = Handle(self, t, fn)
+        self._seq += 1
+        heapq.heappush(self._heap, (t, self._seq, handle))
+        return handle
+
+    def next_time(self) -> float | None:
+        """When the earliest pending call is due, or None when nothing is pending."""
+        heap = self._heap
+        while heap and heap[0][2]._fn is None:
+            heapq.heappop(heap)
+            self._cancelled -= 1
+        return heap[0][0] if heap else None
+
+    def run_until(self, t: float) -> None:
+        """Run every call due at or before ``t``, in order, and leave :attr:`now` at ``t``."""
+        if t < self._now:
+            raise ValueError(f"cannot run the clock backwards from {self._now} to {t}")
+        self._run_due(t)
+        self._now = t
+
+    def run_until_idle(self, limit: float) -> bool:
+        """Run calls until none are pending or the next one is after ``limit``.
+
+        Returns True when the scheduler went idle (:attr:`now` is then the time of
+        the last call run) and False when ``limit`` stopped it (:attr:`now` is then
+        ``limit``, as after :meth:`run_until`). The limit guards against runs that
+        never go quiet, such as a keepalive timer that re-arms forever.
+        """
+        if limit < self._now:
+            raise ValueError(f"cannot run the clock backwards from {self._now} to {limit}")
+        self._run_due(limit)
+        if self.next_time() is None:
+            return True
+        self._now = limit
+        return False
+
+    def _run_due(self, t: float) -> None:
+        heap = self._heap
+        pop = heapq.heappop
+        while heap and heap[0][0] <= t:
+            time, _, handle = pop(heap)
+            fn = handle._fn
+            if fn is None:
+                self._cancelled -= 1
+                continue
+            handle._fn = None
+            self._now = time
+            fn()
+
+    def _note_cancelled(self) -> None:
+        self._cancelled += 1
+        if self._cancelled > _COMPACT_MIN and self._cancelled * 2 > len(self._heap):
+            # In place: a run in progress holds a reference to this list.
+            self._heap[:] = [entry for entry in self._heap if entry[2]._fn is not None]
+            heapq.heapify(self._heap)
+            self._cancelled = 0

@@ -1,0 +1,61 @@
+"""``tcplab pkt``: packetdrill-syntax scripts run against tcplab's TCP engine.
+
+A script is a deterministic test of one connection: the runner drives the engine
+(:mod:`tcplab.tcp`) directly with a virtual clock, plays the remote host, and
+checks every segment the engine sends.  ``tcplab pkt [flags] FILE...`` prints
+``PASS|FAIL|SKIP <path> [reason]`` per script and ``N passed, N failed, N skipped``.
+
+The supported subset
+--------------------
+* Option lines before the first event: ``--tolerance_usecs=N``, ``--ip_version=ipv4``
+  and the command-line flags (``--mss=N``, ``--wscale=N``, ``--rcvbuf=N``,
+  ``--no-sack``, ``--no-timestamps``, ``--delayed-ack-ms=N``, ``--msl-ms=N``,
+  ``--tolerance-ms=N``, ``--options=strict|unordered|ignore``, ``--ignore-window``,
+  ``--ignore-psh``).  A script's option lines override the command line.
+* Times: absolute (``0.1``), relative (``+0.1``, counted from the previous line's
+  actual time: an outbound line's segment time, a blocking call's start) and
+  ranges ``a...b`` / ``+a...+b``.  Backtick lines are ignored (listed with ``-v``).
+* Syscalls: ``socket``, ``bind``, ``listen``, ``accept``, ``connect`` (``-1
+  EINPROGRESS`` when non-blocking), ``write``/``send``, ``read``/``recv``, ``close``,
+  ``shutdown`` (SHUT_RD/WR/RDWR), ``setsockopt``/``getsockopt`` (SO_REUSEADDR,
+  SO_RCVBUF, SO_SNDBUF, SO_ERROR, TCP_NODELAY), ``fcntl`` (F_GETFL, F_SETFL
+  O_NONBLOCK); ``...`` is "any argument"; results ``= N`` or ``= -1 ERRNO (text)``.
+  A blocking call that cannot finish at once stays pending while the following
+  packet lines run and is checked when it returns (inside ``a...b`` when the line
+  has a range); another syscall line while it is pending is a failure.
+* Packets: ``<`` inbound, ``>`` outbound; flags from ``S . P F R``;
+  ``seq:end(len)``; ``ack N``; ``win N``; options ``<mss N,sackOK,TS val V ecr E,nop,
+  eol,wscale W,sack a:b c:d>``, and ``<...>`` on outbound lines (options not checked).
+  An outbound line without ``<...>`` expects no options at all.
+* Anything else (python blocks, ``*`` times, ECN/URG, UDP/ICMP, IPv6, other
+  syscalls or socket options, packetdrill options like ``--mtu``) makes the script
+  SKIP with the line and the reason -- never a silent pass.
+
+Numbering rules
+---------------
+* Inbound ``seq``, outbound ``ack`` and outbound SACK blocks are relative to a fixed
+  base of 1,000,000,000 (non-zero on purpose).
+* Outbound ``seq`` (a RST's too), inbound ``ack`` and inbound SACK blocks are relative
+  to the engine's ISN, re-learnt from every SYN the engine sends.
+* Timestamps: an outbound ``TS val`` is not compared (it is the engine's clock) but
+  ``ecr`` is, exactly: inbound ``TS val`` numbers are sent as written.  The first
+  outbound line that writes ``TS val V`` teaches the offset (engine val - V); from
+  then on an inbound ``ecr E`` is sent as ``E + offset``, so scripts can echo the
+  numbers they wrote for the engine, as in packetdrill.
+* An inbound line without ``win`` carries window 65535; on an outbound line a
+  missing ``win`` is not checked (``--ignore-window`` skips all window checks).
+* Option comparison: ``strict`` (the default) is the exact list in wire order;
+  ``unordered`` compares the meaningful options as a multiset (NOP/EOL ignored, the
+  block order inside one SACK option still counts); ``ignore`` skips them.
+
+Addresses and timing
+--------------------
+The engine is 192.168.0.1 and the script's side 192.0.2.1.  ``connect`` goes to
+port 8080 (or the sockaddr's), from the bound port or an ephemeral one from 40000;
+``bind(fd, ..., ...)`` binds 8080 and SYNs to a listener come from port 50000.
+Inbound packets go to the connection of the last socket that called ``connect`` or
+``listen`` (for a listener: its live child, or a new child for a SYN).  Segments
+must come out within the tolerance (default 4 ms) of their line's time; timers run
+only up to the last line's time plus the tolerance, and any segment sent by then
+and not listed is "sent an extra segment".
+"""

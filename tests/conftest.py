@@ -1,0 +1,1 @@
+pytest_plugins = ["tcplab.pkt.pytest_plugin", "pytester"]
