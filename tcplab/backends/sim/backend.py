@@ -1,0 +1,181 @@
+"""The simulated backend: a whole topology in this process, on one scheduler.
+
+Theory of operation
+-------------------
+Each topology host becomes a :class:`~tcplab.stack.host.Host` wrapped in a
+:class:`~tcplab.lab.app.HostApp`; switches become learning bridges; links get the
+topology's TCLink parameters.  Everything runs on one :class:`Scheduler` and one
+``random.Random(seed)``, so a run is a pure function of topology, seed and commands.
+
+The clock is the scheduler's: under ``virtual`` time :meth:`advance` jumps straight
+through the events; under ``real`` time the lab calls :meth:`advance` with the wall
+clock's progress and the scheduler catches up to it.  :meth:`pause` freezes the
+simulated clock (the dashboard's pause key) without losing any frame in flight.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any
+
+from tcplab.backends.sim.clock import Scheduler
+from tcplab.backends.sim.link import Link, LinkDirection, LinkParams
+from tcplab.backends.sim.network import FrameEvent, SimNetwork
+from tcplab.lab.app import HostApp
+from tcplab.lab.events import LabEvent, LinkDropped, LinkHeld
+from tcplab.lab.peek import summary, tcp_of
+from tcplab.lab.topology import LinkParams as TopoLinkParams
+from tcplab.lab.topology import TopologySpec
+from tcplab.stack.host import Host
+from tcplab.tcp.config import Config
+
+FrameTap = Callable[[str, bytes, float], None]  # (link name, frame, t)
+
+
+def sim_params(p: TopoLinkParams) -> LinkParams:
+    return LinkParams(delay=p.delay, jitter=p.jitter, loss=p.loss, bw=p.bw,
+                      queue=p.max_queue or 1000)
+
+
+def params_dict(params: LinkParams) -> dict[str, Any]:
+    return {f.name: getattr(params, f.name) for f in fields(params)}
+
+
+class SimBackend:
+    """In-process hosts and links (see the module docstring)."""
+
+    name = "sim"
+    mechanism = "simulated links (in-process)"
+
+    def __init__(self, seed: int = 0, *, virtual: bool = True,
+                 config: Config | None = None) -> None:
+        self.seed = seed
+        self.virtual = virtual
+        self.config = config
+        self.rng = random.Random(seed)
+        self.scheduler = Scheduler()
+        self.net = SimNetwork(self.scheduler, self.rng)
+        self.apps: dict[str, HostApp] = {}
+        self.ips: dict[str, str] = {}
+        self.kernel_hosts: set[str] = set()
+        self.taps: list[FrameTap] = []
+        self._publish: Callable[[LabEvent], None] = lambda e: None
+        self.paused = False
+        self._wall0 = time.monotonic()
+        self._virt0 = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------
+    def start(self, topo: TopologySpec, publish: Callable[[LabEvent], None]) -> None:
+        self._publish = publish
+        for spec in topo.hosts:
+            host = Host(spec.name, config=self.config, rng=self.rng)
+            iface = f"{spec.name}-eth0"
+            links = [ln for ln in topo.links if spec.name in (ln.a, ln.b)]
+            if links:
+                first = links[0]
+                iface = first.intf_a if first.a == spec.name else first.intf_b
+            host.add_interface(iface, spec.mac, spec.ip, spec.prefix_len)
+            app = HostApp(host, publish)
+            self.apps[spec.name] = app
+            self.ips[spec.name] = spec.ip
+            if spec.kernel:
+                self.kernel_hosts.add(spec.name)
+        for sw in topo.switches:
+            self.net.add_switch(sw)
+        for name, app in self.apps.items():
+            self.net.add_host(name, app)
+        for ln in topo.links:
+            link = self.net.add_link(ln.a, ln.b, ln.intf_a, ln.intf_b, sim_params(ln.ab))
+            if ln.ba != ln.ab:
+                link.direction(ln.b, ln.a).set(**params_dict(sim_params(ln.ba)))
+        self.net.on_frame.append(self._on_frame)
+        self._wall0 = time.monotonic()
+
+    def stop(self) -> None:
+        self.net.on_frame.clear()
+
+    # -- time --------------------------------------------------------------------
+    def now(self) -> float:
+        return self.scheduler.now
+
+    def advance(self, seconds: float) -> None:
+        """Run the network ``seconds`` forward (virtual time: at once)."""
+        if not self.paused:
+            self.scheduler.run_until(self.scheduler.now + max(seconds, 0.0))
+
+    def catch_up(self) -> None:
+        """Real time: run everything due by the wall clock."""
+        if self.paused:
+            return
+        target = self._virt0 + (time.monotonic() - self._wall0)
+        if target > self.scheduler.now:
+            self.scheduler.run_until(target)
+
+    def next_time(self) -> float | None:
+        return self.scheduler.next_time()
+
+    def pause(self) -> None:
+        if not self.paused:
+            self.catch_up()
+            self.paused = True
+
+    def resume(self) -> None:
+        if self.paused:
+            self.paused = False
+            self._wall0 = time.monotonic()
+            self._virt0 = self.scheduler.now
+
+    # -- hosts -------------------------------------------------------------------
+    def app(self, host: str) -> HostApp:
+        return self.apps[host]
+
+    def kick(self, host: str) -> None:
+        self.net.kick(host)
+
+    # -- links -------------------------------------------------------------------
+    def links(self) -> tuple[Link, ...]:
+        return self.net.links
+
+    def find_link(self, a: str, b: str) -> Link | None:
+        return self.net.find_link(a, b)
+
+    def set_link(self, link: Link, direction: tuple[str, str] | None,
+                 changes: dict[str, Any]) -> None:
+        if direction is None:
+            link.set(**changes)
+        else:
+            link.direction(*direction).set(**changes)
+
+    def egress(self, host: str) -> LinkDirection | None:
+        """The direction leaving a host's (first) interface."""
+        for link in self.net.links:
+            if link.a == host:
+                return link.forward
+            if link.b == host:
+                return link.reverse
+        return None
+
+    def add_filter(self, direction: LinkDirection, pred: Callable[[bytes], bool],
+                   action: str, count: int | None, label: str) -> None:
+        def watched(frame: bytes) -> bool:
+            if not pred(frame):
+                return False
+            if action == "hold":
+                self._publish(LinkHeld(self.scheduler.now, "", label, summary(frame)))
+            return True
+
+        direction.add_filter(watched, "hold" if action == "hold" else "drop", count)
+
+    # -- observation -------------------------------------------------------------
+    def _on_frame(self, link: Link, direction: LinkDirection, frame: bytes,
+                  event: FrameEvent, reason: str | None, t: float) -> None:
+        if event == "sent":
+            for tap in self.taps:
+                tap(link.name, frame, t)
+        elif event == "dropped":
+            tcp = tcp_of(frame)
+            self._publish(LinkDropped(t, "", link.name, direction.name, reason or "?",
+                                      summary(frame), tcp.segment if tcp else None))

@@ -1,0 +1,166 @@
+"""The application on a host: what a user's ``send``/``close`` means on a real socket.
+
+Theory of operation
+-------------------
+A :class:`~tcplab.stack.host.Host` is a kernel: ``send`` takes what fits in the socket's
+buffer and no more.  A lab user who types ``send c1 --bytes 1000000`` then ``close c1``
+means what a program doing a blocking ``write`` then ``close`` means: all the bytes,
+then the FIN.  :class:`HostApp` is that program.  It keeps the bytes that did not fit
+yet and writes more each time the host did something (an ACK freed buffer space); a
+``close`` or ``shutdown`` given while bytes wait is carried out once they are written.
+
+HostApp also speaks the simulated network's node protocol, so the network drives it
+exactly like a bare host, and after every call it drains the host's events into the
+lab's event stream.  The Mininet agent wraps its host the same way.
+"""
+
+from __future__ import annotations
+
+import errno as E
+from collections.abc import Callable
+
+from tcplab.stack.events import HostEvent, SocketError
+from tcplab.stack.host import Host
+from tcplab.stack.sockets import HostError, SocketInfo
+
+_PATTERN = bytes(range(32, 127)) * 4  # printable, so the stream view stays readable
+
+
+def pattern_bytes(offset: int, count: int) -> bytes:
+    """``count`` bytes of the repeating test pattern, starting at stream ``offset``."""
+    period = 95
+    start = offset % period
+    reps = (start + count) // len(_PATTERN) + 2
+    return (_PATTERN * reps)[start: start + count]
+
+
+class HostApp:
+    """A host with a simple application on top (see the module docstring)."""
+
+    def __init__(self, host: Host, publish: Callable[[HostEvent], None]) -> None:
+        self.host = host
+        self._publish = publish
+        self._pending: dict[int, bytearray] = {}
+        self._then: dict[int, list[str]] = {}   # closes waiting for pending bytes
+        self._pattern_sent: dict[int, int] = {}
+
+    @property
+    def name(self) -> str:
+        return self.host.name
+
+    # -- the node protocol -------------------------------------------------------
+    def receive_frame(self, ifname: str, frame: bytes, now: float) -> None:
+        self.host.receive_frame(ifname, frame, now)
+        self._after(now)
+
+    def frames_to_send(self) -> list[tuple[str, bytes]]:
+        return self.host.frames_to_send()
+
+    def get_timer(self) -> float | None:
+        return self.host.get_timer()
+
+    def handle_timer(self, now: float) -> None:
+        self.host.handle_timer(now)
+        self._after(now)
+
+    # -- application calls (raise HostError on a user mistake) ---------------------
+    def listen(self, port: int, now: float) -> int:
+        try:
+            return self.host.listen(port, now=now)
+        finally:
+            self._after(now)
+
+    def connect(self, remote_ip: str, rport: int, now: float, lport: int | None) -> int:
+        try:
+            return self.host.connect(remote_ip, rport, now, lport=lport)
+        finally:
+            self._after(now)
+
+    def write(self, sid: int, data: bytes, now: float) -> None:
+        """Queue all of ``data`` for the socket, writing what fits now."""
+        info = self.host.socket(sid)
+        if info.kind == "listener":
+            raise HostError(E.EINVAL, f"socket {sid} is listening; it cannot send")
+        if sid in self._then:
+            raise HostError(E.EPIPE, f"socket {sid} is closing")
+        if not self._pending.get(sid):
+            # a quick check of the state: a closed socket fails at once, not later
+            self.host.send(sid, b"", now)
+        self._pending.setdefault(sid, bytearray()).extend(data)
+        self._after(now)
+
+    def write_pattern(self, sid: int, count: int, now: float) -> None:
+        offset = self._pattern_sent.get(sid, 0)
+        self.write(sid, pattern_bytes(offset, count), now)
+        self._pattern_sent[sid] = offset + count
+
+    def shutdown(self, sid: int, now: float) -> None:
+        self._after_writes(sid, "shutdown", now)
+
+    def close(self, sid: int, now: float) -> None:
+        self._after_writes(sid, "close", now)
+
+    def abort(self, sid: int, now: float) -> None:
+        self._pending.pop(sid, None)
+        self._then.pop(sid, None)
+        try:
+            self.host.abort(sid, now)
+        finally:
+            self._after(now)
+
+    def pending(self, sid: int) -> int:
+        """Bytes the application still has to write into the socket."""
+        return len(self._pending.get(sid, b""))
+
+    def sockets(self) -> list[SocketInfo]:
+        return self.host.sockets()
+
+    def socket(self, sid: int) -> SocketInfo:
+        return self.host.socket(sid)
+
+    # -- internals -------------------------------------------------------------
+    def _after_writes(self, sid: int, what: str, now: float) -> None:
+        self.host.socket(sid)  # raises for an unknown socket
+        if self._pending.get(sid):
+            self._then.setdefault(sid, []).append(what)
+            return
+        try:
+            self._do(sid, what, now)
+        finally:
+            self._after(now)
+
+    def _do(self, sid: int, what: str, now: float) -> None:
+        if what == "close":
+            self.host.close(sid, now)
+        else:
+            self.host.shutdown(sid, "wr", now)
+
+    def _after(self, now: float) -> None:
+        for sid in list(self._pending):
+            buf = self._pending[sid]
+            try:
+                while buf:
+                    n = self.host.send(sid, bytes(buf[:65536]), now)
+                    if n <= 0:
+                        break
+                    del buf[:n]
+            except HostError as exc:
+                if exc.errno == E.EAGAIN:
+                    continue
+                # the connection went away under the writer: report, forget the rest
+                self._pending.pop(sid, None)
+                self._then.pop(sid, None)
+                self._publish(SocketError(now, self.host.name, sid, exc.errno,
+                                          f"{len(buf)} bytes not sent: {exc}"))
+                continue
+            if not buf:
+                del self._pending[sid]
+                for what in self._then.pop(sid, []):
+                    try:
+                        self._do(sid, what, now)
+                    except HostError as exc:
+                        self._publish(SocketError(now, self.host.name, sid, exc.errno,
+                                                  str(exc)))
+        host = self.host
+        while (event := host.next_event()) is not None:
+            self._publish(event)

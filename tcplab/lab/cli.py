@@ -1,0 +1,155 @@
+"""``tcplab run``: start a lab on a backend, optionally run a scenario, record it.
+
+Exit status: 0 when every command worked and every ``expect`` held; 1 when one did
+not; 2 for a usage error (bad topology, unreadable or malformed scenario).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from tcplab.backends.sim.backend import SimBackend
+from tcplab.lab import commands as C
+from tcplab.lab.events import EventBus, Notice
+from tcplab.lab.headless import Printer
+from tcplab.lab.lab import Lab
+from tcplab.lab.record import Recorder, RecordError
+from tcplab.lab.topology import TopologyError, TopologySpec, load_topology
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tcplab run", description="Run a TCP lab.")
+    p.add_argument("topology", nargs="?", default=None,
+                   help="a topology file (PATH[:name]) or a builtin name; default: pair")
+    p.add_argument("--backend", choices=("auto", "sim", "mininet"), default="auto",
+                   help="auto = Mininet when root and Mininet is usable, else sim")
+    p.add_argument("--seed", type=int, default=1, help="seed of the run's randomness")
+    p.add_argument("--scenario", metavar="FILE", help="commands to run, one per line")
+    p.add_argument("--record", metavar="DIR", help="write events.jsonl and capture.pcapng")
+    p.add_argument("--headless", action="store_true", help="no dashboard: print lines")
+    p.add_argument("--virtual-time", action="store_true",
+                   help="run the simulated clock as fast as possible (deterministic)")
+    p.add_argument("-v", "--verbose", action="store_true", help="print every segment too")
+    return p
+
+
+def mininet_unusable() -> str | None:
+    """Why the Mininet backend cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "not root"
+    if shutil.which("mnexec") is None:
+        return "mnexec not found (apt-get install mininet)"
+    return "the Mininet backend is not part of this version yet"
+
+
+def choose_backend(kind: str, seed: int, virtual: bool) -> tuple[SimBackend, str | None]:
+    """The backend to use and, for ``auto`` falling back to sim, the one-line reason."""
+    if kind == "mininet":
+        why = mininet_unusable()
+        if why is not None:
+            raise SystemExit(f"tcplab run: cannot use Mininet: {why}")
+    notice = None
+    if kind == "auto":
+        why = mininet_unusable()
+        notice = f"using the simulated network ({why})"
+    return SimBackend(seed, virtual=virtual), notice
+
+
+def load_scenario(path: str) -> list[tuple[int, C.Command]]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SystemExit(f"tcplab run: cannot read scenario {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SystemExit(f"tcplab run: scenario {path} is not UTF-8 text") from None
+    try:
+        return C.parse_script(text)
+    except C.CommandError as exc:
+        lines = "\n".join(f"{path}: {e}" for e in exc.errors)
+        raise SystemExit(f"{lines}\ntcplab run: scenario has errors; nothing was run") from None
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        topo: TopologySpec = load_topology(args.topology)
+    except TopologyError as exc:
+        print(f"tcplab run: {exc}", file=sys.stderr)
+        return 2
+    try:
+        script = load_scenario(args.scenario) if args.scenario else None
+        backend, notice = choose_backend(args.backend, args.seed, args.virtual_time)
+    except SystemExit as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    bus = EventBus()
+    lab = Lab(topo, backend, bus)
+    recorder = None
+    if args.record:
+        try:
+            recorder = Recorder(args.record, {
+                "topology": topo.name, "backend": backend.name, "seed": args.seed,
+                "clock": "virtual" if args.virtual_time else "real"})
+        except RecordError as exc:
+            print(f"tcplab run: {exc}", file=sys.stderr)
+            return 2
+        bus.subscribe(recorder.event)
+        backend.taps.append(recorder.frame)
+    printer = Printer(verbose=args.verbose)
+    bus.subscribe(printer)
+    try:
+        lab.start()
+        if notice:
+            bus.publish(Notice(lab.now(), "", notice))
+        bus.publish(Notice(lab.now(), "", f"topology {topo.name}: "
+                           f"{', '.join(h.name + '=' + h.ip for h in topo.hosts)}; "
+                           f"links: {backend.mechanism}; seed {args.seed}; "
+                           f"{'virtual' if args.virtual_time else 'real'} time"))
+        if script is not None:
+            return run_script(lab, script, printer)
+        if args.headless:
+            print("tcplab run: --headless needs --scenario FILE", file=sys.stderr)
+            return 2
+        return console(lab)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        lab.stop()
+        if recorder is not None:
+            recorder.close()
+
+
+def run_script(lab: Lab, script: list[tuple[int, C.Command]], printer: Printer) -> int:
+    failed = 0
+    for line_no, cmd in script:
+        result = lab.execute(cmd, line_no)
+        if not result.ok:
+            failed += 1
+            if isinstance(cmd, C.Expect | C.ExpectSeen | C.ExpectReceived):
+                printer.line(lab.now(), f"FAIL line {line_no}: {cmd.to_line()}")
+    printer.line(lab.now(), "all expectations held" if not failed
+                 else f"{failed} command(s) or expectation(s) failed")
+    return 1 if failed else 0
+
+
+def console(lab: Lab) -> int:
+    """A line-by-line command prompt (the dashboard replaces it when it lands)."""
+    print("tcplab: type commands (help for the list, quit to leave)", flush=True)
+    while True:
+        try:
+            line = input("tcplab> ")
+        except EOFError:
+            return 0
+        word = line.strip()
+        if word in ("quit", "exit"):
+            return 0
+        if word == "help":
+            print("\n".join(C.HELP.values()))
+            continue
+        result = lab.execute(line)
+        if result.ok and result.message:
+            print(result.message)

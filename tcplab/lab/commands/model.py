@@ -1,0 +1,382 @@
+"""The command language's values: commands, connection references, errors, help texts.
+
+Every command is a frozen dataclass whose class attribute ``name`` is its command word and
+whose ``to_line()`` renders it as canonical text that :func:`~tcplab.lab.commands.parse_line`
+reads back to an equal value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import ClassVar, TypeAlias
+
+from tcplab.lab import units
+from tcplab.tcp.segment import ACK, FIN, RST, SYN
+from tcplab.tcp.states import State
+
+NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+
+class CommandError(ValueError):
+    """A line that is not a valid command.  ``str()`` is ``line N: reason`` (or the reason).
+
+    ``parse_script`` raises one CommandError for a whole script: ``line_no`` and ``reason``
+    are its first error's, ``errors`` holds all of them and ``str()`` lists them, one a line.
+    """
+
+    def __init__(self, reason: str, line_no: int | None = None,
+                 errors: tuple[CommandError, ...] = ()) -> None:
+        self.reason = reason
+        self.line_no = line_no
+        self.errors: tuple[CommandError, ...] = errors or (self,)
+        super().__init__(reason)
+
+    def __str__(self) -> str:
+        if len(self.errors) > 1:
+            return "\n".join(str(error) for error in self.errors)
+        return self.reason if self.line_no is None else f"line {self.line_no}: {self.reason}"
+
+
+# ---------------------------------------------------------------------------- references
+
+def _quote(data: bytes) -> str:
+    out = ['"']
+    for byte in data:
+        char = chr(byte)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\t":
+            out.append("\\t")
+        elif 0x20 <= byte < 0x7F:
+            out.append(char)
+        else:
+            out.append(f"\\x{byte:02x}")
+    out.append('"')
+    return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """``host:port``; the host is a name or a dotted IPv4 address."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnName:
+    """A connection named with ``as``; ``accepted`` selects the side ``listen`` accepted."""
+
+    name: str
+    accepted: bool = False
+
+    def __str__(self) -> str:
+        return self.name + ("'" if self.accepted else "")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnTuple:
+    """A connection by its four-tuple, seen from ``local``'s host."""
+
+    local: Endpoint
+    remote: Endpoint
+
+    def __str__(self) -> str:
+        return f"{self.local}>{self.remote}"
+
+
+ConnRef: TypeAlias = ConnName | ConnTuple
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """One direction between two nodes: ``src>dst``."""
+
+    src: str
+    dst: str
+
+    def __str__(self) -> str:
+        return f"{self.src}>{self.dst}"
+
+
+class SegmentKind(StrEnum):
+    """Which segments ``hold`` and ``drop`` catch."""
+
+    SYN = "SYN"          # SYN without ACK: an opening SYN
+    SYN_ACK = "SYN-ACK"
+    ACK = "ACK"          # a pure ACK: no SYN, FIN, RST and no data
+    FIN = "FIN"          # any segment carrying FIN
+    RST = "RST"
+    DATA = "DATA"        # any segment carrying data
+    ANY = "ANY"
+
+    def matches(self, flags: int, payload_len: int) -> bool:
+        """Whether a segment with these TCP flags and payload length is of this kind."""
+        if self is SegmentKind.SYN:
+            return flags & (SYN | ACK) == SYN
+        if self is SegmentKind.SYN_ACK:
+            return flags & (SYN | ACK) == SYN | ACK
+        if self is SegmentKind.ACK:
+            return flags & (SYN | FIN | RST | ACK) == ACK and payload_len == 0
+        if self is SegmentKind.FIN:
+            return bool(flags & FIN)
+        if self is SegmentKind.RST:
+            return bool(flags & RST)
+        if self is SegmentKind.DATA:
+            return payload_len > 0
+        return True
+
+
+# ------------------------------------------------------------------------------ commands
+# Each command knows its command word (``name``) and renders itself as canonical text.
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    name: ClassVar[str] = "listen"
+    endpoint: Endpoint
+
+    def to_line(self) -> str:
+        return f"listen {self.endpoint}"
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    name: ClassVar[str] = "connect"
+    local_host: str
+    local_port: int | None  # None: an ephemeral port
+    remote: Endpoint
+    conn_name: str | None = None
+
+    def to_line(self) -> str:
+        local = self.local_host
+        if self.local_port is not None:
+            local += f":{self.local_port}"
+        alias = f" as {self.conn_name}" if self.conn_name is not None else ""
+        return f"connect {local} {self.remote}{alias}"
+
+
+@dataclass(frozen=True, slots=True)
+class SendText:
+    name: ClassVar[str] = "send"
+    conn: ConnRef
+    data: bytes
+
+    def to_line(self) -> str:
+        return f"send {self.conn} {_quote(self.data)}"
+
+
+@dataclass(frozen=True, slots=True)
+class SendBytes:
+    name: ClassVar[str] = "send"
+    conn: ConnRef
+    count: int
+
+    def to_line(self) -> str:
+        return f"send {self.conn} --bytes {self.count}"
+
+
+@dataclass(frozen=True, slots=True)
+class SendFile:
+    name: ClassVar[str] = "send"
+    conn: ConnRef
+    path: str
+
+    def to_line(self) -> str:
+        return f"send {self.conn} --file {_quote(os.fsencode(self.path))}"
+
+
+@dataclass(frozen=True, slots=True)
+class _OnConn:
+    name: ClassVar[str]
+    conn: ConnRef
+
+    def to_line(self) -> str:
+        return f"{self.name} {self.conn}"
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown(_OnConn):
+    name: ClassVar[str] = "shutdown"
+
+
+@dataclass(frozen=True, slots=True)
+class Close(_OnConn):
+    name: ClassVar[str] = "close"
+
+
+@dataclass(frozen=True, slots=True)
+class Abort(_OnConn):
+    name: ClassVar[str] = "abort"
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """Change a link live; ``None`` leaves a parameter as it is.  ``direction`` None: both."""
+
+    name: ClassVar[str] = "link"
+    a: str
+    b: str
+    loss: float | None = None     # fraction 0..1
+    delay: float | None = None    # seconds
+    jitter: float | None = None   # seconds
+    bw: float | None = None       # bits/s; 0 = unlimited
+    dup: float | None = None      # fraction 0..1
+    reorder: float | None = None  # fraction 0..1
+    queue: int | None = None      # packets; 0 = the backend's default
+    up: bool | None = None
+    direction: Flow | None = None
+
+    def to_line(self) -> str:
+        fmt = {"loss": units.format_percent, "delay": units.format_duration,
+               "jitter": units.format_duration, "bw": units.format_bandwidth,
+               "dup": units.format_percent, "reorder": units.format_percent}
+        parts = ["link", self.a, self.b]
+        parts += [f"{key}={render(value)}" for key, render in fmt.items()
+                  if (value := getattr(self, key)) is not None]
+        if self.queue is not None:
+            parts.append(f"queue={self.queue}")
+        if self.up is not None:
+            parts.append("up" if self.up else "down")
+        if self.direction is not None:
+            parts.append(f"dir={self.direction}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    name: ClassVar[str] = "wait"
+    seconds: float
+
+    def to_line(self) -> str:
+        return f"wait {units.format_number(self.seconds)}"
+
+
+@dataclass(frozen=True, slots=True)
+class _StateCheck:
+    name: ClassVar[str]
+    conn: ConnRef
+    state: State
+
+    def to_line(self) -> str:
+        return f"{self.name} {self.conn} {self.state.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Expect(_StateCheck):
+    """The connection is in ``state`` now (a name keeps its history: CLOSED when gone)."""
+
+    name: ClassVar[str] = "expect"
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectSeen(_StateCheck):
+    """The connection has been in ``state`` at some time."""
+
+    name: ClassVar[str] = "expect-seen"
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectReceived:
+    """At least ``count`` bytes were delivered to the peer's application."""
+
+    name: ClassVar[str] = "expect-received"
+    conn: ConnRef
+    count: int
+
+    def to_line(self) -> str:
+        return f"expect-received {self.conn} {self.count}"
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Keep matching segments in flight until ``release``; ``count`` None: all of them."""
+
+    name: ClassVar[str] = "hold"
+    flow: Flow
+    kind: SegmentKind
+    count: int | None = None
+
+    def to_line(self) -> str:
+        tail = "" if self.count is None else f" count={self.count}"
+        return f"hold {self.flow} {self.kind.value}{tail}"
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """Deliver held segments now; ``flow`` None: every held segment."""
+
+    name: ClassVar[str] = "release"
+    flow: Flow | None = None
+
+    def to_line(self) -> str:
+        return f"release {self.flow if self.flow is not None else 'all'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Drop:
+    name: ClassVar[str] = "drop"
+    flow: Flow
+    kind: SegmentKind
+    count: int = 1
+
+    def to_line(self) -> str:
+        return f"drop {self.flow} {self.kind.value} count={self.count}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Bare:
+    name: ClassVar[str]
+
+    def to_line(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Pause(_Bare):
+    name: ClassVar[str] = "pause"
+
+
+@dataclass(frozen=True, slots=True)
+class Resume(_Bare):
+    name: ClassVar[str] = "resume"
+
+
+Command: TypeAlias = (Listen | Connect | SendText | SendBytes | SendFile | Shutdown | Close
+                      | Abort | Link | Wait | Expect | ExpectSeen | ExpectReceived | Hold
+                      | Release | Drop | Pause | Resume)
+
+_SPEC: dict[str, tuple[str, str]] = {
+    "listen": ("listen HOST:PORT", "open a listening socket"),
+    "connect": ("connect HOST[:PORT] HOST:PORT [as NAME]",
+                "open a connection (a fixed local port allows simultaneous open)"),
+    "send": ('send CONN "text" | send CONN --bytes N | send CONN --file PATH',
+             "send text, N generated bytes, or a file's contents"),
+    "shutdown": ("shutdown CONN", "close the sending side only (send FIN, keep receiving)"),
+    "close": ("close CONN", "close the connection (send FIN)"),
+    "abort": ("abort CONN", "abort the connection (send RST)"),
+    "link": ("link A B [loss=5%] [delay=20ms] [jitter=5ms] [bw=10mbit] [dup=1%] [reorder=2%] "
+             "[queue=100] [up|down] [dir=A>B]",
+             "change a link live; both directions unless dir="),
+    "wait": ("wait SECONDS (or wait 500ms)", "let time pass on the run's clock"),
+    "expect": ("expect CONN STATE", "check the connection is in STATE now"),
+    "expect-seen": ("expect-seen CONN STATE", "check the connection has been in STATE"),
+    "expect-received": ("expect-received CONN BYTES",
+                        "check the peer application has received at least BYTES bytes"),
+    "hold": ("hold SRC>DST KIND [count=N]",
+             "keep segments of KIND (SYN, SYN-ACK, ACK, FIN, RST, DATA, ANY) in flight"),
+    "release": ("release SRC>DST | release all", "deliver held segments now"),
+    "drop": ("drop SRC>DST KIND [count=N]", "drop the next N segments of KIND (default 1)"),
+    "pause": ("pause", "pause the simulated clock"),
+    "resume": ("resume", "resume the simulated clock"),
+}
+COMMAND_NAMES: tuple[str, ...] = tuple(_SPEC)
+USAGE: dict[str, str] = {name: usage for name, (usage, _) in _SPEC.items()}
+HELP: dict[str, str] = {name: f"{usage} -- {what}" for name, (usage, what) in _SPEC.items()}

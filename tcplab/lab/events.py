@@ -1,0 +1,117 @@
+"""The lab's one event stream.
+
+Theory of operation
+-------------------
+Hosts report what their stacks do (:mod:`tcplab.stack.events`: segments sent,
+received and dropped, state changes with their cause, timers, data delivered);
+the lab adds what only it sees: frames the network dropped or held, link changes,
+commands and their results, expectations, notices.  Every event has ``t`` (the
+run's clock) and ``host`` ("" when no host is involved), a ``kind`` string and a
+``to_dict()`` of plain JSON types.
+
+:class:`EventBus` fans events out to subscribers (the dashboard, the recorder, the
+headless printer, tests) in the order they were published.  Nothing observable
+happens in the lab without an event on this bus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+from tcplab.stack.events import ALL_EVENTS as HOST_EVENTS
+from tcplab.stack.events import HostEvent, segment_dict
+from tcplab.tcp.segment import Segment
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class _LabEvent:
+    kind: ClassVar[str] = ""
+    t: float
+    host: str
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Segment):
+                value = segment_dict(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class LinkDropped(_LabEvent):
+    """The network lost a frame: "link loss", "queue full", "link down" or "filter"."""
+
+    kind: ClassVar[str] = "link.dropped"
+    link: str
+    direction: str
+    reason: str
+    summary: str
+    segment: Segment | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkHeld(_LabEvent):
+    kind: ClassVar[str] = "link.held"
+    direction: str
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkChanged(_LabEvent):
+    kind: ClassVar[str] = "link.changed"
+    link: str
+    direction: str
+    params: str  # "loss=5% delay=20ms jitter=0ms bw=unlimited up"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandDone(_LabEvent):
+    kind: ClassVar[str] = "command"
+    line: str
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice(_LabEvent):
+    kind: ClassVar[str] = "notice"
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class HostStatus(_LabEvent):
+    kind: ClassVar[str] = "host.status"
+    up: bool
+    reason: str
+
+
+LAB_EVENTS: tuple[type[_LabEvent], ...] = (
+    LinkDropped, LinkHeld, LinkChanged, CommandDone, Notice, HostStatus)
+LabEvent = HostEvent | LinkDropped | LinkHeld | LinkChanged | CommandDone | Notice | HostStatus
+EVENT_KINDS: tuple[str, ...] = (*(e.kind for e in HOST_EVENTS), *(e.kind for e in LAB_EVENTS))
+
+Subscriber = Callable[[LabEvent], None]
+
+
+class EventBus:
+    """Publish/subscribe, synchronous and in order."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        """Add a subscriber; returns a function that removes it."""
+        self._subscribers.append(fn)
+        return lambda: self._subscribers.remove(fn) if fn in self._subscribers else None
+
+    def publish(self, event: LabEvent) -> None:
+        for fn in tuple(self._subscribers):
+            fn(event)

@@ -1,0 +1,367 @@
+"""The lab: a topology on a backend, the command executor and the event stream.
+
+Theory of operation
+-------------------
+:class:`Lab` owns the :class:`~tcplab.lab.events.EventBus` and a backend.  Commands
+(parsed by :mod:`tcplab.lab.commands`) are carried out here: names and addresses are
+resolved (``c1``, ``c1'``, ``h1:40000>h2:80``; host names or IPs), then the backend's
+host applications are called.  Every command ends in one ``CommandDone`` event with
+its result or its error; a command that fails changes nothing.
+
+The lab also remembers what it needs to judge expectations: which socket each name
+points to (names outlive their connections, so ``expect c1 CLOSED`` holds after the
+socket is gone) and every state each socket entered.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from tcplab.backends.sim.backend import SimBackend
+from tcplab.lab import commands as C
+from tcplab.lab.events import CommandDone, EventBus, LabEvent, LinkChanged
+from tcplab.lab.peek import tcp_of
+from tcplab.lab.topology import TopologySpec
+from tcplab.stack import events as H
+from tcplab.stack.sockets import HostError, SocketInfo
+from tcplab.tcp.states import State
+
+SEND_FILE_LIMIT = 64 << 20
+
+
+class LabError(Exception):
+    """A command that cannot be carried out; the message is for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    ok: bool
+    message: str
+
+
+@dataclass(slots=True)
+class _Named:
+    host: str
+    sid: int
+    local: tuple[str, int]
+    remote: tuple[str, int]
+
+
+class Lab:
+    """A running lab (see the module docstring)."""
+
+    def __init__(self, topo: TopologySpec, backend: SimBackend, bus: EventBus | None = None
+                 ) -> None:
+        self.topo = topo
+        self.backend = backend
+        self.bus = bus if bus is not None else EventBus()
+        self.names: dict[str, _Named] = {}
+        self.history: dict[tuple[str, int], list[State]] = {}
+        self.delivered: dict[tuple[str, int], int] = {}
+        self.bus.subscribe(self._track)
+        self.host_names = tuple(h.name for h in topo.hosts)
+        self._ip_to_host = {h.ip: h.name for h in topo.hosts}
+
+    def start(self) -> None:
+        self.backend.start(self.topo, self.bus.publish)
+
+    def stop(self) -> None:
+        self.backend.stop()
+
+    def now(self) -> float:
+        return self.backend.now()
+
+    # -- the stream ---------------------------------------------------------------
+    def _track(self, event: LabEvent) -> None:
+        if isinstance(event, H.StateChanged):
+            key = (event.host, event.sid)
+            seen = self.history.setdefault(key, [event.old])
+            seen.append(event.new)
+        elif isinstance(event, H.Delivered):
+            key = (event.host, event.sid)
+            self.delivered[key] = self.delivered.get(key, 0) + len(event.data)
+
+    # -- commands -----------------------------------------------------------------
+    def execute(self, command: str | C.Command, line_no: int | None = None) -> Result:
+        """Carry out one command; the result is also published as a CommandDone event."""
+        text = command if isinstance(command, str) else command.to_line()
+        self.sync()
+        try:
+            cmd = C.parse_line(command, line_no) if isinstance(command, str) else command
+            if cmd is None:
+                return Result(True, "")
+            message = self._run(cmd)
+            result = Result(True, message)
+        except (C.CommandError, LabError) as exc:
+            result = Result(False, str(exc))
+        except HostError as exc:
+            result = Result(False, str(exc))
+        where = f"line {line_no}: " if line_no is not None and not result.ok else ""
+        if where and not result.message.startswith("line "):
+            result = Result(False, where + result.message)
+        self.bus.publish(CommandDone(self.now(), "", text.strip(), result.ok, result.message))
+        return result
+
+    def _run(self, cmd: C.Command) -> str:
+        now = self.now()
+        if isinstance(cmd, C.Listen):
+            host = self._host(cmd.endpoint.host)
+            sid = self._call(host, lambda app: app.listen(cmd.endpoint.port, now))
+            return f"{host} listening on port {cmd.endpoint.port} (socket {sid})"
+        if isinstance(cmd, C.Connect):
+            return self._connect(cmd, now)
+        if isinstance(cmd, C.SendText | C.SendBytes | C.SendFile):
+            return self._send(cmd, now)
+        if isinstance(cmd, C.Shutdown | C.Close | C.Abort):
+            host, sid = self._conn(cmd.conn)
+            op = {"shutdown": "shutdown", "close": "close", "abort": "abort"}[cmd.name]
+            self._call(host, lambda app: getattr(app, op)(sid, now))
+            return f"{cmd.name} {cmd.conn}"
+        if isinstance(cmd, C.Link):
+            return self._link(cmd)
+        if isinstance(cmd, C.Wait):
+            self.wait(cmd.seconds)
+            return f"waited {cmd.seconds:g} s"
+        if isinstance(cmd, C.Expect | C.ExpectSeen | C.ExpectReceived):
+            ok, message = self.check(cmd)
+            if not ok:
+                raise LabError(message)
+            return message
+        if isinstance(cmd, C.Hold | C.Drop):
+            return self._filter(cmd)
+        if isinstance(cmd, C.Release):
+            return self._release(cmd)
+        if isinstance(cmd, C.Pause):
+            self.backend.pause()
+            return "clock paused"
+        if isinstance(cmd, C.Resume):
+            self.backend.resume()
+            return "clock running"
+        raise LabError(f"{cmd.name}: not supported by this backend")
+
+    def wait(self, seconds: float) -> None:
+        """Let the run's clock go ``seconds`` forward (at once under virtual time)."""
+        if self.backend.virtual:
+            self.backend.advance(seconds)
+            return
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self.backend.catch_up()
+            time.sleep(min(left, 0.005))
+        self.backend.catch_up()
+
+    def sync(self) -> None:
+        """Under real time, bring the network up to the wall clock."""
+        if not self.backend.virtual:
+            self.backend.catch_up()
+
+    # -- resolving names ----------------------------------------------------------
+    def _host(self, name: str) -> str:
+        if name in self.host_names:
+            return name
+        if name in self._ip_to_host:
+            return self._ip_to_host[name]
+        raise LabError(f"unknown host {name!r} (hosts: {', '.join(self.host_names)})")
+
+    def _ip(self, host: str) -> str:
+        return self.backend.ips[host]
+
+    def _call(self, host: str, fn: Any) -> Any:
+        app = self.backend.app(host)
+        try:
+            return fn(app)
+        finally:
+            self.backend.kick(host)
+
+    def _connect(self, cmd: C.Connect, now: float) -> str:
+        host = self._host(cmd.local_host)
+        rhost = self._host(cmd.remote.host)
+        if cmd.conn_name is not None and cmd.conn_name in self.names:
+            raise LabError(f"name {cmd.conn_name!r} is already taken")
+        rip = self._ip(rhost)
+        sid = self._call(host, lambda app: app.connect(rip, cmd.remote.port, now,
+                                                        cmd.local_port))
+        info = self.backend.app(host).socket(sid)
+        remote = info.remote or (rip, cmd.remote.port)
+        label = self._label(host, info.local, remote)
+        if cmd.conn_name is not None:
+            self.names[cmd.conn_name] = _Named(host, sid, info.local, remote)
+            label = f"{cmd.conn_name} ({label})"
+        return f"connecting {label}"
+
+    def _label(self, host: str, local: tuple[str, int], remote: tuple[str, int]) -> str:
+        rhost = self._ip_to_host.get(remote[0], remote[0])
+        return f"{host}:{local[1]}>{rhost}:{remote[1]}"
+
+    def _conn(self, ref: C.ConnRef) -> tuple[str, int]:
+        """(host, socket id) of a connection reference."""
+        if isinstance(ref, C.ConnName):
+            named = self.names.get(ref.name)
+            if named is None:
+                raise LabError(f"no connection named {ref.name!r}")
+            if not ref.accepted:
+                return named.host, named.sid
+            peer = self._ip_to_host.get(named.remote[0])
+            if peer is None:
+                raise LabError(f"{ref}: the peer {named.remote[0]} is not a lab host")
+            found = self._find(peer, named.remote, named.local)
+            if found is None:
+                raise LabError(f"{ref}: no accepted connection yet on {peer}")
+            return peer, found
+        host = self._host(ref.local.host)
+        local = (self._ip(host), ref.local.port)
+        rhost = self._host(ref.remote.host)
+        remote = (self._ip(rhost), ref.remote.port)
+        found = self._find(host, local, remote)
+        if found is None:
+            raise LabError(f"no connection {ref}")
+        return host, found
+
+    def _find(self, host: str, local: tuple[str, int], remote: tuple[str, int]) -> int | None:
+        best: int | None = None
+        for info in self.backend.app(host).sockets():
+            if info.local == local and info.remote == remote:
+                best = info.id  # the newest one with this four-tuple
+        return best
+
+    def socket_info(self, ref: C.ConnRef) -> tuple[str, SocketInfo | None, list[State]]:
+        host, sid = self._conn(ref)
+        try:
+            info: SocketInfo | None = self.backend.app(host).socket(sid)
+        except HostError:
+            info = None
+        return host, info, self.history.get((host, sid), [])
+
+    # -- data ---------------------------------------------------------------------
+    def _send(self, cmd: C.SendText | C.SendBytes | C.SendFile, now: float) -> str:
+        host, sid = self._conn(cmd.conn)
+        if isinstance(cmd, C.SendBytes):
+            self._call(host, lambda app: app.write_pattern(sid, cmd.count, now))
+            return f"sending {cmd.count} bytes on {cmd.conn}"
+        if isinstance(cmd, C.SendFile):
+            try:
+                size = os.path.getsize(cmd.path)
+                if size > SEND_FILE_LIMIT:
+                    raise LabError(f"{cmd.path}: {size} bytes is more than the "
+                                   f"{SEND_FILE_LIMIT >> 20} MiB a send takes")
+                with open(cmd.path, "rb") as fh:
+                    data = fh.read()
+            except OSError as exc:
+                raise LabError(f"cannot read {cmd.path}: {exc.strerror}") from None
+        else:
+            data = cmd.data
+        self._call(host, lambda app: app.write(sid, data, now))
+        return f"sending {len(data)} bytes on {cmd.conn}"
+
+    # -- expectations -------------------------------------------------------------
+    def check(self, cmd: C.Expect | C.ExpectSeen | C.ExpectReceived) -> tuple[bool, str]:
+        """Whether an expectation holds now, and a line saying what was found."""
+        _host, info, seen = self.socket_info(cmd.conn)
+        if isinstance(cmd, C.ExpectReceived):
+            peer_host, peer_sid = self._conn(_peer_ref(cmd.conn))
+            got = self.delivered.get((peer_host, peer_sid), 0)
+            ok = got == cmd.count
+            return ok, (f"expect-received {cmd.conn} {cmd.count}: the peer application got "
+                        f"{got} bytes")
+        state = info.state if info is not None else State.CLOSED
+        if isinstance(cmd, C.Expect):
+            ok = state is cmd.state
+            return ok, f"expect {cmd.conn} {cmd.state}: state is {state}"
+        ok = cmd.state in seen or state is cmd.state
+        visited = " -> ".join(str(s) for s in seen) or str(state)
+        return ok, f"expect-seen {cmd.conn} {cmd.state}: visited {visited}"
+
+    # -- links --------------------------------------------------------------------
+    def _link(self, cmd: C.Link) -> str:
+        a, b = cmd.a, cmd.b
+        link = self.backend.find_link(a, b)
+        if link is None:
+            raise LabError(f"no link between {a} and {b}")
+        direction: tuple[str, str] | None = None
+        if cmd.direction is not None:
+            direction = (cmd.direction.src, cmd.direction.dst)
+            if set(direction) != {a, b}:
+                raise LabError(f"dir={cmd.direction} is not a direction of link {a}-{b}")
+        changes: dict[str, Any] = {}
+        for name in ("loss", "delay", "jitter", "dup", "reorder", "up"):
+            value = getattr(cmd, name)
+            if value is not None:
+                changes[name] = value
+        if cmd.bw is not None:
+            changes["bw"] = cmd.bw or None
+        if cmd.queue is not None:
+            changes["queue"] = cmd.queue or 1000
+        try:
+            self.backend.set_link(link, direction, changes)
+        except ValueError as exc:
+            raise LabError(str(exc)) from None
+        dirs = [direction] if direction else [(link.a, link.b), (link.b, link.a)]
+        for src, dst in dirs:
+            params = link.direction(src, dst).params
+            self.bus.publish(LinkChanged(self.now(), "", link.name, f"{src}>{dst}",
+                                         describe_params(params)))
+        return f"link {link.name}: " + "; ".join(
+            f"{s}>{d} {describe_params(link.direction(s, d).params)}" for s, d in dirs)
+
+    def _flow(self, flow: C.Flow) -> tuple[Any, Any, str]:
+        """The link direction a flow's filter goes on, and a frame predicate."""
+        src, dst = flow.src, flow.dst
+        link = self.backend.find_link(src, dst)
+        if link is not None:
+            return link.direction(src, dst), None, str(flow)
+        shost, dhost = self._host(src), self._host(dst)
+        direction = self.backend.egress(shost)
+        if direction is None:
+            raise LabError(f"{shost} has no link")
+        return direction, (self._ip(shost), self._ip(dhost)), str(flow)
+
+    def _filter(self, cmd: C.Hold | C.Drop) -> str:
+        direction, ips, label = self._flow(cmd.flow)
+        kind = cmd.kind
+
+        def pred(frame: bytes) -> bool:
+            tcp = tcp_of(frame)
+            if tcp is None:
+                return False
+            if ips is not None and (tcp.src[0], tcp.dst[0]) != ips:
+                return False
+            return kind.matches(tcp.segment.flags, len(tcp.segment.payload))
+
+        action = "hold" if isinstance(cmd, C.Hold) else "drop"
+        self.backend.add_filter(direction, pred, action, cmd.count, label)
+        count = "all" if cmd.count is None else f"the next {cmd.count}"
+        return f"{action}: {count} {kind} segments {label}"
+
+    def _release(self, cmd: C.Release) -> str:
+        if cmd.flow is None:
+            dirs = [d for link in self.backend.links() for d in (link.forward, link.reverse)]
+        else:
+            dirs = [self._flow(cmd.flow)[0]]
+        released = 0
+        for direction in dirs:
+            for flt in direction.filters:
+                if flt.action == "hold":
+                    direction.remove_filter(flt)
+            released += direction.release()
+        return f"released {released} held segments"
+
+
+def _peer_ref(ref: C.ConnRef) -> C.ConnRef:
+    if isinstance(ref, C.ConnName):
+        return C.ConnName(ref.name, not ref.accepted)
+    return C.ConnTuple(ref.remote, ref.local)
+
+
+def describe_params(params: Any) -> str:
+    bw = "unlimited" if params.bw is None else f"{params.bw / 1e6:g}mbit"
+    parts = [f"loss={params.loss * 100:g}%", f"delay={params.delay * 1000:g}ms",
+             f"jitter={params.jitter * 1000:g}ms", f"bw={bw}"]
+    if params.dup:
+        parts.append(f"dup={params.dup * 100:g}%")
+    if params.reorder:
+        parts.append(f"reorder={params.reorder * 100:g}%")
+    parts.append("up" if params.up else "down")
+    return " ".join(parts)

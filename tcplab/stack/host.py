@@ -1,0 +1,533 @@
+"""A host: interfaces, ARP, IPv4, TCP demux and the socket API, all sans-I/O.
+
+Theory of operation
+-------------------
+A :class:`Host` is driven like the engine it wraps.  The network side feeds it
+frames (``receive_frame``) and drains frames (``frames_to_send``); the user side
+calls the socket API; time comes in as ``now`` and leaves as ``get_timer``; what
+happened is drained with ``next_event``.  Nothing here sleeps, reads a clock or
+touches a socket, so the simulated network and a Mininet agent drive the very same
+object.
+
+Receive path: :class:`~tcplab.stack.iplayer.IpLayer` handles Ethernet, ARP, IPv4
+and ICMP echo and hands TCP payloads up; the codec decodes them; then demux.  Demux
+tries the exact four-tuple first, then a listener on the destination port.  A SYN
+to a listener becomes a child connection (``Connection.spawn``) unless the
+listener's SYN queue or accept queue is full ("backlog full").  Anything else to a
+listener follows RFC 9293 §3.10.7.2, and a segment for no socket at all is answered
+per §3.10.7.1 (never a RST for a RST).
+
+Send path: after every call into a connection the host *pumps* it: engine events
+become host events (auto-read turns "data readable" into a ``Delivered``), queued
+segments are encoded, wrapped in IPv4 (DF set, TTL 64) and Ethernet, and the
+connection's next deadline goes on the timer heap.  A next hop without an ARP entry
+holds the packet in the ARP queue; its ``SegmentSent`` is emitted when the frame
+really leaves.
+
+Timers: one heap of ``(deadline, tie, sid)``.  An entry is valid only while it
+equals the socket's current deadline; stale ones are skipped when they surface
+(lazy invalidation) and the heap is rebuilt when stale entries dominate it, so
+``get_timer`` stays O(1) amortised with thousands of connections.
+
+A connection that reaches CLOSED leaves the demux table and frees its port, but its
+record stays: socket ids are never reused and ``socket(id)`` keeps answering.
+"""
+
+from __future__ import annotations
+
+import errno as E
+import heapq
+import random
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import replace
+from socket import inet_ntoa
+
+from tcplab.stack import ethernet, ipv4
+from tcplab.stack.events import (
+    Delivered,
+    HostEvent,
+    Retransmission,
+    SegmentDropped,
+    SegmentReceived,
+    SegmentSent,
+    SocketError,
+    StateChanged,
+    TimerArmed,
+    TimerCancelled,
+    TimerFired,
+)
+from tcplab.stack.iplayer import Interface, InterfaceInfo, IpLayer
+from tcplab.stack.sockets import HostError, SocketInfo, SocketRecord
+from tcplab.tcp import events as tev
+from tcplab.tcp.codec import Malformed, decode, encode, ip_to_bytes
+from tcplab.tcp.config import Config
+from tcplab.tcp.connection import Connection, TcpError, reset_for
+from tcplab.tcp.segment import ACK, RST, SYN, Segment, describe
+from tcplab.tcp.states import State
+
+__all__ = [
+    "EPHEMERAL_HIGH", "EPHEMERAL_LOW", "Host", "HostError", "InterfaceInfo", "SocketInfo",
+]
+
+EPHEMERAL_LOW = 32768   # Linux ip_local_port_range defaults
+EPHEMERAL_HIGH = 60999
+ANY = "0.0.0.0"
+_READ_ALL = 1 << 30
+_HOWS = ("rd", "wr", "rdwr")
+
+
+class Host:
+    def __init__(self, name: str, *, config: Config | None = None, rng: random.Random,
+                 auto_accept: bool = True, auto_read: bool = True) -> None:
+        base = config if config is not None else Config()
+        try:
+            base.validate()
+        except ValueError as exc:
+            raise HostError(E.EINVAL, f"bad TCP config for {name}: {exc}") from None
+        self.name = name
+        self.auto_accept = auto_accept
+        self.auto_read = auto_read
+        # RFC 6528 §3: the ISN key is secret per host, drawn from the run's seeded rng.
+        self.config = replace(base, isn_secret=rng.randbytes(16))
+        self.drops: Counter[str] = Counter()  # every drop reason, frame and segment level
+        self._events: deque[HostEvent] = deque()
+        self._ip = IpLayer(name, self._events, self.drops, rng.randrange(1 << 16))
+        self._socks: dict[int, SocketRecord] = {}
+        self._next_sid = 1
+        self._demux: dict[tuple[bytes, int, bytes, int], SocketRecord] = {}
+        self._listeners: dict[int, SocketRecord] = {}
+        self._port_users: Counter[int] = Counter()    # live sockets per local port
+        self._active_ports: Counter[int] = Counter()  # ... of them made by connect()
+        # RFC 6056 §3.3.1-like: a random start, then sequential, skipping ports in use.
+        self._next_port = rng.randint(EPHEMERAL_LOW, EPHEMERAL_HIGH)
+        self._timers: list[tuple[float, int, int]] = []
+        self._timer_tie = 0
+        self._timed = 0  # sockets with a deadline, to judge when the heap is mostly stale
+        self._now = 0.0
+
+    # ------------------------------------------------------------------ configuration
+    def add_interface(self, ifname: str, mac: str | bytes, ip: str, prefix_len: int,
+                      mtu: int = 1500) -> None:
+        self._ip.add_interface(ifname, mac, ip, prefix_len, mtu, self.config)
+
+    def interfaces(self) -> list[InterfaceInfo]:
+        return self._ip.interfaces()
+
+    @property
+    def gateway(self) -> str | None:
+        return None if self._ip.gateway is None else inet_ntoa(self._ip.gateway)
+
+    @gateway.setter
+    def gateway(self, ip: str | None) -> None:
+        self._ip.set_gateway(ip)
+
+    def arp_table(self, now: float) -> list[tuple[str, str, float]]:
+        """Fresh ARP entries as ``(ip, mac, expires)``."""
+        return [(inet_ntoa(ip), ethernet.mac_str(mac), exp)
+                for ip, mac, exp in self._ip.arp.entries(now)]
+
+    # ------------------------------------------------------------------ socket API
+    def listen(self, port: int, backlog: int = 128, now: float | None = None) -> int:
+        """A listening socket on every local address; ``now`` defaults to the last time seen."""
+        if now is not None:
+            self._now = now
+        t = self._now
+        self._check_port(port)
+        if backlog < 1:
+            raise HostError(E.EINVAL, f"backlog {backlog} must be at least 1")
+        if port in self._listeners or self._active_ports[port]:
+            raise HostError(E.EADDRINUSE, f"port {port} in use on {self.name}")
+        conn = Connection((ANY, port), self.config)
+        rec = self._new_record(conn, (ANY, port), None, backlog=backlog)
+        conn.listen(t)
+        self._listeners[port] = rec
+        self._port_users[port] += 1
+        self._pump(rec, t)
+        return rec.sid
+
+    def connect(self, remote_ip: str, rport: int, now: float, lport: int | None = None) -> int:
+        """Active OPEN; a fixed ``lport`` permits simultaneous open."""
+        self._now = now
+        try:
+            dst = ip_to_bytes(remote_ip)
+        except ValueError as exc:
+            raise HostError(E.EINVAL, str(exc)) from None
+        self._check_port(rport)
+        if dst in self._ip.local_ips:
+            raise HostError(E.EINVAL, f"{remote_ip} is {self.name}'s own address")
+        found = self._ip.route(dst)
+        if found is None:
+            raise HostError(E.ENETUNREACH, f"no route from {self.name} to {remote_ip}")
+        iface = found[0]
+        if lport is None:
+            lport = self._ephemeral_port()
+        else:
+            self._check_port(lport)
+            if self._port_users[lport]:
+                raise HostError(E.EADDRINUSE, f"port {lport} in use on {self.name}")
+        remote = (inet_ntoa(dst), rport)
+        conn = Connection((iface.ip_str, lport), iface.config)
+        rec = self._new_record(conn, (iface.ip_str, lport), remote, active=True)
+        self._bind(rec, (iface.ip, lport, dst, rport))
+        conn.connect(remote, now)
+        self._pump(rec, now)
+        return rec.sid
+
+    def send(self, sid: int, data: bytes, now: float) -> int:
+        rec = self._open_conn(sid, now)
+        try:
+            n = rec.conn.send(data, now)
+        except TcpError as exc:
+            raise HostError(exc.errno, f"socket {sid}: {exc}") from None
+        rec.bytes_sent += n
+        self._pump(rec, now)
+        return n
+
+    def recv(self, sid: int, n: int, now: float) -> bytes:
+        rec = self._conn_record(sid)
+        self._now = now
+        try:
+            data = rec.conn.recv(n, now)
+        except TcpError as exc:
+            raise HostError(exc.errno, f"socket {sid}: {exc}") from None
+        if data:
+            rec.bytes_delivered += len(data)
+            self._events.append(Delivered(now, self.name, sid, data))
+        self._pump(rec, now)
+        return data
+
+    def shutdown(self, sid: int, how: str, now: float) -> None:
+        if how not in _HOWS:
+            raise HostError(E.EINVAL, f"shutdown direction {how!r} is not rd, wr or rdwr")
+        rec = self._open_conn(sid, now)
+        self._call(rec, lambda: rec.conn.shutdown(how, now), now)
+
+    def close(self, sid: int, now: float) -> None:
+        rec = self._record(sid)
+        self._now = now
+        if rec.finished:
+            raise HostError(E.ENOTCONN, f"socket {sid}: connection is closed")
+        self._call(rec, lambda: rec.conn.close(now), now)
+        if rec.is_listener:
+            self._drop_unaccepted(rec, now)
+
+    def abort(self, sid: int, now: float) -> None:
+        rec = self._record(sid)
+        self._now = now
+        if rec.finished:
+            raise HostError(E.ENOTCONN, f"socket {sid}: connection is closed")
+        self._call(rec, lambda: rec.conn.abort(now), now)
+        if rec.is_listener:
+            self._drop_unaccepted(rec, now)
+
+    def accept(self, listener_sid: int) -> int | None:
+        """The oldest established child not yet accepted, or None (auto_accept off only)."""
+        rec = self._record(listener_sid)
+        if self.auto_accept:
+            raise HostError(E.EINVAL, f"{self.name} accepts automatically (auto_accept is on)")
+        if not rec.is_listener:
+            raise HostError(E.EINVAL, f"socket {listener_sid} is not listening")
+        if not rec.accept_queue:
+            return None
+        child = self._socks[rec.accept_queue.popleft()]
+        child.accepted = True
+        if self.auto_read and child.conn.readable:
+            self._deliver(child, self._now)
+            self._pump(child, self._now)
+        return child.sid
+
+    def socket(self, sid: int) -> SocketInfo:
+        return self._record(sid).info()
+
+    def sockets(self) -> list[SocketInfo]:
+        return [rec.info() for rec in self._socks.values()]
+
+    # ------------------------------------------------------------------ network side
+    def receive_frame(self, ifname: str, frame: bytes, now: float) -> None:
+        """One received Ethernet frame.  Bad input is dropped with a reason, never raised."""
+        self._now = now
+        tcp = self._ip.receive_frame(ifname, frame, now)
+        if tcp is not None:
+            self._receive_tcp(*tcp, now)
+
+    def frames_to_send(self) -> list[tuple[str, bytes]]:
+        """Drain the frames produced so far, as ``(ifname, frame)``."""
+        return self._ip.frames_to_send()
+
+    def next_event(self) -> HostEvent | None:
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        heap = self._timers
+        while heap:
+            deadline, _, sid = heap[0]
+            rec = self._socks[sid]
+            if rec.timer == deadline and not rec.finished:
+                break
+            heapq.heappop(heap)
+        arp = self._ip.get_timer()
+        if not heap:
+            return arp
+        return heap[0][0] if arp is None else min(arp, heap[0][0])
+
+    def handle_timer(self, now: float) -> None:
+        """Run every ARP and connection timer due at ``now``."""
+        self._now = now
+        self._ip.handle_timer(now)
+        due: list[SocketRecord] = []
+        heap = self._timers
+        while heap and heap[0][0] <= now:
+            deadline, _, sid = heapq.heappop(heap)
+            rec = self._socks[sid]
+            if rec.timer == deadline and not rec.finished:
+                rec.timer = None
+                self._timed -= 1
+                due.append(rec)
+        # Collected first: a timer re-armed at or before `now` waits for the next call.
+        for rec in due:
+            rec.conn.handle_timer(now)
+            self._pump(rec, now)
+
+    # ------------------------------------------------------------------ receive path
+    def _receive_tcp(self, iface: Interface, src: bytes, dst: bytes, data: memoryview,
+                     now: float) -> None:
+        seg = decode(data, src, dst)
+        if isinstance(seg, Malformed):
+            summary = f"{inet_ntoa(src)}>{inet_ntoa(dst)} {len(data)} bytes"
+            self._seg_dropped(seg.reason, iface.name, summary, None, None, now)
+            return
+        rec = self._demux.get((dst, seg.dst_port, src, seg.src_port))
+        if rec is not None:
+            assert rec.remote is not None
+            self._events.append(SegmentReceived(now, self.name, rec.sid, rec.remote, rec.local,
+                                                seg, iface.name))
+            rec.conn.receive(seg, now)
+            self._pump(rec, now, seg, iface.name)
+            return
+        remote = (inet_ntoa(src), seg.src_port)
+        local = (inet_ntoa(dst), seg.dst_port)
+        lst = self._listeners.get(seg.dst_port)
+        if lst is None or seg.flags & (RST | ACK) or not seg.flags & SYN:
+            self._events.append(SegmentReceived(now, self.name, None if lst is None else lst.sid,
+                                                remote, local, seg, iface.name))
+            if lst is None:
+                reason = "no socket"
+            else:  # RFC 9293 §3.10.7.2, the LISTEN state's checks in order
+                reason = ("rst in listen" if seg.flags & RST else
+                          "ack in listen" if seg.flags & ACK else "no syn in listen")
+            summary = f"{remote[0]}:{remote[1]}>{local[0]}:{local[1]} {describe(seg)}"
+            self._seg_dropped(reason, iface.name, summary, None if lst is None else lst.sid,
+                              seg, now)
+            # §3.10.7.1 (closed port) and §3.10.7.2 (ACK to a listener): same RST rules.
+            rst = reset_for(seg)
+            if rst is not None and (lst is None or seg.flags & ACK):
+                ev = SegmentSent(now, self.name, None, local, remote, rst, iface.name)
+                self._ip.send_ip(ipv4.PROTO_TCP, dst, src, encode(rst, dst, src), ev, now)
+            return
+        if len(lst.syn_queue) >= lst.backlog or len(lst.accept_queue) >= lst.backlog:
+            self._events.append(SegmentReceived(now, self.name, lst.sid, remote, local, seg,
+                                                iface.name))
+            summary = f"{remote[0]}:{remote[1]}>{local[0]}:{local[1]} {describe(seg)}"
+            self._seg_dropped("backlog full", iface.name, summary, lst.sid, seg, now)
+            return
+        child = lst.conn.spawn(remote)
+        # The listener is bound to every address: the child takes the one the SYN was
+        # sent to, and the MSS of the interface it came in on.
+        child.local = local
+        child.config = iface.config
+        rec = self._new_record(child, local, remote, listener=lst.sid,
+                               accepted=self.auto_accept)
+        self._bind(rec, (dst, seg.dst_port, src, seg.src_port))
+        lst.syn_queue.add(rec.sid)
+        self._events.append(SegmentReceived(now, self.name, rec.sid, remote, local, seg,
+                                            iface.name))
+        child.receive(seg, now)
+        self._pump(rec, now, seg, iface.name)
+
+    # ------------------------------------------------------------------ per-connection pump
+    def _pump(self, rec: SocketRecord, now: float, incoming: Segment | None = None,
+              rx_ifname: str = "") -> None:
+        """Turn what the engine produced into host events, frames and a timer entry;
+        ``incoming`` is the segment just fed to it, which any drop it reports is about."""
+        conn = rec.conn
+        name = self.name
+        events = self._events
+        sid = rec.sid
+        while (ev := conn.next_event()) is not None:
+            if isinstance(ev, tev.TimerArmed):
+                events.append(TimerArmed(now, name, sid, ev.name, ev.deadline))
+            elif isinstance(ev, tev.TimerCancelled):
+                events.append(TimerCancelled(now, name, sid, ev.name))
+            elif isinstance(ev, tev.DataReceived):
+                if self.auto_read and rec.accepted:
+                    self._deliver(rec, now)
+            elif isinstance(ev, tev.StateChanged):
+                self._state_changed(rec, ev, now)
+            elif isinstance(ev, tev.TimerFired):
+                events.append(TimerFired(now, name, sid, ev.name, now))
+            elif isinstance(ev, tev.Retransmitted):
+                events.append(Retransmission(now, name, sid, ev.seq, ev.length, ev.why))
+            elif isinstance(ev, tev.SegmentDropped):
+                self._seg_dropped(ev.reason, rx_ifname or rec.ifname,
+                                  self._summary(rec, incoming), sid, incoming, now)
+            elif isinstance(ev, tev.ConnectionFailed):
+                events.append(SocketError(now, name, sid, ev.errno, ev.reason))
+            # Not reported: EndOfStream (the move to CLOSE-WAIT tells it) and
+            # ConnectionReset (the engine pairs each with a ConnectionFailed).
+        for seg in conn.segments_to_send():
+            self._send_segment(rec, seg, now)
+        if rec.finished:
+            return
+        deadline = conn.get_timer()
+        if deadline != rec.timer:
+            if rec.timer is None:
+                self._timed += 1
+            elif deadline is None:
+                self._timed -= 1
+            rec.timer = deadline
+            if deadline is not None:
+                self._push_timer(deadline, sid)
+
+    def _state_changed(self, rec: SocketRecord, ev: tev.StateChanged, now: float) -> None:
+        rec.history.append(ev.new)
+        self._events.append(StateChanged(now, self.name, rec.sid, rec.local, rec.remote,
+                                         ev.old, ev.new, ev.cause))
+        if rec.listener is not None:
+            lst = self._socks[rec.listener]
+            if ev.new is State.ESTABLISHED and rec.sid in lst.syn_queue:
+                lst.syn_queue.discard(rec.sid)
+                if not rec.accepted:
+                    lst.accept_queue.append(rec.sid)
+        if ev.new is State.CLOSED:
+            self._finish(rec)
+
+    def _deliver(self, rec: SocketRecord, now: float) -> None:
+        data = rec.conn.recv(_READ_ALL, now)
+        if data:
+            rec.bytes_delivered += len(data)
+            self._events.append(Delivered(now, self.name, rec.sid, data))
+
+    def _finish(self, rec: SocketRecord) -> None:
+        """CLOSED: out of the demux table and the queues; the record stays for history."""
+        rec.finished = True
+        if rec.timer is not None:
+            rec.timer = None
+            self._timed -= 1
+        port = rec.local[1]
+        self._port_users[port] -= 1
+        if rec.active:
+            self._active_ports[port] -= 1
+        if rec.key is not None:
+            del self._demux[rec.key]
+        if rec.is_listener:
+            del self._listeners[port]
+        elif rec.listener is not None:
+            lst = self._socks[rec.listener]
+            lst.syn_queue.discard(rec.sid)
+            if rec.sid in lst.accept_queue:
+                lst.accept_queue.remove(rec.sid)
+
+    def _drop_unaccepted(self, lst: SocketRecord, now: float) -> None:
+        """A closed listener resets the children nobody accepted, as BSD and Linux do."""
+        for sid in sorted(lst.syn_queue | set(lst.accept_queue)):
+            child = self._socks[sid]
+            if not child.accepted and not child.finished:
+                child.conn.abort(now)
+                self._pump(child, now)
+
+    def _push_timer(self, deadline: float, sid: int) -> None:
+        self._timer_tie += 1
+        heapq.heappush(self._timers, (deadline, self._timer_tie, sid))
+        if len(self._timers) > 4 * self._timed + 256:
+            self._timers = [(r.timer, i, r.sid) for i, r in enumerate(self._socks.values())
+                            if r.timer is not None]
+            heapq.heapify(self._timers)
+
+    # ------------------------------------------------------------------ send path
+    def _send_segment(self, rec: SocketRecord, seg: Segment, now: float) -> None:
+        if rec.remote is None:
+            return  # a listener has no peer; the engine does not make it send
+        ip = self._ip
+        if rec.route_gen != ip.route_gen:
+            found = ip.route(rec.dst_ip)
+            if found is None:
+                ip.frame_dropped("no route", rec.ifname, now)
+                return
+            rec.ifname, rec.next_hop = found[0].name, found[1]
+            rec.route_gen = ip.route_gen
+        ev = SegmentSent(now, self.name, rec.sid, rec.local, rec.remote, seg, rec.ifname)
+        packet = ipv4.build(rec.src_ip, rec.dst_ip, ipv4.PROTO_TCP,
+                            encode(seg, rec.src_ip, rec.dst_ip), ip.ident())
+        ip.send_packet(ip.ifaces[rec.ifname], rec.next_hop, packet, ev, now)
+
+    # ------------------------------------------------------------------ helpers
+    def _seg_dropped(self, reason: str, ifname: str, summary: str, sid: int | None,
+                     seg: Segment | None, now: float) -> None:
+        self.drops[reason] += 1
+        self._events.append(SegmentDropped(now, self.name, reason, ifname, summary, sid, seg))
+
+    @staticmethod
+    def _summary(rec: SocketRecord, seg: Segment | None) -> str:
+        peer = f"{rec.remote[0]}:{rec.remote[1]}" if rec.remote else "*"
+        text = f"{peer}>{rec.local[0]}:{rec.local[1]}"
+        return f"{text} {describe(seg)}" if seg is not None else text
+
+    def _new_record(self, conn: Connection, local: tuple[str, int],
+                    remote: tuple[str, int] | None, *, listener: int | None = None,
+                    accepted: bool = True, active: bool = False,
+                    backlog: int = 0) -> SocketRecord:
+        rec = SocketRecord(self._next_sid, conn, local, remote, listener=listener,
+                           accepted=accepted, active=active, backlog=backlog)
+        self._socks[rec.sid] = rec
+        self._next_sid += 1
+        return rec
+
+    def _bind(self, rec: SocketRecord, key: tuple[bytes, int, bytes, int]) -> None:
+        rec.key = key
+        rec.src_ip, rec.dst_ip = key[0], key[2]
+        self._demux[key] = rec
+        self._port_users[key[1]] += 1
+        if rec.active:
+            self._active_ports[key[1]] += 1
+
+    def _ephemeral_port(self) -> int:
+        span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1
+        start = self._next_port - EPHEMERAL_LOW
+        for i in range(span):
+            port = EPHEMERAL_LOW + (start + i) % span
+            if not self._port_users[port]:
+                self._next_port = EPHEMERAL_LOW + (start + i + 1) % span
+                return port
+        raise HostError(E.EADDRNOTAVAIL, f"no free ephemeral port on {self.name}")
+
+    @staticmethod
+    def _check_port(port: int) -> None:
+        if not 1 <= port <= 65535:
+            raise HostError(E.EINVAL, f"port {port} out of range 1..65535")
+
+    def _record(self, sid: int) -> SocketRecord:
+        rec = self._socks.get(sid)
+        if rec is None:
+            raise HostError(E.EBADF, f"no such socket {sid}")
+        return rec
+
+    def _conn_record(self, sid: int) -> SocketRecord:
+        rec = self._record(sid)
+        if rec.is_listener:
+            raise HostError(E.EINVAL, f"socket {sid} is listening")
+        return rec
+
+    def _open_conn(self, sid: int, now: float) -> SocketRecord:
+        rec = self._conn_record(sid)
+        self._now = now
+        if rec.finished:
+            raise HostError(E.ENOTCONN, f"socket {sid}: connection is closed")
+        return rec
+
+    def _call(self, rec: SocketRecord, call: Callable[[], None], now: float) -> None:
+        try:
+            call()
+        except TcpError as exc:
+            raise HostError(exc.errno, f"socket {rec.sid}: {exc}") from None
+        self._pump(rec, now)

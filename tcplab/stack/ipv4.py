@@ -1,0 +1,136 @@
+"""IPv4 for a host that does not route: header codec, ICMP echo, route lookup.
+
+Theory of operation
+-------------------
+:func:`parse` checks a received packet in the order RFC 1122 §3.2.1 lists --
+version, header length, total length, checksum -- and returns the header and the
+payload trimmed to the total length (Ethernet may pad short frames), or a drop
+reason: ``"malformed ip"``, ``"bad ip checksum"``, ``"fragment"``.  It never raises.
+Options are skipped, not interpreted (RFC 1122 §3.2.1.8 lets a host ignore the ones
+it does not implement).
+
+Reassembly is not implemented: every packet we send has DF set and fits the MTU
+(the MSS is derived from it), so a fragment can only come from a misbehaving peer
+and is dropped with the reason ``"fragment"``.
+
+:func:`echo_reply` answers an ICMP echo request (RFC 1122 §3.2.2.6) so ``ping``
+works against a stack host.  :func:`route` picks the outgoing interface: the
+longest directly connected prefix holding the destination, else the default
+gateway (itself on a connected prefix), else nothing.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import NamedTuple
+
+from tcplab.tcp.codec import internet_checksum
+
+IPV4_HEADER = struct.Struct("!BBHHHBBH4s4s")
+IPV4_HEADER_LEN = IPV4_HEADER.size  # 20
+
+PROTO_ICMP = 1
+PROTO_TCP = 6
+
+DEFAULT_TTL = 64  # RFC 1700 / Linux ip_default_ttl
+FLAG_DF = 0x4000
+FLAG_MF = 0x2000
+FRAG_OFFSET_MASK = 0x1FFF
+
+ICMP_ECHO_REPLY = 0
+ICMP_ECHO_REQUEST = 8
+_ICMP_HEADER = struct.Struct("!BBH")
+
+
+class Ipv4Header(NamedTuple):
+    src: bytes
+    dst: bytes
+    proto: int
+    ttl: int
+    ident: int
+    header_len: int
+    total_len: int
+
+
+def parse(data: bytes | memoryview) -> Ipv4Header | str:
+    """The header of a received packet (payload is ``data[header_len:total_len]``),
+    or the reason it is dropped."""
+    n = len(data)
+    if n < IPV4_HEADER_LEN:
+        return "malformed ip"
+    (ver_ihl, _tos, total_len, ident, frag, ttl, proto, _csum, src,
+     dst) = IPV4_HEADER.unpack_from(data)
+    header_len = (ver_ihl & 0x0F) * 4
+    if ver_ihl >> 4 != 4 or header_len < IPV4_HEADER_LEN or header_len > n:
+        return "malformed ip"
+    if total_len < header_len or total_len > n:
+        return "malformed ip"
+    # A correct header, checksum field included, sums to 0xFFFF (RFC 1071 §1), so
+    # computing the checksum over it gives 0.
+    if internet_checksum(data[:header_len]):
+        return "bad ip checksum"
+    if frag & (FLAG_MF | FRAG_OFFSET_MASK):
+        return "fragment"
+    return Ipv4Header(src, dst, proto, ttl, ident, header_len, total_len)
+
+
+def build(src: bytes, dst: bytes, proto: int, payload: bytes, ident: int, *,
+          ttl: int = DEFAULT_TTL, df: bool = True) -> bytes:
+    """A packet with a 20-byte header and a correct header checksum."""
+    total = IPV4_HEADER_LEN + len(payload)
+    frag = FLAG_DF if df else 0
+    csum = internet_checksum(IPV4_HEADER.pack(0x45, 0, total, ident, frag, ttl, proto, 0,
+                                              src, dst))
+    return IPV4_HEADER.pack(0x45, 0, total, ident, frag, ttl, proto, csum, src, dst) + payload
+
+
+def echo_reply(icmp: bytes | memoryview) -> bytes | str | None:
+    """The reply to an ICMP echo request, None for any other ICMP message, or a drop
+    reason.  Identifier, sequence and data are echoed unchanged (RFC 792)."""
+    if len(icmp) < _ICMP_HEADER.size + 4:
+        return "malformed icmp"
+    icmp_type, _code, _csum = _ICMP_HEADER.unpack_from(icmp)
+    if icmp_type != ICMP_ECHO_REQUEST:
+        return None
+    if internet_checksum(icmp):
+        return "bad icmp checksum"
+    rest = bytes(icmp[4:])
+    csum = internet_checksum(_ICMP_HEADER.pack(ICMP_ECHO_REPLY, 0, 0) + rest)
+    return _ICMP_HEADER.pack(ICMP_ECHO_REPLY, 0, csum) + rest
+
+
+def echo_request(ident: int, seq: int, data: bytes) -> bytes:
+    """An ICMP echo request (for tests and for a lab-level ping)."""
+    body = struct.pack("!HH", ident, seq) + data
+    csum = internet_checksum(_ICMP_HEADER.pack(ICMP_ECHO_REQUEST, 0, 0) + body)
+    return _ICMP_HEADER.pack(ICMP_ECHO_REQUEST, 0, csum) + body
+
+
+class Prefix(NamedTuple):
+    """A directly connected network: ``network`` and ``mask`` as integers."""
+
+    network: int
+    mask: int
+    prefix_len: int
+    ifname: str
+
+
+def prefix_of(ip: bytes, prefix_len: int, ifname: str) -> Prefix:
+    mask = (0xFFFFFFFF << (32 - prefix_len)) & 0xFFFFFFFF
+    return Prefix(int.from_bytes(ip, "big") & mask, mask, prefix_len, ifname)
+
+
+def route(prefixes: list[Prefix], gateway: bytes | None,
+          dst: bytes) -> tuple[str, bytes] | None:
+    """``(ifname, next hop)`` for ``dst``; ``prefixes`` must be sorted longest first."""
+    addr = int.from_bytes(dst, "big")
+    for p in prefixes:
+        if addr & p.mask == p.network:
+            return p.ifname, dst
+    if gateway is None:
+        return None
+    gw = int.from_bytes(gateway, "big")
+    for p in prefixes:
+        if gw & p.mask == p.network:
+            return p.ifname, gateway
+    return None

@@ -1,0 +1,103 @@
+"""Socket records, the socket snapshot the UI sees, and the user-error type.
+
+Theory of operation
+-------------------
+Every socket a host creates -- listener, child of a listener, or active opener --
+gets a :class:`SocketRecord` under a small integer id that is never reused, so the
+UI, scripts and recordings can name it for the whole run.  The record outlives its
+connection: once the engine reaches CLOSED the host takes it out of the demux
+table, but ``Host.socket(id)`` still answers with its final state and history.
+
+A listener's record also holds its two queues (RFC 9293 leaves them to the
+implementation; these follow BSD/Linux): the SYN queue of children still in
+SYN-RECEIVED and the accept queue of established children the application has not
+accepted yet.  ``backlog`` bounds each of them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from tcplab.tcp.connection import Connection, Status
+from tcplab.tcp.states import State
+
+Address = tuple[str, int]
+DemuxKey = tuple[bytes, int, bytes, int]  # (local ip, local port, remote ip, remote port)
+
+
+class HostError(Exception):
+    """A socket call the host refuses; ``errno`` is an errno-module value and the
+    message is one line meant for the user."""
+
+    def __init__(self, errno: int, message: str) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+
+@dataclass(frozen=True, slots=True)
+class SocketInfo:
+    id: int
+    kind: str                       # "listener" or "connection"
+    local: Address
+    remote: Address | None
+    state: State
+    listener: int | None            # the listener a child came from
+    accepted: bool
+    history: tuple[State, ...]      # every state entered, in order
+    status: Status
+    bytes_delivered: int            # handed to the application
+    bytes_sent: int                 # accepted from the application by send()
+
+
+class SocketRecord:
+    __slots__ = (
+        "accept_queue", "accepted", "active", "backlog", "bytes_delivered", "bytes_sent",
+        "conn", "dst_ip", "finished", "history", "ifname", "key", "listener", "local",
+        "next_hop", "remote", "route_gen", "sid", "src_ip", "syn_queue", "timer",
+    )
+
+    def __init__(self, sid: int, conn: Connection, local: Address, remote: Address | None, *,
+                 listener: int | None = None, accepted: bool = True, active: bool = False,
+                 backlog: int = 0) -> None:
+        self.sid = sid
+        self.conn = conn
+        self.local = local
+        self.remote = remote
+        self.listener = listener
+        self.accepted = accepted
+        self.active = active            # made by connect(): holds its port against listen()
+        self.backlog = backlog
+        self.syn_queue: set[int] = set()
+        self.accept_queue: deque[int] = deque()
+        self.key: DemuxKey | None = None
+        self.finished = False
+        self.history: list[State] = [conn.state]
+        self.bytes_delivered = 0
+        self.bytes_sent = 0
+        self.timer: float | None = None
+        # Cached route; valid while route_gen equals the host's.
+        self.route_gen = -1
+        self.ifname = ""
+        self.next_hop = b""
+        self.src_ip = b""
+        self.dst_ip = b""
+
+    @property
+    def is_listener(self) -> bool:
+        return self.remote is None
+
+    def info(self) -> SocketInfo:
+        return SocketInfo(
+            id=self.sid,
+            kind="listener" if self.is_listener else "connection",
+            local=self.local,
+            remote=self.remote,
+            state=self.conn.state,
+            listener=self.listener,
+            accepted=self.accepted,
+            history=tuple(self.history),
+            status=self.conn.status(),
+            bytes_delivered=self.bytes_delivered,
+            bytes_sent=self.bytes_sent,
+        )
