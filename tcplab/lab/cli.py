@@ -98,7 +98,7 @@ def main(argv: list[str]) -> int:
             print(f"tcplab run: {exc}", file=sys.stderr)
             return 2
         bus.subscribe(recorder.event)
-        backend.taps.append(recorder.frame)
+        backend.add_tap(recorder.frame)
     printer = Printer(verbose=args.verbose)
     bus.subscribe(printer)
     try:

@@ -20,10 +20,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from tcplab.backends.sim.backend import SimBackend
 from tcplab.lab import commands as C
+from tcplab.lab.backend import Backend, FilterSpec, LinkState
 from tcplab.lab.events import CommandDone, EventBus, LabEvent, LinkChanged
-from tcplab.lab.peek import tcp_of
 from tcplab.lab.topology import TopologySpec
 from tcplab.stack import events as H
 from tcplab.stack.sockets import HostError, SocketInfo
@@ -53,7 +52,7 @@ class _Named:
 class Lab:
     """A running lab (see the module docstring)."""
 
-    def __init__(self, topo: TopologySpec, backend: SimBackend, bus: EventBus | None = None
+    def __init__(self, topo: TopologySpec, backend: Backend, bus: EventBus | None = None
                  ) -> None:
         self.topo = topo
         self.backend = backend
@@ -298,54 +297,38 @@ class Lab:
             self.backend.set_link(link, direction, changes)
         except ValueError as exc:
             raise LabError(str(exc)) from None
-        dirs = [direction] if direction else [(link.a, link.b), (link.b, link.a)]
-        for src, dst in dirs:
-            params = link.direction(src, dst).params
-            self.bus.publish(LinkChanged(self.now(), "", link.name, f"{src}>{dst}",
-                                         describe_params(params)))
-        return f"link {link.name}: " + "; ".join(
-            f"{s}>{d} {describe_params(link.direction(s, d).params)}" for s, d in dirs)
+        states = [st for st in self.backend.link_states(link)
+                  if direction is None or (st.src, st.dst) == direction]
+        for st in states:
+            self.bus.publish(LinkChanged(self.now(), "", link, f"{st.src}>{st.dst}",
+                                         describe_params(st)))
+        return f"link {link}: " + "; ".join(
+            f"{st.src}>{st.dst} {describe_params(st)}" for st in states)
 
-    def _flow(self, flow: C.Flow) -> tuple[Any, Any, str]:
-        """The link direction a flow's filter goes on, and a frame predicate."""
+    def _spec(self, flow: C.Flow, kind: C.SegmentKind, action: str,
+              count: int | None) -> FilterSpec:
         src, dst = flow.src, flow.dst
-        link = self.backend.find_link(src, dst)
-        if link is not None:
-            return link.direction(src, dst), None, str(flow)
+        if self.backend.find_link(src, dst) is not None:
+            return FilterSpec(src, dst, kind, action, count)
         shost, dhost = self._host(src), self._host(dst)
-        direction = self.backend.egress(shost)
-        if direction is None:
-            raise LabError(f"{shost} has no link")
-        return direction, (self._ip(shost), self._ip(dhost)), str(flow)
+        return FilterSpec(shost, dhost, kind, action, count, (self._ip(shost), self._ip(dhost)))
 
     def _filter(self, cmd: C.Hold | C.Drop) -> str:
-        direction, ips, label = self._flow(cmd.flow)
-        kind = cmd.kind
-
-        def pred(frame: bytes) -> bool:
-            tcp = tcp_of(frame)
-            if tcp is None:
-                return False
-            if ips is not None and (tcp.src[0], tcp.dst[0]) != ips:
-                return False
-            return kind.matches(tcp.segment.flags, len(tcp.segment.payload))
-
         action = "hold" if isinstance(cmd, C.Hold) else "drop"
-        self.backend.add_filter(direction, pred, action, cmd.count, label)
+        spec = self._spec(cmd.flow, cmd.kind, action, cmd.count)
+        try:
+            self.backend.add_filter(spec)
+        except ValueError as exc:
+            raise LabError(str(exc)) from None
         count = "all" if cmd.count is None else f"the next {cmd.count}"
-        return f"{action}: {count} {kind} segments {label}"
+        return f"{action}: {count} {cmd.kind} segments {cmd.flow}"
 
     def _release(self, cmd: C.Release) -> str:
         if cmd.flow is None:
-            dirs = [d for link in self.backend.links() for d in (link.forward, link.reverse)]
+            released = self.backend.release(None, None)
         else:
-            dirs = [self._flow(cmd.flow)[0]]
-        released = 0
-        for direction in dirs:
-            for flt in direction.filters:
-                if flt.action == "hold":
-                    direction.remove_filter(flt)
-            released += direction.release()
+            spec = self._spec(cmd.flow, C.SegmentKind.ANY, "hold", None)
+            released = self.backend.release(spec.src, spec.dst)
         return f"released {released} held segments"
 
 
@@ -355,7 +338,7 @@ def _peer_ref(ref: C.ConnRef) -> C.ConnRef:
     return C.ConnTuple(ref.remote, ref.local)
 
 
-def describe_params(params: Any) -> str:
+def describe_params(params: LinkState) -> str:
     bw = "unlimited" if params.bw is None else f"{params.bw / 1e6:g}mbit"
     parts = [f"loss={params.loss * 100:g}%", f"delay={params.delay * 1000:g}ms",
              f"jitter={params.jitter * 1000:g}ms", f"bw={bw}"]

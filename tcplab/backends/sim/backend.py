@@ -25,6 +25,7 @@ from tcplab.backends.sim.clock import Scheduler
 from tcplab.backends.sim.link import Link, LinkDirection, LinkParams
 from tcplab.backends.sim.network import FrameEvent, SimNetwork
 from tcplab.lab.app import HostApp
+from tcplab.lab.backend import FilterSpec, LinkState
 from tcplab.lab.events import LabEvent, LinkDropped, LinkHeld
 from tcplab.lab.peek import summary, tcp_of
 from tcplab.lab.topology import LinkParams as TopoLinkParams
@@ -38,6 +39,11 @@ FrameTap = Callable[[str, bytes, float], None]  # (link name, frame, t)
 def sim_params(p: TopoLinkParams) -> LinkParams:
     return LinkParams(delay=p.delay, jitter=p.jitter, loss=p.loss, bw=p.bw,
                       queue=p.max_queue or 1000)
+
+
+def _state(name: str, src: str, dst: str, p: LinkParams) -> LinkState:
+    return LinkState(name, src, dst, p.delay, p.jitter, p.loss, p.bw, p.dup, p.reorder,
+                     p.queue, p.up)
 
 
 def params_dict(params: LinkParams) -> dict[str, Any]:
@@ -136,20 +142,30 @@ class SimBackend:
         self.net.kick(host)
 
     # -- links -------------------------------------------------------------------
-    def links(self) -> tuple[Link, ...]:
-        return self.net.links
+    def find_link(self, a: str, b: str) -> str | None:
+        link = self.net.find_link(a, b)
+        return link.name if link is not None else None
 
-    def find_link(self, a: str, b: str) -> Link | None:
-        return self.net.find_link(a, b)
+    def _link(self, name: str) -> Link:
+        for link in self.net.links:
+            if link.name == name:
+                return link
+        raise KeyError(name)
 
-    def set_link(self, link: Link, direction: tuple[str, str] | None,
+    def link_states(self, link: str) -> tuple[LinkState, LinkState]:
+        ln = self._link(link)
+        return (_state(ln.name, ln.a, ln.b, ln.forward.params),
+                _state(ln.name, ln.b, ln.a, ln.reverse.params))
+
+    def set_link(self, link: str, direction: tuple[str, str] | None,
                  changes: dict[str, Any]) -> None:
+        ln = self._link(link)
         if direction is None:
-            link.set(**changes)
+            ln.set(**changes)
         else:
-            link.direction(*direction).set(**changes)
+            ln.direction(*direction).set(**changes)
 
-    def egress(self, host: str) -> LinkDirection | None:
+    def _egress(self, host: str) -> LinkDirection | None:
         """The direction leaving a host's (first) interface."""
         for link in self.net.links:
             if link.a == host:
@@ -158,16 +174,48 @@ class SimBackend:
                 return link.reverse
         return None
 
-    def add_filter(self, direction: LinkDirection, pred: Callable[[bytes], bool],
-                   action: str, count: int | None, label: str) -> None:
-        def watched(frame: bytes) -> bool:
-            if not pred(frame):
+    def _direction(self, src: str, dst: str) -> LinkDirection | None:
+        link = self.net.find_link(src, dst)
+        if link is not None:
+            return link.direction(src, dst)
+        return self._egress(src)
+
+    def add_filter(self, spec: FilterSpec) -> None:
+        direction = self._direction(spec.src, spec.dst)
+        if direction is None:
+            raise ValueError(f"{spec.src} has no link")
+        label = f"{spec.src}>{spec.dst}"
+
+        def pred(frame: bytes) -> bool:
+            tcp = tcp_of(frame)
+            if tcp is None:
                 return False
-            if action == "hold":
+            if spec.ips is not None and (tcp.src[0], tcp.dst[0]) != spec.ips:
+                return False
+            if not spec.kind.matches(tcp.segment.flags, len(tcp.segment.payload)):
+                return False
+            if spec.action == "hold":
                 self._publish(LinkHeld(self.scheduler.now, "", label, summary(frame)))
             return True
 
-        direction.add_filter(watched, "hold" if action == "hold" else "drop", count)
+        direction.add_filter(pred, "hold" if spec.action == "hold" else "drop", spec.count)
+
+    def release(self, src: str | None, dst: str | None) -> int:
+        if src is None or dst is None:
+            dirs = [d for link in self.net.links for d in (link.forward, link.reverse)]
+        else:
+            one = self._direction(src, dst)
+            dirs = [one] if one is not None else []
+        released = 0
+        for direction in dirs:
+            for flt in direction.filters:
+                if flt.action == "hold":
+                    direction.remove_filter(flt)
+            released += direction.release()
+        return released
+
+    def add_tap(self, tap: FrameTap) -> None:
+        self.taps.append(tap)
 
     # -- observation -------------------------------------------------------------
     def _on_frame(self, link: Link, direction: LinkDirection, frame: bytes,

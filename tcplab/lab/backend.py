@@ -1,0 +1,98 @@
+"""What the lab needs from a backend (the simulated network, Mininet, ...).
+
+Theory of operation
+-------------------
+The lab resolves names and judges expectations; a backend owns the hosts and links.
+The lab talks to it only through :class:`Backend`:
+
+* time: ``now()``, ``advance(seconds)`` (virtual clocks jump; real ones are driven by
+  ``catch_up()`` from the wall clock), ``pause()``/``resume()``;
+* hosts: ``app(host)`` gives a :class:`HostApi` -- the application on that host
+  (listen, connect, write, shutdown, close, abort, socket tables);
+* links: ``link_names()``, ``find_link(a, b)``, ``set_link(...)`` and the current
+  parameters of each direction as a :class:`LinkState`;
+* segment filters for teardown races: ``add_filter(spec)`` and ``release(...)``,
+  declarative (:class:`FilterSpec`) so that a backend in other processes can apply
+  them where the frames are.
+
+Everything observable comes back as events through the ``publish`` callable given
+to ``start``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tcplab.lab.commands import SegmentKind
+from tcplab.lab.events import LabEvent
+from tcplab.lab.topology import TopologySpec
+from tcplab.stack.sockets import SocketInfo
+
+
+@dataclass(frozen=True, slots=True)
+class LinkState:
+    """One direction of a link as it is now.  Times in s, fractions 0..1, bw in bit/s."""
+
+    link: str        # "h1-s1"
+    src: str
+    dst: str
+    delay: float
+    jitter: float
+    loss: float
+    bw: float | None
+    dup: float
+    reorder: float
+    queue: int
+    up: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FilterSpec:
+    """Hold or drop segments of ``kind`` going from node ``src`` toward node ``dst``.
+    ``ips`` narrows it to TCP between two host addresses when src/dst are hosts that
+    are not neighbours (the filter then sits on the first link leaving ``src``)."""
+
+    src: str
+    dst: str
+    kind: SegmentKind
+    action: str                  # "hold" or "drop"
+    count: int | None            # None: until released
+    ips: tuple[str, str] | None = None
+
+
+class HostApi(Protocol):
+    def listen(self, port: int, now: float) -> int: ...
+    def connect(self, remote_ip: str, rport: int, now: float, lport: int | None) -> int: ...
+    def write(self, sid: int, data: bytes, now: float) -> None: ...
+    def write_pattern(self, sid: int, count: int, now: float) -> None: ...
+    def shutdown(self, sid: int, now: float) -> None: ...
+    def close(self, sid: int, now: float) -> None: ...
+    def abort(self, sid: int, now: float) -> None: ...
+    def socket(self, sid: int) -> SocketInfo: ...
+    def sockets(self) -> list[SocketInfo]: ...
+
+
+class Backend(Protocol):
+    name: str
+    mechanism: str          # how link impairments are applied, for the user
+    virtual: bool           # a virtual clock (deterministic) or the wall clock
+    ips: dict[str, str]     # host name -> IPv4 address
+
+    def start(self, topo: TopologySpec, publish: Callable[[LabEvent], None]) -> None: ...
+    def stop(self) -> None: ...
+    def now(self) -> float: ...
+    def advance(self, seconds: float) -> None: ...
+    def catch_up(self) -> None: ...
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    def app(self, host: str) -> HostApi: ...
+    def kick(self, host: str) -> None: ...
+    def find_link(self, a: str, b: str) -> str | None: ...
+    def link_states(self, link: str) -> tuple[LinkState, LinkState]: ...
+    def set_link(self, link: str, direction: tuple[str, str] | None,
+                 changes: dict[str, Any]) -> None: ...
+    def add_filter(self, spec: FilterSpec) -> None: ...
+    def release(self, src: str | None, dst: str | None) -> int: ...
+    def add_tap(self, tap: Callable[[str, bytes, float], None]) -> None: ...
