@@ -72,6 +72,7 @@ class Connection(Sender):
         self._rcvq = bytearray()        # in order, not yet read by the app
         self._ooo = Reassembly()
         self._rd_shut = False
+        self._app_closed = False        # close() was called: nobody reads any more
         self._eof = False               # the peer's FIN was reached in order
         self.ts_recent = 0
         self._ts_recent_valid = False
@@ -206,7 +207,8 @@ class Connection(Sender):
             self._rst_and_close(now, "close with unread data")
             return
         self._rd_shut = True
-        self._close_send(now, "close")
+        self._app_closed = True
+        self._close_send(now, "")
         self._output(now)
 
     def _close_send(self, now: float, detail: str) -> None:
@@ -377,6 +379,14 @@ class Connection(Sender):
             ok = (sq.between(self.rcv_nxt, s0, right)
                   or sq.between(self.rcv_nxt, sq.add(s0, slen - 1), right))
         zero_window_ack = False
+        if (not ok and st is S.TIME_WAIT and f & FIN and not f & RST
+                and sq.add(s0, len(seg.payload)) == sq.add(self.rcv_nxt, -1)):
+            # a retransmission of the FIN we hold: re-ACK and restart 2*MSL (RFC 9293
+            # §3.10.7.4, TIME-WAIT under the eighth step)
+            self._ack_now = True
+            self._goto(T.RCV_FIN, "retransmitted FIN")
+            self._start_time_wait(now)
+            return
         if not ok:
             if wnd == 0 and s0 == self.rcv_nxt and f & ACK and not f & (RST | SYN):
                 # §3.10.7.4: with RCV.WND = 0 still take valid ACKs (the data is dropped)
@@ -394,7 +404,11 @@ class Connection(Sender):
                 return
             self._on_reset()
             return
-        # fourth: SYN in a synchronized state (RFC 5961 §4.2: challenge ACK)
+        # fourth: SYN.  A passive open's child goes back to LISTEN (RFC 9293 §3.10.7.4);
+        # in a synchronized state it gets a challenge ACK (RFC 5961 §4.2)
+        if f & SYN and st is S.SYN_RECEIVED and self.passive:
+            self._goto(T.RCV_SYN, "back to LISTEN: the listener keeps listening")
+            return
         if f & SYN:
             self._challenge_ack(now)
             self._drop("SYN in synchronized state: challenge ACK")
@@ -435,6 +449,13 @@ class Connection(Sender):
         # seventh: segment text
         payload = seg.payload
         fin = bool(f & FIN)
+        if (payload and self._app_closed and st in (S.FIN_WAIT_1, S.FIN_WAIT_2)
+                and sq.gt(sq.add(s0, len(payload)), self.rcv_nxt)):
+            # RFC 1122 §4.2.2.13: new data after CLOSE has no reader: reset
+            self._emit(Segment(self.local[1], self._rport, self.snd_nxt, 0, RST, 0), now)
+            self._fail(E.ECONNRESET, "data arrived after close")
+            self._goto(T.RCV_DATA_AFTER_CLOSE)
+            return
         if payload and st in _ACK_WINDOW_STATES:
             self._accept_text(s0, payload, now)
         # eighth: FIN

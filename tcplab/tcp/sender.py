@@ -326,7 +326,7 @@ class Sender(ABC):
                 cc.on_dup_ack_in_recovery()
             elif not self._recovery and (
                     cc.dup_acks >= DUP_THRESH
-                    or (self.sack_ok and self.board.sacked_bytes >= DUP_THRESH * self.snd_mss)):
+                    or (self.sack_ok and self._is_lost(self.snd_una))):
                 self._enter_recovery(now)
         self._update_window(seg)
         return True
@@ -337,7 +337,10 @@ class Sender(ABC):
         if self.sack_ok and self.board:
             self._recovery = "sack"
             cc.cwnd = cc.ssthresh  # RFC 6675 §5 step 4.2
-            self._high_rxt = self.snd_una
+            # step 4.3: the first segment presumed lost goes at once, whatever pipe says
+            self._retransmit_head(now, "sack")
+            self._high_rxt = sq.add(self.snd_una, min(self.snd_mss, sq.sub(
+                self._data_end(), self.snd_una)))
         else:
             self._recovery = "fast"
             self._retransmit_head(now, "fast")  # RFC 5681 §3.2 step 2
@@ -370,7 +373,12 @@ class Sender(ABC):
             self._arm("rtx", now + self.rtt.current())
             self._why = "rto"  # a FIN queued behind the SYN goes again too
             return
-        self.cc.on_timeout(self.in_flight)
+        if self._rto_count == 1:
+            self.cc.on_timeout(self.in_flight)
+        else:
+            # RFC 5681 §3.1: ssthresh is held while the same segment times out again
+            self.cc.cwnd = self.snd_mss
+            self.cc.in_recovery = False
         self.board.clear()  # RFC 2018 §8: after a timeout, forget SACK information
         self._recovery = ""
         self.snd_nxt = self.snd_una
@@ -405,11 +413,13 @@ class Sender(ABC):
         """Our window, never shrinking the right edge we offered (RFC 9293 §3.8.6.2.2)."""
         offered = max(sq.sub(self.rcv_adv, self.rcv_nxt), 0)
         free = self.rcv_window()
-        if free - offered < min(self.config.rcvbuf // 2, self.snd_mss):
-            free = offered  # too small an increase: keep the edge where it is (SWS)
         unit = (1 << self.rcv_wscale) - 1
-        if (free + unit) >> self.rcv_wscale << self.rcv_wscale <= self.rcv_window():
-            free += unit  # round up to the scale unit when the buffer has that room
+        if free - offered < min(self.config.rcvbuf // 2, self.snd_mss):
+            # too small an increase: keep the edge where it is (SWS avoidance), rounded
+            # up to the scale unit so scaling never pulls it left (RFC 7323 §2.4)
+            free = offered + unit
+        elif (free + unit) >> self.rcv_wscale << self.rcv_wscale <= free + unit // 2:
+            free += unit
         field = min(free >> self.rcv_wscale, 0xFFFF)
         edge = sq.add(self.rcv_nxt, field << self.rcv_wscale)
         if sq.gt(edge, self.rcv_adv):
@@ -469,16 +479,21 @@ class Sender(ABC):
             self.snd_nxt = sq.smax(self.snd_nxt, end)
         self.snd_max = sq.smax(self.snd_max, end)
 
+    def _is_lost(self, seq: int) -> bool:
+        """RFC 6675 §4 IsLost: more than (DupThresh - 1) * SMSS bytes SACKed above."""
+        return self.board.sacked_above(seq) > (DUP_THRESH - 1) * self.snd_mss
+
     def _pipe(self) -> int:
-        """RFC 6675 §4 'pipe', approximated from the scoreboard: bytes in flight that
-        are neither SACKed nor lost-and-not-yet-retransmitted."""
-        highest = self.board.highest
+        """RFC 6675 §4 'pipe': bytes in flight that are neither SACKed nor lost and not
+        yet retransmitted (a retransmitted hole counts once more)."""
+        board = self.board
         lost = 0
-        if highest is not None:
-            pos = sq.smax(self._high_rxt, self.snd_una)
-            if sq.gt(highest, pos):
-                lost = sq.sub(highest, pos) - self.board.sacked_above(pos)
-        return max(0, self.in_flight - self.board.sacked_bytes - lost)
+        pos = sq.smax(self._high_rxt, self.snd_una)
+        hole = board.next_hole(pos, 1 << 30)
+        while hole is not None and self._is_lost(hole[0]):
+            lost += sq.sub(hole[1], hole[0])
+            hole = board.next_hole(hole[1], 1 << 30)
+        return max(0, self.in_flight - board.sacked_bytes - lost)
 
     def _output(self, now: float) -> None:
         self._now = now
@@ -495,10 +510,10 @@ class Sender(ABC):
         while True:
             if self._recovery == "sack":
                 pipe = self._pipe()
-                if pipe >= cc.cwnd:
-                    return
+                if cc.cwnd - pipe < mss:
+                    return  # RFC 6675 §5 step (C): a segment only while cwnd - pipe >= SMSS
                 hole = self.board.next_hole(sq.smax(self._high_rxt, self.snd_una), mss)
-                if hole is not None and sq.lt(hole[0], self.snd_nxt):
+                if hole is not None and sq.lt(hole[0], self.snd_nxt) and self._is_lost(hole[0]):
                     start, end = hole
                     n = min(sq.sub(end, start), sq.sub(self._data_end(), start))
                     if n > 0:

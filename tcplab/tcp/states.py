@@ -78,6 +78,7 @@ class Trigger(StrEnum):
     RCV_FIN = "rcv FIN"
     RCV_ACK_OF_FIN = "rcv ACK of FIN"
     RCV_RST = "rcv RST"
+    RCV_DATA_AFTER_CLOSE = "rcv data after close"
     TIMEOUT = "timeout"
     TIME_WAIT_TIMEOUT = "2MSL timeout"
 
@@ -110,6 +111,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.SYN_RECEIVED, T.CLOSE, S.FIN_WAIT_1, "FIN"),
     Transition(S.SYN_RECEIVED, T.RCV_RST, S.CLOSED, "",
                "passive: the listener keeps listening; active: connection refused"),
+    Transition(S.SYN_RECEIVED, T.RCV_SYN, S.CLOSED, "",
+               "passive: back to LISTEN -- the listener keeps listening (§3.10.7.4)"),
     Transition(S.SYN_RECEIVED, T.ABORT, S.CLOSED, "RST"),
     Transition(S.SYN_RECEIVED, T.TIMEOUT, S.CLOSED, "", "SYN,ACK retransmissions gave up"),
     Transition(S.ESTABLISHED, T.CLOSE, S.FIN_WAIT_1, "FIN"),
@@ -122,10 +125,13 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.FIN_WAIT_1, T.RCV_RST, S.CLOSED, "", "connection reset"),
     Transition(S.FIN_WAIT_1, T.ABORT, S.CLOSED, "RST"),
     Transition(S.FIN_WAIT_1, T.TIMEOUT, S.CLOSED, "", "FIN retransmissions gave up"),
+    Transition(S.FIN_WAIT_1, T.RCV_DATA_AFTER_CLOSE, S.CLOSED, "RST",
+               "nobody will read it (RFC 1122 §4.2.2.13)"),
     Transition(S.FIN_WAIT_2, T.RCV_FIN, S.TIME_WAIT, "ACK"),
     Transition(S.FIN_WAIT_2, T.RCV_RST, S.CLOSED, "", "connection reset"),
     Transition(S.FIN_WAIT_2, T.ABORT, S.CLOSED, "RST"),
-    Transition(S.FIN_WAIT_2, T.TIMEOUT, S.CLOSED, "", "user timeout"),
+    Transition(S.FIN_WAIT_2, T.RCV_DATA_AFTER_CLOSE, S.CLOSED, "RST",
+               "nobody will read it (RFC 1122 §4.2.2.13)"),
     Transition(S.CLOSE_WAIT, T.CLOSE, S.LAST_ACK, "FIN"),
     Transition(S.CLOSE_WAIT, T.RCV_RST, S.CLOSED, "", "connection reset"),
     Transition(S.CLOSE_WAIT, T.ABORT, S.CLOSED, "RST"),
