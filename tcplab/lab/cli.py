@@ -100,7 +100,7 @@ def main(argv: list[str]) -> int:
         bus.subscribe(recorder.event)
         backend.add_tap(recorder.frame)
     printer = Printer(verbose=args.verbose)
-    bus.subscribe(printer)
+    unsub = bus.subscribe(printer)
     try:
         lab.start()
         if notice:
@@ -109,12 +109,20 @@ def main(argv: list[str]) -> int:
                            f"{', '.join(h.name + '=' + h.ip for h in topo.hosts)}; "
                            f"links: {backend.mechanism}; seed {args.seed}; "
                            f"{'virtual' if args.virtual_time else 'real'} time"))
-        if script is not None:
-            return run_script(lab, script, printer)
         if args.headless:
-            print("tcplab run: --headless needs --scenario FILE", file=sys.stderr)
-            return 2
-        return console(lab)
+            if script is None:
+                print("tcplab run: --headless needs --scenario FILE", file=sys.stderr)
+                return 2
+            return run_script(lab, script, printer)
+        unsub()
+        if not sys.stdout.isatty() or not sys.stdin.isatty():
+            # no terminal for the dashboard: a plain prompt (or the scenario) instead
+            bus.subscribe(printer)
+            return run_script(lab, script, printer) if script is not None else console(lab)
+        from tcplab.tui.app import TcplabApp
+
+        app = TcplabApp(lab, seed=args.seed, recording=recorder is not None, scenario=script)
+        return app.run() or 0
     except KeyboardInterrupt:
         return 130
     finally:

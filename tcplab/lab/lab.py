@@ -234,6 +234,30 @@ class Lab:
             info = None
         return host, info, self.history.get((host, sid), [])
 
+    # -- tables for the dashboard ------------------------------------------------
+    def sockets(self) -> list[tuple[str, SocketInfo]]:
+        """Every socket on every stack host, as (host, info)."""
+        out: list[tuple[str, SocketInfo]] = []
+        for host in self.host_names:
+            try:
+                out.extend((host, info) for info in self.backend.app(host).sockets())
+            except (HostError, LabError):
+                continue  # a host without a stack (kernel host) or one that is down
+        return out
+
+    def links(self) -> list[LinkState]:
+        return [st for name in self.backend.link_names() for st in self.backend.link_states(name)]
+
+    def name_of(self, host: str, sid: int, info: SocketInfo | None = None) -> str:
+        """The name a user gave a connection (``c1``, ``c1'``), or ""."""
+        for name, named in self.names.items():
+            if named.host == host and named.sid == sid:
+                return name
+            if info is not None and info.remote is not None and named.local == info.remote \
+                    and named.remote == info.local:
+                return name + "'"
+        return ""
+
     # -- data ---------------------------------------------------------------------
     def _send(self, cmd: C.SendText | C.SendBytes | C.SendFile, now: float) -> str:
         host, sid = self._conn(cmd.conn)

@@ -146,6 +146,9 @@ class SimBackend:
         link = self.net.find_link(a, b)
         return link.name if link is not None else None
 
+    def link_names(self) -> list[str]:
+        return [link.name for link in self.net.links]
+
     def _link(self, name: str) -> Link:
         for link in self.net.links:
             if link.name == name:

@@ -55,6 +55,7 @@ from tcplab.lab.commands.model import (
     SendText,
     Shutdown,
     Wait,
+    quote,
 )
 from tcplab.lab.commands.parse import parse_line, parse_script
 
@@ -63,4 +64,5 @@ __all__ = [
     "ConnRef", "ConnTuple", "Connect", "Drop", "Endpoint", "Expect", "ExpectReceived",
     "ExpectSeen", "Flow", "Hold", "Link", "Listen", "Pause", "Release", "Resume", "SegmentKind",
     "SendBytes", "SendFile", "SendText", "Shutdown", "Wait", "parse_line", "parse_script",
+    "quote",
 ]

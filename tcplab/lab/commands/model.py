@@ -42,6 +42,11 @@ class CommandError(ValueError):
 
 # ---------------------------------------------------------------------------- references
 
+def quote(data: bytes) -> str:
+    """``data`` as a quoted string of the command language."""
+    return _quote(data)
+
+
 def _quote(data: bytes) -> str:
     out = ['"']
     for byte in data:

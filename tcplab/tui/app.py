@@ -1,0 +1,498 @@
+"""The dashboard: every socket on every host, live, and the actions on them.
+
+Theory of operation
+-------------------
+The app knows the lab only through its command interface (``Lab.execute`` with the
+command language, ``Lab.sockets``/``Lab.links`` tables) and its event stream, which
+feeds a :class:`~tcplab.tui.model.DashboardModel`.  Two timers drive it:
+
+* the clock tick (real time only) lets the backend catch up with the wall clock;
+* the refresh, at most ``REFRESH_HZ`` times a second, redraws what changed: events
+  only mark the model dirty, so a burst of thousands of events costs one redraw.
+
+Under ``--virtual-time`` the clock does not run by itself: ``wait`` commands step it
+(good for walking a class through a teardown one step at a time).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.suggester import Suggester
+from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
+
+from tcplab.lab import commands as C
+from tcplab.lab.backend import LinkState
+from tcplab.lab.lab import Lab
+from tcplab.stack.sockets import SocketInfo
+from tcplab.tcp.states import State
+from tcplab.tui.model import DashboardModel, Key
+from tcplab.tui.screens.forms import connect_form, link_form, listen_form, send_form
+from tcplab.tui.screens.help import HelpScreen
+from tcplab.tui.widgets.colors import STATE_COLORS
+from tcplab.tui.widgets.diagram import StateDiagram
+from tcplab.tui.widgets.ladder import Ladder
+from tcplab.tui.widgets.plot import PlotView, render_cwnd, render_time_sequence
+from tcplab.tui.widgets.stream import StreamView
+
+REFRESH_HZ = 10
+FLASH_SECONDS = 1.0
+COLUMNS = ("name", "host", "local", "remote", "state", "sendq", "recvq", "una/nxt", "rcv.nxt",
+           "wnd", "cwnd", "srtt/rto", "timers")
+
+
+class CommandSuggester(Suggester):
+    """Completes the last word of a command line: command names, hosts, connections."""
+
+    def __init__(self, words: Callable[[bool], list[str]]) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+        self.words = words
+
+    async def get_suggestion(self, value: str) -> str | None:
+        head, _, last = value.rpartition(" ")
+        if not last:
+            return None
+        for word in self.words(bool(head)):
+            if word.startswith(last) and word != last:
+                return (head + " " if head else "") + word
+        return None
+
+
+def compact_params(st: LinkState) -> str:
+    """A link direction in a few characters: only what is not zero."""
+    if not st.up:
+        return "DOWN"
+    parts = []
+    if st.delay:
+        parts.append(f"{st.delay * 1000:g}ms")
+    if st.jitter:
+        parts.append(f"±{st.jitter * 1000:g}ms")
+    if st.loss:
+        parts.append(f"{st.loss * 100:g}% loss")
+    if st.bw:
+        parts.append(f"{st.bw / 1e6:g}Mbit")
+    return " ".join(parts) or "clean"
+
+
+def _timers(info: SocketInfo, now: float) -> str:
+    return " ".join(f"{name} {max(deadline - now, 0):.1f}s"
+                    for name, deadline in sorted(info.status.timers.items()))
+
+
+def socket_row(name: str, host: str, info: SocketInfo, now: float) -> tuple[Any, ...]:
+    st = info.status
+    state = Text(info.state.value, style=STATE_COLORS[info.state])
+    remote = f"{info.remote[0]}:{info.remote[1]}" if info.remote else "*"
+    if info.kind == "listener":
+        return (name, host, f"{info.local[0]}:{info.local[1]}", remote, state,
+                "", "", "", "", "", "", "", "")
+    rel_una = (st.snd_una - st.iss) & 0xFFFFFFFF
+    rel_nxt = (st.snd_nxt - st.iss) & 0xFFFFFFFF
+    rel_rcv = (st.rcv_nxt - st.irs) & 0xFFFFFFFF
+    srtt = f"{st.srtt * 1000:.0f}" if st.srtt is not None else "-"
+    return (name, host, f"{info.local[0]}:{info.local[1]}", remote, state,
+            str(st.send_queue), str(st.recv_queue), f"{rel_una}/{rel_nxt}", str(rel_rcv),
+            f"{st.snd_wnd}/{st.rcv_wnd}", str(st.cwnd), f"{srtt}/{st.rto * 1000:.0f}ms",
+            _timers(info, now))
+
+
+class TcplabApp(App[int]):
+    """The tcplab dashboard."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "tcplab"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("colon", "command_line", "Command", key_display=":"),
+        Binding("l", "listen", "Listen"),
+        Binding("c", "connect", "Connect"),
+        Binding("s", "send", "Send"),
+        Binding("w", "shutdown", "Shutdown"),
+        Binding("x", "close", "Close"),
+        Binding("a", "abort", "Abort"),
+        Binding("k", "link", "Link"),
+        Binding("space", "pause", "Pause"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("o", "sort", "Sort"),
+        Binding("h", "hex", "Hex", show=False),
+        Binding("t", "toggle_dark", "Theme", show=False),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, lab: Lab, *, seed: int = 0, recording: bool = False,
+                 scenario: list[tuple[int, C.Command]] | None = None) -> None:
+        super().__init__()
+        self.lab = lab
+        self.seed = seed
+        self.recording = recording
+        self.scenario = scenario
+        self.model = DashboardModel()
+        lab.bus.subscribe(self.model)
+        self.selected: Key | None = None
+        self.sort_by = 0
+        self.filter_text = ""
+        self.as_hex = False
+        self.history: list[str] = []
+        self.history_pos = 0
+        self.last_result = ""
+        self.refresh_times: deque[float] = deque(maxlen=500)
+        self._row_keys: list[str] = []
+        self._infos: dict[str, tuple[str, SocketInfo]] = {}
+
+    # -- layout -------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static(id="status")
+        with Horizontal(id="top"):
+            yield DataTable(id="sockets", cursor_type="row", zebra_stripes=True)
+            yield Static(id="hosts")
+        with TabbedContent(id="detail"):
+            with TabPane("Diagram", id="tab-diagram"):
+                yield StateDiagram(id="diagram")
+            with TabPane("Ladder", id="tab-ladder"):
+                yield Ladder(id="ladder")
+            with TabPane("Time-seq", id="tab-tsg"):
+                yield PlotView(id="tsg")
+            with TabPane("cwnd", id="tab-cwnd"):
+                yield PlotView(id="cwnd")
+            with TabPane("Stream", id="tab-stream"):
+                yield StreamView(id="stream")
+            with TabPane("Log", id="tab-log"):
+                yield Static(id="log")
+        with Vertical(id="bottom"):
+            yield Static("", id="result")
+            yield Input(placeholder=": command (e.g. connect h1 h2:80 as c1) — ? for help",
+                        id="command", suggester=CommandSuggester(self._words))
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#sockets", DataTable)
+        for col in COLUMNS:
+            table.add_column(col, key=col)
+        if not self.lab.backend.virtual:
+            self.set_interval(0.01, self._tick)
+        self.set_interval(1 / REFRESH_HZ, self._refresh)
+        self._refresh(force=True)
+        if self.scenario:
+            self.run_worker(self._play(self.scenario), exclusive=True)
+
+    async def _play(self, script: list[tuple[int, C.Command]]) -> None:
+        import asyncio
+
+        for line_no, cmd in script:
+            if isinstance(cmd, C.Wait) and not self.lab.backend.virtual:
+                await asyncio.sleep(cmd.seconds)
+                continue
+            self._show_result(self.lab.execute(cmd, line_no))
+            await asyncio.sleep(0)
+
+    # -- clocks -------------------------------------------------------------------
+    def _tick(self) -> None:
+        self.lab.sync()
+
+    def _refresh(self, force: bool = False) -> None:
+        if not (force or self.model.dirty or not self.lab.backend.virtual):
+            return
+        started = time.perf_counter()
+        self.model.dirty = False
+        self._update_status()
+        self._update_sockets()
+        self._update_hosts()
+        self._update_detail()
+        self.refresh_times.append(time.perf_counter() - started)
+
+    def _update_status(self) -> None:
+        b = self.lab.backend
+        clock = "virtual" if b.virtual else "real"
+        paused = " (paused)" if getattr(b, "paused", False) else ""
+        rec = "rec ●" if self.recording else "rec off"
+        self.query_one("#status", Static).update(
+            f"[b]tcplab[/]  backend {b.name} · {b.mechanism} · seed {self.seed} · "
+            f"{clock} clock t={self.lab.now():.3f}{paused} · {rec} · "
+            f"{len(self._infos)} sockets")
+
+    def _update_sockets(self) -> None:
+        table = self.query_one("#sockets", DataTable)
+        now = self.lab.now()
+        rows: list[tuple[str, tuple[Any, ...], Key]] = []
+        infos: dict[str, tuple[str, SocketInfo]] = {}
+        needle = self.filter_text.lower()
+        for host, info in self.lab.sockets():
+            name = self.lab.name_of(host, info.id, info)
+            row = socket_row(name, host, info, now)
+            if needle and needle not in " ".join(str(c) for c in row).lower():
+                continue
+            key = f"{host}/{info.id}"
+            infos[key] = (host, info)
+            rows.append((key, row, (host, info.id)))
+        col = self.sort_by
+        if col:
+            rows.sort(key=lambda r: str(r[1][col]))
+        keys = [r[0] for r in rows]
+        if keys != self._row_keys:
+            cursor_key = self._row_keys[table.cursor_row] if (
+                self._row_keys and 0 <= table.cursor_row < len(self._row_keys)) else None
+            table.clear()
+            for key, row, _ in rows:
+                table.add_row(*row, key=key)
+            self._row_keys = keys
+            if cursor_key in keys:
+                table.move_cursor(row=keys.index(cursor_key))
+        else:
+            for (key, row, sock), old_key in zip(rows, self._row_keys, strict=True):
+                old = self._infos.get(old_key)
+                cells = dict(zip(COLUMNS, row, strict=True))
+                flash = self.model.flash.get(sock)
+                if flash is not None and now - flash < FLASH_SECONDS:
+                    cells["state"] = Text(cells["state"].plain, style="bold reverse "
+                                          + STATE_COLORS[State(cells["state"].plain)])
+                if old is None or old[1] != infos[key][1] or flash is not None:
+                    for col_name, value in cells.items():
+                        table.update_cell(key, col_name, value)
+        self._infos = infos
+        if self._row_keys and 0 <= table.cursor_row < len(self._row_keys):
+            host, info = infos[self._row_keys[table.cursor_row]]
+            self.selected = (host, info.id)
+        elif not self._row_keys:
+            self.selected = None
+
+    def _update_hosts(self) -> None:
+        text = Text()
+        text.append("hosts\n", style="bold")
+        for h in self.lab.topo.hosts:
+            kind = " (kernel)" if h.kernel else ""
+            text.append(f" {h.name} {h.ip}{kind}\n")
+        text.append("links\n", style="bold")
+        for st in self.lab.links():
+            text.append(f" {st.src}>{st.dst} ", style="bold")
+            text.append(compact_params(st) + "\n", style="dim" if st.up else "red")
+        self.query_one("#hosts", Static).update(text)
+
+    def _update_detail(self) -> None:
+        key = self.selected
+        view = self.model.conns.get(key) if key is not None else None
+        info = self._infos.get(f"{key[0]}/{key[1]}") if key is not None else None
+        label = ""
+        if key is not None:
+            name = self.lab.name_of(key[0], key[1], info[1] if info else None)
+            label = f"{name or key[0]}  socket {key[1]}"
+        state = info[1].state if info else (view.state if view else None)
+        self.query_one("#diagram", StateDiagram).show(
+            state, view.last_change if view else None, label)
+        peer = self.model.peer_of(key) if key is not None else None
+        peer_label = f"{peer.host} {peer.local[0]}:{peer.local[1]}" if peer else "peer"
+        self.query_one("#ladder", Ladder).show(view, peer_label)
+        size = self.query_one("#detail").size
+        width, height = max(size.width - 4, 20), max(size.height - 4, 6)
+        if view is not None and info is not None:
+            st = info[1].status
+            view.samples.append((self.lab.now(), st.cwnd, st.ssthresh, st.in_flight))
+            self.query_one("#tsg", PlotView).show(
+                render_time_sequence(view, st.snd_wscale, width, height))
+            self.query_one("#cwnd", PlotView).show(render_cwnd(list(view.samples), width,
+                                                               height))
+        streams = []
+        if view is not None:
+            streams.append((f"{view.host} socket {view.sid}", view))
+        if peer is not None:
+            streams.append((f"{peer.host} socket {peer.sid}", peer))
+        self.query_one("#stream", StreamView).show(streams, self.as_hex)
+        self.query_one("#log", Static).update("\n".join(list(self.model.log)[-200:]))
+
+    # -- commands -----------------------------------------------------------------
+    def _words(self, after_command: bool) -> list[str]:
+        if not after_command:
+            return list(C.COMMAND_NAMES)
+        names = list(self.lab.names) + [n + "'" for n in self.lab.names]
+        return [*self.lab.host_names, *names, *self.lab.backend.link_names()]
+
+    def run_line(self, line: str) -> bool:
+        """Run one command line; the result shows under the table.  True if it worked."""
+        line = line.strip()
+        if not line:
+            return True
+        self.history.append(line)
+        self.history_pos = len(self.history)
+        try:
+            cmd = C.parse_line(line)
+        except C.CommandError as exc:
+            self._show_error(str(exc))
+            return False
+        if isinstance(cmd, C.Wait) and not self.lab.backend.virtual:
+            self._show_error("wait steps a virtual clock; here the clock runs by itself")
+            return False
+        if cmd is None:
+            return True
+        result = self.lab.execute(cmd)
+        self._show_result(result)
+        self._refresh(force=True)
+        return result.ok
+
+    def _show_result(self, result: Any) -> None:
+        if result.ok:
+            self.query_one("#result", Static).update(f"[green]ok[/] {result.message}")
+        else:
+            self._show_error(result.message)
+
+    def _show_error(self, message: str) -> None:
+        self.query_one("#result", Static).update(f"[b red]error:[/] {message}")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "command":
+            if self.run_line(event.value):
+                event.input.value = ""
+        elif event.input.id == "filter":
+            self.filter_text = event.value
+            event.input.remove()
+            self._refresh(force=True)
+
+    def on_key(self, event: Any) -> None:
+        cmd = self.query_one("#command", Input)
+        if self.focused is not cmd:
+            return
+        if event.key == "escape":
+            self.query_one("#sockets", DataTable).focus()
+            event.stop()
+            return
+        if not self.history:
+            return
+        if event.key == "up":
+            self.history_pos = max(self.history_pos - 1, 0)
+            cmd.value = self.history[self.history_pos]
+            event.stop()
+        elif event.key == "down":
+            self.history_pos = min(self.history_pos + 1, len(self.history))
+            cmd.value = self.history[self.history_pos] if self.history_pos < len(
+                self.history) else ""
+            event.stop()
+
+    def validate_line(self, line: str) -> str | None:
+        """Checks a form's line against the lab without changing anything."""
+        try:
+            cmd = C.parse_line(line)
+        except C.CommandError as exc:
+            return str(exc)
+        hosts = set(self.lab.host_names) | set(self.lab.backend.ips.values())
+        nodes = hosts | set(getattr(self.lab.topo, "switches", ()))
+        if isinstance(cmd, C.Listen) and cmd.endpoint.host not in hosts:
+            return f"unknown host {cmd.endpoint.host!r}"
+        if isinstance(cmd, C.Connect):
+            for h in (cmd.local_host, cmd.remote.host):
+                if h not in hosts:
+                    return f"unknown host {h!r}"
+        if isinstance(cmd, C.Link):
+            for n in (cmd.a, cmd.b):
+                if n not in nodes:
+                    return f"unknown node {n!r}"
+            if self.lab.backend.find_link(cmd.a, cmd.b) is None:
+                return f"no link between {cmd.a} and {cmd.b}"
+        conn = getattr(cmd, "conn", None)
+        if conn is not None:
+            try:
+                _, info, _ = self.lab.socket_info(conn)
+            except Exception as exc:  # LabError: an unknown name or four-tuple
+                return str(exc)
+            if info is None or info.state is State.CLOSED:
+                return f"{conn} is closed"
+        return None
+
+    def _selected_ref(self) -> str | None:
+        if self.selected is None:
+            return None
+        host, sid = self.selected
+        info = self._infos.get(f"{host}/{sid}")
+        if info is None or info[1].remote is None:
+            return None
+        name = self.lab.name_of(host, sid, info[1])
+        if name:
+            return name
+        local, remote = info[1].local, info[1].remote
+        rhost = next((h for h, ip in self.lab.backend.ips.items() if ip == remote[0]),
+                     remote[0])
+        return f"{host}:{local[1]}>{rhost}:{remote[1]}"
+
+    def _form_done(self, line: str | None) -> None:
+        if line:
+            self.run_line(line)
+
+    # -- actions ------------------------------------------------------------------
+    def action_command_line(self) -> None:
+        self.query_one("#command", Input).focus()
+
+    def _hosts(self) -> tuple[str, str]:
+        names = self.lab.host_names
+        return names[0], names[1] if len(names) > 1 else names[0]
+
+    def action_listen(self) -> None:
+        self.push_screen(listen_form(self.validate_line, self._hosts()[1]), self._form_done)
+
+    def action_connect(self) -> None:
+        a, b = self._hosts()
+        self.push_screen(connect_form(self.validate_line, a, b), self._form_done)
+
+    def action_send(self) -> None:
+        self.push_screen(send_form(self.validate_line, self._selected_ref() or ""),
+                         self._form_done)
+
+    def _on_selected(self, verb: str) -> None:
+        ref = self._selected_ref()
+        if ref is None:
+            self._show_error(f"{verb}: select a connection in the sockets table first")
+            return
+        problem = self.validate_line(f"{verb} {ref}")
+        if problem:
+            self._show_error(problem)
+            return
+        self.run_line(f"{verb} {ref}")
+
+    def action_shutdown(self) -> None:
+        self._on_selected("shutdown")
+
+    def action_close(self) -> None:
+        self._on_selected("close")
+
+    def action_abort(self) -> None:
+        self._on_selected("abort")
+
+    def action_link(self) -> None:
+        states = self.lab.links()
+        a, b = (states[0].src, states[0].dst) if states else ("", "")
+        self.push_screen(link_form(self.validate_line, a, b), self._form_done)
+
+    def action_pause(self) -> None:
+        paused = getattr(self.lab.backend, "paused", False)
+        self.run_line("resume" if paused else "pause")
+
+    def action_filter(self) -> None:
+        box = Input(placeholder="filter sockets (host, address, state); enter to apply",
+                    id="filter", value=self.filter_text)
+        self.mount(box, before=self.query_one("#top"))
+        box.focus()
+
+    def action_sort(self) -> None:
+        self.sort_by = (self.sort_by + 1) % len(COLUMNS)
+        self._show_result(_Msg(f"sorted by {COLUMNS[self.sort_by]}"))
+        self._row_keys = []
+        self._refresh(force=True)
+
+    def action_hex(self) -> None:
+        self.as_hex = not self.as_hex
+        self._refresh(force=True)
+
+    def action_help(self) -> None:
+        keys = [(b.key_display or b.key, b.description) for b in self.BINDINGS
+                if isinstance(b, Binding)]
+        self.push_screen(HelpScreen(keys))
+
+
+class _Msg:
+    ok = True
+
+    def __init__(self, message: str) -> None:
+        self.message = message

@@ -1,0 +1,50 @@
+"""The help screen: key bindings, the command language and what each state means."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from tcplab.lab.commands import HELP
+from tcplab.tcp.states import MEANINGS
+from tcplab.tui.widgets.colors import STATE_COLORS
+
+
+def help_text(bindings: list[tuple[str, str]]) -> Text:
+    text = Text()
+    text.append("Keys\n", style="bold underline")
+    for key, what in bindings:
+        text.append(f"  {key:<10}", style="bold")
+        text.append(f"{what}\n")
+    text.append("\nCommand line (press : ) — the same language as scenario files\n",
+                style="bold underline")
+    for line in HELP.values():
+        text.append(f"  {line}\n")
+    text.append("\nStates (RFC 9293 §3.3.2)\n", style="bold underline")
+    for state, meaning in MEANINGS.items():
+        text.append(f"  {state.value:<13}", style=f"bold {STATE_COLORS[state]}")
+        text.append(f"{meaning}\n")
+    return text
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        ("escape", "dismiss_help", "Close"), ("q", "dismiss_help", "Close"),
+        ("question_mark", "dismiss_help", "Close")]
+
+    def __init__(self, bindings: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.bindings_list = bindings
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Static(help_text(self.bindings_list))
+
+    def action_dismiss_help(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,1 @@
+"""The dashboard's panels; each renders from the model or the lab's tables only."""
