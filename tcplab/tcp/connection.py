@@ -42,6 +42,9 @@ __all__ = ["Address", "Connection", "Status", "TcpError", "reset_for"]
 S = State
 T = Trigger
 _ACK_WINDOW_STATES = frozenset({S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2})
+# RFC 9293 §3.10.5: ABORT sends a RST in these states only
+_RST_ON_ABORT = frozenset({S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2,
+                           S.CLOSE_WAIT})
 _CLOSED_FOR_SEND = frozenset({S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSING, S.LAST_ACK, S.TIME_WAIT})
 
 
@@ -73,6 +76,7 @@ class Connection(Sender):
         self._ooo = Reassembly()
         self._rd_shut = False
         self._app_closed = False        # close() was called: nobody reads any more
+        self._close_deferred: str | None = None  # a CLOSE waiting for ESTABLISHED
         self._eof = False               # the peer's FIN was reached in order
         self.ts_recent = 0
         self._ts_recent_valid = False
@@ -202,19 +206,24 @@ class Connection(Sender):
             return
         if st is S.CLOSED:
             raise TcpError(self.error or E.ENOTCONN, "connection does not exist")
-        if self._rcvq and not self._rd_shut:
+        if self._rcvq and not self._rd_shut and st in _RST_ON_ABORT:
             # RFC 1122 §4.2.2.13: closing with unread data resets the connection
             self._rst_and_close(now, "close with unread data")
             return
+        self._rcvq.clear()
         self._rd_shut = True
         self._app_closed = True
         self._close_send(now, "")
         self._output(now)
 
     def _close_send(self, now: float, detail: str) -> None:
-        if self._fin_queued:
+        if self._fin_queued or self._close_deferred is not None:
             return
-        if self.state in (S.SYN_RECEIVED, S.ESTABLISHED) or self.state is S.CLOSE_WAIT:
+        if self.state is S.SYN_RECEIVED and self._sndq:
+            # RFC 9293 §3.10.4: with data queued, CLOSE waits for ESTABLISHED
+            self._close_deferred = detail
+            return
+        if self.state in (S.SYN_RECEIVED, S.ESTABLISHED, S.CLOSE_WAIT):
             self._fin_queued = True
             self._goto(T.CLOSE, detail)
 
@@ -222,14 +231,14 @@ class Connection(Sender):
         st = self.state
         if st is S.CLOSED:
             raise TcpError(self.error or E.ENOTCONN, "connection does not exist")
-        if st in (S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):
+        if st in _RST_ON_ABORT:
             self._rst_and_close(now, "")
         else:
             self._goto(T.ABORT)
 
     def _rst_and_close(self, now: float, detail: str) -> None:
         # RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>
-        self._emit(Segment(self.local[1], self._rport, self.snd_nxt, 0, RST, 0), now)
+        self._emit(Segment(self.local[1], self._rport, self.snd_max, 0, RST, 0), now)
         self._rcvq.clear()
         self._goto(T.ABORT, detail)
 
@@ -308,7 +317,7 @@ class Connection(Sender):
         self._goto(T.RCV_SYN)
         self._send_syn(now, ack=True)
         if seg.payload:  # RFC 9293 §3.10.7.2: text in a SYN is queued for later
-            self._accept_text(seg.seq + 1, seg.payload, now)
+            self._accept_text(sq.add(seg.seq, 1), seg.payload, now)
 
     def _receive_syn_sent(self, seg: Segment, now: float) -> None:
         """RFC 9293 §3.10.7.3."""
@@ -351,7 +360,8 @@ class Connection(Sender):
         """RFC 9293 §3.10.7.4, for SYN-RECEIVED and every synchronized state."""
         f = seg.flags
         st = self.state
-        if (st is S.SYN_RECEIVED and f & SYN and f & ACK and seg.seq == self.irs
+        if (st is S.SYN_RECEIVED and not self.passive and f & SYN and f & ACK
+                and seg.seq == self.irs
                 and sq.lt(self.snd_una, seg.ack) and sq.le(seg.ack, self.snd_nxt)):
             # Simultaneous open: the peer's SYN,ACK repeats the SYN we hold.  Taken as the
             # ACK of our SYN (as Linux does) instead of re-ACKing and waiting a round trip.
@@ -429,6 +439,9 @@ class Connection(Sender):
             self._ack_of_syn(seg, now)
             self._goto(T.RCV_ACK_OF_SYN)
             self._update_window(seg, force=True)
+            if self._close_deferred is not None:
+                detail, self._close_deferred = self._close_deferred, None
+                self._close_send(now, detail)
         if not self._process_ack(seg, ts, now):
             return
         st = self.state
@@ -452,7 +465,7 @@ class Connection(Sender):
         if (payload and self._app_closed and st in (S.FIN_WAIT_1, S.FIN_WAIT_2)
                 and sq.gt(sq.add(s0, len(payload)), self.rcv_nxt)):
             # RFC 1122 §4.2.2.13: new data after CLOSE has no reader: reset
-            self._emit(Segment(self.local[1], self._rport, self.snd_nxt, 0, RST, 0), now)
+            self._emit(Segment(self.local[1], self._rport, self.snd_max, 0, RST, 0), now)
             self._fail(E.ECONNRESET, "data arrived after close")
             self._goto(T.RCV_DATA_AFTER_CLOSE)
             return

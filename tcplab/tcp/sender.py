@@ -55,7 +55,8 @@ from tcplab.tcp.states import State
 S = State
 _SENDING = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.CLOSING, S.LAST_ACK})
 _NO_ACK = frozenset({S.CLOSED, S.LISTEN, S.SYN_SENT})
-_DEFAULT_MSS = 536  # RFC 9293 §3.7.1, RFC 6691
+_DEFAULT_MSS = 536
+SWS_OVERRIDE = 0.2  # seconds (RFC 1122 §4.2.3.4: 0.1-1.0 s)  # RFC 9293 §3.7.1, RFC 6691
 
 
 class Sender(ABC):
@@ -387,8 +388,13 @@ class Sender(ABC):
 
     def _on_persist(self, now: float) -> None:
         """RFC 9293 §3.8.6.1: probe a zero window with one octet; RFC 1122 §4.2.2.17:
-        never give up while the peer answers."""
+        never give up while the peer answers.  With an open window, this is the SWS
+        override: send what the window allows now (RFC 1122 §4.2.3.4)."""
         if self.snd_wnd != 0:
+            n = min(sq.sub(self._data_end(), self.snd_nxt), self.snd_mss,
+                    sq.sub(sq.add(self.snd_una, self.snd_wnd), self.snd_nxt))
+            if n > 0 and self.state in _SENDING:
+                self._send_data_segment(self.snd_nxt, n, now, "")
             return
         self._probing = True
         if self.snd_una != self.snd_max:
@@ -418,8 +424,6 @@ class Sender(ABC):
             # too small an increase: keep the edge where it is (SWS avoidance), rounded
             # up to the scale unit so scaling never pulls it left (RFC 7323 §2.4)
             free = offered + unit
-        elif (free + unit) >> self.rcv_wscale << self.rcv_wscale <= free + unit // 2:
-            free += unit
         field = min(free >> self.rcv_wscale, 0xFFFF)
         edge = sq.add(self.rcv_nxt, field << self.rcv_wscale)
         if sq.gt(edge, self.rcv_adv):
@@ -501,8 +505,11 @@ class Sender(ABC):
             self._send_what_we_can(now)
             self._why = ""
         if self._ack_now and self.state not in _NO_ACK:
-            self._after_emit(self._build(self.snd_nxt, ACK, b"", now), now)
-        self._set_timers(now)
+            # at SND.MAX: after a timeout SND.NXT went back, but the peer's RCV.NXT may
+            # already be past it, and an ACK below RCV.NXT would be dropped unread
+            self._after_emit(self._build(self.snd_max, ACK, b"", now), now)
+        if self.state is not S.CLOSED:
+            self._set_timers(now)
 
     def _send_what_we_can(self, now: float) -> None:
         mss = self.snd_mss
@@ -550,6 +557,12 @@ class Sender(ABC):
 
     def _set_timers(self, now: float) -> None:
         outstanding = self.snd_max != self.snd_una
+        if (not outstanding and self.snd_wnd > 0 and self.state in _SENDING
+                and sq.lt(self.snd_nxt, self._data_end()) and "persist" not in self._timers):
+            # data waits, nothing is in flight and the window is open but too small for
+            # the SWS rules: RFC 1122 §4.2.3.4 (4) override timeout, 0.1-1 s
+            self._arm("persist", now + SWS_OVERRIDE)
+            return
         if self.snd_wnd == 0 and self.state in _SENDING and (
                 self._probing or (not outstanding and sq.lt(self.snd_nxt, self._data_end()))):
             if "persist" not in self._timers:
