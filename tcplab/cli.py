@@ -24,19 +24,37 @@ def _bench(argv: list[str]) -> int:
     return bench_main(argv)
 
 
+def _clean(argv: list[str]) -> int:
+    from tcplab.backends.mininet.clean import main as clean_main
+
+    return clean_main(argv)
+
+
 COMMANDS = {
     "run": (_run, "run a lab (simulated network or Mininet)"),
     "pkt": (_pkt, "run packetdrill-syntax scripts against tcplab's TCP engine"),
     "bench": (_bench, "measure the engine (and later the lab and dashboard)"),
+    "clean": (_clean, "remove what crashed Mininet labs left behind (never runs mn -c)"),
 }
+
+
+def _looks_like_run(word: str) -> bool:
+    """An option, a topology file or a builtin topology name: arguments for `run`."""
+    if word.startswith("-") or ".py" in word or "/" in word:
+        return True
+    from tcplab.lab.topology import builtin_topologies
+
+    return word.split(":", 1)[0] in builtin_topologies()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="tcplab", description="A terminal network lab for TCP.")
     parser.add_argument("command", choices=sorted(COMMANDS), help="what to do")
-    if not args:
-        args = ["run"]  # plain `tcplab` opens the lab
+    if not args or (args[0] not in COMMANDS and args[0] not in ("-h", "--help")
+                    and _looks_like_run(args[0])):
+        # plain `tcplab`, `tcplab topologies/pair.py` or `tcplab --seed 3` open the lab
+        args = ["run", *args]
     if args[0] in ("-h", "--help"):
         parser.print_help()
         return 0

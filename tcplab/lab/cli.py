@@ -14,11 +14,13 @@ from pathlib import Path
 
 from tcplab.backends.sim.backend import SimBackend
 from tcplab.lab import commands as C
+from tcplab.lab.backend import Backend
 from tcplab.lab.events import EventBus, Notice
 from tcplab.lab.headless import Printer
 from tcplab.lab.lab import Lab
 from tcplab.lab.record import Recorder, RecordError
 from tcplab.lab.topology import TopologyError, TopologySpec, load_topology
+from tcplab.tcp.config import Config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,30 +35,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="no dashboard: print lines")
     p.add_argument("--virtual-time", action="store_true",
                    help="run the simulated clock as fast as possible (deterministic)")
+    p.add_argument("--msl", type=float, default=None, metavar="SECONDS",
+                   help="maximum segment lifetime: TIME-WAIT lasts 2*MSL (default 30, "
+                        "RFC 9293; labs often use 1-5)")
     p.add_argument("-v", "--verbose", action="store_true", help="print every segment too")
     return p
 
 
 def mininet_unusable() -> str | None:
-    """Why the Mininet backend cannot run here, or None."""
+    """Why the Mininet backend cannot run here (one line naming the fix), or None."""
     if os.geteuid() != 0:
-        return "not root"
-    if shutil.which("mnexec") is None:
-        return "mnexec not found (apt-get install mininet)"
-    return "the Mininet backend is not part of this version yet"
+        return "not root (run it with sudo)"
+    for tool, package in (("mnexec", "mininet"), ("brctl", "bridge-utils"),
+                          ("nft", "nftables"), ("ethtool", "ethtool"), ("tc", "iproute2")):
+        if shutil.which(tool) is None:
+            return f"{tool} not found (apt-get install {package})"
+    try:
+        import mininet.net  # noqa: F401  (the Python package, beside Debian's mnexec)
+    except Exception:  # ImportError, or distutils missing under a new Python
+        return "the mininet Python package cannot be imported (pip install mininet setuptools)"
+    return None
 
 
-def choose_backend(kind: str, seed: int, virtual: bool) -> tuple[SimBackend, str | None]:
+def choose_backend(kind: str, seed: int, virtual: bool,
+                   config: Config | None = None) -> tuple[Backend, str | None]:
     """The backend to use and, for ``auto`` falling back to sim, the one-line reason."""
     if kind == "mininet":
+        if virtual:
+            raise SystemExit("tcplab run: --virtual-time needs the simulated network "
+                             "(--backend sim); Mininet hosts run on the wall clock")
         why = mininet_unusable()
         if why is not None:
             raise SystemExit(f"tcplab run: cannot use Mininet: {why}")
-    notice = None
-    if kind == "auto":
-        why = mininet_unusable()
-        notice = f"using the simulated network ({why})"
-    return SimBackend(seed, virtual=virtual), notice
+    if kind == "sim":
+        return SimBackend(seed, virtual=virtual, config=config), None
+    why = "--virtual-time" if virtual else mininet_unusable()
+    if why is not None:
+        return (SimBackend(seed, virtual=virtual, config=config),
+                f"using the simulated network ({why})")
+    from tcplab.backends.mininet.backend import MininetBackend
+
+    return MininetBackend(seed, config=config), None
 
 
 def load_scenario(path: str) -> list[tuple[int, C.Command]]:
@@ -82,7 +101,12 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         script = load_scenario(args.scenario) if args.scenario else None
-        backend, notice = choose_backend(args.backend, args.seed, args.virtual_time)
+        config = None
+        if args.msl is not None:
+            if not 0 <= args.msl <= 3600:
+                raise SystemExit("tcplab run: --msl must be between 0 and 3600 seconds")
+            config = Config(msl=args.msl)
+        backend, notice = choose_backend(args.backend, args.seed, args.virtual_time, config)
     except SystemExit as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -122,6 +122,8 @@ class Lab:
         if isinstance(cmd, C.Link):
             return self._link(cmd)
         if isinstance(cmd, C.Wait):
+            if getattr(self.backend, "paused", False):
+                return f"the clock is paused: {cmd.seconds:g} s did not pass (resume first)"
             self.wait(cmd.seconds)
             return f"waited {cmd.seconds:g} s"
         if isinstance(cmd, C.Expect | C.ExpectSeen | C.ExpectReceived):

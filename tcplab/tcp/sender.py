@@ -107,6 +107,7 @@ class Sender(ABC):
         self._recovery = ""  # "", "fast" (NewReno) or "sack" (RFC 6675)
         self._high_rxt = 0
         self._probing = False
+        self._ts_floor = 0  # echoes below this predate our last timeout
         self._persist_backoff = 0
         self._why = ""  # reason given to the next retransmission events
         self._now = 0.0
@@ -268,8 +269,10 @@ class Sender(ABC):
 
     def _sample_rtt(self, seg: Segment, now: float) -> None:
         ts = seg.timestamps() if self.ts_ok else None
-        if ts is not None and ts.ecr:
-            # RFC 7323 §4.1: the echoed timestamp times the segment it answers
+        if ts is not None and ts.ecr and sq.ge(ts.ecr, self._ts_floor):
+            # RFC 7323 §4.1: the echoed timestamp times the segment it answers.  An echo
+            # older than our last timeout answers a duplicate the receiver did not time
+            # (RFC 7323 §4.3 R3 keeps TS.Recent), so it would measure the whole backoff.
             self.rtt.sample(((self._ts_val(now) - ts.ecr) & 0xFFFFFFFF) / 1000)
             self._timing = None
         elif self._timing is not None and sq.ge(seg.ack, self._timing[0]):
@@ -369,6 +372,7 @@ class Sender(ABC):
             return
         self.rtt.back_off()
         self._timing = None  # Karn's rule: no sample from a retransmitted segment
+        self._ts_floor = self._ts_val(now)
         if self.snd_una == self.iss:
             self._send_syn(now, ack=self.state is not S.SYN_SENT, retransmit=True)
             self._arm("rtx", now + self.rtt.current())

@@ -272,6 +272,10 @@ class TcplabApp(App[int]):
         for st in self.lab.links():
             text.append(f" {st.src}>{st.dst} ", style="bold")
             text.append(compact_params(st) + "\n", style="dim" if st.up else "red")
+        if self.model.held:
+            text.append(f"held ({len(self.model.held)})\n", style="bold yellow")
+            for line in self.model.held[-8:]:
+                text.append(f" {line}\n", style="yellow")
         self.query_one("#hosts", Static).update(text)
 
     def _update_detail(self) -> None:
@@ -304,6 +308,9 @@ class TcplabApp(App[int]):
             streams.append((f"{peer.host} socket {peer.sid}", peer))
         self.query_one("#stream", StreamView).show(streams, self.as_hex)
         self.query_one("#log", Static).update("\n".join(list(self.model.log)[-200:]))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._refresh(force=True)
 
     # -- commands -----------------------------------------------------------------
     def _words(self, after_command: bool) -> list[str]:

@@ -77,6 +77,7 @@ class DashboardModel:
         self.events_seen = 0
         self.flash: dict[Key, float] = {}   # when a socket last changed state
         self.notices: list[str] = []
+        self.held: list[str] = []  # segments a `hold` keeps in the network
 
     def _conn(self, host: str, sid: int, local: Addr, remote: Addr | None) -> ConnectionView:
         key = (host, sid)
@@ -114,6 +115,9 @@ class DashboardModel:
                 last = rview.segments[-1] if rview.segments else None
                 if last is not None and last.outbound and last.segment.seq == e.seq:
                     last.retransmission = True
+        elif isinstance(e, L.LinkHeld):
+            self.held.append(f"{e.direction} {e.summary}")
+            self.log.append(f"{e.t:9.3f} link {e.direction} holding {e.summary}")
         elif isinstance(e, L.LinkDropped):
             self.log.append(f"{e.t:9.3f} link {e.direction} dropped ({e.reason}) {e.summary}")
             self._mark_drop(e)
@@ -125,6 +129,8 @@ class DashboardModel:
                 if len(dview.delivered) > MAX_STREAM:
                     del dview.delivered[: len(dview.delivered) - MAX_STREAM]
         elif isinstance(e, L.CommandDone):
+            if e.ok and e.line.startswith("release"):
+                self.held.clear()  # what is still held is held again on arrival
             mark = "ok" if e.ok else "error"
             self.log.append(f"{e.t:9.3f} > {e.line}  [{mark}] {e.message}")
         elif isinstance(e, L.Notice):

@@ -197,7 +197,9 @@ def test_pytest_plugin_turns_unmarked_skips_into_failures(pytester: pytest.Pytes
     (tests / "skip.pkt").write_text(HANDSHAKE + "+0 poll([], 0, 0) = 0\n")
     (tests / "marked.pkt").write_text("// skip-ok: needs poll()\n" + HANDSHAKE
                                       + "+0 poll([], 0, 0) = 0\n")
-    result = pytester.runpytest("-p", "no:cacheprovider", "-rA")
+    # the inner session must not load plugins that keep global state (the snapshot
+    # plugin cleans up its temporary directory when a session ends)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:textual-snapshot", "-rA")
     result.assert_outcomes(passed=1, failed=2, skipped=1)
     result.stdout.fnmatch_lines(["*bad.pkt: line 9: expected*actual: sent nothing*",
                                  "*SKIP is not a pass: line 9: syscall poll() is not supported*"])

@@ -290,7 +290,8 @@ class ExpectSeen(_StateCheck):
 
 @dataclass(frozen=True, slots=True)
 class ExpectReceived:
-    """At least ``count`` bytes were delivered to the peer's application."""
+    """Exactly ``count`` bytes were delivered to the peer's application: more would
+    mean bytes delivered twice, which is as much a bug as bytes missing."""
 
     name: ClassVar[str] = "expect-received"
     conn: ConnRef
@@ -374,7 +375,7 @@ _SPEC: dict[str, tuple[str, str]] = {
     "expect": ("expect CONN STATE", "check the connection is in STATE now"),
     "expect-seen": ("expect-seen CONN STATE", "check the connection has been in STATE"),
     "expect-received": ("expect-received CONN BYTES",
-                        "check the peer application has received at least BYTES bytes"),
+                        "check the peer application has received exactly BYTES bytes"),
     "hold": ("hold SRC>DST KIND [count=N]",
              "keep segments of KIND (SYN, SYN-ACK, ACK, FIN, RST, DATA, ANY) in flight"),
     "release": ("release SRC>DST | release all", "deliver held segments now"),
