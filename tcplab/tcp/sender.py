@@ -342,19 +342,19 @@ class Sender(ABC):
             self._recovery = "sack"
             cc.cwnd = cc.ssthresh  # RFC 6675 §5 step 4.2
             # step 4.3: the first segment presumed lost goes at once, whatever pipe says
-            self._retransmit_head(now, "sack")
-            self._high_rxt = sq.add(self.snd_una, min(self.snd_mss, sq.sub(
-                self._data_end(), self.snd_una)))
+            self._high_rxt = sq.add(self.snd_una, self._retransmit_head(now, "sack"))
         else:
             self._recovery = "fast"
             self._retransmit_head(now, "fast")  # RFC 5681 §3.2 step 2
 
-    def _retransmit_head(self, now: float, why: str) -> None:
+    def _retransmit_head(self, now: float, why: str) -> int:
+        """Resend the first unacknowledged segment; returns the data bytes resent."""
         n = min(self.snd_mss, sq.sub(self._data_end(), self.snd_una))
         if n > 0:
-            self._send_data_segment(self.snd_una, n, now, why)
-        elif self._fin_queued and sq.lt(self.snd_una, self.snd_max):
+            return self._send_data_segment(self.snd_una, n, now, why)
+        if self._fin_queued and sq.lt(self.snd_una, self.snd_max):
             self._send_fin(self.snd_una, now, why)
+        return 0
 
     # -- timers ----------------------------------------------------------------------
     def _on_rto(self, now: float) -> None:
@@ -446,18 +446,33 @@ class Sender(ABC):
     def _emit(self, seg: Segment, now: float) -> None:
         self._out.append(seg)
 
-    def _build(self, seq: int, flags: int, payload: bytes, now: float) -> Segment:
+    def _options(self, now: float) -> tuple[tuple[Option, ...], int]:
+        """Options for a non-SYN segment, and how many bytes they take beyond the
+        timestamps already counted in the MSS."""
         opts: tuple[Option, ...] = ()
         if self.ts_ok:
             opts = (NOP, NOP, Timestamps(self._ts_val(now), self.ts_recent))
+        extra = 0
         if self.sack_ok:
             blocks = self._sack_blocks(3 if self.ts_ok else 4)  # RFC 2018 §3
             if blocks:
                 opts += (NOP, NOP, Sack(blocks))
+                extra = 4 + 8 * len(blocks)
+        return opts, extra
+
+    def _build(self, seq: int, flags: int, payload: bytes, now: float,
+               opts: tuple[Option, ...] | None = None) -> Segment:
+        if opts is None:
+            opts = self._options(now)[0]
         return Segment(self.local[1], self._rport, seq, self.rcv_nxt, flags,
                        self._window_field(), opts, payload)
 
-    def _send_data_segment(self, seq: int, n: int, now: float, why: str) -> None:
+    def _send_data_segment(self, seq: int, n: int, now: float, why: str) -> int:
+        """Send up to ``n`` bytes from ``seq``; returns how many went (SACK blocks riding
+        along take room from the payload: RFC 9293 §3.7.1, the MSS counts options)."""
+        opts, extra = self._options(now)
+        if extra:
+            n = max(min(n, self.snd_mss - extra), 1)
         off = sq.sub(seq, self._sndq_seq)
         payload = bytes(self._sndq[off: off + n])
         end = sq.add(seq, len(payload))
@@ -466,9 +481,10 @@ class Sender(ABC):
             flags |= PSH
             if self._fin_queued and not why:
                 flags |= FIN  # piggyback the FIN on the last data segment
-        seg = self._build(seq, flags, payload, now)
+        seg = self._build(seq, flags, payload, now, opts)
         self._after_emit(seg, now)
         self._account(seq, seg.seg_len, now, why)
+        return len(payload)
 
     def _send_fin(self, seq: int, now: float, why: str) -> None:
         seg = self._build(seq, ACK | FIN, b"", now)
@@ -528,8 +544,8 @@ class Sender(ABC):
                     start, end = hole
                     n = min(sq.sub(end, start), sq.sub(self._data_end(), start))
                     if n > 0:
-                        self._send_data_segment(start, n, now, "sack")
-                        self._high_rxt = sq.add(start, n)
+                        sent = self._send_data_segment(start, n, now, "sack")
+                        self._high_rxt = sq.add(start, sent)
                         continue
                     self._high_rxt = end
                 cwnd_room = cc.cwnd - pipe

@@ -478,3 +478,17 @@ def test_sws_avoidance_has_an_override_timer() -> None:
     out = h.fire()
     assert h.now <= 1.0 + 0.01 + 1e-9
     check(out.segs[0], ACK, h.l(1), h.r(1), b"q" * 380)
+
+
+def test_sack_blocks_riding_on_data_shrink_the_payload_to_fit_the_mss() -> None:
+    # RFC 9293 §3.7.1: the MSS counts the options; SACK blocks on a full data segment
+    # must take their room from the payload, or the segment overflows the MTU
+    h = full()
+    h.send(ACK, h.r(1001), h.l(1), b"B" * 500)          # a hole: our ACKs carry SACK
+    out = h.call("send", b"x" * 20000)
+    assert out.segs
+    for seg in out.segs:
+        option_bytes = sum(1 if o == NOP else 10 if isinstance(o, Timestamps)
+                           else 2 + 8 * len(seg.sack_blocks()) for o in seg.options)
+        assert seg.sack_blocks(), "the data segments carry the SACK block"
+        assert len(seg.payload) + option_bytes <= 1460
