@@ -17,32 +17,19 @@ happens in the lab without an event on this bus.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 from tcplab.stack.events import ALL_EVENTS as HOST_EVENTS
-from tcplab.stack.events import HostEvent, segment_dict
+from tcplab.stack.events import EventBase, HostEvent
 from tcplab.tcp.segment import Segment
 
 SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
-class _LabEvent:
-    kind: ClassVar[str] = ""
-    t: float
-    host: str
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, Segment):
-                value = segment_dict(value)
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[f.name] = value
-        return out
+class _LabEvent(EventBase):
+    pass
 
 
 @dataclass(frozen=True, slots=True)

@@ -193,6 +193,9 @@ class SocketError(_Event):
                 "reason": self.reason}
 
 
+# the base other layers (the lab's own events) build on
+EventBase = _Event
+
 HostEvent = (SegmentSent | SegmentReceived | SegmentDropped | FrameDropped | StateChanged
              | TimerArmed | TimerCancelled | TimerFired | Delivered | Retransmission
              | SocketError)
