@@ -33,8 +33,9 @@ class Config:
             raise ValueError(f"wscale {self.wscale} out of range 0..14 (RFC 7323 §2.3)")
         if self.rcvbuf < 1 or self.sndbuf < 1:
             raise ValueError("buffers must be positive")
-        if self.delayed_ack < 0 or self.delayed_ack > 0.5:
-            raise ValueError("delayed_ack must be 0..0.5 s (RFC 1122 §4.2.3.2)")
+        if self.delayed_ack < 0 or self.delayed_ack >= 0.5:
+            raise ValueError("delayed_ack must be at least 0 and under 0.5 s "
+                             "(RFC 1122 §4.2.3.2)")
         if self.rto_min <= 0 or self.rto_initial <= 0 or self.rto_max < self.rto_min:
             raise ValueError("RTO bounds must be positive and rto_max >= rto_min")
         if self.msl < 0:

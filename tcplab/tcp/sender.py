@@ -361,6 +361,12 @@ class Sender(ABC):
         """RFC 6298 §5.4-5.6 and RFC 5681 §3.1 on retransmission timeout."""
         if self.snd_una == self.snd_max:
             return
+        if self.snd_wnd == 0 and self.snd_una != self.iss and self.state in _SENDING:
+            # the peer shrank its window to zero under data in flight: probe it like any
+            # zero window (RFC 9293 §3.8.6.1, MUST-35) instead of timing out
+            self._probing = True
+            self._on_persist(now)
+            return
         self._rto_count += 1
         handshake = self.state in (S.SYN_SENT, S.SYN_RECEIVED)
         limit = self.config.syn_retries if handshake else self.config.retries
@@ -569,6 +575,8 @@ class Sender(ABC):
 
     def _small_segment_ok(self, n: int, avail: int) -> bool:
         """Nagle (RFC 9293 §3.7.4) and sender SWS avoidance (§3.8.6.2.1)."""
+        if sq.lt(self.snd_nxt, self.snd_max):
+            return True  # resending what was sent before: no new small segment is made
         if n == avail:  # everything queued fits
             if not self.config.nagle or self._fin_queued:
                 return True

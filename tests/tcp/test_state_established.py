@@ -492,3 +492,24 @@ def test_sack_blocks_riding_on_data_shrink_the_payload_to_fit_the_mss() -> None:
                            else 2 + 8 * len(seg.sack_blocks()) for o in seg.options)
         assert seg.sack_blocks(), "the data segments carry the SACK block"
         assert len(seg.payload) + option_bytes <= 1460
+
+
+def test_window_shrunk_to_zero_under_data_in_flight_is_probed_not_timed_out() -> None:
+    # RFC 9293 §3.8.6.1 (MUST-35, MUST-37): a window that shrinks to zero while data is
+    # in flight is probed like any zero window, and never given up while the peer answers
+    h = established(config=plain(retries=2))
+    out = h.call("send", b"x" * 3000)
+    assert len(out.segs) >= 2
+    first = 1 + len(out.segs[0].payload)
+    h.send(ACK, h.r(1), h.l(first), window=0)          # shrinks with data out: window 0
+    for _ in range(10):
+        out = h.fire()
+        probes = [s for s in out.segs if s.payload]
+        assert len(probes) == 1 and len(probes[0].payload) == 1
+        assert probes[0].seq == h.l(first)
+        h.send(ACK, h.r(1), h.l(first), window=0)      # the peer answers: still closed
+    assert h.state is State.ESTABLISHED
+    assert h.now > 60                                  # well past what retries=2 allows
+    h.send(ACK, h.r(1), h.l(first), window=64)         # the window opens again
+    h.fire()
+    assert h.state is State.ESTABLISHED
