@@ -126,7 +126,12 @@ def main(argv: list[str]) -> int:
     printer = Printer(verbose=args.verbose)
     unsub = bus.subscribe(printer)
     try:
-        lab.start()
+        try:
+            lab.start()
+        except (RuntimeError, OSError, ValueError) as exc:
+            # the backend could not build the lab (a name taken, a tool failing): one line
+            print(f"tcplab run: cannot start the lab: {exc}", file=sys.stderr)
+            return 2
         if notice:
             bus.publish(Notice(lab.now(), "", notice))
         bus.publish(Notice(lab.now(), "", f"topology {topo.name}: "

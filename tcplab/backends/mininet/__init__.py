@@ -1,0 +1,45 @@
+"""The Mininet backend: real namespaces and links, tcplab's own stack on every host.
+
+Theory of operation
+-------------------
+Mininet builds the topology (hosts as network namespaces, ``LinuxBridge`` switches,
+veth links; :mod:`.net`).  In each stack host's namespace the lab starts one **agent**
+(:mod:`.agent`): a process holding a :class:`~tcplab.stack.host.Host` inside a
+:class:`~tcplab.lab.app.HostApp`, on an AF_PACKET socket per interface
+(:mod:`.packetio`).  The kernel keeps the interface's address, so ARP and ``ping``
+keep working (the kernel answers echo requests; the agent does not feed them to the
+stack), and an nft rule in the namespace drops TCP to that address at the input hook,
+so the kernel's TCP never answers the stack's segments.  AF_PACKET sees frames before
+that hook, and frames it sends skip it.  Offloads are off on lab interfaces so
+frames are ordinary 1514-byte frames with finished checksums.  A *kernel host* has no
+agent: Linux programs run there, to test the stack against Linux's TCP.
+
+**Control** (:mod:`.protocol`): one unix stream socket per agent at
+``<rundir>/<host>.sock`` (rundir 0700, socket 0600; path sockets cross namespaces,
+abstract ones would not).  JSON lines, version 1: requests with an id get exactly one
+reply each; host events, link drops/holds and (with ``capture``) frames are pushed
+as they happen.  The events a request causes are pushed before its reply.  Events
+cross whole -- segments with options and payload -- and
+:func:`~.protocol.event_from_wire` rebuilds the same typed objects the simulated
+backend publishes.  Agent-side names need relabelling by the lab: a
+``LinkDropped`` from an agent has ``link`` = the interface name and ``direction`` =
+``"egress"``/``"ingress"``; a ``LinkHeld`` has ``direction`` = ``"<ifname>:egress"``;
+``host`` is the agent's host.  Times are ``time.monotonic() - epoch`` with the epoch
+the lab passes to every agent, so all streams share one clock.  A bad request gets
+an error reply and changes nothing; the agent never exits on input.
+
+**Impairments** (:mod:`.impair` decides where each link direction's live): with
+netem in the kernel, on the interface; without it, in the agents.  Each agent
+interface has an egress and an ingress
+:class:`~tcplab.backends.sim.link.LinkDirection` -- the simulated backend's link
+model (delay, jitter, loss, bandwidth, dup, reorder, hold/drop filters) -- on one
+scheduler run against the real clock, set with the ``impair`` and ``filter`` ops.
+Segment filters (``hold``/``drop``) always act on an agent's egress.
+
+**Lifetime and cleanup**: an agent exits 0 on ``quit``, SIGTERM or SIGINT, removing
+its socket file; it asks the kernel for SIGTERM when its parent dies
+(``PR_SET_PDEATHSIG``, per *thread*: start agents from a thread that lives as long as
+the lab).  If a control client stops reading, the agent stops reading its packet
+sockets beyond 64 MiB of queued output, rather than grow.  What a killed lab leaves
+behind is removed by ``tcplab clean`` (:mod:`.clean`), never by ``mn -c``.
+"""

@@ -1,0 +1,696 @@
+"""The agent: one host's tcplab stack, run inside that host's network namespace.
+
+Theory of operation
+-------------------
+``python -m tcplab.backends.mininet.agent --name h1 --control PATH --epoch T
+--iface NAME,MAC,IP/PREFIX[,MTU] ...`` builds a :class:`~tcplab.stack.host.Host`
+wrapped in a :class:`~tcplab.lab.app.HostApp` and puts it on the wire through one
+:class:`~tcplab.backends.mininet.packetio.PacketSocket` per interface.  Between the
+host and each socket sit two :class:`~tcplab.backends.sim.link.LinkDirection`\\ s,
+*egress* (host -> wire) and *ingress* (wire -> host), which apply delay, jitter,
+loss, bandwidth, duplication, reordering and hold/drop filters where the kernel has
+no netem.  Everything runs on one :class:`~tcplab.backends.sim.clock.Scheduler`
+driven by the real clock: ``now = time.monotonic() - epoch``, the lab's clock too.
+
+One ``selectors`` loop serves the packet sockets, the control socket and its
+clients, and a signal wake-up pipe.  It sleeps until the earliest scheduled call
+(a frame's arrival, the host's timer) or input.  Per iteration: read what is ready,
+run the scheduler up to now, then send the queued output lines to the clients in one
+write each.  The host's timer is one scheduler entry, re-armed after every call into
+the host, exactly as the simulated network does it.
+
+Frames the kernel answers itself are not fed to the stack: the kernel keeps the
+interface's address, so it answers ICMP echo (a second reply would show as a
+duplicate in ``ping``).  ARP is answered by both with identical replies, which is
+harmless.  An nft rule in the namespace keeps the kernel away from our TCP.
+
+A control client that does not read its events fills its output buffer; past
+:data:`HIGH_WATER` the agent stops reading its packet sockets until it drains, so
+TCP itself slows down rather than the agent growing without bound.
+
+SIGTERM or SIGINT (and the death of the parent, through ``PR_SET_PDEATHSIG``) close
+everything, remove the control socket file and exit with status 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import dataclasses
+import ipaddress
+import json
+import os
+import random
+import selectors
+import signal
+import socket
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tcplab.backends.mininet import protocol as P
+from tcplab.backends.mininet.packetio import PacketSocket
+from tcplab.backends.sim.clock import Handle, Scheduler
+from tcplab.backends.sim.link import LinkDirection, LinkParams
+from tcplab.lab import commands as C
+from tcplab.lab.app import HostApp
+from tcplab.lab.events import LabEvent, LinkDropped, LinkHeld
+from tcplab.lab.peek import summary, tcp_of
+from tcplab.stack.host import Host
+from tcplab.stack.sockets import HostError
+from tcplab.tcp.config import Config
+
+HIGH_WATER = 64 << 20     # bytes queued for one client before packet input pauses
+LOW_WATER = 8 << 20
+SEND_FILE_LIMIT = 64 << 20
+PR_SET_PDEATHSIG = 1
+_NUMBER = (int, float)
+_IMPAIR_TYPES: dict[str, tuple[type | None, ...]] = {
+    "delay": _NUMBER, "jitter": _NUMBER, "loss": _NUMBER, "dup": _NUMBER, "reorder": _NUMBER,
+    "bw": (int, float, None), "queue": (int,), "up": (bool,),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class IfaceSpec:
+    name: str
+    mac: str
+    ip: str
+    prefix_len: int
+    mtu: int = 1500
+
+
+def parse_iface(text: str) -> IfaceSpec:
+    """``NAME,MAC,IP/PREFIX[,MTU]``; ValueError with a one-line reason."""
+    parts = text.split(",")
+    if len(parts) not in (3, 4) or "/" not in parts[2]:
+        raise ValueError(f"--iface {text!r}: expected NAME,MAC,IP/PREFIX[,MTU]")
+    ip, _, prefix = parts[2].partition("/")
+    try:
+        ipaddress.IPv4Address(ip)
+        return IfaceSpec(parts[0], parts[1], ip, int(prefix),
+                         int(parts[3]) if len(parts) == 4 else 1500)
+    except ValueError:
+        raise ValueError(f"--iface {text!r}: bad address, prefix or MTU") from None
+
+
+def parse_config(text: str | None) -> Config | None:
+    if text is None:
+        return None
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raise ValueError("--config is not JSON") from None
+    known = {f.name for f in dataclasses.fields(Config)} - {"isn_secret"}
+    if not isinstance(raw, dict) or not set(raw) <= known:
+        raise ValueError(f"--config must be an object with keys among {', '.join(sorted(known))}")
+    return Config(**raw)
+
+
+def _kernel_answers(frame: bytes) -> bool:
+    """An ICMP echo request: the kernel, which keeps the address, replies to it."""
+    # 0x0800 IPv4, protocol 1 ICMP, type 8 after the IP header (IHL words).
+    return (len(frame) > 34 and frame[12] == 8 and frame[13] == 0 and frame[23] == 1
+            and frame[14 + (frame[14] & 15) * 4] == 8)
+
+
+class _Client:
+    """A control connection and what is queued for it: chunks, the first partly sent."""
+
+    __slots__ = ("backlog", "lines", "out", "sent", "sock", "writing")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.lines = P.LineBuffer()
+        self.out: deque[bytes] = deque()
+        self.sent = 0          # bytes of out[0] already written
+        self.backlog = 0       # bytes queued and not written
+        self.writing = False   # registered for EVENT_WRITE
+
+    def queue(self, data: bytes) -> None:
+        self.out.append(data)
+        self.backlog += len(data)
+
+
+class _Port:
+    __slots__ = ("egress", "ifname", "ingress", "io")
+
+    def __init__(self, ifname: str, io: PacketSocket) -> None:
+        self.ifname = ifname
+        self.io = io
+        self.egress: LinkDirection
+        self.ingress: LinkDirection
+
+
+class Agent:
+    """One host's stack on real interfaces, controlled over a unix socket."""
+
+    def __init__(self, name: str, control: str, epoch: float, ifaces: list[IfaceSpec],
+                 gateway: str | None = None, seed: int = 0, config: Config | None = None
+                 ) -> None:
+        self.name = name
+        self.control = control
+        self.epoch = epoch
+        self.rng = random.Random(seed)
+        host = Host(name, config=config, rng=self.rng)
+        for spec in ifaces:
+            host.add_interface(spec.name, spec.mac, spec.ip, spec.prefix_len, spec.mtu)
+        if gateway is not None:
+            host.gateway = gateway
+        self.local_ips = {spec.ip for spec in ifaces}
+        self.app = HostApp(host, self._publish)
+        self.sched = Scheduler(self.clock())
+        self.sel = selectors.DefaultSelector()
+        self.clients: list[_Client] = []
+        self.capture = False
+        self.names: dict[str, int] = {}     # ``connect ... as NAME`` made here
+        self._lines: list[bytes] = []       # pushed lines not yet given to the clients
+        self._timer: float | None = None
+        self._timer_handle: Handle | None = None
+        self._stopping = False
+        self._input_paused = False
+        self.ports: dict[str, _Port] = {}
+        self._listener: socket.socket | None = None
+        self._control_ino = -1
+        self._wake_r, self._wake_w = socket.socketpair()
+        try:
+            for spec in ifaces:
+                self._add_port(spec.name)
+            listener = self._listener = self._listen(control)
+        except BaseException:
+            self.close()
+            raise
+        for s in (self._wake_r, self._wake_w):
+            s.setblocking(False)
+        self.sel.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
+        self.sel.register(listener, selectors.EVENT_READ,
+                          lambda mask: self._on_accept(listener))
+        self._ops: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "listen": self._op_listen, "connect": self._op_connect, "write": self._op_write,
+            "write_pattern": self._op_write_pattern, "shutdown": self._op_sid("shutdown"),
+            "close": self._op_sid("close"), "abort": self._op_sid("abort"),
+            "socket": self._op_socket, "sockets": self._op_sockets,
+            "command": self._op_command, "impair": self._op_impair,
+            "filter": self._op_filter, "release": self._op_release,
+            "capture": self._op_capture, "ping": lambda args: {}, "quit": self._op_quit,
+        }
+
+    def clock(self) -> float:
+        return time.monotonic() - self.epoch
+
+    # ------------------------------------------------------------------ set-up
+    def _add_port(self, ifname: str) -> None:
+        port = _Port(ifname, PacketSocket(ifname))
+        self.ports[ifname] = port
+
+        def to_wire(frame: bytes) -> None:
+            if self.capture:
+                self._push({"frame": P.frame_to_wire(ifname, "out", self.sched.now, frame)})
+            failed = port.io.send(frame)
+            if failed is not None:
+                self._link_dropped(ifname, "egress", frame, failed)
+
+        def to_host(frame: bytes) -> None:
+            self.app.receive_frame(ifname, frame, self.sched.now)
+            self._after_host()
+
+        port.egress = LinkDirection(f"{ifname}:egress", self.sched, self.rng, LinkParams(),
+                                    to_wire, lambda f, why: self._link_dropped(
+                                        ifname, "egress", f, why))
+        port.ingress = LinkDirection(f"{ifname}:ingress", self.sched, self.rng, LinkParams(),
+                                     to_host, lambda f, why: self._link_dropped(
+                                         ifname, "ingress", f, why))
+        self.sel.register(port.io, selectors.EVENT_READ, lambda mask: self._on_packets(port))
+
+    def _listen(self, path: str) -> socket.socket:
+        P.unlink_socket(path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)  # 0600 from the first moment, not after a chmod
+        try:
+            sock.bind(path)
+        except OSError:
+            sock.close()
+            raise
+        finally:
+            os.umask(old)
+        self._control_ino = os.stat(path).st_ino
+        sock.listen(8)
+        sock.setblocking(False)
+        return sock
+
+    # ------------------------------------------------------------------ the loop
+    def run(self, die_with_parent: bool = False) -> int:
+        """Serve until ``quit`` or a signal; returns the exit status."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+        if die_with_parent:
+            _die_with_parent()
+        try:
+            while not self._stopping:
+                self._step()
+            self._flush(final=True)
+        finally:
+            self.close()
+        return 0
+
+    def _step(self) -> None:
+        nxt = self.sched.next_time()
+        timeout = None if nxt is None else max(0.0, nxt - self.clock())
+        ready = self.sel.select(timeout)
+        self.sched.run_until(max(self.clock(), self.sched.now))
+        for key, mask in ready:
+            key.data(mask)
+        # What the handlers queued at ``now`` (zero-delay frames, timers) runs now.
+        self.sched.run_until(max(self.clock(), self.sched.now))
+        self._flush()
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self._stopping = True
+
+    def _on_wake(self, mask: int) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _on_packets(self, port: _Port) -> None:
+        now = self.sched.now
+        ingress = port.ingress
+        for frame in port.io.recv_frames():
+            if self.capture:
+                self._push({"frame": P.frame_to_wire(port.ifname, "in", now, frame)})
+            if not _kernel_answers(frame):
+                ingress.send(frame, now)
+
+    def _after_host(self) -> None:
+        """Send what the host produced and keep one scheduler entry at its timer."""
+        now = self.sched.now
+        ports = self.ports
+        for ifname, frame in self.app.frames_to_send():
+            port = ports.get(ifname)
+            if port is not None:
+                port.egress.send(frame, now)
+        timer = self.app.get_timer()
+        if timer == self._timer and (timer is None or self._timer_handle is not None):
+            return
+        if self._timer_handle is not None:
+            self._timer_handle.cancel()
+            self._timer_handle = None
+        self._timer = timer
+        if timer is not None:
+            self._timer_handle = self.sched.call_at(timer, self._fire)
+
+    def _fire(self) -> None:
+        self._timer_handle = None
+        self._timer = None
+        self.app.handle_timer(self.sched.now)
+        self._after_host()
+
+    # ------------------------------------------------------------------ output
+    def _publish(self, event: LabEvent) -> None:
+        if self.clients:
+            self._lines.append(P.event_line(event))
+
+    def _push(self, msg: dict[str, Any]) -> None:
+        if self.clients:
+            msg["v"] = P.VERSION
+            self._lines.append(P.encode(msg))
+
+    def _link_dropped(self, ifname: str, where: str, frame: bytes, reason: str) -> None:
+        if self.clients:
+            tcp = tcp_of(frame)
+            self._publish(LinkDropped(self.sched.now, self.name, ifname, where, reason,
+                                      summary(frame), tcp.segment if tcp else None))
+
+    def _spread(self) -> None:
+        """Queue the pushed lines so far for every client."""
+        if self._lines:
+            data = b"".join(self._lines)
+            self._lines.clear()
+            for client in self.clients:
+                client.queue(data)
+
+    def _flush(self, final: bool = False) -> None:
+        self._spread()
+        for client in list(self.clients):
+            if client.backlog:
+                self._write(client, final)
+        self._pace_input()
+
+    def _write(self, client: _Client, final: bool) -> None:
+        """Write what the socket takes now (``final``: everything, within a second)."""
+        if final:
+            client.sock.settimeout(1.0)
+        out = client.out
+        try:
+            while out:
+                n = client.sock.send(memoryview(out[0])[client.sent:])
+                client.backlog -= n
+                client.sent += n
+                if client.sent < len(out[0]):
+                    if not final:
+                        break
+                    continue
+                out.popleft()
+                client.sent = 0
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError:
+            self._drop_client(client)
+            return
+        want = client.backlog > 0
+        if want != client.writing and not final:
+            client.writing = want
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if want else 0)
+            self.sel.modify(client.sock, events, lambda mask, c=client: self._on_client(c, mask))
+
+    def _pace_input(self) -> None:
+        worst = max((c.backlog for c in self.clients), default=0)
+        pause = worst > HIGH_WATER or (self._input_paused and worst > LOW_WATER)
+        if pause == self._input_paused:
+            return
+        self._input_paused = pause
+        for port in self.ports.values():
+            if pause:
+                self.sel.unregister(port.io)
+            else:
+                self.sel.register(port.io, selectors.EVENT_READ,
+                                  lambda mask, p=port: self._on_packets(p))
+
+    # ------------------------------------------------------------------ control clients
+    def _on_accept(self, listener: socket.socket) -> None:
+        try:
+            sock, _ = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        sock.setblocking(False)
+        client = _Client(sock)
+        client.queue(P.encode({"v": P.VERSION, "hello": P.HELLO, "host": self.name,
+                               "pid": os.getpid()}))
+        self.clients.append(client)
+        self.sel.register(sock, selectors.EVENT_READ, lambda mask: self._on_client(client, mask))
+
+    def _on_client(self, client: _Client, mask: int) -> None:
+        if mask & selectors.EVENT_WRITE:
+            self._write(client, False)
+        if not mask & selectors.EVENT_READ or client not in self.clients:
+            return
+        try:
+            data = client.sock.recv(1 << 20)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop_client(client)
+            return
+        for line in client.lines.feed(data):
+            reply = P.encode(self._handle(line))
+            self._spread()  # the events a request caused come before its reply, as in the sim
+            client.queue(reply)
+
+    def _drop_client(self, client: _Client) -> None:
+        if client in self.clients:
+            self.clients.remove(client)
+            self.sel.unregister(client.sock)
+            client.sock.close()
+
+    def _handle(self, line: bytes | None) -> dict[str, Any]:
+        """One request line -> its reply.  Nothing a client sends can stop the agent."""
+        try:
+            req = P.parse_request(line)
+        except P.RequestError as exc:
+            return P.reply_error(exc.id, str(exc))
+        try:
+            result = self._ops[req.op](req.args)
+        except HostError as exc:
+            return P.reply_error(req.id, str(exc), exc.errno)
+        except (ValueError, KeyError, TypeError) as exc:  # CommandError is a ValueError
+            return P.reply_error(req.id, f"{req.op}: {exc}")
+        return P.reply_ok(req.id, **result)
+
+    # ------------------------------------------------------------------ ops
+    def _host_call(self, fn: Callable[[HostApp, float], Any]) -> Any:
+        try:
+            return fn(self.app, self.sched.now)
+        finally:
+            self._after_host()
+
+    def _op_listen(self, args: dict[str, Any]) -> dict[str, Any]:
+        port = args["port"]
+        return {"sid": self._host_call(lambda app, now: app.listen(port, now))}
+
+    def _op_connect(self, args: dict[str, Any]) -> dict[str, Any]:
+        ip, port, lport = args["ip"], args["port"], args["lport"]
+        return {"sid": self._host_call(lambda app, now: app.connect(ip, port, now, lport))}
+
+    def _op_write(self, args: dict[str, Any]) -> dict[str, Any]:
+        sid, data = args["sid"], P.unb64(args["data"])
+        self._host_call(lambda app, now: app.write(sid, data, now))
+        return {}
+
+    def _op_write_pattern(self, args: dict[str, Any]) -> dict[str, Any]:
+        sid, count = args["sid"], args["count"]
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        self._host_call(lambda app, now: app.write_pattern(sid, count, now))
+        return {}
+
+    def _op_sid(self, what: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        def op(args: dict[str, Any]) -> dict[str, Any]:
+            sid = args["sid"]
+            self._host_call(lambda app, now: getattr(app, what)(sid, now))
+            return {}
+        return op
+
+    def _op_socket(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"socket": P.socket_to_wire(self.app.socket(args["sid"]))}
+
+    def _op_sockets(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"sockets": [P.socket_to_wire(info) for info in self.app.sockets()]}
+
+    def _op_command(self, args: dict[str, Any]) -> dict[str, Any]:
+        cmd = C.parse_line(args["line"])
+        if cmd is None:
+            return {"message": ""}
+        if isinstance(cmd, C.Listen):
+            self._local(cmd.endpoint.host)
+            port = cmd.endpoint.port
+            sid = self._host_call(lambda app, now: app.listen(port, now))
+            return {"message": f"{self.name} listening on port {port} (socket {sid})",
+                    "sid": sid}
+        if isinstance(cmd, C.Connect):
+            return self._command_connect(cmd)
+        if isinstance(cmd, C.SendText | C.SendBytes | C.SendFile):
+            return self._command_send(cmd)
+        if isinstance(cmd, C.Shutdown | C.Close | C.Abort):
+            sid = self._conn(cmd.conn)
+            self._host_call(lambda app, now: getattr(app, cmd.name)(sid, now))
+            return {"message": f"{cmd.name} {cmd.conn}", "sid": sid}
+        raise ValueError(f"{cmd.name} is not a host command; the lab carries it out")
+
+    def _command_connect(self, cmd: C.Connect) -> dict[str, Any]:
+        self._local(cmd.local_host)
+        rip = self._remote_ip(cmd.remote.host)
+        if cmd.conn_name is not None and cmd.conn_name in self.names:
+            raise ValueError(f"name {cmd.conn_name!r} is already taken")
+        rport, lport = cmd.remote.port, cmd.local_port
+        sid = self._host_call(lambda app, now: app.connect(rip, rport, now, lport))
+        if cmd.conn_name is not None:
+            self.names[cmd.conn_name] = sid
+        local = self.app.socket(sid).local
+        return {"message": f"connecting {self.name}:{local[1]}>{rip}:{rport}", "sid": sid}
+
+    def _command_send(self, cmd: C.SendText | C.SendBytes | C.SendFile) -> dict[str, Any]:
+        sid = self._conn(cmd.conn)
+        if isinstance(cmd, C.SendBytes):
+            count = cmd.count
+            self._host_call(lambda app, now: app.write_pattern(sid, count, now))
+            return {"message": f"sending {count} bytes on {cmd.conn}", "sid": sid}
+        if isinstance(cmd, C.SendFile):
+            try:
+                size = os.path.getsize(cmd.path)
+                if size > SEND_FILE_LIMIT:
+                    raise ValueError(f"{cmd.path}: {size} bytes is more than the "
+                                     f"{SEND_FILE_LIMIT >> 20} MiB a send takes")
+                with open(cmd.path, "rb") as fh:
+                    data = fh.read()
+            except OSError as exc:
+                raise ValueError(f"cannot read {cmd.path}: {exc.strerror}") from None
+        else:
+            data = cmd.data
+        self._host_call(lambda app, now: app.write(sid, data, now))
+        return {"message": f"sending {len(data)} bytes on {cmd.conn}", "sid": sid}
+
+    def _local(self, host: str) -> None:
+        if host != self.name and host not in self.local_ips:
+            raise ValueError(f"{host} is not this host ({self.name})")
+
+    @staticmethod
+    def _remote_ip(host: str) -> str:
+        try:
+            return str(ipaddress.IPv4Address(host))
+        except ValueError:
+            raise ValueError(f"give the peer {host!r} as an IPv4 address: an agent knows "
+                             "no other host names") from None
+
+    def _conn(self, ref: C.ConnRef) -> int:
+        if isinstance(ref, C.ConnName):
+            if ref.accepted or ref.name not in self.names:
+                raise ValueError(f"no connection named {ref} here; use HOST:PORT>IP:PORT")
+            return self.names[ref.name]
+        self._local(ref.local.host)
+        remote = (self._remote_ip(ref.remote.host), ref.remote.port)
+        found = None
+        for info in self.app.sockets():
+            if (info.local[1] == ref.local.port and info.remote == remote
+                    and ref.local.host in (self.name, info.local[0])):
+                found = info.id  # the newest one with this four-tuple
+        if found is None:
+            raise ValueError(f"no connection {ref}")
+        return found
+
+    def _direction(self, args: dict[str, Any], where: str = "egress") -> LinkDirection:
+        port = self.ports.get(args["ifname"])
+        if port is None:
+            raise ValueError(f"no interface {args['ifname']!r} (have {', '.join(self.ports)})")
+        if where not in ("egress", "ingress"):
+            raise ValueError(f"where must be egress or ingress, not {where!r}")
+        return port.egress if where == "egress" else port.ingress
+
+    def _op_impair(self, args: dict[str, Any]) -> dict[str, Any]:
+        direction = self._direction(args, args["where"])
+        changes: dict[str, Any] = args["changes"]
+        for key, value in changes.items():
+            allowed = _IMPAIR_TYPES.get(key)
+            if allowed is None:
+                raise ValueError(f"unknown parameter {key!r} (have {', '.join(_IMPAIR_TYPES)})")
+            if not P._is(value, allowed):
+                raise ValueError(f"{key}={value!r} has the wrong type")
+        direction.set(**changes)
+        p = direction.params
+        return {"state": {"delay": p.delay, "jitter": p.jitter, "loss": p.loss, "bw": p.bw,
+                          "dup": p.dup, "reorder": p.reorder, "queue": p.queue, "up": p.up}}
+
+    def _op_filter(self, args: dict[str, Any]) -> dict[str, Any]:
+        direction = self._direction(args)
+        try:
+            kind = C.SegmentKind(args["kind"])
+        except ValueError:
+            raise ValueError(f"kind must be one of {', '.join(k.value for k in C.SegmentKind)}"
+                             ) from None
+        action = args["action"]
+        if action not in ("hold", "drop"):
+            raise ValueError(f"action must be hold or drop, not {action!r}")
+        raw_ips = args["ips"]
+        ips: tuple[str, str] | None = None
+        if raw_ips is not None:
+            if len(raw_ips) != 2 or not all(isinstance(ip, str) for ip in raw_ips):
+                raise ValueError("ips must be [src, dst]")
+            ips = (raw_ips[0], raw_ips[1])
+        label = f"{args['ifname']}:egress"
+
+        def pred(frame: bytes) -> bool:
+            tcp = tcp_of(frame)
+            if tcp is None:
+                return False
+            if ips is not None and (tcp.src[0], tcp.dst[0]) != ips:
+                return False
+            seg = tcp.segment
+            if not kind.matches(seg.flags, len(seg.payload)):
+                return False
+            if action == "hold":
+                self._publish(LinkHeld(self.sched.now, self.name, label, summary(frame)))
+            return True
+
+        direction.add_filter(pred, "hold" if action == "hold" else "drop", args["count"])
+        return {}
+
+    def _op_release(self, args: dict[str, Any]) -> dict[str, Any]:
+        if args["ifname"] is None:
+            dirs = [port.egress for port in self.ports.values()]
+        else:
+            dirs = [self._direction(args)]
+        released = 0
+        for direction in dirs:
+            for flt in direction.filters:
+                if flt.action == "hold":
+                    direction.remove_filter(flt)
+            released += direction.release()
+        return {"released": released}
+
+    def _op_capture(self, args: dict[str, Any]) -> dict[str, Any]:
+        self.capture = bool(args["on"])
+        return {}
+
+    def _op_quit(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._stopping = True
+        return {}
+
+    # ------------------------------------------------------------------ teardown
+    def close(self) -> None:
+        """Close every socket and remove the control socket file (idempotent)."""
+        for client in list(self.clients):
+            self._drop_client(client)
+        for port in self.ports.values():
+            port.io.close()
+        self.ports.clear()
+        if self._listener is not None:
+            self._listener.close()
+            try:
+                if os.stat(self.control).st_ino == self._control_ino:
+                    os.unlink(self.control)
+            except FileNotFoundError:
+                pass
+            self._listener = None
+        self._wake_r.close()
+        self._wake_w.close()
+        self.sel.close()
+
+
+def _die_with_parent() -> None:
+    """Ask for SIGTERM when the process that started us exits (Linux prctl)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tcplab.backends.mininet.agent",
+                                     description="tcplab's stack on a host's interfaces")
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--control", required=True, help="unix socket path to listen on")
+    parser.add_argument("--epoch", type=float, required=True,
+                        help="CLOCK_MONOTONIC value that is t=0 of the run")
+    parser.add_argument("--iface", action="append", required=True,
+                        help="NAME,MAC,IP/PREFIX[,MTU] (repeat for more interfaces)")
+    parser.add_argument("--gateway")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--config", help="JSON object of TCP Config fields")
+    opts = parser.parse_args(argv)
+    try:
+        ifaces = [parse_iface(text) for text in opts.iface]
+        config = parse_config(opts.config)
+        agent = Agent(opts.name, opts.control, opts.epoch, ifaces, opts.gateway, opts.seed,
+                      config)
+    except (ValueError, TypeError, HostError) as exc:
+        print(f"tcplab agent {opts.name}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        what = exc.filename or ", ".join(i.name for i in ifaces)
+        print(f"tcplab agent {opts.name}: {what}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return agent.run(die_with_parent=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

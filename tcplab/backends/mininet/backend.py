@@ -1,0 +1,598 @@
+"""The Mininet backend: real namespaces and veths, tcplab's stack in one agent per host.
+
+Theory of operation
+-------------------
+:meth:`MininetBackend.start` builds the network (:mod:`.net`), turns offloads off on every
+lab interface, silences the kernel's TCP in each stack host (an nft ``inet`` table
+dropping TCP to the host's address at input, so only the userspace stack answers), then
+starts one agent per stack host inside its namespace with ``host.popen`` and waits for
+every agent's hello on its control socket in the lab's runtime directory.  Last, the
+topology's link parameters are applied where :mod:`.impair` places them.  Each phase
+is one :class:`Notice` line, so a slow start is visible.
+
+Everything after that goes through the agents' control connections
+(:class:`~.protocol.AgentClient`): :meth:`app` gives a :class:`HostApi` proxy whose calls
+are requests; the agents push their hosts' events, which :meth:`catch_up` drains, merges
+by time, relabels (an agent knows interfaces, the lab knows links) and publishes.  The
+clock is the wall clock: ``t`` is ``time.monotonic() - epoch`` in the lab and in every
+agent alike, since CLOCK_MONOTONIC is system-wide.
+
+Failure: an agent that dies becomes a :class:`HostStatus` ``up=False`` event and its
+host's calls fail with one line, while the other hosts go on.  A kernel host has no
+agent; calls on it say how to run programs there instead.
+
+Teardown: :meth:`stop` quits the agents, kills what is left in the hosts' namespaces,
+stops Mininet, deletes the nft table and the runtime directory.  It runs on a normal
+stop, on an exception, on SIGTERM/SIGHUP and at interpreter exit; the state file
+(:mod:`.clean`) lets ``tcplab clean`` finish the job after a ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import dataclasses
+import errno as E
+import json
+import os
+import secrets
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from tcplab.backends.mininet import clean as C
+from tcplab.backends.mininet import impair as I
+from tcplab.backends.mininet import net as N
+from tcplab.backends.mininet.protocol import (
+    AgentClient,
+    AgentError,
+    AgentGone,
+    ProtocolError,
+    b64,
+    event_from_wire,
+    frame_from_wire,
+    socket_from_wire,
+)
+from tcplab.lab.backend import FilterSpec, HostApi, LinkState
+from tcplab.lab.events import HostStatus, LabEvent, LinkDropped, LinkHeld, Notice
+from tcplab.lab.lab import LabError
+from tcplab.lab.topology import TopologySpec
+from tcplab.stack.sockets import HostError, SocketInfo
+from tcplab.tcp.config import Config
+
+AGENT_MODULE = "tcplab.backends.mininet.agent"
+HELLO_TIMEOUT = 20.0   # seconds for every agent to answer; 20 Python starts on 2 cores
+REPO_ROOT = str(Path(__file__).resolve().parents[3])
+FrameTap = Callable[[str, bytes, float], None]
+
+
+class MininetError(RuntimeError):
+    """The lab cannot start or go on; the message is one line for the user."""
+
+
+class _Agent:
+    """One stack host's agent process and its control connection."""
+
+    def __init__(self, host: str, ifname: str, proc: subprocess.Popen[bytes], sock: str,
+                 log: Path) -> None:
+        self.host = host
+        self.ifname = ifname
+        self.proc = proc
+        self.sock = sock
+        self.log = log
+        self.client: AgentClient | None = None
+        self.down: str | None = None     # why it is down, once it is
+
+    def stderr_tail(self, lines: int = 3) -> str:
+        try:
+            text = self.log.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return " | ".join(text[-lines:])
+
+
+class _AgentApi:
+    """HostApi over an agent's control connection."""
+
+    def __init__(self, backend: MininetBackend, agent: _Agent) -> None:
+        self._backend = backend
+        self._agent = agent
+
+    def _req(self, op: str, **args: Any) -> dict[str, Any]:
+        return self._backend.request(self._agent, op, **args)
+
+    def listen(self, port: int, now: float) -> int:
+        return int(self._req("listen", port=port)["sid"])
+
+    def connect(self, remote_ip: str, rport: int, now: float, lport: int | None) -> int:
+        return int(self._req("connect", ip=remote_ip, port=rport, lport=lport)["sid"])
+
+    def write(self, sid: int, data: bytes, now: float) -> None:
+        self._req("write", sid=sid, data=b64(data))
+
+    def write_pattern(self, sid: int, count: int, now: float) -> None:
+        self._req("write_pattern", sid=sid, count=count)
+
+    def shutdown(self, sid: int, now: float) -> None:
+        self._req("shutdown", sid=sid)
+
+    def close(self, sid: int, now: float) -> None:
+        self._req("close", sid=sid)
+
+    def abort(self, sid: int, now: float) -> None:
+        self._req("abort", sid=sid)
+
+    def socket(self, sid: int) -> SocketInfo:
+        return socket_from_wire(self._req("socket", sid=sid)["socket"])
+
+    def sockets(self) -> list[SocketInfo]:
+        return [socket_from_wire(s) for s in self._req("sockets")["sockets"]]
+
+
+class _KernelApi:
+    """A kernel host: Linux's TCP, not tcplab's; every call says so."""
+
+    def __init__(self, host: str, pid: int) -> None:
+        self._why = (f"{host} is a kernel host: run programs there with "
+                     f"`sudo mnexec -a {pid} COMMAND` (its TCP is Linux's, not tcplab's)")
+
+    def _refuse(self, *args: Any) -> Any:
+        raise HostError(E.EOPNOTSUPP, self._why)
+
+    listen = connect = write = write_pattern = shutdown = close = abort = socket = _refuse
+    sockets = _refuse
+
+
+class MininetBackend:
+    """Hosts in Mininet namespaces, each running tcplab's stack in an agent."""
+
+    name = "mininet"
+    virtual = False
+
+    def __init__(self, seed: int = 0, *, config: Config | None = None,
+                 hello_timeout: float = HELLO_TIMEOUT) -> None:
+        self.seed = seed
+        self.config = config
+        self.hello_timeout = hello_timeout
+        self.mechanism = "not started"
+        self.ips: dict[str, str] = {}
+        self.lab_id = secrets.token_hex(3)
+        self.epoch = time.monotonic()
+        self.topo: TopologySpec | None = None
+        self.network: N.Network | None = None
+        self.agents: dict[str, _Agent] = {}
+        self.kernel_pids: dict[str, int] = {}
+        self.impair: I.Impairments | None = None
+        self.state: C.LabState | None = None
+        self.taps: list[FrameTap] = []
+        self._publish: Callable[[LabEvent], None] = lambda e: None
+        self._iface_of: dict[str, str] = {}          # stack host -> its agent's interface
+        self._links: dict[str, tuple[str, str]] = {}  # link name -> (a, b)
+        self._ends: dict[tuple[str, str], tuple[str, str]] = {}  # (host, ifname) -> (link, peer)
+        self._old_signals: dict[int, Any] = {}
+        self._started = False
+        self._stopped = False
+
+    # -- lifecycle ---------------------------------------------------------------
+    def start(self, topo: TopologySpec, publish: Callable[[LabEvent], None]) -> None:
+        self._publish = publish
+        self.topo = topo
+        self._started = True
+        began = time.monotonic()
+        self._arm_cleanup()
+        try:
+            self._start(topo)
+        except BaseException:
+            self.stop()
+            raise
+        self._notice(f"ready in {time.monotonic() - began:.1f} s; links: {self.mechanism}")
+
+    def _start(self, topo: TopologySpec) -> None:
+        try:
+            # before recording the names: what the state file names, stop() deletes
+            N.check_free(topo)
+        except N.NetError as exc:
+            raise MininetError(str(exc)) from None
+        rundir = C.runtime_base() / self.lab_id
+        rundir.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        rundir.mkdir(mode=0o700)
+        ports, bridges = N.root_names(topo)
+        me = os.getpid()
+        self.state = C.LabState(self.lab_id, str(rundir),
+                                C.ProcRecord.of("lab", me, C.proc_cmdline(me)[:200]),
+                                links=ports, bridges=bridges)
+        if topo.switches:
+            self.state.nft_tables.append(f"bridge tcplab_{self.lab_id}")
+        self.state.save()
+        stack = [h for h in topo.hosts if not h.kernel]
+        self._notice(f"building network: {len(topo.hosts)} hosts, {len(topo.switches)} "
+                     f"switches, {len(topo.links)} links")
+        why_no_netem = I.netem_missing()
+        try:
+            self.network = N.build(topo)
+        except N.NetError as exc:
+            raise MininetError(str(exc)) from None
+        network = self.network
+        for spec in topo.hosts:
+            self.ips[spec.name] = spec.ip
+            pid = network.pid(spec.name)
+            self.state.processes.append(C.ProcRecord.of(f"shell {spec.name}", pid,
+                                                        f"mininet:{spec.name}"))
+            links = N.host_interfaces(topo, spec.name)
+            ifaces = [N.host_ifname(ln, spec.name) for ln in links]
+            self.state.namespaces.append(C.NsRecord(spec.name, C.netns_inode(pid) or 0, ifaces))
+            if spec.kernel:
+                self.kernel_pids[spec.name] = pid
+            elif ifaces:
+                self._iface_of[spec.name] = ifaces[0]
+        for ln in topo.links:
+            name = I.link_name(ln)
+            self._links[name] = (ln.a, ln.b)
+            self._ends[(ln.a, ln.intf_a)] = (name, ln.b)
+            self._ends[(ln.b, ln.intf_b)] = (name, ln.a)
+        self.state.save()
+        try:
+            N.run_all([*N.offload_commands(network),
+                       *(N.silence_kernel_tcp(network, h.name) for h in stack)])
+        except N.NetError as exc:
+            raise MininetError(str(exc)) from None
+        self._start_agents([h.name for h in stack if h.name in self._iface_of], rundir)
+        netem = why_no_netem is None
+        self.mechanism = ("netem on each link's sending interface" if netem else
+                          f"agents' egress/ingress queues ({why_no_netem}); between switches "
+                          f"and kernel hosts loss only, by nft bridge rules")
+        self.impair = I.Impairments(I.place(topo, self._iface_of, netem), self.lab_id,
+                                    self._agent_impair, self._run, self._notice, why_no_netem)
+        for ln in topo.links:
+            for src, params in ((ln.a, ln.ab), (ln.b, ln.ba)):
+                changes = I.topo_changes(params)
+                if changes:
+                    self._set(I.link_name(ln), [src], changes)
+
+    def _start_agents(self, hosts: list[str], rundir: Path) -> None:
+        if not hosts:
+            return
+        assert self.network is not None and self.state is not None and self.topo is not None
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO_ROOT, env.get("PYTHONPATH"))
+                                            if p)
+        config = self._config_json()
+        for index, host in enumerate(hosts):
+            spec = self.topo.host(host)
+            ifname = self._iface_of[host]
+            sock = str(rundir / f"{host}.sock")
+            log = rundir / f"{host}.log"
+            argv = [sys.executable, "-m", AGENT_MODULE, "--name", host, "--control", sock,
+                    "--epoch", repr(self.epoch), "--seed", str(self.seed * 1000 + index),
+                    "--iface", f"{ifname},{self.network.mac(host, ifname)},"
+                               f"{spec.ip}/{spec.prefix_len}"]
+            if config is not None:
+                argv += ["--config", config]
+            with open(log, "wb") as err:
+                proc = self.network.node(host).popen(argv, stdin=subprocess.DEVNULL,
+                                                     stdout=subprocess.DEVNULL, stderr=err,
+                                                     env=env, cwd=REPO_ROOT)
+            self.agents[host] = _Agent(host, ifname, proc, sock, log)
+            self.state.processes.append(C.ProcRecord.of(f"agent {host}", proc.pid,
+                                                        AGENT_MODULE))
+        self.state.save()
+        self._wait_hellos()
+        self._notice(f"starting agents {len(self.agents)}/{len(self.agents)}")
+        if self.taps:
+            self._capture(True)
+
+    def _wait_hellos(self) -> None:
+        deadline = time.monotonic() + self.hello_timeout
+        waiting = list(self.agents.values())
+        while waiting:
+            for agent in list(waiting):
+                code = agent.proc.poll()
+                if code is not None:
+                    raise MininetError(f"the agent on {agent.host} exited with status {code} "
+                                       f"before its hello: {agent.stderr_tail() or 'no stderr'}")
+                if os.path.exists(agent.sock):
+                    try:
+                        agent.client = AgentClient.connect(agent.sock, timeout=2.0)
+                    except AgentGone:
+                        continue
+                    os.chmod(agent.sock, 0o600)
+                    waiting.remove(agent)
+            if waiting and time.monotonic() > deadline:
+                agent = waiting[0]
+                raise MininetError(f"the agent on {agent.host} sent no hello within "
+                                   f"{self.hello_timeout:g} s; its stderr: "
+                                   f"{agent.stderr_tail() or 'empty'}")
+            if waiting:
+                time.sleep(0.01)
+
+    def _config_json(self) -> str | None:
+        if self.config is None:
+            return None
+        fields = {f.name: getattr(self.config, f.name) for f in dataclasses.fields(self.config)}
+        return json.dumps({k: v for k, v in fields.items() if not isinstance(v, bytes)})
+
+    def stop(self) -> None:
+        """Take everything down (idempotent); see the module docstring."""
+        if self._stopped or not self._started:
+            return
+        self._stopped = True
+        try:
+            self._quit_agents()
+            if self.state is not None and self.network is not None:
+                shells = {p.pid for p in self.state.processes if p.what.startswith("shell")}
+                for ns in self.state.namespaces:
+                    for pid in C.namespace_pids(ns):
+                        if pid not in shells:
+                            start = C.proc_start_time(pid)
+                            C.kill(pid, lambda pid=pid, start=start:
+                                   start is not None and C.proc_start_time(pid) == start)
+            if self.network is not None:
+                self.network.stop()
+        finally:
+            if self.state is not None:
+                C.clean_lab(self.state, set(), lambda text: None)
+            self._disarm_cleanup()
+
+    def _quit_agents(self) -> None:
+        for agent in self.agents.values():
+            if agent.client is not None and not agent.client.closed:
+                with contextlib.suppress(AgentError):
+                    agent.client.request("quit", timeout=1.0)
+        deadline = time.monotonic() + 1.0
+        for agent in self.agents.values():
+            try:
+                agent.proc.wait(max(deadline - time.monotonic(), 0.01))
+            except subprocess.TimeoutExpired:
+                agent.proc.kill()
+                agent.proc.wait()
+            if agent.client is not None:
+                agent.client.close()
+
+    def _arm_cleanup(self) -> None:
+        atexit.register(self.stop)
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            self._old_signals[sig] = signal.signal(sig, _exit_on_signal)
+
+    def _disarm_cleanup(self) -> None:
+        atexit.unregister(self.stop)
+        if threading.current_thread() is threading.main_thread():
+            for sig, old in self._old_signals.items():
+                signal.signal(sig, old)
+        self._old_signals.clear()
+
+    # -- time --------------------------------------------------------------------
+    def now(self) -> float:
+        return time.monotonic() - self.epoch
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` of wall time pass, publishing events as they come."""
+        deadline = time.monotonic() + max(seconds, 0.0)
+        while (left := deadline - time.monotonic()) > 0:
+            clients = [a.client for a in self.agents.values()
+                       if a.client is not None and not a.client.closed]
+            if clients:
+                select.select(clients, [], [], min(left, 0.05))
+            else:
+                time.sleep(min(left, 0.05))
+            self.catch_up()
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        """Publish every event the agents pushed so far, merged in time order."""
+        batch: list[LabEvent] = []
+        frames: list[tuple[float, str, bytes]] = []
+        for agent in self.agents.values():
+            batch.extend(self._drain(agent, frames))
+        frames.sort(key=lambda f: f[0])
+        for t, link, data in frames:
+            for tap in self.taps:
+                tap(link, data, t)
+        batch.sort(key=lambda e: e.t)
+        for event in batch:
+            self._publish(event)
+
+    def pause(self) -> None:
+        raise LabError("pause: not supported on Mininet (real hosts run on the wall clock; "
+                       "use the simulated network to pause)")
+
+    def resume(self) -> None:
+        raise LabError("resume: not supported on Mininet (its clock never pauses)")
+
+    # -- hosts -------------------------------------------------------------------
+    def app(self, host: str) -> HostApi:
+        if host in self.agents:
+            return _AgentApi(self, self.agents[host])
+        if host in self.kernel_pids:
+            return _KernelApi(host, self.kernel_pids[host])
+        raise HostError(E.ENOENT, f"{host} has no agent (it has no link)")
+
+    def kick(self, host: str) -> None:
+        # The events a call caused come before the lab's CommandDone line.
+        self.catch_up()
+
+    def request(self, agent: _Agent, op: str, timeout: float = 30.0,
+                **args: Any) -> dict[str, Any]:
+        """One request to ``agent``; failures become HostError with one line."""
+        if agent.down is not None or agent.client is None:
+            raise HostError(E.EHOSTDOWN, f"{agent.host} is down: {agent.down or 'no agent'}")
+        try:
+            return agent.client.request(op, timeout=timeout, **args)
+        except AgentGone as exc:
+            self._mark_down(agent, str(exc))
+            raise HostError(E.EHOSTDOWN, f"{agent.host} is down: {agent.down}") from None
+        except AgentError as exc:
+            raise HostError(exc.errno or E.EIO, str(exc)) from None
+
+    def _mark_down(self, agent: _Agent, why: str) -> None:
+        if agent.down is not None:
+            return
+        code = agent.proc.poll()
+        if code is None:
+            try:
+                code = agent.proc.wait(0.2)
+            except subprocess.TimeoutExpired:
+                code = None
+        status = "still running" if code is None else f"exit status {code}"
+        tail = agent.stderr_tail()
+        agent.down = f"its agent stopped ({status}{'; ' + tail if tail else ''})"
+        self._publish(HostStatus(self.now(), agent.host, False, agent.down))
+
+    def _drain(self, agent: _Agent, frames: list[tuple[float, str, bytes]]
+               ) -> list[LabEvent]:
+        client = agent.client
+        if client is None or agent.down is not None:
+            return []
+        out: list[LabEvent] = []
+        for msg in client.drain():
+            try:
+                if "event" in msg:
+                    out.append(self._relabel(agent, event_from_wire(msg["event"])))
+                elif "frame" in msg and self.taps:
+                    self._frame(agent, msg["frame"], frames)
+            except ProtocolError as exc:
+                out.append(Notice(self.now(), agent.host, f"bad message from the agent: {exc}"))
+        if client.closed or agent.proc.poll() is not None:
+            self._mark_down(agent, "connection closed")
+        return out
+
+    def _relabel(self, agent: _Agent, event: LabEvent) -> LabEvent:
+        """An agent names its interface; the lab's stream names the link and direction."""
+        if not isinstance(event, LinkDropped | LinkHeld):
+            return event
+        # The agent says LinkDropped(link=IFNAME, direction="egress"|"ingress") and
+        # LinkHeld(direction="IFNAME:egress").
+        ifname = (event.link if isinstance(event, LinkDropped)
+                  else event.direction.partition(":")[0])
+        if (agent.host, ifname) not in self._ends:
+            ifname = agent.ifname
+        link, peer = self._ends[(agent.host, ifname)]
+        inbound = isinstance(event, LinkDropped) and event.direction.lower() in (
+            "in", "ingress", f"{peer}>{agent.host}")
+        label = f"{peer}>{agent.host}" if inbound else f"{agent.host}>{peer}"
+        if isinstance(event, LinkDropped):
+            return dataclasses.replace(event, host="", link=link, direction=label)
+        return dataclasses.replace(event, host="", direction=label)
+
+    def _frame(self, agent: _Agent, raw: Any, frames: list[tuple[float, str, bytes]]) -> None:
+        frame = frame_from_wire(raw)
+        end = self._ends.get((agent.host, frame.ifname))
+        if end is None:
+            return
+        link, peer = end
+        # A frame between two stack hosts is seen leaving one and entering the other.
+        if frame.dir == "in" and peer in self.agents:
+            return
+        frames.append((frame.t, link, frame.data))
+
+    def add_tap(self, tap: FrameTap) -> None:
+        self.taps.append(tap)
+        if len(self.taps) == 1 and self.agents:
+            self._capture(True)
+
+    def _capture(self, on: bool) -> None:
+        for agent in self.agents.values():
+            try:
+                self.request(agent, "capture", on=on)
+            except HostError:
+                continue  # a host that is down captures nothing
+
+    # -- links -------------------------------------------------------------------
+    def find_link(self, a: str, b: str) -> str | None:
+        for name, ends in self._links.items():
+            if set(ends) == {a, b} and a != b:
+                return name
+        return None
+
+    def link_names(self) -> list[str]:
+        return list(self._links)
+
+    def link_states(self, link: str) -> tuple[LinkState, LinkState]:
+        assert self.impair is not None
+        a, b = self._links[link]
+        return self.impair.states[(link, a)], self.impair.states[(link, b)]
+
+    def set_link(self, link: str, direction: tuple[str, str] | None,
+                 changes: dict[str, Any]) -> None:
+        if link not in self._links:
+            raise ValueError(f"no link {link}")
+        srcs = list(self._links[link]) if direction is None else [direction[0]]
+        self._set(link, srcs, changes)
+
+    def _set(self, link: str, srcs: Sequence[str], changes: dict[str, Any]) -> None:
+        assert self.impair is not None
+        try:
+            self.impair.set([(link, src) for src in srcs], changes)
+        except (N.NetError, HostError) as exc:
+            raise ValueError(f"link {link}: {exc}") from None
+        table = self.impair.nft_table
+        if self.state is not None and table is not None and table not in self.state.nft_tables:
+            self.state.nft_tables.append(table)
+            self.state.save()
+
+    def _agent_impair(self, host: str, ifname: str, where: str,
+                      changes: dict[str, Any]) -> None:
+        self.request(self.agents[host], "impair", ifname=ifname, where=where, changes=changes)
+
+    def _run(self, node: str | None, argv: Sequence[str], stdin: str | None) -> None:
+        assert self.network is not None
+        if node is not None and node not in self.topo_switches():
+            argv = self.network.in_host(node, argv)
+        N.run_all([(" ".join(argv[:4]), argv, stdin)])
+
+    def topo_switches(self) -> tuple[str, ...]:
+        return self.topo.switches if self.topo is not None else ()
+
+    # -- filters -----------------------------------------------------------------
+    def _filter_iface(self, src: str, dst: str) -> tuple[_Agent, str]:
+        agent = self.agents.get(src)
+        if agent is None:
+            raise ValueError(f"hold/drop from {src}: on Mininet, filters run in a stack "
+                             f"host's agent, so the flow must start at a stack host "
+                             f"({', '.join(self.agents) or 'none here'})")
+        link = self.find_link(src, dst)
+        if link is not None:
+            for (host, ifname), (name, _peer) in self._ends.items():
+                if host == src and name == link:
+                    return agent, ifname
+        return agent, agent.ifname
+
+    def add_filter(self, spec: FilterSpec) -> None:
+        agent, ifname = self._filter_iface(spec.src, spec.dst)
+        try:
+            self.request(agent, "filter", ifname=ifname, kind=str(spec.kind.value),
+                         action=spec.action, count=spec.count,
+                         ips=list(spec.ips) if spec.ips is not None else None)
+        except HostError as exc:
+            raise ValueError(str(exc)) from None
+
+    def release(self, src: str | None, dst: str | None) -> int:
+        targets: list[tuple[_Agent, str | None]]
+        if src is None or dst is None:
+            targets = [(a, None) for a in self.agents.values() if a.down is None]
+        elif src in self.agents:
+            targets = [self._filter_iface(src, dst)]
+        else:
+            return 0
+        released = 0
+        for agent, ifname in targets:
+            released += int(self.request(agent, "release", ifname=ifname)["released"])
+        self.catch_up()
+        return released
+
+    # -- helpers -----------------------------------------------------------------
+    def _notice(self, text: str) -> None:
+        self._publish(Notice(self.now(), "", text))
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM/SIGHUP unwind like an exception, so ``finally`` blocks and atexit clean up."""
+    raise SystemExit(128 + signum)
