@@ -59,6 +59,16 @@ _DEFAULT_MSS = 536
 SWS_OVERRIDE = 0.2  # seconds (RFC 1122 §4.2.3.4: 0.1-1.0 s)  # RFC 9293 §3.7.1, RFC 6691
 
 
+def offered_wscale(cfg: Config) -> int:
+    """The shift we offer: the configured one, smaller for a small buffer so that one
+    window unit stays under a sixteenth of it (a unit bigger than the free space would
+    advertise a zero window forever)."""
+    shift = cfg.wscale
+    while shift > 0 and (1 << shift) * 16 > cfg.rcvbuf:
+        shift -= 1
+    return shift
+
+
 class Sender(ABC):
     """Send-side TCB fields and the output routine (see the module docstring)."""
 
@@ -191,7 +201,7 @@ class Sender(ABC):
         elif sack:
             opts += [NOP, NOP, SACK_PERMITTED]
         if ws:
-            opts += [NOP, WScale(cfg.wscale)]
+            opts += [NOP, WScale(offered_wscale(cfg))]
         return tuple(opts)
 
     def _send_syn(self, now: float, ack: bool, retransmit: bool = False) -> None:
@@ -220,7 +230,7 @@ class Sender(ABC):
         self.snd_wscale_offered = ws is not None
         if ws is not None:  # we always offer; scaling needs both (RFC 7323 §2.2)
             self.snd_wscale = min(ws, 14)  # RFC 7323 §2.3: treat a larger shift as 14
-            self.rcv_wscale = cfg.wscale
+            self.rcv_wscale = offered_wscale(cfg)
         self.sack_ok = cfg.sack and seg.sack_permitted()
         ts = seg.timestamps()
         self.ts_ok = cfg.timestamps and ts is not None
@@ -411,7 +421,8 @@ class Sender(ABC):
             self._send_data_segment(self.snd_una, 1, now, "probe")
         elif sq.lt(self.snd_nxt, self._data_end()):
             self._send_data_segment(self.snd_nxt, 1, now, "")
-        self._persist_backoff += 1
+        if self.rtt.current() * (1 << self._persist_backoff) < self.config.rto_max:
+            self._persist_backoff += 1  # RFC 1122 §4.2.2.17: exponential, capped
         self._arm("persist", now + min(self.rtt.current() * (1 << self._persist_backoff),
                                        self.config.rto_max))
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import itertools
 import math
 
 import pytest
@@ -28,6 +29,7 @@ from hypothesis import strategies as st
 
 from tcplab.pair import CLOSE_ORDERS, Impairment, Pair, Result, run_transfer
 from tcplab.tcp.config import Config
+from tcplab.tcp.connection import Connection
 from tcplab.tcp.states import TRANSITIONS, State
 
 S = State
@@ -82,7 +84,7 @@ def squeeze(states: tuple[State, ...]) -> tuple[State, ...]:
 
 
 def check_moves(states: tuple[State, ...]) -> None:
-    for a, b in zip(states, states[1:], strict=False):
+    for a, b in itertools.pairwise(states):
         assert (a, b) in LEGAL_MOVES, f"{a} -> {b} is not in TRANSITIONS: {states}"
 
 
@@ -103,9 +105,9 @@ def check_close_paths(order: str, r: Result) -> None:
         # until the peer's TIME-WAIT ran out: then the peer, CLOSED, answers its FIN
         # with a RST and CLOSING goes straight to CLOSED.  Both cannot be reset that way.
         for path, opening in ((c, CLIENT_OPEN), (s, SERVER_OPEN)):
-            assert path in (opening + (S.FIN_WAIT_1, S.CLOSING, S.TIME_WAIT, S.CLOSED),
-                            opening + (S.FIN_WAIT_1, S.FIN_WAIT_2, S.TIME_WAIT, S.CLOSED),
-                            opening + (S.FIN_WAIT_1, S.CLOSING, S.CLOSED)), path
+            assert path in ((*opening, S.FIN_WAIT_1, S.CLOSING, S.TIME_WAIT, S.CLOSED),
+                            (*opening, S.FIN_WAIT_1, S.FIN_WAIT_2, S.TIME_WAIT, S.CLOSED),
+                            (*opening, S.FIN_WAIT_1, S.CLOSING, S.CLOSED)), path
         assert S.TIME_WAIT in c or S.TIME_WAIT in s
 
 
@@ -241,15 +243,9 @@ def test_loss_fraction_is_honoured() -> None:
     assert r.s2c.lost == 0
 
 
-GAVE_UP_BUG = ("engine bug: after giving up (ETIMEDOUT -> CLOSED) handle_timer's _output "
-               "re-arms 'rtx', which later fires in CLOSED, resends the SYN and raises "
-               "'undeclared move: CLOSED on timeout'")
-
-
-@pytest.mark.xfail(strict=True, reason=GAVE_UP_BUG)
 def test_gave_up_connection_keeps_no_timer() -> None:
-    from tcplab.tcp.connection import Connection
-
+    # Regression: a connection that gave up re-armed 'rtx' in CLOSED, resent its SYN
+    # when it fired and later raised "undeclared move: CLOSED on timeout".
     conn = Connection(("10.0.0.1", 40000), dataclasses.replace(lab_config(), syn_retries=1))
     conn.connect(("10.0.0.2", 5001), 0.0)
     for _ in range(2):
@@ -260,7 +256,6 @@ def test_gave_up_connection_keeps_no_timer() -> None:
     assert conn.get_timer() is None
 
 
-@pytest.mark.xfail(strict=True, reason=GAVE_UP_BUG)
 def test_dead_link_fails_with_etimedout() -> None:
     cfg = dataclasses.replace(lab_config(), syn_retries=3)
     r = run_transfer(1000, config=cfg, c2s=Impairment(loss=1.0))

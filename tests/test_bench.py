@@ -1,0 +1,70 @@
+"""``tcplab bench``: the JSON contract and sane values (speed goals are not asserted)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import platform
+
+import pytest
+
+from tcplab.bench import REGISTRY, main, mathis_bound
+
+CONTRACT = {"bulk_MBps", "us_per_segment", "loss1_ratio", "loss5_ratio", "sack_gain_5",
+            "python", "cpu"}
+
+
+@pytest.fixture(scope="module")
+def quick_json() -> dict[str, object]:
+    # module scope, so one quick run serves every test (capsys is per test)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = main(["--json", "--quick"])
+    assert status == 0
+    text = out.getvalue()
+    assert text.count("\n") == 1, "--json prints exactly one line: the object"
+    data = json.loads(text)
+    assert isinstance(data, dict)
+    return data
+
+
+def test_json_has_the_contract_keys(quick_json: dict[str, object]) -> None:
+    assert set(quick_json) >= CONTRACT
+    registered = {m.key for entry in REGISTRY for m in entry.metrics}
+    assert set(quick_json) == registered | {"python", "cpu"}
+
+
+def test_values_are_plausible(quick_json: dict[str, object]) -> None:
+    numbers = {k: v for k, v in quick_json.items() if k not in ("python", "cpu")}
+    for key, value in numbers.items():
+        assert isinstance(value, float), key
+        assert value > 0, key
+    assert numbers["us_per_segment"] < 10_000  # 10 ms per segment would be broken
+    # goodput over the Mathis bound: well above 0, and no engine beats it several times
+    assert 0.02 < numbers["loss1_ratio"] < 3
+    assert 0.02 < numbers["loss5_ratio"] < 3
+    assert 0.3 < numbers["sack_gain_5"] < 5
+    assert quick_json["python"] == platform.python_version()
+    assert isinstance(quick_json["cpu"], str) and quick_json["cpu"]
+
+
+def test_mathis_bound_is_capped_at_the_link_rate() -> None:
+    assert mathis_bound(1448, 0.02, 0.01, 1e9) == pytest.approx(1448 / 0.02 * 1.22 / 0.1)
+    assert mathis_bound(1448, 0.02, 0.0001, 1.25e6) == 1.25e6
+
+
+def test_table_lists_every_figure(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--quick"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == [
+        m.key for entry in REGISTRY for m in entry.metrics] + ["python", "cpu"]
+
+
+def test_bad_arguments_get_one_line_and_status_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--bogus"]) == 2
+    err = capsys.readouterr().err
+    assert err == "tcplab bench: error: unrecognized arguments: --bogus (see --help)\n"
+    assert "Traceback" not in err
+    assert main(["--help"]) == 0
+    assert "--quick" in capsys.readouterr().out
