@@ -400,7 +400,8 @@ class Sender(ABC):
             # RFC 5681 §3.1: ssthresh is held while the same segment times out again
             self.cc.cwnd = self.snd_mss
             self.cc.in_recovery = False
-        self.board.clear()  # RFC 2018 §8: after a timeout, forget SACK information
+        # RFC 6675 §5.1: the SACK scoreboard survives the timeout (reneging is rare;
+        # forgetting it would resend everything the peer already holds)
         self._recovery = ""
         self.snd_nxt = self.snd_una
         self._why = "rto"
@@ -568,11 +569,20 @@ class Sender(ABC):
                 cwnd_room = cc.cwnd - pipe
             else:
                 cwnd_room = cc.cwnd - self.in_flight
+                if self.board:
+                    # after a timeout, SACKed bytes behind SND.NXT are not in flight
+                    board = self.board
+                    cwnd_room += board.sacked_bytes - board.sacked_above(self.snd_nxt)
+                    self._skip_sacked()
+                if cc.dup_acks and not self._recovery:
+                    # RFC 3042 limited transmit: the first two duplicate ACKs each let
+                    # one new segment out, so a small window can still earn its third
+                    cwnd_room += min(cc.dup_acks, 2) * mss
             data_end = self._data_end()
             avail = sq.sub(data_end, self.snd_nxt)
             if avail > 0:
                 wnd_room = sq.sub(sq.add(self.snd_una, self.snd_wnd), self.snd_nxt)
-                n = min(avail, mss, cwnd_room, wnd_room)
+                n = min(avail, mss, cwnd_room, wnd_room, self._resend_limit())
                 if n <= 0:
                     return
                 if n < mss and not self._small_segment_ok(n, avail):
@@ -583,6 +593,27 @@ class Sender(ABC):
                     and (self.snd_max == data_end or self._why)):
                 self._send_fin(data_end, now, "")
             return
+
+    def _skip_sacked(self) -> None:
+        """Going back after a timeout, step over what the peer has SACKed: RFC 6675
+        §5.1 keeps the scoreboard across a timeout, so only the holes are sent again."""
+        if not sq.lt(self.snd_nxt, self.snd_max):
+            return
+        hole = self.board.next_hole(self.snd_nxt, 1 << 30)
+        highest = self.board.highest
+        if hole is not None:
+            if sq.gt(hole[0], self.snd_nxt):
+                self.snd_nxt = hole[0]
+        elif highest is not None and sq.lt(self.snd_nxt, highest):
+            self.snd_nxt = highest
+
+    def _resend_limit(self) -> int:
+        """Bytes up to the next SACKed block when resending after a timeout."""
+        if self.board and sq.lt(self.snd_nxt, self.snd_max):
+            hole = self.board.next_hole(self.snd_nxt, 1 << 30)
+            if hole is not None:
+                return max(sq.sub(hole[1], self.snd_nxt), 1)
+        return 1 << 30
 
     def _small_segment_ok(self, n: int, avail: int) -> bool:
         """Nagle (RFC 9293 §3.7.4) and sender SWS avoidance (§3.8.6.2.1)."""
