@@ -64,17 +64,21 @@ class HostApp:
         self._after(now)
 
     # -- application calls (raise HostError on a user mistake) ---------------------
-    def listen(self, port: int, now: float) -> int:
+    def listen(self, port: int, now: float, tcp: dict[str, bool] | None = None) -> int:
         try:
-            return self.host.listen(port, now=now)
+            return self.host.listen(port, now=now, tcp=tcp)
         finally:
             self._after(now)
 
-    def connect(self, remote_ip: str, rport: int, now: float, lport: int | None) -> int:
+    def connect(self, remote_ip: str, rport: int, now: float, lport: int | None,
+                tcp: dict[str, bool] | None = None) -> int:
         try:
-            return self.host.connect(remote_ip, rport, now, lport=lport)
+            return self.host.connect(remote_ip, rport, now, lport=lport, tcp=tcp)
         finally:
             self._after(now)
+
+    def set_tcp(self, tcp: dict[str, bool]) -> None:
+        self.host.set_tcp(**tcp)
 
     def write(self, sid: int, data: bytes, now: float) -> None:
         """Queue all of ``data`` for the socket, writing what fits now."""

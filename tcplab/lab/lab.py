@@ -108,8 +108,14 @@ class Lab:
         now = self.now()
         if isinstance(cmd, C.Listen):
             host = self._host(cmd.endpoint.host)
-            sid = self._call(host, lambda app: app.listen(cmd.endpoint.port, now))
+            sid = self._call(host, lambda app: app.listen(cmd.endpoint.port, now,
+                                                            dict(cmd.tcp) or None))
             return f"{host} listening on port {cmd.endpoint.port} (socket {sid})"
+        if isinstance(cmd, C.Tcp):
+            host = self._host(cmd.host)
+            self._call(host, lambda app: app.set_tcp(dict(cmd.tcp)))
+            return f"{host}: new sockets use " + " ".join(
+                f"{k}={'on' if v else 'off'}" for k, v in cmd.tcp)
         if isinstance(cmd, C.Connect):
             return self._connect(cmd, now)
         if isinstance(cmd, C.SendText | C.SendBytes | C.SendFile):
@@ -184,7 +190,7 @@ class Lab:
             raise LabError(f"name {cmd.conn_name!r} is already taken")
         rip = self._ip(rhost)
         sid = self._call(host, lambda app: app.connect(rip, cmd.remote.port, now,
-                                                        cmd.local_port))
+                                                        cmd.local_port, dict(cmd.tcp) or None))
         info = self.backend.app(host).socket(sid)
         remote = info.remote or (rip, cmd.remote.port)
         label = self._label(host, info.local, remote)
@@ -319,6 +325,8 @@ class Lab:
             changes["bw"] = cmd.bw or None
         if cmd.queue is not None:
             changes["queue"] = cmd.queue or 1000
+        if cmd.burst is not None:
+            changes["burst"] = None if cmd.burst == (0.0, 0.0) else cmd.burst
         try:
             self.backend.set_link(link, direction, changes)
         except ValueError as exc:
@@ -372,5 +380,7 @@ def describe_params(params: LinkState) -> str:
         parts.append(f"dup={params.dup * 100:g}%")
     if params.reorder:
         parts.append(f"reorder={params.reorder * 100:g}%")
+    if params.burst:
+        parts.append(f"burst={params.burst[0] * 100:g}%,{params.burst[1] * 100:g}%")
     parts.append("up" if params.up else "down")
     return " ".join(parts)

@@ -77,6 +77,21 @@ _READ_ALL = 1 << 30
 _HOWS = ("rd", "wr", "rdwr")
 
 
+_FEATURE_FIELDS = {"sack": "sack", "timestamps": "timestamps", "wscale": "window_scaling",
+                   "nagle": "nagle"}
+
+
+def _features(features: dict[str, bool]) -> dict[str, bool]:
+    """Feature names of the command language -> Config field names."""
+    out: dict[str, bool] = {}
+    for key, on in features.items():
+        if key not in _FEATURE_FIELDS:
+            raise HostError(E.EINVAL, f"unknown TCP feature {key!r} "
+                                      f"(one of {', '.join(_FEATURE_FIELDS)})")
+        out[_FEATURE_FIELDS[key]] = bool(on)
+    return out
+
+
 class Host:
     def __init__(self, name: str, *, config: Config | None = None, rng: random.Random,
                  auto_accept: bool = True, auto_read: bool = True) -> None:
@@ -105,6 +120,7 @@ class Host:
         self._timer_tie = 0
         self._timed = 0  # sockets with a deadline, to judge when the heap is mostly stale
         self._now = 0.0
+        self.tcp_defaults: dict[str, bool] = {}  # Config fields set by set_tcp()
 
     # ------------------------------------------------------------------ configuration
     def add_interface(self, ifname: str, mac: str | bytes, ip: str, prefix_len: int,
@@ -128,8 +144,21 @@ class Host:
                 for ip, mac, exp in self._ip.arp.entries(now)]
 
     # ------------------------------------------------------------------ socket API
-    def listen(self, port: int, backlog: int = 128, now: float | None = None) -> int:
-        """A listening socket on every local address; ``now`` defaults to the last time seen."""
+    def set_tcp(self, **features: bool) -> None:
+        """Turn TCP features on or off for the sockets opened from now on: ``sack``,
+        ``timestamps``, ``wscale`` (window scaling), ``nagle``."""
+        self.tcp_defaults.update(_features(features))
+
+    def _config(self, base: Config, tcp: dict[str, bool] | None) -> Config:
+        cfg = replace(base)
+        for name, on in {**self.tcp_defaults, **_features(tcp or {})}.items():
+            setattr(cfg, name, on)
+        return cfg
+
+    def listen(self, port: int, backlog: int = 128, now: float | None = None,
+               tcp: dict[str, bool] | None = None) -> int:
+        """A listening socket on every local address; ``now`` defaults to the last time seen.
+        ``tcp`` turns features off (or on) for this socket, e.g. ``{"sack": False}``."""
         if now is not None:
             self._now = now
         t = self._now
@@ -138,7 +167,7 @@ class Host:
             raise HostError(E.EINVAL, f"backlog {backlog} must be at least 1")
         if port in self._listeners or self._active_ports[port]:
             raise HostError(E.EADDRINUSE, f"port {port} in use on {self.name}")
-        conn = Connection((ANY, port), self.config)
+        conn = Connection((ANY, port), self._config(self.config, tcp))
         rec = self._new_record(conn, (ANY, port), None, backlog=backlog)
         conn.listen(t)
         self._listeners[port] = rec
@@ -146,7 +175,8 @@ class Host:
         self._pump(rec, t)
         return rec.sid
 
-    def connect(self, remote_ip: str, rport: int, now: float, lport: int | None = None) -> int:
+    def connect(self, remote_ip: str, rport: int, now: float, lport: int | None = None,
+                tcp: dict[str, bool] | None = None) -> int:
         """Active OPEN; a fixed ``lport`` permits simultaneous open."""
         self._now = now
         try:
@@ -167,7 +197,7 @@ class Host:
             if self._port_users[lport]:
                 raise HostError(E.EADDRINUSE, f"port {lport} in use on {self.name}")
         remote = (inet_ntoa(dst), rport)
-        conn = Connection((iface.ip_str, lport), iface.config)
+        conn = Connection((iface.ip_str, lport), self._config(iface.config, tcp))
         rec = self._new_record(conn, (iface.ip_str, lport), remote, active=True)
         self._bind(rec, (iface.ip, lport, dst, rport))
         conn.connect(remote, now)
@@ -335,7 +365,9 @@ class Host:
         # The listener is bound to every address: the child takes the one the SYN was
         # sent to, and the MSS of the interface it came in on.
         child.local = local
-        child.config = iface.config
+        parent = lst.conn.config
+        child.config = replace(iface.config, sack=parent.sack, timestamps=parent.timestamps,
+                               window_scaling=parent.window_scaling, nagle=parent.nagle)
         rec = self._new_record(child, local, remote, listener=lst.sid,
                                accepted=self.auto_accept)
         self._bind(rec, (dst, seg.dst_port, src, seg.src_port))

@@ -10,6 +10,7 @@ class Config:
     mss: int = 1460                 # the MSS we advertise (MTU - 40)
     rcvbuf: int = 262144            # receive buffer: bounds RCV.WND
     sndbuf: int = 262144            # send buffer: bounds unsent + unacknowledged bytes
+    window_scaling: bool = True     # offer the window scale option (RFC 7323 §2)
     wscale: int = 7                 # shift we offer (RFC 7323 §2.3); used only if both offer
     sack: bool = True               # offer SACK-permitted (RFC 2018)
     timestamps: bool = True         # offer timestamps (RFC 7323 §3)

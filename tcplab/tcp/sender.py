@@ -191,7 +191,7 @@ class Sender(ABC):
         # on a SYN,ACK, only what the peer offered (RFC 7323 §2.3, §3.2; RFC 2018 §2)
         sack = self.sack_ok if ack else cfg.sack
         ts = self.ts_ok if ack else cfg.timestamps
-        ws = self.snd_wscale_offered if ack else True
+        ws = self.snd_wscale_offered if ack else cfg.window_scaling
         opts: list[Option] = [Mss(cfg.mss)]
         # the layouts Linux sends, so traces look familiar
         if sack and ts:
@@ -227,8 +227,8 @@ class Sender(ABC):
         """Read the peer's SYN options (RFC 9293 §3.7.1, RFC 7323, RFC 2018)."""
         cfg = self.config
         ws = seg.wscale()
-        self.snd_wscale_offered = ws is not None
-        if ws is not None:  # we always offer; scaling needs both (RFC 7323 §2.2)
+        self.snd_wscale_offered = ws is not None and cfg.window_scaling
+        if ws is not None and cfg.window_scaling:  # scaling needs both (RFC 7323 §2.2)
             self.snd_wscale = min(ws, 14)  # RFC 7323 §2.3: treat a larger shift as 14
             self.rcv_wscale = offered_wscale(cfg)
         self.sack_ok = cfg.sack and seg.sack_permitted()

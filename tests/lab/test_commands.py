@@ -36,6 +36,7 @@ from tcplab.lab.commands import (
     SendFile,
     SendText,
     Shutdown,
+    Tcp,
     Wait,
     parse_line,
     parse_script,
@@ -51,6 +52,15 @@ FORMS: list[tuple[str, Command, str]] = [
     ("connect h1 h2:80", Connect("h1", None, Endpoint("h2", 80)), "connect h1 h2:80"),
     ("connect h1:5000 h2:80 as c1", Connect("h1", 5000, Endpoint("h2", 80), "c1"),
      "connect h1:5000 h2:80 as c1"),
+    ("listen h2:80 SACK=off ts=off", Listen(Endpoint("h2", 80), (("sack", False),
+                                                                 ("timestamps", False))),
+     "listen h2:80 sack=off timestamps=off"),
+    ("connect h1 h2:80 as c1 nagle=off wscale=off",
+     Connect("h1", None, Endpoint("h2", 80), "c1", (("wscale", False), ("nagle", False))),
+     "connect h1 h2:80 as c1 wscale=off nagle=off"),
+    ("tcp h1 sack=on", Tcp("h1", (("sack", True),)), "tcp h1 sack=on"),
+    ("link h1 s1 burst=1%,25%", Link("h1", "s1", burst=(0.01, 0.25)),
+     "link h1 s1 burst=1%,25%"),
     ('send c1 "hi\\n\\t\\\\\\"\\x00\\xff"', SendText(C1, b'hi\n\t\\"\x00\xff'),
      'send c1 "hi\\n\\t\\\\\\"\\x00\\xff"'),
     ("send c1 hello", SendText(C1, b"hello"), 'send c1 "hello"'),
@@ -143,14 +153,14 @@ ERRORS = [
     ("listen h2:http", "bad port 'http' in 'h2:http' (expected a number 1..65535)"),
     ("listen 10.0.0.300:80", "bad IPv4 address '10.0.0.300'"),
     ("listen h!:80", "bad host 'h!' (expected a name like h1 or an IPv4 address)"),
-    ("listen", "listen needs HOST:PORT (usage: listen HOST:PORT)"),
-    ("listen h2:80 h3:80", "unexpected 'h3:80' after listen (usage: listen HOST:PORT)"),
+    ("listen", "listen needs HOST:PORT (usage: listen HOST:PORT [sack=off] [timestamps=off] [wscale=off] [nagle=off])"),
+    ("listen h2:80 h3:80", "unexpected 'h3:80' after listen (usage: listen HOST:PORT [sack=off] [timestamps=off] [wscale=off] [nagle=off])"),
     ("connect h1 h2:80 as", "connect needs a NAME after 'as' "
-                            "(usage: connect HOST[:PORT] HOST:PORT [as NAME])"),
+                            "(usage: connect HOST[:PORT] HOST:PORT [as NAME] [sack=off] [timestamps=off] [wscale=off] [nagle=off])"),
     ("connect h1 h2:80 as 9x", "bad connection name '9x' (names start with a letter, "
                                "then letters, digits, _ or -)"),
     ("connect h1 h2:80 c1", "unexpected 'c1' after connect "
-                            "(usage: connect HOST[:PORT] HOST:PORT [as NAME])"),
+                            "(usage: connect HOST[:PORT] HOST:PORT [as NAME] [sack=off] [timestamps=off] [wscale=off] [nagle=off])"),
     ("send c1", 'send needs "text", --bytes N or --file PATH (usage: send CONN "text" | '
                 "send CONN --bytes N | send CONN --file PATH)"),
     ('send c1 ""', "nothing to send: the text is empty"),
@@ -166,10 +176,10 @@ ERRORS = [
     ("close h1:1>h2", "missing port in 'h2'"),
     ("close h1:1>", "bad connection 'h1:1>' (expected HOST:PORT>HOST:PORT)"),
     ("link h1 s1", "link h1 s1 needs at least one of loss=, delay=, jitter=, bw=, dup=, "
-                   "reorder=, queue=, up, down"),
+                   "reorder=, burst=, queue=, up, down"),
     ("link h1 h1 up", "a link joins two different nodes, not h1 and h1"),
     ("link h1", "link needs two nodes (usage: link A B [loss=5%] [delay=20ms] [jitter=5ms] "
-                "[bw=10mbit] [dup=1%] [reorder=2%] [queue=100] [up|down] [dir=A>B])"),
+                "[bw=10mbit] [dup=1%] [reorder=2%] [burst=P%,R%] [queue=100] [up|down] [dir=A>B])"),
     ("link h1 s1 loss=5x", "bad value for loss: '5x' (expected a percentage like 5%)"),
     ("link h1 s1 loss=150%", "bad value for loss: '150%' "
                              "(a percentage must be between 0% and 100%)"),

@@ -28,6 +28,10 @@ A control client that does not read its events fills its output buffer; past
 :data:`HIGH_WATER` the agent stops reading its packet sockets until it drains, so
 TCP itself slows down rather than the agent growing without bound.
 
+The ops that configure the links (``impair``, ``filter``, ``release``) live in
+:mod:`.agent_links`, the ``command`` op (a command-language line run on this host) in
+:mod:`.agent_commands`; the rest of the ops are thin calls into the host, here.
+
 SIGTERM or SIGINT (and the death of the parent, through ``PR_SET_PDEATHSIG``) close
 everything, remove the control socket file and exit with status 0.
 """
@@ -52,12 +56,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from tcplab.backends.mininet import protocol as P
+from tcplab.backends.mininet.agent_commands import HostCommands
+from tcplab.backends.mininet.agent_links import LinkOps, Port
 from tcplab.backends.mininet.packetio import PacketSocket
 from tcplab.backends.sim.clock import Handle, Scheduler
 from tcplab.backends.sim.link import LinkDirection, LinkParams
-from tcplab.lab import commands as C
 from tcplab.lab.app import HostApp
-from tcplab.lab.events import LabEvent, LinkDropped, LinkHeld
+from tcplab.lab.events import LabEvent, LinkDropped
 from tcplab.lab.peek import summary, tcp_of
 from tcplab.stack.host import Host
 from tcplab.stack.sockets import HostError
@@ -65,13 +70,7 @@ from tcplab.tcp.config import Config
 
 HIGH_WATER = 64 << 20     # bytes queued for one client before packet input pauses
 LOW_WATER = 8 << 20
-SEND_FILE_LIMIT = 64 << 20
 PR_SET_PDEATHSIG = 1
-_NUMBER = (int, float)
-_IMPAIR_TYPES: dict[str, tuple[type | None, ...]] = {
-    "delay": _NUMBER, "jitter": _NUMBER, "loss": _NUMBER, "dup": _NUMBER, "reorder": _NUMBER,
-    "bw": (int, float, None), "queue": (int,), "up": (bool,),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,16 +134,6 @@ class _Client:
         self.backlog += len(data)
 
 
-class _Port:
-    __slots__ = ("egress", "ifname", "ingress", "io")
-
-    def __init__(self, ifname: str, io: PacketSocket) -> None:
-        self.ifname = ifname
-        self.io = io
-        self.egress: LinkDirection
-        self.ingress: LinkDirection
-
-
 class Agent:
     """One host's stack on real interfaces, controlled over a unix socket."""
 
@@ -162,17 +151,18 @@ class Agent:
             host.gateway = gateway
         self.local_ips = {spec.ip for spec in ifaces}
         self.app = HostApp(host, self._publish)
+        self.commands = HostCommands(name, self.local_ips, self.app, self._host_call)
         self.sched = Scheduler(self.clock())
         self.sel = selectors.DefaultSelector()
         self.clients: list[_Client] = []
         self.capture = False
-        self.names: dict[str, int] = {}     # ``connect ... as NAME`` made here
         self._lines: list[bytes] = []       # pushed lines not yet given to the clients
         self._timer: float | None = None
         self._timer_handle: Handle | None = None
         self._stopping = False
         self._input_paused = False
-        self.ports: dict[str, _Port] = {}
+        self.ports: dict[str, Port] = {}
+        self.links = LinkOps(name, self.ports, lambda: self.sched.now, self._publish)
         self._listener: socket.socket | None = None
         self._control_ino = -1
         self._wake_r, self._wake_w = socket.socketpair()
@@ -193,8 +183,9 @@ class Agent:
             "write_pattern": self._op_write_pattern, "shutdown": self._op_sid("shutdown"),
             "close": self._op_sid("close"), "abort": self._op_sid("abort"),
             "socket": self._op_socket, "sockets": self._op_sockets,
-            "command": self._op_command, "impair": self._op_impair,
-            "filter": self._op_filter, "release": self._op_release,
+            "command": lambda args: self.commands.run(args["line"]),
+            "impair": self.links.impair, "filter": self.links.filter,
+            "release": self.links.release,
             "capture": self._op_capture, "ping": lambda args: {}, "quit": self._op_quit,
         }
 
@@ -203,7 +194,7 @@ class Agent:
 
     # ------------------------------------------------------------------ set-up
     def _add_port(self, ifname: str) -> None:
-        port = _Port(ifname, PacketSocket(ifname))
+        port = Port(ifname, PacketSocket(ifname))
         self.ports[ifname] = port
 
         def to_wire(frame: bytes) -> None:
@@ -278,7 +269,7 @@ class Agent:
         except BlockingIOError:
             pass
 
-    def _on_packets(self, port: _Port) -> None:
+    def _on_packets(self, port: Port) -> None:
         now = self.sched.now
         ingress = port.ingress
         for frame in port.io.recv_frames():
@@ -473,156 +464,6 @@ class Agent:
 
     def _op_sockets(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"sockets": [P.socket_to_wire(info) for info in self.app.sockets()]}
-
-    def _op_command(self, args: dict[str, Any]) -> dict[str, Any]:
-        cmd = C.parse_line(args["line"])
-        if cmd is None:
-            return {"message": ""}
-        if isinstance(cmd, C.Listen):
-            self._local(cmd.endpoint.host)
-            port = cmd.endpoint.port
-            sid = self._host_call(lambda app, now: app.listen(port, now))
-            return {"message": f"{self.name} listening on port {port} (socket {sid})",
-                    "sid": sid}
-        if isinstance(cmd, C.Connect):
-            return self._command_connect(cmd)
-        if isinstance(cmd, C.SendText | C.SendBytes | C.SendFile):
-            return self._command_send(cmd)
-        if isinstance(cmd, C.Shutdown | C.Close | C.Abort):
-            sid = self._conn(cmd.conn)
-            self._host_call(lambda app, now: getattr(app, cmd.name)(sid, now))
-            return {"message": f"{cmd.name} {cmd.conn}", "sid": sid}
-        raise ValueError(f"{cmd.name} is not a host command; the lab carries it out")
-
-    def _command_connect(self, cmd: C.Connect) -> dict[str, Any]:
-        self._local(cmd.local_host)
-        rip = self._remote_ip(cmd.remote.host)
-        if cmd.conn_name is not None and cmd.conn_name in self.names:
-            raise ValueError(f"name {cmd.conn_name!r} is already taken")
-        rport, lport = cmd.remote.port, cmd.local_port
-        sid = self._host_call(lambda app, now: app.connect(rip, rport, now, lport))
-        if cmd.conn_name is not None:
-            self.names[cmd.conn_name] = sid
-        local = self.app.socket(sid).local
-        return {"message": f"connecting {self.name}:{local[1]}>{rip}:{rport}", "sid": sid}
-
-    def _command_send(self, cmd: C.SendText | C.SendBytes | C.SendFile) -> dict[str, Any]:
-        sid = self._conn(cmd.conn)
-        if isinstance(cmd, C.SendBytes):
-            count = cmd.count
-            self._host_call(lambda app, now: app.write_pattern(sid, count, now))
-            return {"message": f"sending {count} bytes on {cmd.conn}", "sid": sid}
-        if isinstance(cmd, C.SendFile):
-            try:
-                size = os.path.getsize(cmd.path)
-                if size > SEND_FILE_LIMIT:
-                    raise ValueError(f"{cmd.path}: {size} bytes is more than the "
-                                     f"{SEND_FILE_LIMIT >> 20} MiB a send takes")
-                with open(cmd.path, "rb") as fh:
-                    data = fh.read()
-            except OSError as exc:
-                raise ValueError(f"cannot read {cmd.path}: {exc.strerror}") from None
-        else:
-            data = cmd.data
-        self._host_call(lambda app, now: app.write(sid, data, now))
-        return {"message": f"sending {len(data)} bytes on {cmd.conn}", "sid": sid}
-
-    def _local(self, host: str) -> None:
-        if host != self.name and host not in self.local_ips:
-            raise ValueError(f"{host} is not this host ({self.name})")
-
-    @staticmethod
-    def _remote_ip(host: str) -> str:
-        try:
-            return str(ipaddress.IPv4Address(host))
-        except ValueError:
-            raise ValueError(f"give the peer {host!r} as an IPv4 address: an agent knows "
-                             "no other host names") from None
-
-    def _conn(self, ref: C.ConnRef) -> int:
-        if isinstance(ref, C.ConnName):
-            if ref.accepted or ref.name not in self.names:
-                raise ValueError(f"no connection named {ref} here; use HOST:PORT>IP:PORT")
-            return self.names[ref.name]
-        self._local(ref.local.host)
-        remote = (self._remote_ip(ref.remote.host), ref.remote.port)
-        found = None
-        for info in self.app.sockets():
-            if (info.local[1] == ref.local.port and info.remote == remote
-                    and ref.local.host in (self.name, info.local[0])):
-                found = info.id  # the newest one with this four-tuple
-        if found is None:
-            raise ValueError(f"no connection {ref}")
-        return found
-
-    def _direction(self, args: dict[str, Any], where: str = "egress") -> LinkDirection:
-        port = self.ports.get(args["ifname"])
-        if port is None:
-            raise ValueError(f"no interface {args['ifname']!r} (have {', '.join(self.ports)})")
-        if where not in ("egress", "ingress"):
-            raise ValueError(f"where must be egress or ingress, not {where!r}")
-        return port.egress if where == "egress" else port.ingress
-
-    def _op_impair(self, args: dict[str, Any]) -> dict[str, Any]:
-        direction = self._direction(args, args["where"])
-        changes: dict[str, Any] = args["changes"]
-        for key, value in changes.items():
-            allowed = _IMPAIR_TYPES.get(key)
-            if allowed is None:
-                raise ValueError(f"unknown parameter {key!r} (have {', '.join(_IMPAIR_TYPES)})")
-            if not P._is(value, allowed):
-                raise ValueError(f"{key}={value!r} has the wrong type")
-        direction.set(**changes)
-        p = direction.params
-        return {"state": {"delay": p.delay, "jitter": p.jitter, "loss": p.loss, "bw": p.bw,
-                          "dup": p.dup, "reorder": p.reorder, "queue": p.queue, "up": p.up}}
-
-    def _op_filter(self, args: dict[str, Any]) -> dict[str, Any]:
-        direction = self._direction(args)
-        try:
-            kind = C.SegmentKind(args["kind"])
-        except ValueError:
-            raise ValueError(f"kind must be one of {', '.join(k.value for k in C.SegmentKind)}"
-                             ) from None
-        action = args["action"]
-        if action not in ("hold", "drop"):
-            raise ValueError(f"action must be hold or drop, not {action!r}")
-        raw_ips = args["ips"]
-        ips: tuple[str, str] | None = None
-        if raw_ips is not None:
-            if len(raw_ips) != 2 or not all(isinstance(ip, str) for ip in raw_ips):
-                raise ValueError("ips must be [src, dst]")
-            ips = (raw_ips[0], raw_ips[1])
-        label = f"{args['ifname']}:egress"
-
-        def pred(frame: bytes) -> bool:
-            tcp = tcp_of(frame)
-            if tcp is None:
-                return False
-            if ips is not None and (tcp.src[0], tcp.dst[0]) != ips:
-                return False
-            seg = tcp.segment
-            if not kind.matches(seg.flags, len(seg.payload)):
-                return False
-            if action == "hold":
-                self._publish(LinkHeld(self.sched.now, self.name, label, summary(frame)))
-            return True
-
-        direction.add_filter(pred, "hold" if action == "hold" else "drop", args["count"])
-        return {}
-
-    def _op_release(self, args: dict[str, Any]) -> dict[str, Any]:
-        if args["ifname"] is None:
-            dirs = [port.egress for port in self.ports.values()]
-        else:
-            dirs = [self._direction(args)]
-        released = 0
-        for direction in dirs:
-            for flt in direction.filters:
-                if flt.action == "hold":
-                    direction.remove_filter(flt)
-            released += direction.release()
-        return {"released": released}
 
     def _op_capture(self, args: dict[str, Any]) -> dict[str, Any]:
         self.capture = bool(args["on"])

@@ -108,11 +108,17 @@ class _AgentApi:
     def _req(self, op: str, **args: Any) -> dict[str, Any]:
         return self._backend.request(self._agent, op, **args)
 
-    def listen(self, port: int, now: float) -> int:
-        return int(self._req("listen", port=port)["sid"])
+    def listen(self, port: int, now: float, tcp: dict[str, bool] | None = None) -> int:
+        extra = {"tcp": tcp} if tcp else {}
+        return int(self._req("listen", port=port, **extra)["sid"])
 
-    def connect(self, remote_ip: str, rport: int, now: float, lport: int | None) -> int:
-        return int(self._req("connect", ip=remote_ip, port=rport, lport=lport)["sid"])
+    def connect(self, remote_ip: str, rport: int, now: float, lport: int | None,
+                tcp: dict[str, bool] | None = None) -> int:
+        extra = {"tcp": tcp} if tcp else {}
+        return int(self._req("connect", ip=remote_ip, port=rport, lport=lport, **extra)["sid"])
+
+    def set_tcp(self, tcp: dict[str, bool]) -> None:
+        self._req("set_tcp", tcp=tcp)
 
     def write(self, sid: int, data: bytes, now: float) -> None:
         self._req("write", sid=sid, data=b64(data))
@@ -147,6 +153,7 @@ class _KernelApi:
         raise HostError(E.EOPNOTSUPP, self._why)
 
     listen = connect = write = write_pattern = shutdown = close = abort = socket = _refuse
+    set_tcp = _refuse
     sockets = _refuse
 
 

@@ -1,4 +1,4 @@
-"""The agent control protocol, version 1: framing, validation, typed values on the wire.
+"""The agent control protocol, version 1: framing, requests and replies, the lab's client.
 
 Theory of operation
 -------------------
@@ -7,60 +7,53 @@ in both directions of a unix stream socket.  The lab sends requests
 ``{"v":1,"id":N,"op":...,args}``; the agent answers each with ``ok`` true or false
 and pushes ``{"v":1,"event":...}`` and ``{"v":1,"frame":...}`` lines at any time.
 The agent side uses :class:`LineBuffer`, :func:`parse_request` and :func:`encode`;
-the lab side uses :class:`AgentClient`.
+the lab side uses :class:`AgentClient`.  A request is checked against :data:`OPS`
+(op known, every argument of the right JSON type) before the agent sees it.
 
-Events cross the wire *whole*: :func:`event_to_wire` turns any host or lab event
-into plain JSON (a segment with structured options and its full payload in base64,
-``Delivered`` data in base64, states by name) and :func:`event_from_wire` rebuilds
-the very same typed object, so the dashboard cannot tell a Mininet event from a
-simulated one.  The codec of each event class is compiled once from the dataclass
-field types, which keeps the per-segment cost to a dict build and one
-``json.dumps``; decoding checks every type and range, so a malformed message is a
-:class:`ProtocolError` with a one-line reason, never a crash.
+What a line *says* -- events, segments, sockets and frames as JSON, and back -- is
+:mod:`.wire`; its public names are re-exported here, so the rest of tcplab imports
+the protocol from this one module.
 """
 
 from __future__ import annotations
 
-import binascii
-import dataclasses
 import json
 import os
 import select
 import socket
 import stat
 import time
-import types
-import typing
 from collections import deque
-from collections.abc import Callable
-from enum import Enum
 from typing import Any, NamedTuple
 
-from tcplab.lab.events import LAB_EVENTS, LabEvent
-from tcplab.stack.events import ALL_EVENTS as HOST_EVENTS
-from tcplab.stack.events import (
-    Delivered,
-    SegmentReceived,
-    SegmentSent,
-    TimerArmed,
-    TimerCancelled,
-    TimerFired,
-)
-from tcplab.stack.sockets import SocketInfo
-from tcplab.tcp.segment import (
-    Eol,
-    Mss,
-    Nop,
-    Option,
-    Sack,
-    SackPermitted,
-    Segment,
-    Timestamps,
-    UnknownOption,
-    WScale,
+from tcplab.backends.mininet.wire import (
+    VERSION,
+    CapturedFrame,
+    ProtocolError,
+    b64,
+    encode,
+    event_from_wire,
+    event_line,
+    event_to_wire,
+    frame_from_wire,
+    frame_to_wire,
+    segment_from_wire,
+    segment_to_wire,
+    socket_from_wire,
+    socket_to_wire,
+    unb64,
 )
 
-VERSION = 1
+__all__ = [
+    "HELLO", "MAX_LINE", "OPS", "VERSION", "AgentClient", "AgentError", "AgentGone",
+    "CapturedFrame", "LineBuffer", "ProtocolError", "Request", "RequestError", "b64",
+    "decode_line", "encode", "event_from_wire", "event_line", "event_to_wire",
+    "frame_from_wire", "frame_to_wire", "parse_request", "reply_error", "reply_ok",
+    "segment_from_wire", "segment_to_wire", "socket_from_wire", "socket_to_wire", "unb64",
+    "unlink_socket",
+]
+
+
 MAX_LINE = 16 << 20
 HELLO = "tcplab-agent"
 
@@ -86,10 +79,6 @@ OPS: dict[str, dict[str, tuple[type | None, ...]]] = {
     "ping": {},
     "quit": {},
 }
-
-
-class ProtocolError(ValueError):
-    """A message that breaks the protocol; the text is one line for the peer."""
 
 
 class AgentError(Exception):
@@ -118,27 +107,7 @@ class RequestError(ProtocolError):
         self.id = req_id
 
 
-class CapturedFrame(NamedTuple):
-    ifname: str
-    dir: str        # "out" or "in"
-    t: float
-    data: bytes
-
-
 # ----------------------------------------------------------------------------- framing
-
-# UTF-8 on the wire, so no \u escapes to compute; the per-segment path uses this.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":"))
-
-
-def encode(msg: dict[str, Any]) -> bytes:
-    """One message as a protocol line."""
-    text = _ENCODER.encode(msg) + "\n"
-    try:
-        return text.encode()
-    except UnicodeEncodeError:  # a lone surrogate: escape it the ASCII way
-        return json.dumps(msg, separators=(",", ":")).encode() + b"\n"
-
 
 class LineBuffer:
     """Splits a byte stream into lines; a line longer than ``limit`` comes out as None
@@ -246,327 +215,6 @@ def reply_ok(req_id: int, **result: Any) -> dict[str, Any]:
 def reply_error(req_id: int | None, error: str, errno: int | None = None) -> dict[str, Any]:
     return {"v": VERSION, "id": req_id, "ok": False,
             "error": " ".join(error.split()) or "error", "errno": errno}
-
-
-def b64(data: bytes) -> str:
-    return binascii.b2a_base64(data, newline=False).decode("ascii")
-
-
-def unb64(text: Any, what: str = "data") -> bytes:
-    if not isinstance(text, str):
-        raise ProtocolError(f"{what} must be a base64 string")
-    try:
-        return binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
-    except (binascii.Error, UnicodeEncodeError):
-        raise ProtocolError(f"{what} is not valid base64") from None
-
-
-# ----------------------------------------------------------------------------- segments
-
-_U16 = 0xFFFF
-_U32 = 0xFFFFFFFF
-
-
-def _option_to_wire(opt: Option) -> list[Any]:
-    if isinstance(opt, Mss):
-        return ["mss", opt.value]
-    if isinstance(opt, WScale):
-        return ["wscale", opt.shift]
-    if isinstance(opt, Timestamps):
-        return ["ts", opt.val, opt.ecr]
-    if isinstance(opt, Sack):
-        return ["sack", [list(b) for b in opt.blocks]]
-    if isinstance(opt, UnknownOption):
-        return ["unknown", opt.kind, b64(opt.data)]
-    if isinstance(opt, Nop):
-        return ["nop"]
-    if isinstance(opt, Eol):
-        return ["eol"]
-    return ["sackOK"]
-
-
-def _uint(value: Any, top: int, what: str) -> int:
-    if type(value) is not int or not 0 <= value <= top:
-        raise ProtocolError(f"{what} must be an integer 0..{top}")
-    return value
-
-
-def _option_from_wire(raw: Any) -> Option:
-    if not isinstance(raw, list) or not raw or not isinstance(raw[0], str):
-        raise ProtocolError("an option must be a list starting with its name")
-    name, args = raw[0], raw[1:]
-    want = {"nop": 0, "eol": 0, "sackOK": 0, "mss": 1, "wscale": 1, "ts": 2, "sack": 1,
-            "unknown": 2}.get(name)
-    if want is None:
-        raise ProtocolError(f"unknown option {name!r}")
-    if len(args) != want:
-        raise ProtocolError(f"option {name} takes {want} values")
-    if name == "nop":
-        return Nop()
-    if name == "eol":
-        return Eol()
-    if name == "sackOK":
-        return SackPermitted()
-    if name == "mss":
-        return Mss(_uint(args[0], _U16, "mss"))
-    if name == "wscale":
-        return WScale(_uint(args[0], 255, "wscale"))
-    if name == "ts":
-        return Timestamps(_uint(args[0], _U32, "TS val"), _uint(args[1], _U32, "TS ecr"))
-    if name == "sack":
-        blocks = args[0]
-        if not isinstance(blocks, list) or not all(
-                isinstance(b, list) and len(b) == 2 for b in blocks):
-            raise ProtocolError("sack blocks must be [[left, right], ...]")
-        return Sack(tuple((_uint(a, _U32, "sack edge"), _uint(b, _U32, "sack edge"))
-                          for a, b in blocks))
-    return UnknownOption(_uint(args[0], 255, "option kind"), unb64(args[1], "option data"))
-
-
-def segment_to_wire(seg: Segment) -> dict[str, Any]:
-    return {"src_port": seg.src_port, "dst_port": seg.dst_port, "seq": seg.seq,
-            "ack": seg.ack, "flags": seg.flags, "window": seg.window, "urgent": seg.urgent,
-            "options": [_option_to_wire(o) for o in seg.options],
-            "payload": b64(seg.payload)}
-
-
-_SEG_KEYS = frozenset(("src_port", "dst_port", "seq", "ack", "flags", "window", "urgent",
-                       "options", "payload"))
-
-
-def segment_from_wire(raw: Any) -> Segment:
-    if not isinstance(raw, dict) or raw.keys() != _SEG_KEYS:
-        raise ProtocolError(f"a segment must have exactly the keys {', '.join(sorted(_SEG_KEYS))}")
-    options = raw["options"]
-    if not isinstance(options, list):
-        raise ProtocolError("segment options must be a list")
-    return Segment(
-        src_port=_uint(raw["src_port"], _U16, "src_port"),
-        dst_port=_uint(raw["dst_port"], _U16, "dst_port"),
-        seq=_uint(raw["seq"], _U32, "seq"), ack=_uint(raw["ack"], _U32, "ack"),
-        flags=_uint(raw["flags"], 0xFFF, "flags"), window=_uint(raw["window"], _U16, "window"),
-        options=tuple(_option_from_wire(o) for o in options),
-        payload=unb64(raw["payload"], "payload"), urgent=_uint(raw["urgent"], _U16, "urgent"))
-
-
-# ----------------------------------------------------------------------------- typed values
-# A codec turns one field's value into plain JSON and back, checking the way back.
-
-Enc = Callable[[Any], Any] | None          # None: the value is already plain
-Dec = Callable[[Any, str], Any]
-
-
-def _dec_simple(t: type) -> Dec:
-    def dec(value: Any, what: str) -> Any:
-        if type(value) is bool and t is not bool:
-            raise ProtocolError(f"{what} must be {t.__name__}")
-        if t is float and type(value) is int:
-            return float(value)
-        if not isinstance(value, t):
-            raise ProtocolError(f"{what} must be {t.__name__}")
-        return value
-    return dec
-
-
-def _codec(hint: Any) -> tuple[Enc, Dec]:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if hint is type(None) or hint is None:
-        def dec_none(value: Any, what: str) -> Any:
-            if value is not None:
-                raise ProtocolError(f"{what} must be null")
-            return None
-        return None, dec_none
-    if origin in (types.UnionType, typing.Union):
-        inner = [a for a in args if a is not type(None)]
-        if len(inner) != 1 or len(args) != 2:
-            raise TypeError(f"no wire form for {hint}")
-        enc, dec = _codec(inner[0])
-
-        def dec_opt(value: Any, what: str) -> Any:
-            return None if value is None else dec(value, what)
-        return (None if enc is None else lambda v: None if v is None else enc(v)), dec_opt
-    if hint is Segment:
-        return segment_to_wire, lambda value, what: segment_from_wire(value)
-    if hint is bytes:
-        return b64, lambda value, what: unb64(value, what)
-    if isinstance(hint, type) and issubclass(hint, Enum):
-        enum_cls = hint
-
-        def dec_enum(value: Any, what: str) -> Any:
-            try:
-                return enum_cls(value)
-            except ValueError:
-                raise ProtocolError(f"{what}: {value!r} is not a {enum_cls.__name__}") from None
-        return (lambda v: v.value), dec_enum
-    if origin is tuple:
-        return _tuple_codec(args)
-    if origin is dict:
-        key_dec = _codec(args[0])[1]
-        val_dec = _codec(args[1])[1]
-
-        def dec_dict(value: Any, what: str) -> Any:
-            if not isinstance(value, dict):
-                raise ProtocolError(f"{what} must be an object")
-            return {key_dec(k, what): val_dec(v, what) for k, v in value.items()}
-        return dict, dec_dict
-    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
-        to_wire, from_wire = _dataclass_codec(hint)
-        return to_wire, lambda value, what: from_wire(value)
-    if hint in (int, float, str, bool):
-        return None, _dec_simple(hint)
-    raise TypeError(f"no wire form for {hint}")
-
-
-def _tuple_codec(args: tuple[Any, ...]) -> tuple[Enc, Dec]:
-    if len(args) == 2 and args[1] is Ellipsis:
-        enc, dec = _codec(args[0])
-
-        def dec_var(value: Any, what: str) -> Any:
-            if not isinstance(value, list):
-                raise ProtocolError(f"{what} must be a list")
-            return tuple(dec(v, what) for v in value)
-        return (list if enc is None else lambda v: [enc(x) for x in v]), dec_var
-    codecs = [_codec(a) for a in args]
-    if any(enc is not None for enc, _ in codecs):
-        raise TypeError("fixed tuples of plain values only")
-    decs = [dec for _, dec in codecs]
-
-    def dec_fixed(value: Any, what: str) -> Any:
-        if not isinstance(value, list) or len(value) != len(decs):
-            raise ProtocolError(f"{what} must be a list of {len(decs)}")
-        return tuple(dec(v, what) for dec, v in zip(decs, value, strict=True))
-    return list, dec_fixed
-
-
-def _dataclass_codec(cls: type) -> tuple[Callable[[Any], dict[str, Any]],
-                                         Callable[[Any], Any]]:
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    encs = [(name, _codec(hints[name])[0]) for name in names]
-    decs = [(name, _codec(hints[name])[1]) for name in names]
-    keys = frozenset(names)
-    label = cls.__name__
-
-    def to_wire(obj: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, enc in encs:
-            value = getattr(obj, name)
-            out[name] = value if enc is None else enc(value)
-        return out
-
-    def from_wire(raw: Any) -> Any:
-        if not isinstance(raw, dict):
-            raise ProtocolError(f"{label} must be an object")
-        if raw.keys() != keys:
-            missing = sorted(keys - raw.keys())
-            extra = sorted(raw.keys() - keys)
-            what = f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(extra)}"
-            raise ProtocolError(f"{label}: {what}")
-        return cls(**{name: dec(raw[name], f"{label}.{name}") for name, dec in decs})
-    return to_wire, from_wire
-
-
-_EVENT_CLASSES: dict[str, type] = {
-    **{cls.kind: cls for cls in HOST_EVENTS}, **{cls.kind: cls for cls in LAB_EVENTS}}
-_EVENT_CODECS = {kind: _dataclass_codec(cls) for kind, cls in _EVENT_CLASSES.items()}
-_ENCODERS = {cls: _EVENT_CODECS[kind][0] for kind, cls in _EVENT_CLASSES.items()}
-_socket_to_wire, _socket_from_wire = _dataclass_codec(SocketInfo)
-
-
-def event_to_wire(event: LabEvent) -> dict[str, Any]:
-    """Any host or lab event as plain JSON, with its ``kind``."""
-    out = _ENCODERS[type(event)](event)
-    out["kind"] = event.kind
-    return out
-
-
-def event_from_wire(raw: Any) -> LabEvent:
-    """The typed event :func:`event_to_wire` made; raises ProtocolError when malformed."""
-    if not isinstance(raw, dict):
-        raise ProtocolError("an event must be an object")
-    kind = raw.get("kind")
-    if not isinstance(kind, str) or kind not in _EVENT_CODECS:
-        raise ProtocolError(f"unknown event kind {kind!r}")
-    fields = {k: v for k, v in raw.items() if k != "kind"}
-    event: LabEvent = _EVENT_CODECS[kind][1](fields)
-    return event
-
-
-# The per-segment events get their line built directly: same JSON as the generic
-# path (a test checks it), a few times cheaper than a dict plus the encoder.
-_QUOTED: dict[str, str] = {}
-
-
-def _q(text: str) -> str:
-    quoted = _QUOTED.get(text)
-    if quoted is None:
-        if len(_QUOTED) > 4096:
-            _QUOTED.clear()
-        quoted = _QUOTED[text] = json.dumps(text)
-    return quoted
-
-
-def _segment_json(seg: Segment) -> str:
-    opts = seg.options
-    if not opts:
-        text = "[]"
-    elif len(opts) == 3 and type(opts[2]) is Timestamps and type(opts[0]) is type(opts[1]) is Nop:
-        text = f'[["nop"],["nop"],["ts",{opts[2].val},{opts[2].ecr}]]'
-    else:
-        text = _ENCODER.encode([_option_to_wire(o) for o in opts])
-    return (f'{{"src_port":{seg.src_port},"dst_port":{seg.dst_port},"seq":{seg.seq},'
-            f'"ack":{seg.ack},"flags":{seg.flags},"window":{seg.window},'
-            f'"urgent":{seg.urgent},"options":{text},"payload":"{b64(seg.payload)}"}}')
-
-
-def event_line(event: LabEvent) -> bytes:
-    """The pushed line ``{"v":1,"event":...}`` for ``event``, newline included."""
-    cls = type(event)
-    if cls is SegmentSent or cls is SegmentReceived:
-        assert isinstance(event, SegmentSent | SegmentReceived)
-        src, dst = event.src, event.dst
-        sid = "null" if event.sid is None else event.sid
-        return (f'{{"v":1,"event":{{"kind":"{cls.kind}","t":{event.t!r},'
-                f'"host":{_q(event.host)},"sid":{sid},"src":[{_q(src[0])},{src[1]}],'
-                f'"dst":[{_q(dst[0])},{dst[1]}],"segment":{_segment_json(event.segment)},'
-                f'"ifname":{_q(event.ifname)}}}}}\n').encode()
-    if cls is Delivered:
-        assert isinstance(event, Delivered)
-        return (f'{{"v":1,"event":{{"kind":"data.delivered","t":{event.t!r},'
-                f'"host":{_q(event.host)},"sid":{event.sid},"data":"{b64(event.data)}"}}}}\n'
-                ).encode()
-    if cls is TimerArmed or cls is TimerCancelled or cls is TimerFired:
-        assert isinstance(event, TimerArmed | TimerCancelled | TimerFired)
-        deadline = "null" if event.deadline is None else repr(event.deadline)
-        return (f'{{"v":1,"event":{{"kind":"{cls.kind}","t":{event.t!r},'
-                f'"host":{_q(event.host)},"sid":{event.sid},"name":{_q(event.name)},'
-                f'"deadline":{deadline}}}}}\n').encode()
-    return encode({"v": VERSION, "event": event_to_wire(event)})
-
-
-def socket_to_wire(info: SocketInfo) -> dict[str, Any]:
-    return _socket_to_wire(info)
-
-
-def socket_from_wire(raw: Any) -> SocketInfo:
-    info: SocketInfo = _socket_from_wire(raw)
-    return info
-
-
-def frame_to_wire(ifname: str, direction: str, t: float, data: bytes) -> dict[str, Any]:
-    return {"ifname": ifname, "dir": direction, "t": t, "data": b64(data)}
-
-
-def frame_from_wire(raw: Any) -> CapturedFrame:
-    if not isinstance(raw, dict) or raw.keys() != {"ifname", "dir", "t", "data"}:
-        raise ProtocolError("a frame must have exactly ifname, dir, t and data")
-    ifname, direction, t = raw["ifname"], raw["dir"], raw["t"]
-    if not isinstance(ifname, str) or direction not in ("in", "out"):
-        raise ProtocolError("frame ifname must be a string and dir 'in' or 'out'")
-    if type(t) not in (int, float):
-        raise ProtocolError("frame t must be a number")
-    return CapturedFrame(ifname, direction, float(t), unb64(raw["data"]))
 
 
 # ----------------------------------------------------------------------------- lab side

@@ -22,7 +22,7 @@ from dataclasses import fields
 from typing import Any
 
 from tcplab.backends.sim.clock import Scheduler
-from tcplab.backends.sim.link import Link, LinkDirection, LinkParams
+from tcplab.backends.sim.link import GilbertElliott, Link, LinkDirection, LinkParams
 from tcplab.backends.sim.network import FrameEvent, SimNetwork
 from tcplab.lab.app import HostApp
 from tcplab.lab.backend import FilterSpec, LinkState
@@ -42,8 +42,9 @@ def sim_params(p: TopoLinkParams) -> LinkParams:
 
 
 def _state(name: str, src: str, dst: str, p: LinkParams) -> LinkState:
+    burst = (p.burst.p, p.burst.r) if p.burst is not None else None
     return LinkState(name, src, dst, p.delay, p.jitter, p.loss, p.bw, p.dup, p.reorder,
-                     p.queue, p.up)
+                     p.queue, p.up, burst)
 
 
 def params_dict(params: LinkParams) -> dict[str, Any]:
@@ -163,6 +164,9 @@ class SimBackend:
     def set_link(self, link: str, direction: tuple[str, str] | None,
                  changes: dict[str, Any]) -> None:
         ln = self._link(link)
+        if "burst" in changes and changes["burst"] is not None:
+            p, r = changes["burst"]
+            changes = {**changes, "burst": GilbertElliott(p, r)}
         if direction is None:
             ln.set(**changes)
         else:

@@ -13,6 +13,7 @@ from tcplab.lab import units
 from tcplab.lab.commands.model import (
     COMMAND_NAMES,
     NAME_RE,
+    TCP_FEATURES,
     USAGE,
     Abort,
     Close,
@@ -39,6 +40,8 @@ from tcplab.lab.commands.model import (
     SendFile,
     SendText,
     Shutdown,
+    Tcp,
+    TcpOptions,
     Wait,
 )
 from tcplab.tcp.states import State
@@ -256,10 +259,40 @@ class _Args:
         return _count(value, key, minimum)
 
 
+def _tcp_options(args: _Args) -> TcpOptions:
+    """``sack=off timestamps=on ...`` to the end of the line."""
+    found: dict[str, bool] = {}
+    while (token := args.peek()) is not None:
+        args.pos += 1
+        key, eq, raw = token.text.partition("=")
+        key = {"ts": "timestamps"}.get(key.lower(), key.lower())
+        if not eq:
+            args.pos -= 1
+            args.done()  # "unexpected ... after ..." with the usage
+        if key not in TCP_FEATURES:
+            raise _Fail(f"unknown TCP option {token.text!r} (expected "
+                        f"{', '.join(f + '=on|off' for f in TCP_FEATURES)})"
+                        f"{_suggest(key, list(TCP_FEATURES))}")
+        if key in found:
+            raise _Fail(f"{key} given twice")
+        value = raw.lower()
+        if value not in ("on", "off"):
+            raise _Fail(f"bad value for {key}: {raw!r} (expected on or off)")
+        found[key] = value == "on"
+    return tuple((key, found[key]) for key in TCP_FEATURES if key in found)
+
+
 def _p_listen(args: _Args) -> Command:
     endpoint = _endpoint(args.take("HOST:PORT").text)
-    args.done()
-    return Listen(endpoint)
+    return Listen(endpoint, _tcp_options(args))
+
+
+def _p_tcp(args: _Args) -> Command:
+    host = _name(args.take("a HOST").text, "host")
+    options = _tcp_options(args)
+    if not options:
+        raise _Fail("tcp HOST needs at least one of sack=, timestamps=, wscale=, nagle=")
+    return Tcp(host, options)
 
 
 def _p_connect(args: _Args) -> Command:
@@ -270,8 +303,7 @@ def _p_connect(args: _Args) -> Command:
     if token is not None and token.text == "as" and not token.quoted:
         args.pos += 1
         conn_name = _name(args.take("a NAME after 'as'").text, "connection name")
-    args.done()
-    return Connect(local_host, local_port, remote, conn_name)
+    return Connect(local_host, local_port, remote, conn_name, _tcp_options(args))
 
 
 def _p_send(args: _Args) -> Command:
@@ -305,7 +337,8 @@ def _p_conn_only(cls: type[Shutdown | Close | Abort]) -> Callable[[_Args], Comma
 
 
 _DURATION_KEYS = ("delay", "jitter")
-_LINK_KEYS = ("loss", "delay", "jitter", "bw", "dup", "reorder", "queue", "dir", "up", "down")
+_LINK_KEYS = ("loss", "delay", "jitter", "bw", "dup", "reorder", "burst", "queue", "dir", "up",
+              "down")
 
 
 def _p_link(args: _Args) -> Command:
@@ -317,6 +350,7 @@ def _p_link(args: _Args) -> Command:
     queue: int | None = None
     up: bool | None = None
     direction: Flow | None = None
+    burst: tuple[float, float] | None = None
     seen: set[str] = set()
     while (token := args.peek()) is not None:
         args.pos += 1
@@ -334,18 +368,38 @@ def _p_link(args: _Args) -> Command:
         seen.add(key)
         if key == "dir":
             direction = _direction(raw, a, b)
+        elif key == "burst":
+            burst = _burst(raw)
         elif key == "queue":
             queue = _count(raw, "queue", 0)
         else:
             numbers[key] = _link_number(key, raw)
     if not seen and up is None:
         raise _Fail(f"link {a} {b} needs at least one of loss=, delay=, jitter=, bw=, dup=, "
-                    f"reorder=, queue=, up, down")
+                    f"reorder=, burst=, queue=, up, down")
     if seen == {"dir"} and up is None:
         raise _Fail("dir= says which direction to change, but nothing is changed")
     return Link(a, b, loss=numbers.get("loss"), delay=numbers.get("delay"),
                 jitter=numbers.get("jitter"), bw=numbers.get("bw"), dup=numbers.get("dup"),
-                reorder=numbers.get("reorder"), queue=queue, up=up, direction=direction)
+                reorder=numbers.get("reorder"), queue=queue, up=up, direction=direction,
+                burst=burst)
+
+
+def _burst(raw: str) -> tuple[float, float]:
+    """``burst=P%,R%``: Gilbert-Elliott bursty loss, P the chance to enter the lossy
+    state per frame, R the chance to leave it; ``burst=0`` turns it off."""
+    if raw in ("0", "0%", "off"):
+        return (0.0, 0.0)
+    p_text, comma, r_text = raw.partition(",")
+    if not comma:
+        raise _Fail(f"bad value for burst: {raw!r} (expected P%,R% like burst=1%,25%, or 0)")
+    try:
+        p, r = units.parse_percent(p_text), units.parse_percent(r_text)
+    except units.UnitError as error:
+        raise _Fail(f"bad value for burst: {raw!r} ({error})") from None
+    if r == 0 and p > 0:
+        raise _Fail("bad value for burst: R must be above 0% (or the loss never ends)")
+    return (p, r)
 
 
 def _link_number(key: str, raw: str) -> float:
@@ -423,6 +477,7 @@ def _p_bare(cls: type[Pause | Resume]) -> Callable[[_Args], Command]:
 
 _PARSERS: dict[str, Callable[[_Args], Command]] = {
     "listen": _p_listen,
+    "tcp": _p_tcp,
     "connect": _p_connect,
     "send": _p_send,
     "shutdown": _p_conn_only(Shutdown),
