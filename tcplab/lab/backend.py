@@ -47,6 +47,7 @@ class LinkState:
     queue: int
     up: bool
     burst: tuple[float, float] | None = None  # Gilbert-Elliott (p, r)
+    delivered_bytes: int = 0  # so far, for live throughput (0 where not measured)
 
 
 @dataclass(frozen=True, slots=True)

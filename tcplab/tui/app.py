@@ -34,11 +34,12 @@ from tcplab.lab.lab import Lab
 from tcplab.stack.sockets import SocketInfo
 from tcplab.tcp.states import State
 from tcplab.tui.model import DashboardModel, Key
+from tcplab.tui.palette import TcplabCommands
 from tcplab.tui.screens.forms import connect_form, link_form, listen_form, send_form
 from tcplab.tui.screens.help import HelpScreen
 from tcplab.tui.widgets.colors import STATE_COLORS
 from tcplab.tui.widgets.diagram import StateDiagram
-from tcplab.tui.widgets.ladder import Ladder
+from tcplab.tui.widgets.ladder import SEGMENT_FILTERS, Ladder
 from tcplab.tui.widgets.plot import PlotView, render_cwnd, render_time_sequence
 from tcplab.tui.widgets.stream import StreamView
 
@@ -108,6 +109,7 @@ class TcplabApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "tcplab"
+    COMMANDS = App.COMMANDS | {TcplabCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("colon", "command_line", "Command", key_display=":"),
         Binding("l", "listen", "Listen"),
@@ -120,6 +122,7 @@ class TcplabApp(App[int]):
         Binding("space", "pause", "Pause"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("o", "sort", "Sort"),
+        Binding("f", "segment_filter", "Segments"),
         Binding("h", "hex", "Hex", show=False),
         Binding("t", "toggle_dark", "Theme", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
@@ -139,6 +142,8 @@ class TcplabApp(App[int]):
         self.sort_by = 0
         self.filter_text = ""
         self.as_hex = False
+        self.segment_filter = "all"
+        self._link_rates: dict[tuple[str, str], tuple[float, int, float]] = {}
         self.history: list[str] = []
         self.history_pos = 0
         self.last_result = ""
@@ -269,14 +274,31 @@ class TcplabApp(App[int]):
             kind = " (kernel)" if h.kernel else ""
             text.append(f" {h.name} {h.ip}{kind}\n")
         text.append("links\n", style="bold")
+        now = self.lab.now()
         for st in self.lab.links():
             text.append(f" {st.src}>{st.dst} ", style="bold")
-            text.append(compact_params(st) + "\n", style="dim" if st.up else "red")
+            text.append(compact_params(st), style="dim" if st.up else "red")
+            rate = self._rate(st, now)
+            text.append(f" {rate}\n" if rate else "\n", style="green")
         if self.model.held:
             text.append(f"held ({len(self.model.held)})\n", style="bold yellow")
             for line in self.model.held[-8:]:
                 text.append(f" {line}\n", style="yellow")
         self.query_one("#hosts", Static).update(text)
+
+    def _rate(self, st: LinkState, now: float) -> str:
+        """Live throughput of a link direction from its delivered-bytes counter."""
+        key = (st.src, st.dst)
+        last = self._link_rates.get(key)
+        if last is None or now - last[0] >= 1.0 or now < last[0]:
+            rate = ((st.delivered_bytes - last[1]) * 8 / (now - last[0])
+                    if last is not None and now > last[0] else 0.0)
+            self._link_rates[key] = (now, st.delivered_bytes, rate)
+        else:
+            rate = last[2]
+        if rate <= 0:
+            return ""
+        return f"{rate / 1e6:.2f} Mbit/s" if rate >= 1e5 else f"{rate / 1e3:.1f} kbit/s"
 
     def _update_detail(self) -> None:
         key = self.selected
@@ -291,7 +313,7 @@ class TcplabApp(App[int]):
             state, view.last_change if view else None, label)
         peer = self.model.peer_of(key) if key is not None else None
         peer_label = f"{peer.host} {peer.local[0]}:{peer.local[1]}" if peer else "peer"
-        self.query_one("#ladder", Ladder).show(view, peer_label)
+        self.query_one("#ladder", Ladder).show(view, peer_label, self.segment_filter)
         size = self.query_one("#detail").size
         width, height = max(size.width - 4, 20), max(size.height - 4, 6)
         if view is not None and info is not None:
@@ -487,6 +509,17 @@ class TcplabApp(App[int]):
         self._show_result(_Msg(f"sorted by {COLUMNS[self.sort_by]}"))
         self._row_keys = []
         self._refresh(force=True)
+
+    def action_segment_filter(self) -> None:
+        """Cycle the ladder's segment filter: all, SYN, FIN, RST, data, rtx, drops."""
+        i = SEGMENT_FILTERS.index(self.segment_filter)
+        self.segment_filter = SEGMENT_FILTERS[(i + 1) % len(SEGMENT_FILTERS)]
+        self._show_result(_Msg(f"ladder shows: {self.segment_filter}"))
+        self._refresh(force=True)
+
+    def on_resize(self, event: Any) -> None:
+        # 80x24: the hosts column goes, the tables keep the room
+        self.screen.set_class(event.size.width < 100, "-narrow")
 
     def action_hex(self) -> None:
         self.as_hex = not self.as_hex

@@ -177,6 +177,8 @@ async def measure(lab: Lab, seconds: float, seed: int = 1) -> TuiRun:
         phase["measuring"] = True
         await _drive(app, feed, seconds, run, pending)
         phase["measuring"] = False
+        # let the last redraw finish before the app is torn down under it
+        await pilot.pause(0.3)
     return run
 
 

@@ -41,10 +41,11 @@ def sim_params(p: TopoLinkParams) -> LinkParams:
                       queue=p.max_queue or 1000)
 
 
-def _state(name: str, src: str, dst: str, p: LinkParams) -> LinkState:
+def _state(name: str, src: str, dst: str, d: LinkDirection) -> LinkState:
+    p = d.params
     burst = (p.burst.p, p.burst.r) if p.burst is not None else None
     return LinkState(name, src, dst, p.delay, p.jitter, p.loss, p.bw, p.dup, p.reorder,
-                     p.queue, p.up, burst)
+                     p.queue, p.up, burst, d.stats.delivered_bytes)
 
 
 def params_dict(params: LinkParams) -> dict[str, Any]:
@@ -158,8 +159,8 @@ class SimBackend:
 
     def link_states(self, link: str) -> tuple[LinkState, LinkState]:
         ln = self._link(link)
-        return (_state(ln.name, ln.a, ln.b, ln.forward.params),
-                _state(ln.name, ln.b, ln.a, ln.reverse.params))
+        return (_state(ln.name, ln.a, ln.b, ln.forward),
+                _state(ln.name, ln.b, ln.a, ln.reverse))
 
     def set_link(self, link: str, direction: tuple[str, str] | None,
                  changes: dict[str, Any]) -> None:

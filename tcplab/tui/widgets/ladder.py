@@ -33,7 +33,19 @@ def _flag_style(rec: SegmentRecord) -> str:
     return "green" if f & ACK else "white"
 
 
-def render_ladder(view: ConnectionView, peer_label: str, limit: int = 200) -> Text:
+SEGMENT_FILTERS = ("all", "SYN", "FIN", "RST", "data", "rtx", "drops")
+
+
+def keep(rec: SegmentRecord, which: str) -> bool:
+    """The segment filter: by flags, retransmissions or drops."""
+    f = rec.segment.flags
+    return {"all": True, "SYN": bool(f & SYN), "FIN": bool(f & FIN), "RST": bool(f & RST),
+            "data": bool(rec.segment.payload), "rtx": rec.retransmission,
+            "drops": bool(rec.dropped)}.get(which, True)
+
+
+def render_ladder(view: ConnectionView, peer_label: str, limit: int = 200,
+                  which: str = "all") -> Text:
     own_isn = next((r.segment.seq for r in view.segments
                     if r.outbound and r.segment.flags & SYN), None)
     peer_isn = next((r.segment.seq for r in view.segments
@@ -41,8 +53,9 @@ def render_ladder(view: ConnectionView, peer_label: str, limit: int = 200) -> Te
     left = f"{view.host} {view.local[0]}:{view.local[1]}"
     text = Text()
     text.append(f"{'t':>9}  {left}", style="bold")
-    text.append(f"{'':>{ARROW}}{peer_label}\n", style="bold")
-    records = list(view.segments)[-limit:]
+    text.append(f"{'':>{ARROW}}{peer_label}", style="bold")
+    text.append(f"   showing: {which}\n" if which != "all" else "\n", style="dim")
+    records = [r for r in view.segments if keep(r, which)][-limit:]
     for rec in records:
         seq_base = (own_isn if rec.outbound else peer_isn) or 0
         ack_base = (peer_isn if rec.outbound else own_isn) or 0
@@ -64,8 +77,8 @@ def render_ladder(view: ConnectionView, peer_label: str, limit: int = 200) -> Te
 
 
 class Ladder(Static):
-    def show(self, view: ConnectionView | None, peer_label: str) -> None:
+    def show(self, view: ConnectionView | None, peer_label: str, which: str = "all") -> None:
         if view is None:
             self.update(Text("select a connection in the sockets table", style="dim"))
         else:
-            self.update(render_ladder(view, peer_label))
+            self.update(render_ladder(view, peer_label, which=which))

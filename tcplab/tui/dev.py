@@ -1,0 +1,18 @@
+"""For `textual run --dev tcplab.tui.dev:app`: the dashboard on a simulated lab (the
+default topology, seed 1, real time), so styles can be edited live."""
+
+from __future__ import annotations
+
+from tcplab.backends.sim.backend import SimBackend
+from tcplab.lab.lab import Lab
+from tcplab.lab.topology import load_topology
+from tcplab.tui.app import TcplabApp
+
+
+def build() -> TcplabApp:
+    lab = Lab(load_topology(None), SimBackend(1, virtual=False))
+    lab.start()
+    return TcplabApp(lab, seed=1)
+
+
+app = build()
