@@ -506,7 +506,8 @@ class Connection(Sender):
             self._ack_now = True  # out of order: ACK at once (RFC 5681 §4.2)
             return
         filled_hole = len(self._ooo) > 0
-        data = payload + self._ooo.pop_ready(sq.add(start, len(payload)))
+        data = payload + self._ooo.pop_ready(sq.add(start, len(payload))) if filled_hole \
+            else payload
         self.rcv_nxt = sq.add(self.rcv_nxt, len(data))
         if not self._rd_shut:
             self._rcvq += data

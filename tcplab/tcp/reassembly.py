@@ -25,19 +25,19 @@ class _Block:
 
 
 class Reassembly:
-    __slots__ = ("_blocks", "_clock", "fin_seq")
+    __slots__ = ("_blocks", "_clock", "buffered", "fin_seq")
 
     def __init__(self) -> None:
         self._blocks: list[_Block] = []  # sorted by start; never overlapping or touching
         self._clock = 0
         self.fin_seq: int | None = None  # a FIN that arrived beyond RCV.NXT
+        self.buffered = 0  # bytes held, kept current: read on every segment sent
 
     def __len__(self) -> int:
         return len(self._blocks)
 
-    @property
-    def buffered(self) -> int:
-        return sum(len(b.data) for b in self._blocks)
+    def _recount(self) -> None:
+        self.buffered = sum(len(b.data) for b in self._blocks)
 
     def insert(self, start: int, data: bytes) -> None:
         """Store bytes ``[start, start+len)`` that lie beyond RCV.NXT."""
@@ -65,9 +65,12 @@ class Reassembly:
         base = kept[0].start
         kept.sort(key=lambda b: sq.sub(b.start, base))
         self._blocks = kept
+        self._recount()
 
     def pop_ready(self, rcv_nxt: int) -> bytes:
         """Remove and return the bytes that now continue at ``rcv_nxt``, if any."""
+        if not self._blocks:
+            return b""
         out = bytearray()
         while self._blocks:
             block = self._blocks[0]
@@ -78,9 +81,12 @@ class Reassembly:
             if skip < len(block.data):
                 out += block.data[skip:]
                 rcv_nxt = sq.add(rcv_nxt, len(block.data) - skip)
+        self._recount()
         return bytes(out)
 
     def sack_blocks(self, limit: int) -> tuple[tuple[int, int], ...]:
         """Up to ``limit`` blocks, most recently changed first (RFC 2018 §4)."""
+        if not self._blocks:
+            return ()
         ordered = sorted(self._blocks, key=lambda b: -b.stamp)
         return tuple((b.start, b.end) for b in ordered[:limit])

@@ -22,9 +22,6 @@ class Scoreboard:
         self._ranges = []
         self.sacked_bytes = 0
 
-    def __bool__(self) -> bool:
-        return bool(self._ranges)
-
     def add(self, start: int, end: int, snd_una: int, snd_max: int) -> bool:
         """Record one SACK block; returns True when it taught us something new.
         Blocks outside (SND.UNA, SND.MAX] are ignored (RFC 2018 §5: a D-SACK or bogus one)."""

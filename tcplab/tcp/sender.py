@@ -348,7 +348,7 @@ class Sender(ABC):
     def _enter_recovery(self, now: float) -> None:
         cc = self.cc
         cc.enter_recovery(self.in_flight, self.snd_max)
-        if self.sack_ok and self.board:
+        if self.sack_ok and self.board.sacked_bytes:
             self._recovery = "sack"
             cc.cwnd = cc.ssthresh  # RFC 6675 §5 step 4.2
             # step 4.3: the first segment presumed lost goes at once, whatever pipe says
@@ -569,7 +569,7 @@ class Sender(ABC):
                 cwnd_room = cc.cwnd - pipe
             else:
                 cwnd_room = cc.cwnd - self.in_flight
-                if self.board:
+                if self.board.sacked_bytes:
                     # after a timeout, SACKed bytes behind SND.NXT are not in flight
                     board = self.board
                     cwnd_room += board.sacked_bytes - board.sacked_above(self.snd_nxt)
@@ -609,7 +609,7 @@ class Sender(ABC):
 
     def _resend_limit(self) -> int:
         """Bytes up to the next SACKed block when resending after a timeout."""
-        if self.board and sq.lt(self.snd_nxt, self.snd_max):
+        if self.board.sacked_bytes and sq.lt(self.snd_nxt, self.snd_max):
             hole = self.board.next_hole(self.snd_nxt, 1 << 30)
             if hole is not None:
                 return max(sq.sub(hole[1], self.snd_nxt), 1)
