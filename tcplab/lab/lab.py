@@ -253,6 +253,13 @@ class Lab:
                 continue  # a host without a stack (kernel host) or one that is down
         return out
 
+    def socket(self, host: str, sid: int) -> SocketInfo | None:
+        """One socket's table row, or None when the host cannot say (down, kernel)."""
+        try:
+            return self.backend.app(host).socket(sid)
+        except (HostError, LabError):
+            return None
+
     def links(self) -> list[LinkState]:
         return [st for name in self.backend.link_names() for st in self.backend.link_states(name)]
 

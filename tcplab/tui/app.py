@@ -40,13 +40,17 @@ from tcplab.tui.screens.help import HelpScreen
 from tcplab.tui.widgets.colors import STATE_COLORS
 from tcplab.tui.widgets.diagram import StateDiagram
 from tcplab.tui.widgets.ladder import SEGMENT_FILTERS, Ladder
+from tcplab.tui.widgets.panel import Panel
 from tcplab.tui.widgets.plot import PlotView, render_cwnd, render_time_sequence
 from tcplab.tui.widgets.stream import StreamView
 
-REFRESH_HZ = 10
+REFRESH_HZ = 5
+REDRAW_DELAY = 0.05  # seconds from an event to the redraw that shows it
+FULL_EVERY = 1.0  # seconds between full rebuilds of the sockets table
 FLASH_SECONDS = 1.0
-COLUMNS = ("name", "host", "local", "remote", "state", "sendq", "recvq", "una/nxt", "rcv.nxt",
-           "wnd", "cwnd", "srtt/rto", "timers")
+# timers beside the state: the TIME-WAIT countdown is what people watch
+COLUMNS = ("name", "host", "local", "remote", "state", "timers", "sendq", "recvq", "una/nxt",
+           "rcv.nxt", "wnd", "cwnd", "srtt/rto")
 
 
 class CommandSuggester(Suggester):
@@ -98,10 +102,9 @@ def socket_row(name: str, host: str, info: SocketInfo, now: float) -> tuple[Any,
     rel_nxt = (st.snd_nxt - st.iss) & 0xFFFFFFFF
     rel_rcv = (st.rcv_nxt - st.irs) & 0xFFFFFFFF
     srtt = f"{st.srtt * 1000:.0f}" if st.srtt is not None else "-"
-    return (name, host, f"{info.local[0]}:{info.local[1]}", remote, state,
+    return (name, host, f"{info.local[0]}:{info.local[1]}", remote, state, _timers(info, now),
             str(st.send_queue), str(st.recv_queue), f"{rel_una}/{rel_nxt}", str(rel_rcv),
-            f"{st.snd_wnd}/{st.rcv_wnd}", str(st.cwnd), f"{srtt}/{st.rto * 1000:.0f}ms",
-            _timers(info, now))
+            f"{st.snd_wnd}/{st.rcv_wnd}", str(st.cwnd), f"{srtt}/{st.rto * 1000:.0f}ms")
 
 
 class TcplabApp(App[int]):
@@ -137,7 +140,8 @@ class TcplabApp(App[int]):
         self.recording = recording
         self.scenario = scenario
         self.model = DashboardModel()
-        lab.bus.subscribe(self.model)
+        lab.bus.subscribe(self._on_event)
+        self._redraw_pending = False
         self.selected: Key | None = None
         self.sort_by = 0
         self.filter_text = ""
@@ -150,13 +154,15 @@ class TcplabApp(App[int]):
         self.refresh_times: deque[float] = deque(maxlen=500)
         self._row_keys: list[str] = []
         self._infos: dict[str, tuple[str, SocketInfo]] = {}
+        self._cells: dict[str, dict[str, Any]] = {}  # what each row shows now
+        self._full_due = 0.0
 
     # -- layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static(id="status")
+        yield Panel(id="status")
         with Horizontal(id="top"):
             yield DataTable(id="sockets", cursor_type="row", zebra_stripes=True)
-            yield Static(id="hosts")
+            yield Panel(id="hosts")
         with TabbedContent(id="detail"):
             with TabPane("Diagram", id="tab-diagram"):
                 yield StateDiagram(id="diagram")
@@ -169,7 +175,7 @@ class TcplabApp(App[int]):
             with TabPane("Stream", id="tab-stream"):
                 yield StreamView(id="stream")
             with TabPane("Log", id="tab-log"):
-                yield Static(id="log")
+                yield Panel(id="log")
         with Vertical(id="bottom"):
             yield Static("", id="result")
             yield Input(placeholder=": command (e.g. connect h1 h2:80 as c1) — ? for help",
@@ -179,9 +185,11 @@ class TcplabApp(App[int]):
     def on_mount(self) -> None:
         table = self.query_one("#sockets", DataTable)
         for col in COLUMNS:
-            table.add_column(col, key=col)
+            # fixed: update_cell does not grow a column, and update_width=True costs O(rows)
+            table.add_column(col, key=col, width=20 if col == "timers" else None)
         if not self.lab.backend.virtual:
             self.set_interval(0.01, self._tick)
+        # countdowns and the real clock move with no event: a steady, slower redraw
         self.set_interval(1 / REFRESH_HZ, self._refresh)
         self._refresh(force=True)
         if self.scenario:
@@ -197,17 +205,30 @@ class TcplabApp(App[int]):
             self._show_result(self.lab.execute(cmd, line_no))
             await asyncio.sleep(0)
 
+    def _on_event(self, event: Any) -> None:
+        self.model(event)
+        if not self._redraw_pending and self.is_running:
+            # redraw soon after the first event of a burst: one redraw per burst
+            self._redraw_pending = True
+            self.set_timer(REDRAW_DELAY, self._redraw_now)
+
+    def _redraw_now(self) -> None:
+        self._redraw_pending = False
+        self._refresh()
+
     # -- clocks -------------------------------------------------------------------
     def _tick(self) -> None:
         self.lab.sync()
 
     def _refresh(self, force: bool = False) -> None:
+        if not self.is_running or self._exit:
+            return  # a tick that fires while the app shuts down
         if not (force or self.model.dirty or not self.lab.backend.virtual):
             return
         started = time.perf_counter()
         self.model.dirty = False
         self._update_status()
-        self._update_sockets()
+        self._update_sockets(force)
         self._update_hosts()
         self._update_detail()
         self.refresh_times.append(time.perf_counter() - started)
@@ -217,14 +238,34 @@ class TcplabApp(App[int]):
         clock = "virtual" if b.virtual else "real"
         paused = " (paused)" if getattr(b, "paused", False) else ""
         rec = "rec ●" if self.recording else "rec off"
-        self.query_one("#status", Static).update(
+        self.query_one("#status", Panel).put(
             f"[b]tcplab[/]  backend {b.name} · {b.mechanism} · seed {self.seed} · "
             f"{clock} clock t={self.lab.now():.3f}{paused} · {rec} · "
             f"{len(self._infos)} sockets")
 
-    def _update_sockets(self) -> None:
-        table = self.query_one("#sockets", DataTable)
+    def _update_sockets(self, force: bool = False) -> None:
+        """The whole table at most once a second (or when sockets come or go, or a sort
+        is on); in between only the rows whose sockets had events, and the countdowns:
+        with 1000 sockets, reading every socket on every refresh costs too much."""
         now = self.lab.now()
+        touched = self.model.touched
+        self.model.touched = set()
+        wall = time.monotonic()
+        unseen = any(f"{h}/{sid}" not in self._infos for h, sid in touched)
+        if force or unseen or self.sort_by or wall >= self._full_due:
+            self._full_due = wall + FULL_EVERY
+            self._all_rows(now)
+        else:
+            self._some_rows(now, touched)
+        table = self.query_one("#sockets", DataTable)
+        if self._row_keys and 0 <= table.cursor_row < len(self._row_keys):
+            host, info = self._infos[self._row_keys[table.cursor_row]]
+            self.selected = (host, info.id)
+        elif not self._row_keys:
+            self.selected = None
+
+    def _all_rows(self, now: float) -> None:
+        table = self.query_one("#sockets", DataTable)
         rows: list[tuple[str, tuple[Any, ...], Key]] = []
         infos: dict[str, tuple[str, SocketInfo]] = {}
         needle = self.filter_text.lower()
@@ -240,32 +281,67 @@ class TcplabApp(App[int]):
         if col:
             rows.sort(key=lambda r: str(r[1][col]))
         keys = [r[0] for r in rows]
+        self._infos = infos
         if keys != self._row_keys:
             cursor_key = self._row_keys[table.cursor_row] if (
                 self._row_keys and 0 <= table.cursor_row < len(self._row_keys)) else None
             table.clear()
+            self._cells = {}
             for key, row, _ in rows:
                 table.add_row(*row, key=key)
+                self._cells[key] = dict(zip(COLUMNS, row, strict=True))
             self._row_keys = keys
             if cursor_key in keys:
                 table.move_cursor(row=keys.index(cursor_key))
-        else:
-            for (key, row, sock), old_key in zip(rows, self._row_keys, strict=True):
-                old = self._infos.get(old_key)
-                cells = dict(zip(COLUMNS, row, strict=True))
-                flash = self.model.flash.get(sock)
-                if flash is not None and now - flash < FLASH_SECONDS:
-                    cells["state"] = Text(cells["state"].plain, style="bold reverse "
-                                          + STATE_COLORS[State(cells["state"].plain)])
-                if old is None or old[1] != infos[key][1] or flash is not None:
-                    for col_name, value in cells.items():
-                        table.update_cell(key, col_name, value)
-        self._infos = infos
-        if self._row_keys and 0 <= table.cursor_row < len(self._row_keys):
-            host, info = infos[self._row_keys[table.cursor_row]]
-            self.selected = (host, info.id)
-        elif not self._row_keys:
-            self.selected = None
+            return
+        for key, row, sock in rows:
+            self._show_row(table, key, row, sock, now)
+
+    def _some_rows(self, now: float, touched: set[Key]) -> None:
+        table = self.query_one("#sockets", DataTable)
+        for host, sid in touched:
+            key = f"{host}/{sid}"
+            if key not in self._cells:
+                continue  # filtered out
+            info = self.lab.socket(host, sid)
+            if info is None:
+                continue
+            self._infos[key] = (host, info)
+            row = socket_row(self.lab.name_of(host, sid, info), host, info, now)
+            self._show_row(table, key, row, (host, sid), now)
+        for key, (host, info) in self._infos.items():
+            if (host, info.id) in touched:
+                continue
+            cells = self._cells.get(key)
+            if cells is None:
+                continue
+            if info.status.timers and info.kind != "listener":
+                text = _timers(info, now)  # countdowns move with the clock alone
+                if cells["timers"] != text:
+                    table.update_cell(key, "timers", text)
+                    cells["timers"] = text
+            flash = self.model.flash.get((host, info.id))
+            if flash is not None and now - flash >= FLASH_SECONDS:
+                del self.model.flash[(host, info.id)]
+                cells["state"] = Text(info.state.value, style=STATE_COLORS[info.state])
+                table.update_cell(key, "state", cells["state"])
+
+    def _show_row(self, table: DataTable[Any], key: str, row: tuple[Any, ...], sock: Key,
+                  now: float) -> None:
+        cells = dict(zip(COLUMNS, row, strict=True))
+        flash = self.model.flash.get(sock)
+        if flash is not None and now - flash < FLASH_SECONDS:
+            cells["state"] = Text(cells["state"].plain, style="bold reverse "
+                                  + STATE_COLORS[State(cells["state"].plain)])
+        elif flash is not None:
+            del self.model.flash[sock]  # the flash is over: drawn plain once more
+        # diff what is shown, not the SocketInfo: countdowns change with the clock
+        prev = self._cells.get(key)
+        if prev != cells:
+            for col_name, value in cells.items():
+                if prev is None or prev.get(col_name) != value:
+                    table.update_cell(key, col_name, value)
+            self._cells[key] = cells
 
     def _update_hosts(self) -> None:
         text = Text()
@@ -284,7 +360,7 @@ class TcplabApp(App[int]):
             text.append(f"held ({len(self.model.held)})\n", style="bold yellow")
             for line in self.model.held[-8:]:
                 text.append(f" {line}\n", style="yellow")
-        self.query_one("#hosts", Static).update(text)
+        self.query_one("#hosts", Panel).put(text)
 
     def _rate(self, st: LinkState, now: float) -> str:
         """Live throughput of a link direction from its delivered-bytes counter."""
@@ -309,29 +385,40 @@ class TcplabApp(App[int]):
             name = self.lab.name_of(key[0], key[1], info[1] if info else None)
             label = f"{name or key[0]}  socket {key[1]}"
         state = info[1].state if info else (view.state if view else None)
-        self.query_one("#diagram", StateDiagram).show(
-            state, view.last_change if view else None, label)
+        detail = self.query_one("#detail", TabbedContent)
+        tab = detail.active  # only the visible tab is drawn: the plots are not free
+        if tab == "tab-diagram":
+            self.query_one("#diagram", StateDiagram).show(
+                state, view.last_change if view else None, label)
         peer = self.model.peer_of(key) if key is not None else None
         peer_label = f"{peer.host} {peer.local[0]}:{peer.local[1]}" if peer else "peer"
-        self.query_one("#ladder", Ladder).show(view, peer_label, self.segment_filter)
-        size = self.query_one("#detail").size
+        if tab == "tab-ladder":
+            self.query_one("#ladder", Ladder).show(view, peer_label, self.segment_filter)
+        size = detail.size
         width, height = max(size.width - 4, 20), max(size.height - 4, 6)
         if view is not None and info is not None:
             st = info[1].status
             view.samples.append((self.lab.now(), st.cwnd, st.ssthresh, st.in_flight))
-            self.query_one("#tsg", PlotView).show(
-                render_time_sequence(view, st.snd_wscale, width, height))
-            self.query_one("#cwnd", PlotView).show(render_cwnd(list(view.samples), width,
-                                                               height))
-        streams = []
-        if view is not None:
-            streams.append((f"{view.host} socket {view.sid}", view))
-        if peer is not None:
-            streams.append((f"{peer.host} socket {peer.sid}", peer))
-        self.query_one("#stream", StreamView).show(streams, self.as_hex)
-        self.query_one("#log", Static).update("\n".join(list(self.model.log)[-200:]))
+            if tab == "tab-tsg":
+                self.query_one("#tsg", PlotView).show(
+                    render_time_sequence(view, st.snd_wscale, width, height))
+            elif tab == "tab-cwnd":
+                self.query_one("#cwnd", PlotView).show(
+                    render_cwnd(list(view.samples), width, height))
+        if tab == "tab-stream":
+            streams = []
+            if view is not None:
+                streams.append((f"{view.host} socket {view.sid}", view))
+            if peer is not None:
+                streams.append((f"{peer.host} socket {peer.sid}", peer))
+            self.query_one("#stream", StreamView).show(streams, self.as_hex)
+        elif tab == "tab-log":
+            self.query_one("#log", Panel).put("\n".join(list(self.model.log)[-200:]))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._refresh(force=True)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._refresh(force=True)
 
     # -- commands -----------------------------------------------------------------
@@ -394,6 +481,7 @@ class TcplabApp(App[int]):
         if event.key == "up":
             self.history_pos = max(self.history_pos - 1, 0)
             cmd.value = self.history[self.history_pos]
+            cmd.cursor_position = len(cmd.value)
             event.stop()
         elif event.key == "down":
             self.history_pos = min(self.history_pos + 1, len(self.history))

@@ -78,6 +78,7 @@ class DashboardModel:
         self.flash: dict[Key, float] = {}   # when a socket last changed state
         self.notices: list[str] = []
         self.held: list[str] = []  # segments a `hold` keeps in the network
+        self.touched: set[Key] = set()  # sockets with events since the last redraw
 
     def _conn(self, host: str, sid: int, local: Addr, remote: Addr | None) -> ConnectionView:
         key = (host, sid)
@@ -93,6 +94,9 @@ class DashboardModel:
     def __call__(self, e: L.LabEvent) -> None:
         self.events_seen += 1
         self.dirty = True
+        sid = getattr(e, "sid", None)
+        if sid is not None:
+            self.touched.add((e.host, sid))
         if isinstance(e, H.StateChanged):
             view = self._conn(e.host, e.sid, e.local, e.remote)
             if not view.states:
@@ -111,10 +115,9 @@ class DashboardModel:
         elif isinstance(e, H.Retransmission):
             rview = self.conns.get((e.host, e.sid))
             if rview is not None:
+                # the event comes before the resent segment's SegmentSent, which the
+                # seq check then marks (not the dropped original before it)
                 rview.retransmissions.add(e.seq)
-                last = rview.segments[-1] if rview.segments else None
-                if last is not None and last.outbound and last.segment.seq == e.seq:
-                    last.retransmission = True
         elif isinstance(e, L.LinkHeld):
             self.held.append(f"{e.direction} {e.summary}")
             self.log.append(f"{e.t:9.3f} link {e.direction} holding {e.summary}")

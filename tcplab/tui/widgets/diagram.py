@@ -8,10 +8,10 @@ cause, and every move the table allows from here is listed with what it sends.
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from tcplab.tcp.states import MEANINGS, TRANSITIONS, State
 from tcplab.tui.widgets.colors import STATE_COLORS
+from tcplab.tui.widgets.panel import Panel
 
 S = State
 # (row, column) of each box, after RFC 9293 Figure 5
@@ -77,9 +77,9 @@ def render_diagram(current: State | None, last: tuple[float, State, State, str] 
     return text
 
 
-class StateDiagram(Static):
+class StateDiagram(Panel):
     """The diagram of the selected connection."""
 
     def show(self, current: State | None, last: tuple[float, State, State, str] | None,
              title: str = "") -> None:
-        self.update(render_diagram(current, last, title))
+        self.put(render_diagram(current, last, title))

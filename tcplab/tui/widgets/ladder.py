@@ -8,10 +8,10 @@ with the reason; a retransmission is marked ``(rtx)``.
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from tcplab.tcp.segment import ACK, FIN, RST, SYN, describe
 from tcplab.tui.model import ConnectionView, SegmentRecord
+from tcplab.tui.widgets.panel import Panel
 
 ARROW = 12
 
@@ -76,9 +76,9 @@ def render_ladder(view: ConnectionView, peer_label: str, limit: int = 200,
     return text
 
 
-class Ladder(Static):
+class Ladder(Panel):
     def show(self, view: ConnectionView | None, peer_label: str, which: str = "all") -> None:
         if view is None:
-            self.update(Text("select a connection in the sockets table", style="dim"))
+            self.put(Text("select a connection in the sockets table", style="dim"))
         else:
-            self.update(render_ladder(view, peer_label, which=which))
+            self.put(render_ladder(view, peer_label, which=which))

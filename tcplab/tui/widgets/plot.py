@@ -10,11 +10,11 @@ takes the colour of the most important dot in it.
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from tcplab.tcp import seq as sq
 from tcplab.tcp.segment import SYN
 from tcplab.tui.model import ConnectionView
+from tcplab.tui.widgets.panel import Panel
 
 _DOTS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
 # importance order: later wins a shared cell
@@ -94,7 +94,8 @@ def render_cwnd(samples: list[tuple[float, int, int, int]], width: int, height: 
     if len(samples) < 2:
         return Text("(collecting cwnd samples)", style="dim")
     t0, t1 = samples[0][0], samples[-1][0]
-    ymax = max(max(c, min(s, 1 << 24), f) for _, c, s, f in samples) or 1
+    # an "infinite" ssthresh (before the first loss) is not drawn, so not scaled to
+    ymax = max(max(c, f, s if s < (1 << 24) else 0) for _, c, s, f in samples) or 1
     canvas = Canvas(width - 10, height - 3)
     span = (t1 - t0) or 1.0
     for t, cwnd, ssthresh, flight in samples:
@@ -105,10 +106,11 @@ def render_cwnd(samples: list[tuple[float, int, int, int]], width: int, height: 
         canvas.dot(x, cwnd / ymax, "cwnd")
     text = Text(f"bytes (max {ymax}) vs time {t0:.3f}..{t1:.3f} s\n", style="bold")
     text.append_text(canvas.render())
-    text.append_text(_legend(["cwnd", "ssthresh", "flight"]))
+    finite = any(s < (1 << 24) for _, _, s, _ in samples)
+    text.append_text(_legend(["cwnd", "ssthresh", "flight"] if finite else ["cwnd", "flight"]))
     return text
 
 
-class PlotView(Static):
+class PlotView(Panel):
     def show(self, text: Text) -> None:
-        self.update(text)
+        self.put(text)

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from tcplab.tui.model import ConnectionView
+from tcplab.tui.widgets.panel import Panel
 
 SHOW = 2048
 
@@ -38,6 +38,6 @@ def render_stream(views: list[tuple[str, ConnectionView]], as_hex: bool) -> Text
     return text
 
 
-class StreamView(Static):
+class StreamView(Panel):
     def show(self, views: list[tuple[str, ConnectionView]], as_hex: bool) -> None:
-        self.update(render_stream(views, as_hex))
+        self.put(render_stream(views, as_hex))

@@ -1,0 +1,128 @@
+"""Snapshot tests of the dashboard (pytest-textual-snapshot): the main screen, the state
+diagram in CLOSING and in TIME-WAIT, the ladder after a lost FIN, the time-sequence graph
+of a lossy transfer, and the help screen.
+
+Deterministic by construction: virtual time (the clock moves only on ``wait``), a fixed
+seed (ISNs, ephemeral ports and link losses come from it) and a fixed terminal size.
+Regenerate with ``pytest tests/tui/test_snapshots.py --snapshot-update`` and look at the
+SVGs under ``__snapshots__`` before keeping them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.pilot import Pilot
+from textual.widgets import DataTable, TabbedContent
+
+from tcplab.backends.sim.backend import SimBackend
+from tcplab.lab.lab import Lab
+from tcplab.lab.topology import load_topology
+from tcplab.tcp.states import State
+from tcplab.tui.app import TcplabApp
+
+SIZE = (130, 42)
+Compare = Callable[..., bool]
+
+
+def make_app() -> TcplabApp:
+    lab = Lab(load_topology("pair"), SimBackend(1, virtual=True))
+    lab.start()
+    return TcplabApp(lab, seed=1)
+
+
+def run(app: TcplabApp, *lines: str) -> None:
+    for line in lines:
+        assert app.run_line(line), f"{line}: {app.query_one('#result').content}"
+
+
+async def show(pilot: Pilot[int], host: str, sid: int, tab: str) -> None:
+    """Select a socket's row and bring a detail tab to the front."""
+    app = pilot.app
+    assert isinstance(app, TcplabApp)
+    table = app.query_one("#sockets", DataTable)
+    table.move_cursor(row=table.get_row_index(f"{host}/{sid}"))
+    table.focus()
+    app.query_one("#detail", TabbedContent).active = tab
+    app.model.dirty = True  # the app reads the cursor when it refreshes
+    await pilot.pause(0.3)
+    assert app.selected == (host, sid)
+
+
+def state_of(app: TcplabApp, host: str, sid: int) -> State:
+    return next(i.state for h, i in app.lab.sockets() if (h, i.id) == (host, sid))
+
+
+def test_main_screen(snap_compare: Compare) -> None:
+    app = make_app()
+
+    async def before(pilot: Pilot[int]) -> None:
+        run(app, "listen h2:80", "listen h2:22", "link h1 s1 delay=5ms loss=1% dir=h1>s1",
+            "connect h1 h2:80 as c1", "connect h1 h2:22 as ssh", "wait 0.5",
+            'send c1 "GET / HTTP/1.0\\n\\n"', "wait 0.2", 'send c1\' "HTTP/1.0 200 OK"',
+            "wait 2")
+        await show(pilot, "h1", 1, "tab-diagram")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+def _simultaneous_close(app: TcplabApp) -> None:
+    # the FINs are held so that they cross; the 50 ms link lets the ACKs of the FINs
+    # still be on their way when both sides are in CLOSING (RFC 9293 §3.6, Figure 13)
+    run(app, "link h1 s1 delay=50ms", "listen h2:80", "connect h1 h2:80 as c1", "wait 0.5",
+        "hold h1>h2 FIN", "hold h2>h1 FIN", "close c1", "close c1'", "wait 100ms",
+        "release all", "wait 60ms")
+
+
+def test_diagram_closing(snap_compare: Compare) -> None:
+    app = make_app()
+
+    async def before(pilot: Pilot[int]) -> None:
+        _simultaneous_close(app)
+        assert state_of(app, "h1", 1) is State.CLOSING
+        await show(pilot, "h1", 1, "tab-diagram")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+def test_diagram_time_wait(snap_compare: Compare) -> None:
+    app = make_app()
+
+    async def before(pilot: Pilot[int]) -> None:
+        _simultaneous_close(app)
+        run(app, "wait 100ms", "wait 2")
+        assert state_of(app, "h2", 2) is State.TIME_WAIT
+        await show(pilot, "h2", 2, "tab-diagram")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+def test_ladder_lost_fin(snap_compare: Compare) -> None:
+    app = make_app()
+
+    async def before(pilot: Pilot[int]) -> None:
+        run(app, "link h1 s1 delay=10ms", "listen h2:80", "connect h1 h2:80 as c1",
+            "wait 200ms", 'send c1 "bye"', "wait 100ms", "drop h1>h2 FIN count=1", "close c1",
+            "wait 500ms")
+        assert state_of(app, "h1", 1) is State.FIN_WAIT_1
+        run(app, "wait 2", "close c1'", "wait 200ms")
+        assert state_of(app, "h1", 1) is State.TIME_WAIT
+        await show(pilot, "h1", 1, "tab-ladder")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+def test_time_sequence_lossy_transfer(snap_compare: Compare) -> None:
+    app = make_app()
+
+    async def before(pilot: Pilot[int]) -> None:
+        run(app, "link h1 s1 loss=5% delay=10ms", "listen h2:80", "connect h1 h2:80 as c1",
+            "wait 0.5", "send c1 --bytes 200000", "wait 10")
+        assert app.lab.delivered[("h2", 2)] == 200000
+        await show(pilot, "h1", 1, "tab-tsg")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+def test_help_screen(snap_compare: Compare) -> None:
+    assert snap_compare(make_app(), press=["question_mark"], terminal_size=SIZE)
