@@ -27,6 +27,19 @@ loss figures are virtual time and so do not depend on the machine at all:
   et al. bound MSS/RTT * 1.22/sqrt(p), capped at the link rate.  Near 1 means the
   engine recovers from loss as well as the classic Reno model says it can.
 * ``sack_gain_5`` -- goodput with SACK over goodput without, at 5 % loss, same seeds.
+
+The Mininet figures need root and Mininet (:mod:`tcplab.backends.mininet.bench` says
+how each is taken); they are wall-clock figures of real namespaces and processes:
+
+* ``mininet_MBps`` -- goodput h1 -> h2, two stack hosts on a LinuxBridge, no
+  impairment, through the lab and its event stream; ``linux_MBps`` -- Linux's own TCP
+  between two kernel hosts on the same bridge, the reference.
+* ``start_2_s`` / ``start_20_s`` -- ``tcplab run`` start-up: building the lab until
+  every agent is ready, for 2 and 20 stack hosts.
+
+A benchmark that cannot run here (not root, no Mininet, or ``--quick``, which has no
+time for building labs) raises :class:`Unavailable`: its keys are left out of the
+JSON and the table says why in one line.
 """
 
 from __future__ import annotations
@@ -47,7 +60,7 @@ from tcplab.tcp.config import Config
 from tcplab.tcp.connection import Connection
 from tcplab.tcp.states import State
 
-__all__ = ["REGISTRY", "Metric", "Options", "benchmark", "main", "run_all"]
+__all__ = ["REGISTRY", "Metric", "Options", "Unavailable", "benchmark", "main", "run_all"]
 
 RUNS = 3
 MiB = 1 << 20
@@ -71,6 +84,10 @@ class Metric:
 
 
 BenchFn = Callable[[Options], dict[str, float]]
+
+
+class Unavailable(Exception):
+    """A benchmark that cannot run here; the message is the one-line reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +242,46 @@ def bench_loss(opts: Options) -> dict[str, float]:
     }
 
 
+# ---------------------------------------------------------------------- Mininet
+MININET_BYTES = 32 * MiB       # per stack transfer: ~100 round trips of a full window
+LINUX_BYTES = 256 * MiB        # Linux is ~40 times faster: still ~0.5 s, well past slow start
+LAB_SIZES = (2, 20)
+
+
+@benchmark(
+    Metric("mininet_MBps", "MB/s", "goodput between two stack hosts on a LinuxBridge", 1),
+    Metric("linux_MBps", "MB/s", "Linux TCP on the same bridge (the reference)", 1),
+    *(Metric(f"start_{n}_s", "s", f"lab start until all agents are ready, {n} hosts")
+      for n in LAB_SIZES),
+)
+def bench_mininet(opts: Options) -> dict[str, float]:
+    if opts.quick:
+        raise Unavailable("not measured with --quick (building a lab takes seconds)")
+    from tcplab.lab.cli import mininet_unusable
+
+    why = mininet_unusable()
+    if why is not None:
+        raise Unavailable(f"Mininet unavailable: {why}")
+    return mininet_figures(MININET_BYTES, LINUX_BYTES, opts.runs)
+
+
+def mininet_figures(nbytes: int, linux_bytes: int, runs: int) -> dict[str, float]:
+    """The Mininet figures with the given transfer sizes (tests use small ones)."""
+    from tcplab.backends.mininet import bench as M
+    from tcplab.backends.mininet.backend import MininetError
+
+    def start(hosts: int) -> Callable[[int], float]:
+        return lambda _run: M.start_time(hosts)
+
+    try:
+        out = M.goodput(nbytes, linux_bytes, runs)
+        for n in LAB_SIZES:
+            out[f"start_{n}_s"] = _median(runs, start(n))
+    except (M.BenchError, MininetError) as exc:
+        raise Unavailable(f"Mininet benchmark failed: {exc}") from None
+    return out
+
+
 # ---------------------------------------------------------------------- driver
 def cpu_model() -> str:
     try:
@@ -237,13 +294,22 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def run_all(opts: Options, progress: Callable[[str], None] | None = None) -> dict[str, object]:
-    """Every registered benchmark, then ``python`` and ``cpu``, as one flat dict."""
+def run_all(opts: Options, progress: Callable[[str], None] | None = None,
+            skipped: dict[str, str] | None = None) -> dict[str, object]:
+    """Every registered benchmark, then ``python`` and ``cpu``, as one flat dict.  A
+    benchmark that raised :class:`Unavailable` has no keys; ``skipped`` (when given)
+    gets its metrics' keys, joined by ", ", mapped to the reason."""
     out: dict[str, object] = {}
     for entry in REGISTRY:
+        keys = ", ".join(m.key for m in entry.metrics)
         if progress is not None:
-            progress(", ".join(m.key for m in entry.metrics))
-        values = entry.fn(opts)
+            progress(keys)
+        try:
+            values = entry.fn(opts)
+        except Unavailable as exc:
+            if skipped is not None:
+                skipped[keys] = str(exc)
+            continue
         for m in entry.metrics:
             out[m.key] = values[m.key]
     out["python"] = platform.python_version()
@@ -251,15 +317,16 @@ def run_all(opts: Options, progress: Callable[[str], None] | None = None) -> dic
     return out
 
 
-def _table(results: dict[str, object]) -> str:
+def _table(results: dict[str, object], skipped: dict[str, str]) -> str:
     rows = [(m.key, f"{results[m.key]:.{m.digits}f}", m.unit, m.what)
-            for entry in REGISTRY for m in entry.metrics]
+            for entry in REGISTRY for m in entry.metrics if m.key in results]
     rows += [("python", str(results["python"]), "", ""), ("cpu", str(results["cpu"]), "", "")]
     w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows[:-2])
+    w1 = max((len(r[1]) for r in rows[:-2]), default=0)
     lines = []
     for key, value, unit, what in rows:
         lines.append(f"{key:<{w0}}  {value:>{w1}} {unit:<5} {what}".rstrip())
+    lines[-2:-2] = [f"{keys}: {why}" for keys, why in skipped.items()]
     return "\n".join(lines)
 
 
@@ -283,9 +350,10 @@ def main(argv: list[str]) -> int:
     opts = Options(quick=args.quick)
     progress = None if args.json else (lambda what: print(f"running {what}...",
                                                           file=sys.stderr, flush=True))
-    results = run_all(opts, progress)
+    skipped: dict[str, str] = {}
+    results = run_all(opts, progress, skipped)
     if args.json:
         print(json.dumps(results))
     else:
-        print(_table(results))
+        print(_table(results, skipped))
     return 0

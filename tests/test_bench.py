@@ -9,10 +9,12 @@ import platform
 
 import pytest
 
-from tcplab.bench import REGISTRY, main, mathis_bound
+from tcplab.bench import REGISTRY, Options, Unavailable, bench_mininet, main, mathis_bound
 
 CONTRACT = {"bulk_MBps", "us_per_segment", "loss1_ratio", "loss5_ratio", "sack_gain_5",
             "python", "cpu"}
+# --quick has no time to build labs: these are left out, with one line saying why.
+MININET = ["mininet_MBps", "linux_MBps", "start_2_s", "start_20_s"]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,8 @@ def quick_json() -> dict[str, object]:
 def test_json_has_the_contract_keys(quick_json: dict[str, object]) -> None:
     assert set(quick_json) >= CONTRACT
     registered = {m.key for entry in REGISTRY for m in entry.metrics}
-    assert set(quick_json) == registered | {"python", "cpu"}
+    assert set(MININET) <= registered
+    assert set(quick_json) == registered - set(MININET) | {"python", "cpu"}
 
 
 def test_values_are_plausible(quick_json: dict[str, object]) -> None:
@@ -57,8 +60,18 @@ def test_mathis_bound_is_capped_at_the_link_rate() -> None:
 def test_table_lists_every_figure(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--quick"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == [
-        m.key for entry in REGISTRY for m in entry.metrics] + ["python", "cpu"]
+    skip = f"{', '.join(MININET)}: not measured with --quick (building a lab takes seconds)"
+    assert skip in lines
+    assert [line.split()[0] for line in lines if line != skip] == [
+        m.key for entry in REGISTRY for m in entry.metrics if m.key not in MININET
+    ] + ["python", "cpu"]
+    assert lines[-3] == skip  # after the figures, before python and cpu
+
+
+def test_mininet_figures_say_why_they_cannot_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tcplab.lab.cli.mininet_unusable", lambda: "not root (run it with sudo)")
+    with pytest.raises(Unavailable, match=r"^Mininet unavailable: not root \(run it with sudo\)$"):
+        bench_mininet(Options())
 
 
 def test_bad_arguments_get_one_line_and_status_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,7 +19,8 @@ class Config:
     rto_initial: float = 1.0        # RFC 6298 §2.1
     rto_min: float = 1.0            # RFC 6298 §2.4
     rto_max: float = 60.0           # RFC 6298 §2.5
-    syn_retries: int = 6            # SYN / SYN,ACK retransmissions before giving up
+    syn_retries: int = 7            # SYN / SYN,ACK retransmissions: 183 s, and RFC 9293
+                                    # §3.8.3 wants at least 3 minutes for a SYN (MUST-23)
     retries: int = 15               # data / FIN retransmissions before giving up
     user_timeout: float | None = None  # RFC 9293 §3.8.3: give up after this long unacknowledged
     msl: float = 30.0               # TIME-WAIT lasts 2*MSL (RFC 9293 §3.4.2)

@@ -139,8 +139,9 @@ def test_syn_retransmission_backs_off_then_gives_up() -> None:
         if h.state is S.SYN_SENT:
             assert out.only() == syn  # the same SYN again
             assert out.of(Retransmitted) == [Retransmitted(h.l(0), 1, "rto")]
-    # RFC 6298 §2.1, §5.5: 1 s, doubling, capped at rto_max (60 s); 6 retries then give up
-    assert deadlines == [1, 3, 7, 15, 31, 63, 123]
+    # RFC 6298 §2.1, §5.5: 1 s, doubling, capped at rto_max (60 s); 7 retries, then give
+    # up at 183 s: RFC 9293 §3.8.3 (MUST-23) wants at least 3 minutes for a SYN
+    assert deadlines == [1, 3, 7, 15, 31, 63, 123, 183]
     assert out.changes == [(S.SYN_SENT, S.CLOSED, T.TIMEOUT)]
     out.nothing()
     assert [e.errno for e in out.of(ConnectionFailed)] == [errno.ETIMEDOUT]

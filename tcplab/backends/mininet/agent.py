@@ -9,8 +9,9 @@ wrapped in a :class:`~tcplab.lab.app.HostApp` and puts it on the wire through on
 host and each socket sit two :class:`~tcplab.backends.sim.link.LinkDirection`\\ s,
 *egress* (host -> wire) and *ingress* (wire -> host), which apply delay, jitter,
 loss, bandwidth, duplication, reordering and hold/drop filters where the kernel has
-no netem.  Everything runs on one :class:`~tcplab.backends.sim.clock.Scheduler`
-driven by the real clock: ``now = time.monotonic() - epoch``, the lab's clock too.
+no netem; a direction no op has configured is skipped (:mod:`.agent_links`).
+Everything runs on one :class:`~tcplab.backends.sim.clock.Scheduler` driven by the
+real clock: ``now = time.monotonic() - epoch``, the lab's clock too.
 
 One ``selectors`` loop serves the packet sockets, the control socket and its
 clients, and a signal wake-up pipe.  It sleeps until the earliest scheduled call
@@ -194,13 +195,12 @@ class Agent:
 
     # ------------------------------------------------------------------ set-up
     def _add_port(self, ifname: str) -> None:
-        port = Port(ifname, PacketSocket(ifname))
-        self.ports[ifname] = port
+        io = PacketSocket(ifname)
 
         def to_wire(frame: bytes) -> None:
             if self.capture:
                 self._push({"frame": P.frame_to_wire(ifname, "out", self.sched.now, frame)})
-            failed = port.io.send(frame)
+            failed = io.send(frame)
             if failed is not None:
                 self._link_dropped(ifname, "egress", frame, failed)
 
@@ -208,12 +208,13 @@ class Agent:
             self.app.receive_frame(ifname, frame, self.sched.now)
             self._after_host()
 
-        port.egress = LinkDirection(f"{ifname}:egress", self.sched, self.rng, LinkParams(),
-                                    to_wire, lambda f, why: self._link_dropped(
-                                        ifname, "egress", f, why))
-        port.ingress = LinkDirection(f"{ifname}:ingress", self.sched, self.rng, LinkParams(),
-                                     to_host, lambda f, why: self._link_dropped(
-                                         ifname, "ingress", f, why))
+        egress = LinkDirection(f"{ifname}:egress", self.sched, self.rng, LinkParams(),
+                               to_wire, lambda f, why: self._link_dropped(
+                                   ifname, "egress", f, why))
+        ingress = LinkDirection(f"{ifname}:ingress", self.sched, self.rng, LinkParams(),
+                                to_host, lambda f, why: self._link_dropped(
+                                    ifname, "ingress", f, why))
+        port = self.ports[ifname] = Port(ifname, io, egress, ingress, to_wire, to_host)
         self.sel.register(port.io, selectors.EVENT_READ, lambda mask: self._on_packets(port))
 
     def _listen(self, path: str) -> socket.socket:
@@ -271,12 +272,11 @@ class Agent:
 
     def _on_packets(self, port: Port) -> None:
         now = self.sched.now
-        ingress = port.ingress
         for frame in port.io.recv_frames():
             if self.capture:
                 self._push({"frame": P.frame_to_wire(port.ifname, "in", now, frame)})
             if not _kernel_answers(frame):
-                ingress.send(frame, now)
+                port.send_in(frame, now)
 
     def _after_host(self) -> None:
         """Send what the host produced and keep one scheduler entry at its timer."""
@@ -285,7 +285,7 @@ class Agent:
         for ifname, frame in self.app.frames_to_send():
             port = ports.get(ifname)
             if port is not None:
-                port.egress.send(frame, now)
+                port.send_out(frame, now)
         timer = self.app.get_timer()
         if timer == self._timer and (timer is None or self._timer_handle is not None):
             return

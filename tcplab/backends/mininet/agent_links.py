@@ -5,7 +5,12 @@ Theory of operation
 Each interface of an agent is a :class:`Port`: its packet socket and two
 :class:`~tcplab.backends.sim.link.LinkDirection`\\ s, *egress* (host -> wire) and
 *ingress* (wire -> host), the simulated backend's link model run on the agent's
-real-clock scheduler.  :class:`LinkOps` serves the control ops that configure them:
+real-clock scheduler.  A direction joins the frames' path only once an op
+configures it: until then frames go straight between the host and the socket,
+which spares every frame of an unimpaired link (the common case, and the one
+``tcplab bench`` measures) a trip through the direction and the scheduler.  Once
+in the path a direction stays there, so frames still in flight on it are never
+overtaken.  :class:`LinkOps` serves the control ops that configure them:
 ``impair`` sets delay, jitter, loss... of one direction (used where the kernel has no
 netem), ``filter`` adds a hold/drop filter on an egress -- segment filters always act
 where the segment leaves a stack host -- and ``release`` lets held frames go.  A held
@@ -32,16 +37,32 @@ _IMPAIR_TYPES: dict[str, tuple[type | None, ...]] = {
 }
 
 
+FrameSend = Callable[[bytes, float], None]
+
+
 class Port:
-    """One interface: its packet socket and its two link directions."""
+    """One interface: its packet socket, its two link directions, and the way each
+    direction's frames go now (``send_out``, ``send_in``: frame, now)."""
 
-    __slots__ = ("egress", "ifname", "ingress", "io")
+    __slots__ = ("egress", "ifname", "ingress", "io", "send_in", "send_out")
 
-    def __init__(self, ifname: str, io: PacketSocket) -> None:
+    def __init__(self, ifname: str, io: PacketSocket, egress: LinkDirection,
+                 ingress: LinkDirection, to_wire: Callable[[bytes], None],
+                 to_host: Callable[[bytes], None]) -> None:
         self.ifname = ifname
         self.io = io
-        self.egress: LinkDirection
-        self.ingress: LinkDirection
+        self.egress = egress
+        self.ingress = ingress
+        self.send_out: FrameSend = lambda frame, now: to_wire(frame)
+        self.send_in: FrameSend = lambda frame, now: to_host(frame)
+
+    def engage(self, where: str) -> LinkDirection:
+        """The direction ``where``, from now on in its frames' path."""
+        if where == "egress":
+            self.send_out = self.egress.send
+            return self.egress
+        self.send_in = self.ingress.send
+        return self.ingress
 
 
 class LinkOps:
@@ -60,7 +81,7 @@ class LinkOps:
             raise ValueError(f"no interface {args['ifname']!r} (have {', '.join(self.ports)})")
         if where not in ("egress", "ingress"):
             raise ValueError(f"where must be egress or ingress, not {where!r}")
-        return port.egress if where == "egress" else port.ingress
+        return port.engage(where)
 
     def impair(self, args: dict[str, Any]) -> dict[str, Any]:
         direction = self.direction(args, args["where"])

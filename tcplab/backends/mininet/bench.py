@@ -1,0 +1,213 @@
+"""The Mininet backend's benchmarks: goodput between stack hosts, and start-up time.
+
+Theory of operation
+-------------------
+Every figure goes through the real :class:`~.backend.MininetBackend` and the real
+:class:`~tcplab.lab.lab.Lab`, on a topology file written to a temporary directory
+(``load_topology`` reads files, as ``tcplab run`` does), so it is what a user of
+``sudo tcplab run`` gets, the event stream included:
+
+* :func:`goodput` -- one lab: two stack hosts and two *kernel* hosts on one
+  ``LinuxBridge``, no impairment, offloads off on every lab interface.  Stack:
+  ``send c1 --bytes N`` on an established connection, timed until the lab's event
+  stream has delivered N bytes to the peer (so the agents' per-segment work, the
+  control sockets and the lab's decoding of every event all count).  Linux: the
+  same kind of transfer between the kernel hosts with a small Python socket sender
+  and receiver started in their namespaces with ``mnexec``; the receiver times from
+  ``accept`` to its N-th byte.  Both on the same bridge, veths and frame size, so
+  the kernel figure is the reference the stack is measured against.
+* :func:`start_time` -- the wall time of ``Lab.start`` (:meth:`MininetBackend.start`:
+  build the network, offloads off, silence the kernel's TCP, start the agents and
+  wait for every hello) for N stack hosts on one switch.
+
+Switch names carry a random tag, so a benchmark never meets another lab's names in
+the root namespace.  Every lab is stopped in a ``finally`` (the backend removes its
+namespaces, veths, bridges, nft tables, processes and runtime files), as are the
+kernel-side programs.  Root and Mininet are the caller's business
+(:func:`tcplab.lab.cli.mininet_unusable` says why not).
+"""
+
+from __future__ import annotations
+
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tcplab.backends.mininet.backend import MininetBackend
+from tcplab.lab.events import EventBus
+from tcplab.lab.lab import Lab
+from tcplab.lab.topology import load_topology
+from tcplab.tcp.states import State
+
+PORT = 5001
+TIMEOUT = 120.0       # seconds for one transfer before the benchmark gives up
+KERNEL_SIDE_MARK = "tcplab-bench-kernel-side"   # in the programs' command lines
+
+# The kernel hosts' programs: the receiver prints "ready" once listening, then the
+# byte count and the seconds from accept to the last byte.
+_RECEIVER = f"""# {KERNEL_SIDE_MARK}
+import socket, sys, time
+n, port = int(sys.argv[1]), int(sys.argv[2])
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("", port))
+srv.listen(1)
+print("ready", flush=True)
+conn, _ = srv.accept()
+start = time.monotonic()
+got = 0
+while got < n:
+    data = conn.recv(1 << 20)
+    if not data:
+        break
+    got += len(data)
+print(got, time.monotonic() - start, flush=True)
+"""
+_SENDER = f"""# {KERNEL_SIDE_MARK}
+import socket, sys
+n, ip, port = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+chunk = bytes(1 << 20)
+with socket.create_connection((ip, port)) as conn:
+    while n > 0:
+        conn.sendall(chunk[:n])
+        n -= len(chunk)
+"""
+
+
+class BenchError(RuntimeError):
+    """A benchmark could not complete; the message is one line."""
+
+
+def topology_text(stack: int, kernel: int, tag: str) -> str:
+    """A Mininet topology file: ``stack`` stack hosts h1.. and ``kernel`` kernel hosts
+    k1.. on one switch."""
+    lines = [f'"""bench: {stack} stack and {kernel} kernel hosts on one switch"""',
+             "from mininet.topo import Topo", "", "",
+             "class Bench(Topo):", "    def build(self):",
+             f'        sw = self.addSwitch("b{tag}")']
+    lines += [f'        self.addLink(self.addHost("h{i}"), sw)' for i in range(1, stack + 1)]
+    lines += [f'        self.addLink(self.addHost("k{i}", kernel=True), sw)'
+              for i in range(1, kernel + 1)]
+    lines += ["", "", 'topos = {"bench": Bench}', ""]
+    return "\n".join(lines)
+
+
+@contextmanager
+def _topology(stack: int, kernel: int) -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="tcplab-bench-") as tmp:
+        path = Path(tmp) / "bench.py"
+        path.write_text(topology_text(stack, kernel, secrets.token_hex(2)), encoding="utf-8")
+        yield str(path)
+
+
+def start_time(hosts: int) -> float:
+    """Seconds from the start of ``Lab.start`` to every agent ready, for ``hosts``
+    stack hosts on one switch."""
+    with _topology(hosts, 0) as path:
+        lab = Lab(load_topology(path), MininetBackend(), EventBus())
+        began = time.monotonic()
+        try:
+            lab.start()
+            return time.monotonic() - began
+        finally:
+            lab.stop()
+
+
+def goodput(nbytes: int, linux_bytes: int, runs: int) -> dict[str, float]:
+    """``mininet_MBps`` and ``linux_MBps``: the medians of ``runs`` transfers each (see
+    the module docstring), in 10^6 bytes per second."""
+    with _topology(2, 2) as path:
+        lab = Lab(load_topology(path), MininetBackend(), EventBus())
+        try:
+            lab.start()
+            backend = lab.backend
+            assert isinstance(backend, MininetBackend)
+            stack = [_stack_run(lab, nbytes, PORT + run) for run in range(runs)]
+            linux = [_linux_run(backend, linux_bytes, PORT + run) for run in range(runs)]
+        finally:
+            lab.stop()
+    return {"mininet_MBps": statistics.median(stack) / 1e6,
+            "linux_MBps": statistics.median(linux) / 1e6}
+
+
+def _ok(lab: Lab, line: str) -> None:
+    result = lab.execute(line)
+    if not result.ok:
+        raise BenchError(f"{line}: {result.message}")
+
+
+def _until(lab: Lab, done: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not done():
+        if time.monotonic() > deadline:
+            raise BenchError(f"timed out waiting for {what}")
+        lab.wait(0.002)
+
+
+def _stack_run(lab: Lab, nbytes: int, port: int) -> float:
+    """Bytes per second of one h1 -> h2 transfer, as the lab's event stream sees it."""
+    name = f"c{port}"
+    _ok(lab, f"listen h2:{port}")
+    _ok(lab, f"connect h1 h2:{port} as {name}")
+    _until(lab, lambda: _accepted(lab, port) is not None, f"{name} to be accepted")
+    sid = _accepted(lab, port)
+    assert sid is not None  # _until waited for it
+    key = ("h2", sid)
+    began = time.monotonic()
+    _ok(lab, f"send {name} --bytes {nbytes}")
+    _until(lab, lambda: lab.delivered.get(key, 0) >= nbytes, f"{nbytes} bytes on {name}")
+    elapsed = time.monotonic() - began
+    _ok(lab, f"close {name}")
+    return nbytes / elapsed
+
+
+def _accepted(lab: Lab, port: int) -> int | None:
+    """The sid of h2's established connection on ``port``, once there is one."""
+    for host, info in lab.sockets():
+        if host == "h2" and info.local[1] == port and info.state is State.ESTABLISHED:
+            return info.id
+    return None
+
+
+def _linux_run(backend: MininetBackend, nbytes: int, port: int) -> float:
+    """Bytes per second of one k1 -> k2 transfer by Linux's TCP."""
+    def in_host(host: str, *argv: str) -> list[str]:
+        return ["mnexec", "-a", str(backend.kernel_pids[host]), sys.executable, "-I", "-S",
+                *argv]
+
+    receiver = subprocess.Popen(in_host("k2", "-c", _RECEIVER, str(nbytes), str(port)),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sender: subprocess.Popen[str] | None = None
+    try:
+        assert receiver.stdout is not None
+        if receiver.stdout.readline().strip() != "ready":
+            receiver.kill()
+            _out, err = receiver.communicate()
+            raise BenchError(f"the receiver on k2 did not start: "
+                             f"{err.strip() or 'no error output'}")
+        sender = subprocess.Popen(in_host("k1", "-c", _SENDER, str(nbytes),
+                                          backend.ips["k2"], str(port)),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        out, err = receiver.communicate(timeout=TIMEOUT)
+        got, seconds = out.split()
+        if int(got) < nbytes:
+            raise BenchError(f"the receiver on k2 got {got} of {nbytes} bytes: "
+                             f"{err.strip() or 'no error'}")
+        return nbytes / float(seconds)
+    except (subprocess.TimeoutExpired, ValueError) as exc:
+        raise BenchError(f"Linux transfer k1 -> k2 failed: {exc}") from None
+    finally:
+        for proc in (receiver, sender):
+            if proc is not None:
+                if proc.poll() is None:
+                    proc.kill()
+                proc.wait()
+                for pipe in (proc.stdout, proc.stderr):
+                    if pipe is not None:
+                        pipe.close()
