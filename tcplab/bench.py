@@ -249,6 +249,16 @@ LAB_SIZES = (2, 20)
 
 
 @benchmark(
+    Metric("tui_p95_ms", "ms", "dashboard: event to redraw, p95, 1000 sockets, 2000 events/s", 1),
+    Metric("tui_cpu", "cores", "dashboard process CPU under that feed", 2),
+)
+def bench_tui(opts: Options) -> dict[str, float]:
+    from tcplab.tui.bench import tui_benchmarks
+
+    return tui_benchmarks(opts.quick)
+
+
+@benchmark(
     Metric("mininet_MBps", "MB/s", "goodput between two stack hosts on a LinuxBridge", 1),
     Metric("linux_MBps", "MB/s", "Linux TCP on the same bridge (the reference)", 1),
     *(Metric(f"start_{n}_s", "s", f"lab start until all agents are ready, {n} hosts")

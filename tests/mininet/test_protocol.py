@@ -202,7 +202,8 @@ def test_bad_requests(line: bytes, reason: str) -> None:
 
 def test_a_good_request_fills_optional_arguments() -> None:
     req = P.parse_request(b'{"v":1,"id":4,"op":"connect","ip":"10.0.0.2","port":80}')
-    assert req == P.Request(4, "connect", {"ip": "10.0.0.2", "port": 80, "lport": None})
+    assert req == P.Request(4, "connect", {"ip": "10.0.0.2", "port": 80, "lport": None,
+                                               "tcp": None})
     wrong_version = b'{"v":0,"id":9,"op":"ping"}'
     with pytest.raises(P.RequestError) as info:
         P.parse_request(wrong_version)

@@ -117,6 +117,15 @@ def _kernel_answers(frame: bytes) -> bool:
             and frame[14 + (frame[14] & 15) * 4] == 8)
 
 
+def _features(raw: dict[str, Any] | None) -> dict[str, bool] | None:
+    """The ``tcp`` argument: feature name -> on/off, checked (ValueError otherwise)."""
+    if raw is None:
+        return None
+    if not all(isinstance(k, str) and type(v) is bool for k, v in raw.items()):
+        raise ValueError("tcp must map feature names to true or false")
+    return dict(raw)
+
+
 class _Client:
     """A control connection and what is queued for it: chunks, the first partly sent."""
 
@@ -181,6 +190,7 @@ class Agent:
                           lambda mask: self._on_accept(listener))
         self._ops: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "listen": self._op_listen, "connect": self._op_connect, "write": self._op_write,
+            "set_tcp": self._op_set_tcp,
             "write_pattern": self._op_write_pattern, "shutdown": self._op_sid("shutdown"),
             "close": self._op_sid("close"), "abort": self._op_sid("abort"),
             "socket": self._op_socket, "sockets": self._op_sockets,
@@ -433,12 +443,17 @@ class Agent:
             self._after_host()
 
     def _op_listen(self, args: dict[str, Any]) -> dict[str, Any]:
-        port = args["port"]
-        return {"sid": self._host_call(lambda app, now: app.listen(port, now))}
+        port, tcp = args["port"], _features(args["tcp"])
+        return {"sid": self._host_call(lambda app, now: app.listen(port, now, tcp))}
 
     def _op_connect(self, args: dict[str, Any]) -> dict[str, Any]:
-        ip, port, lport = args["ip"], args["port"], args["lport"]
-        return {"sid": self._host_call(lambda app, now: app.connect(ip, port, now, lport))}
+        ip, port, lport, tcp = args["ip"], args["port"], args["lport"], _features(args["tcp"])
+        return {"sid": self._host_call(lambda app, now: app.connect(ip, port, now, lport, tcp))}
+
+    def _op_set_tcp(self, args: dict[str, Any]) -> dict[str, Any]:
+        tcp = _features(args["tcp"]) or {}
+        self._host_call(lambda app, now: app.set_tcp(tcp))
+        return {}
 
     def _op_write(self, args: dict[str, Any]) -> dict[str, Any]:
         sid, data = args["sid"], P.unb64(args["data"])

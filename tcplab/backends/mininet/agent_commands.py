@@ -49,7 +49,8 @@ class HostCommands:
         if isinstance(cmd, C.Listen):
             self._local(cmd.endpoint.host)
             port = cmd.endpoint.port
-            sid = self.host_call(lambda app, now: app.listen(port, now))
+            tcp = dict(cmd.tcp) or None
+            sid = self.host_call(lambda app, now: app.listen(port, now, tcp))
             return {"message": f"{self.name} listening on port {port} (socket {sid})",
                     "sid": sid}
         if isinstance(cmd, C.Connect):
@@ -68,7 +69,8 @@ class HostCommands:
         if cmd.conn_name is not None and cmd.conn_name in self.names:
             raise ValueError(f"name {cmd.conn_name!r} is already taken")
         rport, lport = cmd.remote.port, cmd.local_port
-        sid = self.host_call(lambda app, now: app.connect(rip, rport, now, lport))
+        tcp = dict(cmd.tcp) or None
+        sid = self.host_call(lambda app, now: app.connect(rip, rport, now, lport, tcp))
         if cmd.conn_name is not None:
             self.names[cmd.conn_name] = sid
         local = self.app.socket(sid).local

@@ -61,8 +61,9 @@ HELLO = "tcplab-agent"
 _STR: tuple[type | None, ...] = (str,)
 _INT: tuple[type | None, ...] = (int,)
 OPS: dict[str, dict[str, tuple[type | None, ...]]] = {
-    "listen": {"port": _INT},
-    "connect": {"ip": _STR, "port": _INT, "lport": (int, None)},
+    "listen": {"port": _INT, "tcp": (dict, None)},
+    "connect": {"ip": _STR, "port": _INT, "lport": (int, None), "tcp": (dict, None)},
+    "set_tcp": {"tcp": (dict,)},
     "write": {"sid": _INT, "data": _STR},
     "write_pattern": {"sid": _INT, "count": _INT},
     "shutdown": {"sid": _INT},
