@@ -141,6 +141,10 @@ def test_blank_and_comment_lines_are_nothing(line: str) -> None:
     assert parse_line(line) is None
 
 
+TCP_USAGE = "[sack=off] [timestamps=off] [wscale=off] [nagle=off]"
+LISTEN_USAGE = f"listen HOST:PORT {TCP_USAGE}"
+CONNECT_USAGE = f"connect HOST[:PORT] HOST:PORT [as NAME] {TCP_USAGE}"
+
 ERRORS = [
     ("conect h1 h2:80", "unknown command 'conect' (did you mean 'connect'?)"),
     ("frobnicate", "unknown command 'frobnicate'"),
@@ -153,14 +157,12 @@ ERRORS = [
     ("listen h2:http", "bad port 'http' in 'h2:http' (expected a number 1..65535)"),
     ("listen 10.0.0.300:80", "bad IPv4 address '10.0.0.300'"),
     ("listen h!:80", "bad host 'h!' (expected a name like h1 or an IPv4 address)"),
-    ("listen", "listen needs HOST:PORT (usage: listen HOST:PORT [sack=off] [timestamps=off] [wscale=off] [nagle=off])"),
-    ("listen h2:80 h3:80", "unexpected 'h3:80' after listen (usage: listen HOST:PORT [sack=off] [timestamps=off] [wscale=off] [nagle=off])"),
-    ("connect h1 h2:80 as", "connect needs a NAME after 'as' "
-                            "(usage: connect HOST[:PORT] HOST:PORT [as NAME] [sack=off] [timestamps=off] [wscale=off] [nagle=off])"),
+    ("listen", f"listen needs HOST:PORT (usage: {LISTEN_USAGE})"),
+    ("listen h2:80 h3:80", f"unexpected 'h3:80' after listen (usage: {LISTEN_USAGE})"),
+    ("connect h1 h2:80 as", f"connect needs a NAME after 'as' (usage: {CONNECT_USAGE})"),
     ("connect h1 h2:80 as 9x", "bad connection name '9x' (names start with a letter, "
                                "then letters, digits, _ or -)"),
-    ("connect h1 h2:80 c1", "unexpected 'c1' after connect "
-                            "(usage: connect HOST[:PORT] HOST:PORT [as NAME] [sack=off] [timestamps=off] [wscale=off] [nagle=off])"),
+    ("connect h1 h2:80 c1", f"unexpected 'c1' after connect (usage: {CONNECT_USAGE})"),
     ("send c1", 'send needs "text", --bytes N or --file PATH (usage: send CONN "text" | '
                 "send CONN --bytes N | send CONN --file PATH)"),
     ('send c1 ""', "nothing to send: the text is empty"),
