@@ -31,26 +31,21 @@ from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, Tab
 from tcplab.lab import commands as C
 from tcplab.lab.backend import LinkState
 from tcplab.lab.lab import Lab
-from tcplab.stack.sockets import SocketInfo
 from tcplab.tcp.states import State
 from tcplab.tui.model import DashboardModel, Key
 from tcplab.tui.palette import TcplabCommands
 from tcplab.tui.screens.forms import connect_form, link_form, listen_form, send_form
 from tcplab.tui.screens.help import HelpScreen
-from tcplab.tui.widgets.colors import STATE_COLORS
 from tcplab.tui.widgets.diagram import StateDiagram
 from tcplab.tui.widgets.ladder import SEGMENT_FILTERS, Ladder
+from tcplab.tui.widgets.links import compact_params
 from tcplab.tui.widgets.panel import Panel
 from tcplab.tui.widgets.plot import PlotView, render_cwnd, render_time_sequence
+from tcplab.tui.widgets.sockets import COLUMNS, SocketsTable
 from tcplab.tui.widgets.stream import StreamView
 
 REFRESH_HZ = 5
 REDRAW_DELAY = 0.05  # seconds from an event to the redraw that shows it
-FULL_EVERY = 1.0  # seconds between full rebuilds of the sockets table
-FLASH_SECONDS = 1.0
-# timers beside the state: the TIME-WAIT countdown is what people watch
-COLUMNS = ("name", "host", "local", "remote", "state", "timers", "sendq", "recvq", "una/nxt",
-           "rcv.nxt", "wnd", "cwnd", "srtt/rto")
 
 
 class CommandSuggester(Suggester):
@@ -68,43 +63,6 @@ class CommandSuggester(Suggester):
             if word.startswith(last) and word != last:
                 return (head + " " if head else "") + word
         return None
-
-
-def compact_params(st: LinkState) -> str:
-    """A link direction in a few characters: only what is not zero."""
-    if not st.up:
-        return "DOWN"
-    parts = []
-    if st.delay:
-        parts.append(f"{st.delay * 1000:g}ms")
-    if st.jitter:
-        parts.append(f"±{st.jitter * 1000:g}ms")
-    if st.loss:
-        parts.append(f"{st.loss * 100:g}% loss")
-    if st.bw:
-        parts.append(f"{st.bw / 1e6:g}Mbit")
-    return " ".join(parts) or "clean"
-
-
-def _timers(info: SocketInfo, now: float) -> str:
-    return " ".join(f"{name} {max(deadline - now, 0):.1f}s"
-                    for name, deadline in sorted(info.status.timers.items()))
-
-
-def socket_row(name: str, host: str, info: SocketInfo, now: float) -> tuple[Any, ...]:
-    st = info.status
-    state = Text(info.state.value, style=STATE_COLORS[info.state])
-    remote = f"{info.remote[0]}:{info.remote[1]}" if info.remote else "*"
-    if info.kind == "listener":
-        return (name, host, f"{info.local[0]}:{info.local[1]}", remote, state,
-                "", "", "", "", "", "", "", "")
-    rel_una = (st.snd_una - st.iss) & 0xFFFFFFFF
-    rel_nxt = (st.snd_nxt - st.iss) & 0xFFFFFFFF
-    rel_rcv = (st.rcv_nxt - st.irs) & 0xFFFFFFFF
-    srtt = f"{st.srtt * 1000:.0f}" if st.srtt is not None else "-"
-    return (name, host, f"{info.local[0]}:{info.local[1]}", remote, state, _timers(info, now),
-            str(st.send_queue), str(st.recv_queue), f"{rel_una}/{rel_nxt}", str(rel_rcv),
-            f"{st.snd_wnd}/{st.rcv_wnd}", str(st.cwnd), f"{srtt}/{st.rto * 1000:.0f}ms")
 
 
 class TcplabApp(App[int]):
@@ -142,9 +100,6 @@ class TcplabApp(App[int]):
         self.model = DashboardModel()
         lab.bus.subscribe(self._on_event)
         self._redraw_pending = False
-        self.selected: Key | None = None
-        self.sort_by = 0
-        self.filter_text = ""
         self.as_hex = False
         self.segment_filter = "all"
         self._link_rates: dict[tuple[str, str], tuple[float, int, float]] = {}
@@ -152,16 +107,21 @@ class TcplabApp(App[int]):
         self.history_pos = 0
         self.last_result = ""
         self.refresh_times: deque[float] = deque(maxlen=500)
-        self._row_keys: list[str] = []
-        self._infos: dict[str, tuple[str, SocketInfo]] = {}
-        self._cells: dict[str, dict[str, Any]] = {}  # what each row shows now
-        self._full_due = 0.0
+
+    @property
+    def table(self) -> SocketsTable:
+        return self.query_one("#sockets", SocketsTable)
+
+    @property
+    def selected(self) -> Key | None:
+        """The (host, socket id) under the table's cursor."""
+        return self.table.selected
 
     # -- layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Panel(id="status")
         with Horizontal(id="top"):
-            yield DataTable(id="sockets", cursor_type="row", zebra_stripes=True)
+            yield SocketsTable(self.lab, self.model, id="sockets")
             yield Panel(id="hosts")
         with TabbedContent(id="detail"):
             with TabPane("Diagram", id="tab-diagram"):
@@ -183,10 +143,6 @@ class TcplabApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#sockets", DataTable)
-        for col in COLUMNS:
-            # fixed: update_cell does not grow a column, and update_width=True costs O(rows)
-            table.add_column(col, key=col, width=20 if col == "timers" else None)
         if not self.lab.backend.virtual:
             self.set_interval(0.01, self._tick)
         # countdowns and the real clock move with no event: a steady, slower redraw
@@ -228,7 +184,7 @@ class TcplabApp(App[int]):
         started = time.perf_counter()
         self.model.dirty = False
         self._update_status()
-        self._update_sockets(force)
+        self.table.update_rows(force)
         self._update_hosts()
         self._update_detail()
         self.refresh_times.append(time.perf_counter() - started)
@@ -241,107 +197,7 @@ class TcplabApp(App[int]):
         self.query_one("#status", Panel).put(
             f"[b]tcplab[/]  backend {b.name} · {b.mechanism} · seed {self.seed} · "
             f"{clock} clock t={self.lab.now():.3f}{paused} · {rec} · "
-            f"{len(self._infos)} sockets")
-
-    def _update_sockets(self, force: bool = False) -> None:
-        """The whole table at most once a second (or when sockets come or go, or a sort
-        is on); in between only the rows whose sockets had events, and the countdowns:
-        with 1000 sockets, reading every socket on every refresh costs too much."""
-        now = self.lab.now()
-        touched = self.model.touched
-        self.model.touched = set()
-        wall = time.monotonic()
-        unseen = any(f"{h}/{sid}" not in self._infos for h, sid in touched)
-        if force or unseen or self.sort_by or wall >= self._full_due:
-            self._full_due = wall + FULL_EVERY
-            self._all_rows(now)
-        else:
-            self._some_rows(now, touched)
-        table = self.query_one("#sockets", DataTable)
-        if self._row_keys and 0 <= table.cursor_row < len(self._row_keys):
-            host, info = self._infos[self._row_keys[table.cursor_row]]
-            self.selected = (host, info.id)
-        elif not self._row_keys:
-            self.selected = None
-
-    def _all_rows(self, now: float) -> None:
-        table = self.query_one("#sockets", DataTable)
-        rows: list[tuple[str, tuple[Any, ...], Key]] = []
-        infos: dict[str, tuple[str, SocketInfo]] = {}
-        needle = self.filter_text.lower()
-        for host, info in self.lab.sockets():
-            name = self.lab.name_of(host, info.id, info)
-            row = socket_row(name, host, info, now)
-            if needle and needle not in " ".join(str(c) for c in row).lower():
-                continue
-            key = f"{host}/{info.id}"
-            infos[key] = (host, info)
-            rows.append((key, row, (host, info.id)))
-        col = self.sort_by
-        if col:
-            rows.sort(key=lambda r: str(r[1][col]))
-        keys = [r[0] for r in rows]
-        self._infos = infos
-        if keys != self._row_keys:
-            cursor_key = self._row_keys[table.cursor_row] if (
-                self._row_keys and 0 <= table.cursor_row < len(self._row_keys)) else None
-            table.clear()
-            self._cells = {}
-            for key, row, _ in rows:
-                table.add_row(*row, key=key)
-                self._cells[key] = dict(zip(COLUMNS, row, strict=True))
-            self._row_keys = keys
-            if cursor_key in keys:
-                table.move_cursor(row=keys.index(cursor_key))
-            return
-        for key, row, sock in rows:
-            self._show_row(table, key, row, sock, now)
-
-    def _some_rows(self, now: float, touched: set[Key]) -> None:
-        table = self.query_one("#sockets", DataTable)
-        for host, sid in touched:
-            key = f"{host}/{sid}"
-            if key not in self._cells:
-                continue  # filtered out
-            info = self.lab.socket(host, sid)
-            if info is None:
-                continue
-            self._infos[key] = (host, info)
-            row = socket_row(self.lab.name_of(host, sid, info), host, info, now)
-            self._show_row(table, key, row, (host, sid), now)
-        for key, (host, info) in self._infos.items():
-            if (host, info.id) in touched:
-                continue
-            cells = self._cells.get(key)
-            if cells is None:
-                continue
-            if info.status.timers and info.kind != "listener":
-                text = _timers(info, now)  # countdowns move with the clock alone
-                if cells["timers"] != text:
-                    table.update_cell(key, "timers", text)
-                    cells["timers"] = text
-            flash = self.model.flash.get((host, info.id))
-            if flash is not None and now - flash >= FLASH_SECONDS:
-                del self.model.flash[(host, info.id)]
-                cells["state"] = Text(info.state.value, style=STATE_COLORS[info.state])
-                table.update_cell(key, "state", cells["state"])
-
-    def _show_row(self, table: DataTable[Any], key: str, row: tuple[Any, ...], sock: Key,
-                  now: float) -> None:
-        cells = dict(zip(COLUMNS, row, strict=True))
-        flash = self.model.flash.get(sock)
-        if flash is not None and now - flash < FLASH_SECONDS:
-            cells["state"] = Text(cells["state"].plain, style="bold reverse "
-                                  + STATE_COLORS[State(cells["state"].plain)])
-        elif flash is not None:
-            del self.model.flash[sock]  # the flash is over: drawn plain once more
-        # diff what is shown, not the SocketInfo: countdowns change with the clock
-        prev = self._cells.get(key)
-        if prev != cells:
-            for col_name, value in cells.items():
-                if prev is None or prev.get(col_name) != value:
-                    table.update_cell(key, col_name, value)
-            self._cells[key] = cells
+            f"{self.table.count} sockets")
 
     def _update_hosts(self) -> None:
         text = Text()
@@ -379,7 +235,8 @@ class TcplabApp(App[int]):
     def _update_detail(self) -> None:
         key = self.selected
         view = self.model.conns.get(key) if key is not None else None
-        info = self._infos.get(f"{key[0]}/{key[1]}") if key is not None else None
+        found = self.table.info(key) if key is not None else None
+        info = (key[0], found) if key is not None and found is not None else None
         label = ""
         if key is not None:
             name = self.lab.name_of(key[0], key[1], info[1] if info else None)
@@ -464,7 +321,7 @@ class TcplabApp(App[int]):
             if self.run_line(event.value):
                 event.input.value = ""
         elif event.input.id == "filter":
-            self.filter_text = event.value
+            self.table.filter_text = event.value
             event.input.remove()
             self._refresh(force=True)
 
@@ -523,7 +380,8 @@ class TcplabApp(App[int]):
         if self.selected is None:
             return None
         host, sid = self.selected
-        info = self._infos.get(f"{host}/{sid}")
+        found = self.table.info((host, sid))
+        info = (host, found) if found is not None else None
         if info is None or info[1].remote is None:
             return None
         name = self.lab.name_of(host, sid, info[1])
@@ -588,14 +446,15 @@ class TcplabApp(App[int]):
 
     def action_filter(self) -> None:
         box = Input(placeholder="filter sockets (host, address, state); enter to apply",
-                    id="filter", value=self.filter_text)
+                    id="filter", value=self.table.filter_text)
         self.mount(box, before=self.query_one("#top"))
         box.focus()
 
     def action_sort(self) -> None:
-        self.sort_by = (self.sort_by + 1) % len(COLUMNS)
-        self._show_result(_Msg(f"sorted by {COLUMNS[self.sort_by]}"))
-        self._row_keys = []
+        table = self.table
+        table.sort_by = (table.sort_by + 1) % len(COLUMNS)
+        self._show_result(_Msg(f"sorted by {COLUMNS[table.sort_by]}"))
+        table.resort()
         self._refresh(force=True)
 
     def action_segment_filter(self) -> None:

@@ -17,12 +17,13 @@ from tcplab.lab.lab import Lab
 from tcplab.lab.topology import load_topology
 from tcplab.tcp.segment import ACK, FIN, PSH, SYN, Segment
 from tcplab.tcp.states import MEANINGS, TRANSITIONS, State
-from tcplab.tui.app import COLUMNS, compact_params, socket_row
 from tcplab.tui.model import ConnectionView, DashboardModel, SegmentRecord
 from tcplab.tui.widgets.colors import STATE_COLORS
 from tcplab.tui.widgets.diagram import LAYOUT, WIDTH, render_diagram
 from tcplab.tui.widgets.ladder import render_ladder
+from tcplab.tui.widgets.links import compact_params
 from tcplab.tui.widgets.plot import Canvas, render_cwnd, render_time_sequence
+from tcplab.tui.widgets.sockets import COLUMNS, socket_row
 from tcplab.tui.widgets.stream import render_stream
 
 ISS, IRS = 1000, 5000
