@@ -1,5 +1,6 @@
-"""The sending half of a connection: option negotiation, building segments, windows,
-Nagle, congestion control, SACK loss recovery and retransmission.
+"""The sending half of a connection: option negotiation, windows, Nagle, congestion
+control, SACK loss recovery and retransmission (the fields, timers and segment building
+they share are in :mod:`tcplab.tcp.tcb`).
 
 Theory of operation
 -------------------
@@ -21,21 +22,12 @@ machine and the receive path live there.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections import deque
-
 from tcplab.tcp import seq as sq
 from tcplab.tcp.config import Config
 from tcplab.tcp.congestion import DUP_THRESH, NewReno
 from tcplab.tcp.events import (
-    Event,
     Retransmitted,
-    SegmentDropped,
-    TimerArmed,
-    TimerCancelled,
 )
-from tcplab.tcp.rto import RttEstimator
-from tcplab.tcp.scoreboard import Scoreboard
 from tcplab.tcp.segment import (
     ACK,
     FIN,
@@ -45,18 +37,17 @@ from tcplab.tcp.segment import (
     SYN,
     Mss,
     Option,
-    Sack,
     Segment,
     Timestamps,
     WScale,
 )
 from tcplab.tcp.states import State
+from tcplab.tcp.tcb import DEFAULT_MSS, Tcb
 
 S = State
 _SENDING = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.CLOSING, S.LAST_ACK})
 _NO_ACK = frozenset({S.CLOSED, S.LISTEN, S.SYN_SENT})
-_DEFAULT_MSS = 536
-SWS_OVERRIDE = 0.2  # seconds (RFC 1122 §4.2.3.4: 0.1-1.0 s)  # RFC 9293 §3.7.1, RFC 6691
+SWS_OVERRIDE = 0.2  # seconds (RFC 1122 §4.2.3.4: 0.1-1.0 s)
 
 
 def offered_wscale(cfg: Config) -> int:
@@ -69,121 +60,8 @@ def offered_wscale(cfg: Config) -> int:
     return shift
 
 
-class Sender(ABC):
-    """Send-side TCB fields and the output routine (see the module docstring)."""
-
-    state: State
-    remote: tuple[str, int] | None
-    local: tuple[str, int]
-    ts_recent: int
-    _ts_recent_valid: bool
-
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self._events: deque[Event] = deque()
-        self._timers: dict[str, float] = {}
-        self.dropped = 0
-        self.snd_wscale_offered = False
-        self.iss = 0
-        self.snd_una = 0
-        self.snd_nxt = 0
-        self.snd_max = 0
-        self.snd_wnd = 0
-        self.snd_wl1 = 0
-        self.snd_wl2 = 0
-        self.max_snd_wnd = 0
-        self.snd_mss = min(config.mss, _DEFAULT_MSS)
-        self.snd_wscale = 0
-        self.rcv_wscale = 0
-        self.sack_ok = False
-        self.ts_ok = False
-        self._ts_offset = 0
-        self.cc = NewReno(self.snd_mss, config.initial_window)
-        self.rtt = RttEstimator(config.rto_initial, config.rto_min, config.rto_max)
-        self.board = Scoreboard()
-        self._out: list[Segment] = []
-        self._sndq = bytearray()
-        self._sndq_seq = 0
-        self._fin_queued = False
-        self._ack_now = False
-        self._unacked_bytes = 0
-        self.rcv_adv = 0
-        self.rcv_nxt = 0
-        self._last_ack_sent = 0
-        self.retransmits = 0
-        self._rto_count = 0
-        self._rtx_since: float | None = None
-        self._timing: tuple[int, float] | None = None  # (end seq, send time) for Karn
-        self._recovery = ""  # "", "fast" (NewReno) or "sack" (RFC 6675)
-        self._high_rxt = 0
-        self._probing = False
-        self._ts_floor = 0  # echoes below this predate our last timeout
-        self._persist_backoff = 0
-        self._why = ""  # reason given to the next retransmission events
-        self._now = 0.0
-
-    # -- plumbing shared with Connection ---------------------------------------------
-    def _arm(self, name: str, deadline: float) -> None:
-        if name not in self._timers:
-            self._events.append(TimerArmed(name, deadline))
-        self._timers[name] = deadline
-
-    def _cancel(self, name: str) -> None:
-        if self._timers.pop(name, None) is not None:
-            self._events.append(TimerCancelled(name))
-
-    def _emit_event(self, event: Event) -> None:
-        self._events.append(event)
-
-    def _drop(self, reason: str) -> None:
-        self.dropped += 1
-        self._events.append(SegmentDropped(reason))
-
-    # -- provided by Connection ------------------------------------------------------
-    @abstractmethod
-    def rcv_window(self) -> int: ...
-
-    @abstractmethod
-    def _on_rto_give_up(self, reason: str) -> None: ...
-
-    @abstractmethod
-    def _sack_blocks(self, limit: int) -> tuple[tuple[int, int], ...]: ...
-
-    @abstractmethod
-    def _challenge_ack(self, now: float) -> None: ...
-
-    # -- accounting ------------------------------------------------------------------
-    @property
-    def _rport(self) -> int:
-        return self.remote[1] if self.remote else 0
-
-    def _data_end(self) -> int:
-        return sq.add(self._sndq_seq, len(self._sndq))
-
-    @property
-    def send_queue(self) -> int:
-        return len(self._sndq)
-
-    @property
-    def in_flight(self) -> int:
-        return sq.sub(self.snd_nxt, self.snd_una)
-
-    def _fin_acked(self) -> bool:
-        return self._fin_queued and self.snd_una == sq.add(self._data_end(), 1)
-
-    def _reset_send_space(self, iss: int) -> None:
-        self.iss = iss
-        self.snd_una = self.snd_nxt = self.snd_max = iss
-        self._sndq_seq = sq.add(iss, 1)
-
-    def _queue_data(self, data: bytes) -> int:
-        n = min(len(data), self.config.sndbuf - len(self._sndq))
-        if n > 0:
-            self._sndq += data[:n]
-        return max(n, 0)
-
-    def _ts_val(self, now: float) -> int:
-        return (self._ts_offset + int(now * 1000)) & 0xFFFFFFFF
+class Sender(Tcb):
+    """The send side's algorithms and the output routine (see the module docstring)."""
 
     # -- handshake -------------------------------------------------------------------
     def _syn_options(self, now: float, ack: bool, ts_ecr: int) -> tuple[Option, ...]:
@@ -237,7 +115,7 @@ class Sender(ABC):
         if ts is not None and self.ts_ok:
             self.ts_recent = ts.val
             self._ts_recent_valid = True
-        peer_mss = seg.mss() or _DEFAULT_MSS
+        peer_mss = seg.mss() or DEFAULT_MSS
         mss = min(peer_mss, cfg.mss)
         if self.ts_ok:
             mss -= 12  # the timestamp option rides in every segment (RFC 9293 §3.7.1)
@@ -428,63 +306,6 @@ class Sender(ABC):
                                        self.config.rto_max))
 
     # -- output ----------------------------------------------------------------------
-    def _schedule_ack(self, nbytes: int, now: float) -> None:
-        """RFC 1122 §4.2.3.2 / RFC 5681 §4.2: ACK every second full segment, else delay."""
-        delay = self.config.delayed_ack
-        self._unacked_bytes += nbytes
-        if delay <= 0 or self._unacked_bytes >= 2 * self.snd_mss:
-            self._ack_now = True
-        elif "delack" not in self._timers:
-            self._arm("delack", now + delay)
-
-    def _window_field(self) -> int:
-        """Our window, never shrinking the right edge we offered (RFC 9293 §3.8.6.2.2)."""
-        offered = max(sq.sub(self.rcv_adv, self.rcv_nxt), 0)
-        free = self.rcv_window()
-        unit = (1 << self.rcv_wscale) - 1
-        if free - offered < min(self.config.rcvbuf // 2, self.snd_mss):
-            # too small an increase: keep the edge where it is (SWS avoidance), rounded
-            # up to the scale unit so scaling never pulls it left (RFC 7323 §2.4)
-            free = offered + unit
-        field = min(free >> self.rcv_wscale, 0xFFFF)
-        edge = sq.add(self.rcv_nxt, field << self.rcv_wscale)
-        if sq.gt(edge, self.rcv_adv):
-            self.rcv_adv = edge
-        return field
-
-    def _after_emit(self, seg: Segment, now: float) -> None:
-        self._out.append(seg)
-        if seg.flags & ACK:
-            self._last_ack_sent = seg.ack
-            self._ack_now = False
-            self._unacked_bytes = 0
-            if "delack" in self._timers:
-                self._cancel("delack")
-
-    def _emit(self, seg: Segment, now: float) -> None:
-        self._out.append(seg)
-
-    def _options(self, now: float) -> tuple[tuple[Option, ...], int]:
-        """Options for a non-SYN segment, and how many bytes they take beyond the
-        timestamps already counted in the MSS."""
-        opts: tuple[Option, ...] = ()
-        if self.ts_ok:
-            opts = (NOP, NOP, Timestamps(self._ts_val(now), self.ts_recent))
-        extra = 0
-        if self.sack_ok:
-            blocks = self._sack_blocks(3 if self.ts_ok else 4)  # RFC 2018 §3
-            if blocks:
-                opts += (NOP, NOP, Sack(blocks))
-                extra = 4 + 8 * len(blocks)
-        return opts, extra
-
-    def _build(self, seq: int, flags: int, payload: bytes, now: float,
-               opts: tuple[Option, ...] | None = None) -> Segment:
-        if opts is None:
-            opts = self._options(now)[0]
-        return Segment(self.local[1], self._rport, seq, self.rcv_nxt, flags,
-                       self._window_field(), opts, payload)
-
     def _send_data_segment(self, seq: int, n: int, now: float, why: str) -> int:
         """Send up to ``n`` bytes from ``seq``; returns how many went (SACK blocks riding
         along take room from the payload: RFC 9293 §3.7.1, the MSS counts options)."""
