@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno as E
 from collections.abc import Callable
+from typing import cast
 
 from tcplab.stack.events import HostEvent, SocketError
 from tcplab.stack.host import Host
@@ -144,7 +145,10 @@ class HostApp:
             buf = self._pending[sid]
             try:
                 while buf:
-                    n = self.host.send(sid, bytes(buf[:65536]), now)
+                    # A view, not a copy: the host often takes a few KB of the 64 KiB
+                    # offered, and it only slices what it takes into its own buffer.
+                    with memoryview(buf) as view, view[:65536] as chunk:
+                        n = self.host.send(sid, cast(bytes, chunk), now)
                     if n <= 0:
                         break
                     del buf[:n]

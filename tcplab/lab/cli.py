@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a topology file (PATH[:name]) or a builtin name; default: pair")
     p.add_argument("--backend", choices=("auto", "sim", "mininet"), default="auto",
                    help="auto = Mininet when root and Mininet is usable, else sim")
+    p.add_argument("--switch", choices=("linuxbridge", "ovs"), default="linuxbridge",
+                   help="Mininet's switches: Linux bridges, or Open vSwitch (userspace "
+                        "datapath; needs openvswitch-switch installed and running)")
     p.add_argument("--seed", type=int, default=1, help="seed of the run's randomness")
     p.add_argument("--scenario", metavar="FILE", help="commands to run, one per line")
     p.add_argument("--record", metavar="DIR", help="write events.jsonl and capture.pcapng")
@@ -57,9 +60,10 @@ def mininet_unusable() -> str | None:
     return None
 
 
-def choose_backend(kind: str, seed: int, virtual: bool,
-                   config: Config | None = None) -> tuple[Backend, str | None]:
-    """The backend to use and, for ``auto`` falling back to sim, the one-line reason."""
+def choose_backend(kind: str, seed: int, virtual: bool, config: Config | None = None,
+                   switch: str = "linuxbridge") -> tuple[Backend, str | None]:
+    """The backend to use and, for ``auto`` falling back to sim, the one-line reason
+    (also when ``--switch`` does not apply to the simulated network)."""
     if kind == "mininet":
         if virtual:
             raise SystemExit("tcplab run: --virtual-time needs the simulated network "
@@ -67,15 +71,20 @@ def choose_backend(kind: str, seed: int, virtual: bool,
         why = mininet_unusable()
         if why is not None:
             raise SystemExit(f"tcplab run: cannot use Mininet: {why}")
+    ignored = ("; --switch ovs is ignored: the simulated network has no Mininet switches"
+               if switch != "linuxbridge" else "")
     if kind == "sim":
-        return SimBackend(seed, virtual=virtual, config=config), None
+        return SimBackend(seed, virtual=virtual, config=config), ignored.lstrip("; ") or None
     why = "--virtual-time" if virtual else mininet_unusable()
     if why is not None:
         return (SimBackend(seed, virtual=virtual, config=config),
-                f"using the simulated network ({why})")
+                f"using the simulated network ({why}){ignored}")
     from tcplab.backends.mininet.backend import MininetBackend
+    from tcplab.backends.mininet.net import ovs_unusable
 
-    return MininetBackend(seed, config=config), None
+    if switch == "ovs" and (why := ovs_unusable()) is not None:
+        raise SystemExit(f"tcplab run: cannot use Open vSwitch: {why}")
+    return MininetBackend(seed, config=config, switch=switch), None
 
 
 def load_scenario(path: str) -> list[tuple[int, C.Command]]:
@@ -106,7 +115,8 @@ def main(argv: list[str]) -> int:
             if not 0 <= args.msl <= 3600:
                 raise SystemExit("tcplab run: --msl must be between 0 and 3600 seconds")
             config = Config(msl=args.msl)
-        backend, notice = choose_backend(args.backend, args.seed, args.virtual_time, config)
+        backend, notice = choose_backend(args.backend, args.seed, args.virtual_time, config,
+                                         args.switch)
     except SystemExit as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -147,6 +147,8 @@ class Lab:
         if isinstance(cmd, C.Resume):
             self.backend.resume()
             return "clock running"
+        if isinstance(cmd, C.Restart):
+            return self._restart(self._host(cmd.host))
         raise LabError(f"{cmd.name}: not supported by this backend")
 
     def wait(self, seconds: float) -> None:
@@ -164,6 +166,21 @@ class Lab:
         """Under real time, bring the network up to the wall clock."""
         if not self.backend.virtual:
             self.backend.catch_up()
+
+    def _restart(self, host: str) -> str:
+        restart = getattr(self.backend, "restart", None)
+        if restart is None:
+            raise LabError("restart: only Mininet hosts have agents to restart")
+        message = str(restart(host))
+        # The new agent numbers its sockets from 1 again: what the lab knew of the old
+        # ones must not stick to new sockets with the same numbers.
+        gone = sorted(name for name, named in self.names.items() if named.host == host)
+        for name in gone:
+            del self.names[name]
+        for table in (self.history, self.delivered):
+            for key in [k for k in table if k[0] == host]:
+                del table[key]
+        return message + (f"; forgot the names {', '.join(gone)}" if gone else "")
 
     # -- resolving names ----------------------------------------------------------
     def _host(self, name: str) -> str:

@@ -30,6 +30,7 @@ from tcplab.lab.commands import (
     Listen,
     Pause,
     Release,
+    Restart,
     Resume,
     SegmentKind,
     SendBytes,
@@ -115,6 +116,8 @@ FORMS: list[tuple[str, Command, str]] = [
      "drop h1>h2 SYN-ACK count=1"),
     ("pause", Pause(), "pause"),
     ("RESUME", Resume(), "resume"),
+    ("restart h2", Restart("h2"), "restart h2"),
+    ("RESTART 10.0.0.2", Restart("10.0.0.2"), "restart 10.0.0.2"),
     ("  listen h2:80   # a comment", Listen(Endpoint("h2", 80)), "listen h2:80"),
     ('send c1 "a # not a comment"', SendText(C1, b"a # not a comment"),
      'send c1 "a # not a comment"'),
@@ -218,6 +221,9 @@ ERRORS = [
     ("drop h1>h2", "drop needs a segment KIND (usage: drop SRC>DST KIND [count=N])"),
     ("release", "release needs SRC>DST or all (usage: release SRC>DST | release all)"),
     ("pause now", "unexpected 'now' after pause (usage: pause)"),
+    ("restart", "restart needs a HOST (usage: restart HOST)"),
+    ("restart h1 h2", "unexpected 'h2' after restart (usage: restart HOST)"),
+    ("restart h1:80", "bad host 'h1:80' (expected a name like h1 or an IPv4 address)"),
 ]
 
 
@@ -334,7 +340,7 @@ commands = st.one_of(
     st.builds(Hold, flows, st.sampled_from(SegmentKind), st.none() | counts),
     st.builds(Release, st.none() | flows),
     st.builds(Drop, flows, st.sampled_from(SegmentKind), counts),
-    st.just(Pause()), st.just(Resume()),
+    st.just(Pause()), st.just(Resume()), st.builds(Restart, hosts),
 )
 
 

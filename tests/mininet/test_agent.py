@@ -236,7 +236,7 @@ def test_hello_names_the_host_and_socket_is_private(pair: Net) -> None:
     assert h1.ctl.hello["host"] == "h1"
     assert h1.proc is not None and h1.ctl.hello["pid"] == h1.proc.pid
     assert os.stat(h1.sock).st_mode & 0o777 == 0o600
-    assert h1.ctl.request("ping") == {"v": 1, "id": 1, "ok": True}
+    assert h1.ctl.request("ping") == {"v": 2, "id": 1, "ok": True}
 
 
 def test_handshake_and_one_megabyte_each_way(pair: Net) -> None:
@@ -313,19 +313,19 @@ BAD = [
     (b"garbage\n", "not a JSON line"),
     (b"\xff\xfe\n", "not a JSON line"),
     (b"[1, 2]\n", "JSON object"),
-    (b'{"v": 1, "op": "ping"}\n', "integer id"),
-    (b'{"v": 1, "id": 5, "op": "fly"}\n', "unknown op"),
-    (b'{"v": 1, "id": 6, "op": "listen", "port": "80"}\n', "port must be int"),
-    (b'{"v": 1, "id": 7, "op": "listen"}\n', "missing argument"),
-    (b'{"v": 1, "id": 8, "op": "ping", "extra": 1}\n', "unknown argument"),
-    (b'{"v": 2, "id": 9, "op": "ping"}\n', "version"),
-    (b'{"v": 1, "id": 10, "op": "close", "sid": 99}\n', "no such socket"),
-    (b'{"v": 1, "id": 11, "op": "impair", "ifname": "nope", "where": "egress", '
+    (b'{"v": 2, "op": "ping"}\n', "integer id"),
+    (b'{"v": 2, "id": 5, "op": "fly"}\n', "unknown op"),
+    (b'{"v": 2, "id": 6, "op": "listen", "port": "80"}\n', "port must be int"),
+    (b'{"v": 2, "id": 7, "op": "listen"}\n', "missing argument"),
+    (b'{"v": 2, "id": 8, "op": "ping", "extra": 1}\n', "unknown argument"),
+    (b'{"v": 3, "id": 9, "op": "ping"}\n', "version"),
+    (b'{"v": 2, "id": 10, "op": "close", "sid": 99}\n', "no such socket"),
+    (b'{"v": 2, "id": 11, "op": "impair", "ifname": "nope", "where": "egress", '
      b'"changes": {}}\n', "no interface"),
-    (b'{"v": 1, "id": 12, "op": "command", "line": "listen h1:99999"}\n', "port"),
-    (b'{"v": 1, "id": 13, "op": "write", "sid": 1, "data": "!!"}\n', "base64"),
-    (b'{"v": 1, "id": 14, "op": "listen", "port": 0}\n', "out of range"),
-    (b'{"v": 1, "id": 15, "op": "filter", "ifname": "IF", "kind": "PING", "action": "hold"}\n',
+    (b'{"v": 2, "id": 12, "op": "command", "line": "listen h1:99999"}\n', "port"),
+    (b'{"v": 2, "id": 13, "op": "write", "sid": 1, "data": "!!"}\n', "base64"),
+    (b'{"v": 2, "id": 14, "op": "listen", "port": 0}\n', "out of range"),
+    (b'{"v": 2, "id": 15, "op": "filter", "ifname": "IF", "kind": "PING", "action": "hold"}\n',
      "kind must be"),
 ]
 
@@ -340,8 +340,8 @@ def test_bad_messages_get_an_error_and_the_agent_lives(pair: Net) -> None:
             assert reply["ok"] is False and error in reply["error"], (line, reply)
             expected_id = json.loads(line).get("id") if line.startswith(b"{") else None
             assert reply["id"] == expected_id, (line, reply)
-            sock.sendall(b'{"v": 1, "id": 100, "op": "ping"}\n')
-            assert read_reply(reader) == {"v": 1, "id": 100, "ok": True}
+            sock.sendall(b'{"v": 2, "id": 100, "op": "ping"}\n')
+            assert read_reply(reader) == {"v": 2, "id": 100, "ok": True}
     assert h1.proc is not None and h1.proc.poll() is None
 
 

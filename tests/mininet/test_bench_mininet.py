@@ -13,6 +13,7 @@ generic path raises its own error.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -107,15 +108,20 @@ def checked(raw: dict[str, Any]) -> LabEvent:
 @pytest.mark.parametrize("event", HOT, ids=lambda e: e.kind)
 def test_fast_decoders_make_what_the_checked_codec_makes(event: LabEvent) -> None:
     raw = decode_line(event_line(event)[:-1])["event"]
-    assert W._FAST_DECODERS[event.kind](raw) == event  # the fast path is taken
-    assert W.event_from_wire(raw) == event == checked(raw)
+    seen = event
+    if isinstance(event, SegmentSent | SegmentReceived):
+        seen = dataclasses.replace(event, segment=W.light_segment(event.segment))
+    assert W._FAST_DECODERS[event.kind](raw) == seen  # the fast path is taken
+    assert W.event_from_wire(raw) == seen == checked(raw)
 
 
 def _mutations() -> list[tuple[int, str, Any]]:
     """(index into HOT, path into the raw event, value put there)."""
     return [(0, "t", 1), (0, "sid", True), (0, "src", ["10.0.0.1"]), (0, "dst", ["x", "80"]),
             (0, "segment.seq", -1), (0, "segment.flags", 4096), (0, "segment.window", 1.5),
-            (0, "segment.payload", "!!"), (0, "segment.payload", "é"),
+            (0, "segment.head", "!!"), (0, "segment.head", "é"), (0, "segment.len", 15),
+            (0, "segment.len", 70000), (0, "segment.len", True), (2, "segment.len", 0),
+            (1, "segment.head", "AA=="), (0, "segment.payload", ""),
             (0, "segment.options", [["nop"], ["nop"], ["ts", 1]]),
             (0, "segment.options", [["mss", 70000]]), (0, "segment.extra", 1),
             (0, "ifname", None), (1, "host", 3), (3, "data", "a"), (3, "sid", None),

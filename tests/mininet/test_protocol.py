@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -90,8 +91,15 @@ EXAMPLES: list[LabEvent] = [
 ]
 
 
+def as_lab_sees(event: LabEvent) -> LabEvent:
+    """A sent or received segment reaches the lab as its length and first 16 bytes."""
+    if isinstance(event, SegmentSent | SegmentReceived):
+        return dataclasses.replace(event, segment=P.light_segment(event.segment))
+    return event
+
+
 def roundtrip(event: LabEvent) -> LabEvent:
-    line = P.encode({"v": 1, "event": P.event_to_wire(event)})
+    line = P.encode({"v": 2, "event": P.event_to_wire(event)})
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     return P.event_from_wire(P.decode_line(line[:-1])["event"])
 
@@ -104,14 +112,18 @@ def test_examples_cover_every_event_class() -> None:
 def test_every_event_round_trips_to_an_equal_typed_object(event: LabEvent) -> None:
     back = roundtrip(event)
     assert type(back) is type(event)
-    assert back == event
+    assert back == as_lab_sees(event)
+    # what the lab records and shows of a segment (length, 16-byte preview) is all there
     assert back.to_dict() == event.to_dict()
 
 
-def test_segment_payload_and_options_cross_whole() -> None:
+def test_a_sent_segment_crosses_light_and_a_dropped_one_whole() -> None:
     back = roundtrip(SegmentSent(0.0, "h1", 1, A, B, DATA_SEG, "h1-eth0"))
     assert isinstance(back, SegmentSent)
-    assert back.segment.payload == DATA_SEG.payload
+    assert back.segment.payload == DATA_SEG.payload[:16] + bytes(len(DATA_SEG.payload) - 16)
+    assert len(P.event_line(SegmentSent(0.0, "h1", 1, A, B, DATA_SEG, "h1-eth0"))) < 400
+    dropped = roundtrip(LinkDropped(4.0, "h1", "h1-eth0", "egress", "loss", "s", DATA_SEG))
+    assert isinstance(dropped, LinkDropped) and dropped.segment == DATA_SEG
     back_syn = P.segment_from_wire(json.loads(json.dumps(P.segment_to_wire(SYN_SEG))))
     assert back_syn.options == ALL_OPTIONS and back_syn.mss() == 1460
 
@@ -130,6 +142,8 @@ option = st.one_of(
                  st.lists(option, max_size=6).map(tuple), st.binary(max_size=300), port))
 def test_any_segment_round_trips(seg: Segment) -> None:
     assert P.segment_from_wire(json.loads(P.encode(P.segment_to_wire(seg)))) == seg
+    light = json.loads(P.encode(P.segment_to_wire(seg, light=True)))
+    assert P.segment_from_wire(light, light=True) == P.light_segment(seg)
 
 
 def test_socket_info_round_trips() -> None:
@@ -162,7 +176,10 @@ def good_event() -> dict[str, Any]:
     (lambda d: d.update(t="now"), "must be float"),
     (lambda d: d.update(src=["10.0.0.1"]), "list of 2"),
     (lambda d: d["segment"].update(seq=2**32), "seq must be"),
-    (lambda d: d["segment"].update(payload="***"), "base64"),
+    (lambda d: d["segment"].update(head="***"), "base64"),
+    (lambda d: d["segment"].update(len=3), "light segment's len"),
+    (lambda d: d["segment"].update(len=70000), "light segment's len"),
+    (lambda d: d["segment"].update(payload=""), "unknown payload|exactly the keys"),
     (lambda d: d["segment"].update(options=[["mss"]]), "takes 1"),
     (lambda d: d["segment"].update(options=[["warp", 9]]), "unknown option"),
     (lambda d: d["segment"].update(options=[["sack", [[1]]]]), "sack blocks"),
@@ -186,14 +203,14 @@ def test_state_names_are_checked() -> None:
     (b"{", "not a JSON line"),
     (b"\xff", "not a JSON line"),
     (b"7", "JSON object"),
-    (b'{"v":1,"op":"ping"}', "integer id"),
-    (b'{"v":1,"id":"1","op":"ping"}', "integer id"),
+    (b'{"v":2,"op":"ping"}', "integer id"),
+    (b'{"v":2,"id":"1","op":"ping"}', "integer id"),
     (b'{"v":3,"id":1,"op":"ping"}', "version"),
-    (b'{"v":1,"id":1,"op":"dance"}', "unknown op"),
-    (b'{"v":1,"id":1,"op":"listen"}', "missing argument 'port'"),
-    (b'{"v":1,"id":1,"op":"listen","port":80.5}', "port must be int"),
-    (b'{"v":1,"id":1,"op":"capture","on":1}', "on must be bool"),
-    (b'{"v":1,"id":1,"op":"ping","x":1}', "unknown argument"),
+    (b'{"v":2,"id":1,"op":"dance"}', "unknown op"),
+    (b'{"v":2,"id":1,"op":"listen"}', "missing argument 'port'"),
+    (b'{"v":2,"id":1,"op":"listen","port":80.5}', "port must be int"),
+    (b'{"v":2,"id":1,"op":"capture","on":1}', "on must be bool"),
+    (b'{"v":2,"id":1,"op":"ping","x":1}', "unknown argument"),
 ])
 def test_bad_requests(line: bytes, reason: str) -> None:
     with pytest.raises(P.RequestError, match=reason):
@@ -201,7 +218,7 @@ def test_bad_requests(line: bytes, reason: str) -> None:
 
 
 def test_a_good_request_fills_optional_arguments() -> None:
-    req = P.parse_request(b'{"v":1,"id":4,"op":"connect","ip":"10.0.0.2","port":80}')
+    req = P.parse_request(b'{"v":2,"id":4,"op":"connect","ip":"10.0.0.2","port":80}')
     assert req == P.Request(4, "connect", {"ip": "10.0.0.2", "port": 80, "lport": None,
                                                "tcp": None})
     wrong_version = b'{"v":0,"id":9,"op":"ping"}'
@@ -227,7 +244,7 @@ def test_line_buffer_splits_and_discards_overlong_lines() -> None:
 
 def test_error_replies_are_one_line() -> None:
     reply = P.reply_error(3, "two\nlines", 22)
-    assert reply == {"v": 1, "id": 3, "ok": False, "error": "two lines", "errno": 22}
+    assert reply == {"v": 2, "id": 3, "ok": False, "error": "two lines", "errno": 22}
 
 
 class FakeAgent:
@@ -245,7 +262,7 @@ class FakeAgent:
     def serve(self) -> None:
         conn, _ = self.server.accept()
         with conn, conn.makefile("rb") as reader:
-            conn.sendall(b'{"v":1,"hello":"tcplab-agent","host":"h9","pid":1}\n')
+            conn.sendall(b'{"v":2,"hello":"tcplab-agent","host":"h9","pid":1}\n')
             for answer in self.script:
                 self.got.append(json.loads(reader.readline()))
                 conn.sendall(answer)
@@ -253,12 +270,12 @@ class FakeAgent:
 
 
 def test_client_matches_replies_and_keeps_pushed_lines() -> None:
-    event = P.encode({"v": 1, "event": P.event_to_wire(EXAMPLES[4])})
+    event = P.encode({"v": 2, "event": P.event_to_wire(EXAMPLES[4])})
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "h9.sock")
         agent = FakeAgent(path, [
-            event + b'{"v":1,"id":1,"ok":true,"sid":4}\n',
-            b'{"v":1,"id":2,"ok":false,"error":"no such socket 9","errno":9}\n' + event,
+            event + b'{"v":2,"id":1,"ok":true,"sid":4}\n',
+            b'{"v":2,"id":2,"ok":false,"error":"no such socket 9","errno":9}\n' + event,
         ])
         client = P.AgentClient.connect(path, timeout=5)
         assert client.hello["host"] == "h9"
@@ -273,7 +290,7 @@ def test_client_matches_replies_and_keeps_pushed_lines() -> None:
             if len(pushed) == 2 or client.closed:
                 break
         assert [P.event_from_wire(m["event"]) for m in pushed] == [EXAMPLES[4]] * 2
-        assert agent.got[0] == {"v": 1, "id": 1, "op": "listen", "port": 80}
+        assert agent.got[0] == {"v": 2, "id": 1, "op": "listen", "port": 80}
         with pytest.raises(P.AgentGone):
             client.request("ping", timeout=2)
         client.close()
@@ -288,5 +305,5 @@ def test_client_reports_a_missing_agent_in_one_line() -> None:
 def test_the_fast_event_line_is_the_generic_json(event: LabEvent) -> None:
     line = P.event_line(event)
     assert line.endswith(b"\n") and line.count(b"\n") == 1
-    assert json.loads(line) == {"v": 1, "event": P.event_to_wire(event)}
-    assert P.event_from_wire(P.decode_line(line)["event"]) == event
+    assert json.loads(line) == {"v": 2, "event": P.event_to_wire(event)}
+    assert P.event_from_wire(P.decode_line(line)["event"]) == as_lab_sees(event)

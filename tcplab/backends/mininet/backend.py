@@ -18,8 +18,11 @@ clock is the wall clock: ``t`` is ``time.monotonic() - epoch`` in the lab and in
 agent alike, since CLOCK_MONOTONIC is system-wide.
 
 Failure: an agent that dies becomes a :class:`HostStatus` ``up=False`` event and its
-host's calls fail with one line, while the other hosts go on.  A kernel host has no
-agent; calls on it say how to run programs there instead.
+host's calls fail with one line, while the other hosts go on.  :meth:`restart` (the
+``restart HOST`` command) starts a fresh agent in the same namespace -- same interface
+and address, the link settings its agent carried and its ``tcp`` defaults sent again,
+but none of the old sockets -- and publishes ``HostStatus(up=True, "restarted")``.
+A kernel host has no agent; calls on it say how to run programs there instead.
 
 Teardown: :meth:`stop` quits the agents, kills what is left in the hosts' namespaces,
 stops Mininet, deletes the nft table and the runtime directory.  It runs on a normal
@@ -50,21 +53,21 @@ from typing import Any
 from tcplab.backends.mininet import clean as C
 from tcplab.backends.mininet import impair as I
 from tcplab.backends.mininet import net as N
+from tcplab.backends.mininet.hosts import AgentApi, AgentProc, KernelApi
 from tcplab.backends.mininet.protocol import (
     AgentClient,
     AgentError,
     AgentGone,
     ProtocolError,
-    b64,
     event_from_wire,
     frame_from_wire,
-    socket_from_wire,
+    unlink_socket,
 )
 from tcplab.lab.backend import FilterSpec, HostApi, LinkState
 from tcplab.lab.events import HostStatus, LabEvent, LinkDropped, LinkHeld, Notice
 from tcplab.lab.lab import LabError
 from tcplab.lab.topology import TopologySpec
-from tcplab.stack.sockets import HostError, SocketInfo
+from tcplab.stack.sockets import HostError
 from tcplab.tcp.config import Config
 
 AGENT_MODULE = "tcplab.backends.mininet.agent"
@@ -77,86 +80,6 @@ class MininetError(RuntimeError):
     """The lab cannot start or go on; the message is one line for the user."""
 
 
-class _Agent:
-    """One stack host's agent process and its control connection."""
-
-    def __init__(self, host: str, ifname: str, proc: subprocess.Popen[bytes], sock: str,
-                 log: Path) -> None:
-        self.host = host
-        self.ifname = ifname
-        self.proc = proc
-        self.sock = sock
-        self.log = log
-        self.client: AgentClient | None = None
-        self.down: str | None = None     # why it is down, once it is
-
-    def stderr_tail(self, lines: int = 3) -> str:
-        try:
-            text = self.log.read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return ""
-        return " | ".join(text[-lines:])
-
-
-class _AgentApi:
-    """HostApi over an agent's control connection."""
-
-    def __init__(self, backend: MininetBackend, agent: _Agent) -> None:
-        self._backend = backend
-        self._agent = agent
-
-    def _req(self, op: str, **args: Any) -> dict[str, Any]:
-        return self._backend.request(self._agent, op, **args)
-
-    def listen(self, port: int, now: float, tcp: dict[str, bool] | None = None) -> int:
-        extra = {"tcp": tcp} if tcp else {}
-        return int(self._req("listen", port=port, **extra)["sid"])
-
-    def connect(self, remote_ip: str, rport: int, now: float, lport: int | None,
-                tcp: dict[str, bool] | None = None) -> int:
-        extra = {"tcp": tcp} if tcp else {}
-        return int(self._req("connect", ip=remote_ip, port=rport, lport=lport, **extra)["sid"])
-
-    def set_tcp(self, tcp: dict[str, bool]) -> None:
-        self._req("set_tcp", tcp=tcp)
-
-    def write(self, sid: int, data: bytes, now: float) -> None:
-        self._req("write", sid=sid, data=b64(data))
-
-    def write_pattern(self, sid: int, count: int, now: float) -> None:
-        self._req("write_pattern", sid=sid, count=count)
-
-    def shutdown(self, sid: int, now: float) -> None:
-        self._req("shutdown", sid=sid)
-
-    def close(self, sid: int, now: float) -> None:
-        self._req("close", sid=sid)
-
-    def abort(self, sid: int, now: float) -> None:
-        self._req("abort", sid=sid)
-
-    def socket(self, sid: int) -> SocketInfo:
-        return socket_from_wire(self._req("socket", sid=sid)["socket"])
-
-    def sockets(self) -> list[SocketInfo]:
-        return [socket_from_wire(s) for s in self._req("sockets")["sockets"]]
-
-
-class _KernelApi:
-    """A kernel host: Linux's TCP, not tcplab's; every call says so."""
-
-    def __init__(self, host: str, pid: int) -> None:
-        self._why = (f"{host} is a kernel host: run programs there with "
-                     f"`sudo mnexec -a {pid} COMMAND` (its TCP is Linux's, not tcplab's)")
-
-    def _refuse(self, *args: Any) -> Any:
-        raise HostError(E.EOPNOTSUPP, self._why)
-
-    listen = connect = write = write_pattern = shutdown = close = abort = socket = _refuse
-    set_tcp = _refuse
-    sockets = _refuse
-
-
 class MininetBackend:
     """Hosts in Mininet namespaces, each running tcplab's stack in an agent."""
 
@@ -164,7 +87,10 @@ class MininetBackend:
     virtual = False
 
     def __init__(self, seed: int = 0, *, config: Config | None = None,
-                 hello_timeout: float = HELLO_TIMEOUT) -> None:
+                 hello_timeout: float = HELLO_TIMEOUT, switch: str = "linuxbridge") -> None:
+        if switch not in N.SWITCHES:
+            raise ValueError(f"switch must be one of {', '.join(N.SWITCHES)}, not {switch!r}")
+        self.switch = switch
         self.seed = seed
         self.config = config
         self.hello_timeout = hello_timeout
@@ -174,7 +100,7 @@ class MininetBackend:
         self.epoch = time.monotonic()
         self.topo: TopologySpec | None = None
         self.network: N.Network | None = None
-        self.agents: dict[str, _Agent] = {}
+        self.agents: dict[str, AgentProc] = {}
         self.kernel_pids: dict[str, int] = {}
         self.impair: I.Impairments | None = None
         self.state: C.LabState | None = None
@@ -186,6 +112,7 @@ class MininetBackend:
         self._old_signals: dict[int, Any] = {}
         self._started = False
         self._stopped = False
+        self._generation: dict[str, int] = {}         # stack host -> agents started - 1
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self, topo: TopologySpec, publish: Callable[[LabEvent], None]) -> None:
@@ -202,6 +129,8 @@ class MininetBackend:
         self._notice(f"ready in {time.monotonic() - began:.1f} s; links: {self.mechanism}")
 
     def _start(self, topo: TopologySpec) -> None:
+        if self.switch == "ovs" and topo.switches and (why := N.ovs_unusable()) is not None:
+            raise MininetError(f"cannot use Open vSwitch: {why}")
         try:
             # before recording the names: what the state file names, stop() deletes
             N.check_free(topo)
@@ -219,11 +148,12 @@ class MininetBackend:
             self.state.nft_tables.append(f"bridge tcplab_{self.lab_id}")
         self.state.save()
         stack = [h for h in topo.hosts if not h.kernel]
+        kind = ("Open vSwitch, userspace datapath" if self.switch == "ovs" else "LinuxBridge")
         self._notice(f"building network: {len(topo.hosts)} hosts, {len(topo.switches)} "
-                     f"switches, {len(topo.links)} links")
+                     f"switches ({kind}), {len(topo.links)} links")
         why_no_netem = I.netem_missing()
         try:
-            self.network = N.build(topo)
+            self.network = N.build(topo, self.switch)
         except N.NetError as exc:
             raise MininetError(str(exc)) from None
         network = self.network
@@ -266,38 +196,46 @@ class MininetBackend:
     def _start_agents(self, hosts: list[str], rundir: Path) -> None:
         if not hosts:
             return
-        assert self.network is not None and self.state is not None and self.topo is not None
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO_ROOT, env.get("PYTHONPATH"))
-                                            if p)
-        config = self._config_json()
-        for index, host in enumerate(hosts):
-            spec = self.topo.host(host)
-            ifname = self._iface_of[host]
-            sock = str(rundir / f"{host}.sock")
-            log = rundir / f"{host}.log"
-            argv = [sys.executable, "-m", AGENT_MODULE, "--name", host, "--control", sock,
-                    "--epoch", repr(self.epoch), "--seed", str(self.seed * 1000 + index),
-                    "--iface", f"{ifname},{self.network.mac(host, ifname)},"
-                               f"{spec.ip}/{spec.prefix_len}"]
-            if config is not None:
-                argv += ["--config", config]
-            with open(log, "wb") as err:
-                proc = self.network.node(host).popen(argv, stdin=subprocess.DEVNULL,
-                                                     stdout=subprocess.DEVNULL, stderr=err,
-                                                     env=env, cwd=REPO_ROOT)
-            self.agents[host] = _Agent(host, ifname, proc, sock, log)
-            self.state.processes.append(C.ProcRecord.of(f"agent {host}", proc.pid,
-                                                        AGENT_MODULE))
+        assert self.state is not None
+        for host in hosts:
+            self.agents[host] = self._spawn(host, rundir)
         self.state.save()
-        self._wait_hellos()
+        self._wait_hellos(list(self.agents.values()))
         self._notice(f"starting agents {len(self.agents)}/{len(self.agents)}")
         if self.taps:
             self._capture(True)
 
-    def _wait_hellos(self) -> None:
+    def _spawn(self, host: str, rundir: Path) -> AgentProc:
+        """Start ``host``'s agent (recorded in the state, not yet saved)."""
+        assert self.network is not None and self.state is not None and self.topo is not None
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO_ROOT, env.get("PYTHONPATH"))
+                                            if p)
+        spec = self.topo.host(host)
+        ifname = self._iface_of[host]
+        sock = str(rundir / f"{host}.sock")
+        log = rundir / f"{host}.log"
+        generation = self._generation[host] = self._generation.get(host, -1) + 1
+        seed = self.seed * 1000 + list(self._iface_of).index(host) + 100_000 * generation
+        argv = [sys.executable, "-m", AGENT_MODULE, "--name", host, "--control", sock,
+                "--epoch", repr(self.epoch), "--seed", str(seed),
+                "--iface", f"{ifname},{self.network.mac(host, ifname)},"
+                           f"{spec.ip}/{spec.prefix_len}"]
+        config = self._config_json()
+        if config is not None:
+            argv += ["--config", config]
+        unlink_socket(sock)  # a killed agent's socket file would answer "refused"
+        with open(log, "ab") as err:  # a restarted agent's log follows its predecessor's
+            proc = self.network.node(host).popen(argv, stdin=subprocess.DEVNULL,
+                                                 stdout=subprocess.DEVNULL, stderr=err,
+                                                 env=env, cwd=REPO_ROOT)
+        what = f"agent {host}"
+        self.state.processes = [p for p in self.state.processes if p.what != what]
+        self.state.processes.append(C.ProcRecord.of(what, proc.pid, AGENT_MODULE))
+        return AgentProc(host, ifname, proc, sock, log)
+
+    def _wait_hellos(self, waiting: list[AgentProc]) -> None:
         deadline = time.monotonic() + self.hello_timeout
-        waiting = list(self.agents.values())
         while waiting:
             for agent in list(waiting):
                 code = agent.proc.poll()
@@ -347,13 +285,15 @@ class MininetBackend:
                 C.clean_lab(self.state, set(), lambda text: None)
             self._disarm_cleanup()
 
-    def _quit_agents(self) -> None:
-        for agent in self.agents.values():
+    def _quit_agents(self, agents: list[AgentProc] | None = None) -> None:
+        """Ask ``agents`` (default: all) to quit; kill what is left after a second."""
+        agents = list(self.agents.values()) if agents is None else agents
+        for agent in agents:
             if agent.client is not None and not agent.client.closed:
                 with contextlib.suppress(AgentError):
                     agent.client.request("quit", timeout=1.0)
         deadline = time.monotonic() + 1.0
-        for agent in self.agents.values():
+        for agent in agents:
             try:
                 agent.proc.wait(max(deadline - time.monotonic(), 0.01))
             except subprocess.TimeoutExpired:
@@ -361,6 +301,42 @@ class MininetBackend:
                 agent.proc.wait()
             if agent.client is not None:
                 agent.client.close()
+
+    def restart(self, host: str) -> str:
+        """A fresh agent on ``host``: same namespace, interface and address, the link
+        settings that live in its agent, and its ``tcp`` defaults; no sockets.  A running
+        agent is stopped first (its peers are not told)."""
+        old = self.agents.get(host)
+        if old is None:
+            if host in self.kernel_pids:
+                raise LabError(f"restart: {host} is a kernel host; it runs no agent")
+            raise LabError(f"restart: {host} has no agent (it has no link)")
+        assert self.state is not None and self.impair is not None
+        self.catch_up()  # what the old agent said before it goes
+        if old.down is None:
+            old.down = "restarting"
+            self._publish(HostStatus(self.now(), host, False, "restarting"))
+        self._quit_agents([old])
+        agent = self.agents[host] = self._spawn(host, Path(self.state.rundir))
+        self.state.save()
+        try:
+            self._wait_hellos([agent])
+            for (link, src), p in self.impair.placements.items():
+                state = self.impair.states[(link, src)]
+                if p.node == host and p.mode in ("egress", "ingress") and \
+                        state != I.initial_state(p):
+                    self._agent_impair(host, p.ifname, p.mode, I.agent_changes(state))
+            if old.tcp:
+                AgentApi(self.request, agent).set_tcp(old.tcp)
+            if self.taps:
+                self.request(agent, "capture", on=True)
+        except (MininetError, HostError) as exc:
+            self._quit_agents([agent])
+            self._mark_down(agent, f"restart failed: {exc}")
+            raise LabError(f"restart {host}: {exc}") from None
+        self._publish(HostStatus(self.now(), host, True, "restarted"))
+        return (f"{host} restarted: a new agent on {agent.ifname} ({self.ips[host]}); "
+                f"its old sockets are gone")
 
     def _arm_cleanup(self) -> None:
         atexit.register(self.stop)
@@ -417,16 +393,16 @@ class MininetBackend:
     # -- hosts -------------------------------------------------------------------
     def app(self, host: str) -> HostApi:
         if host in self.agents:
-            return _AgentApi(self, self.agents[host])
+            return AgentApi(self.request, self.agents[host])
         if host in self.kernel_pids:
-            return _KernelApi(host, self.kernel_pids[host])
+            return KernelApi(host, self.kernel_pids[host])
         raise HostError(E.ENOENT, f"{host} has no agent (it has no link)")
 
     def kick(self, host: str) -> None:
         # The events a call caused come before the lab's CommandDone line.
         self.catch_up()
 
-    def request(self, agent: _Agent, op: str, timeout: float = 30.0,
+    def request(self, agent: AgentProc, op: str, timeout: float = 30.0,
                 **args: Any) -> dict[str, Any]:
         """One request to ``agent``; failures become HostError with one line."""
         if agent.down is not None or agent.client is None:
@@ -439,7 +415,7 @@ class MininetBackend:
         except AgentError as exc:
             raise HostError(exc.errno or E.EIO, str(exc)) from None
 
-    def _mark_down(self, agent: _Agent, why: str) -> None:
+    def _mark_down(self, agent: AgentProc, why: str) -> None:
         if agent.down is not None:
             return
         code = agent.proc.poll()
@@ -453,7 +429,7 @@ class MininetBackend:
         agent.down = f"its agent stopped ({status}{'; ' + tail if tail else ''})"
         self._publish(HostStatus(self.now(), agent.host, False, agent.down))
 
-    def _drain(self, agent: _Agent, frames: list[tuple[float, str, bytes]]
+    def _drain(self, agent: AgentProc, frames: list[tuple[float, str, bytes]]
                ) -> list[LabEvent]:
         client = agent.client
         if client is None or agent.down is not None:
@@ -471,7 +447,7 @@ class MininetBackend:
             self._mark_down(agent, "connection closed")
         return out
 
-    def _relabel(self, agent: _Agent, event: LabEvent) -> LabEvent:
+    def _relabel(self, agent: AgentProc, event: LabEvent) -> LabEvent:
         """An agent names its interface; the lab's stream names the link and direction."""
         if not isinstance(event, LinkDropped | LinkHeld):
             return event
@@ -489,7 +465,7 @@ class MininetBackend:
             return dataclasses.replace(event, host="", link=link, direction=label)
         return dataclasses.replace(event, host="", direction=label)
 
-    def _frame(self, agent: _Agent, raw: Any, frames: list[tuple[float, str, bytes]]) -> None:
+    def _frame(self, agent: AgentProc, raw: Any, frames: list[tuple[float, str, bytes]]) -> None:
         frame = frame_from_wire(raw)
         end = self._ends.get((agent.host, frame.ifname))
         if end is None:
@@ -559,7 +535,7 @@ class MininetBackend:
         return self.topo.switches if self.topo is not None else ()
 
     # -- filters -----------------------------------------------------------------
-    def _filter_iface(self, src: str, dst: str) -> tuple[_Agent, str]:
+    def _filter_iface(self, src: str, dst: str) -> tuple[AgentProc, str]:
         agent = self.agents.get(src)
         if agent is None:
             raise ValueError(f"hold/drop from {src}: on Mininet, filters run in a stack "
@@ -582,7 +558,7 @@ class MininetBackend:
             raise ValueError(str(exc)) from None
 
     def release(self, src: str | None, dst: str | None) -> int:
-        targets: list[tuple[_Agent, str | None]]
+        targets: list[tuple[AgentProc, str | None]]
         if src is None or dst is None:
             targets = [(a, None) for a in self.agents.values() if a.down is None]
         elif src in self.agents:

@@ -150,6 +150,20 @@ def delete_link(name: str) -> bool:
     return done.returncode == 0
 
 
+def delete_ovs_bridge(name: str) -> bool:
+    """Remove an Open vSwitch bridge of that name, if OVS runs and has one."""
+    if shutil.which("ovs-vsctl") is None:
+        return False
+    try:
+        if subprocess.run(["ovs-vsctl", "--timeout=3", "br-exists", name], capture_output=True,
+                          check=False, timeout=10).returncode != 0:
+            return False
+        return subprocess.run(["ovs-vsctl", "--timeout=3", "del-br", name], capture_output=True,
+                              check=False, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def nft_tables() -> list[str]:
     """Root-namespace nft tables as "family name"."""
     try:
@@ -240,6 +254,9 @@ def clean_lab(st: LabState, live_links: set[str], say: Any) -> None:
     for table in st.nft_tables:
         if delete_nft_table(table):
             say(f"deleted nft table {table}")
+    for name in st.bridges:
+        if name not in live_links and delete_ovs_bridge(name):
+            say(f"deleted Open vSwitch bridge {name}")
     for kind, names in (("interface", st.links), ("bridge", st.bridges)):
         for name in names:
             if name not in live_links and delete_link(name):

@@ -5,7 +5,9 @@ Theory of operation
 The topology file was already read into a :class:`TopologySpec` (addresses, MACs, port
 numbers, interface names exactly as Mininet would choose them), so the network is built
 from the spec rather than from the file: hosts with their IP and MAC, switches as
-``LinuxBridge`` (it works without the Open vSwitch kernel module), links as plain veth
+``LinuxBridge`` (it works without the Open vSwitch kernel module) or, when asked,
+Open vSwitch with its userspace datapath in standalone mode (a learning switch without
+a controller; the kernel datapath needs a module many kernels lack), links as plain veth
 pairs with the spec's interface names.  Link shaping is not Mininet's business here
 (:mod:`tcplab.backends.mininet.impair` decides where it lives), so no ``TCLink``.
 
@@ -20,6 +22,7 @@ when there are many, since start-up time is a figure users see.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +30,8 @@ from typing import Any
 from tcplab.lab.topology import LinkSpec, TopologySpec
 
 OFFLOADS = ("tx", "tso", "gso", "gro")
+SWITCHES = ("linuxbridge", "ovs")
+OVS_CTL = "/usr/share/openvswitch/scripts/ovs-ctl"
 
 
 class NetError(Exception):
@@ -48,6 +53,20 @@ def host_interfaces(topo: TopologySpec, host: str) -> list[LinkSpec]:
 
 def host_ifname(link: LinkSpec, host: str) -> str:
     return link.intf_a if link.a == host else link.intf_b
+
+
+def ovs_unusable() -> str | None:
+    """Why Open vSwitch cannot build switches here (one line naming the fix), or None."""
+    if shutil.which("ovs-vsctl") is None:
+        return "ovs-vsctl not found (apt-get install openvswitch-switch)"
+    try:
+        done = subprocess.run(["ovs-vsctl", "--timeout=3", "show"], capture_output=True,
+                              text=True, check=False, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        done = None
+    if done is None or done.returncode != 0:
+        return f"Open vSwitch is not running (start it: {OVS_CTL} start --system-id=random)"
+    return None
 
 
 def check_free(topo: TopologySpec) -> None:
@@ -114,13 +133,14 @@ def run_all(commands: Sequence[tuple[str, Sequence[str], str | None]]) -> None:
         raise NetError(failed)
 
 
-def build(topo: TopologySpec) -> Network:
-    """Build and start the Mininet network; on failure nothing is left behind."""
+def build(topo: TopologySpec, switch: str = "linuxbridge") -> Network:
+    """Build and start the Mininet network (``switch``: one of :data:`SWITCHES`); on
+    failure nothing is left behind."""
     try:
         from mininet.link import Link
         from mininet.log import setLogLevel
         from mininet.net import Mininet
-        from mininet.node import Host
+        from mininet.node import Host, OVSSwitch
         from mininet.nodelib import LinuxBridge
     except Exception as exc:  # ImportError, or distutils missing under a new Python
         raise NetError(f"cannot import Mininet ({exc}): pip install mininet setuptools"
@@ -134,8 +154,13 @@ def build(topo: TopologySpec) -> Network:
     try:
         for spec in topo.hosts:
             net.addHost(spec.name, ip=f"{spec.ip}/{spec.prefix_len}", mac=spec.mac)
-        for switch in topo.switches:
-            net.addSwitch(switch)
+        for index, name in enumerate(topo.switches, start=1):
+            if switch == "ovs":
+                # Mininet derives a datapath id from digits in the name; any name works here
+                net.addSwitch(name, cls=OVSSwitch, datapath="user", failMode="standalone",
+                              dpid=f"{index:016x}")
+            else:
+                net.addSwitch(name)
         for ln in topo.links:
             net.addLink(ln.a, ln.b, port1=ln.port_a, port2=ln.port_b,
                         intfName1=ln.intf_a, intfName2=ln.intf_b)

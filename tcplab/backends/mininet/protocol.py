@@ -1,11 +1,11 @@
-"""The agent control protocol, version 1: framing, requests and replies, the lab's client.
+"""The agent control protocol, version 2: framing, requests and replies, the lab's client.
 
 Theory of operation
 -------------------
 One JSON object per line (UTF-8, ``"\\n"``-terminated, at most :data:`MAX_LINE` bytes)
 in both directions of a unix stream socket.  The lab sends requests
-``{"v":1,"id":N,"op":...,args}``; the agent answers each with ``ok`` true or false
-and pushes ``{"v":1,"event":...}`` and ``{"v":1,"frame":...}`` lines at any time.
+``{"v":2,"id":N,"op":...,args}``; the agent answers each with ``ok`` true or false
+and pushes ``{"v":2,"event":...}`` and ``{"v":2,"frame":...}`` lines at any time.
 The agent side uses :class:`LineBuffer`, :func:`parse_request` and :func:`encode`;
 the lab side uses :class:`AgentClient`.  A request is checked against :data:`OPS`
 (op known, every argument of the right JSON type) before the agent sees it.
@@ -37,6 +37,7 @@ from tcplab.backends.mininet.wire import (
     event_to_wire,
     frame_from_wire,
     frame_to_wire,
+    light_segment,
     segment_from_wire,
     segment_to_wire,
     socket_from_wire,
@@ -48,7 +49,7 @@ __all__ = [
     "HELLO", "MAX_LINE", "OPS", "VERSION", "AgentClient", "AgentError", "AgentGone",
     "CapturedFrame", "LineBuffer", "ProtocolError", "Request", "RequestError", "b64",
     "decode_line", "encode", "event_from_wire", "event_line", "event_to_wire",
-    "frame_from_wire", "frame_to_wire", "parse_request", "reply_error", "reply_ok",
+    "frame_from_wire", "frame_to_wire", "light_segment", "parse_request", "reply_error", "reply_ok",
     "segment_from_wire", "segment_to_wire", "socket_from_wire", "socket_to_wire", "unb64",
     "unlink_socket",
 ]
@@ -141,11 +142,24 @@ class LineBuffer:
         return out
 
 
+# The lab decodes every event line: raw_decode on the line skips json.loads' layers
+# (encoding detection, whitespace matching), which cost about as much as parsing a
+# short event.  A line it does not take whole (whitespace around the value, an
+# error) goes through json.loads, which gives the usual result or error.
+_DECODER = json.JSONDecoder()
+
+
 def _load(line: bytes) -> dict[str, Any]:
     try:
-        msg = json.loads(line)
-    except (UnicodeDecodeError, ValueError):
-        raise ProtocolError("not a JSON line") from None
+        text = line.decode()
+        msg, end = _DECODER.raw_decode(text)
+        if end != len(text):
+            raise ValueError("not one value")
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError too
+        try:
+            msg = json.loads(line)
+        except (UnicodeDecodeError, ValueError):
+            raise ProtocolError("not a JSON line") from None
     if not isinstance(msg, dict):
         raise ProtocolError("a message must be a JSON object")
     return msg
@@ -298,7 +312,7 @@ class AgentClient:
             self._read(left)
 
     def drain(self) -> list[dict[str, Any]]:
-        """Pushed messages (``{"v":1,"event":...}`` or ``"frame"``) received so far,
+        """Pushed messages (``{"v":2,"event":...}`` or ``"frame"``) received so far,
         reading what the socket has without waiting."""
         try:
             for _ in range(64):  # bounded: a busy agent must not keep us here forever

@@ -2,16 +2,23 @@
 
 Theory of operation
 -------------------
-Events cross the wire *whole*: :func:`event_to_wire` turns any host or lab event
-into plain JSON (a segment with structured options and its full payload in base64,
-``Delivered`` data in base64, states by name) and :func:`event_from_wire` rebuilds
-the very same typed object, so the dashboard cannot tell a Mininet event from a
-simulated one.  The codec of each event class is compiled once from the dataclass
-field types, which keeps the per-segment cost to a dict build and one
-``json.dumps``; decoding checks every type and range, so a malformed message is a
-:class:`ProtocolError` with a one-line reason, never a crash.  The events the agent
-pushes most (segments, deliveries, timers) get their line built by :func:`event_line`
-directly, to the same JSON.
+Events cross the wire as typed values: :func:`event_to_wire` turns any host or
+lab event into plain JSON (a segment with structured options, ``Delivered`` data in
+base64, states by name) and :func:`event_from_wire` rebuilds the typed object, so the
+dashboard cannot tell a Mininet event from a simulated one.  One exception keeps the
+hot path light (protocol version 2): the segment of a ``SegmentSent`` or
+``SegmentReceived`` carries its payload's length and first :data:`PREVIEW_BYTES`
+bytes only, and comes back with the rest as zeros (:func:`light_segment`).  What the
+lab does with a segment's payload -- its length, its preview in the dashboard and in
+``events.jsonl`` -- is the same; the bytes themselves reach the lab once, in
+``Delivered``.  Segments anywhere else (a dropped or held frame's) cross whole.
+
+The codec of each event class is compiled once from the dataclass field types, which
+keeps the per-segment cost to a dict build and one ``json.dumps``; decoding checks
+every type and range, so a malformed message is a :class:`ProtocolError` with a
+one-line reason, never a crash.  The events the agent pushes most (segments,
+deliveries, timers) get their line built by :func:`event_line` directly, to the same
+JSON.
 
 :mod:`.protocol` (framing, requests, the lab's client) re-exports what it needs of
 this module, so callers import from there.
@@ -31,6 +38,7 @@ from typing import Any, NamedTuple
 from tcplab.lab.events import LAB_EVENTS, LabEvent
 from tcplab.stack.events import ALL_EVENTS as HOST_EVENTS
 from tcplab.stack.events import (
+    PREVIEW_BYTES,
     Delivered,
     SegmentReceived,
     SegmentSent,
@@ -52,7 +60,7 @@ from tcplab.tcp.segment import (
     WScale,
 )
 
-VERSION = 1
+VERSION = 2
 
 
 class ProtocolError(ValueError):
@@ -154,20 +162,47 @@ def _option_from_wire(raw: Any) -> Option:
     return UnknownOption(_uint(args[0], 255, "option kind"), unb64(args[1], "option data"))
 
 
-def segment_to_wire(seg: Segment) -> dict[str, Any]:
-    return {"src_port": seg.src_port, "dst_port": seg.dst_port, "seq": seg.seq,
-            "ack": seg.ack, "flags": seg.flags, "window": seg.window, "urgent": seg.urgent,
-            "options": [_option_to_wire(o) for o in seg.options],
-            "payload": b64(seg.payload)}
+def segment_to_wire(seg: Segment, light: bool = False) -> dict[str, Any]:
+    """``light``: the payload as ``len`` and ``head`` (its first PREVIEW_BYTES bytes)."""
+    out: dict[str, Any] = {
+        "src_port": seg.src_port, "dst_port": seg.dst_port, "seq": seg.seq, "ack": seg.ack,
+        "flags": seg.flags, "window": seg.window, "urgent": seg.urgent,
+        "options": [_option_to_wire(o) for o in seg.options]}
+    if light:
+        out["len"] = len(seg.payload)
+        out["head"] = b64(seg.payload[:PREVIEW_BYTES])
+    else:
+        out["payload"] = b64(seg.payload)
+    return out
 
 
-_SEG_KEYS = frozenset(("src_port", "dst_port", "seq", "ack", "flags", "window", "urgent",
-                       "options", "payload"))
+def light_segment(seg: Segment) -> Segment:
+    """``seg`` as the lab gets it from a light segment: length and head kept, the rest
+    of the payload zeros."""
+    n = len(seg.payload)
+    if n <= PREVIEW_BYTES:
+        return seg
+    return dataclasses.replace(seg, payload=seg.payload[:PREVIEW_BYTES] + bytes(n - PREVIEW_BYTES))
 
 
-def segment_from_wire(raw: Any) -> Segment:
-    if not isinstance(raw, dict) or raw.keys() != _SEG_KEYS:
-        raise ProtocolError(f"a segment must have exactly the keys {', '.join(sorted(_SEG_KEYS))}")
+_HEADER_KEYS = ("src_port", "dst_port", "seq", "ack", "flags", "window", "urgent", "options")
+_SEG_KEYS = frozenset((*_HEADER_KEYS, "payload"))
+_LIGHT_KEYS = frozenset((*_HEADER_KEYS, "len", "head"))
+
+
+def _light_payload(n: Any, head: bytes) -> bytes:
+    if type(n) is not int or not 0 <= n <= _U16 or len(head) != min(n, PREVIEW_BYTES):
+        raise ProtocolError(f"a light segment's len must be 0..{_U16} and its head its first "
+                            f"min(len, {PREVIEW_BYTES}) bytes")
+    return head + bytes(n - len(head))
+
+
+def segment_from_wire(raw: Any, light: bool = False) -> Segment:
+    keys = _LIGHT_KEYS if light else _SEG_KEYS
+    if not isinstance(raw, dict) or raw.keys() != keys:
+        raise ProtocolError(f"a segment must have exactly the keys {', '.join(sorted(keys))}")
+    payload = (_light_payload(raw["len"], unb64(raw["head"], "head")) if light
+               else unb64(raw["payload"], "payload"))
     options = raw["options"]
     if not isinstance(options, list):
         raise ProtocolError("segment options must be a list")
@@ -177,7 +212,7 @@ def segment_from_wire(raw: Any) -> Segment:
         seq=_uint(raw["seq"], _U32, "seq"), ack=_uint(raw["ack"], _U32, "ack"),
         flags=_uint(raw["flags"], 0xFFF, "flags"), window=_uint(raw["window"], _U16, "window"),
         options=tuple(_option_from_wire(o) for o in options),
-        payload=unb64(raw["payload"], "payload"), urgent=_uint(raw["urgent"], _U16, "urgent"))
+        payload=payload, urgent=_uint(raw["urgent"], _U16, "urgent"))
 
 
 # ----------------------------------------------------------------------------- typed values
@@ -270,12 +305,19 @@ def _tuple_codec(args: tuple[Any, ...]) -> tuple[Enc, Dec]:
     return list, dec_fixed
 
 
+_LIGHT_CODEC: tuple[Enc, Dec] = (lambda seg: segment_to_wire(seg, light=True),
+                                 lambda value, what: segment_from_wire(value, light=True))
+
+
 def _dataclass_codec(cls: type) -> tuple[Callable[[Any], dict[str, Any]],
                                          Callable[[Any], Any]]:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
-    encs = [(name, _codec(hints[name])[0]) for name in names]
-    decs = [(name, _codec(hints[name])[1]) for name in names]
+    light = cls in (SegmentSent, SegmentReceived)
+    codecs = {name: _LIGHT_CODEC if light and name == "segment" else _codec(hints[name])
+              for name in names}
+    encs = [(name, codecs[name][0]) for name in names]
+    decs = [(name, codecs[name][1]) for name in names]
     keys = frozenset(names)
     label = cls.__name__
 
@@ -324,18 +366,18 @@ _TIMER_KEYS = frozenset(("kind", "t", "host", "sid", "name", "deadline"))
 
 
 def _fast_segment(raw: Any) -> Segment | None:
-    if type(raw) is not dict or raw.keys() != _SEG_KEYS:
+    if type(raw) is not dict or raw.keys() != _LIGHT_KEYS:
         return None
     sport, dport, seq, ack = raw["src_port"], raw["dst_port"], raw["seq"], raw["ack"]
-    flags, window, urgent, opts, payload = (raw["flags"], raw["window"], raw["urgent"],
-                                            raw["options"], raw["payload"])
+    flags, window, urgent, opts, n, head = (raw["flags"], raw["window"], raw["urgent"],
+                                            raw["options"], raw["len"], raw["head"])
     if not (type(sport) is type(dport) is type(seq) is type(ack) is type(flags)
-            is type(window) is type(urgent) is int and type(opts) is list
-            and type(payload) is str):
+            is type(window) is type(urgent) is type(n) is int and type(opts) is list
+            and type(head) is str):
         return None
     if not (0 <= sport <= _U16 and 0 <= dport <= _U16 and 0 <= seq <= _U32
             and 0 <= ack <= _U32 and 0 <= flags <= 0xFFF and 0 <= window <= _U16
-            and 0 <= urgent <= _U16):
+            and 0 <= urgent <= _U16 and 0 <= n <= _U16):
         return None
     options: tuple[Option, ...] = ()
     if opts:
@@ -350,10 +392,19 @@ def _fast_segment(raw: Any) -> Segment | None:
                 options = tuple(_option_from_wire(o) for o in opts)
             except ProtocolError:
                 return None
-    try:
-        data = binascii.a2b_base64(payload, strict_mode=True)
-    except (binascii.Error, ValueError):
+    if n:
+        try:
+            data = binascii.a2b_base64(head, strict_mode=True)
+        except (binascii.Error, ValueError):
+            return None
+        if len(data) != min(n, PREVIEW_BYTES):
+            return None
+        if n > PREVIEW_BYTES:
+            data += bytes(n - PREVIEW_BYTES)
+    elif head:
         return None
+    else:
+        data = b""
     return Segment(src_port=sport, dst_port=dport, seq=seq, ack=ack, flags=flags,
                    window=window, options=options, payload=data, urgent=urgent)
 
@@ -451,7 +502,7 @@ def _q(text: str) -> str:
     return quoted
 
 
-def _segment_json(seg: Segment) -> str:
+def _light_segment_json(seg: Segment) -> str:
     opts = seg.options
     if not opts:
         text = "[]"
@@ -461,29 +512,30 @@ def _segment_json(seg: Segment) -> str:
         text = _ENCODER.encode([_option_to_wire(o) for o in opts])
     return (f'{{"src_port":{seg.src_port},"dst_port":{seg.dst_port},"seq":{seg.seq},'
             f'"ack":{seg.ack},"flags":{seg.flags},"window":{seg.window},'
-            f'"urgent":{seg.urgent},"options":{text},"payload":"{b64(seg.payload)}"}}')
+            f'"urgent":{seg.urgent},"options":{text},"len":{len(seg.payload)},'
+            f'"head":"{b64(seg.payload[:PREVIEW_BYTES])}"}}')
 
 
 def event_line(event: LabEvent) -> bytes:
-    """The pushed line ``{"v":1,"event":...}`` for ``event``, newline included."""
+    """The pushed line ``{"v":VERSION,"event":...}`` for ``event``, newline included."""
     cls = type(event)
     if cls is SegmentSent or cls is SegmentReceived:
         assert isinstance(event, SegmentSent | SegmentReceived)
         src, dst = event.src, event.dst
         sid = "null" if event.sid is None else event.sid
-        return (f'{{"v":1,"event":{{"kind":"{cls.kind}","t":{event.t!r},'
+        return (f'{{"v":{VERSION},"event":{{"kind":"{cls.kind}","t":{event.t!r},'
                 f'"host":{_q(event.host)},"sid":{sid},"src":[{_q(src[0])},{src[1]}],'
-                f'"dst":[{_q(dst[0])},{dst[1]}],"segment":{_segment_json(event.segment)},'
+                f'"dst":[{_q(dst[0])},{dst[1]}],"segment":{_light_segment_json(event.segment)},'
                 f'"ifname":{_q(event.ifname)}}}}}\n').encode()
     if cls is Delivered:
         assert isinstance(event, Delivered)
-        return (f'{{"v":1,"event":{{"kind":"data.delivered","t":{event.t!r},'
+        return (f'{{"v":{VERSION},"event":{{"kind":"data.delivered","t":{event.t!r},'
                 f'"host":{_q(event.host)},"sid":{event.sid},"data":"{b64(event.data)}"}}}}\n'
                 ).encode()
     if cls is TimerArmed or cls is TimerCancelled or cls is TimerFired:
         assert isinstance(event, TimerArmed | TimerCancelled | TimerFired)
         deadline = "null" if event.deadline is None else repr(event.deadline)
-        return (f'{{"v":1,"event":{{"kind":"{cls.kind}","t":{event.t!r},'
+        return (f'{{"v":{VERSION},"event":{{"kind":"{cls.kind}","t":{event.t!r},'
                 f'"host":{_q(event.host)},"sid":{event.sid},"name":{_q(event.name)},'
                 f'"deadline":{deadline}}}}}\n').encode()
     return encode({"v": VERSION, "event": event_to_wire(event)})

@@ -365,6 +365,17 @@ class Drop:
 
 
 @dataclass(frozen=True, slots=True)
+class Restart:
+    """Start a fresh agent on a Mininet host (its old sockets are gone)."""
+
+    name: ClassVar[str] = "restart"
+    host: str
+
+    def to_line(self) -> str:
+        return f"restart {self.host}"
+
+
+@dataclass(frozen=True, slots=True)
 class _Bare:
     name: ClassVar[str]
 
@@ -384,7 +395,7 @@ class Resume(_Bare):
 
 Command: TypeAlias = (Listen | Connect | Tcp | SendText | SendBytes | SendFile | Shutdown | Close
                       | Abort | Link | Wait | Expect | ExpectSeen | ExpectReceived | Hold
-                      | Release | Drop | Pause | Resume)
+                      | Release | Drop | Pause | Resume | Restart)
 
 _SPEC: dict[str, tuple[str, str]] = {
     "listen": ("listen HOST:PORT [sack=off] [timestamps=off] [wscale=off] [nagle=off]",
@@ -413,6 +424,8 @@ _SPEC: dict[str, tuple[str, str]] = {
     "drop": ("drop SRC>DST KIND [count=N]", "drop the next N segments of KIND (default 1)"),
     "pause": ("pause", "pause the simulated clock"),
     "resume": ("resume", "resume the simulated clock"),
+    "restart": ("restart HOST",
+                "start a new agent on a Mininet host whose agent died (its sockets are gone)"),
 }
 COMMAND_NAMES: tuple[str, ...] = tuple(_SPEC)
 USAGE: dict[str, str] = {name: usage for name, (usage, _) in _SPEC.items()}

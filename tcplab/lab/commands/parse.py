@@ -34,6 +34,7 @@ from tcplab.lab.commands.model import (
     Listen,
     Pause,
     Release,
+    Restart,
     Resume,
     SegmentKind,
     SendBytes,
@@ -468,6 +469,12 @@ def _p_release(args: _Args) -> Command:
     return Release(None if text.lower() == "all" else _flow(text))
 
 
+def _p_restart(args: _Args) -> Command:
+    host = _host(args.take("a HOST").text)
+    args.done()
+    return Restart(host)
+
+
 def _p_bare(cls: type[Pause | Resume]) -> Callable[[_Args], Command]:
     def parse(args: _Args) -> Command:
         args.done()
@@ -493,6 +500,7 @@ _PARSERS: dict[str, Callable[[_Args], Command]] = {
     "drop": _p_drop,
     "pause": _p_bare(Pause),
     "resume": _p_bare(Resume),
+    "restart": _p_restart,
 }
 assert set(_PARSERS) == set(COMMAND_NAMES)
 
