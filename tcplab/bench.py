@@ -113,7 +113,8 @@ def _median(runs: int, fn: Callable[[int], float]) -> float:
 
 
 # ---------------------------------------------------------------------- engine speed
-@benchmark(Metric("bulk_MBps", "MB/s", "64 MiB over an in-memory link, per CPU second", 1))
+@benchmark(Metric("bulk_MBps", "MB/s", "bulk over an in-memory link (64 MiB; 4 with --quick), "
+                 "per CPU second", 1))
 def bench_bulk(opts: Options) -> dict[str, float]:
     nbytes = 4 * MiB if opts.quick else 64 * MiB
 

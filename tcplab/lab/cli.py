@@ -103,6 +103,10 @@ def load_scenario(path: str) -> list[tuple[int, C.Command]]:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    if args.headless and not args.scenario:
+        # checked before anything is built: a Mininet lab takes time to make
+        print("tcplab run: --headless needs --scenario FILE", file=sys.stderr)
+        return 2
     try:
         topo: TopologySpec = load_topology(args.topology)
     except TopologyError as exc:
@@ -148,10 +152,7 @@ def main(argv: list[str]) -> int:
                            f"{', '.join(h.name + '=' + h.ip for h in topo.hosts)}; "
                            f"links: {backend.mechanism}; seed {args.seed}; "
                            f"{'virtual' if args.virtual_time else 'real'} time"))
-        if args.headless:
-            if script is None:
-                print("tcplab run: --headless needs --scenario FILE", file=sys.stderr)
-                return 2
+        if args.headless and script is not None:
             return run_script(lab, script, printer)
         unsub()
         if not sys.stdout.isatty() or not sys.stdin.isatty():

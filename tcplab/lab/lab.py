@@ -16,6 +16,7 @@ socket is gone) and every state each socket entered.
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from tcplab.stack.sockets import HostError, SocketInfo
 from tcplab.tcp.states import State
 
 SEND_FILE_LIMIT = 64 << 20
+_SOCKET_PREFIX = re.compile(r"^socket \d+: ")
 
 
 class LabError(Exception):
@@ -118,12 +120,16 @@ class Lab:
                 f"{k}={'on' if v else 'off'}" for k, v in cmd.tcp)
         if isinstance(cmd, C.Connect):
             return self._connect(cmd, now)
-        if isinstance(cmd, C.SendText | C.SendBytes | C.SendFile):
-            return self._send(cmd, now)
-        if isinstance(cmd, C.Shutdown | C.Close | C.Abort):
-            host, sid = self._conn(cmd.conn)
-            op = {"shutdown": "shutdown", "close": "close", "abort": "abort"}[cmd.name]
-            self._call(host, lambda app: getattr(app, op)(sid, now))
+        if isinstance(cmd, C.SendText | C.SendBytes | C.SendFile | C.Shutdown | C.Close
+                      | C.Abort):
+            try:
+                if isinstance(cmd, C.SendText | C.SendBytes | C.SendFile):
+                    return self._send(cmd, now)
+                host, sid = self._conn(cmd.conn)
+                self._call(host, lambda app: getattr(app, cmd.name)(sid, now))
+            except HostError as exc:
+                # name the connection as the user did, not by the host's socket number
+                raise LabError(f"{cmd.conn}: {_SOCKET_PREFIX.sub('', str(exc))}") from None
             return f"{cmd.name} {cmd.conn}"
         if isinstance(cmd, C.Link):
             return self._link(cmd)

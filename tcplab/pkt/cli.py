@@ -27,6 +27,25 @@ from tcplab.pkt.run import Outcome, run_script
 USAGE = ("usage: tcplab pkt [--ignore-window] [--options strict|unordered|ignore] "
          "[--tolerance-ms N] [--mss N] [--wscale N] [--rcvbuf N] [--no-sack] "
          "[--no-timestamps] [--delayed-ack-ms N] [--msl-ms N] [--ignore-psh] [-v] FILE...")
+HELP = """
+Runs packetdrill-syntax scripts against tcplab's TCP engine under a virtual clock and
+prints PASS, FAIL or SKIP per script, then "N passed, N failed, N skipped".
+
+  --ignore-window          do not compare the window of outbound segments
+  --options MODE           compare options: strict (default), unordered or ignore
+  --tolerance-ms N         timing tolerance for outbound segments (default 4)
+  --mss N, --wscale N      the MSS and window scale shift the engine offers
+  --rcvbuf N               the engine's receive buffer in bytes
+  --no-sack                the engine does not offer SACK
+  --no-timestamps          the engine does not offer timestamps
+  --delayed-ack-ms N       delayed ACK timeout (0: acknowledge at once)
+  --msl-ms N               maximum segment lifetime (TIME-WAIT is twice it)
+  --ignore-psh             compare flags without PSH
+  -v                       print each line, segment and ignored backtick line
+
+The same flags may stand as option lines at the top of a script (--msl-ms=1000);
+a script's option lines override the command line.  Details: tcplab/pkt/__init__.py.
+"""
 _VALUE_FLAGS = frozenset({"options", "tolerance-ms", "mss", "wscale", "rcvbuf",
                           "delayed-ack-ms", "msl-ms"})
 _BOOL_FLAGS = frozenset({"ignore-window", "no-sack", "no-timestamps", "ignore-psh"})
@@ -88,7 +107,7 @@ def run_file(path: str, settings: Settings, log: Callable[[str], None] | None = 
 
 def main(argv: list[str]) -> int:
     if argv and argv[0] in ("-h", "--help"):
-        print(USAGE)
+        print(USAGE + "\n" + HELP, end="")
         return 0
     try:
         settings, verbose, files = parse_args(argv)

@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from rich.markup import escape
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -195,7 +196,7 @@ class TcplabApp(App[int]):
         paused = " (paused)" if getattr(b, "paused", False) else ""
         rec = "rec ●" if self.recording else "rec off"
         self.query_one("#status", Panel).put(
-            f"[b]tcplab[/]  backend {b.name} · {b.mechanism} · seed {self.seed} · "
+            f"[b]tcplab[/]  backend {b.name} · {escape(b.mechanism)} · seed {self.seed} · "
             f"{clock} clock t={self.lab.now():.3f}{paused} · {rec} · "
             f"{self.table.count} sockets")
 
@@ -270,7 +271,7 @@ class TcplabApp(App[int]):
                 streams.append((f"{peer.host} socket {peer.sid}", peer))
             self.query_one("#stream", StreamView).show(streams, self.as_hex)
         elif tab == "tab-log":
-            self.query_one("#log", Panel).put("\n".join(list(self.model.log)[-200:]))
+            self.query_one("#log", Panel).put(Text("\n".join(list(self.model.log)[-200:])))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._refresh(force=True)
@@ -288,6 +289,8 @@ class TcplabApp(App[int]):
     def run_line(self, line: str) -> bool:
         """Run one command line; the result shows under the table.  True if it worked."""
         line = line.strip()
+        if line.startswith(":"):
+            line = line[1:].strip()  # ":" opens the command line; typed again, it is no command
         if not line:
             return True
         self.history.append(line)
@@ -309,12 +312,13 @@ class TcplabApp(App[int]):
 
     def _show_result(self, result: Any) -> None:
         if result.ok:
-            self.query_one("#result", Static).update(f"[green]ok[/] {result.message}")
+            # messages quote usage texts like [loss=5%]: never Textual markup
+            self.query_one("#result", Static).update(f"[green]ok[/] {escape(result.message)}")
         else:
             self._show_error(result.message)
 
     def _show_error(self, message: str) -> None:
-        self.query_one("#result", Static).update(f"[b red]error:[/] {message}")
+        self.query_one("#result", Static).update(f"[b red]error:[/] {escape(message)}")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "command":

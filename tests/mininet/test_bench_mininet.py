@@ -69,7 +69,9 @@ def test_mininet_figures_exist_are_positive_and_leave_nothing() -> None:
     # a figure in MB/s that is really in bytes/s, or a start time in ms, would be off scale
     assert figures["mininet_MBps"] < 10_000 and figures["linux_MBps"] < 100_000
     assert figures["start_2_s"] < figures["start_20_s"] < 60
-    assert leftovers() == before
+    # nothing of ours is left (another lab on the machine may come or go meanwhile)
+    after = leftovers()
+    assert all(after[kind] <= before[kind] for kind in after), (before, after)
 
 
 def test_the_topology_has_the_hosts_asked_for(tmp_path: Path) -> None:

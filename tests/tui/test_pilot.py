@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from rich.text import Text
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, Static, TabbedContent
 
 from tcplab.backends.sim.backend import SimBackend
 from tcplab.lab import commands as C
@@ -555,3 +555,21 @@ async def test_link_rejects_an_unknown_link_or_a_bad_value(lab: Lab) -> None:
             ({"b": "s9", "loss": "10%"}, "unknown node 's9'"),
             ({"loss": "150%"}, "loss"),
             ({"dir": "h2>s1", "loss": "1%"}, "not a direction of link")])
+
+
+@sync
+async def test_messages_with_brackets_are_shown_not_parsed_as_markup(lab: Lab) -> None:
+    # usage texts say [loss=5%] and users type anything: it must show, never crash
+    app = TcplabApp(lab, seed=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_line(pilot, "link h1")
+        assert "[loss=5%]" in result_text(app)
+        await type_line(pilot, 'send [/x] "hi"')
+        assert "error" in result_text(app)
+        app.query_one("#command", Input).value = ""  # a failed line stays to be fixed
+        await type_line(pilot, ":listen h2:80")  # a second ":" typed into the line
+        assert "listening on port 80" in result_text(app)
+        await pilot.press("escape")
+        app.query_one("#detail", TabbedContent).active = "tab-log"
+        await pilot.pause()
+        assert app.is_running

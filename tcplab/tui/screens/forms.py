@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
@@ -52,11 +53,11 @@ class CommandForm(ModalScreen[str | None]):
             line = self.build(self.values())
             C.parse_line(line)
         except (C.CommandError, ValueError) as exc:
-            error_box.update(f"[b red]{exc}[/]")
+            error_box.update(f"[b red]{escape(str(exc))}[/]")
             return
         problem = self.validate(line)
         if problem:
-            error_box.update(f"[b red]{problem}[/]")
+            error_box.update(f"[b red]{escape(problem)}[/]")
             return
         self.dismiss(line)
 
