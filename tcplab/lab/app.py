@@ -85,9 +85,9 @@ class HostApp:
         """Queue all of ``data`` for the socket, writing what fits now."""
         info = self.host.socket(sid)
         if info.kind == "listener":
-            raise HostError(E.EINVAL, f"socket {sid} is listening; it cannot send")
+            raise HostError(E.EINVAL, f"socket {sid}: listening, it cannot send")
         if sid in self._then:
-            raise HostError(E.EPIPE, f"socket {sid} is closing")
+            raise HostError(E.EPIPE, f"socket {sid}: closing")
         if not self._pending.get(sid):
             # a quick check of the state: a closed socket fails at once, not later
             self.host.send(sid, b"", now)

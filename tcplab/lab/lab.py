@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,7 @@ class _Named:
     sid: int
     local: tuple[str, int]
     remote: tuple[str, int]
+    peer: tuple[str, int] | None = None  # the accepted side, once found (host, socket)
 
 
 class Lab:
@@ -237,10 +239,12 @@ class Lab:
             peer = self._ip_to_host.get(named.remote[0])
             if peer is None:
                 raise LabError(f"{ref}: the peer {named.remote[0]} is not a lab host")
-            found = self._find(peer, named.remote, named.local)
-            if found is None:
-                raise LabError(f"{ref}: no accepted connection yet on {peer}")
-            return peer, found
+            if named.peer is None:
+                found = self._accepted_side(peer, named)
+                if found is None:
+                    raise LabError(f"{ref}: no accepted connection yet on {peer}")
+                named.peer = (peer, found)
+            return named.peer
         host = self._host(ref.local.host)
         local = (self._ip(host), ref.local.port)
         rhost = self._host(ref.remote.host)
@@ -249,6 +253,16 @@ class Lab:
         if found is None:
             raise LabError(f"no connection {ref}")
         return host, found
+
+    def _accepted_side(self, peer: str, named: _Named) -> int | None:
+        """The peer's socket of a named connection: same four-tuple and its IRS is our
+        ISS, so a later connection reusing the four-tuple is not taken for it."""
+        ours = self.socket(named.host, named.sid)
+        for info in self.backend.app(peer).sockets():
+            if info.local == named.remote and info.remote == named.local and (
+                    ours is None or info.status.irs == ours.status.iss):
+                return info.id
+        return None
 
     def _find(self, host: str, local: tuple[str, int], remote: tuple[str, int]) -> int | None:
         best: int | None = None
@@ -291,7 +305,10 @@ class Lab:
         for name, named in self.names.items():
             if named.host == host and named.sid == sid:
                 return name
-            if info is not None and info.remote is not None and named.local == info.remote \
+            if named.peer is not None:
+                if named.peer == (host, sid):
+                    return name + "'"
+            elif info is not None and info.remote is not None and named.local == info.remote \
                     and named.remote == info.local:
                 return name + "'"
         return ""
@@ -304,12 +321,14 @@ class Lab:
             return f"sending {cmd.count} bytes on {cmd.conn}"
         if isinstance(cmd, C.SendFile):
             try:
-                size = os.path.getsize(cmd.path)
-                if size > SEND_FILE_LIMIT:
-                    raise LabError(f"{cmd.path}: {size} bytes is more than the "
-                                   f"{SEND_FILE_LIMIT >> 20} MiB a send takes")
+                # a FIFO would block the open and a device never ends: files only
+                if not stat.S_ISREG(os.stat(cmd.path).st_mode):
+                    raise LabError(f"{cmd.path}: not a regular file")
                 with open(cmd.path, "rb") as fh:
-                    data = fh.read()
+                    data = fh.read(SEND_FILE_LIMIT + 1)
+                if len(data) > SEND_FILE_LIMIT:
+                    raise LabError(f"{cmd.path}: more than the {SEND_FILE_LIMIT >> 20} MiB "
+                                   f"a send takes")
             except OSError as exc:
                 raise LabError(f"cannot read {cmd.path}: {exc.strerror}") from None
         else:

@@ -360,6 +360,7 @@ class Connection(Sender):
         """RFC 9293 §3.10.7.4, for SYN-RECEIVED and every synchronized state."""
         f = seg.flags
         st = self.state
+        was_syn = False
         if (st is S.SYN_RECEIVED and not self.passive and f & SYN and f & ACK
                 and seg.seq == self.irs
                 and sq.lt(self.snd_una, seg.ack) and sq.le(seg.ack, self.snd_nxt)):
@@ -368,6 +369,7 @@ class Connection(Sender):
             seg = Segment(seg.src_port, seg.dst_port, sq.add(seg.seq, 1), seg.ack,
                           f & ~SYN, seg.window, seg.options, seg.payload)
             f = seg.flags
+            was_syn = True
         ts = seg.timestamps() if self.ts_ok else None
         # RFC 7323 §5.3 PAWS: an old timestamp means an old duplicate
         if (ts is not None and not f & RST and self._ts_recent_valid
@@ -438,11 +440,17 @@ class Connection(Sender):
                 return
             self._ack_of_syn(seg, now)
             self._goto(T.RCV_ACK_OF_SYN)
-            self._update_window(seg, force=True)
+            self._update_window(seg, force=True, syn=was_syn)
             if self._close_deferred is not None:
                 detail, self._close_deferred = self._close_deferred, None
                 self._close_send(now, detail)
-        if not self._process_ack(seg, ts, now):
+        elif (not self.syn_acked and sq.lt(self.snd_una, seg.ack)
+              and sq.le(seg.ack, self.snd_nxt)):
+            # closed while in SYN-RECEIVED: the ACK of our SYN arrives in FIN-WAIT-1 and
+            # must still set the send window (SND.WL1/WL2) from this segment
+            self._ack_of_syn(seg, now)
+            self._update_window(seg, force=True, syn=was_syn)
+        if not self._process_ack(seg, ts, now, syn=was_syn):
             return
         st = self.state
         if st is S.FIN_WAIT_1 and self._fin_acked():

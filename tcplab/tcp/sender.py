@@ -123,6 +123,7 @@ class Sender(Tcb):
         self.cc = NewReno(self.snd_mss, cfg.initial_window)
 
     def _ack_of_syn(self, seg: Segment, now: float) -> None:
+        self.syn_acked = True
         self.snd_una = seg.ack
         if sq.lt(self.snd_nxt, self.snd_una):
             self.snd_nxt = self.snd_una
@@ -139,25 +140,30 @@ class Sender(Tcb):
             self._rtx_since = None
 
     # -- receiving ACKs --------------------------------------------------------------
-    def _update_window(self, seg: Segment, force: bool = False) -> None:
-        """RFC 9293 §3.10.7.4 fifth step: SND.WL1/SND.WL2 guard against old segments."""
+    def _update_window(self, seg: Segment, force: bool = False, syn: bool = False) -> None:
+        """RFC 9293 §3.10.7.4 fifth step: SND.WL1/SND.WL2 guard against old segments.
+        ``syn``: the window came on a SYN, which is never scaled (RFC 7323 §2.2)."""
         if not (force or sq.lt(self.snd_wl1, seg.seq)
                 or (self.snd_wl1 == seg.seq and sq.le(self.snd_wl2, seg.ack))):
             return
-        wnd = seg.window if seg.flags & SYN else seg.window << self.snd_wscale
+        unscaled = syn or bool(seg.flags & SYN)
+        wnd = seg.window if unscaled else seg.window << self.snd_wscale
         self.snd_wnd = wnd
         self.snd_wl1 = seg.seq
         self.snd_wl2 = seg.ack
         if wnd > self.max_snd_wnd:
             self.max_snd_wnd = wnd
-        if wnd > 0 and self._probing:
+        if wnd > 0:
+            # an open window ends probing and any SWS override wait (re-armed by the
+            # output routine if still needed)
             self._probing = False
             self._persist_backoff = 0
             self._cancel("persist")
 
     def _sample_rtt(self, seg: Segment, now: float) -> None:
         ts = seg.timestamps() if self.ts_ok else None
-        if ts is not None and ts.ecr and sq.ge(ts.ecr, self._ts_floor):
+        floor = self._ts_floor
+        if ts is not None and ts.ecr and (floor is None or sq.ge(ts.ecr, floor)):
             # RFC 7323 §4.1: the echoed timestamp times the segment it answers.  An echo
             # older than our last timeout answers a duplicate the receiver did not time
             # (RFC 7323 §4.3 R3 keeps TS.Recent), so it would measure the whole backoff.
@@ -167,7 +173,8 @@ class Sender(Tcb):
             self.rtt.sample(now - self._timing[1])
             self._timing = None
 
-    def _process_ack(self, seg: Segment, ts: Timestamps | None, now: float) -> bool:
+    def _process_ack(self, seg: Segment, ts: Timestamps | None, now: float,
+                     syn: bool = False) -> bool:
         """RFC 9293 §3.10.7.4 fifth step for synchronized states.  False = drop the rest."""
         ack = seg.ack
         if sq.gt(ack, self.snd_max):
@@ -210,8 +217,9 @@ class Sender(Tcb):
                 self._rtx_since = now
                 self._arm("rtx", now + self.rtt.current())  # RFC 6298 §5.3
         elif (ack == self.snd_una and not seg.payload and not seg.flags & (SYN | FIN)
-              and self.snd_max != self.snd_una
+              and self.snd_max != self.snd_una and self.snd_wnd and not self._probing
               and (seg.window << self.snd_wscale) == self.snd_wnd):
+            # (answers to zero-window probes are not duplicates: nothing was lost)
             # a duplicate ACK (RFC 5681 §2)
             cc.dup_acks += 1
             if self._recovery == "fast":
@@ -220,7 +228,7 @@ class Sender(Tcb):
                     cc.dup_acks >= DUP_THRESH
                     or (self.sack_ok and self._is_lost(self.snd_una))):
                 self._enter_recovery(now)
-        self._update_window(seg)
+        self._update_window(seg, syn=syn)
         return True
 
     def _enter_recovery(self, now: float) -> None:
@@ -249,7 +257,7 @@ class Sender(Tcb):
         """RFC 6298 §5.4-5.6 and RFC 5681 §3.1 on retransmission timeout."""
         if self.snd_una == self.snd_max:
             return
-        if self.snd_wnd == 0 and self.snd_una != self.iss and self.state in _SENDING:
+        if self.snd_wnd == 0 and self.syn_acked and self.state in _SENDING:
             # the peer shrank its window to zero under data in flight: probe it like any
             # zero window (RFC 9293 §3.8.6.1, MUST-35) instead of timing out
             self._probing = True
@@ -267,7 +275,7 @@ class Sender(Tcb):
         self.rtt.back_off()
         self._timing = None  # Karn's rule: no sample from a retransmitted segment
         self._ts_floor = self._ts_val(now)
-        if self.snd_una == self.iss:
+        if not self.syn_acked:
             self._send_syn(now, ack=self.state is not S.SYN_SENT, retransmit=True)
             self._arm("rtx", now + self.rtt.current())
             self._why = "rto"  # a FIN queued behind the SYN goes again too
@@ -291,15 +299,21 @@ class Sender(Tcb):
         override: send what the window allows now (RFC 1122 §4.2.3.4)."""
         if self.snd_wnd != 0:
             n = min(sq.sub(self._data_end(), self.snd_nxt), self.snd_mss,
-                    sq.sub(sq.add(self.snd_una, self.snd_wnd), self.snd_nxt))
-            if n > 0 and self.state in _SENDING:
+                    sq.sub(sq.add(self.snd_una, self.snd_wnd), self.snd_nxt),
+                    self.cc.cwnd - self.in_flight)
+            if n > 0 and self.state in _SENDING and self.snd_una == self.snd_max:
                 self._send_data_segment(self.snd_nxt, n, now, "")
+            return
+        if self.state not in _SENDING:
             return
         self._probing = True
         if self.snd_una != self.snd_max:
             self._send_data_segment(self.snd_una, 1, now, "probe")
         elif sq.lt(self.snd_nxt, self._data_end()):
             self._send_data_segment(self.snd_nxt, 1, now, "")
+        else:
+            self._probing = False  # nothing left to probe for: no timer
+            return
         if self.rtt.current() * (1 << self._persist_backoff) < self.config.rto_max:
             self._persist_backoff += 1  # RFC 1122 §4.2.2.17: exponential, capped
         self._arm("persist", now + min(self.rtt.current() * (1 << self._persist_backoff),

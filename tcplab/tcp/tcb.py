@@ -72,7 +72,8 @@ class Tcb(ABC):
         self._recovery = ""  # "", "fast" (NewReno) or "sack" (RFC 6675)
         self._high_rxt = 0
         self._probing = False
-        self._ts_floor = 0  # echoes below this predate our last timeout
+        self._ts_floor: int | None = None  # echoes below this predate our last timeout
+        self.syn_acked = False  # our SYN is acknowledged (SND.UNA may pass ISS again later)
         self._persist_backoff = 0
         self._why = ""  # reason given to the next retransmission events
         self._now = 0.0

@@ -513,3 +513,18 @@ def test_window_shrunk_to_zero_under_data_in_flight_is_probed_not_timed_out() ->
     h.send(ACK, h.r(1), h.l(first), window=64)         # the window opens again
     h.fire()
     assert h.state is State.ESTABLISHED
+
+
+def test_a_reopened_window_cancels_the_override_timer_and_cwnd_still_rules() -> None:
+    # The SWS override timer (RFC 1122 §4.2.3.4) armed for a small window must not fire
+    # after the window opened: it would send beyond cwnd (RFC 5681 §3.1)
+    h = established()
+    h.now = 1.0
+    h.send(ACK, h.r(1), h.l(1), window=100)
+    h.call("send", b"x" * 50000)
+    h.now = 1.1
+    h.send(ACK, h.r(1), h.l(1), window=65535)
+    assert h.conn.in_flight <= h.conn.cc.cwnd
+    assert "persist" not in h.conn.status().timers
+    h.fire()
+    assert h.conn.in_flight <= h.conn.cc.cwnd

@@ -15,6 +15,7 @@ from tcplab.tcp.events import (
     Retransmitted,
     SegmentDropped,
 )
+from tcplab.tcp.segment import NOP, Mss, WScale
 from tcplab.tcp.states import State, Trigger
 from tcplab.tcp.status import TcpError
 
@@ -360,3 +361,30 @@ def test_syn_received_abort_sends_rst_at_snd_nxt() -> None:
     check(out.only(), RST, h.l(1))
     assert out.changes == [(S.SYN_RECEIVED, S.CLOSED, T.ABORT)]
     assert h.conn.get_timer() is None
+
+
+def test_closed_in_syn_received_takes_the_window_from_the_ack_of_its_syn() -> None:
+    # The ACK of our SYN reaches us in FIN-WAIT-1: it still sets SND.WND, SND.WL1 and
+    # SND.WL2 (RFC 9293 §3.10.7.4 fifth step), so a lost FIN is retransmitted by the
+    # timer rather than the window looking closed forever (the peer's ISS here is in the
+    # upper half of the sequence space, where a zero SND.WL1 compares as newer)
+    h = Harness()
+    h.syn_received()
+    h.call("close")
+    assert h.state is S.FIN_WAIT_1
+    h.now = 0.01
+    h.send(ACK, h.r(1), h.l(1))  # acknowledges the SYN only: the FIN was lost
+    assert h.conn.snd_wnd > 0
+    out = h.fire()
+    assert [s.flags & FIN for s in out.segs] == [FIN]
+
+
+def test_simultaneous_open_syn_ack_window_is_not_scaled() -> None:
+    # RFC 7323 §2.2: the window of a SYN is never scaled, also when its SYN,ACK is taken
+    # as the ACK of our SYN in SYN-RECEIVED
+    h = Harness(config=plain(), peer_options=(Mss(1460), NOP, WScale(7)))
+    h.syn_received(active=True)
+    assert h.conn.snd_wscale == 7
+    h.send(SYN | ACK, h.r(0), h.l(1), window=1000, options=h.syn_options())
+    assert h.state is S.ESTABLISHED
+    assert h.conn.snd_wnd == 1000
