@@ -238,7 +238,7 @@ class Connection(Sender):
 
     def _rst_and_close(self, now: float, detail: str) -> None:
         # RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>
-        self._emit(Segment(self.local[1], self._rport, self.snd_max, 0, RST, 0), now)
+        self._out.append(Segment(self.local[1], self._rport, self.snd_max, 0, RST, 0))
         self._rcvq.clear()
         self._goto(T.ABORT, detail)
 
@@ -473,7 +473,7 @@ class Connection(Sender):
         if (payload and self._app_closed and st in (S.FIN_WAIT_1, S.FIN_WAIT_2)
                 and sq.gt(sq.add(s0, len(payload)), self.rcv_nxt)):
             # RFC 1122 §4.2.2.13: new data after CLOSE has no reader: reset
-            self._emit(Segment(self.local[1], self._rport, self.snd_max, 0, RST, 0), now)
+            self._out.append(Segment(self.local[1], self._rport, self.snd_max, 0, RST, 0))
             self._fail(E.ECONNRESET, "data arrived after close")
             self._goto(T.RCV_DATA_AFTER_CLOSE)
             return

@@ -133,7 +133,7 @@ class Sender(Tcb):
                                                  self.config.rto_max))
             self.rtt.backoff = 0
         else:
-            self._sample_rtt(seg, now)
+            self._sample_rtt(seg, seg.timestamps() if self.ts_ok else None, now)
         self._rto_count = 0
         if self.snd_una == self.snd_max:
             self._cancel("rtx")
@@ -160,8 +160,8 @@ class Sender(Tcb):
             self._persist_backoff = 0
             self._cancel("persist")
 
-    def _sample_rtt(self, seg: Segment, now: float) -> None:
-        ts = seg.timestamps() if self.ts_ok else None
+    def _sample_rtt(self, seg: Segment, ts: Timestamps | None, now: float) -> None:
+        """``ts``: the segment's timestamps option when timestamps are in use."""
         floor = self._ts_floor
         if ts is not None and ts.ecr and (floor is None or sq.ge(ts.ecr, floor)):
             # RFC 7323 §4.1: the echoed timestamp times the segment it answers.  An echo
@@ -199,7 +199,7 @@ class Sender(Tcb):
             if sq.lt(self.snd_nxt, ack):
                 self.snd_nxt = ack
             self.board.advance(ack)
-            self._sample_rtt(seg, now)
+            self._sample_rtt(seg, ts, now)
             self._rto_count = 0
             if self._recovery:
                 if sq.ge(ack, cc.recover):
@@ -373,7 +373,6 @@ class Sender(Tcb):
         return max(0, self.in_flight - board.sacked_bytes - lost)
 
     def _output(self, now: float) -> None:
-        self._now = now
         if self.state in _SENDING:
             self._send_what_we_can(now)
             self._why = ""

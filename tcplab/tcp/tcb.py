@@ -37,7 +37,6 @@ class Tcb(ABC):
         self.config = config
         self._events: deque[Event] = deque()
         self._timers: dict[str, float] = {}
-        self.dropped = 0
         self.snd_wscale_offered = False
         self.iss = 0
         self.snd_una = 0
@@ -76,7 +75,6 @@ class Tcb(ABC):
         self.syn_acked = False  # our SYN is acknowledged (SND.UNA may pass ISS again later)
         self._persist_backoff = 0
         self._why = ""  # reason given to the next retransmission events
-        self._now = 0.0
 
     # -- timers, events, accounting ----------------------------------------------------
     def _arm(self, name: str, deadline: float) -> None:
@@ -92,7 +90,6 @@ class Tcb(ABC):
         self._events.append(event)
 
     def _drop(self, reason: str) -> None:
-        self.dropped += 1
         self._events.append(SegmentDropped(reason))
 
     @abstractmethod
@@ -172,9 +169,6 @@ class Tcb(ABC):
             self._unacked_bytes = 0
             if "delack" in self._timers:
                 self._cancel("delack")
-
-    def _emit(self, seg: Segment, now: float) -> None:
-        self._out.append(seg)
 
     def _options(self, now: float) -> tuple[tuple[Option, ...], int]:
         """Options for a non-SYN segment, and how many bytes they take beyond the

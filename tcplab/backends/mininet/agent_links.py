@@ -136,10 +136,4 @@ class LinkOps:
             dirs = [port.egress for port in self.ports.values()]
         else:
             dirs = [self.direction(args)]
-        released = 0
-        for direction in dirs:
-            for flt in direction.filters:
-                if flt.action == "hold":
-                    direction.remove_filter(flt)
-            released += direction.release()
-        return {"released": released}
+        return {"released": sum(direction.end_holds() for direction in dirs)}

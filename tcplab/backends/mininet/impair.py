@@ -203,9 +203,6 @@ class Impairments:
         """"bridge tcplab_<id>" once created, for the state record."""
         return f"bridge {self.table}" if self._table_made else None
 
-    def needs_bridge_table(self) -> bool:
-        return any(p.mode == "bridge" for p in self.placements.values())
-
     def set(self, keys: Sequence[tuple[str, str]], changes: dict[str, Any]) -> None:
         """Change the directions ``keys``; all-or-nothing when a value is bad."""
         new = {key: checked(self.states[key], changes) for key in keys}

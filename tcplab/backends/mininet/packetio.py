@@ -36,7 +36,6 @@ class PacketSocket:
 
     def __init__(self, ifname: str) -> None:
         self.ifname = ifname
-        self.send_errors = 0
         sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         try:
             for forced, plain in ((SO_RCVBUFFORCE, socket.SO_RCVBUF),
@@ -77,7 +76,6 @@ class PacketSocket:
         try:
             self._sock.send(frame)
         except OSError as exc:
-            self.send_errors += 1
             if exc.errno in (E.EAGAIN, E.ENOBUFS):
                 return "interface queue full"
             return f"send failed: {exc.strerror or exc}"

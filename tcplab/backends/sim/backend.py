@@ -214,13 +214,7 @@ class SimBackend:
         else:
             one = self._direction(src, dst)
             dirs = [one] if one is not None else []
-        released = 0
-        for direction in dirs:
-            for flt in direction.filters:
-                if flt.action == "hold":
-                    direction.remove_filter(flt)
-            released += direction.release()
-        return released
+        return sum(direction.end_holds() for direction in dirs)
 
     def add_tap(self, tap: FrameTap) -> None:
         self.taps.append(tap)

@@ -308,6 +308,13 @@ class LinkDirection:
             self._schedule(frame, arrival)
         return n
 
+    def end_holds(self) -> int:
+        """Stop every hold filter and let all held frames go; returns how many."""
+        for flt in self.filters:
+            if flt.action == "hold":
+                self.remove_filter(flt)
+        return self.release()
+
     def drop_held(self, count: int | None = None) -> int:
         """Drop the oldest ``count`` held frames (None: all) as "filter"; returns how many."""
         n = len(self._held) if count is None else min(count, len(self._held))
