@@ -155,12 +155,14 @@ def build(topo: TopologySpec, switch: str = "linuxbridge") -> Network:
         for spec in topo.hosts:
             net.addHost(spec.name, ip=f"{spec.ip}/{spec.prefix_len}", mac=spec.mac)
         for index, name in enumerate(topo.switches, start=1):
+            # Mininet derives a datapath id from digits in the name and refuses a name
+            # without any ("core"); an explicit id lets every name work, bridge or OVS
+            dpid = f"{index:016x}"
             if switch == "ovs":
-                # Mininet derives a datapath id from digits in the name; any name works here
                 net.addSwitch(name, cls=OVSSwitch, datapath="user", failMode="standalone",
-                              dpid=f"{index:016x}")
+                              dpid=dpid)
             else:
-                net.addSwitch(name)
+                net.addSwitch(name, dpid=dpid)
         for ln in topo.links:
             net.addLink(ln.a, ln.b, port1=ln.port_a, port2=ln.port_b,
                         intfName1=ln.intf_a, intfName2=ln.intf_b)
