@@ -54,6 +54,14 @@ class HostApp:
         self.host.receive_frame(ifname, frame, now)
         self._after(now)
 
+    def receive_frames(self, ifname: str, frames: list[bytes], now: float) -> None:
+        """Frames that arrived together: the application runs once, after all of them
+        (as a program woken by a burst of packets does)."""
+        receive = self.host.receive_frame
+        for frame in frames:
+            receive(ifname, frame, now)
+        self._after(now)
+
     def frames_to_send(self) -> list[tuple[str, bytes]]:
         return self.host.frames_to_send()
 

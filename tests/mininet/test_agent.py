@@ -27,7 +27,12 @@ from typing import Any
 
 import pytest
 
-from tcplab.backends.mininet.protocol import AgentClient, AgentError, event_from_wire
+from tcplab.backends.mininet.protocol import (
+    AgentClient,
+    AgentError,
+    event_from_wire,
+    events_from_batch,
+)
 from tcplab.lab.events import LabEvent, LinkDropped
 from tcplab.stack.events import Delivered, SegmentReceived, SegmentSent, StateChanged
 from tcplab.tcp.segment import ACK, SYN
@@ -117,6 +122,10 @@ class Net:
                 for msg in side.client.drain():
                     if "event" in msg:
                         side.events.append(event_from_wire(msg["event"]))
+                    elif "events" in msg:
+                        events, errors = events_from_batch(msg["events"], side.name)
+                        assert errors == []
+                        side.events += events
 
     def wait_for(self, what: str, check: Callable[[], bool], timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout

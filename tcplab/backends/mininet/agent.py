@@ -69,6 +69,10 @@ from tcplab.stack.host import Host
 from tcplab.stack.sockets import HostError
 from tcplab.tcp.config import Config
 
+# Frames read from an interface per turn of the loop.  The host's replies (ACKs) go
+# out at the end of a turn, so a longer burst is cheaper per frame but makes the peer
+# wait longer; 64 measured best for goodput between two agents (16 and 256: ~6% less).
+BURST = 64
 HIGH_WATER = 64 << 20     # bytes queued for one client before packet input pauses
 LOW_WATER = 8 << 20
 PR_SET_PDEATHSIG = 1
@@ -167,6 +171,7 @@ class Agent:
         self.clients: list[_Client] = []
         self.capture = False
         self._lines: list[bytes] = []       # pushed lines not yet given to the clients
+        self._batch = P.Batch()              # the frequent events, before they make a line
         self._timer: float | None = None
         self._timer_handle: Handle | None = None
         self._stopping = False
@@ -282,11 +287,19 @@ class Agent:
 
     def _on_packets(self, port: Port) -> None:
         now = self.sched.now
-        for frame in port.io.recv_frames():
-            if self.capture:
+        frames = port.io.recv_frames(BURST)
+        if self.capture:
+            for frame in frames:
                 self._push({"frame": P.frame_to_wire(port.ifname, "in", now, frame)})
-            if not _kernel_answers(frame):
+        frames = [f for f in frames if not _kernel_answers(f)]
+        if port.ingress_engaged:
+            for frame in frames:
                 port.send_in(frame, now)
+        elif frames:
+            # Straight to the host, all at this ``now``: the application and the
+            # bookkeeping after it run once for the burst, not once per frame.
+            self.app.receive_frames(port.ifname, frames, now)
+            self._after_host()
 
     def _after_host(self) -> None:
         """Send what the host produced and keep one scheduler entry at its timer."""
@@ -314,13 +327,20 @@ class Agent:
 
     # ------------------------------------------------------------------ output
     def _publish(self, event: LabEvent) -> None:
-        if self.clients:
+        if self.clients and not self._batch.add(event):
+            self._end_batch()
             self._lines.append(P.event_line(event))
 
     def _push(self, msg: dict[str, Any]) -> None:
         if self.clients:
             msg["v"] = P.VERSION
+            self._end_batch()
             self._lines.append(P.encode(msg))
+
+    def _end_batch(self) -> None:
+        """Close the batch (the stream's order is the lines' order)."""
+        if self._batch:
+            self._lines.append(self._batch.line(P.VERSION))
 
     def _link_dropped(self, ifname: str, where: str, frame: bytes, reason: str) -> None:
         if self.clients:
@@ -330,6 +350,7 @@ class Agent:
 
     def _spread(self) -> None:
         """Queue the pushed lines so far for every client."""
+        self._end_batch()
         if self._lines:
             data = b"".join(self._lines)
             self._lines.clear()

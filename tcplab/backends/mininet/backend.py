@@ -60,6 +60,7 @@ from tcplab.backends.mininet.protocol import (
     AgentGone,
     ProtocolError,
     event_from_wire,
+    events_from_batch,
     frame_from_wire,
     unlink_socket,
 )
@@ -437,7 +438,12 @@ class MininetBackend:
         out: list[LabEvent] = []
         for msg in client.drain():
             try:
-                if "event" in msg:
+                if "events" in msg:
+                    events, errors = events_from_batch(msg["events"], agent.host)
+                    out += events
+                    out += [Notice(self.now(), agent.host, f"bad message from the agent: {e}")
+                            for e in errors]
+                elif "event" in msg:
                     out.append(self._relabel(agent, event_from_wire(msg["event"])))
                 elif "frame" in msg and self.taps:
                     self._frame(agent, msg["frame"], frames)

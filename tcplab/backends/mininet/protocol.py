@@ -5,14 +5,15 @@ Theory of operation
 One JSON object per line (UTF-8, ``"\\n"``-terminated, at most :data:`MAX_LINE` bytes)
 in both directions of a unix stream socket.  The lab sends requests
 ``{"v":2,"id":N,"op":...,args}``; the agent answers each with ``ok`` true or false
-and pushes ``{"v":2,"event":...}`` and ``{"v":2,"frame":...}`` lines at any time.
+and pushes ``{"v":2,"event":...}``, ``{"v":2,"events":[...]}`` (the most frequent
+kinds, many to a line: :mod:`.batch`) and ``{"v":2,"frame":...}`` lines at any time.
 The agent side uses :class:`LineBuffer`, :func:`parse_request` and :func:`encode`;
 the lab side uses :class:`AgentClient`.  A request is checked against :data:`OPS`
 (op known, every argument of the right JSON type) before the agent sees it.
 
 What a line *says* -- events, segments, sockets and frames as JSON, and back -- is
-:mod:`.wire`; its public names are re-exported here, so the rest of tcplab imports
-the protocol from this one module.
+:mod:`.wire` and :mod:`.batch`; their public names are re-exported here, so the rest
+of tcplab imports the protocol from this one module.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import time
 from collections import deque
 from typing import Any, NamedTuple
 
+from tcplab.backends.mininet.batch import Batch, events_from_batch
 from tcplab.backends.mininet.wire import (
     VERSION,
     CapturedFrame,
@@ -46,9 +48,9 @@ from tcplab.backends.mininet.wire import (
 )
 
 __all__ = [
-    "HELLO", "MAX_LINE", "OPS", "VERSION", "AgentClient", "AgentError", "AgentGone",
+    "HELLO", "MAX_LINE", "OPS", "VERSION", "AgentClient", "AgentError", "AgentGone", "Batch",
     "CapturedFrame", "LineBuffer", "ProtocolError", "Request", "RequestError", "b64",
-    "decode_line", "encode", "event_from_wire", "event_line", "event_to_wire",
+    "decode_line", "encode", "event_from_wire", "event_line", "event_to_wire", "events_from_batch",
     "frame_from_wire", "frame_to_wire", "light_segment", "parse_request", "reply_error", "reply_ok",
     "segment_from_wire", "segment_to_wire", "socket_from_wire", "socket_to_wire", "unb64",
     "unlink_socket",
@@ -312,7 +314,7 @@ class AgentClient:
             self._read(left)
 
     def drain(self) -> list[dict[str, Any]]:
-        """Pushed messages (``{"v":2,"event":...}`` or ``"frame"``) received so far,
+        """Pushed messages (``{"v":2,"event":...}``, ``"events"`` or ``"frame"``) received so far,
         reading what the socket has without waiting."""
         try:
             for _ in range(64):  # bounded: a busy agent must not keep us here forever
@@ -351,7 +353,7 @@ class AgentClient:
             msg = decode_line(line)
         except ProtocolError:
             return None
-        if "event" in msg or "frame" in msg:
+        if "event" in msg or "events" in msg or "frame" in msg:
             self._pushed.append(msg)
             return None
         return msg

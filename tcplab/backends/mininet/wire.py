@@ -17,8 +17,8 @@ The codec of each event class is compiled once from the dataclass field types, w
 keeps the per-segment cost to a dict build and one ``json.dumps``; decoding checks
 every type and range, so a malformed message is a :class:`ProtocolError` with a
 one-line reason, never a crash.  The events the agent pushes most (segments,
-deliveries, timers) get their line built by :func:`event_line` directly, to the same
-JSON.
+deliveries, timers) travel many to a line as positional records instead
+(:mod:`.batch`), with the same checks.
 
 :mod:`.protocol` (framing, requests, the lab's client) re-exports what it needs of
 this module, so callers import from there.
@@ -39,12 +39,8 @@ from tcplab.lab.events import LAB_EVENTS, LabEvent
 from tcplab.stack.events import ALL_EVENTS as HOST_EVENTS
 from tcplab.stack.events import (
     PREVIEW_BYTES,
-    Delivered,
     SegmentReceived,
     SegmentSent,
-    TimerArmed,
-    TimerCancelled,
-    TimerFired,
 )
 from tcplab.stack.sockets import SocketInfo
 from tcplab.tcp.segment import (
@@ -87,7 +83,7 @@ def encode(msg: dict[str, Any]) -> bytes:
         return json.dumps(msg, separators=(",", ":")).encode() + b"\n"
 
 
-def b64(data: bytes) -> str:
+def b64(data: bytes | bytearray) -> str:
     return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
@@ -106,7 +102,7 @@ _U16 = 0xFFFF
 _U32 = 0xFFFFFFFF
 
 
-def _option_to_wire(opt: Option) -> list[Any]:
+def option_to_wire(opt: Option) -> list[Any]:
     if isinstance(opt, Mss):
         return ["mss", opt.value]
     if isinstance(opt, WScale):
@@ -130,7 +126,7 @@ def _uint(value: Any, top: int, what: str) -> int:
     return value
 
 
-def _option_from_wire(raw: Any) -> Option:
+def option_from_wire(raw: Any) -> Option:
     if not isinstance(raw, list) or not raw or not isinstance(raw[0], str):
         raise ProtocolError("an option must be a list starting with its name")
     name, args = raw[0], raw[1:]
@@ -167,7 +163,7 @@ def segment_to_wire(seg: Segment, light: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
         "src_port": seg.src_port, "dst_port": seg.dst_port, "seq": seg.seq, "ack": seg.ack,
         "flags": seg.flags, "window": seg.window, "urgent": seg.urgent,
-        "options": [_option_to_wire(o) for o in seg.options]}
+        "options": [option_to_wire(o) for o in seg.options]}
     if light:
         out["len"] = len(seg.payload)
         out["head"] = b64(seg.payload[:PREVIEW_BYTES])
@@ -211,7 +207,7 @@ def segment_from_wire(raw: Any, light: bool = False) -> Segment:
         dst_port=_uint(raw["dst_port"], _U16, "dst_port"),
         seq=_uint(raw["seq"], _U32, "seq"), ack=_uint(raw["ack"], _U32, "ack"),
         flags=_uint(raw["flags"], 0xFFF, "flags"), window=_uint(raw["window"], _U16, "window"),
-        options=tuple(_option_from_wire(o) for o in options),
+        options=tuple(option_from_wire(o) for o in options),
         payload=payload, urgent=_uint(raw["urgent"], _U16, "urgent"))
 
 
@@ -354,133 +350,11 @@ def event_to_wire(event: LabEvent) -> dict[str, Any]:
     return out
 
 
-# The lab decodes every segment, delivery and timer event of every agent, so these get
-# a decoder written out by hand: it accepts only the exact types the agent sends
-# (floats as floats, no bools for ints) and answers None for anything else, which
-# then takes the checked generic path -- the same object, or the same error message.
-_NOP = Nop()
-_NOP_WIRE = ["nop"]
-_SEG_EVENT_KEYS = frozenset(("kind", "t", "host", "sid", "src", "dst", "segment", "ifname"))
-_DELIVERED_KEYS = frozenset(("kind", "t", "host", "sid", "data"))
-_TIMER_KEYS = frozenset(("kind", "t", "host", "sid", "name", "deadline"))
-
-
-def _fast_segment(raw: Any) -> Segment | None:
-    if type(raw) is not dict or raw.keys() != _LIGHT_KEYS:
-        return None
-    sport, dport, seq, ack = raw["src_port"], raw["dst_port"], raw["seq"], raw["ack"]
-    flags, window, urgent, opts, n, head = (raw["flags"], raw["window"], raw["urgent"],
-                                            raw["options"], raw["len"], raw["head"])
-    if not (type(sport) is type(dport) is type(seq) is type(ack) is type(flags)
-            is type(window) is type(urgent) is type(n) is int and type(opts) is list
-            and type(head) is str):
-        return None
-    if not (0 <= sport <= _U16 and 0 <= dport <= _U16 and 0 <= seq <= _U32
-            and 0 <= ack <= _U32 and 0 <= flags <= 0xFFF and 0 <= window <= _U16
-            and 0 <= urgent <= _U16 and 0 <= n <= _U16):
-        return None
-    options: tuple[Option, ...] = ()
-    if opts:
-        ts = opts[-1]
-        if (len(opts) == 3 and opts[0] == _NOP_WIRE and opts[1] == _NOP_WIRE
-                and type(ts) is list and len(ts) == 3 and ts[0] == "ts"
-                and type(ts[1]) is type(ts[2]) is int
-                and 0 <= ts[1] <= _U32 and 0 <= ts[2] <= _U32):
-            options = (_NOP, _NOP, Timestamps(ts[1], ts[2]))
-        else:
-            try:
-                options = tuple(_option_from_wire(o) for o in opts)
-            except ProtocolError:
-                return None
-    if n:
-        try:
-            data = binascii.a2b_base64(head, strict_mode=True)
-        except (binascii.Error, ValueError):
-            return None
-        if len(data) != min(n, PREVIEW_BYTES):
-            return None
-        if n > PREVIEW_BYTES:
-            data += bytes(n - PREVIEW_BYTES)
-    elif head:
-        return None
-    else:
-        data = b""
-    return Segment(src_port=sport, dst_port=dport, seq=seq, ack=ack, flags=flags,
-                   window=window, options=options, payload=data, urgent=urgent)
-
-
-def _fast_address(raw: Any) -> tuple[str, int] | None:
-    if type(raw) is list and len(raw) == 2 and type(raw[0]) is str and type(raw[1]) is int:
-        return (raw[0], raw[1])
-    return None
-
-
-def _fast_segment_event(cls: type[SegmentSent | SegmentReceived]
-                        ) -> Callable[[dict[str, Any]], LabEvent | None]:
-    def dec(raw: dict[str, Any]) -> LabEvent | None:
-        if raw.keys() != _SEG_EVENT_KEYS:
-            return None
-        t, host, sid, ifname = raw["t"], raw["host"], raw["sid"], raw["ifname"]
-        if not (type(t) is float and type(host) is str and type(ifname) is str
-                and (sid is None or type(sid) is int)):
-            return None
-        src, dst = _fast_address(raw["src"]), _fast_address(raw["dst"])
-        segment = _fast_segment(raw["segment"])
-        if src is None or dst is None or segment is None:
-            return None
-        return cls(t=t, host=host, sid=sid, src=src, dst=dst, segment=segment, ifname=ifname)
-    return dec
-
-
-def _fast_delivered(raw: dict[str, Any]) -> LabEvent | None:
-    if raw.keys() != _DELIVERED_KEYS:
-        return None
-    t, host, sid, data = raw["t"], raw["host"], raw["sid"], raw["data"]
-    if not (type(t) is float and type(host) is str and type(sid) is int
-            and type(data) is str):
-        return None
-    try:
-        return Delivered(t=t, host=host, sid=sid,
-                         data=binascii.a2b_base64(data, strict_mode=True))
-    except (binascii.Error, ValueError):
-        return None
-
-
-def _fast_timer(cls: type[TimerArmed | TimerCancelled | TimerFired]
-                ) -> Callable[[dict[str, Any]], LabEvent | None]:
-    deadline_type = type(None) if cls is TimerCancelled else float
-    make: Callable[..., LabEvent] = cls   # the deadline's type was checked against cls
-
-    def dec(raw: dict[str, Any]) -> LabEvent | None:
-        if raw.keys() != _TIMER_KEYS:
-            return None
-        t, host, sid, name, deadline = (raw["t"], raw["host"], raw["sid"], raw["name"],
-                                        raw["deadline"])
-        if not (type(t) is float and type(host) is str and type(sid) is int
-                and type(name) is str and type(deadline) is deadline_type):
-            return None
-        return make(t=t, host=host, sid=sid, name=name, deadline=deadline)
-    return dec
-
-
-_FAST_DECODERS: dict[str, Callable[[dict[str, Any]], LabEvent | None]] = {
-    SegmentSent.kind: _fast_segment_event(SegmentSent),
-    SegmentReceived.kind: _fast_segment_event(SegmentReceived),
-    Delivered.kind: _fast_delivered,
-    **{cls.kind: _fast_timer(cls) for cls in (TimerArmed, TimerCancelled, TimerFired)},
-}
-
-
 def event_from_wire(raw: Any) -> LabEvent:
     """The typed event :func:`event_to_wire` made; raises ProtocolError when malformed."""
     if not isinstance(raw, dict):
         raise ProtocolError("an event must be an object")
     kind = raw.get("kind")
-    fast = _FAST_DECODERS.get(kind) if type(kind) is str else None
-    if fast is not None:
-        quick = fast(raw)
-        if quick is not None:
-            return quick
     if not isinstance(kind, str) or kind not in _EVENT_CODECS:
         raise ProtocolError(f"unknown event kind {kind!r}")
     fields = {k: v for k, v in raw.items() if k != "kind"}
@@ -488,56 +362,8 @@ def event_from_wire(raw: Any) -> LabEvent:
     return event
 
 
-# The per-segment events get their line built directly: same JSON as the generic
-# path (a test checks it), a few times cheaper than a dict plus the encoder.
-_QUOTED: dict[str, str] = {}
-
-
-def _q(text: str) -> str:
-    quoted = _QUOTED.get(text)
-    if quoted is None:
-        if len(_QUOTED) > 4096:
-            _QUOTED.clear()
-        quoted = _QUOTED[text] = json.dumps(text)
-    return quoted
-
-
-def _light_segment_json(seg: Segment) -> str:
-    opts = seg.options
-    if not opts:
-        text = "[]"
-    elif len(opts) == 3 and type(opts[2]) is Timestamps and type(opts[0]) is type(opts[1]) is Nop:
-        text = f'[["nop"],["nop"],["ts",{opts[2].val},{opts[2].ecr}]]'
-    else:
-        text = _ENCODER.encode([_option_to_wire(o) for o in opts])
-    return (f'{{"src_port":{seg.src_port},"dst_port":{seg.dst_port},"seq":{seg.seq},'
-            f'"ack":{seg.ack},"flags":{seg.flags},"window":{seg.window},'
-            f'"urgent":{seg.urgent},"options":{text},"len":{len(seg.payload)},'
-            f'"head":"{b64(seg.payload[:PREVIEW_BYTES])}"}}')
-
-
 def event_line(event: LabEvent) -> bytes:
     """The pushed line ``{"v":VERSION,"event":...}`` for ``event``, newline included."""
-    cls = type(event)
-    if cls is SegmentSent or cls is SegmentReceived:
-        assert isinstance(event, SegmentSent | SegmentReceived)
-        src, dst = event.src, event.dst
-        sid = "null" if event.sid is None else event.sid
-        return (f'{{"v":{VERSION},"event":{{"kind":"{cls.kind}","t":{event.t!r},'
-                f'"host":{_q(event.host)},"sid":{sid},"src":[{_q(src[0])},{src[1]}],'
-                f'"dst":[{_q(dst[0])},{dst[1]}],"segment":{_light_segment_json(event.segment)},'
-                f'"ifname":{_q(event.ifname)}}}}}\n').encode()
-    if cls is Delivered:
-        assert isinstance(event, Delivered)
-        return (f'{{"v":{VERSION},"event":{{"kind":"data.delivered","t":{event.t!r},'
-                f'"host":{_q(event.host)},"sid":{event.sid},"data":"{b64(event.data)}"}}}}\n'
-                ).encode()
-    if cls is TimerArmed or cls is TimerCancelled or cls is TimerFired:
-        assert isinstance(event, TimerArmed | TimerCancelled | TimerFired)
-        deadline = "null" if event.deadline is None else repr(event.deadline)
-        return (f'{{"v":{VERSION},"event":{{"kind":"{cls.kind}","t":{event.t!r},'
-                f'"host":{_q(event.host)},"sid":{event.sid},"name":{_q(event.name)},'
-                f'"deadline":{deadline}}}}}\n').encode()
     return encode({"v": VERSION, "event": event_to_wire(event)})
 
 
