@@ -59,6 +59,8 @@ _TIMER_CODES: dict[type, int] = {TimerArmed: 3, TimerCancelled: 4, TimerFired: 5
 _TIMERS: dict[int, Callable[..., LabEvent]] = {
     code: cls for cls, code in _TIMER_CODES.items()}
 _QUOTED: dict[str, str] = {}
+# (sid, src, dst, ifname) -> the record's middle, which repeats for every segment
+_ROUTES: dict[tuple[int | None, tuple[str, int], tuple[str, int], str], str] = {}
 
 
 def _q(text: str) -> str:
@@ -100,12 +102,20 @@ class Batch:
             seg, src, dst = event.segment, event.src, event.dst
             if src[1] != seg.src_port or dst[1] != seg.dst_port:
                 return False  # never from a host; the record names each port once
-            sid = "null" if event.sid is None else event.sid
+            key = (event.sid, src, dst, event.ifname)
+            route = _ROUTES.get(key)
+            if route is None:
+                if len(_ROUTES) > 4096:
+                    _ROUTES.clear()
+                sid = "null" if event.sid is None else event.sid
+                route = _ROUTES[key] = (f"{sid},{_q(src[0])},{src[1]},{_q(dst[0])},{dst[1]},"
+                                        f"{_q(event.ifname)}")
+            payload = seg.payload
             self._parts.append(
-                f'[{0 if cls is SegmentSent else 1},{float(event.t)!r},{sid},{_q(src[0])},'
-                f'{src[1]},{_q(dst[0])},{dst[1]},{_q(event.ifname)},{seg.seq},{seg.ack},'
-                f'{seg.flags},{seg.window},{seg.urgent},{_options_json(seg.options)},'
-                f'{len(seg.payload)},"{b64(seg.payload[:PREVIEW_BYTES])}"]')
+                f'[{0 if cls is SegmentSent else 1},{float(event.t)!r},{route},{seg.seq},'
+                f'{seg.ack},{seg.flags},{seg.window},{seg.urgent},'
+                f'{_options_json(seg.options)},{len(payload)},'
+                f'"{b64(payload[:PREVIEW_BYTES]) if payload else ""}"]')
             return True
         if cls is Delivered:
             assert isinstance(event, Delivered)
