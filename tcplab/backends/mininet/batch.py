@@ -212,14 +212,13 @@ def _segment_event(rec: list[Any], host: str) -> LabEvent:
         options = (_NOP, _NOP, Timestamps(opts[0], opts[1]))
     else:
         options = tuple(option_from_wire(o) for o in opts)
-    data = _unb64(head)
+    data = _unb64(head) if head else b""
     if len(data) != min(n, PREVIEW_BYTES):
         raise ProtocolError(f"a segment's head must be the first min(len, {PREVIEW_BYTES}) "
                             "bytes")
     if n > PREVIEW_BYTES:
         data += bytes(n - PREVIEW_BYTES)
-    segment = Segment(src_port=sport, dst_port=dport, seq=seq, ack=ack, flags=flags,
-                      window=window, options=options, payload=data, urgent=urgent)
+    segment = Segment(sport, dport, seq, ack, flags, window, options, data, urgent)
     cls = SegmentSent if code == 0 else SegmentReceived
     return cls(t, host, sid, (src_ip, sport), (dst_ip, dport), segment, ifname)
 
