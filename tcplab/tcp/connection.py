@@ -32,7 +32,7 @@ from tcplab.tcp.events import (
 )
 from tcplab.tcp.isn import initial_sequence, timestamp_offset
 from tcplab.tcp.reassembly import Reassembly
-from tcplab.tcp.segment import ACK, FIN, RST, SYN, Segment
+from tcplab.tcp.segment import ACK, FIN, RST, SYN, URG, Segment
 from tcplab.tcp.sender import Sender
 from tcplab.tcp.states import TABLE, State, Trigger
 from tcplab.tcp.status import Address, Status, TcpError
@@ -42,6 +42,7 @@ __all__ = ["Address", "Connection", "Status", "TcpError", "reset_for"]
 S = State
 T = Trigger
 _ACK_WINDOW_STATES = frozenset({S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2})
+_UNPREDICTED = SYN | FIN | RST | URG | ACK  # of these, a predicted segment has ACK only
 # RFC 9293 §3.10.5: ABORT sends a RST in these states only
 _RST_ON_ABORT = frozenset({S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2,
                            S.CLOSE_WAIT})
@@ -289,7 +290,7 @@ class Connection(Sender):
             self._receive_listen(seg, now)
         elif st is S.SYN_SENT:
             self._receive_syn_sent(seg, now)
-        else:
+        elif not (st is S.ESTABLISHED and self._predicted(seg, now)):
             self._receive_synchronized(seg, now)
         if self.state is not S.CLOSED:
             self._output(now)
@@ -355,6 +356,29 @@ class Connection(Sender):
         else:
             self._goto(T.RCV_SYN, "simultaneous open")
             self._send_syn(now, ack=True, retransmit=False)
+
+    def _predicted(self, seg: Segment, now: float) -> bool:
+        """Header prediction, as BSD's tcp_input does it: in ESTABLISHED the segment at
+        RCV.NXT that only ACKs (data or not) passes every check of §3.10.7.4 before the
+        fifth step, so it goes straight there, with the same effects.  False: nothing
+        was done; the general path takes it."""
+        if seg.flags & _UNPREDICTED != ACK or seg.seq != self.rcv_nxt or not self.syn_acked:
+            return False
+        payload = seg.payload
+        if payload and sq.sub(self.rcv_adv, self.rcv_nxt) <= 0:
+            return False  # zero window: the general path's rules
+        ts = None
+        if self.ts_ok:
+            ts = seg.timestamps()
+            if ts is None or (self._ts_recent_valid and sq.lt(ts.val, self.ts_recent)):
+                return False
+            s0, last = seg.seq, self._last_ack_sent
+            if sq.le(s0, last) and sq.lt(last, sq.add(s0, max(len(payload), 1))):
+                self.ts_recent = ts.val  # RFC 7323 §4.3
+                self._ts_recent_valid = True
+        if self._process_ack(seg, ts, now) and payload:
+            self._accept_text(seg.seq, payload, now)
+        return True
 
     def _receive_synchronized(self, seg: Segment, now: float) -> None:
         """RFC 9293 §3.10.7.4, for SYN-RECEIVED and every synchronized state."""

@@ -280,3 +280,37 @@ def test_time_limit_reports_a_stall() -> None:
 def test_bad_parameters_are_refused(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Pair(10, **kwargs)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------- header prediction
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), nbytes=st.integers(0, 200_000), imp=impairments(0.2),
+       order=st.sampled_from(CLOSE_ORDERS), options=st.booleans())
+def test_header_prediction_changes_nothing(seed: int, nbytes: int, imp: Impairment,
+                                           order: str, options: bool) -> None:
+    """The fast path for the expected segment (Connection._predicted) has exactly the
+    general path's effects: the same run, to the segment counts and virtual times."""
+    cfg = lab_config(sack=options, timestamps=options, window_scaling=options)
+
+    def run() -> Result:
+        return run_transfer(nbytes, seed=seed, close=order, config=cfg, c2s=imp, s2c=imp,
+                            reply_bytes=REPLY if order == "half" else 0)
+
+    taken = 0
+    predicted = Connection._predicted
+
+    def counting(self: Connection, *args: object) -> bool:
+        nonlocal taken
+        hit = predicted(self, *args)  # type: ignore[arg-type]
+        taken += hit
+        return hit
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Connection, "_predicted", counting)
+        fast = run()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Connection, "_predicted", lambda self, seg, now: False)
+        general = run()
+    assert fast == general
+    if fast.completed and nbytes > 20 * fast.mss:
+        assert taken > 0  # a bulk transfer takes the fast path
