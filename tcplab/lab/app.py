@@ -35,15 +35,33 @@ def pattern_bytes(offset: int, count: int) -> bytes:
     return (_PATTERN * reps)[start: start + count]
 
 
+_CHUNK = 65536   # bytes offered to the host per call
+
+
+class _Outbox:
+    """What the application still has to write into one socket: ``buf``, then
+    ``pattern`` bytes of the test pattern, made a chunk at a time (so a
+    ``send --bytes`` of gigabytes never sits in memory)."""
+
+    __slots__ = ("buf", "pattern")
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.pattern = 0
+
+    def __len__(self) -> int:
+        return len(self.buf) + self.pattern
+
+
 class HostApp:
     """A host with a simple application on top (see the module docstring)."""
 
     def __init__(self, host: Host, publish: Callable[[HostEvent], None]) -> None:
         self.host = host
         self._publish = publish
-        self._pending: dict[int, bytearray] = {}
+        self._pending: dict[int, _Outbox] = {}
         self._then: dict[int, list[str]] = {}   # closes waiting for pending bytes
-        self._pattern_sent: dict[int, int] = {}
+        self._pattern_sent: dict[int, int] = {}   # pattern bytes made so far, per socket
 
     @property
     def name(self) -> str:
@@ -91,21 +109,36 @@ class HostApp:
 
     def write(self, sid: int, data: bytes, now: float) -> None:
         """Queue all of ``data`` for the socket, writing what fits now."""
+        box = self._outbox(sid, now)
+        self._make_pattern(sid, box, box.pattern)  # what was queued before goes first
+        box.buf.extend(data)
+        self._after(now)
+
+    def write_pattern(self, sid: int, count: int, now: float) -> None:
+        """Queue ``count`` bytes of the test pattern, made as the socket takes them."""
+        self._outbox(sid, now).pattern += count
+        self._after(now)
+
+    def _outbox(self, sid: int, now: float) -> _Outbox:
         info = self.host.socket(sid)
         if info.kind == "listener":
             raise HostError(E.EINVAL, f"socket {sid}: listening, it cannot send")
         if sid in self._then:
             raise HostError(E.EPIPE, f"socket {sid}: closing")
-        if not self._pending.get(sid):
+        box = self._pending.get(sid)
+        if box is None:
             # a quick check of the state: a closed socket fails at once, not later
             self.host.send(sid, b"", now)
-        self._pending.setdefault(sid, bytearray()).extend(data)
-        self._after(now)
+            box = self._pending[sid] = _Outbox()
+        return box
 
-    def write_pattern(self, sid: int, count: int, now: float) -> None:
-        offset = self._pattern_sent.get(sid, 0)
-        self.write(sid, pattern_bytes(offset, count), now)
-        self._pattern_sent[sid] = offset + count
+    def _make_pattern(self, sid: int, box: _Outbox, count: int) -> None:
+        """Turn the next ``count`` pattern bytes of ``box`` into real ones."""
+        if count:
+            offset = self._pattern_sent.get(sid, 0)
+            box.buf += pattern_bytes(offset, count)
+            self._pattern_sent[sid] = offset + count
+            box.pattern -= count
 
     def shutdown(self, sid: int, now: float) -> None:
         self._after_writes(sid, "shutdown", now)
@@ -123,7 +156,8 @@ class HostApp:
 
     def pending(self, sid: int) -> int:
         """Bytes the application still has to write into the socket."""
-        return len(self._pending.get(sid, b""))
+        box = self._pending.get(sid)
+        return 0 if box is None else len(box)
 
     def sockets(self) -> list[SocketInfo]:
         return self.host.sockets()
@@ -150,12 +184,15 @@ class HostApp:
 
     def _after(self, now: float) -> None:
         for sid in list(self._pending):
-            buf = self._pending[sid]
+            box = self._pending[sid]
+            buf = box.buf
             try:
-                while buf:
+                while buf or box.pattern:
+                    if not buf:
+                        self._make_pattern(sid, box, min(box.pattern, _CHUNK))
                     # A view, not a copy: the host often takes a few KB of the 64 KiB
                     # offered, and it only slices what it takes into its own buffer.
-                    with memoryview(buf) as view, view[:65536] as chunk:
+                    with memoryview(buf) as view, view[:_CHUNK] as chunk:
                         n = self.host.send(sid, cast(bytes, chunk), now)
                     if n <= 0:
                         break
@@ -167,9 +204,9 @@ class HostApp:
                 self._pending.pop(sid, None)
                 self._then.pop(sid, None)
                 self._publish(SocketError(now, self.host.name, sid, exc.errno,
-                                          f"{len(buf)} bytes not sent: {exc}"))
+                                          f"{len(box)} bytes not sent: {exc}"))
                 continue
-            if not buf:
+            if not box:
                 del self._pending[sid]
                 for what in self._then.pop(sid, []):
                     try:
