@@ -18,7 +18,10 @@ clients, and a signal wake-up pipe.  It sleeps until the earliest scheduled call
 (a frame's arrival, the host's timer) or input.  Per iteration: read what is ready,
 run the scheduler up to now, then send the queued output lines to the clients in one
 write each.  The host's timer is one scheduler entry, re-armed after every call into
-the host, exactly as the simulated network does it.
+the host, exactly as the simulated network does it.  Frames read from an interface in
+one turn (up to :data:`BURST`) reach the host together at one ``now``, as a burst of
+packets wakes a real program once; the events they cause leave as one batch line
+(:mod:`.batch`).
 
 Frames the kernel answers itself are not fed to the stack: the kernel keeps the
 interface's address, so it answers ICMP echo (a second reply would show as a
