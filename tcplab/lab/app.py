@@ -17,6 +17,7 @@ lab's event stream.  The Mininet agent wraps its host the same way.
 from __future__ import annotations
 
 import errno as E
+from collections import deque
 from collections.abc import Callable
 from typing import cast
 
@@ -39,18 +40,19 @@ _CHUNK = 65536   # bytes offered to the host per call
 
 
 class _Outbox:
-    """What the application still has to write into one socket: ``buf``, then
-    ``pattern`` bytes of the test pattern, made a chunk at a time (so a
-    ``send --bytes`` of gigabytes never sits in memory)."""
+    """What the application still has to write into one socket: ``buf`` now, then
+    ``queue`` in order -- bytes, or a count of test-pattern bytes, which are made a
+    chunk at a time (so a ``send --bytes`` of gigabytes never sits in memory)."""
 
-    __slots__ = ("buf", "pattern")
+    __slots__ = ("buf", "queue", "size")
 
     def __init__(self) -> None:
         self.buf = bytearray()
-        self.pattern = 0
+        self.queue: deque[bytes | int] = deque()
+        self.size = 0                  # bytes in buf and queue
 
     def __len__(self) -> int:
-        return len(self.buf) + self.pattern
+        return self.size
 
 
 class HostApp:
@@ -110,13 +112,21 @@ class HostApp:
     def write(self, sid: int, data: bytes, now: float) -> None:
         """Queue all of ``data`` for the socket, writing what fits now."""
         box = self._outbox(sid, now)
-        self._make_pattern(sid, box, box.pattern)  # what was queued before goes first
-        box.buf.extend(data)
+        if data:
+            box.queue.append(bytes(data))
+            box.size += len(data)
         self._after(now)
 
     def write_pattern(self, sid: int, count: int, now: float) -> None:
         """Queue ``count`` bytes of the test pattern, made as the socket takes them."""
-        self._outbox(sid, now).pattern += count
+        box = self._outbox(sid, now)
+        if count:
+            queue = box.queue
+            if queue and isinstance(queue[-1], int):
+                queue[-1] += count
+            else:
+                queue.append(count)
+            box.size += count
         self._after(now)
 
     def _outbox(self, sid: int, now: float) -> _Outbox:
@@ -132,13 +142,21 @@ class HostApp:
             box = self._pending[sid] = _Outbox()
         return box
 
-    def _make_pattern(self, sid: int, box: _Outbox, count: int) -> None:
-        """Turn the next ``count`` pattern bytes of ``box`` into real ones."""
-        if count:
-            offset = self._pattern_sent.get(sid, 0)
-            box.buf += pattern_bytes(offset, count)
-            self._pattern_sent[sid] = offset + count
-            box.pattern -= count
+    def _refill(self, sid: int, box: _Outbox) -> None:
+        """Move the next queued bytes (at most a chunk of pattern) into ``box.buf``."""
+        head = box.queue[0]
+        if isinstance(head, bytes):
+            box.buf += head
+            box.queue.popleft()
+            return
+        count = min(head, _CHUNK)
+        offset = self._pattern_sent.get(sid, 0)
+        box.buf += pattern_bytes(offset, count)
+        self._pattern_sent[sid] = offset + count
+        if count == head:
+            box.queue.popleft()
+        else:
+            box.queue[0] = head - count
 
     def shutdown(self, sid: int, now: float) -> None:
         self._after_writes(sid, "shutdown", now)
@@ -187,9 +205,9 @@ class HostApp:
             box = self._pending[sid]
             buf = box.buf
             try:
-                while buf or box.pattern:
+                while box.size:
                     if not buf:
-                        self._make_pattern(sid, box, min(box.pattern, _CHUNK))
+                        self._refill(sid, box)
                     # A view, not a copy: the host often takes a few KB of the 64 KiB
                     # offered, and it only slices what it takes into its own buffer.
                     with memoryview(buf) as view, view[:_CHUNK] as chunk:
@@ -197,6 +215,7 @@ class HostApp:
                     if n <= 0:
                         break
                     del buf[:n]
+                    box.size -= n
             except HostError as exc:
                 if exc.errno == E.EAGAIN:
                     continue

@@ -302,7 +302,7 @@ def test_client_reports_a_missing_agent_in_one_line() -> None:
 
 
 @pytest.mark.parametrize("event", EXAMPLES, ids=lambda e: e.kind)
-def test_the_fast_event_line_is_the_generic_json(event: LabEvent) -> None:
+def test_an_event_line_is_the_generic_json_and_comes_back(event: LabEvent) -> None:
     line = P.event_line(event)
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert json.loads(line) == {"v": 2, "event": P.event_to_wire(event)}

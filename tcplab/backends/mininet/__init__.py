@@ -18,11 +18,14 @@ agent: Linux programs run there, to test the stack against Linux's TCP.
 ``<rundir>/<host>.sock`` (rundir 0700, socket 0600; path sockets cross namespaces,
 abstract ones would not).  JSON lines, version 2: requests with an id get exactly one
 reply each; host events, link drops/holds and (with ``capture``) frames are pushed
-as they happen.  The events a request causes are pushed before its reply.  Events
-cross as typed values -- segments with options; a sent or received segment's payload
-as its length and first 16 bytes, the data itself in ``Delivered`` -- and
-:func:`~.protocol.event_from_wire` rebuilds the typed objects the simulated backend
-publishes.  Agent-side names need relabelling by the lab: a
+as they happen, once per turn of the agent's loop.  The events a request causes are
+pushed before its reply.  Events cross as typed values -- segments with options; a
+sent or received segment's payload as its length and first 16 bytes, the data itself
+in ``Delivered`` -- and the lab rebuilds the typed objects the simulated backend
+publishes: :func:`~.protocol.event_from_wire` from an ``event`` line, and
+:func:`~.protocol.events_from_batch` from an ``events`` line, which carries the
+frequent kinds (segments, deliveries, timers) as positional records without a host
+(:mod:`.batch`).  Agent-side names need relabelling by the lab: a
 ``LinkDropped`` from an agent has ``link`` = the interface name and ``direction`` =
 ``"egress"``/``"ingress"``; a ``LinkHeld`` has ``direction`` = ``"<ifname>:egress"``;
 ``host`` is the agent's host.  Times are ``time.monotonic() - epoch`` with the epoch

@@ -20,8 +20,9 @@ run the scheduler up to now, then send the queued output lines to the clients in
 write each.  The host's timer is one scheduler entry, re-armed after every call into
 the host, exactly as the simulated network does it.  Frames read from an interface in
 one turn (up to :data:`BURST`) reach the host together at one ``now``, as a burst of
-packets wakes a real program once; the events they cause leave as one batch line
-(:mod:`.batch`).
+packets wakes a real program once (unless the agent impairs that interface's ingress:
+then each frame takes its own time through the link model); the events of a turn
+leave as one batch line (:mod:`.batch`).
 
 Frames the kernel answers itself are not fed to the stack: the kernel keeps the
 interface's address, so it answers ICMP echo (a second reply would show as a

@@ -15,17 +15,19 @@ keeps its own ``{"v":2,"event":...}`` line; the agent ends a batch before such a
 so the order of the stream is kept.
 
 Deliveries to one socket at one instant are merged into one ``Delivered`` with the
-bytes in order: an application that reads at time *t* reads all that arrived by *t*,
-and an agent handles every frame that came since its last turn at one ``now``.
+bytes in order, standing where the last of them stood (after every segment that
+carried them): an application that reads at time *t* reads all that arrived by *t*,
+and an agent handles every frame that came since its last turn at one ``now``.  An
+event with a time or deadline JSON cannot write (infinite) takes a line of its own.
 
 Records (``sid`` may be null for segments only):
 
 * ``[0 sent | 1 received, t, sid, src_ip, src_port, dst_ip, dst_port, ifname, seq,
   ack, flags, window, urgent, options, len, head]`` -- the ports are the segment's
   too (an event whose ports differ from its segment's takes a line of its own);
-  ``options`` is ``[]``, or
-  ``[val, ecr]`` for the usual NOP, NOP, timestamps, or else the options' wire forms
-  (:mod:`.wire`); ``len`` and ``head`` are the light payload (:func:`.wire.light_segment`).
+  ``options`` is ``[]``, or ``[val, ecr]`` for the usual NOP, NOP, timestamps, or
+  else the options' wire forms (:mod:`.wire`); ``len`` and ``head`` are the light
+  payload (:func:`.wire.light_segment`).
 * ``[2, t, sid, data]`` -- ``Delivered``, the data in base64.
 * ``[3 armed | 4 cancelled | 5 fired, t, sid, name, deadline]`` -- a timer; the
   deadline is null for a cancelled one.
@@ -36,6 +38,7 @@ from __future__ import annotations
 import binascii
 import json
 from collections.abc import Callable
+from math import isfinite
 from typing import Any
 
 from tcplab.backends.mininet.wire import ProtocolError, b64, option_from_wire, option_to_wire
@@ -69,7 +72,7 @@ def _q(text: str) -> str:
     if quoted is None:
         if len(_QUOTED) > 4096:
             _QUOTED.clear()
-        quoted = _QUOTED[text] = json.dumps(text, ensure_ascii=False)
+        quoted = _QUOTED[text] = json.dumps(text)  # ASCII: a lone surrogate is escaped
     return quoted
 
 
@@ -87,9 +90,10 @@ class Batch:
     __slots__ = ("_delivered", "_parts")
 
     def __init__(self) -> None:
-        # a record's JSON, or a Delivered record's start and its data, encoded at the end
-        self._parts: list[str | tuple[str, bytearray]] = []
-        self._delivered: dict[int, tuple[float, bytearray]] = {}
+        # a record's JSON, or a Delivered record's start and its data, encoded at the
+        # end; None where a delivery was merged into a later one
+        self._parts: list[str | tuple[str, bytearray] | None] = []
+        self._delivered: dict[int, tuple[float, int]] = {}   # sid -> (t, index in parts)
 
     def __bool__(self) -> bool:
         return bool(self._parts)
@@ -97,6 +101,8 @@ class Batch:
     def add(self, event: LabEvent) -> bool:
         """Take ``event`` if it is a batched kind; False (nothing done) otherwise."""
         cls = type(event)
+        if not isfinite(event.t):
+            return False  # JSON has no infinity: the generic line spells it out
         if cls is SegmentSent or cls is SegmentReceived:
             assert isinstance(event, SegmentSent | SegmentReceived)
             seg, src, dst = event.segment, event.src, event.dst
@@ -119,17 +125,24 @@ class Batch:
             return True
         if cls is Delivered:
             assert isinstance(event, Delivered)
+            parts = self._parts
             held = self._delivered.get(event.sid)
             if held is not None and held[0] == event.t:
-                held[1].extend(event.data)
-                return True
-            data = bytearray(event.data)
-            self._delivered[event.sid] = (event.t, data)
-            self._parts.append((f"[2,{float(event.t)!r},{event.sid},", data))
+                # the merged delivery moves to the end: after the segments that carried it
+                part = parts[held[1]]
+                assert isinstance(part, tuple)
+                parts[held[1]] = None
+                part[1].extend(event.data)
+            else:
+                part = (f"[2,{float(event.t)!r},{event.sid},", bytearray(event.data))
+            self._delivered[event.sid] = (event.t, len(parts))
+            parts.append(part)
             return True
         code = _TIMER_CODES.get(cls)
         if code is not None:
             assert isinstance(event, TimerArmed | TimerCancelled | TimerFired)
+            if event.deadline is not None and not isfinite(event.deadline):
+                return False
             deadline = "null" if event.deadline is None else repr(float(event.deadline))
             self._parts.append(f"[{code},{float(event.t)!r},{event.sid},{_q(event.name)},"
                                f"{deadline}]")
@@ -139,7 +152,7 @@ class Batch:
     def line(self, version: int) -> bytes:
         """The protocol line of what was collected (newline included); starts anew."""
         text = ",".join(part if isinstance(part, str) else f'{part[0]}"{b64(part[1])}"]'
-                        for part in self._parts)
+                        for part in self._parts if part is not None)
         self._parts.clear()
         self._delivered.clear()
         return f'{{"v":{version},"events":[{text}]}}\n'.encode()
