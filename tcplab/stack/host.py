@@ -74,6 +74,7 @@ EPHEMERAL_LOW = 32768   # Linux ip_local_port_range defaults
 EPHEMERAL_HIGH = 60999
 ANY = "0.0.0.0"
 _READ_ALL = 1 << 30
+_OPENING = (State.SYN_SENT, State.SYN_RECEIVED)
 _HOWS = ("rd", "wr", "rdwr")
 
 
@@ -94,7 +95,8 @@ def _features(features: dict[str, bool]) -> dict[str, bool]:
 
 class Host:
     def __init__(self, name: str, *, config: Config | None = None, rng: random.Random,
-                 auto_accept: bool = True, auto_read: bool = True) -> None:
+                 auto_accept: bool = True, auto_read: bool = True,
+                 isn_secret: bytes | None = None) -> None:
         base = config if config is not None else Config()
         try:
             base.validate()
@@ -103,8 +105,10 @@ class Host:
         self.name = name
         self.auto_accept = auto_accept
         self.auto_read = auto_read
-        # RFC 6528 §3: the ISN key is secret per host, drawn from the run's seeded rng.
-        self.config = replace(base, isn_secret=rng.randbytes(16))
+        # RFC 6528 §3: the ISN key is secret per host.  Unless given, it comes from the
+        # run's seeded rng, so that a simulated run replays from its seed.
+        self.config = replace(base, isn_secret=isn_secret if isn_secret is not None
+                              else rng.randbytes(16))
         self.drops: Counter[str] = Counter()  # every drop reason, frame and segment level
         self._events: deque[HostEvent] = deque()
         self._ip = IpLayer(name, self._events, self.drops, rng.randrange(1 << 16))
@@ -165,7 +169,11 @@ class Host:
         self._check_port(port)
         if backlog < 1:
             raise HostError(E.EINVAL, f"backlog {backlog} must be at least 1")
-        if port in self._listeners or self._active_ports[port]:
+        if port in self._listeners or (self._active_ports[port] and any(
+                rec.active and not rec.finished and rec.local[1] == port
+                and rec.conn.state not in _OPENING for rec in self._socks.values())):
+            # RFC 9293 §3.9.1.1 (MUST-42): an active open of the port still in SYN-SENT
+            # or SYN-RECEIVED does not stop a LISTEN on it
             raise HostError(E.EADDRINUSE, f"port {port} in use on {self.name}")
         conn = Connection((ANY, port), self._config(self.config, tcp))
         rec = self._new_record(conn, (ANY, port), None, backlog=backlog)
@@ -186,6 +194,9 @@ class Host:
         self._check_port(rport)
         if dst in self._ip.local_ips:
             raise HostError(E.EINVAL, f"{remote_ip} is {self.name}'s own address")
+        why = self._ip.invalid_remote(dst)
+        if why is not None:  # RFC 9293 §3.9.1.1 (MUST-46): one peer, never a group
+            raise HostError(E.ENETUNREACH, f"{remote_ip} is {why}: TCP connects to one host")
         found = self._ip.route(dst)
         if found is None:
             raise HostError(E.ENETUNREACH, f"no route from {self.name} to {remote_ip}")

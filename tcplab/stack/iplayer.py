@@ -66,6 +66,7 @@ class IpLayer:
         self.ifaces: dict[str, Interface] = {}
         self.local_ips: dict[bytes, Interface] = {}
         self.prefixes: list[ipv4.Prefix] = []  # longest first
+        self.broadcasts: set[bytes] = set()    # their directed broadcast addresses
         self.gateway: bytes | None = None
         self.route_gen = 0  # bumped on every change, so cached routes know they are stale
         self.arp: ArpCache[_Queued] = ArpCache()
@@ -97,6 +98,7 @@ class IpLayer:
         self.local_ips[ip_b] = iface
         self.prefixes.append(ipv4.prefix_of(ip_b, prefix_len, ifname))
         self.prefixes.sort(key=lambda p: -p.prefix_len)  # stable: ties keep insertion order
+        self.broadcasts = {b for p in self.prefixes if (b := ipv4.broadcast_of(p)) is not None}
         self.route_gen += 1
 
     def set_gateway(self, ip: str | None) -> None:
@@ -164,6 +166,10 @@ class IpLayer:
         if h.dst not in self.local_ips:
             self.frame_dropped("not for us", iface.name, now)
             return None
+        if self.invalid_remote(h.src) is not None:
+            # RFC 1122 §3.2.1.3: a martian source; for TCP, RFC 9293 §3.9.2.3 (MUST-63)
+            self.frame_dropped("bad source address", iface.name, now)
+            return None
         payload = data[h.header_len:h.total_len]
         if h.proto == ipv4.PROTO_TCP:
             return iface, h.src, h.dst, payload
@@ -176,6 +182,14 @@ class IpLayer:
         else:
             self.frame_dropped("not tcp", iface.name, now)
         return None
+
+    def invalid_remote(self, ip: bytes) -> str | None:
+        """Why ``ip`` cannot be a peer (a broadcast, multicast, loopback... address, or
+        the directed broadcast of a connected network), or None."""
+        why = ipv4.special(ip)
+        if why is None and ip in self.broadcasts:
+            why = "a broadcast address"
+        return why
 
     # ------------------------------------------------------------------ send
     def send_ip(self, proto: int, src: bytes, dst: bytes, payload: bytes,

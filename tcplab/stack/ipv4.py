@@ -115,6 +115,28 @@ class Prefix(NamedTuple):
     ifname: str
 
 
+def special(ip: bytes) -> str | None:
+    """Why ``ip`` can be no single remote host's address (RFC 1122 §3.2.1.3), or None:
+    "this network" 0/8, loopback 127/8, or 224/3 (multicast, reserved, and the limited
+    broadcast 255.255.255.255).  Directed broadcasts depend on the interface."""
+    first = ip[0]
+    if first == 0:
+        return "an unspecified address"
+    if first == 127:
+        return "a loopback address"
+    if first >= 224:
+        return "a broadcast address" if ip == b"\xff\xff\xff\xff" else (
+            "a multicast address" if first < 240 else "a reserved address")
+    return None
+
+
+def broadcast_of(p: Prefix) -> bytes | None:
+    """The directed broadcast address of ``p``; None for a /31 or /32 (RFC 3021)."""
+    if p.prefix_len >= 31:
+        return None
+    return (p.network | (~p.mask & 0xFFFFFFFF)).to_bytes(4, "big")
+
+
 def prefix_of(ip: bytes, prefix_len: int, ifname: str) -> Prefix:
     mask = (0xFFFFFFFF << (32 - prefix_len)) & 0xFFFFFFFF
     return Prefix(int.from_bytes(ip, "big") & mask, mask, prefix_len, ifname)

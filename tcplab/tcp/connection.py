@@ -403,7 +403,9 @@ class Connection(Sender):
             return
         # first: the sequence number (RFC 9293 §3.10.7.4 table)
         wnd = max(sq.sub(self.rcv_adv, self.rcv_nxt), 0)
-        slen = seg.seg_len
+        # a RST is judged by its sequence number alone, whatever data it carries (RFC
+        # 5961 §3.2; §3.10.7.4: RSTs stay acceptable at a zero window; SHLD-2)
+        slen = 0 if f & RST else seg.seg_len
         s0 = seg.seq
         if slen == 0:
             ok = s0 == self.rcv_nxt if wnd == 0 else sq.between(self.rcv_nxt, s0, sq.add(

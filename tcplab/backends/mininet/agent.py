@@ -118,6 +118,13 @@ def parse_config(text: str | None) -> Config | None:
     return Config(**raw)
 
 
+def agent_host(name: str, config: Config | None, rng: random.Random) -> Host:
+    """The stack of a real host: its ISN key comes from the system's randomness, not
+    from the lab's seed, so no one outside can compute its ISNs (RFC 9293 §3.4.1
+    MUST-9, RFC 6528 §3); link impairments still follow the seed."""
+    return Host(name, config=config, rng=rng, isn_secret=os.urandom(16))
+
+
 def _kernel_answers(frame: bytes) -> bool:
     """An ICMP echo request: the kernel, which keeps the address, replies to it."""
     # 0x0800 IPv4, protocol 1 ICMP, type 8 after the IP header (IHL words).
@@ -162,7 +169,7 @@ class Agent:
         self.control = control
         self.epoch = epoch
         self.rng = random.Random(seed)
-        host = Host(name, config=config, rng=self.rng)
+        host = agent_host(name, config, self.rng)
         for spec in ifaces:
             host.add_interface(spec.name, spec.mac, spec.ip, spec.prefix_len, spec.mtu)
         if gateway is not None:

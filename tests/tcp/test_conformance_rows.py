@@ -1,0 +1,368 @@
+"""Proofs for rows of docs/conformance.md (RFC 9293 Appendix B) that no other test shows.
+
+Engine-level tests drive one Connection with the handcrafted peer of ``fixtures``; the
+host-level ones (addresses, IP and ICMP) drive :class:`~tcplab.stack.host.Host` objects
+frame by frame.  They live in this one file: pytest cannot collect two test modules
+with the same basename in directories without ``__init__.py``.
+"""
+
+from __future__ import annotations
+
+import errno
+import random
+
+import pytest
+from fixtures import ACK, LOCAL, REMOTE, RST, SYN, Harness, check, make, plain
+
+from tcplab.backends.mininet.agent import agent_host
+from tcplab.stack import ethernet, ipv4
+from tcplab.stack.arp import OP_REPLY, OP_REQUEST, build_arp, parse_arp
+from tcplab.stack.host import Host
+from tcplab.stack.sockets import HostError
+from tcplab.tcp import seq as sq
+from tcplab.tcp.codec import decode, encode, internet_checksum, ip_to_bytes
+from tcplab.tcp.config import Config
+from tcplab.tcp.connection import Connection
+from tcplab.tcp.events import Retransmitted
+from tcplab.tcp.segment import Mss, Segment
+from tcplab.tcp.states import State
+
+S = State
+MSS = 1460
+MAC_A = ethernet.mac_to_bytes("02:00:00:00:00:01")
+MAC_PEER = ethernet.mac_to_bytes("02:00:00:00:00:99")
+
+
+def _isn(local: tuple[str, int] = LOCAL, remote: tuple[str, int] = REMOTE,
+         secret: bytes = b"key-1", now: float = 0.0) -> int:
+    """The ISN a fresh connection puts on its SYN."""
+    conn = Connection(local, Config(isn_secret=secret))
+    conn.connect(remote, now)
+    [syn] = conn.segments_to_send()
+    assert syn.flags == SYN
+    return syn.seq
+
+
+# ---------------------------------------------------------------- ISN (RFC 6528)
+def test_isn_follows_a_4_microsecond_clock() -> None:
+    """MUST-8 (RFC 9293 §3.4.1): for one four-tuple the ISN advances one per 4 µs."""
+    base = _isn(now=10.0)
+    ticks = [(_isn(now=10.0 + dt) - base) % (1 << 32) for dt in (0.25, 1.0, 4 * 3600)]
+    assert ticks == [62_500, 250_000, (4 * 3600 * 250_000) % (1 << 32)]  # M wraps in 4.77 h
+
+
+def test_isn_offset_is_a_keyed_function_of_the_four_tuple() -> None:
+    """SHLD-1 (RFC 9293 §3.4.1, RFC 6528 §3): ISN = M + F(addresses, ports, secret key)."""
+    base = _isn()
+    assert _isn() == base                                 # F is a function of its inputs
+    others = [_isn(local=("10.0.0.9", 4000)), _isn(local=(LOCAL[0], 4001)),
+              _isn(remote=("10.0.0.9", 5000)), _isn(remote=(REMOTE[0], 5001)),
+              _isn(secret=b"key-2")]
+    assert len({base, *others}) == 6                      # every input changes F
+    # M, the clock, is one for all four-tuples: F keeps their ISNs apart at any time
+    far = (LOCAL, ("10.0.0.9", 5001))
+    assert sq.sub(_isn(*far, now=3.0), _isn(now=3.0)) == sq.sub(_isn(*far), base)
+
+
+def _host_isn(host: Host) -> int:
+    host.add_interface("eth0", MAC_A, "10.0.0.1", 24)
+    sid = host.connect("10.0.0.2", 80, 5.0, lport=4000)
+    return host.socket(sid).status.iss
+
+
+def test_a_real_hosts_isn_key_is_not_derived_from_the_lab_seed() -> None:
+    """MUST-9 (RFC 9293 §3.4.1, RFC 6528 §3): a Mininet agent's key is from os.urandom;
+    simulated hosts take theirs from the run's seed, so that a seed replays a run."""
+    seeded = [_host_isn(Host("h1", rng=random.Random(7))) for _ in range(2)]
+    assert seeded[0] == seeded[1]
+    real = [_host_isn(agent_host("h1", None, random.Random(7))) for _ in range(2)]
+    assert real[0] != real[1] and seeded[0] not in real
+
+
+# ---------------------------------------------------------------- congestion control
+def test_slow_start_then_congestion_avoidance() -> None:
+    """MUST-19 (RFC 9293 §3.8.2, RFC 5681 §3.1): slow start, RTO response, cong. avoidance."""
+    h = make(S.ESTABLISHED)
+    out = h.call("send", b"x" * 60 * MSS)
+    assert len(out.segs) == 10                            # IW = 10 segments (RFC 6928)
+    for k in range(1, 4):                                 # slow start: each ACK of one
+        out = h.send(ACK, h.r(1), h.l(1 + k * MSS))       # segment lets two new ones out
+        assert len(out.segs) == 2
+    assert h.conn.status().cwnd == 13 * MSS
+    out = h.fire()                                        # RTO: ssthresh = flight / 2
+    assert [(s.seq, len(s.payload)) for s in out.segs] == [(h.l(1 + 3 * MSS), MSS)]
+    st = h.conn.status()
+    assert (st.cwnd, st.ssthresh) == (MSS, 13 * MSS // 2)
+    cwnds = []
+    for _ in range(8):
+        h.send(ACK, h.r(1), sq.add(h.conn.snd_una, MSS))
+        cwnds.append(h.conn.status().cwnd)
+        assert h.conn.in_flight <= cwnds[-1]
+    # +SMSS while cwnd < ssthresh (9490), then +SMSS*SMSS//cwnd (RFC 5681 eq. 2 and 3)
+    assert cwnds == [2920, 4380, 5840, 7300, 8760, 10220, 10428, 10632]
+
+
+# ---------------------------------------------------------------- shrinking peer window
+def test_shrunk_window_stops_new_data_but_in_window_data_is_retransmitted() -> None:
+    """MUST-34, SHLD-15, SHLD-16 (RFC 9293 §3.8.6): robust against a shrunk peer window."""
+    h = make(S.ESTABLISHED)
+    out = h.call("send", b"x" * 20 * MSS)
+    assert len(out.segs) == 10                            # cwnd-limited; 10 more wait
+    # the peer ACKs one segment and moves its right edge left, below SND.NXT: cwnd would
+    # let two more segments go, but the usable window is negative
+    h.send(ACK, h.r(1), h.l(1 + MSS), window=2 * MSS).nothing()
+    h.send(ACK, h.r(1), h.l(1 + 3 * MSS), window=2 * MSS).nothing()
+    assert h.state is S.ESTABLISHED
+    out = h.fire()                                        # RTO: the oldest, inside the window
+    assert [(s.seq, len(s.payload)) for s in out.segs] == [(h.l(1 + 3 * MSS), MSS)]
+    out = h.send(ACK, h.r(1), h.l(1 + 4 * MSS), window=2 * MSS)
+    # go back N, as usual, within SND.UNA..SND.UNA+SND.WND (cwnd is 2 segments now)
+    assert [(s.seq, len(s.payload)) for s in out.segs] == [(h.l(1 + 4 * MSS), MSS),
+                                                           (h.l(1 + 5 * MSS), MSS)]
+    assert [e.seq for e in out.of(Retransmitted)] == [h.l(1 + 4 * MSS), h.l(1 + 5 * MSS)]
+    # once the peer has everything and opens up again, new data follows
+    out = h.send(ACK, h.r(1), h.l(1 + 10 * MSS), window=65535)
+    assert [s.seq for s in out.segs] == [h.l(1 + k * MSS) for k in (10, 11, 12)]
+    assert out.of(Retransmitted) == []
+
+
+# ---------------------------------------------------------------- receive window
+def test_receiver_sws_avoidance_keeps_the_right_edge_until_it_can_move_far() -> None:
+    """MUST-39 (RFC 9293 §3.8.6.2.2): the window opens only by min(RCV.BUFF/2, Eff.snd.MSS)."""
+    h = Harness(config=plain(rcvbuf=4000))
+    h.established(active=False)
+    out = h.send(ACK, h.r(1), h.l(1), b"a" * 1000)
+    check(out.only(), ACK, h.l(1), h.r(1001), window=3000)
+    h.call("recv", 1000).nothing()                        # 1000 bytes free: too little to tell
+    out = h.send(ACK, h.r(1001), h.l(1), b"b" * 1000)
+    # 2000 free would move the edge 1000 right (< 1460): it stays at r(1)+4000
+    check(out.only(), ACK, h.l(1), h.r(2001), window=2000)
+    out = h.call("recv", 1000)                            # now 2000 >= 1460: open it
+    check(out.only(), ACK, h.l(1), h.r(2001), window=4000)
+
+
+def test_receive_window_may_stay_closed_indefinitely() -> None:
+    """MAY-8 (RFC 9293 §3.8.6.1): a full receiver answers probes with a zero window for hours."""
+    h = Harness(config=plain(rcvbuf=2000))
+    h.established(active=False)
+    h.send(ACK, h.r(1), h.l(1), b"a" * 1460)
+    out = h.send(ACK, h.r(1461), h.l(1), b"b" * 540)
+    check(out.only(), ACK, h.l(1), h.r(2001), window=0)
+    for t in (1.0, 60.0, 3600.0, 7 * 3600.0):
+        out = h.at(t).send(ACK, h.r(2001), h.l(1), b"c")  # the peer's window probe
+        check(out.only(), ACK, h.l(1), h.r(2001), window=0)
+        assert h.conn.get_timer() is None                 # nothing of ours gives up
+    assert h.state is S.ESTABLISHED
+    assert h.conn.readable == 2000
+
+
+def test_a_rst_carrying_data_resets_also_at_a_zero_window() -> None:
+    """SHLD-2 (RFC 9293 §3.5.3, §3.10.7.4): a RST with data (a diagnostic) is a RST; its
+    sequence number alone decides, so it is acceptable at a zero window too."""
+    for zero_window in (False, True):
+        h = Harness(config=plain(rcvbuf=1460))
+        h.established(active=False)
+        if zero_window:
+            out = h.send(ACK, h.r(1), h.l(1), b"a" * 1460)
+            check(out.only(), ACK, h.l(1), h.r(1461), window=0)
+        at = h.r(1461) if zero_window else h.r(1)
+        out = h.send(RST | ACK, at, h.l(1), b"connection refused by policy")
+        assert out.segs == [] and h.state is S.CLOSED
+
+
+# ---------------------------------------------------------------- hosts: addresses, ICMP
+def _wire(host: Host, now: float) -> list[tuple[str, ipv4.Ipv4Header, Segment]]:
+    """Drain ``host``'s frames, answering each ARP request as if its target existed;
+    return the TCP packets sent as (interface, IP header, segment)."""
+    sent: list[tuple[str, ipv4.Ipv4Header, Segment]] = []
+    while frames := host.frames_to_send():
+        for ifname, frame in frames:
+            head = ethernet.parse(frame)
+            assert not isinstance(head, str)
+            body = frame[ethernet.ETH_HEADER_LEN:]
+            if head[2] == ethernet.ETHERTYPE_ARP:
+                arp = parse_arp(body)
+                assert not isinstance(arp, str) and arp.op == OP_REQUEST
+                reply = build_arp(OP_REPLY, MAC_PEER, arp.tpa, arp.sha, arp.spa)
+                host.receive_frame(ifname, ethernet.build(arp.sha, MAC_PEER,
+                                                          ethernet.ETHERTYPE_ARP, reply), now)
+                continue
+            ip = ipv4.parse(body)
+            assert isinstance(ip, ipv4.Ipv4Header) and ip.proto == ipv4.PROTO_TCP
+            seg = decode(body[ip.header_len:ip.total_len], ip.src, ip.dst)
+            assert isinstance(seg, Segment)
+            sent.append((ifname, ip, seg))
+    return sent
+
+
+def _inject(host: Host, ifname: str, src: str, dst: str, proto: int, payload: bytes,
+            now: float, mac: bytes = MAC_A) -> None:
+    packet = ipv4.build(ip_to_bytes(src), ip_to_bytes(dst), proto, payload, 7, df=False)
+    host.receive_frame(ifname, ethernet.build(mac, MAC_PEER, ethernet.ETHERTYPE_IPV4, packet),
+                       now)
+
+
+def _tcp(src: str, dst: str, seg: Segment) -> bytes:
+    return encode(seg, ip_to_bytes(src), ip_to_bytes(dst))
+
+
+def _multihomed() -> Host:
+    host = Host("a", rng=random.Random(3))
+    host.add_interface("eth0", MAC_A, "10.0.0.1", 24)
+    host.add_interface("eth1", "02:00:00:00:01:01", "10.0.1.1", 24)
+    return host
+
+
+def test_ip_picks_the_local_address_of_an_active_open() -> None:
+    """MUST-44 (RFC 9293 §3.9.1.1): no local address given: IP's route picks it before the SYN."""
+    host = _multihomed()
+    host.gateway = "10.0.1.254"
+    for dst, ifname, src in (("10.0.0.9", "eth0", "10.0.0.1"), ("10.0.1.9", "eth1", "10.0.1.1"),
+                             ("192.168.7.7", "eth1", "10.0.1.1")):
+        host.connect(dst, 80, 0.0)
+        [(out_if, ip, seg)] = _wire(host, 0.0)
+        assert seg.flags == SYN
+        assert (out_if, ip.src, ip.dst) == (ifname, ip_to_bytes(src), ip_to_bytes(dst))
+
+
+def test_a_connection_keeps_its_local_address() -> None:
+    """MUST-45 (RFC 9293 §3.9.1.1): once a segment went or came, the local address stays."""
+    host = _multihomed()
+    host.gateway = "10.0.0.254"
+    host.connect("192.168.5.5", 80, 0.0)
+    [(out_if, ip, _)] = _wire(host, 0.0)
+    assert (out_if, ip.src) == ("eth0", ip_to_bytes("10.0.0.1"))
+    host.add_interface("eth2", "02:00:00:00:02:01", "192.168.5.1", 24)  # a better route
+    host.handle_timer(1.0)                                 # the SYN is retransmitted
+    [(out_if, ip, seg)] = _wire(host, 1.0)
+    assert seg.flags == SYN
+    assert (out_if, ip.src) == ("eth2", ip_to_bytes("10.0.0.1"))
+    # passive: the address the SYN was sent to, even when it came in on another interface
+    host.listen(80, now=1.0)
+    _inject(host, "eth0", "10.0.0.9", "10.0.1.1", ipv4.PROTO_TCP,
+            _tcp("10.0.0.9", "10.0.1.1", Segment(4000, 80, 1, 0, SYN, 100, (Mss(1460),))), 1.0)
+    [(_, ip, seg)] = _wire(host, 1.0)
+    assert seg.flags == SYN | ACK and ip.src == ip_to_bytes("10.0.1.1")
+
+
+@pytest.mark.parametrize(("dst", "mac"), [
+    ("255.255.255.255", ethernet.BROADCAST),
+    ("10.0.0.255", ethernet.BROADCAST),
+    ("224.0.0.1", bytes.fromhex("01005e000001")),
+    ("224.0.0.1", MAC_A),
+])
+def test_syn_to_broadcast_or_multicast_is_silently_discarded(dst: str, mac: bytes) -> None:
+    """MUST-57 (RFC 9293 §3.9.2.3): a SYN to a broadcast or multicast address is dropped."""
+    host = Host("a", rng=random.Random(3))
+    host.add_interface("eth0", MAC_A, "10.0.0.1", 24)
+    host.listen(80)
+    syn = Segment(4000, 80, 1, 0, SYN, 100, (Mss(1460),))
+    _inject(host, "eth0", "10.0.0.9", dst, ipv4.PROTO_TCP, _tcp("10.0.0.9", dst, syn), 0.0,
+            mac=mac)
+    assert host.frames_to_send() == []
+    assert [s.kind for s in host.sockets()] == ["listener"]
+
+
+@pytest.mark.parametrize("src", ["255.255.255.255", "10.0.0.255", "224.0.0.1", "0.0.0.0",
+                                 "127.0.0.1", "240.0.0.1"])
+def test_syn_from_an_invalid_source_is_ignored(src: str) -> None:
+    """MUST-63 (RFC 9293 §3.9.2.3, RFC 1122 §3.2.1.3): no peer can have such an address."""
+    host = Host("a", rng=random.Random(3))
+    host.add_interface("eth0", MAC_A, "10.0.0.1", 24)
+    host.listen(80)
+    syn = Segment(4000, 80, 1, 0, SYN, 100, (Mss(1460),))
+    _inject(host, "eth0", src, "10.0.0.1", ipv4.PROTO_TCP, _tcp(src, "10.0.0.1", syn), 0.0)
+    assert host.frames_to_send() == []
+    assert [s.kind for s in host.sockets()] == ["listener"]
+    assert host.drops["bad source address"] == 1
+    # the same SYN from an ordinary address opens a connection
+    _inject(host, "eth0", "10.0.0.9", "10.0.0.1", ipv4.PROTO_TCP,
+            _tcp("10.0.0.9", "10.0.0.1", syn), 0.0)
+    assert [s.kind for s in host.sockets()] == ["listener", "connection"]
+
+
+@pytest.mark.parametrize("dst", ["255.255.255.255", "10.0.0.255", "224.0.0.1", "0.0.0.0",
+                                 "239.1.2.3"])
+def test_open_to_a_broadcast_or_multicast_address_is_refused(dst: str) -> None:
+    """MUST-46 (RFC 9293 §3.9.1.1): an active OPEN names one remote host."""
+    host = Host("a", rng=random.Random(3))
+    host.add_interface("eth0", MAC_A, "10.0.0.1", 24)
+    with pytest.raises(HostError) as err:
+        host.connect(dst, 80, 0.0)
+    assert err.value.errno == errno.ENETUNREACH and dst in str(err.value)
+    assert host.sockets() == [] and host.frames_to_send() == []
+    host.connect("10.0.0.254", 80, 0.0)        # the highest host of the /24 is fine
+    assert len(host.sockets()) == 1
+
+
+def test_listen_on_a_port_whose_active_open_is_still_opening() -> None:
+    """MUST-42 (RFC 9293 §3.9.1.1): a LISTEN while a connection with that local port is in
+    SYN-SENT (or SYN-RECEIVED) is allowed and leaves that connection alone."""
+    host = Host("a", rng=random.Random(3))
+    host.add_interface("eth0", MAC_A, "10.0.0.1", 24)
+    sid = host.connect("10.0.0.9", 80, 0.0, lport=8080)
+    assert host.socket(sid).state is S.SYN_SENT
+    lst = host.listen(8080, now=0.1)
+    assert host.socket(sid).state is S.SYN_SENT and host.socket(lst).state is S.LISTEN
+    host.close(lst, 0.2)
+    # once that connection is synchronized, the port is in use for a LISTEN
+    a, _b, active, _child, _last = _established_pair()
+    port = a.socket(active).local[1]
+    with pytest.raises(HostError) as err:
+        a.listen(port, now=1.0)
+    assert err.value.errno == errno.EADDRINUSE
+
+
+def _established_pair() -> tuple[Host, Host, int, int, bytes]:
+    """Two hosts on one wire with an established connection; also an IP packet a sent."""
+    rng = random.Random(5)
+    a, b = Host("a", rng=rng), Host("b", rng=rng)
+    a.add_interface("eth0", MAC_A, "10.0.0.1", 24)
+    b.add_interface("eth0", MAC_PEER, "10.0.0.2", 24)
+    b.listen(80, now=0.0)
+    sid = a.connect("10.0.0.2", 80, 0.0)
+    last = _settle(a, b, 0.0)
+    [child] = [s.id for s in b.sockets() if s.kind == "connection"]
+    assert a.socket(sid).state is S.ESTABLISHED and last
+    return a, b, sid, child, last
+
+
+def _settle(a: Host, b: Host, now: float) -> bytes:
+    """Deliver frames both ways until quiet; the last IP packet ``a`` sent."""
+    last = b""
+    while True:
+        moved = False
+        for src, dst in ((a, b), (b, a)):
+            for _, frame in src.frames_to_send():
+                moved = True
+                if src is a and frame[12:14] == b"\x08\x00":
+                    last = frame[ethernet.ETH_HEADER_LEN:]
+                dst.receive_frame("eth0", frame, now)
+        if not moved:
+            return last
+
+
+def _icmp(icmp_type: int, code: int, quoted: bytes) -> bytes:
+    body = bytes([icmp_type, code, 0, 0]) + bytes(4) + quoted[:28]
+    return body[:2] + internet_checksum(body).to_bytes(2, "big") + body[4:]
+
+
+@pytest.mark.parametrize(("icmp_type", "code"), [
+    (4, 0),                       # Source Quench: MUST-55
+    (3, 0), (3, 1), (3, 5),       # Destination Unreachable, soft codes: MUST-56
+    (11, 0), (11, 1),             # Time Exceeded
+    (12, 0),                      # Parameter Problem
+])
+def test_source_quench_and_soft_icmp_errors_leave_the_connection_alone(
+        icmp_type: int, code: int) -> None:
+    """MUST-55, MUST-56 (RFC 9293 §3.9.2.2): Source Quench ignored; soft errors never abort."""
+    a, b, sid, child, last = _established_pair()
+    cwnd = a.socket(sid).status.cwnd
+    _inject(a, "eth0", "10.0.0.254", "10.0.0.1", ipv4.PROTO_ICMP,
+            _icmp(icmp_type, code, last), 1.0)
+    assert a.frames_to_send() == []                       # silent
+    info = a.socket(sid)
+    assert (info.state, info.status.cwnd, info.status.error) == (S.ESTABLISHED, cwnd, None)
+    a.send(sid, b"still here", 1.0)
+    _settle(a, b, 1.0)
+    assert b.socket(child).bytes_delivered == len(b"still here")
