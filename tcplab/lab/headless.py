@@ -41,7 +41,7 @@ class Printer:
             self.line(e.t, f"notice: {e.text}")
         elif isinstance(e, L.LinkChanged):
             self.line(e.t, f"link {e.direction} {e.params}")
-        elif isinstance(e, H.SocketError):
+        elif isinstance(e, H.SocketError | H.SoftError):
             self.line(e.t, f"{e.host} socket {e.sid}: {e.reason}")
         elif not self.verbose:
             return

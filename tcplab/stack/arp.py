@@ -93,6 +93,10 @@ class ArpCache(Generic[T]):
             return None
         return entry[0]
 
+    def forget(self, ip: bytes) -> None:
+        """Drop what is known of ``ip``: the next packet to it asks again."""
+        self._entries.pop(ip, None)
+
     def learn(self, ip: bytes, mac: bytes, now: float, create: bool) -> list[T]:
         """RFC 826 merge; returns the packets that were waiting for ``ip``."""
         pending = self._pending.pop(ip, None)

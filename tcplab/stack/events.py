@@ -193,14 +193,25 @@ class SocketError(_Event):
                 "reason": self.reason}
 
 
+@dataclass(frozen=True, slots=True)
+class SoftError(_Event):
+    """Delivery trouble on a connection that goes on (RFC 9293 §3.8.3, §3.9.1.8): the same
+    segment was retransmitted R1 times; IP was asked to check the route again."""
+
+    kind: ClassVar[str] = "socket.soft_error"
+    sid: int
+    retransmissions: int
+    reason: str
+
+
 # the base other layers (the lab's own events) build on
 EventBase = _Event
 
 HostEvent = (SegmentSent | SegmentReceived | SegmentDropped | FrameDropped | StateChanged
              | TimerArmed | TimerCancelled | TimerFired | Delivered | Retransmission
-             | SocketError)
+             | SocketError | SoftError)
 
 ALL_EVENTS: tuple[type[_Event], ...] = (
     SegmentSent, SegmentReceived, SegmentDropped, FrameDropped, StateChanged, TimerArmed,
-    TimerCancelled, TimerFired, Delivered, Retransmission, SocketError,
+    TimerCancelled, TimerFired, Delivered, Retransmission, SocketError, SoftError,
 )

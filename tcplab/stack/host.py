@@ -52,6 +52,7 @@ from tcplab.stack.events import (
     SegmentReceived,
     SegmentSent,
     SocketError,
+    SoftError,
     StateChanged,
     TimerArmed,
     TimerCancelled,
@@ -414,6 +415,14 @@ class Host:
             elif isinstance(ev, tev.SegmentDropped):
                 self._seg_dropped(ev.reason, rx_ifname or rec.ifname,
                                   self._summary(rec, incoming), sid, incoming, now)
+            elif isinstance(ev, tev.DeliveryTrouble):
+                # RFC 9293 §3.8.3 at R1: negative advice to IP (for a neighbour, asking
+                # ARP again, RFC 1122 §3.3.1.4) and a soft error for the application
+                self._ip.arp.forget(rec.next_hop)
+                events.append(SoftError(
+                    now, name, sid, ev.retransmissions,
+                    f"delivery trouble: the {ev.what} timed out {ev.retransmissions} times "
+                    "(R1); asking ARP for the next hop again"))
             elif isinstance(ev, tev.ConnectionFailed):
                 events.append(SocketError(now, name, sid, ev.errno, ev.reason))
             # Not reported: EndOfStream (the move to CLOSE-WAIT tells it) and

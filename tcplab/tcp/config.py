@@ -21,7 +21,9 @@ class Config:
     rto_max: float = 60.0           # RFC 6298 §2.5
     syn_retries: int = 7            # SYN / SYN,ACK retransmissions: 183 s, and RFC 9293
                                     # §3.8.3 wants at least 3 minutes for a SYN (MUST-23)
-    retries: int = 15               # data / FIN retransmissions before giving up
+    retries: int = 15               # data / FIN retransmissions before giving up (R2)
+    r1: int = 3                     # retransmissions of one segment before the application
+                                    # and IP hear of trouble (RFC 9293 §3.8.3, SHLD-10)
     user_timeout: float | None = None  # RFC 9293 §3.8.3: give up after this long unacknowledged
     msl: float = 30.0               # TIME-WAIT lasts 2*MSL (RFC 9293 §3.4.2)
     initial_window: int = 10        # segments (RFC 6928)
@@ -42,3 +44,5 @@ class Config:
             raise ValueError("RTO bounds must be positive and rto_max >= rto_min")
         if self.msl < 0:
             raise ValueError("msl must be >= 0")
+        if self.r1 < 1:
+            raise ValueError("r1 must be at least 1 retransmission")

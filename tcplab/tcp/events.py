@@ -56,6 +56,16 @@ class Retransmitted:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryTrouble:
+    """A soft error: the same segment (``what``: "SYN", "SYN,ACK", "data" or "FIN")
+    timed out ``retransmissions`` times, threshold R1 (RFC 9293 §3.8.3).  The
+    connection goes on; it gives up only at R2."""
+
+    retransmissions: int
+    what: str
+
+
+@dataclass(frozen=True, slots=True)
 class TimerArmed:
     name: str  # "rtx", "persist", "delack", "time-wait", "user"
     deadline: float
@@ -79,4 +89,5 @@ class SegmentDropped:
 
 
 Event = (StateChanged | DataReceived | EndOfStream | ConnectionReset | ConnectionFailed
-         | Retransmitted | TimerArmed | TimerCancelled | TimerFired | SegmentDropped)
+         | Retransmitted | DeliveryTrouble | TimerArmed | TimerCancelled | TimerFired
+         | SegmentDropped)

@@ -26,6 +26,7 @@ from tcplab.tcp import seq as sq
 from tcplab.tcp.config import Config
 from tcplab.tcp.congestion import DUP_THRESH, NewReno
 from tcplab.tcp.events import (
+    DeliveryTrouble,
     Retransmitted,
 )
 from tcplab.tcp.segment import (
@@ -272,6 +273,11 @@ class Sender(Tcb):
             self._on_rto_give_up("retransmissions gave up" if self._rto_count > limit
                                  else "user timeout")
             return
+        if self._rto_count == self.config.r1:
+            # RFC 9293 §3.8.3 (MUST-20, SHLD-9): at R1, tell the application and IP
+            what = ("SYN" if self.state is S.SYN_SENT else "SYN,ACK") if not self.syn_acked \
+                else "data" if sq.lt(self.snd_una, self._data_end()) else "FIN"
+            self._emit_event(DeliveryTrouble(self._rto_count, what))
         self.rtt.back_off()
         self._timing = None  # Karn's rule: no sample from a retransmitted segment
         self._ts_floor = self._ts_val(now)

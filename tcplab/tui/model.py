@@ -143,7 +143,7 @@ class DashboardModel:
             self.log.append(f"{e.t:9.3f} {e.host} dropped ({e.reason}) {e.summary}")
         elif isinstance(e, L.LinkChanged):
             self.log.append(f"{e.t:9.3f} link {e.direction} {e.params}")
-        elif isinstance(e, H.SocketError):
+        elif isinstance(e, H.SocketError | H.SoftError):
             self.log.append(f"{e.t:9.3f} {e.host} socket {e.sid}: {e.reason}")
 
     def _mark_drop(self, e: L.LinkDropped) -> None:

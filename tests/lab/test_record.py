@@ -129,7 +129,7 @@ def _documented_sections() -> dict[str, str]:
     sections: dict[str, str] = {}
     parts = re.split(r"^#### (.+)$", DOC.read_text(encoding="utf-8"), flags=re.M)
     for heading, body in zip(parts[1::2], parts[2::2], strict=True):
-        for kind in re.findall(r"`([a-z.]+)`", heading):
+        for kind in re.findall(r"`([a-z._]+)`", heading):
             sections[kind] = body.split("\n### ")[0]
     return sections
 

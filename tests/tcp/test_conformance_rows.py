@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import random
+from typing import Any
 
 import pytest
 from fixtures import ACK, LOCAL, REMOTE, RST, SYN, Harness, check, make, plain
@@ -17,13 +18,14 @@ from fixtures import ACK, LOCAL, REMOTE, RST, SYN, Harness, check, make, plain
 from tcplab.backends.mininet.agent import agent_host
 from tcplab.stack import ethernet, ipv4
 from tcplab.stack.arp import OP_REPLY, OP_REQUEST, build_arp, parse_arp
+from tcplab.stack.events import SoftError
 from tcplab.stack.host import Host
 from tcplab.stack.sockets import HostError
 from tcplab.tcp import seq as sq
 from tcplab.tcp.codec import decode, encode, internet_checksum, ip_to_bytes
 from tcplab.tcp.config import Config
 from tcplab.tcp.connection import Connection
-from tcplab.tcp.events import Retransmitted
+from tcplab.tcp.events import DeliveryTrouble, Retransmitted
 from tcplab.tcp.segment import Mss, Segment
 from tcplab.tcp.states import State
 
@@ -100,6 +102,77 @@ def test_slow_start_then_congestion_avoidance() -> None:
         assert h.conn.in_flight <= cwnds[-1]
     # +SMSS while cwnd < ssthresh (9490), then +SMSS*SMSS//cwnd (RFC 5681 eq. 2 and 3)
     assert cwnds == [2920, 4380, 5840, 7300, 8760, 10220, 10428, 10632]
+
+
+# ---------------------------------------------------------------- R1 and R2
+def _timeouts_until_closed(h: Harness) -> list[list[DeliveryTrouble]]:
+    """Fire the retransmission timer until the connection gives up: the soft errors of
+    each firing."""
+    seen = []
+    while h.state is not S.CLOSED:
+        seen.append(h.fire().of(DeliveryTrouble))
+    return seen
+
+
+@pytest.mark.parametrize(("what", "setup"), [
+    ("SYN", lambda h: h.syn_sent()),
+    ("SYN,ACK", lambda h: h.syn_received()),
+    ("data", lambda h: (h.established(), h.call("send", b"abc"))),
+    ("FIN", lambda h: (h.established(), h.call("close"))),
+])
+def test_r1_reports_delivery_trouble_once_and_r2_closes(what: str, setup: Any) -> None:
+    """MUST-20, MUST-22, SHLD-9, SHLD-10 (RFC 9293 §3.8.3): at R1 (3 retransmissions by
+    default) the application hears of the trouble once, for SYNs too; at R2 it ends."""
+    h = Harness(config=plain(retries=6, syn_retries=6))
+    setup(h)
+    seen = _timeouts_until_closed(h)
+    assert [len(e) for e in seen] == [0, 0, 1, 0, 0, 0, 0]   # 3rd timeout; gone at the 7th
+    assert seen[2] == [DeliveryTrouble(3, what)]
+    assert h.conn.error == errno.ETIMEDOUT
+
+
+def test_r1_is_configurable_and_at_least_one() -> None:
+    """SHLD-10 (RFC 9293 §3.8.3): R1 is a setting; 3 by default, never below one."""
+    assert Config().r1 == 3
+    h = Harness(config=plain(r1=1, retries=2))
+    h.established()
+    h.call("send", b"abc")
+    assert [len(e) for e in _timeouts_until_closed(h)] == [1, 0, 0]
+    with pytest.raises(ValueError, match="r1"):
+        plain(r1=0).validate()
+
+
+def test_at_r1_the_host_asks_arp_again_and_tells_the_application() -> None:
+    """MUST-20 (negative advice to IP), MUST-47, SHLD-9 (RFC 9293 §3.8.3, §3.9.1.8): the
+    host turns R1 into a soft error event and re-resolves the next hop."""
+    host = Host("a", rng=random.Random(3), config=Config(rto_initial=1.0))
+    host.add_interface("eth0", MAC_A, "10.0.0.1", 24)
+    sid = host.connect("10.0.0.2", 80, 0.0)
+    assert len(_wire(host, 0.0)) == 1                    # ARP answered, the SYN went
+    arp_requests = []
+    now = 0.0
+    for _ in range(3):                                   # three timeouts: 1, 2, 4 s
+        now = host.get_timer() or now
+        host.handle_timer(now)
+        frames = host.frames_to_send()
+        arp_requests.append(sum(f[12:14] == b"\x08\x06" for _, f in frames))
+        _answer_arp(host, frames, now)
+    assert arp_requests == [0, 0, 1]                     # only after R1: ARP again
+    soft = [e for e in iter(host.next_event, None) if isinstance(e, SoftError)]
+    assert [(e.sid, e.retransmissions) for e in soft] == [(sid, 3)]
+    assert "SYN" in soft[0].reason and "R1" in soft[0].reason
+    assert host.socket(sid).state is S.SYN_SENT          # the connection goes on
+
+
+def _answer_arp(host: Host, frames: list[tuple[str, bytes]], now: float) -> None:
+    for ifname, frame in frames:
+        if frame[12:14] != b"\x08\x06":
+            continue
+        arp = parse_arp(frame[ethernet.ETH_HEADER_LEN:])
+        assert not isinstance(arp, str)
+        reply = build_arp(OP_REPLY, MAC_PEER, arp.tpa, arp.sha, arp.spa)
+        host.receive_frame(ifname, ethernet.build(arp.sha, MAC_PEER, ethernet.ETHERTYPE_ARP,
+                                                  reply), now)
 
 
 # ---------------------------------------------------------------- shrinking peer window
