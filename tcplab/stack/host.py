@@ -340,6 +340,14 @@ class Host:
             self._seg_dropped(seg.reason, iface.name, summary, None, None, now)
             return
         rec = self._demux.get((dst, seg.dst_port, src, seg.src_port))
+        iss_above = None
+        lst = self._listeners.get(seg.dst_port)
+        if (rec is not None and lst is not None and len(lst.syn_queue) < lst.backlog
+                and len(lst.accept_queue) < lst.backlog and rec.conn.takes_new_syn(seg)):
+            # RFC 6191: TIME-WAIT gives way to a new incarnation, which the listener takes
+            iss_above = rec.conn.snd_max
+            self._pump(rec, now)
+            rec = None
         if rec is not None:
             assert rec.remote is not None
             self._events.append(SegmentReceived(now, self.name, rec.sid, rec.remote, rec.local,
@@ -349,7 +357,6 @@ class Host:
             return
         remote = (inet_ntoa(src), seg.src_port)
         local = (inet_ntoa(dst), seg.dst_port)
-        lst = self._listeners.get(seg.dst_port)
         if lst is None or seg.flags & (RST | ACK) or not seg.flags & SYN:
             self._events.append(SegmentReceived(now, self.name, None if lst is None else lst.sid,
                                                 remote, local, seg, iface.name))
@@ -373,7 +380,7 @@ class Host:
             summary = f"{remote[0]}:{remote[1]}>{local[0]}:{local[1]} {describe(seg)}"
             self._seg_dropped("backlog full", iface.name, summary, lst.sid, seg, now)
             return
-        child = lst.conn.spawn(remote)
+        child = lst.conn.spawn(remote, iss_above)
         # The listener is bound to every address: the child takes the one the SYN was
         # sent to, and the MSS of the interface it came in on.
         child.local = local

@@ -70,6 +70,7 @@ class Connection(Sender):
         self.state = S.CLOSED
         self.passive = False
         self.error: int | None = None
+        self._iss_above: int | None = None  # see spawn()
         # receive side
         self.irs = 0
         self.rcv_nxt = 0
@@ -131,6 +132,9 @@ class Connection(Sender):
     def _setup(self, remote: Address, now: float) -> None:
         self.remote = remote
         self.iss = initial_sequence(self.config.isn_secret, self.local, remote, now)
+        if self._iss_above is not None and not sq.gt(self.iss, self._iss_above):
+            # RFC 1122 §4.2.2.13 (1): a new incarnation starts above all the old one sent
+            self.iss = sq.add(self._iss_above, 65537)
         self._ts_offset = timestamp_offset(self.config.isn_secret, self.local, remote)
         self._reset_send_space(self.iss)
 
@@ -140,14 +144,32 @@ class Connection(Sender):
         self.passive = True
         self._goto(T.PASSIVE_OPEN)
 
-    def spawn(self, remote: Address) -> Connection:
+    def spawn(self, remote: Address, iss_above: int | None = None) -> Connection:
+        """A child for a SYN from ``remote``; ``iss_above``: the SND.MAX of the
+        incarnation in TIME-WAIT this SYN replaces (:meth:`takes_new_syn`)."""
         if self.state is not S.LISTEN:
             raise TcpError(E.EINVAL, "not listening")
         child = Connection(self.local, replace(self.config))
         child.state = S.LISTEN
         child.passive = True
         child.remote = remote
+        child._iss_above = iss_above
         return child
+
+    def takes_new_syn(self, seg: Segment) -> bool:
+        """In TIME-WAIT, whether ``seg`` is a SYN opening a new incarnation of this
+        connection (RFC 9293 §3.10.7.4 fourth step, RFC 6191 §2): newer by its timestamp
+        when both incarnations use timestamps, else by its sequence number.  If so,
+        TIME-WAIT ends here (-> CLOSED) and the SYN is for the listener.  A pure query
+        when it answers False."""
+        if self.state is not S.TIME_WAIT or seg.flags & (SYN | ACK | RST | FIN) != SYN:
+            return False
+        ts = seg.timestamps() if self.ts_ok else None
+        newer = (sq.gt(ts.val, self.ts_recent) if ts is not None
+                 else sq.gt(seg.seq, self.rcv_nxt))
+        if newer:
+            self._goto(T.RCV_SYN, "a new incarnation (RFC 6191)")
+        return newer
 
     def connect(self, remote: Address, now: float) -> None:
         if self.state is not S.CLOSED:

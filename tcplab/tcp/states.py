@@ -146,6 +146,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.LAST_ACK, T.TIMEOUT, S.CLOSED, "", "FIN retransmissions gave up"),
     Transition(S.TIME_WAIT, T.RCV_FIN, S.TIME_WAIT, "ACK", "re-ACK, restart 2*MSL"),
     Transition(S.TIME_WAIT, T.TIME_WAIT_TIMEOUT, S.CLOSED, ""),
+    Transition(S.TIME_WAIT, T.RCV_SYN, S.CLOSED, "",
+               "a newer SYN (RFC 6191): the listener takes it"),
     Transition(S.TIME_WAIT, T.RCV_RST, S.CLOSED, ""),
     Transition(S.TIME_WAIT, T.ABORT, S.CLOSED, ""),
 )

@@ -13,12 +13,24 @@ import random
 from typing import Any
 
 import pytest
-from fixtures import ACK, LOCAL, REMOTE, RST, SYN, Harness, check, make, plain
+from fixtures import (
+    ACK,
+    FIN,
+    FULL_OPTIONS,
+    LOCAL,
+    REMOTE,
+    RST,
+    SYN,
+    Harness,
+    check,
+    make,
+    plain,
+)
 
 from tcplab.backends.mininet.agent import agent_host
 from tcplab.stack import ethernet, ipv4
 from tcplab.stack.arp import OP_REPLY, OP_REQUEST, build_arp, parse_arp
-from tcplab.stack.events import SoftError
+from tcplab.stack.events import SoftError, StateChanged
 from tcplab.stack.host import Host
 from tcplab.stack.sockets import HostError
 from tcplab.tcp import seq as sq
@@ -26,7 +38,7 @@ from tcplab.tcp.codec import decode, encode, internet_checksum, ip_to_bytes
 from tcplab.tcp.config import Config
 from tcplab.tcp.connection import Connection
 from tcplab.tcp.events import DeliveryTrouble, Retransmitted
-from tcplab.tcp.segment import Mss, Segment
+from tcplab.tcp.segment import NOP, Mss, Segment, Timestamps
 from tcplab.tcp.states import State
 
 S = State
@@ -102,6 +114,66 @@ def test_slow_start_then_congestion_avoidance() -> None:
         assert h.conn.in_flight <= cwnds[-1]
     # +SMSS while cwnd < ssthresh (9490), then +SMSS*SMSS//cwnd (RFC 5681 eq. 2 and 3)
     assert cwnds == [2920, 4380, 5840, 7300, 8760, 10220, 10428, 10632]
+
+
+# ---------------------------------------------------------------- TIME-WAIT and a new SYN
+@pytest.mark.parametrize(("timestamps", "newer"), [(True, True), (True, False),
+                                                   (False, True), (False, False)])
+def test_time_wait_gives_way_only_to_a_newer_syn(timestamps: bool, newer: bool) -> None:
+    """SHLD-4 (RFC 9293 §3.6.1, RFC 6191 §2): in TIME-WAIT a SYN opens a new incarnation
+    when its timestamp is newer (timestamps on) or its sequence number is (off)."""
+    h = make(S.TIME_WAIT, config=plain(timestamps=timestamps),
+             peer_options=FULL_OPTIONS if timestamps else (Mss(1460),))
+    assert h.conn.ts_ok is timestamps
+    opts: tuple[Any, ...] = ()
+    seq = (h.conn.rcv_nxt + (100_000 if newer or timestamps else -100_000)) % 2**32
+    if timestamps:
+        val = (h.conn.ts_recent + (1 if newer else 0)) % 2**32
+        opts = (Mss(1460), NOP, NOP, Timestamps(val, 0))
+    syn = h.seg(SYN, seq, options=opts)
+    out = h.step(lambda: h.conn.takes_new_syn(syn))
+    assert out.result is newer and out.segs == []
+    assert h.state is (S.CLOSED if newer else S.TIME_WAIT)
+    for flags in (SYN | ACK, ACK, RST, FIN | ACK):       # only a bare SYN, ever
+        assert make(S.TIME_WAIT).conn.takes_new_syn(h.seg(flags, seq, options=opts)) is False
+
+
+def test_a_new_incarnation_starts_above_the_old_sequence_space() -> None:
+    """RFC 1122 §4.2.2.13 (1): the new ISS is above the old incarnation's SND.MAX."""
+    old_max = _isn(now=0.0) + 2**31 - 10                 # far ahead of the clock's ISN
+    child = Connection(LOCAL, Config(isn_secret=b"key-1"))
+    child.listen(0.0)
+    new = child.spawn(REMOTE, iss_above=old_max)
+    new.receive(Segment(REMOTE[1], LOCAL[1], 7, 0, SYN, 1000, (Mss(1460),)), 0.0)
+    [synack] = new.segments_to_send()
+    assert synack.seq == (old_max + 65537) % 2**32
+
+
+def test_a_client_reconnects_while_the_server_lingers_in_time_wait() -> None:
+    """SHLD-4: the server closed first and is in TIME-WAIT; the client opens again from
+    the same port; the server's listener takes the SYN at once."""
+    rng = random.Random(5)
+    a, b = Host("a", rng=rng), Host("b", rng=rng)
+    a.add_interface("eth0", MAC_A, "10.0.0.1", 24)
+    b.add_interface("eth0", MAC_PEER, "10.0.0.2", 24)
+    b.listen(80, now=0.0)
+    old = a.connect("10.0.0.2", 80, 0.0, lport=5000)
+    _settle(a, b, 0.0)
+    [served] = [s.id for s in b.sockets() if s.kind == "connection"]
+    b.close(served, 0.1)
+    _settle(a, b, 0.1)
+    a.close(old, 0.2)
+    _settle(a, b, 0.2)
+    assert (a.socket(old).state, b.socket(served).state) == (S.CLOSED, S.TIME_WAIT)
+    new = a.connect("10.0.0.2", 80, 1.0, lport=5000)
+    _settle(a, b, 1.0)
+    assert a.socket(new).state is S.ESTABLISHED
+    assert b.socket(served).state is S.CLOSED           # TIME-WAIT gave way early
+    [again] = [s for s in b.sockets() if s.kind == "connection" and s.id != served]
+    assert again.state is S.ESTABLISHED and again.remote == ("10.0.0.1", 5000)
+    closing = [e for e in iter(b.next_event, None)
+               if isinstance(e, StateChanged) and e.sid == served and e.new is S.CLOSED]
+    assert len(closing) == 1 and "RFC 6191" in closing[0].cause
 
 
 # ---------------------------------------------------------------- R1 and R2

@@ -71,6 +71,12 @@ def _fire(h: Harness) -> None:
     h.fire()
 
 
+def _newer_syn(h: Harness) -> None:
+    syn = h.seg(SYN, (h.conn.rcv_nxt + 100_000) % 2**32, options=h.syn_options())
+    out = h.step(lambda: h.conn.takes_new_syn(syn))
+    assert out.result is True
+
+
 def _call(name: str) -> Callable[[Harness], object]:
     return lambda h: h.call(name)
 
@@ -129,6 +135,7 @@ SCENARIOS: dict[str, Scenario] = {
     "last-ack ack of fin": _in(S.LAST_ACK, _ack_all),
     "time-wait fin at rcv.nxt": _in(S.TIME_WAIT, _fin_at_rcv_nxt),
     "time-wait expiry": _in(S.TIME_WAIT, _fire),
+    "time-wait newer syn": _in(S.TIME_WAIT, _newer_syn),
     "syn-sent close": _in(S.SYN_SENT, _call("close")),
     "syn-received close": _in(S.SYN_RECEIVED, _call("close")),
 }
