@@ -45,6 +45,7 @@ from typing import Any
 
 from tcplab.lab import units
 from tcplab.lab.commands.model import NAME_RE
+from tcplab.stack.ipv4 import special
 
 TOPOLOGY_DIR = Path(__file__).resolve().parents[2] / "topologies"
 DEFAULT_TOPOLOGY = "pair"
@@ -417,6 +418,12 @@ def _host(path: Path, name: str, index: int, info: Mapping[str, Any]) -> HostSpe
             raise TopologyError(f"{where}: bad ip {ip_text!r} (expected like '10.0.1.1/24')"
                                 ) from None
         ip, prefix = str(interface.ip), interface.network.prefixlen
+        why = special(interface.ip.packed)
+        if why is None and prefix < 31 and interface.ip in (
+                interface.network.network_address, interface.network.broadcast_address):
+            why = "its network's own or broadcast address"
+        if why is not None:  # RFC 1122 §3.2.1.3: no host has such an address
+            raise TopologyError(f"{where}: {ip_text!r} is {why}, not a host's address")
     mac = info.get("mac")
     if mac is None:
         mac = ":".join(f"{byte:02x}" for byte in index.to_bytes(6, "big"))

@@ -343,8 +343,13 @@ class Host:
         iss_above = None
         lst = self._listeners.get(seg.dst_port)
         if (rec is not None and lst is not None and len(lst.syn_queue) < lst.backlog
-                and len(lst.accept_queue) < lst.backlog and rec.conn.takes_new_syn(seg)):
-            # RFC 6191: TIME-WAIT gives way to a new incarnation, which the listener takes
+                and len(lst.accept_queue) < lst.backlog
+                and rec.conn.takes_new_syn(seg, lst.conn.config.timestamps)):
+            # RFC 6191: TIME-WAIT gives way to a new incarnation, which the listener takes.
+            # The SYN shows on both: the incarnation it ended and the one it opens.
+            assert rec.remote is not None
+            self._events.append(SegmentReceived(now, self.name, rec.sid, rec.remote, rec.local,
+                                                seg, iface.name))
             iss_above = rec.conn.snd_max
             self._pump(rec, now)
             rec = None

@@ -156,15 +156,15 @@ class Connection(Sender):
         child._iss_above = iss_above
         return child
 
-    def takes_new_syn(self, seg: Segment) -> bool:
+    def takes_new_syn(self, seg: Segment, new_timestamps: bool) -> bool:
         """In TIME-WAIT, whether ``seg`` is a SYN opening a new incarnation of this
         connection (RFC 9293 §3.10.7.4 fourth step, RFC 6191 §2): newer by its timestamp
-        when both incarnations use timestamps, else by its sequence number.  If so,
-        TIME-WAIT ends here (-> CLOSED) and the SYN is for the listener.  A pure query
-        when it answers False."""
+        when both incarnations use timestamps (``new_timestamps``: the listener would
+        agree to them), else by its sequence number.  If so, TIME-WAIT ends here
+        (-> CLOSED) and the SYN is for the listener.  A pure query when it answers False."""
         if self.state is not S.TIME_WAIT or seg.flags & (SYN | ACK | RST | FIN) != SYN:
             return False
-        ts = seg.timestamps() if self.ts_ok else None
+        ts = seg.timestamps() if self.ts_ok and new_timestamps else None
         newer = (sq.gt(ts.val, self.ts_recent) if ts is not None
                  else sq.gt(seg.seq, self.rcv_nxt))
         if newer:

@@ -273,8 +273,9 @@ class Sender(Tcb):
             self._on_rto_give_up("retransmissions gave up" if self._rto_count > limit
                                  else "user timeout")
             return
-        if self._rto_count == self.config.r1:
-            # RFC 9293 §3.8.3 (MUST-20, SHLD-9): at R1, tell the application and IP
+        if self._rto_count == min(self.config.r1, limit):
+            # RFC 9293 §3.8.3 (MUST-20, SHLD-9): at R1, tell the application and IP --
+            # before R2 even when the retry limit is set below R1
             what = ("SYN" if self.state is S.SYN_SENT else "SYN,ACK") if not self.syn_acked \
                 else "data" if sq.lt(self.snd_una, self._data_end()) else "FIN"
             self._emit_event(DeliveryTrouble(self._rto_count, what))

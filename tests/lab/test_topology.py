@@ -284,6 +284,13 @@ def test_bad_link_values(tmp_path: Path, options: str, problem: str) -> None:
     (", ip='10.0.0.2'", "hosts h1 and h2 both have address 10.0.0.2"),
     (", mac='zz'", "host h1: bad mac 'zz' (expected like '00:00:00:00:00:01')"),
     (", kernel='yes'", "host h1: kernel must be True or False, not 'yes'"),
+    (", ip='127.0.0.5/8'", "host h1: '127.0.0.5/8' is a loopback address, not a host's address"),
+    (", ip='224.0.0.1'", "host h1: '224.0.0.1' is a multicast address, not a host's address"),
+    (", ip='0.0.0.3/8'", "host h1: '0.0.0.3/8' is an unspecified address, not a host's address"),
+    (", ip='10.0.0.255/24'", "host h1: '10.0.0.255/24' is its network's own or broadcast "
+                             "address, not a host's address"),
+    (", ip='10.0.1.0/24'", "host h1: '10.0.1.0/24' is its network's own or broadcast "
+                           "address, not a host's address"),
 ])
 def test_bad_host_values(tmp_path: Path, host_options: str, problem: str) -> None:
     path = write(tmp_path, _link_file("", host_options))

@@ -30,7 +30,7 @@ from fixtures import (
 from tcplab.backends.mininet.agent import agent_host
 from tcplab.stack import ethernet, ipv4
 from tcplab.stack.arp import OP_REPLY, OP_REQUEST, build_arp, parse_arp
-from tcplab.stack.events import SoftError, StateChanged
+from tcplab.stack.events import SegmentReceived, SoftError, StateChanged
 from tcplab.stack.host import Host
 from tcplab.stack.sockets import HostError
 from tcplab.tcp import seq as sq
@@ -38,6 +38,7 @@ from tcplab.tcp.codec import decode, encode, internet_checksum, ip_to_bytes
 from tcplab.tcp.config import Config
 from tcplab.tcp.connection import Connection
 from tcplab.tcp.events import DeliveryTrouble, Retransmitted
+from tcplab.tcp.isn import initial_sequence
 from tcplab.tcp.segment import NOP, Mss, Segment, Timestamps
 from tcplab.tcp.states import State
 
@@ -131,11 +132,23 @@ def test_time_wait_gives_way_only_to_a_newer_syn(timestamps: bool, newer: bool) 
         val = (h.conn.ts_recent + (1 if newer else 0)) % 2**32
         opts = (Mss(1460), NOP, NOP, Timestamps(val, 0))
     syn = h.seg(SYN, seq, options=opts)
-    out = h.step(lambda: h.conn.takes_new_syn(syn))
+    out = h.step(lambda: h.conn.takes_new_syn(syn, timestamps))
     assert out.result is newer and out.segs == []
     assert h.state is (S.CLOSED if newer else S.TIME_WAIT)
     for flags in (SYN | ACK, ACK, RST, FIN | ACK):       # only a bare SYN, ever
-        assert make(S.TIME_WAIT).conn.takes_new_syn(h.seg(flags, seq, options=opts)) is False
+        assert make(S.TIME_WAIT).conn.takes_new_syn(h.seg(flags, seq, options=opts),
+                                                    True) is False
+
+
+def test_without_timestamps_in_the_new_incarnation_sequence_numbers_decide() -> None:
+    """SHLD-4 (RFC 6191 §2): if the listener would not use timestamps, the SYN's sequence
+    number, not its timestamp, tells a new incarnation from an old duplicate."""
+    for seq_newer in (True, False):
+        h = make(S.TIME_WAIT, config=plain(timestamps=True), peer_options=FULL_OPTIONS)
+        seq = (h.conn.rcv_nxt + (100_000 if seq_newer else -100_000)) % 2**32
+        newer_ts = (Mss(1460), NOP, NOP, Timestamps((h.conn.ts_recent + 5) % 2**32, 0))
+        syn = h.seg(SYN, seq, options=newer_ts)
+        assert h.conn.takes_new_syn(syn, False) is seq_newer
 
 
 def test_a_new_incarnation_starts_above_the_old_sequence_space() -> None:
@@ -160,20 +173,31 @@ def test_a_client_reconnects_while_the_server_lingers_in_time_wait() -> None:
     old = a.connect("10.0.0.2", 80, 0.0, lport=5000)
     _settle(a, b, 0.0)
     [served] = [s.id for s in b.sockets() if s.kind == "connection"]
+    # 200 kB in no time: more sequence space than the ISN clock covers by t=0.5 s
+    b.send(served, b"x" * 200_000, 0.0)
+    _settle(a, b, 0.0)
     b.close(served, 0.1)
     _settle(a, b, 0.1)
     a.close(old, 0.2)
     _settle(a, b, 0.2)
     assert (a.socket(old).state, b.socket(served).state) == (S.CLOSED, S.TIME_WAIT)
-    new = a.connect("10.0.0.2", 80, 1.0, lport=5000)
-    _settle(a, b, 1.0)
+    old_max = b.socket(served).status.snd_nxt
+    clock_isn = initial_sequence(b.config.isn_secret, ("10.0.0.2", 80), ("10.0.0.1", 5000),
+                                 0.5)
+    assert not sq.gt(clock_isn, old_max)                 # the clock alone would reuse space
+    new = a.connect("10.0.0.2", 80, 0.5, lport=5000)
+    _settle(a, b, 0.5)
     assert a.socket(new).state is S.ESTABLISHED
     assert b.socket(served).state is S.CLOSED           # TIME-WAIT gave way early
     [again] = [s for s in b.sockets() if s.kind == "connection" and s.id != served]
     assert again.state is S.ESTABLISHED and again.remote == ("10.0.0.1", 5000)
-    closing = [e for e in iter(b.next_event, None)
-               if isinstance(e, StateChanged) and e.sid == served and e.new is S.CLOSED]
+    assert sq.gt(again.status.iss, old_max)              # RFC 1122 §4.2.2.13 (1)
+    events = [e for e in iter(b.next_event, None) if getattr(e, "sid", None) == served]
+    closing = [e for e in events if isinstance(e, StateChanged) and e.new is S.CLOSED]
     assert len(closing) == 1 and "RFC 6191" in closing[0].cause
+    # the old socket saw the SYN that ended it, just before it closed
+    before = events[events.index(closing[0]) - 1]
+    assert isinstance(before, SegmentReceived) and before.segment.flags == SYN
 
 
 # ---------------------------------------------------------------- R1 and R2
@@ -212,6 +236,10 @@ def test_r1_is_configurable_and_at_least_one() -> None:
     assert [len(e) for e in _timeouts_until_closed(h)] == [1, 0, 0]
     with pytest.raises(ValueError, match="r1"):
         plain(r1=0).validate()
+    h = Harness(config=plain(retries=2))                 # R2 below R1: told at R2's eve
+    h.established()
+    h.call("send", b"abc")
+    assert [len(e) for e in _timeouts_until_closed(h)] == [0, 1, 0]
 
 
 def test_at_r1_the_host_asks_arp_again_and_tells_the_application() -> None:
@@ -450,6 +478,13 @@ def test_listen_on_a_port_whose_active_open_is_still_opening() -> None:
     lst = host.listen(8080, now=0.1)
     assert host.socket(sid).state is S.SYN_SENT and host.socket(lst).state is S.LISTEN
     host.close(lst, 0.2)
+    # simultaneous open: the peer's SYN crosses ours, the connection is in SYN-RECEIVED
+    syn = Segment(80, 8080, 1000, 0, SYN, 1000, (Mss(1460),))
+    _inject(host, "eth0", "10.0.0.9", "10.0.0.1", ipv4.PROTO_TCP,
+            _tcp("10.0.0.9", "10.0.0.1", syn), 0.3)
+    assert host.socket(sid).state is S.SYN_RECEIVED
+    lst = host.listen(8080, now=0.4)
+    assert host.socket(sid).state is S.SYN_RECEIVED and host.socket(lst).state is S.LISTEN
     # once that connection is synchronized, the port is in use for a LISTEN
     a, _b, active, _child, _last = _established_pair()
     port = a.socket(active).local[1]
