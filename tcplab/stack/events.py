@@ -195,8 +195,9 @@ class SocketError(_Event):
 
 @dataclass(frozen=True, slots=True)
 class SoftError(_Event):
-    """Delivery trouble on a connection that goes on (RFC 9293 §3.8.3, §3.9.1.8): the same
-    segment was retransmitted R1 times; IP was asked to check the route again."""
+    """Trouble on a connection that goes on (RFC 9293 §3.9.1.8): the same segment timed
+    out R1 times (§3.8.3; IP was asked to check the route again), or an ICMP error about
+    it did not end it (§3.9.2.2; ``retransmissions`` is 0)."""
 
     kind: ClassVar[str] = "socket.soft_error"
     sid: int

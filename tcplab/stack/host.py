@@ -76,6 +76,12 @@ EPHEMERAL_HIGH = 60999
 ANY = "0.0.0.0"
 _READ_ALL = 1 << 30
 _OPENING = (State.SYN_SENT, State.SYN_RECEIVED)
+# RFC 9293 §3.9.2.2: Destination Unreachable codes 2-4 are hard errors (SHLD-26)
+_HARD_UNREACHABLE = {2: E.ENOPROTOOPT, 3: E.ECONNREFUSED, 4: E.EMSGSIZE}
+_UNREACHABLE_CODES = {0: "network unreachable", 1: "host unreachable",
+                      2: "protocol unreachable", 3: "port unreachable",
+                      4: "fragmentation needed", 5: "source route failed",
+                      13: "administratively prohibited"}
 _HOWS = ("rd", "wr", "rdwr")
 
 
@@ -292,6 +298,10 @@ class Host:
         tcp = self._ip.receive_frame(ifname, frame, now)
         if tcp is not None:
             self._receive_tcp(*tcp, now)
+        elif self._ip.icmp_errors:
+            for error in self._ip.icmp_errors:
+                self._icmp_error(error, ifname, now)
+            self._ip.icmp_errors.clear()
 
     def frames_to_send(self) -> list[tuple[str, bytes]]:
         """Drain the frames produced so far, as ``(ifname, frame)``."""
@@ -401,6 +411,26 @@ class Host:
         child.receive(seg, now)
         self._pump(rec, now, seg, iface.name)
 
+    def _icmp_error(self, err: ipv4.IcmpError, ifname: str, now: float) -> None:
+        """RFC 9293 §3.9.2.2: an ICMP error goes to the connection whose segment it
+        quotes.  Source Quench is ignored (MUST-55, RFC 6633)."""
+        what = ipv4.ICMP_ERRORS[err.type]
+        if err.type == 4:
+            self.drops["source quench ignored"] += 1
+            return
+        rec = self._demux.get((err.src, err.sport, err.dst, err.dport))
+        if rec is None:
+            self._ip.frame_dropped("icmp error for no connection", ifname, now)
+            return
+        hard = err.type == 3 and err.code in _HARD_UNREACHABLE
+        errno = (_HARD_UNREACHABLE[err.code] if hard
+                 else E.EHOSTUNREACH if err.type != 12 else E.EPROTO)
+        detail = _UNREACHABLE_CODES.get(err.code, f"code {err.code}") if err.type == 3 \
+            else f"code {err.code}"
+        reason = f"ICMP {what} ({detail}) from {inet_ntoa(err.dst)}"
+        rec.conn.icmp_error(err.seq, hard, errno, reason)  # a refusal is a segment drop
+        self._pump(rec, now, rx_ifname=ifname)
+
     # ------------------------------------------------------------------ per-connection pump
     def _pump(self, rec: SocketRecord, now: float, incoming: Segment | None = None,
               rx_ifname: str = "") -> None:
@@ -435,6 +465,8 @@ class Host:
                     now, name, sid, ev.retransmissions,
                     f"delivery trouble: the {ev.what} timed out {ev.retransmissions} times "
                     "(R1); asking ARP for the next hop again"))
+            elif isinstance(ev, tev.IcmpReported):
+                events.append(SoftError(now, name, sid, 0, ev.reason))
             elif isinstance(ev, tev.ConnectionFailed):
                 events.append(SocketError(now, name, sid, ev.errno, ev.reason))
             # Not reported: EndOfStream (the move to CLOSE-WAIT tells it) and

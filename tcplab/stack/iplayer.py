@@ -67,6 +67,7 @@ class IpLayer:
         self.local_ips: dict[bytes, Interface] = {}
         self.prefixes: list[ipv4.Prefix] = []  # longest first
         self.broadcasts: set[bytes] = set()    # their directed broadcast addresses
+        self.icmp_errors: list[ipv4.IcmpError] = []  # received, for the host to drain
         self.gateway: bytes | None = None
         self.route_gen = 0  # bumped on every change, so cached routes know they are stale
         self.arp: ArpCache[_Queued] = ArpCache()
@@ -177,8 +178,12 @@ class IpLayer:
             reply = ipv4.echo_reply(payload)
             if isinstance(reply, bytes):
                 self.send_ip(ipv4.PROTO_ICMP, h.dst, h.src, reply, None, now, df=False)
+                return None
+            error = ipv4.icmp_error(payload) if reply is None else reply
+            if isinstance(error, ipv4.IcmpError):
+                self.icmp_errors.append(error)  # for TCP (RFC 9293 §3.9.2.2)
             else:  # other ICMP messages are not acted on
-                self.frame_dropped(reply or "not tcp", iface.name, now)
+                self.frame_dropped(error or "not tcp", iface.name, now)
         else:
             self.frame_dropped("not tcp", iface.name, now)
         return None

@@ -99,6 +99,43 @@ def echo_reply(icmp: bytes | memoryview) -> bytes | str | None:
     return _ICMP_HEADER.pack(ICMP_ECHO_REPLY, 0, csum) + rest
 
 
+class IcmpError(NamedTuple):
+    """An ICMP error about a TCP segment we sent: the quoted addresses, ports and
+    sequence number (RFC 792: the IP header and the first 8 bytes of its payload)."""
+
+    type: int
+    code: int
+    src: bytes          # our address, as quoted
+    dst: bytes
+    sport: int
+    dport: int
+    seq: int
+
+
+ICMP_ERRORS = {3: "destination unreachable", 4: "source quench", 11: "time exceeded",
+               12: "parameter problem"}
+
+
+def icmp_error(icmp: bytes | memoryview) -> IcmpError | str | None:
+    """The TCP error an ICMP message reports; None when it is not an error message
+    about TCP; a drop reason when it is malformed."""
+    if len(icmp) < 8 or icmp[0] not in ICMP_ERRORS:
+        return None
+    if internet_checksum(icmp):
+        return "bad icmp checksum"
+    inner = icmp[8:]
+    if len(inner) < IPV4_HEADER_LEN or inner[0] >> 4 != 4:
+        return "malformed icmp"
+    ihl = (inner[0] & 0x0F) * 4
+    if ihl < IPV4_HEADER_LEN or len(inner) < ihl + 8:
+        return "malformed icmp"
+    if inner[9] != PROTO_TCP:
+        return None
+    sport, dport, seq = struct.unpack_from("!HHI", inner, ihl)
+    return IcmpError(icmp[0], icmp[1], bytes(inner[12:16]), bytes(inner[16:20]), sport,
+                     dport, seq)
+
+
 def echo_request(ident: int, seq: int, data: bytes) -> bytes:
     """An ICMP echo request (for tests and for a lab-level ping)."""
     body = struct.pack("!HH", ident, seq) + data

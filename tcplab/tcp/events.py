@@ -66,6 +66,14 @@ class DeliveryTrouble:
 
 
 @dataclass(frozen=True, slots=True)
+class IcmpReported:
+    """An ICMP error about a segment in flight that did not end the connection (a soft
+    error, or a hard one once synchronized: RFC 9293 §3.9.2.2, RFC 5927 §7.2)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class TimerArmed:
     name: str  # "rtx", "persist", "delack", "time-wait", "user"
     deadline: float
@@ -89,5 +97,5 @@ class SegmentDropped:
 
 
 Event = (StateChanged | DataReceived | EndOfStream | ConnectionReset | ConnectionFailed
-         | Retransmitted | DeliveryTrouble | TimerArmed | TimerCancelled | TimerFired
-         | SegmentDropped)
+         | Retransmitted | DeliveryTrouble | IcmpReported | TimerArmed | TimerCancelled
+         | TimerFired | SegmentDropped)

@@ -79,6 +79,7 @@ class Trigger(StrEnum):
     RCV_ACK_OF_FIN = "rcv ACK of FIN"
     RCV_RST = "rcv RST"
     RCV_DATA_AFTER_CLOSE = "rcv data after close"
+    RCV_ICMP = "rcv ICMP error"
     TIMEOUT = "timeout"
     TIME_WAIT_TIMEOUT = "2MSL timeout"
 
@@ -107,6 +108,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.SYN_SENT, T.CLOSE, S.CLOSED, ""),
     Transition(S.SYN_SENT, T.ABORT, S.CLOSED, ""),
     Transition(S.SYN_SENT, T.TIMEOUT, S.CLOSED, "", "SYN retransmissions gave up"),
+    Transition(S.SYN_SENT, T.RCV_ICMP, S.CLOSED, "",
+               "a hard error: protocol or port unreachable, or fragmentation needed"),
     Transition(S.SYN_RECEIVED, T.RCV_ACK_OF_SYN, S.ESTABLISHED, ""),
     Transition(S.SYN_RECEIVED, T.CLOSE, S.FIN_WAIT_1, "FIN"),
     Transition(S.SYN_RECEIVED, T.RCV_RST, S.CLOSED, "",
@@ -115,6 +118,8 @@ TRANSITIONS: tuple[Transition, ...] = (
                "passive: back to LISTEN -- the listener keeps listening (§3.10.7.4)"),
     Transition(S.SYN_RECEIVED, T.ABORT, S.CLOSED, "RST"),
     Transition(S.SYN_RECEIVED, T.TIMEOUT, S.CLOSED, "", "SYN,ACK retransmissions gave up"),
+    Transition(S.SYN_RECEIVED, T.RCV_ICMP, S.CLOSED, "",
+               "a hard error: protocol or port unreachable, or fragmentation needed"),
     Transition(S.ESTABLISHED, T.CLOSE, S.FIN_WAIT_1, "FIN"),
     Transition(S.ESTABLISHED, T.RCV_FIN, S.CLOSE_WAIT, "ACK"),
     Transition(S.ESTABLISHED, T.RCV_RST, S.CLOSED, "", "connection reset"),

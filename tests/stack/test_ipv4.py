@@ -132,10 +132,21 @@ def test_ping_gets_an_echo_reply() -> None:
     assert icmp[0] == ipv4.ICMP_ECHO_REPLY and icmp[4:] == req[4:]
 
 
+def _icmp_error(icmp_type: int, code: int, quoted: bytes) -> bytes:
+    body = bytes([icmp_type, code, 0, 0]) + bytes(4) + quoted
+    return body[:2] + internet_checksum(body).to_bytes(2, "big") + body[4:]
+
+
 @pytest.mark.parametrize(("packet", "reason"), [
     (ipv4.build(A, ip_to_bytes("10.0.0.3"), ipv4.PROTO_TCP, bytes(20), 1), "not for us"),
     (ipv4.build(A, B, 17, bytes(8), 1), "not tcp"),
-    (ipv4.build(A, B, ipv4.PROTO_ICMP, bytes([3, 1, 0, 0]) + bytes(4), 1), "not tcp"),
+    (ipv4.build(A, B, ipv4.PROTO_ICMP, bytes([3, 1, 0, 0]) + bytes(4), 1),
+     "bad icmp checksum"),
+    (ipv4.build(A, B, ipv4.PROTO_ICMP, _icmp_error(3, 1, bytes(4)), 1), "malformed icmp"),
+    (ipv4.build(A, B, ipv4.PROTO_ICMP, _icmp_error(3, 3, ipv4.build(B, A, 17, bytes(8), 9)),
+                1), "not tcp"),
+    (ipv4.build(A, B, ipv4.PROTO_ICMP, _icmp_error(3, 3, ipv4.build(
+        B, A, ipv4.PROTO_TCP, bytes(20), 9)), 1), "icmp error for no connection"),
     (ipv4.build(A, B, ipv4.PROTO_ICMP, b"\x08\x00", 1), "malformed icmp"),
     (ipv4.build(A, B, ipv4.PROTO_TCP, bytes(20), 1)[:-25], "malformed ip"),
 ])

@@ -30,7 +30,7 @@ from fixtures import (
 from tcplab.backends.mininet.agent import agent_host
 from tcplab.stack import ethernet, ipv4
 from tcplab.stack.arp import OP_REPLY, OP_REQUEST, build_arp, parse_arp
-from tcplab.stack.events import SegmentReceived, SoftError, StateChanged
+from tcplab.stack.events import SegmentDropped, SegmentReceived, SoftError, StateChanged
 from tcplab.stack.host import Host
 from tcplab.stack.sockets import HostError
 from tcplab.tcp import seq as sq
@@ -115,6 +115,57 @@ def test_slow_start_then_congestion_avoidance() -> None:
         assert h.conn.in_flight <= cwnds[-1]
     # +SMSS while cwnd < ssthresh (9490), then +SMSS*SMSS//cwnd (RFC 5681 eq. 2 and 3)
     assert cwnds == [2920, 4380, 5840, 7300, 8760, 10220, 10428, 10632]
+
+
+# ---------------------------------------------------------------- ICMP errors
+def _quoted_syn(host: Host, dst: str) -> tuple[int, bytes]:
+    """Open a connection to ``dst``: its socket id and the SYN as an ICMP error quotes it."""
+    sid = host.connect(dst, 80, 0.0)
+    [(_, ip, syn)] = _wire(host, 0.0)
+    return sid, ipv4.build(ip.src, ip.dst, ipv4.PROTO_TCP, encode(syn, ip.src, ip.dst), 1)
+
+
+def test_a_hard_icmp_error_ends_only_the_opening_it_quotes() -> None:
+    """MUST-54 (RFC 9293 §3.9.2.2): the error reaches the connection whose segment it
+    quotes; port unreachable, a hard error (SHLD-26), ends that opening."""
+    host = Host("a", rng=random.Random(3))
+    host.add_interface("eth0", MAC_A, "10.0.0.1", 24)
+    first, _ = _quoted_syn(host, "10.0.0.7")
+    second, quoted = _quoted_syn(host, "10.0.0.8")
+    _inject(host, "eth0", "10.0.0.8", "10.0.0.1", ipv4.PROTO_ICMP, _icmp(3, 3, quoted), 0.5)
+    assert host.socket(second).state is S.CLOSED
+    assert host.socket(second).status.error == errno.ECONNREFUSED
+    assert host.socket(first).state is S.SYN_SENT
+    closed = [e for e in iter(host.next_event, None) if isinstance(e, StateChanged)
+              and e.sid == second and e.new is S.CLOSED]
+    assert [e.cause for e in closed] == [
+        "rcv ICMP error (ICMP destination unreachable (port unreachable) from 10.0.0.8)"]
+
+
+@pytest.mark.parametrize(("icmp_type", "code"), [(3, 1), (3, 0), (11, 0), (12, 0), (3, 3)])
+def test_other_icmp_errors_are_told_to_the_application(icmp_type: int, code: int) -> None:
+    """SHLD-25 (RFC 9293 §3.9.2.2): soft errors -- and, once synchronized, hard ones too
+    (RFC 5927 §7.2) -- become a soft error event; the connection goes on."""
+    a, _b, sid, _child, _last = _established_pair()
+    a.send(sid, b"in flight", 1.0)
+    [(_, ip, seg)] = [p for p in _wire(a, 1.0) if p[2].payload]
+    quoted = ipv4.build(ip.src, ip.dst, ipv4.PROTO_TCP, encode(seg, ip.src, ip.dst), 1)
+    _inject(a, "eth0", "10.0.0.254", "10.0.0.1", ipv4.PROTO_ICMP,
+            _icmp(icmp_type, code, quoted), 1.0)
+    soft = [e for e in iter(a.next_event, None) if isinstance(e, SoftError)]
+    assert [(e.sid, e.retransmissions) for e in soft] == [(sid, 0)]
+    assert soft[0].reason.startswith(f"ICMP {ipv4.ICMP_ERRORS[icmp_type]}")
+    assert a.socket(sid).state is S.ESTABLISHED and a.socket(sid).status.error is None
+
+
+def test_an_icmp_error_for_sequence_space_not_in_flight_is_ignored() -> None:
+    """RFC 5927 §4.1: a blind attacker cannot end or disturb a connection with ICMP."""
+    a, _b, sid, _child, last = _established_pair()   # ``last`` acknowledges: nothing in flight
+    _inject(a, "eth0", "10.0.0.254", "10.0.0.1", ipv4.PROTO_ICMP, _icmp(3, 3, last), 1.0)
+    events = list(iter(a.next_event, None))
+    assert not any(isinstance(e, SoftError) for e in events)
+    assert any(isinstance(e, SegmentDropped) and "RFC 5927" in e.reason for e in events)
+    assert a.socket(sid).state is S.ESTABLISHED
 
 
 # ---------------------------------------------------------------- TIME-WAIT and a new SYN

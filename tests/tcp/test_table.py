@@ -71,6 +71,11 @@ def _fire(h: Harness) -> None:
     h.fire()
 
 
+def _hard_icmp(h: Harness) -> None:
+    out = h.step(lambda: h.conn.icmp_error(h.conn.snd_una, True, 111, "port unreachable"))
+    assert out.result is True
+
+
 def _newer_syn(h: Harness) -> None:
     syn = h.seg(SYN, (h.conn.rcv_nxt + 100_000) % 2**32, options=h.syn_options())
     out = h.step(lambda: h.conn.takes_new_syn(syn, True))
@@ -136,6 +141,8 @@ SCENARIOS: dict[str, Scenario] = {
     "time-wait fin at rcv.nxt": _in(S.TIME_WAIT, _fin_at_rcv_nxt),
     "time-wait expiry": _in(S.TIME_WAIT, _fire),
     "time-wait newer syn": _in(S.TIME_WAIT, _newer_syn),
+    "syn-sent hard icmp": _in(S.SYN_SENT, _hard_icmp),
+    "syn-received hard icmp": _in(S.SYN_RECEIVED, _hard_icmp),
     "syn-sent close": _in(S.SYN_SENT, _call("close")),
     "syn-received close": _in(S.SYN_RECEIVED, _call("close")),
 }
