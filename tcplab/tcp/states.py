@@ -6,7 +6,7 @@ Theory of operation
 state it leads to and what is sent on the way.  It is *the* description of the
 state machine:
 
-* the engine (:mod:`tcplab.tcp.connection`) refuses any move that is not a row here
+* the engine (:meth:`tcplab.tcp.arrival.Arrival._goto`) refuses any move that is not a row here
   (an undeclared move is a bug and raises ``AssertionError``);
 * the tests check every row is exercised and that what the row says is sent, is sent;
 * the docs and the dashboard draw the diagram from it.

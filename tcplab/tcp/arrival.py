@@ -1,0 +1,467 @@
+"""Segments arriving, and other news from the network: RFC 9293 §3.10.7, §3.9.2.2.
+
+Theory of operation
+-------------------
+:class:`Arrival` is the receive half of a connection: SEGMENT ARRIVES in every state
+(the acceptability test, RST and SYN checks with RFC 5961's challenge ACKs, the ACK,
+the text and the FIN, in the RFC's order), header prediction for the common case,
+reassembly into the receive queue, and the receive window it offers.  It also takes
+what arrives outside the segment flow: ICMP errors about our segments (RFC 5927 checks
+first) and a newer SYN that ends TIME-WAIT (RFC 6191).  Every state move goes through
+:meth:`Arrival._goto`, which looks the move up in :data:`tcplab.tcp.states.TABLE`.
+
+User calls, timers and the connection's life cycle are :mod:`tcplab.tcp.connection`;
+sending is :mod:`tcplab.tcp.sender`.
+"""
+
+from __future__ import annotations
+
+import errno as E
+from abc import abstractmethod
+
+from tcplab.tcp import seq as sq
+from tcplab.tcp.config import Config
+from tcplab.tcp.events import (
+    ConnectionFailed,
+    ConnectionReset,
+    DataReceived,
+    EndOfStream,
+    IcmpReported,
+    StateChanged,
+)
+from tcplab.tcp.reassembly import Reassembly
+from tcplab.tcp.segment import ACK, FIN, RST, SYN, URG, Segment
+from tcplab.tcp.sender import Sender
+from tcplab.tcp.states import TABLE, State, Trigger
+from tcplab.tcp.status import Address
+
+S = State
+T = Trigger
+_ACK_WINDOW_STATES = frozenset({S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2})
+_UNPREDICTED = SYN | FIN | RST | URG | ACK  # of these, a predicted segment has ACK only
+
+
+def reset_for(seg: Segment) -> Segment | None:
+    """The RST that answers ``seg`` when no connection wants it (RFC 9293 §3.10.7.1)."""
+    if seg.flags & RST:
+        return None
+    if seg.flags & ACK:
+        return Segment(seg.dst_port, seg.src_port, seg.ack, 0, RST, 0)
+    return Segment(seg.dst_port, seg.src_port, 0, sq.add(seg.seq, seg.seg_len), RST | ACK, 0)
+
+
+class Arrival(Sender):
+    """The receive side of a connection (see the module docstring)."""
+
+    passive: bool
+    error: int | None
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self.irs = 0
+        self.rcv_nxt = 0
+        self._rcvq = bytearray()        # in order, not yet read by the app
+        self._ooo = Reassembly()
+        self._rd_shut = False
+        self._app_closed = False        # close() was called: nobody reads any more
+        self._close_deferred: str | None = None  # a CLOSE waiting for ESTABLISHED
+        self._eof = False               # the peer's FIN was reached in order
+        self.ts_recent = 0
+        self._ts_recent_valid = False
+        self._challenge_window = -1.0
+        self._challenge_count = 0
+
+    # ------------------------------------------------------------------ the table
+    def _goto(self, trigger: Trigger, detail: str = "") -> None:
+        row = TABLE.get((self.state, trigger))
+        if row is None:
+            raise AssertionError(f"undeclared move: {self.state} on {trigger}")
+        old = self.state
+        self.state = row.next
+        self._events.append(StateChanged(old, row.next, trigger, detail))
+        if row.next is S.CLOSED:
+            for name in list(self._timers):
+                self._cancel(name)
+
+    def _fail(self, code: int, reason: str) -> None:
+        self.error = code
+        self._events.append(ConnectionFailed(code, reason))
+
+    @abstractmethod
+    def _setup(self, remote: Address, now: float) -> None: ...
+
+    @abstractmethod
+    def _close_send(self, now: float, detail: str) -> None: ...
+
+    # ------------------------------------------------------------------ receive window
+    def rcv_window(self) -> int:
+        """Free receive space we may offer (before SWS avoidance and scaling)."""
+        used = len(self._rcvq) + self._ooo.buffered
+        return max(0, self.config.rcvbuf - used)
+
+    def _maybe_window_update(self) -> None:
+        # RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): a reopened window is worth a
+        # segment of its own only when it grew by min(RCV.BUFF/2, Eff.snd.MSS); like
+        # Linux, also only when the offered window had shrunk below half its maximum
+        # (otherwise the next ACK carries the update anyway)
+        offered = max(sq.sub(self.rcv_adv, self.rcv_nxt), 0)
+        limit = min(self.config.rcvbuf, 0xFFFF << self.rcv_wscale)
+        grown = min(self.rcv_window(), limit) - offered
+        if 2 * offered <= limit and grown >= min(limit // 2, self.snd_mss):
+            self._ack_now = True
+
+    # ------------------------------------------------------------------ SEGMENT ARRIVES
+    def receive(self, seg: Segment, now: float) -> None:
+        st = self.state
+        if st is S.CLOSED:
+            reply = reset_for(seg)
+            if reply is not None:
+                self._out.append(reply)
+            self._drop("connection closed")
+            return
+        if st is S.LISTEN:
+            self._receive_listen(seg, now)
+        elif st is S.SYN_SENT:
+            self._receive_syn_sent(seg, now)
+        elif not (st is S.ESTABLISHED and self._predicted(seg, now)):
+            self._receive_synchronized(seg, now)
+        if self.state is not S.CLOSED:
+            self._output(now)
+
+    def icmp_error(self, seq: int, hard: bool, errno: int, reason: str) -> bool:
+        """An ICMP error quoting our segment at ``seq`` (RFC 9293 §3.9.2.2).  Taken only
+        for sequence space in flight, SND.UNA <= seq < SND.NXT (RFC 5927 §4.1); a hard
+        error (``errno``) ends an opening connection, anything else is reported and the
+        connection goes on (MUST-56; hard errors once synchronized: RFC 5927 §7.2).
+        False: not taken."""
+        if self.state in (S.CLOSED, S.LISTEN, S.TIME_WAIT) or not (
+                sq.le(self.snd_una, seq) and sq.lt(seq, self.snd_nxt)):
+            self._drop("ICMP error for sequence space not in flight (RFC 5927)")
+            return False
+        if hard and self.state in (S.SYN_SENT, S.SYN_RECEIVED):
+            self._fail(errno, reason)
+            self._goto(T.RCV_ICMP, reason)
+        else:
+            self._events.append(IcmpReported(reason))
+        return True
+
+    def _receive_listen(self, seg: Segment, now: float) -> None:
+        """RFC 9293 §3.10.7.2."""
+        if seg.flags & RST:
+            self._drop("RST in LISTEN")
+            return
+        if seg.flags & ACK:
+            self._out.append(Segment(self.local[1], seg.src_port, seg.ack, 0, RST, 0))
+            self._drop("ACK in LISTEN")
+            return
+        if not seg.flags & SYN:
+            self._drop("no SYN in LISTEN")
+            return
+        if self.remote is None:
+            self._drop("SYN to a listener: the host spawns a child for it")
+            return
+        remote = (self.remote[0], seg.src_port)
+        self._setup(remote, now)
+        self.irs = seg.seq
+        self.rcv_nxt = sq.add(seg.seq, 1)
+        self._negotiate(seg, now)
+        self._goto(T.RCV_SYN)
+        self._send_syn(now, ack=True)
+        if seg.payload:  # RFC 9293 §3.10.7.2: text in a SYN is queued for later
+            self._accept_text(sq.add(seg.seq, 1), seg.payload, now)
+
+    def _receive_syn_sent(self, seg: Segment, now: float) -> None:
+        """RFC 9293 §3.10.7.3."""
+        f = seg.flags
+        ack_ok = False
+        if f & ACK:
+            if sq.le(seg.ack, self.iss) or sq.gt(seg.ack, self.snd_nxt):
+                if not f & RST:
+                    self._out.append(Segment(self.local[1], self._rport, seg.ack, 0, RST, 0))
+                self._drop("unacceptable ACK in SYN-SENT")
+                return
+            ack_ok = True
+        if f & RST:
+            if ack_ok:
+                self._fail(E.ECONNREFUSED, "connection refused")
+                self._events.append(ConnectionReset(refused=True))
+                self._goto(T.RCV_RST, "connection refused")
+            else:
+                self._drop("RST without ACK in SYN-SENT")
+            return
+        if not f & SYN:
+            self._drop("no SYN in SYN-SENT")
+            return
+        self.irs = seg.seq
+        self.rcv_nxt = sq.add(seg.seq, 1)
+        self.rcv_adv = sq.add(self.rcv_nxt, min(self.rcv_window(), 0xFFFF))
+        self._negotiate(seg, now)
+        if ack_ok:
+            self._ack_of_syn(seg, now)
+            self._goto(T.RCV_SYN_ACK)
+            self._ack_now = True
+            self._update_window(seg, force=True)
+            if seg.payload:
+                self._accept_text(sq.add(seg.seq, 1), seg.payload, now)
+        else:
+            self._goto(T.RCV_SYN, "simultaneous open")
+            self._send_syn(now, ack=True, retransmit=False)
+
+    def _predicted(self, seg: Segment, now: float) -> bool:
+        """Header prediction, as BSD's tcp_input does it: in ESTABLISHED the segment at
+        RCV.NXT that only ACKs (data or not) passes every check of §3.10.7.4 before the
+        fifth step, so it goes straight there, with the same effects.  False: nothing
+        was done; the general path takes it."""
+        if seg.flags & _UNPREDICTED != ACK or seg.seq != self.rcv_nxt or not self.syn_acked:
+            return False
+        payload = seg.payload
+        if payload and sq.sub(self.rcv_adv, self.rcv_nxt) <= 0:
+            return False  # zero window: the general path's rules
+        ts = None
+        if self.ts_ok:
+            ts = seg.timestamps()
+            if ts is None or (self._ts_recent_valid and sq.lt(ts.val, self.ts_recent)):
+                return False
+            s0, last = seg.seq, self._last_ack_sent
+            if sq.le(s0, last) and sq.lt(last, sq.add(s0, max(len(payload), 1))):
+                self.ts_recent = ts.val  # RFC 7323 §4.3
+                self._ts_recent_valid = True
+        if self._process_ack(seg, ts, now) and payload:
+            self._accept_text(seg.seq, payload, now)
+        return True
+
+    def _receive_synchronized(self, seg: Segment, now: float) -> None:
+        """RFC 9293 §3.10.7.4, for SYN-RECEIVED and every synchronized state."""
+        f = seg.flags
+        st = self.state
+        was_syn = False
+        if (st is S.SYN_RECEIVED and not self.passive and f & SYN and f & ACK
+                and seg.seq == self.irs
+                and sq.lt(self.snd_una, seg.ack) and sq.le(seg.ack, self.snd_nxt)):
+            # Simultaneous open: the peer's SYN,ACK repeats the SYN we hold.  Taken as the
+            # ACK of our SYN (as Linux does) instead of re-ACKing and waiting a round trip.
+            seg = Segment(seg.src_port, seg.dst_port, sq.add(seg.seq, 1), seg.ack,
+                          f & ~SYN, seg.window, seg.options, seg.payload)
+            f = seg.flags
+            was_syn = True
+        ts = seg.timestamps() if self.ts_ok else None
+        # RFC 7323 §5.3 PAWS: an old timestamp means an old duplicate
+        if (ts is not None and not f & RST and self._ts_recent_valid
+                and sq.lt(ts.val, self.ts_recent)):
+            self._drop("PAWS: old timestamp")
+            self._ack_now = True
+            return
+        # first: the sequence number (RFC 9293 §3.10.7.4 table)
+        wnd = max(sq.sub(self.rcv_adv, self.rcv_nxt), 0)
+        # a RST is judged by its sequence number alone, whatever data it carries (RFC
+        # 5961 §3.2; §3.10.7.4: RSTs stay acceptable at a zero window; SHLD-2)
+        slen = 0 if f & RST else seg.seg_len
+        s0 = seg.seq
+        if slen == 0:
+            ok = s0 == self.rcv_nxt if wnd == 0 else sq.between(self.rcv_nxt, s0, sq.add(
+                self.rcv_nxt, wnd))
+        elif wnd == 0:
+            ok = False
+        else:
+            right = sq.add(self.rcv_nxt, wnd)
+            ok = (sq.between(self.rcv_nxt, s0, right)
+                  or sq.between(self.rcv_nxt, sq.add(s0, slen - 1), right))
+        zero_window_ack = False
+        if (not ok and st is S.TIME_WAIT and f & FIN and not f & RST
+                and sq.add(s0, len(seg.payload)) == sq.add(self.rcv_nxt, -1)):
+            # a retransmission of the FIN we hold: re-ACK and restart 2*MSL (RFC 9293
+            # §3.10.7.4, TIME-WAIT under the eighth step)
+            self._ack_now = True
+            self._goto(T.RCV_FIN, "retransmitted FIN")
+            self._start_time_wait(now)
+            return
+        if not ok:
+            if wnd == 0 and s0 == self.rcv_nxt and f & ACK and not f & (RST | SYN):
+                # §3.10.7.4: with RCV.WND = 0 still take valid ACKs (the data is dropped)
+                zero_window_ack = True
+            else:
+                if not f & RST:
+                    self._ack_now = True
+                self._drop("out of window")
+                return
+        # second: RST (RFC 5961 §3.2: exact match resets, in-window gets a challenge ACK)
+        if f & RST:
+            if s0 != self.rcv_nxt:
+                self._challenge_ack(now)
+                self._drop("RST not at RCV.NXT: challenge ACK")
+                return
+            self._on_reset()
+            return
+        # fourth: SYN.  A passive open's child goes back to LISTEN (RFC 9293 §3.10.7.4);
+        # in a synchronized state it gets a challenge ACK (RFC 5961 §4.2)
+        if f & SYN and st is S.SYN_RECEIVED and self.passive:
+            self._goto(T.RCV_SYN, "back to LISTEN: the listener keeps listening")
+            return
+        if f & SYN:
+            self._challenge_ack(now)
+            self._drop("SYN in synchronized state: challenge ACK")
+            return
+        # fifth: ACK
+        if not f & ACK:
+            self._drop("no ACK")
+            return
+        if ts is not None and sq.le(s0, self._last_ack_sent) and sq.lt(
+                self._last_ack_sent, sq.add(s0, max(slen, 1))):
+            self.ts_recent = ts.val  # RFC 7323 §4.3
+            self._ts_recent_valid = True
+        if st is S.SYN_RECEIVED:
+            if not (sq.lt(self.snd_una, seg.ack) and sq.le(seg.ack, self.snd_nxt)):
+                self._out.append(Segment(self.local[1], self._rport, seg.ack, 0, RST, 0))
+                self._drop("unacceptable ACK in SYN-RECEIVED")
+                return
+            self._ack_of_syn(seg, now)
+            self._goto(T.RCV_ACK_OF_SYN)
+            self._update_window(seg, force=True, syn=was_syn)
+            if self._close_deferred is not None:
+                detail, self._close_deferred = self._close_deferred, None
+                self._close_send(now, detail)
+        elif (not self.syn_acked and sq.lt(self.snd_una, seg.ack)
+              and sq.le(seg.ack, self.snd_nxt)):
+            # closed while in SYN-RECEIVED: the ACK of our SYN arrives in FIN-WAIT-1 and
+            # must still set the send window (SND.WL1/WL2) from this segment
+            self._ack_of_syn(seg, now)
+            self._update_window(seg, force=True, syn=was_syn)
+        if not self._process_ack(seg, ts, now, syn=was_syn):
+            return
+        st = self.state
+        if st is S.FIN_WAIT_1 and self._fin_acked():
+            self._goto(T.RCV_ACK_OF_FIN)
+            st = self.state
+        elif st is S.CLOSING and self._fin_acked():
+            self._goto(T.RCV_ACK_OF_FIN)
+            self._start_time_wait(now)
+            return
+        elif st is S.LAST_ACK and self._fin_acked():
+            self._goto(T.RCV_ACK_OF_FIN)
+            return
+        if zero_window_ack:
+            self._ack_now = True
+            self._drop("zero window: data not accepted")
+            return
+        # seventh: segment text
+        payload = seg.payload
+        fin = bool(f & FIN)
+        if (payload and self._app_closed and st in (S.FIN_WAIT_1, S.FIN_WAIT_2)
+                and sq.gt(sq.add(s0, len(payload)), self.rcv_nxt)):
+            # RFC 1122 §4.2.2.13: new data after CLOSE has no reader: reset
+            self._out.append(Segment(self.local[1], self._rport, self.snd_max, 0, RST, 0))
+            self._fail(E.ECONNRESET, "data arrived after close")
+            self._goto(T.RCV_DATA_AFTER_CLOSE)
+            return
+        if payload and st in _ACK_WINDOW_STATES:
+            self._accept_text(s0, payload, now)
+        # eighth: FIN
+        if fin:
+            fin_seq = sq.add(s0, len(payload))
+            if st is S.TIME_WAIT:
+                self._ack_now = True
+                self._goto(T.RCV_FIN, "retransmitted FIN")
+                self._start_time_wait(now)
+            elif fin_seq == self.rcv_nxt and not self._eof:
+                self._on_fin(now)
+            elif sq.gt(fin_seq, self.rcv_nxt):
+                self._ooo.fin_seq = fin_seq
+                self._ack_now = True
+            else:
+                self._ack_now = True  # a FIN we already have: re-ACK it
+
+    def _accept_text(self, start: int, payload: bytes, now: float) -> None:
+        """RFC 9293 §3.10.7.4 seventh step, with reassembly of out-of-order data."""
+        skip = sq.sub(self.rcv_nxt, start)
+        if skip > 0:
+            if skip >= len(payload):
+                self._ack_now = True  # a duplicate: re-ACK at once (RFC 5681 §4.2)
+                return
+            payload = payload[skip:]
+            start = self.rcv_nxt
+        room = sq.sub(self.rcv_adv, start)
+        if room <= 0:
+            self._ack_now = True
+            return
+        if len(payload) > room:
+            payload = payload[:room]  # trim to the window we offered
+        if start != self.rcv_nxt:
+            self._ooo.insert(start, payload)
+            self._ack_now = True  # out of order: ACK at once (RFC 5681 §4.2)
+            return
+        filled_hole = len(self._ooo) > 0
+        data = payload + self._ooo.pop_ready(sq.add(start, len(payload))) if filled_hole \
+            else payload
+        self.rcv_nxt = sq.add(self.rcv_nxt, len(data))
+        if not self._rd_shut:
+            self._rcvq += data
+            self._events.append(DataReceived(len(self._rcvq)))
+        if filled_hole or self._ooo.fin_seq is not None:
+            self._ack_now = True
+        else:
+            self._schedule_ack(len(payload), now)
+        if self._ooo.fin_seq is not None and self._ooo.fin_seq == self.rcv_nxt:
+            self._ooo.fin_seq = None
+            self._on_fin(now)
+
+    def _on_fin(self, now: float) -> None:
+        self.rcv_nxt = sq.add(self.rcv_nxt, 1)
+        self._eof = True
+        self._ack_now = True  # ACK a FIN at once
+        self._events.append(EndOfStream())
+        st = self.state
+        if st is S.ESTABLISHED:
+            self._goto(T.RCV_FIN)
+        elif st is S.FIN_WAIT_1:
+            self._goto(T.RCV_FIN, "simultaneous close")
+        elif st is S.FIN_WAIT_2:
+            self._goto(T.RCV_FIN)
+            self._start_time_wait(now)
+
+    def _start_time_wait(self, now: float) -> None:
+        self._cancel("rtx")
+        self._cancel("persist")
+        self._arm("time-wait", now + 2 * self.config.msl)
+
+    def _on_reset(self) -> None:
+        st = self.state
+        if st is S.SYN_RECEIVED:
+            if self.passive:
+                self._goto(T.RCV_RST, "the listener keeps listening")
+            else:
+                self._fail(E.ECONNREFUSED, "connection refused")
+                self._events.append(ConnectionReset(refused=True))
+                self._goto(T.RCV_RST, "connection refused")
+            return
+        if st in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):
+            self._fail(E.ECONNRESET, "connection reset by peer")
+            self._events.append(ConnectionReset())
+            self._rcvq.clear()
+        self._goto(T.RCV_RST)
+
+    def _challenge_ack(self, now: float) -> None:
+        """RFC 5961 §7: at most ``challenge_ack_limit`` challenge ACKs per second."""
+        if now - self._challenge_window >= 1.0:
+            self._challenge_window = now
+            self._challenge_count = 0
+        if self._challenge_count < self.config.challenge_ack_limit:
+            self._challenge_count += 1
+            self._ack_now = True
+
+    def takes_new_syn(self, seg: Segment, new_timestamps: bool) -> bool:
+        """In TIME-WAIT, whether ``seg`` is a SYN opening a new incarnation of this
+        connection (RFC 9293 §3.10.7.4 fourth step, RFC 6191 §2): newer by its timestamp
+        when both incarnations use timestamps (``new_timestamps``: the listener would
+        agree to them), else by its sequence number.  If so, TIME-WAIT ends here
+        (-> CLOSED) and the SYN is for the listener.  A pure query when it answers False."""
+        if self.state is not S.TIME_WAIT or seg.flags & (SYN | ACK | RST | FIN) != SYN:
+            return False
+        ts = seg.timestamps() if self.ts_ok and new_timestamps else None
+        newer = (sq.gt(ts.val, self.ts_recent) if ts is not None
+                 else sq.gt(seg.seq, self.rcv_nxt))
+        if newer:
+            self._goto(T.RCV_SYN, "a new incarnation (RFC 6191)")
+        return newer
+
+    def _sack_blocks(self, limit: int) -> tuple[tuple[int, int], ...]:
+        return self._ooo.sack_blocks(limit)
