@@ -62,6 +62,13 @@ STORY: dict[str, list[str]] = {
         r"t=1\.000 link h1>s1 dropped \(filter\)",
         r"t=2\.000 link h1>s1 dropped \(filter\)",
     ],
+    "keepalive.scn": [
+        r"t=7201\.000 h1 > \S+ \. \d+:\d+\(0\) ack",  # the first probe, 2 h after the ACK
+        r"h1 \S+ ESTABLISHED -> CLOSED \(timeout \(keep-alive: 9 probes unanswered\)\)",
+    ],
+    "time-wait-reuse.scn": [
+        r"h2 \S+ TIME-WAIT -> CLOSED \(rcv SYN \(a new incarnation \(RFC 6191\)\)\)",
+    ],
     "teardown-orders.scn": [
         r"h2 \S+ CLOSE-WAIT -> LAST-ACK",
         r"h1 \S+ CLOSE-WAIT -> LAST-ACK",

@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--msl", type=float, default=None, metavar="SECONDS",
                    help="maximum segment lifetime: TIME-WAIT lasts 2*MSL (default 30, "
                         "RFC 9293; labs often use 1-5)")
+    p.add_argument("--keepalive", type=float, default=None, metavar="SECONDS",
+                   help="idle time before keep-alive probes, on sockets that turn them on "
+                        "(keepalive=on); probes then go every SECONDS/5, at most 75 s "
+                        "(default 7200, RFC 9293; labs often use 5-30)")
     p.add_argument("-v", "--verbose", action="store_true", help="print every segment too")
     return p
 
@@ -114,11 +118,17 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         script = load_scenario(args.scenario) if args.scenario else None
-        config = None
+        settings: dict[str, float] = {}
         if args.msl is not None:
             if not 0 <= args.msl <= 3600:
                 raise SystemExit("tcplab run: --msl must be between 0 and 3600 seconds")
-            config = Config(msl=args.msl)
+            settings["msl"] = args.msl
+        if args.keepalive is not None:
+            if not 1 <= args.keepalive <= 86400:
+                raise SystemExit("tcplab run: --keepalive must be between 1 and 86400 seconds")
+            settings["keepalive_idle"] = args.keepalive
+            settings["keepalive_interval"] = min(75.0, args.keepalive / 5)
+        config = Config(**settings) if settings else None  # type: ignore[arg-type]
         backend, notice = choose_backend(args.backend, args.seed, args.virtual_time, config,
                                          args.switch)
     except SystemExit as exc:

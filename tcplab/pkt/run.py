@@ -549,10 +549,20 @@ class _Runner:
         if opt == "SO_REUSEADDR":
             return 0
         attr, setting = {"SO_RCVBUF": ("rcvbuf", number), "SO_SNDBUF": ("sndbuf", number),
-                         "TCP_NODELAY": ("nagle", not number)}[opt]
+                         "TCP_NODELAY": ("nagle", not number),
+                         "SO_KEEPALIVE": ("keepalive", bool(number)),
+                         "TCP_KEEPIDLE": ("keepalive_idle", float(number)),
+                         "TCP_KEEPINTVL": ("keepalive_interval", float(number)),
+                         "TCP_KEEPCNT": ("keepalive_probes", number)}[opt]
         targets = [sock.config, *(c.config for c in (sock.conn, sock.listener) if c)]
         for cfg in targets:
             setattr(cfg, attr, setting)
+        try:
+            for conn in (sock.conn, sock.listener):
+                if conn is not None:
+                    conn.settings_changed(self.now)
+        except ValueError:
+            raise SysErr(errno_mod.EINVAL) from None
         return 0
 
     def sys_getsockopt(self, call: ps.Syscall, fd: ps.Expr, level: ps.Expr, name: ps.Expr,
@@ -562,7 +572,10 @@ class _Runner:
         cfg = sock.config
         conn = sock.conn or sock.listener
         actual = {"SO_REUSEADDR": 0, "SO_RCVBUF": cfg.rcvbuf, "SO_SNDBUF": cfg.sndbuf,
-                  "TCP_NODELAY": int(not cfg.nagle),
+                  "TCP_NODELAY": int(not cfg.nagle), "SO_KEEPALIVE": int(cfg.keepalive),
+                  "TCP_KEEPIDLE": int(cfg.keepalive_idle),
+                  "TCP_KEEPINTVL": int(cfg.keepalive_interval),
+                  "TCP_KEEPCNT": cfg.keepalive_probes,
                   "SO_ERROR": self.error_of(conn, 0) if conn else 0}[opt]
         inner = value.items[0] if isinstance(value, ps.Array) and value.items else value
         if inner is ...:
@@ -591,7 +604,10 @@ class _Runner:
 
 _SOCKOPTS = {("SOL_SOCKET", "SO_REUSEADDR"), ("SOL_SOCKET", "SO_RCVBUF"),
              ("SOL_SOCKET", "SO_SNDBUF"), ("SOL_SOCKET", "SO_ERROR"),
-             ("IPPROTO_TCP", "TCP_NODELAY"), ("SOL_TCP", "TCP_NODELAY")}
+             ("IPPROTO_TCP", "TCP_NODELAY"), ("SOL_TCP", "TCP_NODELAY"),
+             ("SOL_SOCKET", "SO_KEEPALIVE"),
+             *((level, name) for level in ("IPPROTO_TCP", "SOL_TCP")
+               for name in ("TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT"))}
 
 
 def _sockopt(call: ps.Syscall, level: ps.Expr, name: ps.Expr) -> str:

@@ -86,7 +86,7 @@ _HOWS = ("rd", "wr", "rdwr")
 
 
 _FEATURE_FIELDS = {"sack": "sack", "timestamps": "timestamps", "wscale": "window_scaling",
-                   "nagle": "nagle"}
+                   "nagle": "nagle", "keepalive": "keepalive"}
 
 
 def _features(features: dict[str, bool]) -> dict[str, bool]:
@@ -157,7 +157,7 @@ class Host:
     # ------------------------------------------------------------------ socket API
     def set_tcp(self, **features: bool) -> None:
         """Turn TCP features on or off for the sockets opened from now on: ``sack``,
-        ``timestamps``, ``wscale`` (window scaling), ``nagle``."""
+        ``timestamps``, ``wscale`` (window scaling), ``nagle``, ``keepalive``."""
         self.tcp_defaults.update(_features(features))
 
     def _config(self, base: Config, tcp: dict[str, bool] | None) -> Config:
@@ -401,7 +401,8 @@ class Host:
         child.local = local
         parent = lst.conn.config
         child.config = replace(iface.config, sack=parent.sack, timestamps=parent.timestamps,
-                               window_scaling=parent.window_scaling, nagle=parent.nagle)
+                               window_scaling=parent.window_scaling, nagle=parent.nagle,
+                               keepalive=parent.keepalive)
         rec = self._new_record(child, local, remote, listener=lst.sid,
                                accepted=self.auto_accept)
         self._bind(rec, (dst, seg.dst_port, src, seg.src_port))

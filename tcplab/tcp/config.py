@@ -29,6 +29,10 @@ class Config:
     initial_window: int = 10        # segments (RFC 6928)
     isn_secret: bytes = b"tcplab"   # RFC 6528 key; hosts pass a random one
     challenge_ack_limit: int = 10   # per second (RFC 5961 §7)
+    keepalive: bool = False         # RFC 9293 §3.8.4: off unless asked (MUST-24, MUST-25)
+    keepalive_idle: float = 7200.0  # idle seconds before the first probe (MUST-27, MUST-28)
+    keepalive_interval: float = 75.0  # between unanswered probes (as Linux)
+    keepalive_probes: int = 9       # unanswered probes before giving up (MUST-29: > 1)
 
     def validate(self) -> None:
         if not 88 <= self.mss <= 65495:
@@ -46,3 +50,8 @@ class Config:
             raise ValueError("msl must be >= 0")
         if self.r1 < 1:
             raise ValueError("r1 must be at least 1 retransmission")
+        if self.keepalive_idle <= 0 or self.keepalive_interval <= 0:
+            raise ValueError("keep-alive times must be positive")
+        if self.keepalive_probes < 2:
+            # RFC 9293 §3.8.4 (MUST-29): one unanswered probe proves nothing
+            raise ValueError("keepalive_probes must be at least 2")

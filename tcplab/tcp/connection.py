@@ -83,11 +83,14 @@ class Connection(Arrival):
                 self._on_persist(now)
             elif name == "delack":
                 self._ack_now = True
+            elif name == "keepalive":
+                self._on_keepalive(now)
         self._output(now)
 
     # ------------------------------------------------------------------ user calls
     def _setup(self, remote: Address, now: float) -> None:
         self.remote = remote
+        self._ka_heard = now
         self.iss = initial_sequence(self.config.isn_secret, self.local, remote, now)
         if self._iss_above is not None and not sq.gt(self.iss, self._iss_above):
             # RFC 1122 §4.2.2.13 (1): a new incarnation starts above all the old one sent
@@ -134,6 +137,13 @@ class Connection(Arrival):
         if st not in (S.SYN_SENT, S.SYN_RECEIVED):
             self._output(now)
         return n
+
+    def settings_changed(self, now: float) -> None:
+        """The application changed ``config`` (a socket option): act on it now -- arm
+        or stop the keep-alive timer, send what Nagle no longer holds back."""
+        self.config.validate()
+        if self.state not in (S.CLOSED, S.LISTEN):
+            self._output(now)
 
     def recv(self, max_bytes: int, now: float) -> bytes:
         if self._rcvq:

@@ -61,6 +61,10 @@ def offered_wscale(cfg: Config) -> int:
     return shift
 
 
+# states in which an idle connection is probed (those whose give-up row is TIMEOUT)
+_KEEPALIVE = frozenset({S.ESTABLISHED, S.CLOSE_WAIT})
+
+
 class Sender(Tcb):
     """The send side's algorithms and the output routine (see the module docstring)."""
 
@@ -125,6 +129,7 @@ class Sender(Tcb):
 
     def _ack_of_syn(self, seg: Segment, now: float) -> None:
         self.syn_acked = True
+        self._ka_heard = now
         self.snd_una = seg.ack
         if sq.lt(self.snd_nxt, self.snd_una):
             self.snd_nxt = self.snd_una
@@ -186,6 +191,10 @@ class Sender(Tcb):
             self._challenge_ack(now)  # RFC 5961 §5.2: too old to be acceptable
             self._drop("ACK too old: challenge ACK")
             return False
+        self._ka_heard = now
+        if self._ka_probes:  # a probe answered: the wait starts over (re-armed on output)
+            self._ka_probes = 0
+            self._cancel("keepalive")
         if self.sack_ok:
             for start, end in seg.sack_blocks():
                 self.board.add(start, end, self.snd_una, self.snd_max)
@@ -484,4 +493,34 @@ class Sender(Tcb):
         if outstanding and "rtx" not in self._timers:
             self._rtx_since = self._rtx_since if self._rtx_since is not None else now
             self._arm("rtx", now + self.rtt.current())
+        self._keepalive_timer(outstanding)
+
+    # -- keep-alives (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6) ----------------------------
+    def _keepalive_timer(self, outstanding: bool) -> None:
+        """Run the keep-alive timer only while nothing is outstanding (MUST-26).  It is
+        moved earlier at once (a shorter idle time) but never later for every segment
+        heard: when it fires early, :meth:`_on_keepalive` lets it be armed again."""
+        cfg = self.config
+        if not cfg.keepalive or outstanding or self.state not in _KEEPALIVE or (
+                self._timers.keys() & {"rtx", "persist"}):
+            if "keepalive" in self._timers:
+                self._cancel("keepalive")
+            return
+        due = (self._ka_heard + cfg.keepalive_idle if not self._ka_probes
+               else self._ka_sent + cfg.keepalive_interval)
+        armed = self._timers.get("keepalive")
+        if armed is None or armed > due:
+            self._arm("keepalive", due)
+
+    def _on_keepalive(self, now: float) -> None:
+        cfg = self.config
+        if self._ka_probes == 0 and now < self._ka_heard + cfg.keepalive_idle:
+            return  # heard from the peer meanwhile: armed again for the rest
+        if self._ka_probes >= cfg.keepalive_probes:
+            self._on_rto_give_up(f"keep-alive: {self._ka_probes} probes unanswered")
+            return
+        # SEG.SEQ = SND.NXT - 1, no data (SHLD-12): the peer answers with an ACK
+        self._after_emit(self._build(sq.add(self.snd_nxt, -1), ACK, b"", now), now)
+        self._ka_probes += 1
+        self._ka_sent = now
 

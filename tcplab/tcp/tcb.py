@@ -74,6 +74,9 @@ class Tcb(ABC):
         self._ts_floor: int | None = None  # echoes below this predate our last timeout
         self.syn_acked = False  # our SYN is acknowledged (SND.UNA may pass ISS again later)
         self._persist_backoff = 0
+        self._ka_heard = 0.0     # when the peer was last heard from (keep-alives)
+        self._ka_probes = 0      # keep-alive probes unanswered so far
+        self._ka_sent = 0.0      # when the last of them went
         self._why = ""  # reason given to the next retransmission events
 
     # -- timers, events, accounting ----------------------------------------------------

@@ -144,7 +144,7 @@ def test_blank_and_comment_lines_are_nothing(line: str) -> None:
     assert parse_line(line) is None
 
 
-TCP_USAGE = "[sack=off] [timestamps=off] [wscale=off] [nagle=off]"
+TCP_USAGE = "[sack=off] [timestamps=off] [wscale=off] [nagle=off] [keepalive=on]"
 LISTEN_USAGE = f"listen HOST:PORT {TCP_USAGE}"
 CONNECT_USAGE = f"connect HOST[:PORT] HOST:PORT [as NAME] {TCP_USAGE}"
 

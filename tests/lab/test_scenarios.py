@@ -252,3 +252,25 @@ def test_missing_scenario_file_is_a_one_line_error(
     assert code == 2 and out == ""
     assert err.strip().count("\n") == 0
     assert "cannot read scenario" in err and "nope.scn" in err
+
+
+def test_keepalive_flag_shortens_the_idle_time(capsys: pytest.CaptureFixture[str],
+                                               tmp_path: Path) -> None:
+    path = tmp_path / "ka.scn"
+    path.write_text("listen h2:80\nconnect h1 h2:80 as c1 keepalive=on\nconnect h1 h2:80 as c2\n"
+                    "wait 1\nlink h1 s1 down\nwait 25\nexpect c1 ESTABLISHED\nwait 4\n"
+                    "expect c1 CLOSED\nexpect c2 ESTABLISHED\n")
+    # quiet since the handshake at 0: probes at 10, 12 ... 26 s, unanswered: c1 ends at 28 s
+    code, out, err = run_scenario(capsys, path, "--keepalive", "10")
+    assert (code, err) == (0, ""), out
+    assert "keep-alive: 9 probes unanswered" in out
+    code, out, err = run_scenario(capsys, path)          # two hours: nothing happens
+    assert code == 1 and "expect c1 CLOSED" in out
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "100000"])
+def test_keepalive_flag_out_of_range(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    demo = Path(__file__).resolve().parents[2] / "scenarios" / "handshake.scn"
+    code, _out, err = run_scenario(capsys, demo, "--keepalive", value)
+    assert code == 2
+    assert err.strip() == "tcplab run: --keepalive must be between 1 and 86400 seconds"

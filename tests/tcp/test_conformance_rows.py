@@ -117,6 +117,74 @@ def test_slow_start_then_congestion_avoidance() -> None:
     assert cwnds == [2920, 4380, 5840, 7300, 8760, 10220, 10428, 10632]
 
 
+# ---------------------------------------------------------------- keep-alives
+def _keepalive(**changes: Any) -> Harness:
+    h = Harness(config=plain(keepalive=True, keepalive_idle=10.0, keepalive_interval=2.0,
+                             keepalive_probes=3, **changes))
+    h.established()
+    return h
+
+
+def test_keepalives_are_off_by_default_and_two_hours_when_on() -> None:
+    """MAY-5, MUST-25, MUST-27, MUST-28 (RFC 9293 §3.8.4): off unless asked; the idle
+    time is a setting that defaults to two hours."""
+    cfg = Config()
+    assert cfg.keepalive is False and cfg.keepalive_idle == 7200.0
+    h = make(S.ESTABLISHED)
+    assert h.conn.get_timer() is None                    # idle, and no keep-alive timer
+    h.conn.config.keepalive = True
+    h.step(lambda: h.conn.settings_changed(h.now))
+    assert h.conn.get_timer() == h.now + 7200.0
+
+
+def test_a_keepalive_probe_carries_no_data_and_an_answer_restarts_the_wait() -> None:
+    """MUST-26, SHLD-12 (RFC 9293 §3.8.4): a probe (SND.NXT-1, no data) only after the
+    whole idle time with nothing heard; the peer's answer starts it over."""
+    h = _keepalive()
+    start = h.now
+    out = h.fire()
+    assert h.now == start + 10.0
+    check(out.only(), ACK, h.l(0), h.r(1))             # SEG.SEQ = SND.NXT - 1, no data
+    h.send(ACK, h.r(1), h.l(1)).nothing()              # the answer
+    assert h.conn.get_timer() == h.now + 10.0
+    h.at(h.now + 5.0).send(ACK, h.r(1), h.l(1), b"hi")  # heard again at +5 ...
+    out = h.fire()                                     # ... so the timer's first firing
+    assert out.segs == [] and h.state is S.ESTABLISHED  # is early, and waits for the rest
+    assert h.conn.get_timer() == h.now + 5.0
+
+
+def test_no_keepalive_while_data_is_outstanding() -> None:
+    """MUST-26 (RFC 9293 §3.8.4): with unacknowledged data, retransmission does the job."""
+    h = _keepalive()
+    h.call("send", b"waiting")
+    assert h.conn.get_timer() == h.now + 1.0           # the RTO, not the keep-alive
+    h.send(ACK, h.r(1), h.l(8)).nothing()
+    assert h.conn.get_timer() == h.now + 10.0          # back to the keep-alive
+
+
+def test_one_unanswered_probe_is_no_proof_of_death() -> None:
+    """MUST-29 (RFC 9293 §3.8.4): only after all probes and their intervals go unanswered
+    does the connection give up (ETIMEDOUT); one is never enough."""
+    h = _keepalive()
+    sent = [len(h.fire().segs) for _ in range(3)]
+    assert sent == [1, 1, 1] and h.state is S.ESTABLISHED
+    out = h.fire()
+    assert out.segs == [] and h.state is S.CLOSED and h.conn.error == errno.ETIMEDOUT
+    with pytest.raises(ValueError, match="keepalive_probes"):
+        plain(keepalive_probes=1).validate()
+
+
+def test_keepalives_switch_on_per_connection() -> None:
+    """MUST-24 (RFC 9293 §3.8.4): the application turns them on for one connection."""
+    host = Host("a", rng=random.Random(3), config=Config(keepalive_idle=30.0))
+    host.add_interface("eth0", MAC_A, "10.0.0.1", 24)
+    plain_sid = host.connect("10.0.0.7", 80, 0.0)
+    probed = host.connect("10.0.0.8", 80, 0.0, tcp={"keepalive": True})
+    assert host.socket(plain_sid).status and host.socket(probed).state is not S.CLOSED
+    assert [c.config.keepalive for c in (host._record(plain_sid).conn,
+                                         host._record(probed).conn)] == [False, True]
+
+
 # ---------------------------------------------------------------- ICMP errors
 def _quoted_syn(host: Host, dst: str) -> tuple[int, bytes]:
     """Open a connection to ``dst``: its socket id and the SYN as an ICMP error quotes it."""

@@ -292,7 +292,8 @@ def _p_tcp(args: _Args) -> Command:
     host = _name(args.take("a HOST").text, "host")
     options = _tcp_options(args)
     if not options:
-        raise _Fail("tcp HOST needs at least one of sack=, timestamps=, wscale=, nagle=")
+        raise _Fail("tcp HOST needs at least one of "
+                    + ", ".join(f"{f}=" for f in TCP_FEATURES))
     return Tcp(host, options)
 
 
