@@ -64,7 +64,7 @@ STORY: dict[str, list[str]] = {
     ],
     "keepalive.scn": [
         r"t=7201\.000 h1 > \S+ \. \d+:\d+\(0\) ack",  # the first probe, 2 h after the ACK
-        r"h1 \S+ ESTABLISHED -> CLOSED \(timeout \(keep-alive: 9 probes unanswered\)\)",
+        r"h1 \S+ ESTABLISHED -> CLOSED \(keep-alive timeout \(9 probes unanswered\)\)",
     ],
     "time-wait-reuse.scn": [
         r"h2 \S+ TIME-WAIT -> CLOSED \(rcv SYN \(a new incarnation \(RFC 6191\)\)\)",

@@ -36,7 +36,7 @@ import errno as errno_mod
 import os
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from tcplab.pkt import parse as ps
@@ -555,14 +555,17 @@ class _Runner:
                          "TCP_KEEPINTVL": ("keepalive_interval", float(number)),
                          "TCP_KEEPCNT": ("keepalive_probes", number)}[opt]
         targets = [sock.config, *(c.config for c in (sock.conn, sock.listener) if c)]
-        for cfg in targets:
-            setattr(cfg, attr, setting)
-        try:
-            for conn in (sock.conn, sock.listener):
-                if conn is not None:
-                    conn.settings_changed(self.now)
+        trial = replace(sock.config)
+        setattr(trial, attr, setting)
+        try:  # checked on a copy: a refused value changes nothing
+            trial.validate()
         except ValueError:
             raise SysErr(errno_mod.EINVAL) from None
+        for cfg in targets:
+            setattr(cfg, attr, setting)
+        for conn in (sock.conn, sock.listener):
+            if conn is not None:
+                conn.settings_changed(self.now)
         return 0
 
     def sys_getsockopt(self, call: ps.Syscall, fd: ps.Expr, level: ps.Expr, name: ps.Expr,

@@ -76,8 +76,10 @@ EPHEMERAL_HIGH = 60999
 ANY = "0.0.0.0"
 _READ_ALL = 1 << 30
 _OPENING = (State.SYN_SENT, State.SYN_RECEIVED)
-# RFC 9293 §3.9.2.2: Destination Unreachable codes 2-4 are hard errors (SHLD-26)
-_HARD_UNREACHABLE = {2: E.ENOPROTOOPT, 3: E.ECONNREFUSED, 4: E.EMSGSIZE}
+# RFC 9293 §3.9.2.2: Destination Unreachable codes 2-4 are hard errors (SHLD-26) -- but
+# "fragmentation needed" is path MTU discovery's news, which ends no connection (as in
+# Linux); tcplab does no PMTUD, so it is reported like a soft error
+_HARD_UNREACHABLE = {2: E.ENOPROTOOPT, 3: E.ECONNREFUSED}
 _UNREACHABLE_CODES = {0: "network unreachable", 1: "host unreachable",
                       2: "protocol unreachable", 3: "port unreachable",
                       4: "fragmentation needed", 5: "source route failed",

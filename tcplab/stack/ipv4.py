@@ -129,8 +129,8 @@ def icmp_error(icmp: bytes | memoryview) -> IcmpError | str | None:
     ihl = (inner[0] & 0x0F) * 4
     if ihl < IPV4_HEADER_LEN or len(inner) < ihl + 8:
         return "malformed icmp"
-    if inner[9] != PROTO_TCP:
-        return None
+    if inner[9] != PROTO_TCP or struct.unpack_from("!H", inner, 6)[0] & FRAG_OFFSET_MASK:
+        return None  # not TCP, or a later fragment: no TCP header quoted
     sport, dport, seq = struct.unpack_from("!HHI", inner, ihl)
     return IcmpError(icmp[0], icmp[1], bytes(inner[12:16]), bytes(inner[16:20]), sport,
                      dport, seq)

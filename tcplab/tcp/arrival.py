@@ -130,17 +130,22 @@ class Arrival(Sender):
 
     def icmp_error(self, seq: int, hard: bool, errno: int, reason: str) -> bool:
         """An ICMP error quoting our segment at ``seq`` (RFC 9293 §3.9.2.2).  Taken only
-        for sequence space in flight, SND.UNA <= seq < SND.NXT (RFC 5927 §4.1); a hard
+        for sequence space in flight, SND.UNA <= seq < SND.MAX (RFC 5927 §4.1); a hard
         error (``errno``) ends an opening connection, anything else is reported and the
         connection goes on (MUST-56; hard errors once synchronized: RFC 5927 §7.2).
         False: not taken."""
+        # SND.MAX, not SND.NXT: after a timeout SND.NXT went back, and what was sent
+        # beyond it is still in flight
         if self.state in (S.CLOSED, S.LISTEN, S.TIME_WAIT) or not (
-                sq.le(self.snd_una, seq) and sq.lt(seq, self.snd_nxt)):
+                sq.le(self.snd_una, seq) and sq.lt(seq, self.snd_max)):
             self._drop("ICMP error for sequence space not in flight (RFC 5927)")
             return False
         if hard and self.state in (S.SYN_SENT, S.SYN_RECEIVED):
-            self._fail(errno, reason)
-            self._goto(T.RCV_ICMP, reason)
+            if self.passive:  # nobody accepted it: as for a RST, the listener goes on
+                self._goto(T.RCV_ICMP, f"{reason}; the listener keeps listening")
+            else:
+                self._fail(errno, reason)
+                self._goto(T.RCV_ICMP, reason)
         else:
             self._events.append(IcmpReported(reason))
         return True

@@ -140,8 +140,11 @@ class Connection(Arrival):
 
     def settings_changed(self, now: float) -> None:
         """The application changed ``config`` (a socket option): act on it now -- arm
-        or stop the keep-alive timer, send what Nagle no longer holds back."""
+        or stop the keep-alive timer (a first one counts from now, as Linux does), send
+        what Nagle no longer holds back."""
         self.config.validate()
+        if self.config.keepalive and "keepalive" not in self._timers:
+            self._ka_heard = max(self._ka_heard, now)
         if self.state not in (S.CLOSED, S.LISTEN):
             self._output(now)
 
@@ -237,3 +240,7 @@ class Connection(Arrival):
     def _on_rto_give_up(self, reason: str) -> None:
         self._fail(E.ETIMEDOUT, reason)
         self._goto(T.TIMEOUT, reason)
+
+    def _on_keepalive_give_up(self, probes: int) -> None:
+        self._fail(E.ETIMEDOUT, f"keep-alive: {probes} probes unanswered")
+        self._goto(T.KEEPALIVE_TIMEOUT, f"{probes} probes unanswered")

@@ -75,7 +75,7 @@ class IcmpReported:
 
 @dataclass(frozen=True, slots=True)
 class TimerArmed:
-    name: str  # "rtx", "persist", "delack", "time-wait", "user"
+    name: str  # "rtx", "persist", "delack", "time-wait", "keepalive"
     deadline: float
 
 

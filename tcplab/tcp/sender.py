@@ -14,10 +14,10 @@ a retransmission timeout, when sending goes back to SND.UNA: RFC 6298 §5.4, "go
 loss recovery (RFC 6675), new data the windows allow (RFC 5681, Nagle and sender-side
 silly-window avoidance, RFC 9293 §3.7.4 and §3.8.6.2.1), the FIN, and finally a bare
 ACK if one is owed and nothing else carried it.  It then sets the retransmission and
-persist timers to match what is outstanding.
+persist timers to match what is outstanding, and the keep-alive timer while nothing is.
 
-:class:`Sender` is the base of :class:`tcplab.tcp.connection.Connection`; the state
-machine and the receive path live there.
+:class:`Sender` is the base of :class:`tcplab.tcp.arrival.Arrival` (the receive side)
+and so of :class:`tcplab.tcp.connection.Connection`.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from tcplab.tcp.segment import (
     FIN,
     NOP,
     PSH,
+    RST,
     SACK_PERMITTED,
     SYN,
     Mss,
@@ -476,6 +477,10 @@ class Sender(Tcb):
         return self.max_snd_wnd > 0 and n >= self.max_snd_wnd // 2
 
     def _set_timers(self, now: float) -> None:
+        self._set_send_timers(now)
+        self._keepalive_timer()
+
+    def _set_send_timers(self, now: float) -> None:
         outstanding = self.snd_max != self.snd_una
         if (not outstanding and self.snd_wnd > 0 and self.state in _SENDING
                 and sq.lt(self.snd_nxt, self._data_end()) and "persist" not in self._timers):
@@ -493,16 +498,21 @@ class Sender(Tcb):
         if outstanding and "rtx" not in self._timers:
             self._rtx_since = self._rtx_since if self._rtx_since is not None else now
             self._arm("rtx", now + self.rtt.current())
-        self._keepalive_timer(outstanding)
 
     # -- keep-alives (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6) ----------------------------
-    def _keepalive_timer(self, outstanding: bool) -> None:
-        """Run the keep-alive timer only while nothing is outstanding (MUST-26).  It is
-        moved earlier at once (a shorter idle time) but never later for every segment
-        heard: when it fires early, :meth:`_on_keepalive` lets it be armed again."""
+    def _idle(self) -> bool:
+        """Keep-alives may run: on, in a state that has them, and nothing outstanding or
+        waiting to go (MUST-26) -- no data, no FIN, no retransmission or probe timer."""
+        return (self.config.keepalive and self.state in _KEEPALIVE
+                and self.snd_una == self.snd_max and self.snd_nxt == self._data_end()
+                and not self._fin_queued and not self._timers.keys() & {"rtx", "persist"})
+
+    def _keepalive_timer(self) -> None:
+        """Run the keep-alive timer only while idle.  It is moved earlier at once (a
+        shorter idle time) but never later for every segment heard: when it fires
+        early, :meth:`_on_keepalive` lets it be armed again."""
         cfg = self.config
-        if not cfg.keepalive or outstanding or self.state not in _KEEPALIVE or (
-                self._timers.keys() & {"rtx", "persist"}):
+        if not self._idle():
             if "keepalive" in self._timers:
                 self._cancel("keepalive")
             return
@@ -514,10 +524,14 @@ class Sender(Tcb):
 
     def _on_keepalive(self, now: float) -> None:
         cfg = self.config
-        if self._ka_probes == 0 and now < self._ka_heard + cfg.keepalive_idle:
-            return  # heard from the peer meanwhile: armed again for the rest
+        if not self._idle() or (
+                self._ka_probes == 0 and now < self._ka_heard + cfg.keepalive_idle):
+            return  # busy, or heard from the peer meanwhile: armed again if need be
         if self._ka_probes >= cfg.keepalive_probes:
-            self._on_rto_give_up(f"keep-alive: {self._ka_probes} probes unanswered")
+            # like Linux, a RST tells the peer, should the path come back
+            self._out.append(Segment(self.local[1], self._rport, self.snd_nxt, self.rcv_nxt,
+                                     RST | ACK, 0))
+            self._on_keepalive_give_up(self._ka_probes)
             return
         # SEG.SEQ = SND.NXT - 1, no data (SHLD-12): the peer answers with an ACK
         self._after_emit(self._build(sq.add(self.snd_nxt, -1), ACK, b"", now), now)

@@ -82,6 +82,7 @@ class Trigger(StrEnum):
     RCV_ICMP = "rcv ICMP error"
     TIMEOUT = "timeout"
     TIME_WAIT_TIMEOUT = "2MSL timeout"
+    KEEPALIVE_TIMEOUT = "keep-alive timeout"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.ESTABLISHED, T.RCV_RST, S.CLOSED, "", "connection reset"),
     Transition(S.ESTABLISHED, T.ABORT, S.CLOSED, "RST"),
     Transition(S.ESTABLISHED, T.TIMEOUT, S.CLOSED, "", "retransmissions gave up"),
+    Transition(S.ESTABLISHED, T.KEEPALIVE_TIMEOUT, S.CLOSED, "RST",
+               "keep-alive probes unanswered"),
     Transition(S.FIN_WAIT_1, T.RCV_ACK_OF_FIN, S.FIN_WAIT_2, ""),
     Transition(S.FIN_WAIT_1, T.RCV_FIN, S.CLOSING, "ACK", "simultaneous close"),
     Transition(S.FIN_WAIT_1, T.RCV_RST, S.CLOSED, "", "connection reset"),
@@ -141,6 +144,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.CLOSE_WAIT, T.RCV_RST, S.CLOSED, "", "connection reset"),
     Transition(S.CLOSE_WAIT, T.ABORT, S.CLOSED, "RST"),
     Transition(S.CLOSE_WAIT, T.TIMEOUT, S.CLOSED, "", "retransmissions gave up"),
+    Transition(S.CLOSE_WAIT, T.KEEPALIVE_TIMEOUT, S.CLOSED, "RST",
+               "keep-alive probes unanswered"),
     Transition(S.CLOSING, T.RCV_ACK_OF_FIN, S.TIME_WAIT, ""),
     Transition(S.CLOSING, T.RCV_RST, S.CLOSED, ""),
     Transition(S.CLOSING, T.ABORT, S.CLOSED, ""),

@@ -2,8 +2,9 @@
 uses: timers, events, sequence-space accounting and building outgoing segments.
 
 :class:`Tcb` is the base of :class:`~tcplab.tcp.sender.Sender` (windows, congestion
-control, loss recovery, retransmission) and so of
-:class:`~tcplab.tcp.connection.Connection` (the state machine and the receive side).
+control, loss recovery, retransmission, keep-alives), then of
+:class:`~tcplab.tcp.arrival.Arrival` (the receive side) and
+:class:`~tcplab.tcp.connection.Connection` (user calls, timers, life cycle).
 It holds no policy: what to send and when is decided above it.
 """
 
@@ -100,6 +101,9 @@ class Tcb(ABC):
 
     @abstractmethod
     def _on_rto_give_up(self, reason: str) -> None: ...
+
+    @abstractmethod
+    def _on_keepalive_give_up(self, probes: int) -> None: ...
 
     @abstractmethod
     def _sack_blocks(self, limit: int) -> tuple[tuple[int, int], ...]: ...

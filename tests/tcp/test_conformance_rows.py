@@ -31,13 +31,14 @@ from tcplab.backends.mininet.agent import agent_host
 from tcplab.stack import ethernet, ipv4
 from tcplab.stack.arp import OP_REPLY, OP_REQUEST, build_arp, parse_arp
 from tcplab.stack.events import SegmentDropped, SegmentReceived, SoftError, StateChanged
+from tcplab.stack.events import SocketError as SocketErrorEvent
 from tcplab.stack.host import Host
 from tcplab.stack.sockets import HostError
 from tcplab.tcp import seq as sq
 from tcplab.tcp.codec import decode, encode, internet_checksum, ip_to_bytes
 from tcplab.tcp.config import Config
 from tcplab.tcp.connection import Connection
-from tcplab.tcp.events import DeliveryTrouble, Retransmitted
+from tcplab.tcp.events import DeliveryTrouble, IcmpReported, Retransmitted
 from tcplab.tcp.isn import initial_sequence
 from tcplab.tcp.segment import NOP, Mss, Segment, Timestamps
 from tcplab.tcp.states import State
@@ -162,6 +163,19 @@ def test_no_keepalive_while_data_is_outstanding() -> None:
     assert h.conn.get_timer() == h.now + 10.0          # back to the keep-alive
 
 
+def test_no_keepalive_while_data_waits_for_a_zero_window() -> None:
+    """MUST-26: data waiting behind a zero window is not idleness; only window probes go."""
+    h = _keepalive()
+    h.send(ACK, h.r(1), h.l(1), window=0).nothing()
+    h.call("send", b"waits")
+    sent = []
+    while h.now < 60.0:
+        out = h.fire()
+        sent += [(s.seq, len(s.payload)) for s in out.segs]
+        assert "keepalive" not in h.conn._timers
+    assert sent and all(seg == (h.l(1), 1) for seg in sent)  # zero-window probes only
+
+
 def test_one_unanswered_probe_is_no_proof_of_death() -> None:
     """MUST-29 (RFC 9293 §3.8.4): only after all probes and their intervals go unanswered
     does the connection give up (ETIMEDOUT); one is never enough."""
@@ -169,7 +183,8 @@ def test_one_unanswered_probe_is_no_proof_of_death() -> None:
     sent = [len(h.fire().segs) for _ in range(3)]
     assert sent == [1, 1, 1] and h.state is S.ESTABLISHED
     out = h.fire()
-    assert out.segs == [] and h.state is S.CLOSED and h.conn.error == errno.ETIMEDOUT
+    check(out.only(), RST | ACK, h.l(1), h.r(1))        # as Linux: tell the peer
+    assert h.state is S.CLOSED and h.conn.error == errno.ETIMEDOUT
     with pytest.raises(ValueError, match="keepalive_probes"):
         plain(keepalive_probes=1).validate()
 
@@ -210,7 +225,25 @@ def test_a_hard_icmp_error_ends_only_the_opening_it_quotes() -> None:
         "rcv ICMP error (ICMP destination unreachable (port unreachable) from 10.0.0.8)"]
 
 
-@pytest.mark.parametrize(("icmp_type", "code"), [(3, 1), (3, 0), (11, 0), (12, 0), (3, 3)])
+def test_a_hard_icmp_error_for_an_unaccepted_child_is_silent() -> None:
+    """As for a RST in SYN-RECEIVED: the child goes, the listener goes on, and nobody is
+    told of a connection nobody accepted."""
+    host = Host("a", rng=random.Random(3))
+    host.add_interface("eth0", MAC_A, "10.0.0.1", 24)
+    lst = host.listen(80, now=0.0)
+    syn = Segment(4000, 80, 1, 0, SYN, 1000, (Mss(1460),))
+    _inject(host, "eth0", "10.0.0.9", "10.0.0.1", ipv4.PROTO_TCP,
+            _tcp("10.0.0.9", "10.0.0.1", syn), 0.0)
+    [(_, ip, synack)] = _wire(host, 0.0)
+    quoted = ipv4.build(ip.src, ip.dst, ipv4.PROTO_TCP, encode(synack, ip.src, ip.dst), 1)
+    _inject(host, "eth0", "10.0.0.9", "10.0.0.1", ipv4.PROTO_ICMP, _icmp(3, 3, quoted), 0.5)
+    [child] = [s for s in host.sockets() if s.kind == "connection"]
+    assert child.state is S.CLOSED and host.socket(lst).state is S.LISTEN
+    assert not any(isinstance(e, SocketErrorEvent) for e in iter(host.next_event, None))
+
+
+@pytest.mark.parametrize(("icmp_type", "code"), [(3, 1), (3, 0), (11, 0), (12, 0), (3, 3),
+                                                 (3, 4)])
 def test_other_icmp_errors_are_told_to_the_application(icmp_type: int, code: int) -> None:
     """SHLD-25 (RFC 9293 §3.9.2.2): soft errors -- and, once synchronized, hard ones too
     (RFC 5927 §7.2) -- become a soft error event; the connection goes on."""
@@ -224,6 +257,20 @@ def test_other_icmp_errors_are_told_to_the_application(icmp_type: int, code: int
     assert [(e.sid, e.retransmissions) for e in soft] == [(sid, 0)]
     assert soft[0].reason.startswith(f"ICMP {ipv4.ICMP_ERRORS[icmp_type]}")
     assert a.socket(sid).state is S.ESTABLISHED and a.socket(sid).status.error is None
+
+
+def test_after_a_timeout_all_that_was_sent_is_still_in_flight_for_icmp() -> None:
+    """RFC 5927 §4.1 with go-back-N: SND.NXT went back to SND.UNA, but an error about the
+    third segment sent before the timeout still belongs to the connection."""
+    h = make(S.ESTABLISHED)
+    h.call("send", b"x" * 3 * MSS)
+    h.fire()                                             # RTO: SND.NXT back
+    third = h.l(1 + 2 * MSS)
+    assert sq.lt(h.conn.snd_nxt, third) and sq.lt(third, h.conn.snd_max)
+    out = h.step(lambda: h.conn.icmp_error(third, False, errno.EHOSTUNREACH, "host unreachable"))
+    assert out.result is True and out.of(IcmpReported) == [IcmpReported("host unreachable")]
+    out = h.step(lambda: h.conn.icmp_error(h.conn.snd_max, False, errno.EHOSTUNREACH, "x"))
+    assert out.result is False                           # beyond what was ever sent
 
 
 def test_an_icmp_error_for_sequence_space_not_in_flight_is_ignored() -> None:

@@ -76,6 +76,13 @@ def _hard_icmp(h: Harness) -> None:
     assert out.result is True
 
 
+def _keepalive_gives_up(h: Harness) -> None:
+    h.conn.config.keepalive = True
+    h.step(lambda: h.conn.settings_changed(h.now))
+    while h.state is not S.CLOSED:
+        h.fire()
+
+
 def _newer_syn(h: Harness) -> None:
     syn = h.seg(SYN, (h.conn.rcv_nxt + 100_000) % 2**32, options=h.syn_options())
     out = h.step(lambda: h.conn.takes_new_syn(syn, True))
@@ -142,6 +149,8 @@ SCENARIOS: dict[str, Scenario] = {
     "time-wait expiry": _in(S.TIME_WAIT, _fire),
     "time-wait newer syn": _in(S.TIME_WAIT, _newer_syn),
     "syn-sent hard icmp": _in(S.SYN_SENT, _hard_icmp),
+    "established keep-alive timeout": _in(S.ESTABLISHED, _keepalive_gives_up),
+    "close-wait keep-alive timeout": _in(S.CLOSE_WAIT, _keepalive_gives_up),
     "syn-received hard icmp": _in(S.SYN_RECEIVED, _hard_icmp),
     "syn-sent close": _in(S.SYN_SENT, _call("close")),
     "syn-received close": _in(S.SYN_RECEIVED, _call("close")),
