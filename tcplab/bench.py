@@ -244,7 +244,8 @@ def bench_loss(opts: Options) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------- Mininet
-MININET_BYTES = 32 * MiB       # per stack transfer: ~100 round trips of a full window
+MININET_BYTES = 64 * MiB       # per stack transfer: ~250 round trips of a full window, so
+                               # slow start and the command round trip weigh little
 LINUX_BYTES = 256 * MiB        # Linux is ~40 times faster: still ~0.5 s, well past slow start
 LAB_SIZES = (2, 20)
 

@@ -478,7 +478,8 @@ class Sender(Tcb):
 
     def _set_timers(self, now: float) -> None:
         self._set_send_timers(now)
-        self._keepalive_timer()
+        if self.config.keepalive or "keepalive" in self._timers:
+            self._keepalive_timer()
 
     def _set_send_timers(self, now: float) -> None:
         outstanding = self.snd_max != self.snd_una
