@@ -56,9 +56,6 @@ class Scoreboard:
     def highest(self) -> int | None:
         return self._ranges[-1][1] if self._ranges else None
 
-    def is_sacked(self, seq: int) -> bool:
-        return any(sq.between(s, seq, e) for s, e in self._ranges)
-
     def sacked_above(self, seq: int) -> int:
         return sum(sq.sub(e, sq.smax(s, seq)) for s, e in self._ranges if sq.gt(e, seq))
 
@@ -72,9 +69,3 @@ class Scoreboard:
             if sq.lt(pos, e):
                 pos = e
         return None
-
-    def hole_bytes(self, snd_una: int) -> int:
-        """Un-SACKed bytes below the highest SACKed byte."""
-        if not self._ranges:
-            return 0
-        return sq.sub(self._ranges[-1][1], snd_una) - self.sacked_bytes

@@ -40,14 +40,6 @@ def between(lo: int, x: int, hi: int) -> bool:
     return ((x - lo) & MASK) < ((hi - lo) & MASK)
 
 
-def between_incl(lo: int, x: int, hi: int) -> bool:
-    """``lo <= x <= hi`` on the sequence circle."""
-    return ((x - lo) & MASK) <= ((hi - lo) & MASK)
-
-
 def smax(a: int, b: int) -> int:
     return b if lt(a, b) else a
 
-
-def smin(a: int, b: int) -> int:
-    return a if lt(a, b) else b
