@@ -354,8 +354,8 @@ class Host:
         rec = self._demux.get((dst, seg.dst_port, src, seg.src_port))
         iss_above = None
         lst = self._listeners.get(seg.dst_port)
-        if (rec is not None and lst is not None and len(lst.syn_queue) < lst.backlog
-                and len(lst.accept_queue) < lst.backlog
+        if (rec is not None and rec.conn.state is State.TIME_WAIT and lst is not None
+                and len(lst.syn_queue) < lst.backlog and len(lst.accept_queue) < lst.backlog
                 and rec.conn.takes_new_syn(seg, lst.conn.config.timestamps)):
             # RFC 6191: TIME-WAIT gives way to a new incarnation, which the listener takes.
             # The SYN shows on both: the incarnation it ended and the one it opens.
