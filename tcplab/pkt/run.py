@@ -36,10 +36,11 @@ import errno as errno_mod
 import os
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 from tcplab.pkt import parse as ps
+from tcplab.pkt import sockopts as so
 from tcplab.pkt.compare import Numbering, SettingError, Settings, UnsupportedSetting, differences
 from tcplab.pkt.compare import render as render_segment
 from tcplab.tcp import segment as sg
@@ -544,42 +545,24 @@ class _Runner:
     def sys_setsockopt(self, call: ps.Syscall, fd: ps.Expr, level: ps.Expr, name: ps.Expr,
                        value: ps.Expr, _len: ps.Expr) -> int:
         sock = self.sock(call, fd)
-        opt = _sockopt(call, level, name)
-        number = _int_arg(value, call.lineno)
-        if opt == "SO_REUSEADDR":
-            return 0
-        attr, setting = {"SO_RCVBUF": ("rcvbuf", number), "SO_SNDBUF": ("sndbuf", number),
-                         "TCP_NODELAY": ("nagle", not number),
-                         "SO_KEEPALIVE": ("keepalive", bool(number)),
-                         "TCP_KEEPIDLE": ("keepalive_idle", float(number)),
-                         "TCP_KEEPINTVL": ("keepalive_interval", float(number)),
-                         "TCP_KEEPCNT": ("keepalive_probes", number)}[opt]
-        targets = [sock.config, *(c.config for c in (sock.conn, sock.listener) if c)]
-        trial = replace(sock.config)
-        setattr(trial, attr, setting)
-        try:  # checked on a copy: a refused value changes nothing
-            trial.validate()
+        opt = so.option_name(call, level, name)
+        configs = [sock.config, *(c.config for c in (sock.conn, sock.listener) if c)]
+        conns = [c for c in (sock.conn, sock.listener) if c is not None]
+        try:
+            so.set_option(opt, so.int_arg(value, call.lineno), configs, conns, self.now)
         except ValueError:
             raise SysErr(errno_mod.EINVAL) from None
-        for cfg in targets:
-            setattr(cfg, attr, setting)
-        for conn in (sock.conn, sock.listener):
-            if conn is not None:
-                conn.settings_changed(self.now)
         return 0
 
     def sys_getsockopt(self, call: ps.Syscall, fd: ps.Expr, level: ps.Expr, name: ps.Expr,
                        value: ps.Expr, _len: ps.Expr) -> int:
         sock = self.sock(call, fd)
-        opt = _sockopt(call, level, name)
-        cfg = sock.config
+        opt = so.option_name(call, level, name)
         conn = sock.conn or sock.listener
-        actual = {"SO_REUSEADDR": 0, "SO_RCVBUF": cfg.rcvbuf, "SO_SNDBUF": cfg.sndbuf,
-                  "TCP_NODELAY": int(not cfg.nagle), "SO_KEEPALIVE": int(cfg.keepalive),
-                  "TCP_KEEPIDLE": int(cfg.keepalive_idle),
-                  "TCP_KEEPINTVL": int(cfg.keepalive_interval),
-                  "TCP_KEEPCNT": cfg.keepalive_probes,
-                  "SO_ERROR": self.error_of(conn, 0) if conn else 0}[opt]
+        if opt == "SO_ERROR":
+            actual = self.error_of(conn, 0) if conn else 0
+        else:
+            actual = so.option_value(opt, sock.config)
         inner = value.items[0] if isinstance(value, ps.Array) and value.items else value
         if inner is ...:
             return 0
@@ -603,28 +586,6 @@ class _Runner:
             sock.nonblocking = bool(ps.const_int(rest[0], call.lineno) & nonblock)
             return 0
         raise ps.Unsupported(call.lineno, "only fcntl F_GETFL and F_SETFL are supported")
-
-
-_SOCKOPTS = {("SOL_SOCKET", "SO_REUSEADDR"), ("SOL_SOCKET", "SO_RCVBUF"),
-             ("SOL_SOCKET", "SO_SNDBUF"), ("SOL_SOCKET", "SO_ERROR"),
-             ("IPPROTO_TCP", "TCP_NODELAY"), ("SOL_TCP", "TCP_NODELAY"),
-             ("SOL_SOCKET", "SO_KEEPALIVE"),
-             *((level, name) for level in ("IPPROTO_TCP", "SOL_TCP")
-               for name in ("TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT"))}
-
-
-def _sockopt(call: ps.Syscall, level: ps.Expr, name: ps.Expr) -> str:
-    if not isinstance(level, ps.Name) or not isinstance(name, ps.Name) \
-            or (level.name, name.name) not in _SOCKOPTS:
-        shown = name.name if isinstance(name, ps.Name) else "given as a number"
-        raise ps.Unsupported(call.lineno, f"socket option {shown} is not supported")
-    return name.name
-
-
-def _int_arg(expr: ps.Expr, lineno: int) -> int:
-    if isinstance(expr, ps.Array) and len(expr.items) == 1:
-        expr = expr.items[0]
-    return ps.const_int(expr, lineno)
 
 
 def _sockaddr(expr: ps.Expr, lineno: int) -> tuple[str, int]:

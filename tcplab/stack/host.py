@@ -59,7 +59,7 @@ from tcplab.stack.events import (
     TimerFired,
 )
 from tcplab.stack.iplayer import Interface, InterfaceInfo, IpLayer
-from tcplab.stack.sockets import HostError, SocketInfo, SocketRecord
+from tcplab.stack.sockets import HostError, SocketInfo, SocketRecord, config_fields
 from tcplab.tcp import events as tev
 from tcplab.tcp.codec import Malformed, decode, encode, ip_to_bytes
 from tcplab.tcp.config import Config
@@ -76,30 +76,7 @@ EPHEMERAL_HIGH = 60999
 ANY = "0.0.0.0"
 _READ_ALL = 1 << 30
 _OPENING = (State.SYN_SENT, State.SYN_RECEIVED)
-# RFC 9293 §3.9.2.2: Destination Unreachable codes 2-4 are hard errors (SHLD-26) -- but
-# "fragmentation needed" is path MTU discovery's news, which ends no connection (as in
-# Linux); tcplab does no PMTUD, so it is reported like a soft error
-_HARD_UNREACHABLE = {2: E.ENOPROTOOPT, 3: E.ECONNREFUSED}
-_UNREACHABLE_CODES = {0: "network unreachable", 1: "host unreachable",
-                      2: "protocol unreachable", 3: "port unreachable",
-                      4: "fragmentation needed", 5: "source route failed",
-                      13: "administratively prohibited"}
 _HOWS = ("rd", "wr", "rdwr")
-
-
-_FEATURE_FIELDS = {"sack": "sack", "timestamps": "timestamps", "wscale": "window_scaling",
-                   "nagle": "nagle", "keepalive": "keepalive"}
-
-
-def _features(features: dict[str, bool]) -> dict[str, bool]:
-    """Feature names of the command language -> Config field names."""
-    out: dict[str, bool] = {}
-    for key, on in features.items():
-        if key not in _FEATURE_FIELDS:
-            raise HostError(E.EINVAL, f"unknown TCP feature {key!r} "
-                                      f"(one of {', '.join(_FEATURE_FIELDS)})")
-        out[_FEATURE_FIELDS[key]] = bool(on)
-    return out
 
 
 class Host:
@@ -160,11 +137,11 @@ class Host:
     def set_tcp(self, **features: bool) -> None:
         """Turn TCP features on or off for the sockets opened from now on: ``sack``,
         ``timestamps``, ``wscale`` (window scaling), ``nagle``, ``keepalive``."""
-        self.tcp_defaults.update(_features(features))
+        self.tcp_defaults.update(config_fields(features))
 
     def _config(self, base: Config, tcp: dict[str, bool] | None) -> Config:
         cfg = replace(base)
-        for name, on in {**self.tcp_defaults, **_features(tcp or {})}.items():
+        for name, on in {**self.tcp_defaults, **config_fields(tcp or {})}.items():
             setattr(cfg, name, on)
         return cfg
 
@@ -417,7 +394,6 @@ class Host:
     def _icmp_error(self, err: ipv4.IcmpError, ifname: str, now: float) -> None:
         """RFC 9293 §3.9.2.2: an ICMP error goes to the connection whose segment it
         quotes.  Source Quench is ignored (MUST-55, RFC 6633)."""
-        what = ipv4.ICMP_ERRORS[err.type]
         if err.type == 4:
             self.drops["source quench ignored"] += 1
             return
@@ -425,12 +401,8 @@ class Host:
         if rec is None:
             self._ip.frame_dropped("icmp error for no connection", ifname, now)
             return
-        hard = err.type == 3 and err.code in _HARD_UNREACHABLE
-        errno = (_HARD_UNREACHABLE[err.code] if hard
-                 else E.EHOSTUNREACH if err.type != 12 else E.EPROTO)
-        detail = _UNREACHABLE_CODES.get(err.code, f"code {err.code}") if err.type == 3 \
-            else f"code {err.code}"
-        reason = f"ICMP {what} ({detail}) from {inet_ntoa(err.dst)}"
+        hard, errno, detail = ipv4.icmp_meaning(err)
+        reason = f"ICMP {ipv4.ICMP_ERRORS[err.type]} ({detail}) from {inet_ntoa(err.dst)}"
         rec.conn.icmp_error(err.seq, hard, errno, reason)  # a refusal is a segment drop
         self._pump(rec, now, rx_ifname=ifname)
 

@@ -21,6 +21,7 @@ gateway (itself on a connected prefix), else nothing.
 
 from __future__ import annotations
 
+import errno
 import struct
 from typing import NamedTuple
 
@@ -114,6 +115,26 @@ class IcmpError(NamedTuple):
 
 ICMP_ERRORS = {3: "destination unreachable", 4: "source quench", 11: "time exceeded",
                12: "parameter problem"}
+
+
+# RFC 9293 §3.9.2.2: Destination Unreachable codes 2-4 are hard errors (SHLD-26) -- but
+# "fragmentation needed" is path MTU discovery's news, which ends no connection (as in
+# Linux); tcplab does no PMTUD, so it is reported like a soft error
+_HARD_UNREACHABLE = {2: errno.ENOPROTOOPT, 3: errno.ECONNREFUSED}
+_UNREACHABLE_CODES = {0: "network unreachable", 1: "host unreachable",
+                      2: "protocol unreachable", 3: "port unreachable",
+                      4: "fragmentation needed", 5: "source route failed",
+                      13: "administratively prohibited"}
+
+
+def icmp_meaning(err: IcmpError) -> tuple[bool, int, str]:
+    """Whether ``err`` is a hard error, the errno it stands for, and its code in words."""
+    hard = err.type == 3 and err.code in _HARD_UNREACHABLE
+    code = (_HARD_UNREACHABLE[err.code] if hard
+            else errno.EHOSTUNREACH if err.type != 12 else errno.EPROTO)
+    words = (_UNREACHABLE_CODES.get(err.code, f"code {err.code}") if err.type == 3
+             else f"code {err.code}")
+    return hard, code, words
 
 
 def icmp_error(icmp: bytes | memoryview) -> IcmpError | str | None:

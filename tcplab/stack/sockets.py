@@ -16,6 +16,7 @@ accepted yet.  ``backlog`` bounds each of them.
 
 from __future__ import annotations
 
+import errno as E
 from collections import deque
 from dataclasses import dataclass
 
@@ -101,3 +102,19 @@ class SocketRecord:
             bytes_delivered=self.bytes_delivered,
             bytes_sent=self.bytes_sent,
         )
+
+
+_FEATURE_FIELDS = {"sack": "sack", "timestamps": "timestamps", "wscale": "window_scaling",
+                   "nagle": "nagle", "keepalive": "keepalive"}
+
+
+def config_fields(features: dict[str, bool]) -> dict[str, bool]:
+    """TCP feature names of the command language -> Config field names; HostError for
+    a name that is none of them."""
+    out: dict[str, bool] = {}
+    for key, on in features.items():
+        if key not in _FEATURE_FIELDS:
+            raise HostError(E.EINVAL, f"unknown TCP feature {key!r} "
+                                      f"(one of {', '.join(_FEATURE_FIELDS)})")
+        out[_FEATURE_FIELDS[key]] = bool(on)
+    return out
