@@ -19,7 +19,7 @@ The supported subset
   EINPROGRESS`` when non-blocking), ``write``/``send``, ``read``/``recv``, ``close``,
   ``shutdown`` (SHUT_RD/WR/RDWR), ``setsockopt``/``getsockopt`` (SO_REUSEADDR,
   SO_RCVBUF, SO_SNDBUF, SO_ERROR, TCP_NODELAY, SO_KEEPALIVE, TCP_KEEPIDLE,
-  TCP_KEEPINTVL, TCP_KEEPCNT), ``fcntl`` (F_GETFL, F_SETFL
+  TCP_KEEPINTVL, TCP_KEEPCNT, IP_TTL, IP_TOS), ``fcntl`` (F_GETFL, F_SETFL
   O_NONBLOCK); ``...`` is "any argument"; results ``= N`` or ``= -1 ERRNO (text)``.
   A blocking call that cannot finish at once stays pending while the following
   packet lines run and is checked when it returns (inside ``a...b`` when the line

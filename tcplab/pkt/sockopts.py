@@ -22,7 +22,7 @@ from tcplab.tcp.connection import Connection
 SUPPORTED = {("SOL_SOCKET", "SO_REUSEADDR"), ("SOL_SOCKET", "SO_RCVBUF"),
              ("SOL_SOCKET", "SO_SNDBUF"), ("SOL_SOCKET", "SO_ERROR"),
              ("IPPROTO_TCP", "TCP_NODELAY"), ("SOL_TCP", "TCP_NODELAY"),
-             ("SOL_SOCKET", "SO_KEEPALIVE"),
+             ("SOL_SOCKET", "SO_KEEPALIVE"), ("IPPROTO_IP", "IP_TTL"), ("IPPROTO_IP", "IP_TOS"),
              *((level, name) for level in ("IPPROTO_TCP", "SOL_TCP")
                for name in ("TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT"))}
 
@@ -51,7 +51,8 @@ def set_option(opt: str, number: int, configs: list[Config], conns: list[Connect
                      "SO_KEEPALIVE": ("keepalive", bool(number)),
                      "TCP_KEEPIDLE": ("keepalive_idle", float(number)),
                      "TCP_KEEPINTVL": ("keepalive_interval", float(number)),
-                     "TCP_KEEPCNT": ("keepalive_probes", number)}[opt]
+                     "TCP_KEEPCNT": ("keepalive_probes", number),
+                     "IP_TTL": ("ttl", number), "IP_TOS": ("tos", number)}[opt]
     trial = replace(configs[0])
     setattr(trial, attr, setting)
     trial.validate()
@@ -67,4 +68,4 @@ def option_value(opt: str, cfg: Config) -> int:
             "TCP_NODELAY": int(not cfg.nagle), "SO_KEEPALIVE": int(cfg.keepalive),
             "TCP_KEEPIDLE": int(cfg.keepalive_idle),
             "TCP_KEEPINTVL": int(cfg.keepalive_interval),
-            "TCP_KEEPCNT": cfg.keepalive_probes}[opt]
+            "TCP_KEEPCNT": cfg.keepalive_probes, "IP_TTL": cfg.ttl, "IP_TOS": cfg.tos}[opt]

@@ -201,6 +201,18 @@ class Host:
         self._pump(rec, now)
         return rec.sid
 
+    def set_ip_options(self, sid: int, *, ttl: int | None = None,
+                       tos: int | None = None) -> None:
+        """A connection's IP TTL and Diffserv byte, from its next segment on."""
+        conn = self._record(sid).conn
+        trial = replace(conn.config, ttl=conn.config.ttl if ttl is None else ttl,
+                        tos=conn.config.tos if tos is None else tos)
+        try:
+            trial.validate()
+        except ValueError as exc:
+            raise HostError(E.EINVAL, f"socket {sid}: {exc}") from None
+        conn.config.ttl, conn.config.tos = trial.ttl, trial.tos
+
     def send(self, sid: int, data: bytes, now: float) -> int:
         rec = self._open_conn(sid, now)
         try:
@@ -528,8 +540,10 @@ class Host:
             rec.ifname, rec.next_hop = found[0].name, found[1]
             rec.route_gen = ip.route_gen
         ev = SegmentSent(now, self.name, rec.sid, rec.local, rec.remote, seg, rec.ifname)
+        cfg = rec.conn.config  # the socket's IP options, as they are now (SHLD-21, 22)
         packet = ipv4.build(rec.src_ip, rec.dst_ip, ipv4.PROTO_TCP,
-                            encode(seg, rec.src_ip, rec.dst_ip), ip.ident())
+                            encode(seg, rec.src_ip, rec.dst_ip), ip.ident(), ttl=cfg.ttl,
+                            tos=cfg.tos)
         ip.send_packet(ip.ifaces[rec.ifname], rec.next_hop, packet, ev, now)
 
     # ------------------------------------------------------------------ helpers

@@ -76,13 +76,14 @@ def parse(data: bytes | memoryview) -> Ipv4Header | str:
 
 
 def build(src: bytes, dst: bytes, proto: int, payload: bytes, ident: int, *,
-          ttl: int = DEFAULT_TTL, df: bool = True) -> bytes:
-    """A packet with a 20-byte header and a correct header checksum."""
+          ttl: int = DEFAULT_TTL, df: bool = True, tos: int = 0) -> bytes:
+    """A packet with a 20-byte header and a correct header checksum; ``tos`` is the
+    Diffserv byte (DSCP << 2; the ECN bits stay 0)."""
     total = IPV4_HEADER_LEN + len(payload)
     frag = FLAG_DF if df else 0
-    csum = internet_checksum(IPV4_HEADER.pack(0x45, 0, total, ident, frag, ttl, proto, 0,
+    csum = internet_checksum(IPV4_HEADER.pack(0x45, tos, total, ident, frag, ttl, proto, 0,
                                               src, dst))
-    return IPV4_HEADER.pack(0x45, 0, total, ident, frag, ttl, proto, csum, src, dst) + payload
+    return IPV4_HEADER.pack(0x45, tos, total, ident, frag, ttl, proto, csum, src, dst) + payload
 
 
 def echo_reply(icmp: bytes | memoryview) -> bytes | str | None:

@@ -33,6 +33,8 @@ class Config:
     keepalive_idle: float = 7200.0  # idle seconds before the first probe (MUST-27, MUST-28)
     keepalive_interval: float = 75.0  # between unanswered probes (as Linux)
     keepalive_probes: int = 9       # unanswered probes before giving up (MUST-29: > 1)
+    ttl: int = 64                   # IP TTL of the segments sent (RFC 9293 §3.9.2, MUST-49)
+    tos: int = 0                    # IP Diffserv byte of the segments sent (MUST-48)
 
     def validate(self) -> None:
         if not 88 <= self.mss <= 65495:
@@ -52,6 +54,11 @@ class Config:
             raise ValueError("r1 must be at least 1 retransmission")
         if self.keepalive_idle <= 0 or self.keepalive_interval <= 0:
             raise ValueError("keep-alive times must be positive")
+        if not 1 <= self.ttl <= 255:
+            raise ValueError("ttl must be 1..255")
+        if not 0 <= self.tos <= 255 or self.tos & 3:
+            # the two low bits are ECN's (RFC 3168), which tcplab does not use
+            raise ValueError("tos must be a Diffserv byte 0..252 with the ECN bits clear")
         if self.keepalive_probes < 2:
             # RFC 9293 §3.8.4 (MUST-29): one unanswered probe proves nothing
             raise ValueError("keepalive_probes must be at least 2")

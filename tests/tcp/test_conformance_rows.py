@@ -200,6 +200,34 @@ def test_keepalives_switch_on_per_connection() -> None:
                                          host._record(probed).conn)] == [False, True]
 
 
+# ---------------------------------------------------------------- IP TTL and Diffserv
+def test_ttl_and_diffserv_are_the_connections_and_change_on_the_fly() -> None:
+    """MUST-48, MUST-49, SHLD-21, SHLD-22 (RFC 9293 §3.9.1.9, §3.9.2): the application
+    sets a connection's TTL and Diffserv field, also while it runs; IP gets them as set."""
+    a, b, sid, _child, _last = _established_pair()
+
+    def sent(text: bytes, now: float) -> bytes:
+        a.send(sid, text, now)
+        [frame] = [f for _, f in a.frames_to_send() if f[12:14] == b"\x08\x00"]
+        b.receive_frame("eth0", frame, now)
+        b.handle_timer(now + 0.2)                        # its delayed ACK
+        _settle(a, b, now + 0.2)
+        return frame[ethernet.ETH_HEADER_LEN:]
+
+    before = sent(b"before", 1.0)
+    assert (before[8], before[1]) == (64, 0)            # TTL and Diffserv byte: defaults
+    a.set_ip_options(sid, ttl=7, tos=10 << 2)            # DSCP 10, AF11
+    after = sent(b"after", 2.0)
+    assert (after[8], after[1]) == (7, 10 << 2)
+    assert internet_checksum(after[:20]) == 0            # the header still checks
+    for bad in ({"ttl": 0}, {"ttl": 256}, {"tos": 1}):   # ECN bits are not the app's
+        with pytest.raises(HostError) as err:
+            a.set_ip_options(sid, **bad)
+        assert err.value.errno == errno.EINVAL
+    again = sent(b"again", 3.0)                          # a refused value changed nothing
+    assert (again[8], again[1]) == (7, 10 << 2)
+
+
 # ---------------------------------------------------------------- ICMP errors
 def _quoted_syn(host: Host, dst: str) -> tuple[int, bytes]:
     """Open a connection to ``dst``: its socket id and the SYN as an ICMP error quotes it."""
