@@ -64,7 +64,7 @@ from tcplab.backends.mininet import protocol as P
 from tcplab.backends.mininet.agent_commands import HostCommands
 from tcplab.backends.mininet.agent_links import LinkOps, Port
 from tcplab.backends.mininet.packetio import PacketSocket
-from tcplab.backends.sim.clock import Handle, Scheduler
+from tcplab.backends.sim.clock import Scheduler, TimerEntry
 from tcplab.backends.sim.link import LinkDirection, LinkParams
 from tcplab.lab.app import HostApp
 from tcplab.lab.events import LabEvent, LinkDropped
@@ -183,8 +183,7 @@ class Agent:
         self.capture = False
         self._lines: list[bytes] = []       # pushed lines not yet given to the clients
         self._batch = P.Batch()              # the frequent events, before they make a line
-        self._timer: float | None = None
-        self._timer_handle: Handle | None = None
+        self._timer = TimerEntry(self.sched, self._fire)  # one entry at the host's timer
         self._stopping = False
         self._input_paused = False
         self.ports: dict[str, Port] = {}
@@ -320,19 +319,9 @@ class Agent:
             port = ports.get(ifname)
             if port is not None:
                 port.send_out(frame, now)
-        timer = self.app.get_timer()
-        if timer == self._timer and (timer is None or self._timer_handle is not None):
-            return
-        if self._timer_handle is not None:
-            self._timer_handle.cancel()
-            self._timer_handle = None
-        self._timer = timer
-        if timer is not None:
-            self._timer_handle = self.sched.call_at(timer, self._fire)
+        self._timer.set(self.app.get_timer())
 
     def _fire(self) -> None:
-        self._timer_handle = None
-        self._timer = None
         self.app.handle_timer(self.sched.now)
         self._after_host()
 

@@ -48,6 +48,35 @@ class Handle:
             self._scheduler._note_cancelled()
 
 
+class TimerEntry:
+    """One scheduler entry kept at a node's next timer.  :meth:`set` after every call
+    into the node moves the entry -- or leaves it, when the deadline did not change;
+    when it comes due, ``fire`` runs."""
+
+    __slots__ = ("_fire", "_handle", "_scheduler", "deadline")
+
+    def __init__(self, scheduler: Scheduler, fire: Callable[[], object]) -> None:
+        self._scheduler = scheduler
+        self._fire = fire
+        self._handle: Handle | None = None
+        self.deadline: float | None = None
+
+    def set(self, deadline: float | None) -> None:
+        if deadline == self.deadline and (deadline is None or self._handle is not None):
+            return
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self.deadline = deadline
+        if deadline is not None:
+            self._handle = self._scheduler.call_at(deadline, self._due)
+
+    def _due(self) -> None:
+        self._handle = None
+        self.deadline = None
+        self._fire()
+
+
 class Scheduler:
     """A virtual clock plus a heap of calls due at given times."""
 

@@ -24,7 +24,7 @@ import random
 from collections.abc import Callable
 from typing import Literal, Protocol
 
-from tcplab.backends.sim.clock import Handle, Scheduler
+from tcplab.backends.sim.clock import Scheduler, TimerEntry
 from tcplab.backends.sim.link import Link, LinkDirection, LinkParams
 from tcplab.backends.sim.switch import DEFAULT_AGING, LearningSwitch
 
@@ -47,13 +47,12 @@ class Node(Protocol):
 class _Slot:
     """A node plus its one pending timer entry."""
 
-    __slots__ = ("handle", "name", "node", "timer")
+    __slots__ = ("name", "node", "timer")
 
-    def __init__(self, name: str, node: Node) -> None:
+    def __init__(self, name: str, node: Node, timer: TimerEntry) -> None:
         self.name = name
         self.node = node
-        self.handle: Handle | None = None
-        self.timer: float | None = None
+        self.timer = timer
 
 
 class SimNetwork:
@@ -75,7 +74,7 @@ class SimNetwork:
         """Attach ``node`` under ``name``; its pending timer, if any, is armed now."""
         if name in self._slots:
             raise ValueError(f"there is already a node named {name}")
-        slot = _Slot(name, node)
+        slot = _Slot(name, node, TimerEntry(self.scheduler, lambda: self._fire(slot)))
         self._slots[name] = slot
         self._after_call(slot)
 
@@ -187,19 +186,9 @@ class SimNetwork:
                 continue
             self._notify(direction, frame, "sent", None)
             direction.send(frame, now)
-        timer = slot.node.get_timer()
-        if slot.handle is not None and slot.timer == timer:
-            return
-        if slot.handle is not None:
-            slot.handle.cancel()
-            slot.handle = None
-        slot.timer = timer
-        if timer is not None:
-            slot.handle = self.scheduler.call_at(timer, lambda: self._fire(slot))
+        slot.timer.set(slot.node.get_timer())
 
     def _fire(self, slot: _Slot) -> None:
-        slot.handle = None
-        slot.timer = None
         slot.node.handle_timer(self.scheduler.now)
         self._after_call(slot)
 
