@@ -243,20 +243,19 @@ class Host:
         self._call(rec, lambda: rec.conn.shutdown(how, now), now)
 
     def close(self, sid: int, now: float) -> None:
-        rec = self._record(sid)
-        self._now = now
-        if rec.finished:
-            raise HostError(E.ENOTCONN, f"socket {sid}: connection is closed")
-        self._call(rec, lambda: rec.conn.close(now), now)
-        if rec.is_listener:
-            self._drop_unaccepted(rec, now)
+        self._end(sid, "close", now)
 
     def abort(self, sid: int, now: float) -> None:
+        self._end(sid, "abort", now)
+
+    def _end(self, sid: int, how: str, now: float) -> None:
+        """CLOSE or ABORT; a listener's unaccepted children go with it."""
         rec = self._record(sid)
         self._now = now
         if rec.finished:
             raise HostError(E.ENOTCONN, f"socket {sid}: connection is closed")
-        self._call(rec, lambda: rec.conn.abort(now), now)
+        call = rec.conn.close if how == "close" else rec.conn.abort
+        self._call(rec, lambda: call(now), now)
         if rec.is_listener:
             self._drop_unaccepted(rec, now)
 
