@@ -92,6 +92,11 @@ class HostApp:
         self.host.handle_timer(now)
         self._after(now)
 
+    def end_instant(self, now: float) -> None:
+        """The clock is leaving ``now``: publish this instant's TCB samples."""
+        self.host.sample_tcbs(now)
+        self._drain()
+
     # -- application calls (raise HostError on a user mistake) ---------------------
     def listen(self, port: int, now: float, tcp: dict[str, bool] | None = None) -> int:
         try:
@@ -233,6 +238,9 @@ class HostApp:
                     except HostError as exc:
                         self._publish(SocketError(now, self.host.name, sid, exc.errno,
                                                   str(exc)))
+        self._drain()
+
+    def _drain(self) -> None:
         host = self.host
         while (event := host.next_event()) is not None:
             self._publish(event)

@@ -10,15 +10,17 @@ import argparse
 import os
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from tcplab.backends.sim.backend import SimBackend
 from tcplab.lab import commands as C
 from tcplab.lab.backend import Backend
-from tcplab.lab.events import EventBus, Notice
+from tcplab.lab.events import EventBus
 from tcplab.lab.headless import Printer
 from tcplab.lab.lab import Lab
 from tcplab.lab.record import Recorder, RecordError
+from tcplab.lab.session import RunInputs, announce
 from tcplab.lab.topology import TopologyError, TopologySpec, load_topology
 from tcplab.tcp.config import Config
 
@@ -118,30 +120,26 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         script = load_scenario(args.scenario) if args.scenario else None
-        settings: dict[str, float] = {}
-        if args.msl is not None:
-            if not 0 <= args.msl <= 3600:
-                raise SystemExit("tcplab run: --msl must be between 0 and 3600 seconds")
-            settings["msl"] = args.msl
-        if args.keepalive is not None:
-            if not 1 <= args.keepalive <= 86400:
-                raise SystemExit("tcplab run: --keepalive must be between 1 and 86400 seconds")
-            settings["keepalive_idle"] = args.keepalive
-            settings["keepalive_interval"] = min(75.0, args.keepalive / 5)
-        config = Config(**settings) if settings else None  # type: ignore[arg-type]
-        backend, notice = choose_backend(args.backend, args.seed, args.virtual_time, config,
-                                         args.switch)
+        if args.msl is not None and not 0 <= args.msl <= 3600:
+            raise SystemExit("tcplab run: --msl must be between 0 and 3600 seconds")
+        if args.keepalive is not None and not 1 <= args.keepalive <= 86400:
+            raise SystemExit("tcplab run: --keepalive must be between 1 and 86400 seconds")
+        settings = RunInputs.of(topo, backend="", mechanism="", seed=args.seed,
+                                virtual=args.virtual_time, msl=args.msl,
+                                keepalive=args.keepalive)
+        backend, notice = choose_backend(args.backend, args.seed, args.virtual_time,
+                                         settings.config(), args.switch)
     except SystemExit as exc:
         print(exc, file=sys.stderr)
         return 2
+    inputs = replace(settings, backend=backend.name, mechanism=backend.mechanism,
+                     notice=notice)
     bus = EventBus()
     lab = Lab(topo, backend, bus)
     recorder = None
     if args.record:
         try:
-            recorder = Recorder(args.record, {
-                "topology": topo.name, "backend": backend.name, "seed": args.seed,
-                "clock": "virtual" if args.virtual_time else "real"})
+            recorder = Recorder(args.record, inputs.header())
         except RecordError as exc:
             print(f"tcplab run: {exc}", file=sys.stderr)
             return 2
@@ -156,12 +154,7 @@ def main(argv: list[str]) -> int:
             # the backend could not build the lab (a name taken, a tool failing): one line
             print(f"tcplab run: cannot start the lab: {exc}", file=sys.stderr)
             return 2
-        if notice:
-            bus.publish(Notice(lab.now(), "", notice))
-        bus.publish(Notice(lab.now(), "", f"topology {topo.name}: "
-                           f"{', '.join(h.name + '=' + h.ip for h in topo.hosts)}; "
-                           f"links: {backend.mechanism}; seed {args.seed}; "
-                           f"{'virtual' if args.virtual_time else 'real'} time"))
+        announce(lab, inputs)
         if args.headless and script is not None:
             return run_script(lab, script, printer)
         unsub()

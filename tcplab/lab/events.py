@@ -24,7 +24,7 @@ from tcplab.stack.events import ALL_EVENTS as HOST_EVENTS
 from tcplab.stack.events import EventBase, HostEvent
 from tcplab.tcp.segment import Segment
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +80,22 @@ class HostStatus(_LabEvent):
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class ConnNamed(_LabEvent):
+    """A user named a connection (``connect h1 h2:80 as c1``).  Its other end, ``c1'``,
+    is the socket on the peer with the reversed four-tuple whose IRS is this ISS."""
+
+    kind: ClassVar[str] = "conn.named"
+    sid: int
+    name: str
+    local: tuple[str, int]
+    remote: tuple[str, int]
+
+
 LAB_EVENTS: tuple[type[_LabEvent], ...] = (
-    LinkDropped, LinkHeld, LinkChanged, CommandDone, Notice, HostStatus)
-LabEvent = HostEvent | LinkDropped | LinkHeld | LinkChanged | CommandDone | Notice | HostStatus
+    LinkDropped, LinkHeld, LinkChanged, CommandDone, Notice, HostStatus, ConnNamed)
+LabEvent = (HostEvent | LinkDropped | LinkHeld | LinkChanged | CommandDone | Notice
+            | HostStatus | ConnNamed)
 EVENT_KINDS: tuple[str, ...] = (*(e.kind for e in HOST_EVENTS), *(e.kind for e in LAB_EVENTS))
 
 Subscriber = Callable[[LabEvent], None]

@@ -24,7 +24,7 @@ from typing import Any
 
 from tcplab.lab import commands as C
 from tcplab.lab.backend import Backend, FilterSpec, LinkState
-from tcplab.lab.events import CommandDone, EventBus, LabEvent, LinkChanged
+from tcplab.lab.events import CommandDone, ConnNamed, EventBus, LabEvent, LinkChanged
 from tcplab.lab.topology import TopologySpec
 from tcplab.stack import events as H
 from tcplab.stack.sockets import HostError, SocketInfo
@@ -70,6 +70,9 @@ class Lab:
 
     def start(self) -> None:
         self.backend.start(self.topo, self.bus.publish)
+        for st in self.links():  # where every link starts, so a replay knows it too
+            self.bus.publish(LinkChanged(self.now(), "", st.link, f"{st.src}>{st.dst}",
+                                         describe_params(st)))
 
     def stop(self) -> None:
         self.backend.stop()
@@ -102,6 +105,7 @@ class Lab:
             result = Result(False, str(exc))
         except HostError as exc:
             result = Result(False, str(exc))
+        self.backend.end_instant()  # what the command changed, sampled before its result
         where = f"line {line_no}: " if line_no is not None and not result.ok else ""
         if where and not result.message.startswith("line "):
             result = Result(False, where + result.message)
@@ -221,6 +225,7 @@ class Lab:
         label = self._label(host, info.local, remote)
         if cmd.conn_name is not None:
             self.names[cmd.conn_name] = _Named(host, sid, info.local, remote)
+            self.bus.publish(ConnNamed(now, host, sid, cmd.conn_name, info.local, remote))
             label = f"{cmd.conn_name} ({label})"
         return f"connecting {label}"
 

@@ -5,8 +5,9 @@ Theory of operation
 ``--record DIR`` writes two files:
 
 * ``events.jsonl`` -- one JSON object per line.  The first is a header
-  ``{"kind": "header", "schema": 1, ...}`` naming the tcplab version, topology,
-  backend, clock and seed; every other line is one event's ``to_dict()`` (see
+  ``{"kind": "header", "schema": 2, ...}``: the run's inputs
+  (:class:`~tcplab.lab.session.RunInputs`: tcplab version, topology with its file's
+  text, backend, clock, seed, settings); every other line is one event's ``to_dict()`` (see
   ``docs/recording.md`` for each kind's fields).  Keys keep their order and floats
   are written by ``repr``, so two runs with the same seed under virtual time give
   byte-identical files.
@@ -20,8 +21,7 @@ import json
 from pathlib import Path
 from typing import IO, Any
 
-from tcplab import __version__
-from tcplab.lab.events import SCHEMA_VERSION, LabEvent
+from tcplab.lab.events import LabEvent
 from tcplab.lab.pcapng import PcapngWriter
 
 EVENTS_FILE = "events.jsonl"
@@ -29,7 +29,7 @@ PCAP_FILE = "capture.pcapng"
 
 
 class Recorder:
-    def __init__(self, directory: str | Path, meta: dict[str, Any]) -> None:
+    def __init__(self, directory: str | Path, header: dict[str, Any]) -> None:
         self.dir = Path(directory)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
@@ -39,7 +39,6 @@ class Recorder:
             raise RecordError(f"cannot record into {self.dir}: {exc.strerror}") from None
         self._pcap = PcapngWriter(self.dir / PCAP_FILE)
         self._ifaces: dict[str, int] = {}
-        header = {"kind": "header", "schema": SCHEMA_VERSION, "tcplab": __version__, **meta}
         self._write(header)
 
     def _write(self, obj: dict[str, Any]) -> None:

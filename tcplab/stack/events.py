@@ -58,6 +58,8 @@ def _plain(value: Any) -> Any:
         return value
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, Segment):
         return segment_dict(value)
     raise TypeError(f"no plain form for {type(value).__name__}")
@@ -205,14 +207,45 @@ class SoftError(_Event):
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class TcbSampled(_Event):
+    """A connection's TCB as the sockets table shows it, published at the end of an
+    instant in which any of it changed (at most once per connection per instant).
+
+    The RFC 9293 §3.3.1 send and receive variables (absolute, with ``iss``/``irs`` to
+    make them relative), the congestion state of RFC 5681 (``flight`` is FlightSize),
+    the RFC 6298 estimators in seconds (``srtt``/``rttvar`` None before a sample), the
+    queues in bytes and every running timer as (name, deadline) pairs."""
+
+    kind: ClassVar[str] = "tcb.sample"
+    sid: int
+    iss: int
+    irs: int
+    snd_una: int
+    snd_nxt: int
+    snd_max: int
+    rcv_nxt: int
+    snd_wnd: int
+    rcv_wnd: int
+    cwnd: int
+    ssthresh: int
+    flight: int
+    srtt: float | None
+    rttvar: float | None
+    rto: float
+    sendq: int
+    recvq: int
+    timers: tuple[tuple[str, float], ...]
+
+
 # the base other layers (the lab's own events) build on
 EventBase = _Event
 
 HostEvent = (SegmentSent | SegmentReceived | SegmentDropped | FrameDropped | StateChanged
              | TimerArmed | TimerCancelled | TimerFired | Delivered | Retransmission
-             | SocketError | SoftError)
+             | SocketError | SoftError | TcbSampled)
 
 ALL_EVENTS: tuple[type[_Event], ...] = (
     SegmentSent, SegmentReceived, SegmentDropped, FrameDropped, StateChanged, TimerArmed,
-    TimerCancelled, TimerFired, Delivered, Retransmission, SocketError, SoftError,
+    TimerCancelled, TimerFired, Delivered, Retransmission, SocketError, SoftError, TcbSampled,
 )

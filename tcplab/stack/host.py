@@ -59,7 +59,7 @@ from tcplab.stack.events import (
     TimerFired,
 )
 from tcplab.stack.iplayer import Interface, InterfaceInfo, IpLayer
-from tcplab.stack.sockets import HostError, SocketInfo, SocketRecord, config_fields
+from tcplab.stack.sockets import HostError, SocketInfo, SocketRecord, config_fields, tcb_sample
 from tcplab.tcp import events as tev
 from tcplab.tcp.codec import Malformed, decode, encode, ip_to_bytes
 from tcplab.tcp.config import Config
@@ -109,6 +109,7 @@ class Host:
         self._timers: list[tuple[float, int, int]] = []
         self._timer_tie = 0
         self._timed = 0  # sockets with a deadline, to judge when the heap is mostly stale
+        self._touched: set[int] = set()  # sockets pumped since the last TCB samples
         self._now = 0.0
         self.tcp_defaults: dict[str, bool] = {}  # Config fields set by set_tcp()
 
@@ -300,6 +301,18 @@ class Host:
     def next_event(self) -> HostEvent | None:
         return self._events.popleft() if self._events else None
 
+    def sample_tcbs(self, now: float) -> None:
+        """End of an instant: a ``tcb.sample`` event for every connection touched since
+        the last call whose TCB changed, in socket order."""
+        touched = self._touched
+        if not touched:
+            return
+        self._touched = set()
+        for sid in sorted(touched):
+            ev = tcb_sample(self.name, self._socks[sid], now)
+            if ev is not None:
+                self._events.append(ev)
+
     def get_timer(self) -> float | None:
         heap = self._timers
         while heap:
@@ -426,6 +439,7 @@ class Host:
         name = self.name
         events = self._events
         sid = rec.sid
+        self._touched.add(sid)
         while (ev := conn.next_event()) is not None:
             if isinstance(ev, tev.TimerArmed):
                 events.append(TimerArmed(now, name, sid, ev.name, ev.deadline))

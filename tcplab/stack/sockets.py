@@ -20,6 +20,7 @@ import errno as E
 from collections import deque
 from dataclasses import dataclass
 
+from tcplab.stack.events import TcbSampled
 from tcplab.tcp.connection import Connection, Status
 from tcplab.tcp.states import State
 
@@ -54,8 +55,8 @@ class SocketInfo:
 class SocketRecord:
     __slots__ = (
         "accept_queue", "accepted", "active", "backlog", "bytes_delivered", "bytes_sent",
-        "conn", "dst_ip", "finished", "history", "ifname", "key", "listener", "local",
-        "next_hop", "remote", "route_gen", "sid", "src_ip", "syn_queue", "timer",
+        "conn", "dst_ip", "finished", "history", "ifname", "key", "last_sample", "listener",
+        "local", "next_hop", "remote", "route_gen", "sid", "src_ip", "syn_queue", "timer",
     )
 
     def __init__(self, sid: int, conn: Connection, local: Address, remote: Address | None, *,
@@ -77,6 +78,7 @@ class SocketRecord:
         self.bytes_delivered = 0
         self.bytes_sent = 0
         self.timer: float | None = None
+        self.last_sample: tuple[object, ...] = ()
         # Cached route; valid while route_gen equals the host's.
         self.route_gen = -1
         self.ifname = ""
@@ -102,6 +104,21 @@ class SocketRecord:
             bytes_delivered=self.bytes_delivered,
             bytes_sent=self.bytes_sent,
         )
+
+
+def tcb_sample(host: str, rec: SocketRecord, now: float) -> TcbSampled | None:
+    """The connection's TCB as a ``tcb.sample`` event, or None when nothing of it changed
+    since the last one (listeners have no TCB worth showing)."""
+    if rec.is_listener:
+        return None
+    st = rec.conn.status()
+    values = (st.iss, st.irs, st.snd_una, st.snd_nxt, st.snd_max, st.rcv_nxt, st.snd_wnd,
+              st.rcv_wnd, st.cwnd, st.ssthresh, st.in_flight, st.srtt, st.rttvar, st.rto,
+              st.send_queue, st.recv_queue, tuple(sorted(st.timers.items())))
+    if values == rec.last_sample:
+        return None
+    rec.last_sample = values
+    return TcbSampled(now, host, rec.sid, *values)
 
 
 _FEATURE_FIELDS = {"sack": "sack", "timestamps": "timestamps", "wscale": "window_scaling",

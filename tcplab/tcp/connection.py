@@ -231,6 +231,7 @@ class Connection(Arrival):
             sacked_bytes=self.board.sacked_bytes, mss=self.snd_mss,
             snd_wscale=self.snd_wscale, rcv_wscale=self.rcv_wscale, sack=self.sack_ok,
             timestamps=self.ts_ok, timers=dict(self._timers), error=self.error,
+            snd_max=self.snd_max,
         )
 
     @property

@@ -50,3 +50,4 @@ class Status:
     timestamps: bool    # negotiated
     timers: dict[str, float] = field(default_factory=dict)  # name -> deadline
     error: int | None = None
+    snd_max: int = 0    # highest sequence number sent (RFC 9293 §3.10.7.4 SND.MAX)

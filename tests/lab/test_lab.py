@@ -158,6 +158,9 @@ def test_link_changes_live_per_direction_and_back_to_zero() -> None:
         return rec.lab.backend.link_states("h1-s1")
 
     untouched = rec.lab.backend.link_states("h2-s1")
+    started = [e for e in rec.events if isinstance(e, LinkChanged)]
+    assert {e.direction for e in started} == {"h1>s1", "s1>h1", "h2>s1", "s1>h2"}
+    del rec.events[:]  # every link's starting parameters, published by Lab.start
     rec.ok("link h1 s1 loss=5% delay=20ms jitter=2ms bw=10mbit dup=1% reorder=2% queue=50")
     assert [(d.src, d.dst) for d in states()] == [("h1", "s1"), ("s1", "h1")]
     for d in states():

@@ -110,9 +110,15 @@ def test_a_different_seed_loses_different_segments(tmp_path: Path, lossy: Path) 
 def test_header_and_every_line_follow_the_schema(lossy: Path) -> None:
     lines = (lossy / "events.jsonl").read_text(encoding="utf-8").splitlines()
     header = json.loads(lines[0])
+    text = (Path(__file__).parents[2] / "topologies" / "pair.py").read_text(encoding="utf-8")
     assert header == {"kind": "header", "schema": SCHEMA_VERSION, "tcplab": header["tcplab"],
-                      "topology": "pair", "backend": "sim", "seed": 1, "clock": "virtual"}
-    assert SCHEMA_VERSION == 1
+                      "topology": "pair", "topology_file": "pair.py", "topology_text": text,
+                      "backend": "sim", "mechanism": "simulated links (in-process)",
+                      "seed": 1, "clock": "virtual", "msl": None, "keepalive": None,
+                      "notice": None,
+                      "hosts": [{"name": "h1", "ip": "10.0.0.1", "kernel": False},
+                                {"name": "h2", "ip": "10.0.0.2", "kernel": False}]}
+    assert SCHEMA_VERSION == 2
     last = 0.0
     for line in lines[1:]:
         event = json.loads(line)

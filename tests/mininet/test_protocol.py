@@ -19,6 +19,7 @@ from tcplab.lab.commands import SegmentKind
 from tcplab.lab.events import (
     LAB_EVENTS,
     CommandDone,
+    ConnNamed,
     HostStatus,
     LabEvent,
     LinkChanged,
@@ -37,6 +38,7 @@ from tcplab.stack.events import (
     SocketError,
     SoftError,
     StateChanged,
+    TcbSampled,
     TimerArmed,
     TimerCancelled,
     TimerFired,
@@ -90,6 +92,9 @@ EXAMPLES: list[LabEvent] = [
     CommandDone(4.3, "", "listen h2:80", True, "ok"),
     Notice(4.4, "", "héllo ✓"),
     HostStatus(4.5, "h1", False, "agent exited"),
+    TcbSampled(4.6, "h1", 1, 100, 200, 101, 1101, 2101, 201, 65535, 262144, 14600, 1 << 30,
+               1000, 0.0125, None, 1.0, 1000, 0, (("delack", 4.64), ("rto", 5.6))),
+    ConnNamed(4.7, "h1", 1, "c1", A, B),
 ]
 
 

@@ -315,6 +315,7 @@ class Agent:
         """Send what the host produced and keep one scheduler entry at its timer."""
         now = self.sched.now
         ports = self.ports
+        self.app.end_instant(now)  # one TCB sample per changed connection per turn
         for ifname, frame in self.app.frames_to_send():
             port = ports.get(ifname)
             if port is not None:

@@ -384,6 +384,9 @@ class MininetBackend:
         for event in batch:
             self._publish(event)
 
+    def end_instant(self) -> None:
+        """Agents sample their TCBs themselves at the end of each of their turns."""
+
     def pause(self) -> None:
         raise LabError("pause: not supported on Mininet (real hosts run on the wall clock; "
                        "use the simulated network to pause)")

@@ -100,10 +100,19 @@ class SimBackend:
             if ln.ba != ln.ab:
                 link.direction(ln.b, ln.a).set(**params_dict(sim_params(ln.ba)))
         self.net.on_frame.append(self._on_frame)
+        self.scheduler.on_instant_end = self.end_instant
         self._wall0 = time.monotonic()
 
     def stop(self) -> None:
+        self.end_instant()
         self.net.on_frame.clear()
+        self.scheduler.on_instant_end = None
+
+    def end_instant(self) -> None:
+        """The clock leaves its instant: every host publishes its TCB samples."""
+        now = self.scheduler.now
+        for app in self.apps.values():
+            app.end_instant(now)
 
     # -- time --------------------------------------------------------------------
     def now(self) -> float:

@@ -85,6 +85,8 @@ class Scheduler:
         self._seq = 0
         self._heap: list[tuple[float, int, Handle]] = []
         self._cancelled = 0
+        # called while the clock still reads an instant that is about to end
+        self.on_instant_end: Callable[[], object] | None = None
 
     @property
     def now(self) -> float:
@@ -115,6 +117,8 @@ class Scheduler:
         if t < self._now:
             raise ValueError(f"cannot run the clock backwards from {self._now} to {t}")
         self._run_due(t)
+        if t > self._now and self.on_instant_end is not None:
+            self.on_instant_end()
         self._now = t
 
     def run_until_idle(self, limit: float) -> bool:
@@ -130,6 +134,8 @@ class Scheduler:
         self._run_due(limit)
         if self.next_time() is None:
             return True
+        if limit > self._now and self.on_instant_end is not None:
+            self.on_instant_end()
         self._now = limit
         return False
 
@@ -143,7 +149,10 @@ class Scheduler:
                 self._cancelled -= 1
                 continue
             handle._fn = None
-            self._now = time
+            if time != self._now:
+                if self.on_instant_end is not None:
+                    self.on_instant_end()
+                self._now = time
             fn()
 
     def _note_cancelled(self) -> None:
