@@ -13,6 +13,11 @@ seconds is stamped ``epoch_ns + round(t * 1e9)``. The default ``epoch_ns = 0``
 makes the run start at 1970-01-01 00:00:00 UTC, so tshark's ``frame.time_epoch``
 reads directly as the run's clock and two runs with the same seed give
 byte-identical files; a real-time run can pass its wall-clock start instead.
+
+Direction: a frame written with ``inbound=True`` or ``False`` carries an
+``epb_flags`` option saying it was received or sent by the capturing interface
+(a host's own capture knows; a link's does not, so it writes no option).
+Wireshark shows it as ``frame.packet_flags_direction`` (1 inbound, 2 outbound).
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ _OPT_ENDOFOPT = 0
 _SHB_USERAPPL = 4
 _IF_NAME = 2
 _IF_TSRESOL = 9
+_EPB_FLAGS = 2
+_FLAGS_INBOUND = 1   # epb_flags bits 0-1: the packet's direction
+_FLAGS_OUTBOUND = 2
 
 LINKTYPE_ETHERNET = 1
 # Largest frame kept whole; tcpdump and Wireshark use the same limit.
@@ -44,6 +52,7 @@ _SHB_BODY = struct.Struct("<IHHq")
 _IDB_BODY = struct.Struct("<HHI")
 _EPB_HEAD = struct.Struct("<IIIIIII")  # type, length, iface, ts hi, ts lo, caplen, len
 _OPT_HEAD = struct.Struct("<HH")
+_U32 = struct.Struct("<I")
 
 
 def _pad(n: int) -> int:
@@ -56,6 +65,14 @@ def _option(code: int, value: bytes) -> bytes:
 
 def _options(*opts: bytes) -> bytes:
     return b"".join(opts) + _OPT_HEAD.pack(_OPT_ENDOFOPT, 0)
+
+
+# The options an EPB carries for each ``inbound`` value (built once: one per frame).
+_DIRECTION_OPTIONS: dict[bool | None, bytes] = {
+    None: b"",
+    True: _options(_option(_EPB_FLAGS, _U32.pack(_FLAGS_INBOUND))),
+    False: _options(_option(_EPB_FLAGS, _U32.pack(_FLAGS_OUTBOUND))),
+}
 
 
 def _block(block_type: int, body: bytes) -> bytes:
@@ -89,8 +106,10 @@ class PcapngWriter:
         self._interfaces.append(name)
         return len(self._interfaces) - 1
 
-    def write(self, iface_id: int, t: float, frame: bytes) -> None:
-        """Record ``frame`` seen on interface ``iface_id`` at run time ``t`` seconds."""
+    def write(self, iface_id: int, t: float, frame: bytes, inbound: bool | None = None
+              ) -> None:
+        """Record ``frame`` seen on interface ``iface_id`` at run time ``t`` seconds;
+        ``inbound`` (None: unknown) says whether that interface received or sent it."""
         self._check_open()
         if not 0 <= iface_id < len(self._interfaces):
             raise ValueError(f"pcapng interface {iface_id} was never added")
@@ -99,7 +118,8 @@ class PcapngWriter:
             raise ValueError(f"time {t} is before the capture epoch")
         caplen = min(len(frame), SNAPLEN)
         padding = _pad(caplen)
-        total = _EPB_HEAD.size + caplen + padding + _TRAILER.size
+        opts = _DIRECTION_OPTIONS[inbound]
+        total = _EPB_HEAD.size + caplen + padding + len(opts) + _TRAILER.size
         self._file.write(
             b"".join(
                 (
@@ -108,6 +128,7 @@ class PcapngWriter:
                     ),
                     frame[:caplen],
                     b"\0" * padding,
+                    opts,
                     _TRAILER.pack(total),
                 )
             )

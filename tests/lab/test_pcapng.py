@@ -179,3 +179,20 @@ def test_tshark_reads_the_file(tmp_path: Path) -> None:
         "-Y", "_ws.malformed || _ws.expert.severity >= error",
     )  # fmt: skip
     assert malformed.strip() == ""
+
+
+def test_direction_is_an_epb_flags_option() -> None:
+    buf = io.BytesIO()
+    with PcapngWriter(buf) as w:
+        iface = w.add_interface("h1-eth0")
+        for inbound in (True, False, None):
+            w.write(iface, 0.0, b"\x07" * 61, inbound=inbound)
+    options = []
+    for _, body, _ in read_pcapng(buf.getvalue())[2:]:
+        (caplen,) = struct.unpack_from("<I", body, 12)
+        assert body[20:20 + caplen] == b"\x07" * 61
+        rest = body[20 + caplen + (-caplen & 3):]
+        options.append(read_options(rest) if rest else None)
+    # epb_flags (2): bits 0-1 are the direction, 1 inbound and 2 outbound; no option when
+    # the direction is not known (a link's capture)
+    assert options == [{2: struct.pack("<I", 1)}, {2: struct.pack("<I", 2)}, None]
