@@ -13,7 +13,10 @@ The lab talks to it only through :class:`Backend`:
   parameters of each direction as a :class:`LinkState`;
 * segment filters for teardown races: ``add_filter(spec)`` and ``release(...)``,
   declarative (:class:`FilterSpec`) so that a backend in other processes can apply
-  them where the frames are.
+  them where the frames are;
+* captures: ``add_tap`` sees every frame as it enters a link (named by the link),
+  ``add_host_tap`` every frame a host's interface sent or received (a
+  :data:`HostFrameTap`), for the recorder's pcapng files.
 
 Everything observable comes back as events through the ``publish`` callable given
 to ``start``.
@@ -23,12 +26,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from tcplab.lab.commands import SegmentKind
 from tcplab.lab.events import LabEvent
 from tcplab.lab.topology import TopologySpec
 from tcplab.stack.sockets import SocketInfo
+
+FrameDirection = Literal["sent", "received"]
+# (host, its interface, "sent" or "received", frame, t): "sent" as the host put it on
+# the wire, before the link may lose it; "received" as it reached the host, after.
+HostFrameTap = Callable[[str, str, FrameDirection, bytes, float], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +110,4 @@ class Backend(Protocol):
     def add_filter(self, spec: FilterSpec) -> None: ...
     def release(self, src: str | None, dst: str | None) -> int: ...
     def add_tap(self, tap: Callable[[str, bytes, float], None]) -> None: ...
+    def add_host_tap(self, tap: HostFrameTap) -> None: ...

@@ -36,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "datapath; needs openvswitch-switch installed and running)")
     p.add_argument("--seed", type=int, default=1, help="seed of the run's randomness")
     p.add_argument("--scenario", metavar="FILE", help="commands to run, one per line")
-    p.add_argument("--record", metavar="DIR", help="write events.jsonl and capture.pcapng")
+    p.add_argument("--record", metavar="DIR",
+                   help="write events.jsonl, capture.pcapng (every link) and "
+                        "capture-HOST.pcapng (each host's own view, for Wireshark)")
     p.add_argument("--headless", action="store_true", help="no dashboard: print lines")
     p.add_argument("--virtual-time", action="store_true",
                    help="run the simulated clock as fast as possible (deterministic)")
@@ -145,6 +147,7 @@ def main(argv: list[str]) -> int:
             return 2
         bus.subscribe(recorder.event)
         backend.add_tap(recorder.frame)
+        backend.add_host_tap(recorder.host_frame)
     printer = Printer(verbose=args.verbose)
     unsub = bus.subscribe(printer)
     try:

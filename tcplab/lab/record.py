@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-``--record DIR`` writes two files:
+``--record DIR`` writes these files:
 
 * ``events.jsonl`` -- one JSON object per line.  The first is a header
   ``{"kind": "header", "schema": 2, ...}``: the run's inputs
@@ -12,7 +12,15 @@ Theory of operation
   are written by ``repr``, so two runs with the same seed under virtual time give
   byte-identical files.
 * ``capture.pcapng`` -- every frame as it enters a link, one pcapng interface per
-  link (named like ``h1-s1``), timestamps from the run's clock; open it in Wireshark.
+  link (named like ``h1-s1``), timestamps from the run's clock.  A frame crossing two
+  links is in it twice, which Wireshark's TCP analysis misreads as retransmissions.
+* ``capture-<host>.pcapng`` (e.g. ``capture-h1.pcapng``) -- what one host's
+  interfaces sent (as the host put it on the wire, before any link lost it) and
+  received (what arrived, after link loss), one pcapng interface per host interface
+  (named like ``h1-eth0``), each frame marked inbound or outbound.  Every frame is in
+  it once, as a capture on that host would show it: the file to open in Wireshark.
+  Written for every stack host named in the header from the start, and for any other
+  host (a Mininet kernel host) once a frame of its interface is seen.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from tcplab.lab.pcapng import PcapngWriter
 
 EVENTS_FILE = "events.jsonl"
 PCAP_FILE = "capture.pcapng"
+HOST_PCAP_FILE = "capture-{host}.pcapng"
 
 
 class Recorder:
@@ -39,6 +48,13 @@ class Recorder:
             raise RecordError(f"cannot record into {self.dir}: {exc.strerror}") from None
         self._pcap = PcapngWriter(self.dir / PCAP_FILE)
         self._ifaces: dict[str, int] = {}
+        self._host_pcaps: dict[str, PcapngWriter] = {}
+        self._host_ifaces: dict[tuple[str, str], int] = {}
+        # Every stack host gets its file even if it never sends a frame; a kernel host's
+        # frames may not be visible at all (Mininet), so its file waits for one.
+        for host in header.get("hosts", ()):
+            if not host.get("kernel"):
+                self._host_pcap(host["name"])
         self._write(header)
 
     def _write(self, obj: dict[str, Any]) -> None:
@@ -53,9 +69,27 @@ class Recorder:
             iface = self._ifaces[link] = self._pcap.add_interface(link)
         self._pcap.write(iface, t, frame)
 
+    def _host_pcap(self, host: str) -> PcapngWriter:
+        pcap = self._host_pcaps.get(host)
+        if pcap is None:
+            pcap = self._host_pcaps[host] = PcapngWriter(
+                self.dir / HOST_PCAP_FILE.format(host=host))
+        return pcap
+
+    def host_frame(self, host: str, ifname: str, direction: str, frame: bytes,
+                   t: float) -> None:
+        """``frame`` was ``"sent"`` or ``"received"`` by ``host``'s interface ``ifname``."""
+        pcap = self._host_pcap(host)
+        iface = self._host_ifaces.get((host, ifname))
+        if iface is None:
+            iface = self._host_ifaces[(host, ifname)] = pcap.add_interface(ifname)
+        pcap.write(iface, t, frame, inbound=direction == "received")
+
     def close(self) -> None:
         self._events.close()
         self._pcap.close()
+        for pcap in self._host_pcaps.values():
+            pcap.close()
 
 
 class RecordError(Exception):

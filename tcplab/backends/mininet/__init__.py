@@ -18,7 +18,9 @@ agent: Linux programs run there, to test the stack against Linux's TCP.
 ``<rundir>/<host>.sock`` (rundir 0700, socket 0600; path sockets cross namespaces,
 abstract ones would not).  JSON lines, version 2: requests with an id get exactly one
 reply each; host events, link drops/holds and (with ``capture``) frames are pushed
-as they happen, once per turn of the agent's loop.  The events a request causes are
+as they happen, once per turn of the agent's loop (a frame names where the agent saw
+it: :data:`~.wire.FRAME_DIRS`; :mod:`.capture` makes the recorder's link and host
+captures of them).  The events a request causes are
 pushed before its reply.  Events cross as typed values -- segments with options; a
 sent or received segment's payload as its length and first 16 bytes, the data itself
 in ``Delivered`` -- and the lab rebuilds the typed objects the simulated backend

@@ -224,12 +224,17 @@ class Agent:
 
         def to_wire(frame: bytes) -> None:
             if self.capture:
-                self._push({"frame": P.frame_to_wire(ifname, "out", self.sched.now, frame)})
+                # engaged: the host's own copy went out as "host-out" in _after_host
+                where = "wire-out" if port.egress_engaged else "out"
+                self._push({"frame": P.frame_to_wire(ifname, where, self.sched.now, frame)})
             failed = io.send(frame)
             if failed is not None:
                 self._link_dropped(ifname, "egress", frame, failed)
 
         def to_host(frame: bytes) -> None:
+            # only the engaged ingress comes here; the wire saw the frame as "wire-in"
+            if self.capture:
+                self._push({"frame": P.frame_to_wire(ifname, "host-in", self.sched.now, frame)})
             self.app.receive_frame(ifname, frame, self.sched.now)
             self._after_host()
 
@@ -299,8 +304,9 @@ class Agent:
         now = self.sched.now
         frames = port.io.recv_frames(BURST)
         if self.capture:
+            where = "wire-in" if port.ingress_engaged else "in"
             for frame in frames:
-                self._push({"frame": P.frame_to_wire(port.ifname, "in", now, frame)})
+                self._push({"frame": P.frame_to_wire(port.ifname, where, now, frame)})
         frames = [f for f in frames if not _kernel_answers(f)]
         if port.ingress_engaged:
             for frame in frames:
@@ -316,9 +322,14 @@ class Agent:
         now = self.sched.now
         ports = self.ports
         self.app.end_instant(now)  # one TCB sample per changed connection per turn
+        capture = self.capture
         for ifname, frame in self.app.frames_to_send():
             port = ports.get(ifname)
             if port is not None:
+                if capture and port.egress_engaged:
+                    # the host's capture sees it now, before the agent's link model may
+                    # lose or delay it; to_wire reports it again as it reaches the wire
+                    self._push({"frame": P.frame_to_wire(ifname, "host-out", now, frame)})
                 port.send_out(frame, now)
         self._timer.set(self.app.get_timer())
 

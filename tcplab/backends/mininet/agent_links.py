@@ -44,7 +44,8 @@ class Port:
     """One interface: its packet socket, its two link directions, and the way each
     direction's frames go now (``send_out``, ``send_in``: frame, now)."""
 
-    __slots__ = ("egress", "ifname", "ingress", "ingress_engaged", "io", "send_in", "send_out")
+    __slots__ = ("egress", "egress_engaged", "ifname", "ingress", "ingress_engaged", "io",
+                 "send_in", "send_out")
 
     def __init__(self, ifname: str, io: PacketSocket, egress: LinkDirection,
                  ingress: LinkDirection, to_wire: Callable[[bytes], None],
@@ -55,12 +56,14 @@ class Port:
         self.ingress = ingress
         self.send_out: FrameSend = lambda frame, now: to_wire(frame)
         self.send_in: FrameSend = lambda frame, now: to_host(frame)
+        self.egress_engaged = False
         self.ingress_engaged = False
 
     def engage(self, where: str) -> LinkDirection:
         """The direction ``where``, from now on in its frames' path."""
         if where == "egress":
             self.send_out = self.egress.send
+            self.egress_engaged = True
             return self.egress
         self.send_in = self.ingress.send
         self.ingress_engaged = True

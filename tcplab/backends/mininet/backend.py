@@ -53,6 +53,7 @@ from typing import Any
 from tcplab.backends.mininet import clean as C
 from tcplab.backends.mininet import impair as I
 from tcplab.backends.mininet import net as N
+from tcplab.backends.mininet.capture import FrameCapture, FrameTap
 from tcplab.backends.mininet.hosts import AgentApi, AgentProc, KernelApi
 from tcplab.backends.mininet.protocol import (
     AgentClient,
@@ -61,10 +62,9 @@ from tcplab.backends.mininet.protocol import (
     ProtocolError,
     event_from_wire,
     events_from_batch,
-    frame_from_wire,
     unlink_socket,
 )
-from tcplab.lab.backend import FilterSpec, HostApi, LinkState
+from tcplab.lab.backend import FilterSpec, HostApi, HostFrameTap, LinkState
 from tcplab.lab.events import HostStatus, LabEvent, LinkDropped, LinkHeld, Notice
 from tcplab.lab.lab import LabError
 from tcplab.lab.topology import TopologySpec
@@ -74,7 +74,6 @@ from tcplab.tcp.config import Config
 AGENT_MODULE = "tcplab.backends.mininet.agent"
 HELLO_TIMEOUT = 20.0   # seconds for every agent to answer; 20 Python starts on 2 cores
 REPO_ROOT = str(Path(__file__).resolve().parents[3])
-FrameTap = Callable[[str, bytes, float], None]
 
 
 class MininetError(RuntimeError):
@@ -105,7 +104,6 @@ class MininetBackend:
         self.kernel_pids: dict[str, int] = {}
         self.impair: I.Impairments | None = None
         self.state: C.LabState | None = None
-        self.taps: list[FrameTap] = []
         self._publish: Callable[[LabEvent], None] = lambda e: None
         self._iface_of: dict[str, str] = {}          # stack host -> its agent's interface
         self._links: dict[str, tuple[str, str]] = {}  # link name -> (a, b)
@@ -114,6 +112,7 @@ class MininetBackend:
         self._started = False
         self._stopped = False
         self._generation: dict[str, int] = {}         # stack host -> agents started - 1
+        self.capture = FrameCapture(self.agents, self.kernel_pids)
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self, topo: TopologySpec, publish: Callable[[LabEvent], None]) -> None:
@@ -175,6 +174,7 @@ class MininetBackend:
             self._links[name] = (ln.a, ln.b)
             self._ends[(ln.a, ln.intf_a)] = (name, ln.b)
             self._ends[(ln.b, ln.intf_b)] = (name, ln.a)
+            self.capture.cable(name, ln.a, ln.intf_a, ln.b, ln.intf_b)
         self.state.save()
         try:
             N.run_all([*N.offload_commands(network),
@@ -203,7 +203,7 @@ class MininetBackend:
         self.state.save()
         self._wait_hellos(list(self.agents.values()))
         self._notice(f"starting agents {len(self.agents)}/{len(self.agents)}")
-        if self.taps:
+        if self.capture.wanted:
             self._capture(True)
 
     def _spawn(self, host: str, rundir: Path) -> AgentProc:
@@ -329,7 +329,7 @@ class MininetBackend:
                     self._agent_impair(host, p.ifname, p.mode, I.agent_changes(state))
             if old.tcp:
                 AgentApi(self.request, agent).set_tcp(old.tcp)
-            if self.taps:
+            if self.capture.wanted:
                 self.request(agent, "capture", on=True)
         except (MininetError, HostError) as exc:
             self._quit_agents([agent])
@@ -373,13 +373,9 @@ class MininetBackend:
     def catch_up(self) -> None:
         """Publish every event the agents pushed so far, merged in time order."""
         batch: list[LabEvent] = []
-        frames: list[tuple[float, str, bytes]] = []
         for agent in self.agents.values():
-            batch.extend(self._drain(agent, frames))
-        frames.sort(key=lambda f: f[0])
-        for t, link, data in frames:
-            for tap in self.taps:
-                tap(link, data, t)
+            batch.extend(self._drain(agent))
+        self.capture.flush()
         batch.sort(key=lambda e: e.t)
         for event in batch:
             self._publish(event)
@@ -433,8 +429,7 @@ class MininetBackend:
         agent.down = f"its agent stopped ({status}{'; ' + tail if tail else ''})"
         self._publish(HostStatus(self.now(), agent.host, False, agent.down))
 
-    def _drain(self, agent: AgentProc, frames: list[tuple[float, str, bytes]]
-               ) -> list[LabEvent]:
+    def _drain(self, agent: AgentProc) -> list[LabEvent]:
         client = agent.client
         if client is None or agent.down is not None:
             return []
@@ -448,8 +443,8 @@ class MininetBackend:
                             for e in errors]
                 elif "event" in msg:
                     out.append(self._relabel(agent, event_from_wire(msg["event"])))
-                elif "frame" in msg and self.taps:
-                    self._frame(agent, msg["frame"], frames)
+                elif "frame" in msg and self.capture.wanted:
+                    self.capture.frame(agent.host, msg["frame"])
             except ProtocolError as exc:
                 out.append(Notice(self.now(), agent.host, f"bad message from the agent: {exc}"))
         if client.closed or agent.proc.poll() is not None:
@@ -474,20 +469,16 @@ class MininetBackend:
             return dataclasses.replace(event, host="", link=link, direction=label)
         return dataclasses.replace(event, host="", direction=label)
 
-    def _frame(self, agent: AgentProc, raw: Any, frames: list[tuple[float, str, bytes]]) -> None:
-        frame = frame_from_wire(raw)
-        end = self._ends.get((agent.host, frame.ifname))
-        if end is None:
-            return
-        link, peer = end
-        # A frame between two stack hosts is seen leaving one and entering the other.
-        if frame.dir == "in" and peer in self.agents:
-            return
-        frames.append((frame.t, link, frame.data))
-
     def add_tap(self, tap: FrameTap) -> None:
-        self.taps.append(tap)
-        if len(self.taps) == 1 and self.agents:
+        was_wanted = self.capture.wanted
+        self.capture.taps.append(tap)
+        if not was_wanted and self.agents:  # the first tap of either kind turns it on
+            self._capture(True)
+
+    def add_host_tap(self, tap: HostFrameTap) -> None:
+        was_wanted = self.capture.wanted
+        self.capture.host_taps.append(tap)
+        if not was_wanted and self.agents:
             self._capture(True)
 
     def _capture(self, on: bool) -> None:

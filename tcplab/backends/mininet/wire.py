@@ -65,9 +65,17 @@ class ProtocolError(ValueError):
 
 class CapturedFrame(NamedTuple):
     ifname: str
-    dir: str        # "out" or "in"
+    dir: str        # one of FRAME_DIRS
     t: float
     data: bytes
+
+
+# Where an agent saw a frame.  Between the host and the wire may sit the agent's own
+# link model (an *engaged* egress or ingress, where the kernel has no netem), and a
+# frame is then seen twice: by the host ("host-out"/"host-in": the host's capture) and
+# at the wire ("wire-out"/"wire-in": the link's capture).  Without one the two are the
+# same moment, and one message "out"/"in" serves both captures.
+FRAME_DIRS = ("out", "in", "host-out", "host-in", "wire-out", "wire-in")
 
 
 # UTF-8 on the wire, so no \u escapes to compute; the per-segment path uses this.
@@ -384,8 +392,9 @@ def frame_from_wire(raw: Any) -> CapturedFrame:
     if not isinstance(raw, dict) or raw.keys() != {"ifname", "dir", "t", "data"}:
         raise ProtocolError("a frame must have exactly ifname, dir, t and data")
     ifname, direction, t = raw["ifname"], raw["dir"], raw["t"]
-    if not isinstance(ifname, str) or direction not in ("in", "out"):
-        raise ProtocolError("frame ifname must be a string and dir 'in' or 'out'")
+    if not isinstance(ifname, str) or direction not in FRAME_DIRS:
+        raise ProtocolError(f"frame ifname must be a string and dir one of "
+                            f"{', '.join(FRAME_DIRS)}")
     if type(t) not in (int, float):
         raise ProtocolError("frame t must be a number")
     return CapturedFrame(ifname, direction, float(t), unb64(raw["data"]))

@@ -25,7 +25,8 @@ seed and commands give the same frames at the same virtual times.
 
 Every frame movement ("sent", "delivered", "dropped" with a reason) goes to the
 network's ``on_frame`` observers, from which the lab builds its event stream and
-the recorder its pcapng file.
+the recorder its pcapng files (every link's "sent" frames; each host's "sent" and
+"delivered" ones).
 """
 
 from tcplab.backends.sim.clock import Handle, Scheduler

@@ -25,7 +25,7 @@ from tcplab.backends.sim.clock import Scheduler
 from tcplab.backends.sim.link import GilbertElliott, Link, LinkDirection, LinkParams
 from tcplab.backends.sim.network import FrameEvent, SimNetwork
 from tcplab.lab.app import HostApp
-from tcplab.lab.backend import FilterSpec, LinkState
+from tcplab.lab.backend import FilterSpec, FrameDirection, HostFrameTap, LinkState
 from tcplab.lab.events import LabEvent, LinkDropped, LinkHeld
 from tcplab.lab.peek import summary, tcp_of
 from tcplab.lab.topology import LinkParams as TopoLinkParams
@@ -70,6 +70,7 @@ class SimBackend:
         self.ips: dict[str, str] = {}
         self.kernel_hosts: set[str] = set()
         self.taps: list[FrameTap] = []
+        self.host_taps: list[HostFrameTap] = []
         self._publish: Callable[[LabEvent], None] = lambda e: None
         self.paused = False
         self._wall0 = time.monotonic()
@@ -228,9 +229,14 @@ class SimBackend:
     def add_tap(self, tap: FrameTap) -> None:
         self.taps.append(tap)
 
+    def add_host_tap(self, tap: HostFrameTap) -> None:
+        self.host_taps.append(tap)
+
     # -- observation -------------------------------------------------------------
     def _on_frame(self, link: Link, direction: LinkDirection, frame: bytes,
                   event: FrameEvent, reason: str | None, t: float) -> None:
+        if self.host_taps and event != "dropped":
+            self._host_frame(link, direction, frame, event, t)
         if event == "sent":
             for tap in self.taps:
                 tap(link.name, frame, t)
@@ -238,3 +244,17 @@ class SimBackend:
             tcp = tcp_of(frame)
             self._publish(LinkDropped(t, "", link.name, direction.name, reason or "?",
                                       summary(frame), tcp.segment if tcp else None))
+
+    def _host_frame(self, link: Link, direction: LinkDirection, frame: bytes,
+                    event: FrameEvent, t: float) -> None:
+        """A host's own view: what it hands to a link ("sent", before the link may lose
+        it) and what a link hands to it ("delivered", after); switches have no file."""
+        forward = direction is link.forward
+        if event == "sent":
+            node, ifname = (link.a, link.a_ifname) if forward else (link.b, link.b_ifname)
+        else:
+            node, ifname = (link.b, link.b_ifname) if forward else (link.a, link.a_ifname)
+        if node in self.apps:
+            what: FrameDirection = "sent" if event == "sent" else "received"
+            for tap in self.host_taps:
+                tap(node, ifname, what, frame, t)
