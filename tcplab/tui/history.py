@@ -1,0 +1,226 @@
+"""The history panes' data, read from the timeline up to the cursor.
+
+Theory of operation
+-------------------
+The ladder, the time-sequence and cwnd plots, the stream view and the log show a range
+of the run's events, not a fold: the events about one connection (or all of them, for
+the log) among the first ``n`` of the stream, where ``n`` is the dashboard's cursor.
+These functions parse just those lines from the :class:`~tcplab.lab.timeline.Timeline`
+and turn them into the small records the widgets draw, so a live run, a replay and a
+seek are drawn by the same code.
+
+Sequence numbers are made relative to each direction's ISN, taken from the
+connection's TCB samples (``iss``/``irs``), so they stay relative for the connection's
+whole life however many segments ago its SYN was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tcplab.lab.snapshot import Key, SocketRow
+from tcplab.lab.timeline import Timeline
+
+LADDER_LIMIT = 4000     # events of one connection read for the ladder and the plot
+LOG_LIMIT = 4000
+SAMPLE_LIMIT = 4000
+STREAM_LIMIT = 400      # deliveries shown per side
+
+
+@dataclass(slots=True)
+class SegRecord:
+    """One segment as the ladder and the time-sequence plot draw it."""
+
+    t: float
+    outbound: bool          # sent by the selected socket (else by its peer)
+    flags: str              # packetdrill's spelling: "S", "S.", "P.", "F.", "R"...
+    seq: int                # relative to the sender's ISN
+    ack: int                # relative to the receiver's ISN
+    window: int
+    length: int
+    options: list[str] = field(default_factory=list)
+    dropped: str = ""       # the reason, when the network lost it
+    retransmission: bool = False
+    held: bool = False      # a `hold` kept it in the network for a while
+    sack: list[tuple[int, int]] = field(default_factory=list)  # relative SACK blocks
+
+    @property
+    def label(self) -> str:
+        """A compact packetdrill-like label: ``P. 1:1461(1460) ack 1 win 2048``."""
+        text = f"{self.flags} {self.seq}:{(self.seq + self.length) & 0xFFFFFFFF}({self.length})"
+        if "." in self.flags:
+            text += f" ack {self.ack}"
+        return text + f" win {self.window}"
+
+
+@dataclass(slots=True)
+class Marker:
+    """A line of the ladder that is not a segment: a state change, a hold."""
+
+    t: float
+    outbound: bool
+    text: str
+
+
+def _bases(row: SocketRow | None) -> tuple[int, int]:
+    if row is None or not row.tcb:
+        return 0, 0
+    return int(row.tcb["iss"]), int(row.tcb["irs"])
+
+
+def _sack(options: list[str], base: int) -> list[tuple[int, int]]:
+    blocks: list[tuple[int, int]] = []
+    for opt in options:
+        if opt.startswith("sack "):
+            for pair in opt[5:].split():
+                a, _, b = pair.partition(":")
+                blocks.append(((int(a) - base) & 0xFFFFFFFF, (int(b) - base) & 0xFFFFFFFF))
+    return blocks
+
+
+def ladder(timeline: Timeline, row: SocketRow | None, n: int,
+           limit: int = LADDER_LIMIT) -> list[SegRecord | Marker]:
+    """The selected connection's segments (both directions), drops, holds and state
+    changes among the first ``n`` events, oldest first."""
+    if row is None:
+        return []
+    iss, irs = _bases(row)
+    out: list[SegRecord | Marker] = []
+    rtx_seqs: set[int] = set()
+    held_in: set[tuple[str, int]] = set()  # the peer's segments a hold keeps: (flags, seq)
+    indices = timeline.before(timeline.conn_events.get(row.key), n, limit)
+    for ev in timeline.events(indices):
+        kind = ev["kind"]
+        if kind in ("segment.sent", "segment.received"):
+            outbound = kind == "segment.sent"
+            seg = ev["segment"]
+            # a SYN or a FIN is retransmitted too, though it carries no payload
+            counted = seg["len"] > 0 or "S" in seg["flags"] or "F" in seg["flags"]
+            rec = _record(ev["t"], outbound, seg, iss, irs,
+                          outbound and counted and seg["seq"] in rtx_seqs)
+            if not outbound and (seg["flags"], seg["seq"]) in held_in:
+                held_in.discard((seg["flags"], seg["seq"]))
+                rec.held = True  # it arrives once released
+            out.append(rec)
+        elif kind == "segment.retransmitted":
+            rtx_seqs.add(ev["seq"])
+        elif kind == "state.changed":
+            out.append(Marker(ev["t"], True, f"{ev['old']} -> {ev['new']} ({ev['cause']})"))
+        elif kind in ("link.dropped", "link.held") and row.remote is not None:
+            _network(out, ev, row, iss, irs, held_in)
+    return out
+
+
+def _record(t: float, outbound: bool, seg: dict[str, Any], iss: int, irs: int,
+            rtx: bool) -> SegRecord:
+    seq_base, ack_base = (iss, irs) if outbound else (irs, iss)
+    options = list(seg["options"])
+    return SegRecord(t, outbound, seg["flags"], (seg["seq"] - seq_base) & 0xFFFFFFFF,
+                     (seg["ack"] - ack_base) & 0xFFFFFFFF, seg["window"], seg["len"],
+                     options, retransmission=rtx, sack=_sack(options, ack_base))
+
+
+def _network(out: list[SegRecord | Marker], ev: dict[str, Any], row: SocketRow, iss: int,
+             irs: int, held_in: set[tuple[str, int]]) -> None:
+    """A drop or a hold of one of this connection's segments, in either direction."""
+    summary: str = ev["summary"]
+    outbound = summary.startswith(f"{row.local[0]}:{row.local[1]}>")
+    if ev["kind"] == "link.held":
+        if outbound:  # the sent segment is already listed: the last one sent
+            for rec in reversed(out):
+                if isinstance(rec, SegRecord) and rec.outbound:
+                    rec.held = True
+                    break
+        else:  # the peer's has not arrived yet: marked when it does
+            words = summary.split(" ")  # "src>dst FLAGS seq:end(len) ..."
+            if len(words) > 2 and words[2].split(":", 1)[0].isdigit():
+                held_in.add((words[1], int(words[2].split(":", 1)[0])))
+        out.append(Marker(ev["t"], outbound, f"held in the network: {summary.split(' ', 1)[-1]}"))
+        return
+    seg = ev.get("segment")
+    if seg is None:
+        return
+    if outbound:
+        # the sent segment is already listed: mark it
+        for rec in reversed(out):
+            if (isinstance(rec, SegRecord) and rec.outbound and not rec.dropped
+                    and rec.seq == (seg["seq"] - iss) & 0xFFFFFFFF and rec.flags == seg["flags"]):
+                rec.dropped = ev["reason"]
+                return
+    rec = _record(ev["t"], outbound, seg, iss, irs, False)
+    rec.dropped = ev["reason"]  # the peer's segment never arrived: only the drop says so
+    out.append(rec)
+
+
+def samples(timeline: Timeline, row: SocketRow | None, n: int,
+            limit: int = SAMPLE_LIMIT) -> list[tuple[float, int, int, int, int, int]]:
+    """(t, cwnd, ssthresh, flight, peer's window, relative SND.UNA) of the connection's
+    TCB samples before ``n``."""
+    if row is None:
+        return []
+    indices = timeline.before(timeline.conn_samples.get(row.key), n, limit)
+    return [(ev["t"], ev["cwnd"], ev["ssthresh"], ev["flight"], ev["snd_wnd"],
+             (ev["snd_una"] - ev["iss"]) & 0xFFFFFFFF) for ev in timeline.events(indices)]
+
+
+def deliveries(timeline: Timeline, key: Key, n: int,
+               limit: int = STREAM_LIMIT) -> list[tuple[float, int, str, str]]:
+    """(t, length, hex preview, text preview) of the deliveries to a socket's
+    application before ``n``."""
+    arr = timeline.conn_events.get(key)
+    indices = timeline.before(arr, n, LADDER_LIMIT)
+    out = [(ev["t"], ev["len"], ev["hex"], ev["ascii"]) for ev in timeline.events(indices)
+           if ev["kind"] == "data.delivered"]
+    return out[-limit:]
+
+
+def log_lines(timeline: Timeline, n: int, limit: int = LOG_LIMIT,
+              cache: dict[int, tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+    """(text, style) of the log's lines before ``n``.  ``cache`` keeps lines already
+    made by event number (valid until the timeline is cut), so a redraw of a long log
+    parses only what is new."""
+    indices = timeline.before(timeline.log, n, limit)
+    if cache is None:
+        return [log_line(ev) for ev in timeline.events(indices)]
+    missing = [i for i in indices if i not in cache]
+    for i, ev in zip(missing, timeline.events(missing), strict=True):
+        cache[i] = log_line(ev)
+    if len(cache) > 4 * limit:
+        keep = set(indices)
+        for i in [i for i in cache if i not in keep]:
+            del cache[i]
+    return [cache[i] for i in indices]
+
+
+def log_line(ev: dict[str, Any]) -> tuple[str, str]:
+    """One event of the log as a line and its style."""
+    t, kind, host = ev["t"], ev["kind"], ev["host"]
+    head = f"{t:9.3f} "
+    if kind == "state.changed":
+        local = ev["local"]
+        return (head + f"{host} {local[0]}:{local[1]} {ev['old']} -> {ev['new']} "
+                f"({ev['cause']})", "")
+    if kind == "command":
+        mark = "ok" if ev["ok"] else "error"
+        return head + f"> {ev['line']}  [{mark}] {ev['message']}", "" if ev["ok"] else "red"
+    if kind == "notice":
+        return head + f"notice: {ev['text']}", "cyan"
+    if kind == "link.changed":
+        return head + f"link {ev['direction']} {ev['params']}", "dim"
+    if kind == "link.dropped":
+        return head + f"link {ev['direction']} dropped ({ev['reason']}) {ev['summary']}", "red"
+    if kind == "link.held":
+        return head + f"link {ev['direction']} holding {ev['summary']}", "yellow"
+    if kind == "segment.dropped":
+        return head + f"{host} dropped ({ev['reason']}) {ev['summary']}", "red"
+    if kind in ("socket.error", "socket.soft_error"):
+        return head + f"{host} socket {ev['sid']}: {ev['reason']}", "red"
+    if kind == "host.status":
+        return head + f"{host} {'up' if ev['up'] else 'down'}: {ev['reason']}", "yellow"
+    if kind == "break.hit":
+        return head + f"breakpoint {ev.get('number')} ({ev.get('spec')}): {ev.get('detail')}", \
+            "bold yellow"
+    if kind == "run.rewound":
+        return head + f"rewound to t={ev.get('to')}: a new branch starts here", "bold cyan"
+    return head + kind, "dim"
