@@ -10,7 +10,10 @@ topology's TCLink parameters.  Everything runs on one :class:`Scheduler` and one
 The clock is the scheduler's: under ``virtual`` time :meth:`advance` jumps straight
 through the events; under ``real`` time the lab calls :meth:`advance` with the wall
 clock's progress and the scheduler catches up to it.  :meth:`pause` freezes the
-simulated clock (the dashboard's pause key) without losing any frame in flight.
+simulated clock (the dashboard's pause key) without losing any frame in flight; it
+never moves the clock itself, and under virtual time nothing but ``advance`` (and the
+lab's wait and step, which run the scheduler) ever does.  :meth:`drive` replaces the
+wall clock with a script, for re-executing a real-time run (:mod:`tcplab.lab.rerun`).
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ class SimBackend:
         self.paused = False
         self._wall0 = time.monotonic()
         self._virt0 = 0.0
+        self.driven_to: float | None = None  # see drive()
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self, topo: TopologySpec, publish: Callable[[LabEvent], None]) -> None:
@@ -125,20 +129,33 @@ class SimBackend:
             self.scheduler.run_until(self.scheduler.now + max(seconds, 0.0))
 
     def catch_up(self) -> None:
-        """Real time: run everything due by the wall clock."""
-        if self.paused:
+        """Real time: run everything due by the wall clock (or by :meth:`drive`'s
+        script).  A virtual clock never moves here."""
+        if self.paused or self.virtual:
             return
-        target = self._virt0 + (time.monotonic() - self._wall0)
+        target = self.driven_to
+        if target is None:
+            target = self._virt0 + (time.monotonic() - self._wall0)
         if target > self.scheduler.now:
             self.scheduler.run_until(target)
+
+    def drive(self, t: float | None) -> None:
+        """Re-executing a real-time run: :meth:`catch_up` runs to ``t`` -- where the
+        recorded run's wall clock had taken it -- instead of to the wall clock's time.
+        ``None`` hands the clock back to the wall clock, from where it stands."""
+        self.driven_to = t
+        if t is None:
+            self._wall0 = time.monotonic()
+            self._virt0 = self.scheduler.now
 
     def next_time(self) -> float | None:
         return self.scheduler.next_time()
 
     def pause(self) -> None:
-        if not self.paused:
-            self.catch_up()
-            self.paused = True
+        # No catch_up here: the lab brings a real clock up to date before every
+        # command, and under virtual time catching up to the wall clock would jump
+        # the clock (and expire every TIME-WAIT) by however long the lab has been open.
+        self.paused = True
 
     def resume(self) -> None:
         if self.paused:

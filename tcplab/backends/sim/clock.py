@@ -11,6 +11,13 @@ The clock does not move by itself. A virtual-time driver calls
 :meth:`Scheduler.run_until_idle` (as fast as possible); a real-time driver calls
 :meth:`Scheduler.run_until` with the elapsed wall time, as often as it likes.
 
+Stopping between entries: whoever watches the run (the lab's breakpoints) sets
+:attr:`Scheduler.stop` while an entry runs; the run in progress returns right after
+that entry, with the clock still at its instant -- even when more entries are due at
+the same instant, so something that lasts zero time (CLOSING over zero-delay links)
+can still be seen.  :meth:`Scheduler.run` also takes a budget of entries, so a
+driver can run a long stretch a slice at a time.  Both cost one test per entry.
+
 Cancelling is lazy: a cancelled entry stays in the heap and is skipped when it
 surfaces; the heap is rebuilt when cancelled entries outnumber live ones, so a
 host that re-arms its timer on every segment cannot grow it without bound.
@@ -87,6 +94,9 @@ class Scheduler:
         self._cancelled = 0
         # called while the clock still reads an instant that is about to end
         self.on_instant_end: Callable[[], object] | None = None
+        # set (by an observer, while an entry runs) to end the run after that entry;
+        # whoever drives the run clears it
+        self.stop = False
 
     @property
     def now(self) -> float:
@@ -112,37 +122,64 @@ class Scheduler:
             self._cancelled -= 1
         return heap[0][0] if heap else None
 
-    def run_until(self, t: float) -> None:
-        """Run every call due at or before ``t``, in order, and leave :attr:`now` at ``t``."""
+    def run_until(self, t: float) -> bool:
+        """Run every call due at or before ``t``, in order, and leave :attr:`now` at ``t``.
+
+        Returns False when :attr:`stop` ended the run early: :attr:`now` is then the
+        time of the entry that set it, and entries due by ``t`` may remain.
+        """
         if t < self._now:
             raise ValueError(f"cannot run the clock backwards from {self._now} to {t}")
-        self._run_due(t)
-        if t > self._now and self.on_instant_end is not None:
-            self.on_instant_end()
-        self._now = t
+        self._run_due(t, -1)
+        if self.stop:
+            return False
+        self.settle(t)
+        return True
 
     def run_until_idle(self, limit: float) -> bool:
         """Run calls until none are pending or the next one is after ``limit``.
 
         Returns True when the scheduler went idle (:attr:`now` is then the time of
         the last call run) and False when ``limit`` stopped it (:attr:`now` is then
-        ``limit``, as after :meth:`run_until`). The limit guards against runs that
-        never go quiet, such as a keepalive timer that re-arms forever.
+        ``limit``, as after :meth:`run_until`) or :attr:`stop` did (:attr:`now` is then
+        the stopping entry's time). The limit guards against runs that never go
+        quiet, such as a keepalive timer that re-arms forever.
         """
         if limit < self._now:
             raise ValueError(f"cannot run the clock backwards from {self._now} to {limit}")
-        self._run_due(limit)
+        self._run_due(limit, -1)
+        if self.stop:
+            return False
         if self.next_time() is None:
             return True
-        if limit > self._now and self.on_instant_end is not None:
-            self.on_instant_end()
-        self._now = limit
+        self.settle(limit)
         return False
 
-    def _run_due(self, t: float) -> None:
+    def run(self, t: float, budget: int) -> int:
+        """Run at most ``budget`` calls due at or before ``t``; how many ran.
+
+        Fewer than ``budget`` without :attr:`stop` set means nothing is left due by
+        ``t``; the clock then stands at the last call's time (:meth:`settle` moves it
+        on to ``t``).
+        """
+        if t < self._now:
+            raise ValueError(f"cannot run the clock backwards from {self._now} to {t}")
+        return self._run_due(t, budget) if budget > 0 else 0
+
+    def settle(self, t: float) -> None:
+        """Move the clock on to ``t`` once every call due by ``t`` has run."""
+        if t > self._now:
+            if self.on_instant_end is not None:
+                self.on_instant_end()
+            self._now = t
+
+    def _run_due(self, t: float, budget: int) -> int:
+        """Run calls due by ``t``: at most ``budget`` of them (-1: no limit), ending
+        early after a call that set :attr:`stop`.  Returns how many ran."""
         heap = self._heap
         pop = heapq.heappop
-        while heap and heap[0][0] <= t:
+        left = budget
+        while left and heap and heap[0][0] <= t:
             time, _, handle = pop(heap)
             fn = handle._fn
             if fn is None:
@@ -154,6 +191,10 @@ class Scheduler:
                     self.on_instant_end()
                 self._now = time
             fn()
+            left -= 1
+            if self.stop:
+                break
+        return budget - left
 
     def _note_cancelled(self) -> None:
         self._cancelled += 1
