@@ -13,6 +13,9 @@ from tcplab.lab.commands import (
     COMMAND_NAMES,
     HELP,
     Abort,
+    Break,
+    BreakOn,
+    Breaks,
     Close,
     Command,
     CommandError,
@@ -32,12 +35,15 @@ from tcplab.lab.commands import (
     Release,
     Restart,
     Resume,
+    Rewind,
     SegmentKind,
     SendBytes,
     SendFile,
     SendText,
     Shutdown,
+    Step,
     Tcp,
+    Unbreak,
     Wait,
     parse_line,
     parse_script,
@@ -118,6 +124,27 @@ FORMS: list[tuple[str, Command, str]] = [
     ("RESUME", Resume(), "resume"),
     ("restart h2", Restart("h2"), "restart h2"),
     ("RESTART 10.0.0.2", Restart("10.0.0.2"), "restart 10.0.0.2"),
+    ("step", Step(), "step"),
+    ("STEP 5", Step(count=5), "step 5"),
+    ("step 100ms", Step(seconds=0.1), "step 100ms"),
+    ("step 1.5s", Step(seconds=1.5), "step 1.5s"),
+    ("break c1 closing", Break(BreakOn.STATE, C1, State.CLOSING), "break c1 CLOSING"),
+    ("break c1' TIME_WAIT", Break(BreakOn.STATE, ConnName("c1", True), State.TIME_WAIT),
+     "break c1' TIME-WAIT"),
+    ("break h1:5000>h2:80 FIN-WAIT-2",
+     Break(BreakOn.STATE, ConnTuple(Endpoint("h1", 5000), Endpoint("h2", 80)),
+           State.FIN_WAIT_2), "break h1:5000>h2:80 FIN-WAIT-2"),
+    ("break ANY time-wait", Break(BreakOn.STATE, None, State.TIME_WAIT),
+     "break any TIME-WAIT"),
+    ("break send fin", Break(BreakOn.SEND, kind=SegmentKind.FIN), "break send FIN"),
+    ("break send SYN,ACK", Break(BreakOn.SEND, kind=SegmentKind.SYN_ACK),
+     "break send SYN-ACK"),
+    ("break drop", Break(BreakOn.DROP), "break drop"),
+    ("breaks", Breaks(), "breaks"),
+    ("unbreak 2", Unbreak(2), "unbreak 2"),
+    ("unbreak ALL", Unbreak(None), "unbreak all"),
+    ("rewind 2.5", Rewind(2.5), "rewind 2.5"),
+    ("rewind 500ms", Rewind(0.5), "rewind 0.5"),
     ("  listen h2:80   # a comment", Listen(Endpoint("h2", 80)), "listen h2:80"),
     ('send c1 "a # not a comment"', SendText(C1, b"a # not a comment"),
      'send c1 "a # not a comment"'),
@@ -198,6 +225,24 @@ ERRORS = [
     ("link h1 s1 sideways", "unknown link parameter 'sideways'"),
     ("link h1 s1 loss=1 loss=2", "loss given twice"),
     ("link h1 s1 up down", "up/down given twice"),
+    ("step 0", "bad value for step: '0' (must be at least 1)"),
+    ("step 1.5", "bad value for step: '1.5' (a number of events like 5, or a duration with "
+                 "its unit like 100ms or 1.5s)"),
+    ("step 0ms", "bad value for step: '0ms' (a duration above 0)"),
+    ("step 2 3", "unexpected '3' after step (usage: step | step N | step 100ms)"),
+    ("break c1", "break needs a STATE (usage: break CONN STATE | break any STATE | "
+                 "break send KIND | break drop)"),
+    ("break send", "break needs a segment KIND (usage: break CONN STATE | break any STATE | "
+                   "break send KIND | break drop)"),
+    ("break send FINN", "unknown segment kind 'FINN' (did you mean 'FIN'?)"),
+    ("break c1 CLOSED-ISH", "unknown state 'CLOSED-ISH' (did you mean 'CLOSED'?)"),
+    ("break drop now", "unexpected 'now' after break (usage: break CONN STATE | "
+                       "break any STATE | break send KIND | break drop)"),
+    ("unbreak 0", "bad value for unbreak: '0' (must be at least 1)"),
+    ("unbreak some", "bad value for unbreak: 'some' (expected a whole number like 100)"),
+    ("rewind", "rewind needs a time (usage: rewind SECONDS (or rewind 500ms))"),
+    ("rewind soon", "bad value for rewind: 'soon' (expected a duration like 20ms, 0.5s or "
+                    "200us (bare numbers are s))"),
     ("link h1 s1 dir=h1>s2 loss=1", "dir=h1>s2 is not a direction of link h1 s1 "
                                     "(use h1>s1 or s1>h1)"),
     ("link h1 s1 dir=h1>s1", "dir= says which direction to change, but nothing is changed"),
@@ -308,6 +353,7 @@ flows = st.builds(Flow, hosts, hosts)
 fractions = st.floats(0, 1, allow_nan=False)
 seconds = st.floats(0, 1e6, allow_nan=False)
 counts = st.integers(1, 10**12)
+positive_seconds = st.floats(0, 1e6, allow_nan=False, exclude_min=True)
 
 
 @st.composite
@@ -341,6 +387,14 @@ commands = st.one_of(
     st.builds(Release, st.none() | flows),
     st.builds(Drop, flows, st.sampled_from(SegmentKind), counts),
     st.just(Pause()), st.just(Resume()), st.builds(Restart, hosts),
+    st.builds(Step, st.none() | counts), st.builds(Step, st.none(), positive_seconds),
+    # any/send/drop in the first place are keywords: such a connection needs its four-tuple
+    st.builds(Break, st.just(BreakOn.STATE), st.none() | conns.filter(
+        lambda c: str(c).rstrip("'").lower() not in ("any", "send", "drop")),
+        st.sampled_from(State)),
+    st.builds(Break, st.just(BreakOn.SEND), kind=st.sampled_from(SegmentKind)),
+    st.just(Break(BreakOn.DROP)), st.just(Breaks()), st.builds(Unbreak, st.none() | counts),
+    st.builds(Rewind, seconds),
 )
 
 

@@ -393,9 +393,80 @@ class Resume(_Bare):
     name: ClassVar[str] = "resume"
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """While the clock is paused: run the next ``count`` events (scheduler entries that
+    publish something), or the clock ``seconds`` forward.  Neither: one event."""
+
+    name: ClassVar[str] = "step"
+    count: int | None = None
+    seconds: float | None = None
+
+    def to_line(self) -> str:
+        if self.seconds is not None:
+            return f"step {units.format_duration(self.seconds)}"
+        return "step" if self.count is None else f"step {self.count}"
+
+
+class BreakOn(StrEnum):
+    """What a breakpoint watches."""
+
+    STATE = "state"   # a connection (or any: ``conn`` None) enters ``state``
+    SEND = "send"     # a host sends a segment of ``kind``
+    DROP = "drop"     # a link loses a frame, or a ``drop`` rule eats one
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """Stop the clock right after an event: ``break c1 CLOSING``, ``break any TIME-WAIT``,
+    ``break send FIN``, ``break drop``."""
+
+    name: ClassVar[str] = "break"
+    on: BreakOn
+    conn: ConnRef | None = None        # STATE: None is any connection
+    state: State | None = None         # STATE
+    kind: SegmentKind | None = None    # SEND
+
+    def to_line(self) -> str:
+        if self.on is BreakOn.SEND:
+            return f"break send {self.kind.value if self.kind else 'ANY'}"
+        if self.on is BreakOn.DROP:
+            return "break drop"
+        target = "any" if self.conn is None else str(self.conn)
+        return f"break {target} {self.state.value if self.state else '?'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Breaks(_Bare):
+    name: ClassVar[str] = "breaks"
+
+
+@dataclass(frozen=True, slots=True)
+class Unbreak:
+    """Remove breakpoint ``number`` (None: all of them)."""
+
+    name: ClassVar[str] = "unbreak"
+    number: int | None = None
+
+    def to_line(self) -> str:
+        return f"unbreak {'all' if self.number is None else self.number}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rewind:
+    """Re-run the simulation from its start to ``seconds`` and go on from there."""
+
+    name: ClassVar[str] = "rewind"
+    seconds: float
+
+    def to_line(self) -> str:
+        return f"rewind {units.format_number(self.seconds)}"
+
+
 Command: TypeAlias = (Listen | Connect | Tcp | SendText | SendBytes | SendFile | Shutdown | Close
                       | Abort | Link | Wait | Expect | ExpectSeen | ExpectReceived | Hold
-                      | Release | Drop | Pause | Resume | Restart)
+                      | Release | Drop | Pause | Resume | Restart | Step | Break | Breaks
+                      | Unbreak | Rewind)
 
 _SPEC: dict[str, tuple[str, str]] = {
     "listen": ("listen HOST:PORT [sack=off] [timestamps=off] [wscale=off] [nagle=off] "
@@ -428,6 +499,17 @@ _SPEC: dict[str, tuple[str, str]] = {
     "resume": ("resume", "resume the simulated clock"),
     "restart": ("restart HOST",
                 "start a new agent on a Mininet host whose agent died (its sockets are gone)"),
+    "step": ("step | step N | step 100ms",
+             "while paused: run the next event (or N events, or the clock 100 ms) and "
+             "say what happened (simulated network)"),
+    "break": ("break CONN STATE | break any STATE | break send KIND | break drop",
+              "stop the clock right after a connection enters STATE, a host sends a KIND "
+              "segment (SYN, SYN-ACK, ACK, FIN, RST, DATA, ANY) or a link drops one"),
+    "breaks": ("breaks", "list the breakpoints, numbered"),
+    "unbreak": ("unbreak N | unbreak all", "remove breakpoint N, or all of them"),
+    "rewind": ("rewind SECONDS (or rewind 500ms)",
+               "re-run the simulation from its start to that time and go on from there "
+               "(a new branch)"),
 }
 COMMAND_NAMES: tuple[str, ...] = tuple(_SPEC)
 USAGE: dict[str, str] = {name: usage for name, (usage, _) in _SPEC.items()}

@@ -16,6 +16,9 @@ from tcplab.lab.commands.model import (
     TCP_FEATURES,
     USAGE,
     Abort,
+    Break,
+    BreakOn,
+    Breaks,
     Close,
     Command,
     CommandError,
@@ -36,13 +39,16 @@ from tcplab.lab.commands.model import (
     Release,
     Restart,
     Resume,
+    Rewind,
     SegmentKind,
     SendBytes,
     SendFile,
     SendText,
     Shutdown,
+    Step,
     Tcp,
     TcpOptions,
+    Unbreak,
     Wait,
 )
 from tcplab.tcp.states import State
@@ -476,7 +482,63 @@ def _p_restart(args: _Args) -> Command:
     return Restart(host)
 
 
-def _p_bare(cls: type[Pause | Resume]) -> Callable[[_Args], Command]:
+def _p_step(args: _Args) -> Command:
+    token = args.peek()
+    if token is None:
+        return Step()
+    args.pos += 1
+    args.done()
+    raw = token.text
+    if raw.isascii() and raw.isdigit():
+        return Step(count=_count(raw, "step", 1))
+    if not re.fullmatch(r"[\d.]+[A-Za-z]+", raw):
+        raise _Fail(f"bad value for step: {raw!r} (a number of events like 5, or a duration "
+                    f"with its unit like 100ms or 1.5s)")
+    try:
+        seconds = units.parse_duration(raw, bare="s")
+    except units.UnitError as error:
+        raise _Fail(f"bad value for step: {raw!r} ({error})") from None
+    if seconds <= 0:
+        raise _Fail(f"bad value for step: {raw!r} (a duration above 0)")
+    return Step(seconds=seconds)
+
+
+_BREAK_WORDS = ("any", "send", "drop")
+
+
+def _p_break(args: _Args) -> Command:
+    first = args.take("what to watch")
+    word = first.text.lower() if not first.quoted else ""
+    command: Command
+    if word == "drop":
+        command = Break(BreakOn.DROP)
+    elif word == "send":
+        command = Break(BreakOn.SEND, kind=_kind(args.take("a segment KIND").text))
+    else:
+        # a connection named any, send or drop is reached by its four-tuple
+        conn = None if word == "any" else _conn(first.text)
+        command = Break(BreakOn.STATE, conn=conn, state=_state(args.take("a STATE").text))
+    args.done()
+    return command
+
+
+def _p_unbreak(args: _Args) -> Command:
+    raw = args.take("a breakpoint number or all").text
+    args.done()
+    return Unbreak(None if raw.lower() == "all" else _count(raw, "unbreak", 1))
+
+
+def _p_rewind(args: _Args) -> Command:
+    raw = args.take("a time").text
+    try:
+        seconds = units.parse_duration(raw, bare="s")
+    except units.UnitError as error:
+        raise _Fail(f"bad value for rewind: {raw!r} ({error})") from None
+    args.done()
+    return Rewind(seconds)
+
+
+def _p_bare(cls: type[Pause | Resume | Breaks]) -> Callable[[_Args], Command]:
     def parse(args: _Args) -> Command:
         args.done()
         return cls()
@@ -502,6 +564,11 @@ _PARSERS: dict[str, Callable[[_Args], Command]] = {
     "pause": _p_bare(Pause),
     "resume": _p_bare(Resume),
     "restart": _p_restart,
+    "step": _p_step,
+    "break": _p_break,
+    "breaks": _p_bare(Breaks),
+    "unbreak": _p_unbreak,
+    "rewind": _p_rewind,
 }
 assert set(_PARSERS) == set(COMMAND_NAMES)
 
