@@ -69,6 +69,11 @@ STORY: dict[str, list[str]] = {
     "time-wait-reuse.scn": [
         r"h2 \S+ TIME-WAIT -> CLOSED \(rcv SYN \(a new incarnation \(RFC 6191\)\)\)",
     ],
+    "break-simultaneous-close.scn": [
+        r"t=1\.000 breakpoint 1 \(break c1 CLOSING\): h1 \S+ FIN-WAIT-1 -> CLOSING",
+        r"> wait 10: stopped at t=1\.000000 by breakpoint 1 \(break c1 CLOSING\)",
+        r"t=1\.000 h1 \S+ CLOSING -> TIME-WAIT",  # CLOSING lasted zero time
+    ],
     "teardown-orders.scn": [
         r"h2 \S+ CLOSE-WAIT -> LAST-ACK",
         r"h1 \S+ CLOSE-WAIT -> LAST-ACK",

@@ -92,10 +92,35 @@ class ConnNamed(_LabEvent):
     remote: tuple[str, int]
 
 
+@dataclass(frozen=True, slots=True)
+class BreakHit(_LabEvent):
+    """Breakpoint ``number`` (``spec``: its ``break`` line) fired: the clock stopped
+    right after the event it matched.  ``host``/``sid``: the socket involved ("" and
+    None for a link's drop); ``detail``: that event, in one line."""
+
+    kind: ClassVar[str] = "break.hit"
+    number: int
+    spec: str
+    sid: int | None
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunRewound(_LabEvent):
+    """``rewind`` re-ran the simulation to time ``to``: the stream's first ``keep``
+    events (header not counted) are the new branch's past; drop every later one,
+    then go on with this event."""
+
+    kind: ClassVar[str] = "run.rewound"
+    to: float
+    keep: int
+
+
 LAB_EVENTS: tuple[type[_LabEvent], ...] = (
-    LinkDropped, LinkHeld, LinkChanged, CommandDone, Notice, HostStatus, ConnNamed)
+    LinkDropped, LinkHeld, LinkChanged, CommandDone, Notice, HostStatus, ConnNamed,
+    BreakHit, RunRewound)
 LabEvent = (HostEvent | LinkDropped | LinkHeld | LinkChanged | CommandDone | Notice
-            | HostStatus | ConnNamed)
+            | HostStatus | ConnNamed | BreakHit | RunRewound)
 EVENT_KINDS: tuple[str, ...] = (*(e.kind for e in HOST_EVENTS), *(e.kind for e in LAB_EVENTS))
 
 Subscriber = Callable[[LabEvent], None]
@@ -115,3 +140,14 @@ class EventBus:
     def publish(self, event: LabEvent) -> None:
         for fn in tuple(self._subscribers):
             fn(event)
+
+    def divert(self, fn: Subscriber) -> Callable[[], None]:
+        """Until the returned function is called, only ``fn`` gets events (a rewind
+        re-runs a stretch its subscribers have already seen); then every subscriber
+        gets them again.  Diversions nest."""
+        saved = self._subscribers
+        self._subscribers = [fn]
+
+        def restore() -> None:
+            self._subscribers = saved
+        return restore

@@ -41,6 +41,11 @@ class Printer:
             self.line(e.t, f"notice: {e.text}")
         elif isinstance(e, L.LinkChanged):
             self.line(e.t, f"link {e.direction} {e.params}")
+        elif isinstance(e, L.BreakHit):
+            self.line(e.t, f"breakpoint {e.number} ({e.spec}): {e.detail}")
+        elif isinstance(e, L.RunRewound):
+            self.line(e.t, f"rewound to t={e.to:g}: the first {e.keep} events stand, "
+                           f"a new branch starts")
         elif isinstance(e, H.SocketError | H.SoftError):
             self.line(e.t, f"{e.host} socket {e.sid}: {e.reason}")
         elif not self.verbose:

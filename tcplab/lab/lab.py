@@ -11,6 +11,13 @@ its result or its error; a command that fails changes nothing.
 The lab also remembers what it needs to judge expectations: which socket each name
 points to (names outlive their connections, so ``expect c1 CLOSED`` holds after the
 socket is gone) and every state each socket entered.
+
+Time travel (simulated backend): ``wait`` and ``step`` run a slice at a time
+(:mod:`tcplab.lab.clockrun`), so a dashboard can drive them without freezing --
+:meth:`Lab.begin`, :meth:`Lab.start_wait`, :meth:`Lab.run_slice`, :meth:`Lab.interrupt`,
+:attr:`Lab.waiting`; breakpoints (:mod:`tcplab.lab.breakpoints`) stop the clock right
+after an event; every command's ``command`` event is kept (:attr:`Lab.commands`), the
+log that ``rewind`` re-executes (:mod:`tcplab.lab.rerun`).
 """
 
 from __future__ import annotations
@@ -20,15 +27,20 @@ import re
 import stat
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tcplab.lab import commands as C
 from tcplab.lab.backend import Backend, FilterSpec, LinkState
-from tcplab.lab.events import CommandDone, ConnNamed, EventBus, LabEvent, LinkChanged
+from tcplab.lab.breakpoints import Breakpoints, Hit
+from tcplab.lab.clockrun import ClockRun, Hint
+from tcplab.lab.events import BreakHit, CommandDone, ConnNamed, EventBus, LabEvent, LinkChanged
 from tcplab.lab.topology import TopologySpec
 from tcplab.stack import events as H
 from tcplab.stack.sockets import HostError, SocketInfo
 from tcplab.tcp.states import State
+
+if TYPE_CHECKING:
+    from tcplab.lab.session import RunInputs
 
 SEND_FILE_LIMIT = 64 << 20
 _SOCKET_PREFIX = re.compile(r"^socket \d+: ")
@@ -64,6 +76,11 @@ class Lab:
         self.names: dict[str, _Named] = {}
         self.history: dict[tuple[str, int], list[State]] = {}
         self.delivered: dict[tuple[str, int], int] = {}
+        self.breakpoints = Breakpoints(self._conn, self._stop_clock)
+        self.commands: list[CommandDone] = []  # this branch's commands: what rewind re-runs
+        self.inputs: RunInputs | None = None   # set by session.announce: rewind re-announces
+        self.last_result: Result | None = None  # of the last command that ended
+        self._clock_run: ClockRun | None = None
         self.bus.subscribe(self._track)
         self.host_names = tuple(h.name for h in topo.hosts)
         self._ip_to_host = {h.ip: h.name for h in topo.hosts}
@@ -75,7 +92,20 @@ class Lab:
                                          describe_params(st)))
 
     def stop(self) -> None:
+        if self._clock_run is not None:
+            self.interrupt()  # its command event says where it stopped
         self.backend.stop()
+
+    def reset(self, backend: Backend) -> None:
+        """Forget the run (names, histories, breakpoints, commands) and take ``backend``,
+        not started yet: a rewind re-runs the start on it."""
+        self.backend = backend
+        self.names.clear()
+        self.history.clear()
+        self.delivered.clear()
+        self.breakpoints = Breakpoints(self._conn, self._stop_clock)
+        self.commands = []
+        self._clock_run = None
 
     def now(self) -> float:
         return self.backend.now()
@@ -89,27 +119,132 @@ class Lab:
         elif isinstance(event, H.Delivered):
             key = (event.host, event.sid)
             self.delivered[key] = self.delivered.get(key, 0) + len(event.data)
+        elif isinstance(event, CommandDone):
+            self.commands.append(event)
+        if self.breakpoints:
+            self.breakpoints.observe(event)
+        if self._clock_run is not None:
+            self._clock_run.observe(event)
+
+    def _stop_clock(self) -> None:
+        sched = getattr(self.backend, "scheduler", None)
+        if sched is not None:
+            sched.stop = True
+
+    def flush_hits(self) -> list[Hit]:
+        """Publish the breakpoints that fired since the last call (``break.hit``);
+        a real clock then pauses, as nothing else would stop it."""
+        hits = self.breakpoints.take()
+        sched = getattr(self.backend, "scheduler", None)
+        if sched is not None:
+            sched.stop = False
+        if hits:
+            now = self.now()
+            for hit in hits:
+                bp = hit.breakpoint
+                self.bus.publish(BreakHit(now, hit.host, bp.number, bp.spec, hit.sid,
+                                          hit.detail))
+            if not self.backend.virtual and not getattr(self.backend, "paused", True):
+                self.backend.pause()
+        return hits
 
     # -- commands -----------------------------------------------------------------
-    def execute(self, command: str | C.Command, line_no: int | None = None) -> Result:
-        """Carry out one command; the result is also published as a CommandDone event."""
+    def execute(self, command: str | C.Command, line_no: int | None = None, *,
+                hint: Hint | None = None) -> Result:
+        """Carry out one command; the result is also published as a CommandDone event.
+        A ``wait`` or ``step`` runs to its end here (:meth:`begin` does not block).
+        ``hint``: how a recorded wait or step ended, for re-execution (:mod:`rerun`)."""
+        result = self.begin(command, line_no, hint=hint)
+        while result is None:
+            run = self._clock_run
+            assert run is not None
+            result = self._advance(run, 0.05)
+            if result is None and run.real:
+                time.sleep(min(0.005, max(run.until - self.now(), 0.0)))
+        return result
+
+    # -- commands that take time, for a dashboard that must keep drawing ---------------
+    def begin(self, command: str | C.Command, line_no: int | None = None, *,
+              hint: Hint | None = None) -> Result | None:
+        """Start one command.  Most end at once: their Result (also published as a
+        CommandDone).  A ``wait`` or ``step`` that has to run returns None: call
+        :meth:`run_slice` until it returns True (or :meth:`interrupt`); its CommandDone
+        is published when it ends and :attr:`last_result` then holds its Result.
+
+        While one runs (:attr:`waiting`) every other command is refused -- with a Result,
+        nothing published: the command never reached the lab.
+        """
+        if self._clock_run is not None:
+            return Result(False, f"{self._clock_run.line!r} is running: it must end "
+                                 f"(or be interrupted: Esc) before another command")
         text = command if isinstance(command, str) else command.to_line()
-        self.sync()
+        error: C.CommandError | None = None
+        cmd: C.Command | None = None
         try:
             cmd = C.parse_line(command, line_no) if isinstance(command, str) else command
+        except C.CommandError as exc:
+            error = exc
+        if not (isinstance(cmd, C.Wait) and not self.backend.virtual):
+            self.sync()  # a wait on the real clock catches up itself: a breakpoint ends it
+        try:
+            if error is not None:
+                raise error
             if cmd is None:
                 return Result(True, "")
-            message = self._run(cmd)
-            result = Result(True, message)
+            if isinstance(cmd, C.Wait | C.Step):
+                run = ClockRun(self, cmd, text.strip(), line_no, hint)
+                started = run.start()
+                if started is None:
+                    self._clock_run = run
+                    return None
+                result = started
+            else:
+                result = Result(True, self._run(cmd))
         except (C.CommandError, LabError) as exc:
             result = Result(False, str(exc))
         except HostError as exc:
             result = Result(False, str(exc))
+        return self._finish(text, line_no, result)
+
+    def start_wait(self, seconds: float) -> None:
+        """Start ``wait SECONDS`` without blocking (see :meth:`begin`)."""
+        self.begin(C.Wait(seconds))
+
+    @property
+    def waiting(self) -> bool:
+        """A wait or step is running: drive it with :meth:`run_slice`."""
+        return self._clock_run is not None
+
+    def run_slice(self, budget: float) -> bool:
+        """Run the wait or step in progress for at most ``budget`` wall seconds (the wall
+        clock is read every few hundred scheduler entries); True once it has ended
+        (its CommandDone published) or when none is running."""
+        run = self._clock_run
+        return run is None or self._advance(run, budget) is not None
+
+    def interrupt(self) -> None:
+        """End the running wait or step where it is, even mid-instant; its CommandDone
+        says where (the dashboard's Esc).  Nothing running: nothing happens."""
+        run = self._clock_run
+        if run is not None:
+            self._clock_run = None
+            self._finish(run.line, run.line_no, run.interrupt())
+
+    def _advance(self, run: ClockRun, budget: float) -> Result | None:
+        result = run.slice(budget)
+        if result is not None:
+            self._clock_run = None
+            self._finish(run.line, run.line_no, result)
+        return result
+
+    def _finish(self, text: str, line_no: int | None, result: Result) -> Result:
+        self.flush_hits()  # breakpoints the command itself fired (its FIN, say)
         self.backend.end_instant()  # what the command changed, sampled before its result
         where = f"line {line_no}: " if line_no is not None and not result.ok else ""
         if where and not result.message.startswith("line "):
             result = Result(False, where + result.message)
         self.bus.publish(CommandDone(self.now(), "", text.strip(), result.ok, result.message))
+        self.last_result = result
         return result
 
     def _run(self, cmd: C.Command) -> str:
@@ -139,11 +274,12 @@ class Lab:
             return f"{cmd.name} {cmd.conn}"
         if isinstance(cmd, C.Link):
             return self._link(cmd)
-        if isinstance(cmd, C.Wait):
-            if getattr(self.backend, "paused", False):
-                return f"the clock is paused: {cmd.seconds:g} s did not pass (resume first)"
-            self.wait(cmd.seconds)
-            return f"waited {cmd.seconds:g} s"
+        if isinstance(cmd, C.Break | C.Breaks | C.Unbreak):
+            return self.breakpoints.command(cmd, hasattr(self.backend, "scheduler"))
+        if isinstance(cmd, C.Rewind):
+            from tcplab.lab.rerun import rewind
+
+            return rewind(self, cmd.seconds)
         if isinstance(cmd, C.Expect | C.ExpectSeen | C.ExpectReceived):
             ok, message = self.check(cmd)
             if not ok:
@@ -164,20 +300,24 @@ class Lab:
         raise LabError(f"{cmd.name}: not supported by this backend")
 
     def wait(self, seconds: float) -> None:
-        """Let the run's clock go ``seconds`` forward (at once under virtual time)."""
+        """Let the run's clock go ``seconds`` forward (at once under virtual time), with
+        no command event; a breakpoint ends it early, as it ends a ``wait`` command."""
         if self.backend.virtual:
             self.backend.advance(seconds)
-            return
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
+        else:
+            deadline = time.monotonic() + seconds
+            while (left := deadline - time.monotonic()) > 0 and not self.flush_hits():
+                self.backend.catch_up()
+                time.sleep(min(left, 0.005))
             self.backend.catch_up()
-            time.sleep(min(left, 0.005))
-        self.backend.catch_up()
+        self.flush_hits()
 
     def sync(self) -> None:
-        """Under real time, bring the network up to the wall clock."""
+        """Under real time, bring the network up to the wall clock (a breakpoint stops
+        it there and pauses the clock)."""
         if not self.backend.virtual:
             self.backend.catch_up()
+            self.flush_hits()
 
     def _restart(self, host: str) -> str:
         restart = getattr(self.backend, "restart", None)

@@ -29,15 +29,18 @@ import json
 from pathlib import Path
 from typing import IO, Any
 
-from tcplab.lab.events import LabEvent
+from tcplab.lab.events import LabEvent, RunRewound
 from tcplab.lab.pcapng import PcapngWriter
 
 EVENTS_FILE = "events.jsonl"
+BRANCH_FILE = "events.branch-{k}.jsonl"  # a stream a rewind abandoned, K = 1, 2, ...
 PCAP_FILE = "capture.pcapng"
 HOST_PCAP_FILE = "capture-{host}.pcapng"
 
 
 class Recorder:
+    _branches = 0  # rewinds seen: events.branch-K.jsonl files written
+
     def __init__(self, directory: str | Path, header: dict[str, Any]) -> None:
         self.dir = Path(directory)
         try:
@@ -61,7 +64,28 @@ class Recorder:
         self._events.write(json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n")
 
     def event(self, event: LabEvent) -> None:
+        if isinstance(event, RunRewound):
+            self._branch(event.keep)
         self._write(event.to_dict())
+
+    def _branch(self, keep: int) -> None:
+        """A rewind: the abandoned stream stays as ``events.branch-K.jsonl`` and
+        ``events.jsonl`` starts again as the header and the ``keep`` events the new
+        branch shares with it, so it always holds the current branch (the one
+        ``tcplab replay --verify`` re-executes).  The pcapng files are not cut: see
+        docs/recording.md."""
+        self._branches += 1
+        current = self.dir / EVENTS_FILE
+        branch = self.dir / BRANCH_FILE.format(k=self._branches)
+        self._events.close()
+        current.replace(branch)
+        with open(branch, "rb") as old, open(current, "wb") as new:
+            for number, line in enumerate(old):
+                if number > keep:  # line 0 is the header
+                    break
+                new.write(line)
+        self._events = open(current, "a", encoding="utf-8")  # noqa: SIM115 -- close()
+
 
     def frame(self, link: str, frame: bytes, t: float) -> None:
         iface = self._ifaces.get(link)

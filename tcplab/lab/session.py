@@ -101,7 +101,9 @@ def _opt_float(value: Any) -> float | None:
 
 
 def announce(lab: Lab, inputs: RunInputs) -> None:
-    """The notices every run starts with."""
+    """The notices every run starts with; the lab keeps ``inputs`` (a rewind re-runs
+    its start, these notices included)."""
+    lab.inputs = inputs
     now = lab.now()
     if inputs.notice:
         lab.bus.publish(Notice(now, "", inputs.notice))
