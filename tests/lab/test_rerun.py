@@ -112,10 +112,14 @@ def test_a_tampered_recording_fails_at_its_line(handshake: Path, tmp_path: Path)
 
 def test_one_byte_changed_anywhere_is_found(handshake: Path, tmp_path: Path) -> None:
     lines = event_lines(handshake)
-    number = len(lines) // 2
-    lines[number] = lines[number].replace('"t":', '"t": ', 1)  # still the same JSON
-    code, out = check(_copy(handshake, tmp_path / "bad", lines))
-    assert code == 1 and f"line {number + 1} differs" in out
+    for number in (1, len(lines) // 2, len(lines) - 1):
+        tampered = list(lines)
+        line = tampered[number]
+        i = line.index('"kind":') + 3  # one byte of the kind's name: "kind" -> "kimd"
+        tampered[number] = line[:i] + "m" + line[i + 1:]
+        assert len(tampered[number]) == len(line) and tampered[number] != line
+        code, out = check(_copy(handshake, tmp_path / f"bad{number}", tampered))
+        assert code == 1 and f"line {number + 1} differs" in out
 
 
 def test_a_line_missing_or_added_fails(handshake: Path, tmp_path: Path) -> None:
