@@ -28,6 +28,10 @@ loss figures are virtual time and so do not depend on the machine at all:
   engine recovers from loss as well as the classic Reno model says it can.
 * ``sack_gain_5`` -- goodput with SACK over goodput without, at 5 % loss, same seeds.
 
+The replay figures (:mod:`tcplab.tui.replay_bench`): ``replay_seek_p95_ms``, a random
+seek of the dashboard in a recording of a million events (``--quick``: 100,000), and
+``replay_MB_per_Mevent``, the memory its history takes per million events.
+
 The Mininet figures need root and Mininet (:mod:`tcplab.backends.mininet.bench` says
 how each is taken); they are wall-clock figures of real namespaces and processes:
 
@@ -258,6 +262,17 @@ def bench_tui(opts: Options) -> dict[str, float]:
     from tcplab.tui.bench import tui_benchmarks
 
     return tui_benchmarks(opts.quick)
+
+
+@benchmark(
+    Metric("replay_seek_p95_ms", "ms",
+           "replay: a random seek in a 1M-event recording (fold, ladder, log), p95", 1),
+    Metric("replay_MB_per_Mevent", "MB", "replay: dashboard memory per million events", 1),
+)
+def bench_replay(opts: Options) -> dict[str, float]:
+    from tcplab.tui.replay_bench import replay_benchmarks
+
+    return replay_benchmarks(opts.quick)
 
 
 @benchmark(

@@ -24,6 +24,12 @@ def _bench(argv: list[str]) -> int:
     return bench_main(argv)
 
 
+def _replay(argv: list[str]) -> int:
+    from tcplab.lab.replay import main as replay_main
+
+    return replay_main(argv)
+
+
 def _clean(argv: list[str]) -> int:
     from tcplab.backends.mininet.clean import main as clean_main
 
@@ -33,6 +39,7 @@ def _clean(argv: list[str]) -> int:
 COMMANDS = {
     "run": (_run, "run a lab (simulated network or Mininet)"),
     "pkt": (_pkt, "run packetdrill-syntax scripts against tcplab's TCP engine"),
+    "replay": (_replay, "open a recording again: the dashboard, --at T --json, --verify"),
     "bench": (_bench, "measure the engine (and later the lab and dashboard)"),
     "clean": (_clean, "remove what crashed Mininet labs left behind (never runs mn -c)"),
 }

@@ -12,6 +12,7 @@ import pytest
 from tcplab.bench import REGISTRY, Options, Unavailable, bench_mininet, main, mathis_bound
 
 CONTRACT = {"bulk_MBps", "us_per_segment", "loss1_ratio", "loss5_ratio", "sack_gain_5",
+            "replay_seek_p95_ms", "replay_MB_per_Mevent",
             "python", "cpu"}
 # --quick has no time to build labs: these are left out, with one line saying why.
 MININET = ["mininet_MBps", "linux_MBps", "start_2_s", "start_20_s"]

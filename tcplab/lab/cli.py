@@ -36,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "datapath; needs openvswitch-switch installed and running)")
     p.add_argument("--seed", type=int, default=1, help="seed of the run's randomness")
     p.add_argument("--scenario", metavar="FILE", help="commands to run, one per line")
+    p.add_argument("--pace", type=float, default=None, metavar="S",
+                   help="with --scenario in the dashboard: a demo, one command every S "
+                        "seconds of wall time, each shown with the comments above it "
+                        "(Space pauses, n runs the next command)")
     p.add_argument("--record", metavar="DIR",
                    help="write events.jsonl, capture.pcapng (every link) and "
                         "capture-HOST.pcapng (each host's own view, for Wireshark)")
@@ -111,9 +115,16 @@ def load_scenario(path: str) -> list[tuple[int, C.Command]]:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    if args.headless and not args.scenario:
-        # checked before anything is built: a Mininet lab takes time to make
-        print("tcplab run: --headless needs --scenario FILE", file=sys.stderr)
+    # checked before anything is built: a Mininet lab takes time to make
+    problem = ("--headless needs --scenario FILE" if args.headless and not args.scenario
+               else "--pace needs --scenario FILE" if args.pace is not None
+               and not args.scenario
+               else "--pace plays a demo in the dashboard: not with --headless"
+               if args.pace is not None and args.headless
+               else "--pace must be between 0 and 3600 seconds" if args.pace is not None
+               and not 0 <= args.pace <= 3600 else None)
+    if problem is not None:
+        print(f"tcplab run: {problem}", file=sys.stderr)
         return 2
     try:
         topo: TopologySpec = load_topology(args.topology)
@@ -138,6 +149,8 @@ def main(argv: list[str]) -> int:
                      notice=notice)
     bus = EventBus()
     lab = Lab(topo, backend, bus)
+    if not args.headless:
+        lab.keep_timeline(inputs.header())  # the dashboard draws every event of the run
     recorder = None
     if args.record:
         try:
@@ -157,6 +170,11 @@ def main(argv: list[str]) -> int:
             # the backend could not build the lab (a name taken, a tool failing): one line
             print(f"tcplab run: cannot start the lab: {exc}", file=sys.stderr)
             return 2
+        if inputs.mechanism != backend.mechanism:
+            # Mininet finds out how it can impair links only as it starts
+            inputs = replace(inputs, mechanism=backend.mechanism)
+            if recorder is not None:
+                recorder.set_header(inputs.header())
         announce(lab, inputs)
         if args.headless and script is not None:
             return run_script(lab, script, printer)
@@ -166,8 +184,11 @@ def main(argv: list[str]) -> int:
             bus.subscribe(printer)
             return run_script(lab, script, printer) if script is not None else console(lab)
         from tcplab.tui.app import TcplabApp
+        from tcplab.tui.demo import captions
 
-        app = TcplabApp(lab, seed=args.seed, recording=recorder is not None, scenario=script)
+        app = TcplabApp(lab, seed=args.seed, recording=recorder is not None, scenario=script,
+                        captions=captions(Path(args.scenario).read_text(encoding="utf-8"))
+                        if args.scenario else None, pace=args.pace)
         return app.run() or 0
     except KeyboardInterrupt:
         return 130

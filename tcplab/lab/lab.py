@@ -34,6 +34,7 @@ from tcplab.lab.backend import Backend, FilterSpec, LinkState
 from tcplab.lab.breakpoints import Breakpoints, Hit
 from tcplab.lab.clockrun import ClockRun, Hint
 from tcplab.lab.events import BreakHit, CommandDone, ConnNamed, EventBus, LabEvent, LinkChanged
+from tcplab.lab.timeline import Timeline
 from tcplab.lab.topology import TopologySpec
 from tcplab.stack import events as H
 from tcplab.stack.sockets import HostError, SocketInfo
@@ -81,9 +82,22 @@ class Lab:
         self.inputs: RunInputs | None = None   # set by session.announce: rewind re-announces
         self.last_result: Result | None = None  # of the last command that ended
         self._clock_run: ClockRun | None = None
+        self.timeline: Timeline | None = None  # the stream, indexed (keep_timeline)
         self.bus.subscribe(self._track)
         self.host_names = tuple(h.name for h in topo.hosts)
         self._ip_to_host = {h.ip: h.name for h in topo.hosts}
+
+    def keep_timeline(self, header: dict[str, Any] | None = None) -> Timeline:
+        """Keep the event stream from now on, indexed, for the dashboard to draw from
+        (called before :meth:`start`, it holds every event of the run)."""
+        if self.timeline is None:
+            timeline = self.timeline = Timeline(header or {
+                "kind": "header", "backend": self.backend.name, "clock": "virtual"
+                if self.backend.virtual else "real", "seed": getattr(self.backend, "seed", 0),
+                "hosts": [{"name": h.name, "ip": h.ip, "kernel": h.kernel}
+                          for h in self.topo.hosts]})
+            self.bus.subscribe(lambda e: timeline.append(e.to_dict()))
+        return self.timeline
 
     def start(self) -> None:
         self.backend.start(self.topo, self.bus.publish)

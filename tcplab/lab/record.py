@@ -86,6 +86,15 @@ class Recorder:
                 new.write(line)
         self._events = open(current, "a", encoding="utf-8")  # noqa: SIM115 -- close()
 
+    def set_header(self, header: dict[str, Any]) -> None:
+        """Write the header again: what only a started backend knows (how Mininet
+        impairs its links) was not known when recording began."""
+        self._events.close()
+        path = self.dir / EVENTS_FILE
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        lines[0] = json.dumps(header, separators=(",", ":"), ensure_ascii=False) + "\n"
+        path.write_text("".join(lines), encoding="utf-8")
+        self._events = open(path, "a", encoding="utf-8")  # noqa: SIM115 -- close()
 
     def frame(self, link: str, frame: bytes, t: float) -> None:
         iface = self._ifaces.get(link)

@@ -1,17 +1,21 @@
-"""The dashboard: every socket on every host, live, and the actions on them.
+"""The dashboard: every socket on every host, at any instant of a run, and the actions
+on them.
 
 Theory of operation
 -------------------
-The app knows the lab only through its command interface (``Lab.execute`` with the
-command language, ``Lab.sockets``/``Lab.links`` tables) and its event stream, which
-feeds a :class:`~tcplab.tui.model.DashboardModel`.  Two timers drive it:
+Every pane is drawn from the run's event stream alone.  A live run's events go into a
+:class:`~tcplab.lab.timeline.Timeline` as they are published; ``tcplab replay`` opens a
+recording's timeline instead and has no lab at all.  The panes show the run after the
+first ``n`` events (:mod:`tcplab.tui.travel`: ``n`` follows the end of a live run
+unless the user looks back): the sockets table, the links and held segments from the
+fold at ``n`` (:class:`~tcplab.lab.snapshot.Snapshot`), the ladder, plots, stream and
+log from the events before ``n`` (:mod:`tcplab.tui.history`).  So a live run and its
+replay draw the same at the same instant, and no pane polls a live object.
 
-* the clock tick (real time only) lets the backend catch up with the wall clock;
-* the refresh, at most ``REFRESH_HZ`` times a second, redraws what changed: events
-  only mark the model dirty, so a burst of thousands of events costs one redraw.
-
-Under ``--virtual-time`` the clock does not run by itself: ``wait`` commands step it
-(good for walking a class through a teardown one step at a time).
+The app talks to a live lab only through the command language
+(:mod:`tcplab.tui.commanding`) and the clock.  Redraws are capped: events only mark
+the view dirty, and the refresh runs at most ``REFRESH_HZ`` times a second plus once
+soon after the first event of a burst.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from rich.markup import escape
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -30,21 +33,27 @@ from textual.suggester import Suggester
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from tcplab.lab import commands as C
-from tcplab.lab.backend import LinkState
 from tcplab.lab.lab import Lab
+from tcplab.lab.timeline import Timeline
 from tcplab.tcp.states import State
-from tcplab.tui.model import DashboardModel, Key
+from tcplab.tui import history as hist
+from tcplab.tui.commanding import Commanding
+from tcplab.tui.demo import Demo, Script
 from tcplab.tui.palette import TcplabCommands
-from tcplab.tui.screens.forms import connect_form, link_form, listen_form, send_form
 from tcplab.tui.screens.help import HelpScreen
+from tcplab.tui.travel import PLAY_TICK, TimeTravel
 from tcplab.tui.widgets.diagram import StateDiagram
-from tcplab.tui.widgets.ladder import SEGMENT_FILTERS, Ladder
+from tcplab.tui.widgets.history_log import HistoryLog
+from tcplab.tui.widgets.ladder import SEGMENT_FILTERS, Ladder, ladder_header, ladder_lines
 from tcplab.tui.widgets.links import compact_params
 from tcplab.tui.widgets.panel import Panel
 from tcplab.tui.widgets.plot import PlotView, render_cwnd, render_time_sequence
 from tcplab.tui.widgets.sockets import COLUMNS, SocketsTable
 from tcplab.tui.widgets.stream import StreamView
+from tcplab.tui.widgets.timeline_bar import TimelineBar
 
+LIVE_ONLY = frozenset(("listen", "connect", "send", "shutdown", "close", "abort", "link",
+                       "go_live_here"))
 REFRESH_HZ = 5
 REDRAW_DELAY = 0.05  # seconds from an event to the redraw that shows it
 
@@ -66,7 +75,15 @@ class CommandSuggester(Suggester):
         return None
 
 
-class TcplabApp(App[int]):
+def live_header(lab: Lab, seed: int) -> dict[str, Any]:
+    """What a live run's timeline knows of the run, as a recording's header says it."""
+    b = lab.backend
+    return {"kind": "header", "backend": b.name, "mechanism": b.mechanism, "seed": seed,
+            "clock": "virtual" if b.virtual else "real",
+            "hosts": [{"name": h.name, "ip": h.ip, "kernel": h.kernel} for h in lab.topo.hosts]}
+
+
+class TcplabApp(Commanding, TimeTravel, Demo):
     """The tcplab dashboard."""
 
     CSS_PATH = "app.tcss"
@@ -81,7 +98,21 @@ class TcplabApp(App[int]):
         Binding("x", "close", "Close"),
         Binding("a", "abort", "Abort"),
         Binding("k", "link", "Link"),
-        Binding("space", "pause", "Pause"),
+        Binding("space", "pause", "Pause/Play"),
+        Binding("comma", "event_back", "Back", key_display=","),
+        Binding("full_stop", "event_forward", "Step", key_display="."),
+        Binding("left_square_bracket", "previous_change", "Prev change", key_display="[",
+                show=False),
+        Binding("right_square_bracket", "next_change", "Next change", key_display="]",
+                show=False),
+        Binding("home", "go_start", "Start of the run", show=False, priority=True),
+        Binding("end", "go_end", "End (follow live)", show=False, priority=True),
+        Binding("g", "go_time", "Go to time", show=False),
+        Binding("plus", "faster", "Faster", key_display="+", show=False),
+        Binding("minus", "slower", "Slower", key_display="-", show=False),
+        Binding("L", "go_live_here", "Go live from here", show=False),
+        Binding("n", "next_command", "Next command", show=False),
+        Binding("escape", "interrupt", "Stop wait/playback", show=False),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("o", "sort", "Sort"),
         Binding("f", "segment_filter", "Segments"),
@@ -89,45 +120,59 @@ class TcplabApp(App[int]):
         Binding("t", "toggle_dark", "Theme", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, lab: Lab, *, seed: int = 0, recording: bool = False,
-                 scenario: list[tuple[int, C.Command]] | None = None) -> None:
+    def __init__(self, lab: Lab | None, *, timeline: Timeline | None = None, seed: int = 0,
+                 recording: bool = False,
+                 scenario: list[tuple[int, C.Command]] | None = None,
+                 captions: dict[int, str] | None = None, pace: float | None = None) -> None:
         super().__init__()
         self.lab = lab
-        self.seed = seed
+        self.live = lab is not None
+        if timeline is None:
+            assert lab is not None, "a dashboard needs a lab or a recording's timeline"
+            # the lab's own, when kept from its start; else from now on
+            timeline = lab.keep_timeline(live_header(lab, seed))
+        self.timeline = timeline
+        header = timeline.header
+        self.hosts: list[tuple[str, str]] = [(str(h["name"]), str(h["ip"]))
+                                             for h in header.get("hosts", [])]
+        self.kernel_hosts = {str(h["name"]) for h in header.get("hosts", []) if h.get("kernel")}
+        self.host_of_ip = {ip: name for name, ip in self.hosts}
+        self.seed = int(header.get("seed", seed))
         self.recording = recording
-        self.scenario = scenario
-        self.model = DashboardModel()
-        lab.bus.subscribe(self._on_event)
+        self.script = Script(scenario, captions or {}, pace) if scenario else None
+        self._travel_init()
         self._redraw_pending = False
         self.as_hex = False
         self.segment_filter = "all"
-        self._link_rates: dict[tuple[str, str], tuple[float, int, float]] = {}
         self.history: list[str] = []
         self.history_pos = 0
-        self.last_result = ""
         self.refresh_times: deque[float] = deque(maxlen=500)
+        self._marks_seen = -1
+        self._log_cache: dict[int, tuple[str, str]] = {}
+        self._log_cut = 0
+        self.dirty = True      # events came since the last redraw
+        if lab is not None:
+            lab.bus.subscribe(self._on_event)
 
     @property
     def table(self) -> SocketsTable:
         return self.query_one("#sockets", SocketsTable)
 
-    @property
-    def selected(self) -> Key | None:
-        """The (host, socket id) under the table's cursor."""
-        return self.table.selected
-
     # -- layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Panel(id="status")
+        yield TimelineBar(id="timeline")
         with Horizontal(id="top"):
-            yield SocketsTable(self.lab, self.model, id="sockets")
+            yield SocketsTable(id="sockets")
             yield Panel(id="hosts")
         with TabbedContent(id="detail"):
             with TabPane("Diagram", id="tab-diagram"):
                 yield StateDiagram(id="diagram")
             with TabPane("Ladder", id="tab-ladder"):
+                yield Static("", id="ladder-head")
                 yield Ladder(id="ladder")
             with TabPane("Time-seq", id="tab-tsg"):
                 yield PlotView(id="tsg")
@@ -136,189 +181,203 @@ class TcplabApp(App[int]):
             with TabPane("Stream", id="tab-stream"):
                 yield StreamView(id="stream")
             with TabPane("Log", id="tab-log"):
-                yield Panel(id="log")
+                yield HistoryLog(id="log")
         with Vertical(id="bottom"):
+            yield Static("", id="caption")
             yield Static("", id="result")
-            yield Input(placeholder=": command (e.g. connect h1 h2:80 as c1) — ? for help",
-                        id="command", suggester=CommandSuggester(self._words))
+            yield Input(placeholder=": command (e.g. connect h1 h2:80 as c1) — ? for help"
+                        if self.live else "a replay: Space plays, , . step, [ ] state "
+                        "changes, g goes to a time — ? for help",
+                        id="command", suggester=CommandSuggester(self.words))
         yield Footer()
 
     def on_mount(self) -> None:
-        if not self.lab.backend.virtual:
-            self.set_interval(0.01, self._tick)
         # countdowns and the real clock move with no event: a steady, slower redraw
         self.set_interval(1 / REFRESH_HZ, self._refresh)
-        self._refresh(force=True)
-        if self.scenario:
-            self.run_worker(self._play(self.scenario), exclusive=True)
+        if self.lab is not None and not self.lab.backend.virtual:
+            self.set_interval(0.01, self.lab.sync)
+        if not self.live:
+            self.set_interval(PLAY_TICK, self._play_tick)
+            self.say("a replay: Space plays, , and . step one event, [ and ] jump between "
+                     "state changes, g goes to a time, Home/End, + and - set the speed")
+        self.refresh_all()
+        self.start_script()
 
-    async def _play(self, script: list[tuple[int, C.Command]]) -> None:
-        import asyncio
+    def run_command(self, cmd: C.Command, line_no: int) -> float:
+        lab = self.lab
+        assert lab is not None
+        if isinstance(cmd, C.Wait):
+            if not lab.backend.virtual:
+                return cmd.seconds  # the real clock: wall time is the wait
+            self.begin_wait(cmd)
+            return 0.0
+        result = lab.execute(cmd, line_no)
+        self.show_result(result.ok, result.message)
+        self.refresh_all()
+        return 0.0
 
-        for line_no, cmd in script:
-            if isinstance(cmd, C.Wait) and not self.lab.backend.virtual:
-                await asyncio.sleep(cmd.seconds)
-                continue
-            self._show_result(self.lab.execute(cmd, line_no))
-            await asyncio.sleep(0)
+    def action_next_command(self) -> None:
+        self.next_command()
 
     def _on_event(self, event: Any) -> None:
-        self.model(event)
+        self.dirty = True  # the lab's timeline has it already
+        if event.kind == "break.hit":
+            self.call_later(self._break_hit, event)
         if not self._redraw_pending and self.is_running:
             # redraw soon after the first event of a burst: one redraw per burst
             self._redraw_pending = True
             self.set_timer(REDRAW_DELAY, self._redraw_now)
 
+    def _break_hit(self, event: Any) -> None:
+        self.seek(None)
+        if getattr(event, "sid", None) is not None:
+            self.table.select((event.host, event.sid))
+        self.say(f"breakpoint {event.number} ({event.spec}) fired at t={event.t:.3f}: "
+                 f"{event.detail}")
+
     def _redraw_now(self) -> None:
         self._redraw_pending = False
         self._refresh()
 
-    # -- clocks -------------------------------------------------------------------
-    def _tick(self) -> None:
-        self.lab.sync()
+    def refresh_all(self) -> None:
+        self._refresh(force=True)
 
+    # -- drawing ------------------------------------------------------------------------
     def _refresh(self, force: bool = False) -> None:
         if not self.is_running or self._exit:
             return  # a tick that fires while the app shuts down
-        if not (force or self.model.dirty or not self.lab.backend.virtual):
+        clock_moves = self.lab is not None and not self.lab.backend.virtual
+        if not (force or self.dirty or clock_moves or self.playing):
             return
         started = time.perf_counter()
-        self.model.dirty = False
-        self._update_status()
-        self.table.update_rows(force)
-        self._update_hosts()
-        self._update_detail()
+        self.dirty = False
+        n = self.n
+        snap = self.timeline.snapshot(n)
+        now = self.cursor_time()
+        self._update_status(now)
+        self.table.update_rows(snap, now)
+        self._update_hosts(snap)
+        self._update_detail(snap, n)
         self.refresh_times.append(time.perf_counter() - started)
 
-    def _update_status(self) -> None:
-        b = self.lab.backend
-        clock = "virtual" if b.virtual else "real"
-        paused = " (paused)" if getattr(b, "paused", False) else ""
-        rec = "rec ●" if self.recording else "rec off"
-        self.query_one("#status", Panel).put(
-            f"[b]tcplab[/]  backend {b.name} · {escape(b.mechanism)} · seed {self.seed} · "
-            f"{clock} clock t={self.lab.now():.3f}{paused} · {rec} · "
-            f"{self.table.count} sockets")
+    def _update_status(self, now: float) -> None:
+        header = self.timeline.header
+        clock = header.get("clock", "?")
+        text = Text()
+        if self.live:
+            text.append("tcplab", style="bold")
+            where = "live" if self.cursor is None else "looking back (End: live, L: go live here)"
+            text.append(f"  {where} · backend {header.get('backend')} · seed {self.seed} · "
+                        f"{clock} clock t={now:.3f}")
+            if self.paused:
+                text.append(" (paused)", style="bold yellow")
+            if self.waiting:
+                text.append(" · waiting (Esc stops)", style="bold")
+            text.append(" · rec ●" if self.recording else " · rec off")
+        else:
+            text.append("tcplab replay", style="bold")
+            text.append(f"  backend {header.get('backend')} · seed {self.seed} · {clock} "
+                        f"clock · t={now:.3f}")
+        text.append(f" · {self.table.count} sockets")
+        self.query_one("#status", Panel).put(text)
+        bar = self.query_one("#timeline", TimelineBar)
+        marks = None
+        if len(self.timeline.marks) != self._marks_seen:
+            self._marks_seen = len(self.timeline.marks)
+            marks = self.timeline.mark_times()
+        end = max(self.timeline.end_time, now)
+        mode = ("▶ playing" if self.playing else "❚❚ stopped") + f" {self.play_speed:g}x"
+        if self.live:
+            mode = "following the run" if self.cursor is None else "looking back"
+        bar.set(end, now, marks, f"t={now:.3f} of {end:.3f} s · event {self.n} of "
+                f"{len(self.timeline)} · {mode} · │ state change  x drop")
 
-    def _update_hosts(self) -> None:
+    def _update_hosts(self, snap: Any) -> None:
         text = Text()
         text.append("hosts\n", style="bold")
-        for h in self.lab.topo.hosts:
-            kind = " (kernel)" if h.kernel else ""
-            text.append(f" {h.name} {h.ip}{kind}\n")
+        for name, ip in self.hosts:
+            kind = " (kernel)" if name in self.kernel_hosts else ""
+            down = snap.hosts_down.get(name)
+            text.append(f" {name} {ip}{kind}", style="red" if down else "")
+            text.append(f" DOWN: {down}\n" if down else "\n", style="red")
         text.append("links\n", style="bold")
-        now = self.lab.now()
-        for st in self.lab.links():
-            text.append(f" {st.src}>{st.dst} ", style="bold")
-            text.append(compact_params(st), style="dim" if st.up else "red")
-            rate = self._rate(st, now)
-            text.append(f" {rate}\n" if rate else "\n", style="green")
-        if self.model.held:
-            text.append(f"held ({len(self.model.held)})\n", style="bold yellow")
-            for line in self.model.held[-8:]:
+        for direction, (_link, params) in sorted(snap.links.items()):
+            text.append(f" {direction} ", style="bold")
+            compact = compact_params(params)
+            text.append(compact + "\n", style="red" if compact == "DOWN" else "dim")
+        if snap.held:
+            text.append(f"held ({len(snap.held)})\n", style="bold yellow")
+            for line in snap.held[-8:]:
                 text.append(f" {line}\n", style="yellow")
         self.query_one("#hosts", Panel).put(text)
 
-    def _rate(self, st: LinkState, now: float) -> str:
-        """Live throughput of a link direction from its delivered-bytes counter."""
-        key = (st.src, st.dst)
-        last = self._link_rates.get(key)
-        if last is None or now - last[0] >= 1.0 or now < last[0]:
-            rate = ((st.delivered_bytes - last[1]) * 8 / (now - last[0])
-                    if last is not None and now > last[0] else 0.0)
-            self._link_rates[key] = (now, st.delivered_bytes, rate)
-        else:
-            rate = last[2]
-        if rate <= 0:
-            return ""
-        return f"{rate / 1e6:.2f} Mbit/s" if rate >= 1e5 else f"{rate / 1e3:.1f} kbit/s"
-
-    def _update_detail(self) -> None:
+    def _update_detail(self, snap: Any, n: int) -> None:
         key = self.selected
-        view = self.model.conns.get(key) if key is not None else None
-        found = self.table.info(key) if key is not None else None
-        info = (key[0], found) if key is not None and found is not None else None
+        row = snap.rows.get(key) if key is not None else None
+        peer = _peer(snap, row)
         label = ""
-        if key is not None:
-            name = self.lab.name_of(key[0], key[1], info[1] if info else None)
-            label = f"{name or key[0]}  socket {key[1]}"
-        state = info[1].state if info else (view.state if view else None)
+        if row is not None:
+            label = f"{snap.name_of(row.key) or row.host}  socket {row.sid}"
         detail = self.query_one("#detail", TabbedContent)
         tab = detail.active  # only the visible tab is drawn: the plots are not free
         if tab == "tab-diagram":
+            last = None
+            if row is not None and row.path:
+                t, old, new, cause = row.path[-1]
+                last = (t, State(old), State(new), cause)
             self.query_one("#diagram", StateDiagram).show(
-                state, view.last_change if view else None, label)
-        peer = self.model.peer_of(key) if key is not None else None
-        peer_label = f"{peer.host} {peer.local[0]}:{peer.local[1]}" if peer else "peer"
-        if tab == "tab-ladder":
-            self.query_one("#ladder", Ladder).show(view, peer_label, self.segment_filter)
-        size = detail.size
-        width, height = max(size.width - 4, 20), max(size.height - 4, 6)
-        if view is not None and info is not None:
-            st = info[1].status
-            view.samples.append((self.lab.now(), st.cwnd, st.ssthresh, st.in_flight))
-            if tab == "tab-tsg":
-                self.query_one("#tsg", PlotView).show(
-                    render_time_sequence(view, st.snd_wscale, width, height))
-            elif tab == "tab-cwnd":
-                self.query_one("#cwnd", PlotView).show(
-                    render_cwnd(list(view.samples), width, height))
-        if tab == "tab-stream":
-            streams = []
-            if view is not None:
-                streams.append((f"{view.host} socket {view.sid}", view))
-            if peer is not None:
-                streams.append((f"{peer.host} socket {peer.sid}", peer))
-            self.query_one("#stream", StreamView).show(streams, self.as_hex)
+                State(row.state) if row is not None else None, last, label)
+        elif tab == "tab-ladder":
+            self._show_ladder(row, peer, n)
+        elif tab in ("tab-tsg", "tab-cwnd"):
+            size = detail.size
+            width, height = max(size.width - 4, 30), max(size.height - 4, 8)
+            samples = hist.samples(self.timeline, row, n)
+            if row is None:
+                plot = Text("select a connection in the sockets table", style="dim")
+            elif tab == "tab-tsg":
+                records = [r for r in hist.ladder(self.timeline, row, n)
+                           if isinstance(r, hist.SegRecord)]
+                plot = render_time_sequence(records, samples, width, height)
+            else:
+                plot = render_cwnd(samples, width, height)
+            self.query_one("#tsg" if tab == "tab-tsg" else "#cwnd", PlotView).show(plot)
+        elif tab == "tab-stream":
+            sides = []
+            for side in (row, peer):
+                if side is not None:
+                    sides.append((f"{side.host} socket {side.sid}", side.delivered,
+                                  hist.deliveries(self.timeline, side.key, n)))
+            self.query_one("#stream", StreamView).show(sides, self.as_hex)
         elif tab == "tab-log":
-            self.query_one("#log", Panel).put(Text("\n".join(list(self.model.log)[-200:])))
+            if self._log_cut != self.timeline.rewinds:
+                self._log_cache.clear()  # a rewind renumbered what follows the cut
+                self._log_cut = self.timeline.rewinds
+            lines = [Text(text, style=style) for text, style in
+                     hist.log_lines(self.timeline, n, cache=self._log_cache)]
+            self.query_one("#log", HistoryLog).show(("log", self.timeline.rewinds), lines)
+
+    def _show_ladder(self, row: Any, peer: Any, n: int) -> None:
+        head = self.query_one("#ladder-head", Static)
+        ladder = self.query_one("#ladder", Ladder)
+        if row is None:
+            head.update(Text("select a connection in the sockets table", style="dim"))
+            ladder.show(None, [])
+            return
+        right = (f"{peer.host} {peer.local[0]}:{peer.local[1]}" if peer is not None else
+                 f"{row.remote[0]}:{row.remote[1]}" if row.remote else "*")
+        left = f"{row.host} {row.local[0]}:{row.local[1]}"
+        head.update(Text(ladder_header(left, right, self.segment_filter), style="bold"))
+        lines = ladder_lines(hist.ladder(self.timeline, row, n), self.segment_filter)
+        if not lines:
+            lines = [Text("(no segments yet)", style="dim")]
+        ladder.show((row.key, self.segment_filter, self.timeline.rewinds), lines)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._refresh(force=True)
+        self.refresh_all()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self._refresh(force=True)
-
-    # -- commands -----------------------------------------------------------------
-    def _words(self, after_command: bool) -> list[str]:
-        if not after_command:
-            return list(C.COMMAND_NAMES)
-        names = list(self.lab.names) + [n + "'" for n in self.lab.names]
-        return [*self.lab.host_names, *names, *self.lab.backend.link_names()]
-
-    def run_line(self, line: str) -> bool:
-        """Run one command line; the result shows under the table.  True if it worked."""
-        line = line.strip()
-        if line.startswith(":"):
-            line = line[1:].strip()  # ":" opens the command line; typed again, it is no command
-        if not line:
-            return True
-        self.history.append(line)
-        self.history_pos = len(self.history)
-        try:
-            cmd = C.parse_line(line)
-        except C.CommandError as exc:
-            self._show_error(str(exc))
-            return False
-        if isinstance(cmd, C.Wait) and not self.lab.backend.virtual:
-            self._show_error("wait steps a virtual clock; here the clock runs by itself")
-            return False
-        if cmd is None:
-            return True
-        result = self.lab.execute(cmd)
-        self._show_result(result)
-        self._refresh(force=True)
-        return result.ok
-
-    def _show_result(self, result: Any) -> None:
-        if result.ok:
-            # messages quote usage texts like [loss=5%]: never Textual markup
-            self.query_one("#result", Static).update(f"[green]ok[/] {escape(result.message)}")
-        else:
-            self._show_error(result.message)
-
-    def _show_error(self, message: str) -> None:
-        self.query_one("#result", Static).update(f"[b red]error:[/] {escape(message)}")
+        self.refresh_all()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "command":
@@ -327,127 +386,11 @@ class TcplabApp(App[int]):
         elif event.input.id == "filter":
             self.table.filter_text = event.value
             event.input.remove()
-            self._refresh(force=True)
+            self.refresh_all()
+        elif event.input.id == "goto":
+            self.goto_submitted(event.input, event.value)
 
-    def on_key(self, event: Any) -> None:
-        cmd = self.query_one("#command", Input)
-        if self.focused is not cmd:
-            return
-        if event.key == "escape":
-            self.query_one("#sockets", DataTable).focus()
-            event.stop()
-            return
-        if not self.history:
-            return
-        if event.key == "up":
-            self.history_pos = max(self.history_pos - 1, 0)
-            cmd.value = self.history[self.history_pos]
-            cmd.cursor_position = len(cmd.value)
-            event.stop()
-        elif event.key == "down":
-            self.history_pos = min(self.history_pos + 1, len(self.history))
-            cmd.value = self.history[self.history_pos] if self.history_pos < len(
-                self.history) else ""
-            event.stop()
-
-    def validate_line(self, line: str) -> str | None:
-        """Checks a form's line against the lab without changing anything."""
-        try:
-            cmd = C.parse_line(line)
-        except C.CommandError as exc:
-            return str(exc)
-        hosts = set(self.lab.host_names) | set(self.lab.backend.ips.values())
-        nodes = hosts | set(getattr(self.lab.topo, "switches", ()))
-        if isinstance(cmd, C.Listen) and cmd.endpoint.host not in hosts:
-            return f"unknown host {cmd.endpoint.host!r}"
-        if isinstance(cmd, C.Connect):
-            for h in (cmd.local_host, cmd.remote.host):
-                if h not in hosts:
-                    return f"unknown host {h!r}"
-        if isinstance(cmd, C.Link):
-            for n in (cmd.a, cmd.b):
-                if n not in nodes:
-                    return f"unknown node {n!r}"
-            if self.lab.backend.find_link(cmd.a, cmd.b) is None:
-                return f"no link between {cmd.a} and {cmd.b}"
-        conn = getattr(cmd, "conn", None)
-        if conn is not None:
-            try:
-                _, info, _ = self.lab.socket_info(conn)
-            except Exception as exc:  # LabError: an unknown name or four-tuple
-                return str(exc)
-            if info is None or info.state is State.CLOSED:
-                return f"{conn} is closed"
-        return None
-
-    def _selected_ref(self) -> str | None:
-        if self.selected is None:
-            return None
-        host, sid = self.selected
-        found = self.table.info((host, sid))
-        info = (host, found) if found is not None else None
-        if info is None or info[1].remote is None:
-            return None
-        name = self.lab.name_of(host, sid, info[1])
-        if name:
-            return name
-        local, remote = info[1].local, info[1].remote
-        rhost = next((h for h, ip in self.lab.backend.ips.items() if ip == remote[0]),
-                     remote[0])
-        return f"{host}:{local[1]}>{rhost}:{remote[1]}"
-
-    def _form_done(self, line: str | None) -> None:
-        if line:
-            self.run_line(line)
-
-    # -- actions ------------------------------------------------------------------
-    def action_command_line(self) -> None:
-        self.query_one("#command", Input).focus()
-
-    def _hosts(self) -> tuple[str, str]:
-        names = self.lab.host_names
-        return names[0], names[1] if len(names) > 1 else names[0]
-
-    def action_listen(self) -> None:
-        self.push_screen(listen_form(self.validate_line, self._hosts()[1]), self._form_done)
-
-    def action_connect(self) -> None:
-        a, b = self._hosts()
-        self.push_screen(connect_form(self.validate_line, a, b), self._form_done)
-
-    def action_send(self) -> None:
-        self.push_screen(send_form(self.validate_line, self._selected_ref() or ""),
-                         self._form_done)
-
-    def _on_selected(self, verb: str) -> None:
-        ref = self._selected_ref()
-        if ref is None:
-            self._show_error(f"{verb}: select a connection in the sockets table first")
-            return
-        problem = self.validate_line(f"{verb} {ref}")
-        if problem:
-            self._show_error(problem)
-            return
-        self.run_line(f"{verb} {ref}")
-
-    def action_shutdown(self) -> None:
-        self._on_selected("shutdown")
-
-    def action_close(self) -> None:
-        self._on_selected("close")
-
-    def action_abort(self) -> None:
-        self._on_selected("abort")
-
-    def action_link(self) -> None:
-        states = self.lab.links()
-        a, b = (states[0].src, states[0].dst) if states else ("", "")
-        self.push_screen(link_form(self.validate_line, a, b), self._form_done)
-
-    def action_pause(self) -> None:
-        paused = getattr(self.lab.backend, "paused", False)
-        self.run_line("resume" if paused else "pause")
-
+    # -- view actions ---------------------------------------------------------------------
     def action_filter(self) -> None:
         box = Input(placeholder="filter sockets (host, address, state); enter to apply",
                     id="filter", value=self.table.filter_text)
@@ -457,16 +400,16 @@ class TcplabApp(App[int]):
     def action_sort(self) -> None:
         table = self.table
         table.sort_by = (table.sort_by + 1) % len(COLUMNS)
-        self._show_result(_Msg(f"sorted by {COLUMNS[table.sort_by]}"))
+        self.show_result(True, f"sorted by {COLUMNS[table.sort_by]}")
         table.resort()
-        self._refresh(force=True)
+        self.refresh_all()
 
     def action_segment_filter(self) -> None:
         """Cycle the ladder's segment filter: all, SYN, FIN, RST, data, rtx, drops."""
         i = SEGMENT_FILTERS.index(self.segment_filter)
         self.segment_filter = SEGMENT_FILTERS[(i + 1) % len(SEGMENT_FILTERS)]
-        self._show_result(_Msg(f"ladder shows: {self.segment_filter}"))
-        self._refresh(force=True)
+        self.show_result(True, f"ladder shows: {self.segment_filter}")
+        self.refresh_all()
 
     def on_resize(self, event: Any) -> None:
         # 80x24: the hosts column goes, the tables keep the room
@@ -474,7 +417,11 @@ class TcplabApp(App[int]):
 
     def action_hex(self) -> None:
         self.as_hex = not self.as_hex
-        self._refresh(force=True)
+        self.refresh_all()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A replay has no lab: the actions that change one are not offered."""
+        return self.live or action not in LIVE_ONLY
 
     def action_help(self) -> None:
         keys = [(b.key_display or b.key, b.description) for b in self.BINDINGS
@@ -482,8 +429,12 @@ class TcplabApp(App[int]):
         self.push_screen(HelpScreen(keys))
 
 
-class _Msg:
-    ok = True
-
-    def __init__(self, message: str) -> None:
-        self.message = message
+def _peer(snap: Any, row: Any) -> Any:
+    """The other end of a connection, when it is a lab socket too (the newest one)."""
+    if row is None or row.remote is None:
+        return None
+    found = None
+    for other in snap.rows.values():
+        if other.local == row.remote and other.remote == row.local:
+            found = other
+    return found

@@ -70,6 +70,7 @@ class TuiRun:
 
 def real_clock_lab(seed: int = 1) -> Lab:
     lab = Lab(load_topology("pair"), SimBackend(seed, virtual=False))
+    lab.keep_timeline()  # as tcplab run does: the dashboard draws every event
     lab.start()
     return lab
 
@@ -130,9 +131,9 @@ async def _drive(app: TcplabApp, feed: Feed, seconds: float, run: TuiRun,
     while (elapsed := time.perf_counter() - started) < seconds:
         due = int(elapsed * RATE) - published
         for _ in range(due):
-            if not app.model.dirty and not pending:
+            if not app.dirty and not pending:
                 pending.append(time.perf_counter())
-            app.lab.bus.publish(feed.event())
+            feed.lab.bus.publish(feed.event())
         published += max(due, 0)
         await asyncio.sleep(TICK)
     wall = time.perf_counter() - started
@@ -145,9 +146,9 @@ def _timed_refresh(app: TcplabApp, run: TuiRun, pending: list[float],
     inner = app._refresh
 
     def refresh(force: bool = False) -> None:
-        had_news = app.model.dirty and bool(pending)
+        had_news = app.dirty and bool(pending)
         inner(force)
-        if had_news and not app.model.dirty:
+        if had_news and not app.dirty:
             if measuring():
                 run.latencies.append(time.perf_counter() - pending[0])
             pending.clear()

@@ -31,6 +31,7 @@ SIZE = (120, 40)
 @pytest.fixture
 def lab() -> Lab:
     lab = Lab(load_topology("pair"), SimBackend(1, virtual=True))
+    lab.keep_timeline()
     lab.start()
     return lab
 
@@ -92,7 +93,7 @@ async def select(app: TcplabApp, pilot: Pilot[int], host: str, sid: int) -> None
     await pilot.press(*(["down"] * delta if delta > 0 else ["up"] * -delta))
     # the app reads the cursor on its next refresh; under virtual time a refresh only
     # happens when something changed (see test_cursor_move_selects_row_in_virtual_time)
-    app.model.dirty = True
+    app.dirty = True
     await pilot.pause(0.25)
     assert app.selected == (host, sid)
 
@@ -164,7 +165,9 @@ async def test_send_text_from_the_selected_row(lab: Lab) -> None:
         await pilot.pause()
         app.run_line("wait 0.5")
         assert lab.delivered[("h2", 2)] == len("GET / HTTP/1.0")
-        assert bytes(app.model.conns[("h2", 2)].delivered) == b"GET / HTTP/1.0"
+        app.query_one("#detail", TabbedContent).active = "tab-stream"
+        await pilot.pause()
+        assert "GET / HTTP/1.0" in text_of(app, "#stream")
 
 
 @sync
@@ -199,7 +202,8 @@ async def test_send_a_file(lab: Lab, tmp_path: Path) -> None:
         await pilot.click("#ok")
         await pilot.pause()
         app.run_line("wait 1")
-        assert bytes(app.model.conns[("h2", 2)].delivered) == data
+        snap = app.timeline.snapshot(app.n)
+        assert snap.rows[("h2", 2)].delivered == len(data)
         assert lab.delivered[("h2", 2)] == len(data)
 
 

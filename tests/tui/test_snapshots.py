@@ -27,6 +27,7 @@ Compare = Callable[..., bool]
 
 def make_app() -> TcplabApp:
     lab = Lab(load_topology("pair"), SimBackend(1, virtual=True))
+    lab.keep_timeline()
     lab.start()
     return TcplabApp(lab, seed=1)
 
@@ -44,7 +45,7 @@ async def show(pilot: Pilot[int], host: str, sid: int, tab: str) -> None:
     table.move_cursor(row=table.get_row_index(f"{host}/{sid}"))
     table.focus()
     app.query_one("#detail", TabbedContent).active = tab
-    app.model.dirty = True  # the app reads the cursor when it refreshes
+    app.dirty = True  # the app reads the cursor when it refreshes
     await pilot.pause(0.3)
     assert app.selected == (host, sid)
 

@@ -713,8 +713,6 @@ def test_timeline_rewound_event_cuts_the_stream() -> None:
         "    0.000 rewound to t=0.0: a new branch starts here", "bold cyan")
 
 
-@pytest.mark.xfail(strict=True, reason="Timeline.cut takes the head from snapshot(keep) "
-                   "after truncating the index, so snapshot() returns the old head")
 def test_timeline_cut_head_is_the_fold_of_the_kept_events() -> None:
     run = Run("listen h2:80", "connect h1 h2:80 as c1", "wait 200ms", 'send c1 "hi"',
               "wait 1", "close c1", "wait 1")

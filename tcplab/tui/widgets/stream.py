@@ -1,43 +1,34 @@
-"""The stream view: what each side's application received, in order, as text or hex
-(like Wireshark's "Follow TCP stream"), however many segments were lost on the way."""
+"""The stream view: what each side's application received, delivery by delivery, with
+the first bytes of each as text or hex (recordings keep the first 16 bytes of each
+delivery, so a replay shows the same)."""
 
 from __future__ import annotations
 
 from rich.text import Text
 
-from tcplab.tui.model import ConnectionView
 from tcplab.tui.widgets.panel import Panel
 
-SHOW = 2048
+Delivery = tuple[float, int, str, str]  # (t, length, hex, text)
 
 
-def _text(data: bytes) -> str:
-    return "".join(chr(b) if 32 <= b < 127 or b in (10, 9) else "." for b in data)
-
-
-def _hex(data: bytes) -> str:
-    lines = []
-    for off in range(0, len(data), 16):
-        chunk = data[off: off + 16]
-        lines.append(f"{off:06x}  {chunk.hex(' '):<47}  {_text(chunk).replace(chr(10), '.')}")
-    return "\n".join(lines)
-
-
-def render_stream(views: list[tuple[str, ConnectionView]], as_hex: bool) -> Text:
+def render_stream(sides: list[tuple[str, int, list[Delivery]]], as_hex: bool) -> Text:
     text = Text()
-    for label, view in views:
-        shown = bytes(view.delivered[-SHOW:])
-        text.append(f"{label}: {view.delivered_total} bytes delivered to the application",
-                    style="bold")
-        if view.delivered_total > len(shown):
-            text.append(f" (last {len(shown)} shown)", style="dim")
+    for label, total, deliveries in sides:
+        text.append(f"{label}: {total} bytes delivered to the application", style="bold")
+        text.append(" (h: hex)\n" if not as_hex else " (h: text)\n", style="dim")
+        for t, length, hexed, plain in deliveries:
+            text.append(f"{t:9.3f} {length:7} B  ", style="dim")
+            if as_hex:
+                text.append(" ".join(hexed[i:i + 2] for i in range(0, len(hexed), 2)))
+            else:
+                text.append(plain)
+            text.append("\n")
         text.append("\n")
-        text.append((_hex(shown) if as_hex else _text(shown)) + "\n\n")
-    if not views:
+    if not sides:
         text.append("select a connection in the sockets table", style="dim")
     return text
 
 
 class StreamView(Panel):
-    def show(self, views: list[tuple[str, ConnectionView]], as_hex: bool) -> None:
-        self.put(render_stream(views, as_hex))
+    def show(self, sides: list[tuple[str, int, list[Delivery]]], as_hex: bool) -> None:
+        self.put(render_stream(sides, as_hex))

@@ -1,0 +1,92 @@
+"""What every part of the dashboard shares: the run it shows, the cursor into it, the
+result line, and the few calls the parts make on each other.
+
+The app (:mod:`tcplab.tui.app`) is assembled from parts -- the command side
+(:mod:`tcplab.tui.commanding`) and the time travel (:mod:`tcplab.tui.travel`) -- that
+each see the dashboard through this base.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import App
+from textual.widgets import Static
+
+from tcplab.lab import commands as C
+from tcplab.lab.lab import Lab
+from tcplab.lab.snapshot import Key
+from tcplab.lab.timeline import Timeline
+
+
+class DashboardBase(App[int]):
+    lab: Lab | None            # None in a replay
+    live: bool
+    timeline: Timeline
+    hosts: list[tuple[str, str]]        # (name, ip)
+    host_of_ip: dict[str, str]
+    cursor: int | None         # events shown; None: follow the end
+    playing: bool
+    play_speed: float
+    history: list[str]
+    history_pos: int
+    _play_t: float
+
+    @property
+    def selected(self) -> Key | None:
+        """The (host, socket id) under the sockets table's cursor."""
+        from tcplab.tui.widgets.sockets import SocketsTable
+
+        return self.query_one("#sockets", SocketsTable).selected
+
+    @property
+    def n(self) -> int:
+        """How many events the panes show."""
+        end = len(self.timeline)
+        return end if self.cursor is None else min(self.cursor, end)
+
+    def cursor_time(self) -> float:
+        """The run's time the panes show."""
+        if self.cursor is None and self.lab is not None:
+            return self.lab.now()
+        if self.playing:
+            return self._play_t
+        return self.timeline.time_of(self.n)
+
+    @property
+    def paused(self) -> bool:
+        return self.lab is not None and bool(getattr(self.lab.backend, "paused", False))
+
+    @property
+    def waiting(self) -> bool:
+        return self.lab is not None and self.lab.waiting
+
+    # -- the result line -----------------------------------------------------------------
+    # messages quote usage texts like [loss=5%]: Text, never markup
+    def show_result(self, ok: bool, message: str) -> None:
+        if ok:
+            self.query_one("#result", Static).update(Text.assemble(("ok ", "green"), message))
+        else:
+            self.show_error(message)
+
+    def say(self, message: str) -> None:
+        self.query_one("#result", Static).update(Text(message))
+
+    def show_error(self, message: str) -> None:
+        self.query_one("#result", Static).update(Text.assemble(("error: ", "bold red"),
+                                                               message))
+
+    # -- what the parts call on each other ----------------------------------------------
+    def refresh_all(self) -> None:
+        raise NotImplementedError
+
+    def run_line(self, line: str) -> bool:
+        raise NotImplementedError
+
+    def toggle_play(self) -> None:
+        raise NotImplementedError
+
+    def toggle_script(self) -> bool:
+        raise NotImplementedError
+
+    def begin_wait(self, cmd: C.Wait) -> bool:
+        raise NotImplementedError

@@ -1,0 +1,232 @@
+"""The dashboard's side of the command language: the command line, the forms and the
+keys that act on the selected connection.
+
+Theory of operation
+-------------------
+Everything the user asks the lab for goes through :meth:`run_line` as a line of the
+command language, the same as a scenario file's: forms build lines, keys build lines.
+A replay has no lab: it answers every command with "read-only".  A ``wait`` under a
+virtual clock is driven a slice at a time (:meth:`tcplab.lab.lab.Lab.run_slice`) from
+a timer, so the dashboard keeps drawing and answering keys while it runs; Esc ends it
+where it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.widgets import Input
+
+from tcplab.lab import commands as C
+from tcplab.tcp.states import State
+from tcplab.tui.base import DashboardBase
+from tcplab.tui.screens.forms import connect_form, link_form, listen_form, send_form
+
+WAIT_SLICE = 0.05   # wall seconds of simulation between two redraws while a wait runs
+
+
+class Commanding(DashboardBase):
+    """Mixed into the app: see the module docstring."""
+
+    def run_line(self, line: str) -> bool:
+        """Run one command line; the result shows under the table.  True if it worked."""
+        line = line.strip()
+        if line.startswith(":"):
+            line = line[1:].strip()  # ":" opens the command line; typed again, no command
+        if not line:
+            return True
+        self.history.append(line)
+        self.history_pos = len(self.history)
+        lab = self.lab
+        if lab is None:
+            self.show_error("this is a replay: read-only (use the timeline keys; ? for help)")
+            return False
+        try:
+            cmd = C.parse_line(line)
+        except C.CommandError as exc:
+            self.show_error(str(exc))
+            return False
+        if cmd is None:
+            return True
+        if isinstance(cmd, C.Wait) and not lab.backend.virtual:
+            self.show_error("wait steps a virtual clock; here the clock runs by itself")
+            return False
+        if self.waiting:
+            self.show_error("a wait is running: Esc ends it first")
+            return False
+        if isinstance(cmd, C.Wait):
+            return self.begin_wait(cmd)
+        result = lab.execute(cmd)
+        self.show_result(result.ok, result.message)
+        self.refresh_all()
+        return result.ok
+
+    # -- a wait driven in slices -------------------------------------------------------
+    def begin_wait(self, cmd: C.Wait) -> bool:
+        lab = self.lab
+        assert lab is not None
+        if self.paused:
+            result = lab.execute(cmd)  # the lab says why no time passed
+            self.show_result(result.ok, result.message)
+            return result.ok
+        lab.start_wait(cmd.seconds)
+        self.say(f"waiting {cmd.seconds:g} s (Esc stops it)")
+        self._wait_slice()
+        return True
+
+    def _wait_slice(self) -> None:
+        lab = self.lab
+        if lab is None or not lab.waiting:
+            return
+        if lab.run_slice(WAIT_SLICE):
+            self._show_last()
+        else:
+            self.set_timer(0.001, self._wait_slice)  # let the app draw and read keys
+        self.refresh_all()
+
+    def _show_last(self) -> None:
+        result = self.lab.last_result if self.lab is not None else None
+        if result is not None:
+            self.show_result(result.ok, result.message)
+
+    def action_interrupt(self) -> None:
+        if self.waiting and self.lab is not None:
+            self.lab.interrupt()
+            self._show_last()
+            self.refresh_all()
+        elif self.playing:
+            self.playing = False
+            self.refresh_all()
+
+    # -- checks before a form's line runs ---------------------------------------------
+    def validate_line(self, line: str) -> str | None:
+        """Checks a form's line against the lab without changing anything."""
+        lab = self.lab
+        if lab is None:
+            return "this is a replay: read-only"
+        try:
+            cmd = C.parse_line(line)
+        except C.CommandError as exc:
+            return str(exc)
+        hosts = set(lab.host_names) | set(lab.backend.ips.values())
+        nodes = hosts | set(getattr(lab.topo, "switches", ()))
+        if isinstance(cmd, C.Listen) and cmd.endpoint.host not in hosts:
+            return f"unknown host {cmd.endpoint.host!r}"
+        if isinstance(cmd, C.Connect):
+            for h in (cmd.local_host, cmd.remote.host):
+                if h not in hosts:
+                    return f"unknown host {h!r}"
+        if isinstance(cmd, C.Link):
+            for n in (cmd.a, cmd.b):
+                if n not in nodes:
+                    return f"unknown node {n!r}"
+            if lab.backend.find_link(cmd.a, cmd.b) is None:
+                return f"no link between {cmd.a} and {cmd.b}"
+        conn = getattr(cmd, "conn", None)
+        if conn is not None:
+            try:
+                _, info, _ = lab.socket_info(conn)
+            except Exception as exc:  # LabError: an unknown name or four-tuple
+                return str(exc)
+            if info is None or info.state is State.CLOSED:
+                return f"{conn} is closed"
+        return None
+
+    def selected_ref(self) -> str | None:
+        """The selected connection as the command language names it."""
+        key = self.selected
+        if key is None:
+            return None
+        snap = self.timeline.snapshot(self.n)
+        row = snap.rows.get(key)
+        if row is None or row.remote is None:
+            return None
+        name = snap.name_of(key)
+        if name:
+            return name
+        rhost = self.host_of_ip.get(row.remote[0], row.remote[0])
+        return f"{row.host}:{row.local[1]}>{rhost}:{row.remote[1]}"
+
+    def _form_done(self, line: str | None) -> None:
+        if line:
+            self.run_line(line)
+
+    # -- actions --------------------------------------------------------------------------
+    def action_command_line(self) -> None:
+        self.query_one("#command", Input).focus()
+
+    def _hosts(self) -> tuple[str, str]:
+        names = [name for name, _ in self.hosts]
+        return names[0], names[1] if len(names) > 1 else names[0]
+
+    def action_listen(self) -> None:
+        self.push_screen(listen_form(self.validate_line, self._hosts()[1]), self._form_done)
+
+    def action_connect(self) -> None:
+        a, b = self._hosts()
+        self.push_screen(connect_form(self.validate_line, a, b), self._form_done)
+
+    def action_send(self) -> None:
+        self.push_screen(send_form(self.validate_line, self.selected_ref() or ""),
+                         self._form_done)
+
+    def _on_selected(self, verb: str) -> None:
+        ref = self.selected_ref()
+        if ref is None:
+            self.show_error(f"{verb}: select a connection in the sockets table first")
+            return
+        problem = self.validate_line(f"{verb} {ref}")
+        if problem:
+            self.show_error(problem)
+            return
+        self.run_line(f"{verb} {ref}")
+
+    def action_shutdown(self) -> None:
+        self._on_selected("shutdown")
+
+    def action_close(self) -> None:
+        self._on_selected("close")
+
+    def action_abort(self) -> None:
+        self._on_selected("abort")
+
+    def action_link(self) -> None:
+        links = sorted(self.timeline.snapshot(self.n).links)
+        a, b = links[0].split(">") if links else ("", "")
+        self.push_screen(link_form(self.validate_line, a, b), self._form_done)
+
+    def action_pause(self) -> None:
+        if self.toggle_script():
+            return
+        if not self.live:
+            self.toggle_play()
+            return
+        self.run_line("resume" if self.paused else "pause")
+
+    def words(self, after_command: bool) -> list[str]:
+        if not after_command:
+            return list(C.COMMAND_NAMES)
+        names = list(self.timeline.head.names)
+        links = sorted({link for link, _ in self.timeline.head.links.values()})
+        return [*(name for name, _ in self.hosts), *names, *(n + "'" for n in names), *links]
+
+    def on_key(self, event: Any) -> None:
+        cmd = self.query_one("#command", Input)
+        if self.focused is not cmd:
+            return
+        if event.key == "escape":
+            self.query_one("#sockets").focus()
+            event.stop()
+            return
+        if not self.history:
+            return
+        if event.key == "up":
+            self.history_pos = max(self.history_pos - 1, 0)
+            cmd.value = self.history[self.history_pos]
+            cmd.cursor_position = len(cmd.value)
+            event.stop()
+        elif event.key == "down":
+            self.history_pos = min(self.history_pos + 1, len(self.history))
+            cmd.value = self.history[self.history_pos] if self.history_pos < len(
+                self.history) else ""
+            event.stop()

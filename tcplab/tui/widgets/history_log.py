@@ -1,0 +1,99 @@
+"""A scrollable history pane: follows the newest line until the user scrolls away.
+
+The ladder and the log are long lists that grow while a run goes on.  This pane
+scrolls with the keys (↑/↓, PageUp/PageDown, Home/End) and the mouse wheel, follows the
+newest line by default, stops following as soon as the user scrolls up, and follows
+again on End (or when scrolled back to the bottom).  New lines that extend what is
+shown are appended; anything else (another connection, a seek) redraws it whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import events
+from textual.widgets import RichLog
+
+MAX_LINES = 5000
+
+
+class HistoryLog(RichLog):
+    """See the module docstring."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(wrap=False, markup=False, highlight=False, auto_scroll=False,
+                         max_lines=MAX_LINES, **kwargs)
+        self.following = True
+        self._shown_for: object = None
+        self._plain: list[str] = []
+
+    def show(self, context: object, lines: list[Text]) -> None:
+        """Show ``lines`` (oldest first); ``context`` names what they are of (a
+        connection and a filter): lines of another context replace all."""
+        plain = [line.plain for line in lines]
+        start = self._extends(context, plain)
+        if start is None:
+            self.clear()
+            self._plain = []
+            start = 0
+        new = lines[start:]
+        for line in new:
+            self.write(line, scroll_end=False)
+        self._plain = plain[-MAX_LINES:]
+        self._shown_for = context
+        if new and self.following:
+            self.scroll_end(animate=False, immediate=False, x_axis=False)
+
+    def _extends(self, context: object, plain: list[str]) -> int | None:
+        """Where the new lines start when ``plain`` only adds lines after those shown."""
+        shown = self._plain
+        if context != self._shown_for:
+            return None
+        if not shown:
+            return 0 if not plain else None
+        last = shown[-1]
+        # a few new lines: the last shown one is near the end of the new list
+        for i in range(len(plain) - 1, max(-1, len(plain) - 2000), -1):
+            if plain[i] != last:
+                continue
+            k = min(len(shown), i + 1)
+            if plain[i + 1 - k: i + 1] == shown[len(shown) - k:]:
+                return i + 1
+        return None
+
+    # -- following ----------------------------------------------------------------
+    def _user_scrolled(self) -> None:
+        self.following = self.scroll_y >= self.max_scroll_y
+
+    def action_scroll_up(self) -> None:
+        super().action_scroll_up()
+        self.following = False
+
+    def action_page_up(self) -> None:
+        super().action_page_up()
+        self.following = False
+
+    def action_scroll_home(self) -> None:
+        super().action_scroll_home()
+        self.following = False
+
+    def action_scroll_end(self) -> None:
+        super().action_scroll_end()
+        self.following = True
+
+    def action_scroll_down(self) -> None:
+        super().action_scroll_down()
+        self.call_after_refresh(self._user_scrolled)
+
+    def action_page_down(self) -> None:
+        super().action_page_down()
+        self.call_after_refresh(self._user_scrolled)
+
+    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        super()._on_mouse_scroll_up(event)
+        self.following = False
+
+    def _on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        super()._on_mouse_scroll_down(event)
+        self.call_after_refresh(self._user_scrolled)

@@ -1,0 +1,89 @@
+"""The timeline bar: where the cursor is in the run, with its state changes and drops.
+
+One line is the run from t=0 to its last event: ``│`` marks a state change, ``x`` a
+drop, ``!`` a breakpoint that fired, ``●`` the cursor.  The line under it says the time
+and the event number at the cursor and how the view moves (following the live run,
+paused, playing and how fast).  A click on the bar seeks there.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import events
+from textual.message import Message
+from textual.widget import Widget
+
+MARK_STYLE = {0: ("│", "yellow"), 1: ("x", "bold red"), 2: ("!", "bold magenta")}
+
+
+class TimelineBar(Widget):
+    DEFAULT_CSS = """
+    TimelineBar {
+        height: 2;
+        padding: 0 1;
+    }
+    """
+
+    class Seek(Message):
+        """The user clicked the bar: go to ``t``."""
+
+        def __init__(self, t: float) -> None:
+            super().__init__()
+            self.t = t
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.end = 0.0
+        self.cursor_t = 0.0
+        self.caption = ""
+        self._marks: list[tuple[float, int]] = []
+        self._cells: list[int] | None = None
+        self._cells_for: tuple[int, int, float] = (0, 0, 0.0)
+
+    def set(self, end: float, cursor_t: float, marks: list[tuple[float, int]] | None,
+            caption: str) -> None:
+        """Redraw: ``marks`` None keeps the ones already given."""
+        if marks is not None:
+            self._marks = marks
+        if (end, cursor_t, caption) != (self.end, self.cursor_t, self.caption) or marks:
+            self.end, self.cursor_t, self.caption = end, cursor_t, caption
+            self.refresh()
+
+    def _width(self) -> int:
+        return max(self.content_size.width, 10)
+
+    def _mark_cells(self, width: int) -> list[int]:
+        key = (len(self._marks), width, self.end)
+        if self._cells is None or key != self._cells_for:
+            cells = [-1] * width
+            span = self.end or 1.0
+            for t, code in self._marks:
+                x = min(int(t / span * (width - 1)), width - 1)
+                if code > cells[x] or cells[x] < 0:
+                    cells[x] = max(cells[x], code)
+            self._cells, self._cells_for = cells, key
+        return self._cells
+
+    def render(self) -> Text:
+        width = self._width()
+        cells = self._mark_cells(width)
+        span = self.end or 1.0
+        at = min(int(self.cursor_t / span * (width - 1)), width - 1)
+        text = Text()
+        for x, code in enumerate(cells):
+            if x == at:
+                text.append("●", style="bold reverse")
+            elif code >= 0:
+                char, style = MARK_STYLE[code]
+                text.append(char, style=style)
+            else:
+                text.append("─", style="dim" if x > at else "")
+        text.append("\n")
+        text.append(self.caption, style="dim")
+        return text
+
+    def on_click(self, event: events.Click) -> None:
+        width = self._width()
+        x = event.x - 1  # the padding
+        if 0 <= x < width and event.y == 0:
+            self.post_message(self.Seek(x / max(width - 1, 1) * (self.end or 0.0)))
