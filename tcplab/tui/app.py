@@ -54,6 +54,9 @@ from tcplab.tui.widgets.timeline_bar import TimelineBar
 
 LIVE_ONLY = frozenset(("listen", "connect", "send", "shutdown", "close", "abort", "link",
                        "go_live_here"))
+TABS = (("tab-diagram", "Diagram tab"), ("tab-ladder", "Ladder tab"),
+        ("tab-tsg", "Time-sequence tab"), ("tab-cwnd", "cwnd tab"),
+        ("tab-stream", "Stream tab"), ("tab-log", "Log tab"))
 REFRESH_HZ = 5
 REDRAW_DELAY = 0.05  # seconds from an event to the redraw that shows it
 
@@ -113,6 +116,8 @@ class TcplabApp(Commanding, TimeTravel, Demo):
         Binding("L", "go_live_here", "Go live from here", show=False),
         Binding("n", "next_command", "Next command", show=False),
         Binding("escape", "interrupt", "Stop wait/playback", show=False),
+        *(Binding(str(i), f"tab('{tab}')", name, show=False)
+          for i, (tab, name) in enumerate(TABS, start=1)),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("o", "sort", "Sort"),
         Binding("f", "segment_filter", "Segments"),
@@ -266,7 +271,7 @@ class TcplabApp(Commanding, TimeTravel, Demo):
         text = Text()
         if self.live:
             text.append("tcplab", style="bold")
-            where = "live" if self.cursor is None else "looking back (End: live, L: go live here)"
+            where = "live" if self.cursor is None else "looking back (End: live)"
             text.append(f"  {where} · backend {header.get('backend')} · seed {self.seed} · "
                         f"{clock} clock t={now:.3f}")
             if self.paused:
@@ -414,6 +419,14 @@ class TcplabApp(Commanding, TimeTravel, Demo):
     def on_resize(self, event: Any) -> None:
         # 80x24: the hosts column goes, the tables keep the room
         self.screen.set_class(event.size.width < 100, "-narrow")
+
+    def action_tab(self, tab: str) -> None:
+        """1-6: a detail tab to the front; the ladder and the log take the focus, so
+        the arrows, PageUp/PageDown and Home/End scroll them at once."""
+        self.query_one("#detail", TabbedContent).active = tab
+        if tab in ("tab-ladder", "tab-log"):
+            self.query_one("#ladder" if tab == "tab-ladder" else "#log").focus()
+        self.refresh_all()
 
     def action_hex(self) -> None:
         self.as_hex = not self.as_hex

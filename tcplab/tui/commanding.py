@@ -97,6 +97,8 @@ class Commanding(DashboardBase):
         elif self.playing:
             self.playing = False
             self.refresh_all()
+        else:
+            self.query_one("#sockets").focus()  # back to the table from a pane
 
     # -- checks before a form's line runs ---------------------------------------------
     def validate_line(self, line: str) -> str | None:

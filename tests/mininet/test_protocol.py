@@ -18,6 +18,7 @@ from tcplab.backends.mininet import protocol as P
 from tcplab.lab.commands import SegmentKind
 from tcplab.lab.events import (
     LAB_EVENTS,
+    BreakHit,
     CommandDone,
     ConnNamed,
     HostStatus,
@@ -26,6 +27,7 @@ from tcplab.lab.events import (
     LinkDropped,
     LinkHeld,
     Notice,
+    RunRewound,
 )
 from tcplab.stack.events import (
     ALL_EVENTS,
@@ -95,6 +97,8 @@ EXAMPLES: list[LabEvent] = [
     TcbSampled(4.6, "h1", 1, 100, 200, 101, 1101, 2101, 201, 65535, 262144, 14600, 1 << 30,
                1000, 0.0125, None, 1.0, 1000, 0, (("delack", 4.64), ("rto", 5.6))),
     ConnNamed(4.7, "h1", 1, "c1", A, B),
+    BreakHit(4.8, "h1", 1, "break c1 CLOSING", 1, "c1 entered CLOSING"),
+    RunRewound(4.9, "", 2.5, 120),
 ]
 
 

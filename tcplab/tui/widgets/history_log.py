@@ -38,12 +38,12 @@ class HistoryLog(RichLog):
             self._plain = []
             start = 0
         new = lines[start:]
-        for line in new:
-            self.write(line, scroll_end=False)
+        for i, line in enumerate(new):
+            # the last line scrolls (when following): a pane without a size yet (a tab
+            # not shown) writes its lines later, and the flag goes with them
+            self.write(line, scroll_end=self.following and i == len(new) - 1)
         self._plain = plain[-MAX_LINES:]
         self._shown_for = context
-        if new and self.following:
-            self.scroll_end(animate=False, immediate=False, x_axis=False)
 
     def _extends(self, context: object, plain: list[str]) -> int | None:
         """Where the new lines start when ``plain`` only adds lines after those shown."""
