@@ -99,6 +99,7 @@ class Snapshot:
         self.held: tuple[str, ...] = ()
         self.hosts_down: dict[str, str] = {}         # host -> reason
         self.last_command: tuple[float, str, bool, str] | None = None
+        self.touched: set[Key] = set()   # rows changed since the reader last took them
         self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "state.changed": self._state, "tcb.sample": self._sample,
             "conn.named": self._named, "link.changed": self._link, "link.held": self._held,
@@ -125,8 +126,14 @@ class Snapshot:
             handler(ev)
 
     # -- the handlers ---------------------------------------------------------------
+    def take_touched(self) -> set[Key]:
+        """The sockets whose rows changed since the last call."""
+        touched, self.touched = self.touched, set()
+        return touched
+
     def _state(self, ev: dict[str, Any]) -> None:
         key = (ev["host"], ev["sid"])
+        self.touched.add(key)
         row = self.rows.get(key)
         if row is None:
             local = _addr(ev["local"])
@@ -141,13 +148,16 @@ class Snapshot:
             row.timers = ()
 
     def _sample(self, ev: dict[str, Any]) -> None:
-        row = self.rows.get((ev["host"], ev["sid"]))
+        key = (ev["host"], ev["sid"])
+        row = self.rows.get(key)
         if row is not None:
+            self.touched.add(key)
             row.tcb = {name: ev[name] for name in _TCB_FIELDS}
             row.timers = tuple((str(n), float(d)) for n, d in ev["timers"])
 
     def _named(self, ev: dict[str, Any]) -> None:
-        self.names[ev["name"]] = (ev["host"], ev["sid"])
+        self.names[ev["name"]] = key = (ev["host"], ev["sid"])
+        self.touched.add(key)
 
     def _link(self, ev: dict[str, Any]) -> None:
         self.links[ev["direction"]] = (ev["link"], ev["params"])

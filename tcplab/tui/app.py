@@ -158,6 +158,7 @@ class TcplabApp(Commanding, TimeTravel, Demo):
         self._marks_seen = -1
         self._log_cache: dict[int, tuple[str, str]] = {}
         self._log_cut = 0
+        self._drawn_head: tuple[int, bool] = (-1, False)  # (rewinds, the head) drawn last
         self.dirty = True      # events came since the last redraw
         if lab is not None:
             lab.bus.subscribe(self._on_event)
@@ -260,7 +261,12 @@ class TcplabApp(Commanding, TimeTravel, Demo):
         snap = self.timeline.snapshot(n)
         now = self.cursor_time()
         self._update_status(now)
-        self.table.update_rows(snap, now)
+        # the head went on from the last redraw: only its changed rows are redrawn
+        following = snap is self.timeline.head and self._drawn_head == (
+            self.timeline.rewinds, True)
+        touched = snap.take_touched() if snap is self.timeline.head else None
+        self._drawn_head = (self.timeline.rewinds, snap is self.timeline.head)
+        self.table.update_rows(snap, now, touched if following else None)
         self._update_hosts(snap)
         self._update_detail(snap, n)
         self.refresh_times.append(time.perf_counter() - started)

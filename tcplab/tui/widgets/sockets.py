@@ -9,6 +9,7 @@ run time.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.text import Text
@@ -19,6 +20,7 @@ from tcplab.tcp.states import State
 from tcplab.tui.widgets.colors import STATE_COLORS
 
 FLASH_SECONDS = 1.0
+FULL_EVERY = 1.0   # wall seconds between two redraws of the whole table
 # timers beside the state: the TIME-WAIT countdown is what people watch
 COLUMNS = ("name", "host", "local", "remote", "state", "timers", "sendq", "recvq", "una/nxt",
            "rcv.nxt", "wnd", "cwnd", "ssthresh", "flight", "srtt/rto")
@@ -81,6 +83,8 @@ class SocketsTable(DataTable[Any]):
         self._row_keys: list[str] = []
         self._cells: dict[str, dict[str, Any]] = {}  # what each row shows now
         self._keys: dict[str, Key] = {}
+        self._live: set[Key] = set()     # rows with countdowns or a flash running
+        self._full_due = 0.0
 
     def on_mount(self) -> None:
         for col in COLUMNS:
@@ -100,15 +104,67 @@ class SocketsTable(DataTable[Any]):
             self.move_cursor(row=self._row_keys.index(text))
             self.selected = key
 
-    def update_rows(self, snap: Snapshot, now: float) -> None:
+    def update_rows(self, snap: Snapshot, now: float, touched: set[Key] | None = None
+                    ) -> None:
+        """Show the fold ``snap`` at time ``now``.  ``touched``: the sockets that changed
+        since the last call, when ``snap`` only went on from the last one (a live run);
+        then only their rows and the running countdowns are redrawn, and the whole
+        table at most once a second -- with a thousand sockets, every row on every
+        redraw costs too much.  None: everything (a seek)."""
+        wall = time.monotonic()
+        partial = (touched is not None and not self.sort_by and not self.filter_text
+                   and wall < self._full_due and all(
+                       f"{h}/{sid}" in self._cells for h, sid in touched))
+        if partial:
+            assert touched is not None
+            self._some_rows(snap, now, touched)
+        else:
+            self._full_due = wall + FULL_EVERY
+            self._all_rows(snap, now)
+        if self._row_keys and 0 <= self.cursor_row < len(self._row_keys):
+            self.selected = self._keys[self._row_keys[self.cursor_row]]
+        elif not self._row_keys:
+            self.selected = None
+
+    def _some_rows(self, snap: Snapshot, now: float, touched: set[Key]) -> None:
+        live = self._live
+        for key in touched:
+            row = snap.rows.get(key)
+            if row is not None:
+                self._show(f"{key[0]}/{key[1]}",
+                           socket_row(snap.name_of(key) or "", row, now))
+                if row.timers or 0 <= now - row.changed < FLASH_SECONDS:
+                    live.add(key)
+        for key in list(live - touched):
+            row = snap.rows.get(key)
+            if row is None:
+                live.discard(key)
+                continue
+            # countdowns move with the clock alone, a flash ends by itself
+            text = f"{key[0]}/{key[1]}"
+            self._show(text, socket_row(snap.name_of(key) or "", row, now))
+            if not row.timers and now - row.changed >= FLASH_SECONDS:
+                live.discard(key)
+
+    def _show(self, text: str, cells: tuple[Any, ...]) -> None:
+        shown = self._cells[text]
+        for name, value in zip(COLUMNS, cells, strict=True):
+            if not _same(shown.get(name), value):
+                self.update_cell(text, name, value)
+                shown[name] = value
+
+    def _all_rows(self, snap: Snapshot, now: float) -> None:
         rows: list[tuple[str, tuple[Any, ...], Key]] = []
         needle = self.filter_text.lower()
+        self._live = set()
         for key, row in sorted(snap.rows.items(), key=lambda kv: _natural(kv[0])):
             cells = socket_row(snap.name_of(key) or "", row, now)
             if needle and needle not in " ".join(
                     c.plain if isinstance(c, Text) else str(c) for c in cells).lower():
                 continue
             rows.append((f"{key[0]}/{key[1]}", cells, key))
+            if row.timers or 0 <= now - row.changed < FLASH_SECONDS:
+                self._live.add(key)
         col = self.sort_by
         if col:
             rows.sort(key=lambda r: str(r[1][col]))
@@ -127,13 +183,7 @@ class SocketsTable(DataTable[Any]):
                 self.move_cursor(row=keys.index(cursor_key))
         else:
             for text, cells, _ in rows:
-                shown = self._cells[text]
-                new = dict(zip(COLUMNS, cells, strict=True))
-                for name, value in new.items():
-                    if _same(shown.get(name), value):
-                        continue
-                    self.update_cell(text, name, value)
-                    shown[name] = value
+                self._show(text, cells)
         if self._row_keys and 0 <= self.cursor_row < len(self._row_keys):
             self.selected = self._keys[self._row_keys[self.cursor_row]]
         elif not self._row_keys:
