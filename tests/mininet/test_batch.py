@@ -23,6 +23,7 @@ from tcplab.stack.events import (
     SegmentReceived,
     SegmentSent,
     StateChanged,
+    TcbSampled,
     TimerArmed,
     TimerCancelled,
     TimerFired,
@@ -55,6 +56,10 @@ HOT: list[LabEvent] = [
     TimerArmed(1.5, "h1", 1, "rtx", 2.5),
     TimerCancelled(1.75, "h1", 1, "rtx"),
     TimerFired(2.0, "h1", 1, "delack", 2.0),
+    TcbSampled(2.25, "h1", 1, 100, 200, 101, 1101, 2101, 201, 65535, 262144, 14600, 1 << 30,
+               1000, 0.0125, 0.005, 1.0, 1000, 3, (("delack", 2.29), ("rtx", 3.25))),
+    TcbSampled(2.5, "h1", 2, 7, 0, 8, 8, 8, 0, 0, 262144, 5360, 1 << 30, 1, None, None,
+               1.0, 0, 0, ()),
 ]
 
 
@@ -88,6 +93,8 @@ def test_other_kinds_and_infinite_times_are_refused_and_an_empty_batch_is_false(
     inf = float("inf")
     assert not batch.add(TimerArmed(1.0, "h1", 1, "rtx", inf))
     assert not batch.add(Delivered(inf, "h1", 1, b"x"))
+    assert not batch.add(TcbSampled(1.0, "h1", 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, None,
+                                    None, 1.0, 0, 0, (("rtx", inf),)))
     assert not batch
     assert not batch.add(StateChanged(1.0, "h1", 1, B, A, State.LISTEN, State.SYN_RECEIVED,
                                       "syn"))

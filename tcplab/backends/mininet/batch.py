@@ -31,6 +31,9 @@ Records (``sid`` may be null for segments only):
 * ``[2, t, sid, data]`` -- ``Delivered``, the data in base64.
 * ``[3 armed | 4 cancelled | 5 fired, t, sid, name, deadline]`` -- a timer; the
   deadline is null for a cancelled one.
+* ``[6, t, sid, iss, irs, snd_una, snd_nxt, snd_max, rcv_nxt, snd_wnd, rcv_wnd, cwnd,
+  ssthresh, flight, srtt, rttvar, rto, sendq, recvq, [[timer, deadline], ...]]`` -- a
+  ``TcbSampled`` (``srtt``/``rttvar`` null before an RTT sample).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from tcplab.stack.events import (
     Delivered,
     SegmentReceived,
     SegmentSent,
+    TcbSampled,
     TimerArmed,
     TimerCancelled,
     TimerFired,
@@ -147,7 +151,24 @@ class Batch:
             self._parts.append(f"[{code},{float(event.t)!r},{event.sid},{_q(event.name)},"
                                f"{deadline}]")
             return True
+        if cls is TcbSampled:
+            assert isinstance(event, TcbSampled)
+            return self._sample(event)
         return False
+
+    def _sample(self, ev: TcbSampled) -> bool:
+        floats = (ev.rto, *(d for _, d in ev.timers))
+        if not all(isfinite(x) for x in floats):
+            return False
+        timers = ",".join(f"[{_q(name)},{float(d)!r}]" for name, d in ev.timers)
+        srtt = "null" if ev.srtt is None else repr(float(ev.srtt))
+        rttvar = "null" if ev.rttvar is None else repr(float(ev.rttvar))
+        self._parts.append(
+            f"[6,{float(ev.t)!r},{ev.sid},{ev.iss},{ev.irs},{ev.snd_una},{ev.snd_nxt},"
+            f"{ev.snd_max},{ev.rcv_nxt},{ev.snd_wnd},{ev.rcv_wnd},{ev.cwnd},{ev.ssthresh},"
+            f"{ev.flight},{srtt},{rttvar},{float(ev.rto)!r},{ev.sendq},{ev.recvq},"
+            f"[{timers}]]")
+        return True
 
     def line(self, version: int) -> bytes:
         """The protocol line of what was collected (newline included); starts anew."""
@@ -188,6 +209,8 @@ def _record(rec: Any, host: str) -> LabEvent:
         if type(t) is not float or type(sid) is not int or type(data) is not str:
             raise ProtocolError("a delivery record is [2, t, sid, base64 data]")
         return Delivered(t, host, sid, _unb64(data))
+    if code == 6:
+        return _sample_event(rec, host)
     cls = _TIMERS.get(code)
     if cls is None:
         raise ProtocolError(f"unknown record code {code}")
@@ -234,6 +257,24 @@ def _segment_event(rec: list[Any], host: str) -> LabEvent:
     segment = Segment(sport, dport, seq, ack, flags, window, options, data, urgent)
     cls = SegmentSent if code == 0 else SegmentReceived
     return cls(t, host, sid, (src_ip, sport), (dst_ip, dport), segment, ifname)
+
+
+def _sample_event(rec: list[Any], host: str) -> LabEvent:
+    if len(rec) != 20:
+        raise ProtocolError("a TCB sample record has 20 values")
+    t, sid, *ints = rec[1:14]
+    srtt, rttvar, rto, sendq, recvq, timers = rec[14:]
+    if not (type(t) is float and type(sid) is int and all(type(v) is int for v in ints)
+            and type(sendq) is type(recvq) is int and type(rto) is float
+            and all(v is None or type(v) is float for v in (srtt, rttvar))
+            and type(timers) is list and all(
+                type(x) is list and len(x) == 2 and type(x[0]) is str and type(x[1]) is float
+                for x in timers)):
+        raise ProtocolError("a TCB sample record's values have the wrong types")
+    iss, irs, una, nxt, snd_max, rcv_nxt, snd_wnd, rcv_wnd, cwnd, ssthresh, flight = ints
+    return TcbSampled(t, host, sid, iss, irs, una, nxt, snd_max, rcv_nxt, snd_wnd, rcv_wnd,
+                      cwnd, ssthresh, flight, srtt, rttvar, rto, sendq, recvq,
+                      tuple((name, deadline) for name, deadline in timers))
 
 
 def _unb64(text: str) -> bytes:
