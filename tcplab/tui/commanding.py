@@ -13,6 +13,8 @@ where it is.
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 from textual.widgets import Input
@@ -23,6 +25,7 @@ from tcplab.tui.base import DashboardBase
 from tcplab.tui.screens.forms import connect_form, link_form, listen_form, send_form
 
 WAIT_SLICE = 0.05   # wall seconds of simulation between two redraws while a wait runs
+VIEW_COMMANDS = ("export", "screenshot")  # read what is shown: the dashboard's own
 
 
 class Commanding(DashboardBase):
@@ -37,6 +40,9 @@ class Commanding(DashboardBase):
             return True
         self.history.append(line)
         self.history_pos = len(self.history)
+        word = line.split(maxsplit=1)[0]
+        if word in VIEW_COMMANDS:  # they read the run, never change it: replays too
+            return self._view_command(line)
         lab = self.lab
         if lab is None:
             self.show_error("this is a replay: read-only (use the timeline keys; ? for help)")
@@ -60,6 +66,57 @@ class Commanding(DashboardBase):
         self.show_result(result.ok, result.message)
         self.refresh_all()
         return result.ok
+
+    # -- commands on what is shown ---------------------------------------------------
+    def _view_command(self, line: str) -> bool:
+        words = line.split()  # not shlex: c1' is a name, not a quote
+        try:
+            if words[0] == "screenshot" and len(words) <= 2:
+                target = Path(words[1] if len(words) == 2 else
+                              time.strftime("tcplab-%Y%m%d-%H%M%S.svg"))
+                if target.suffix.lower() != ".svg":
+                    raise ValueError("screenshot: the file must end in .svg")
+                saved = self.save_screenshot(target.name, str(target.parent or "."))
+                self.show_result(True, f"screenshot saved to {saved}")
+                return True
+            if words[0] == "export" and len(words) == 4 and words[1] == "ladder":
+                return self._export_ladder(words[2], Path(words[3]))
+        except OSError as exc:
+            self.show_error(f"{words[0]}: cannot write: {exc.strerror}")
+            return False
+        except ValueError as exc:
+            self.show_error(str(exc))
+            return False
+        self.show_error("usage: export ladder CONN FILE (FILE.svg for SVG, else text) | "
+                        "screenshot [FILE.svg]")
+        return False
+
+    def _export_ladder(self, ref: str, path: Path) -> bool:
+        from tcplab.tui import history as hist
+        from tcplab.tui.export import write_ladder
+
+        n = self.n
+        snap = self.timeline.snapshot(n)
+        key = next((k for k in snap.rows if snap.name_of(k) == ref), None)
+        if key is None:
+            for k, row in snap.rows.items():
+                if row.remote is not None and ref == (
+                        f"{row.host}:{row.local[1]}>"
+                        f"{self.host_of_ip.get(row.remote[0], row.remote[0])}:{row.remote[1]}"):
+                    key = k
+        if key is None:
+            raise ValueError(f"export ladder: no connection {ref!r} at this point of the run")
+        row = snap.rows[key]
+        peer = next((o for o in snap.rows.values()
+                     if o.local == row.remote and o.remote == row.local), None)
+        own = hist.ladder(self.timeline, row, n)
+        other = hist.ladder(self.timeline, peer, n) if peer is not None else []
+        right = (f"{peer.host} {peer.local[0]}:{peer.local[1]}" if peer is not None else
+                 f"{row.remote[0]}:{row.remote[1]}" if row.remote else "*")
+        count = write_ladder(path, f"{ref}: {row.host} {row.local[0]}:{row.local[1]}",
+                             f"{row.host} {row.local[0]}:{row.local[1]}", right, own, other)
+        self.show_result(True, f"ladder of {ref} ({count} segments) written to {path}")
+        return True
 
     # -- a wait driven in slices -------------------------------------------------------
     def begin_wait(self, cmd: C.Wait) -> bool:

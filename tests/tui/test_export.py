@@ -1,0 +1,88 @@
+"""``export ladder CONN FILE`` and ``screenshot [FILE]``: the dashboard's drawings of what
+it shows, from a live run or a replay."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from textual.widgets import Static
+
+from tcplab.lab.timeline import Timeline
+from tcplab.tui.app import TcplabApp
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture(scope="module")
+def lost_fin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("rec") / "lf"
+    done = subprocess.run(
+        [sys.executable, "-m", "tcplab", "run", "--headless", "--virtual-time", "--scenario",
+         str(ROOT / "scenarios" / "lost-fin.scn"), "--record", str(directory)],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return directory
+
+
+def run_lines(recording: Path, *lines: str) -> list[tuple[bool, str]]:
+    async def go() -> list[tuple[bool, str]]:
+        app = TcplabApp(None, timeline=Timeline.load(recording))
+        out = []
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("end")
+            await pilot.pause()
+            for line in lines:
+                ok = app.run_line(line)
+                out.append((ok, str(app.query_one("#result", Static).render())))
+        return out
+    return asyncio.run(go())
+
+
+def test_svg_ladder_has_two_lanes_and_an_arrow_per_segment(lost_fin: Path,
+                                                           tmp_path: Path) -> None:
+    target = tmp_path / "c1.svg"
+    [(ok, message)] = run_lines(lost_fin, f"export ladder c1 {target}")
+    assert ok, message
+    assert "8 segments" in message
+    root = ET.parse(target).getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    lines = root.findall(f"{ns}line")
+    lanes = [ln for ln in lines if ln.get("x1") == ln.get("x2")]
+    arrows = [ln for ln in lines if ln.get("x1") != ln.get("x2")]
+    assert len(lanes) == 2
+    assert len(arrows) == 8
+    # the lost FIN ends half way, dashed, with a cross; the resent one arrives
+    lost = [ln for ln in arrows if ln.get("stroke-dasharray")]
+    assert len(lost) == 1
+    assert "✕" in [t.text for t in root.findall(f"{ns}text")]
+    labels = [t.text or "" for t in root.findall(f"{ns}text")]
+    assert any(label.endswith("rtx") and label.startswith("F.") for label in labels)
+    # in flight, an arrow slants: it arrives later (lower) than it left
+    assert all(float(ln.get("y2", 0)) > float(ln.get("y1", 0)) for ln in arrows)
+
+
+def test_text_ladder_and_errors(lost_fin: Path, tmp_path: Path) -> None:
+    target = tmp_path / "c1b.txt"
+    results = run_lines(lost_fin, f"export ladder c1' {target}", "export ladder c9 x.txt",
+                        "export ladder", f"export ladder c1 {tmp_path}/no/such/dir/x.svg")
+    assert results[0][0], results[0][1]
+    text = target.read_text(encoding="utf-8").splitlines()
+    assert text[0].startswith("c1': h2")
+    assert any("filter x──── F. 1:1(0)" in line for line in text)
+    assert results[1] == (False, "error: export ladder: no connection 'c9' at this point "
+                                 "of the run")
+    assert not results[2][0] and "usage: export ladder CONN FILE" in results[2][1]
+    assert not results[3][0] and "cannot write" in results[3][1]
+
+
+def test_screenshot_saves_an_svg_of_the_dashboard(lost_fin: Path, tmp_path: Path) -> None:
+    target = tmp_path / "shot.svg"
+    results = run_lines(lost_fin, f"screenshot {target}", f"screenshot {tmp_path}/x.png")
+    assert results[0][0], results[0][1]
+    assert "tcplab replay" in target.read_text(encoding="utf-8").replace("&#160;", " ")
+    assert results[1] == (False, "error: screenshot: the file must end in .svg")
