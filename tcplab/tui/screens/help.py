@@ -26,6 +26,10 @@ def help_text(bindings: list[tuple[str, str]]) -> Text:
                 style="bold underline")
     for line in HELP.values():
         text.append(f"  {line}\n")
+    text.append("\nThe dashboard's own commands (also in a replay)\n", style="bold underline")
+    text.append("  export ladder CONN FILE -- the connection's ladder as a drawing (FILE.svg) "
+                "or text\n")
+    text.append("  screenshot [FILE.svg] -- the dashboard as SVG\n")
     text.append("\nStates (RFC 9293 §3.3.2)\n", style="bold underline")
     for state, meaning in MEANINGS.items():
         text.append(f"  {state.value:<13}", style=f"bold {STATE_COLORS[state]}")
