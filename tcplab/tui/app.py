@@ -396,17 +396,15 @@ class TcplabApp(Commanding, TimeTravel, Demo):
                 event.input.value = ""
         elif event.input.id == "filter":
             self.table.filter_text = event.value
-            event.input.remove()
+            self.close_box(event.input)
             self.refresh_all()
         elif event.input.id == "goto":
             self.goto_submitted(event.input, event.value)
 
     # -- view actions ---------------------------------------------------------------------
     def action_filter(self) -> None:
-        box = Input(placeholder="filter sockets (host, address, state); enter to apply",
-                    id="filter", value=self.table.filter_text)
-        self.mount(box, before=self.query_one("#top"))
-        box.focus()
+        self.open_box("filter", "filter sockets (host, address, state); enter to apply, "
+                      "esc to cancel", self.table.filter_text)
 
     def action_sort(self) -> None:
         table = self.table

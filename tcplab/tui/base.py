@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import App
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from tcplab.lab import commands as C
 from tcplab.lab.lab import Lab
@@ -48,9 +48,7 @@ class DashboardBase(App[int]):
         """The run's time the panes show."""
         if self.cursor is None and self.lab is not None:
             return self.lab.now()
-        if self.playing:
-            return self._play_t
-        return self.timeline.time_of(self.n)
+        return self._play_t  # set by every seek: the time asked for, or of the event
 
     @property
     def paused(self) -> bool:
@@ -59,6 +57,22 @@ class DashboardBase(App[int]):
     @property
     def waiting(self) -> bool:
         return self.lab is not None and self.lab.waiting
+
+    # -- the one-line boxes above the table (go to, filter) --------------------------
+    def open_box(self, box_id: str, placeholder: str, value: str = "") -> None:
+        """Show the box (once: pressed again, its key focuses the one shown)."""
+        found = self.query(f"#{box_id}")
+        if found:
+            found.first().focus()
+            return
+        box = Input(placeholder=placeholder, id=box_id, value=value)
+        self.mount(box, before=self.query_one("#top"))
+        box.focus()
+
+    def close_box(self, box: Input) -> None:
+        """Take the box away; the keys go back to the table."""
+        box.remove()
+        self.query_one("#sockets").focus()
 
     # -- the result line -----------------------------------------------------------------
     # messages quote usage texts like [loss=5%]: Text, never markup

@@ -271,7 +271,13 @@ class Commanding(DashboardBase):
 
     def on_key(self, event: Any) -> None:
         cmd = self.query_one("#command", Input)
-        if self.focused is not cmd:
+        focused = self.focused
+        if (isinstance(focused, Input) and focused.id in ("goto", "filter")
+                and event.key == "escape"):
+            self.close_box(focused)  # cancelled: nothing applied
+            event.stop()
+            return
+        if focused is not cmd:
             return
         if event.key == "escape":
             self.query_one("#sockets").focus()

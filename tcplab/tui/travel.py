@@ -35,21 +35,27 @@ class TimeTravel(DashboardBase):
         self.playing = False
         self._play_t = 0.0
 
-    def seek(self, n: int | None) -> None:
-        """Show the run after ``n`` events (None: follow the end)."""
+    def seek(self, n: int | None, t: float | None = None) -> None:
+        """Show the run after ``n`` events (None: follow the end), at time ``t`` (by
+        default the time of the last of them): countdowns count from ``t``."""
         if n is not None:
             n = max(0, min(n, len(self.timeline)))
-            if n == len(self.timeline) and self.live:
+            if n == len(self.timeline) and self.live and t is None:
                 n = None
         self.cursor = n
-        if not self.playing:
+        if t is not None:
+            self._play_t = t
+        elif not self.playing:
             self._play_t = self.timeline.time_of(self.n)
         self.refresh_all()
 
     def seek_time(self, t: float) -> None:
+        """Show the run as it was at ``t``: after every event at or before it."""
         self.playing = False
-        self.seek(self.timeline.count_at(t))
-        self._play_t = t
+        if self.live and t >= self.cursor_time() and self.cursor is None:
+            self.refresh_all()  # the present (or later): stay live
+            return
+        self.seek(self.timeline.count_at(t), max(t, 0.0))
 
     # -- playback ---------------------------------------------------------------------
     def _play_tick(self) -> None:
@@ -69,7 +75,7 @@ class TimeTravel(DashboardBase):
         else:
             if self.n >= len(self.timeline):
                 self.cursor = 0  # at the end: play from the start
-            self._play_t = self.timeline.time_of(self.n)
+                self._play_t = 0.0
             self.playing = True
         self.refresh_all()
 
@@ -153,17 +159,15 @@ class TimeTravel(DashboardBase):
         focused = self.focused
         if isinstance(focused, HistoryLog):
             getattr(focused, action)()
+            self.refresh_all()  # following again: what came meanwhile, at once
             return True
         return False
 
     def action_go_time(self) -> None:
-        box = Input(placeholder="go to time (seconds, or 500ms); enter to go, esc to cancel",
-                    id="goto")
-        self.mount(box, before=self.query_one("#top"))
-        box.focus()
+        self.open_box("goto", "go to time (seconds, or 500ms); enter to go, esc to cancel")
 
     def goto_submitted(self, box: Input, value: str) -> None:
-        box.remove()
+        self.close_box(box)
         try:
             t = parse_duration(value.strip(), bare="s")
         except ValueError as exc:

@@ -356,13 +356,18 @@ async def test_replay_keys_move_through_the_recording(recording: Path) -> None:
 
 # ------------------------------------------------------------ 3. scrolling panes
 
-async def _runs_on(pilot: Pilot[int], pane: HistoryLog, waits: int) -> None:
-    """Run the clock on, a wait at a time: new lines come into ``pane``."""
+async def _runs_on(pilot: Pilot[int], pane: HistoryLog, waits: int,
+                  grows: bool = True) -> None:
+    """Run the clock on, a wait at a time: new lines come into ``pane`` -- unless it is
+    scrolled up (``grows`` False), when what it shows stays as it is."""
     for _ in range(waits):
-        lines = len(pane.lines)
+        lines = [line.text for line in pane.lines]
         await command(pilot, "wait 100ms")
         await pilot.pause()
-        assert len(pane.lines) > lines
+        if grows:
+            assert len(pane.lines) > len(lines)
+        else:
+            assert [line.text for line in pane.lines] == lines
 
 
 @sync
@@ -394,7 +399,7 @@ async def test_ladder_follows_until_scrolled_up_and_end_follows_again(lab: Lab) 
         assert held < ladder.max_scroll_y
         rows = int(held), int(held) + ladder.size.height
         shown = [line.text for line in ladder.lines[rows[0]:rows[1]]]
-        await _runs_on(pilot, ladder, 2)
+        await _runs_on(pilot, ladder, 2, grows=False)
         assert ladder.scroll_y == held < ladder.max_scroll_y
         assert [line.text for line in ladder.lines[rows[0]:rows[1]]] == shown
         # End (the ladder focused): it follows again
@@ -430,7 +435,7 @@ async def test_log_follows_until_scrolled_up_and_end_follows_again(lab: Lab) -> 
         assert not log.following
         held = log.scroll_y
         assert held < log.max_scroll_y
-        await _runs_on(pilot, log, 2)
+        await _runs_on(pilot, log, 2, grows=False)
         assert log.scroll_y == held < log.max_scroll_y
         # Home and End with the log focused scroll it; End follows again
         await pilot.click("#log")
@@ -756,3 +761,126 @@ async def test_paced_demo_shows_captions_and_pauses(lab: Lab) -> None:
         assert [e.line for e in lab.commands] == [c.to_line() for _, c in script]
         assert column(app, "state") == {"c1": "FIN-WAIT-2", "c1'": "CLOSE-WAIT"}
         assert lab.delivered[("h2", 2)] == len("hello")
+
+
+# ------------------------------------------------ go to, boxes, frozen panes (fixed bugs)
+@sync
+async def test_goto_gives_the_focus_back_so_space_plays(recording: Path) -> None:
+    timeline = Timeline.load(recording)
+    app = TcplabApp(None, timeline=timeline)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("g", *"1.2", "enter")
+        await pilot.pause()
+        assert app.n == timeline.count_at(1.2)
+        await pilot.press("space")  # README: in a replay Space plays
+        assert app.playing
+
+
+@sync
+async def test_goto_shows_the_time_gone_to(recording: Path) -> None:
+    timeline = Timeline.load(recording)
+    app = TcplabApp(None, timeline=timeline)
+    async with app.run_test(size=SIZE) as pilot:
+        await goto(pilot, 2.0)
+        assert status_t(app) == "2.000"
+
+
+@sync
+async def test_goto_timers_count_down_from_the_time_gone_to(recording: Path) -> None:
+    # after the recording's end (t=2.25) no event: at t=10 TIME-WAIT has 8 s less to go
+    timeline = Timeline.load(recording)
+    app = TcplabApp(None, timeline=timeline)
+    async with app.run_test(size=SIZE) as pilot:
+        await goto(pilot, timeline.end_time)
+        at_end = column(app, "timers")["c1"]
+        await goto(pilot, 10.0)
+        at_10 = column(app, "timers")["c1"]
+        assert at_10 != at_end
+
+
+@sync
+async def test_ladder_scrolled_up_stays_put_past_max_lines(lab: Lab) -> None:
+    app = TcplabApp(lab, seed=1)
+    async with app.run_test(size=SIZE) as pilot:
+        for line in ("link h1 s1 delay=20ms", "link h2 s1 delay=20ms", "listen h2:80",
+                     "connect h1 h2:80 as c1", "wait 1", "send c1 --bytes 30000000", "wait 200ms"):
+            await command(pilot, line)
+        await select(pilot, ("h1", 1))
+        await pilot.click("#detail Tab#--content-tab-tab-ladder")
+        await pilot.pause()
+        ladder = app.query_one("#ladder", HistoryLog)
+        await pilot.click("#ladder")
+        await pilot.press("pageup")
+        await pilot.pause()
+        y = int(ladder.scroll_y)
+        shown = [ladder.lines[i].text for i in range(y, y + ladder.size.height)]
+        await command(pilot, "wait 3")
+        await pilot.pause()
+        y2 = int(ladder.scroll_y)
+        now = [ladder.lines[i].text for i in range(y2, y2 + ladder.size.height)]
+        assert now == shown
+
+
+@sync
+async def test_live_and_replay_timers_at_an_instant_without_event(lab: Lab,
+                                                                  tmp_path: Path) -> None:
+    scn = tmp_path / "s.scn"
+    scn.write_text(SCENARIO + "wait 10\n")
+    subprocess.run([sys.executable, "-m", "tcplab", "run", "--headless", "--virtual-time",
+                    "--scenario", str(scn), "--record", str(tmp_path / "rec")], check=True,
+                   capture_output=True)
+    app = TcplabApp(lab, seed=1)
+    async with app.run_test(size=SIZE) as pilot:
+        for line in [*SCENARIO.splitlines()[1:], "wait 5"]:
+            await command(pilot, line)
+        app.refresh_all()
+        await pilot.pause()
+        t = lab.now()
+        live = column(app, "timers")["c1"]
+    timeline = Timeline.load(tmp_path / "rec")
+    replay = TcplabApp(None, timeline=timeline)
+    async with replay.run_test(size=SIZE) as pilot:
+        await goto(pilot, t)
+        assert column(replay, "timers")["c1"] == live
+
+
+@sync
+async def test_goto_escape_cancels(recording: Path) -> None:
+    timeline = Timeline.load(recording)
+    app = TcplabApp(None, timeline=timeline)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("g")
+        assert app.query("#goto")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not app.query("#goto")
+
+
+@sync
+async def test_filter_focus(lab: Lab) -> None:
+    app = TcplabApp(lab, seed=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await command(pilot, "listen h2:80")
+        await pilot.press("escape", "slash", *"LISTEN", "enter")
+        await pilot.pause()
+        assert app.focused is app.query_one("#sockets")
+
+
+@sync
+async def test_goto_twice_after_escape(recording: Path) -> None:
+    timeline = Timeline.load(recording)
+    app = TcplabApp(None, timeline=timeline)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("g", "escape", "g")
+        await pilot.pause()
+        await pilot.press(*"1.2", "enter")
+        assert app.n == timeline.count_at(1.2)
+
+
+@sync
+async def test_filter_twice_after_escape(lab: Lab) -> None:
+    app = TcplabApp(lab, seed=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", "escape", "slash")
+        await pilot.pause()
+        assert app.is_running

@@ -2,8 +2,9 @@
 
 The ladder and the log are long lists that grow while a run goes on.  This pane
 scrolls with the keys (↑/↓, PageUp/PageDown, Home/End) and the mouse wheel, follows the
-newest line by default, stops following as soon as the user scrolls up, and follows
-again on End (or when scrolled back to the bottom).  New lines that extend what is
+newest line by default, stops following as soon as the user scrolls up -- the lines
+then stay as they are, new ones wait -- and follows again on End (or when scrolled
+back to the bottom).  New lines that extend what is
 shown are appended; anything else (another connection, a seek) redraws it whole.
 """
 
@@ -31,6 +32,10 @@ class HistoryLog(RichLog):
     def show(self, context: object, lines: list[Text]) -> None:
         """Show ``lines`` (oldest first); ``context`` names what they are of (a
         connection and a filter): lines of another context replace all."""
+        if not self.following and context == self._shown_for:
+            # scrolled up: what the user reads stays put (new lines come with End);
+            # appending would also push the oldest lines out under the reader
+            return
         plain = [line.plain for line in lines]
         start = self._extends(context, plain)
         if start is None:
