@@ -9,7 +9,6 @@ run time.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from rich.text import Text
@@ -20,7 +19,6 @@ from tcplab.tcp.states import State
 from tcplab.tui.widgets.colors import STATE_COLORS
 
 FLASH_SECONDS = 1.0
-FULL_EVERY = 1.0   # wall seconds between two redraws of the whole table
 # timers beside the state: the TIME-WAIT countdown is what people watch
 COLUMNS = ("name", "host", "local", "remote", "state", "timers", "sendq", "recvq", "una/nxt",
            "rcv.nxt", "wnd", "cwnd", "ssthresh", "flight", "srtt/rto")
@@ -84,7 +82,6 @@ class SocketsTable(DataTable[Any]):
         self._cells: dict[str, dict[str, Any]] = {}  # what each row shows now
         self._keys: dict[str, Key] = {}
         self._live: set[Key] = set()     # rows with countdowns or a flash running
-        self._full_due = 0.0
 
     def on_mount(self) -> None:
         for col in COLUMNS:
@@ -108,18 +105,15 @@ class SocketsTable(DataTable[Any]):
                     ) -> None:
         """Show the fold ``snap`` at time ``now``.  ``touched``: the sockets that changed
         since the last call, when ``snap`` only went on from the last one (a live run);
-        then only their rows and the running countdowns are redrawn, and the whole
-        table at most once a second -- with a thousand sockets, every row on every
-        redraw costs too much.  None: everything (a seek)."""
-        wall = time.monotonic()
+        then only their rows and the running countdowns and flashes are redrawn -- with
+        a thousand sockets, every row on every redraw costs too much.  None: every row
+        (a seek; also a new socket, a sort or a filter)."""
         partial = (touched is not None and not self.sort_by and not self.filter_text
-                   and wall < self._full_due and all(
-                       f"{h}/{sid}" in self._cells for h, sid in touched))
+                   and all(f"{h}/{sid}" in self._cells for h, sid in touched))
         if partial:
             assert touched is not None
             self._some_rows(snap, now, touched)
         else:
-            self._full_due = wall + FULL_EVERY
             self._all_rows(snap, now)
         if self._row_keys and 0 <= self.cursor_row < len(self._row_keys):
             self.selected = self._keys[self._row_keys[self.cursor_row]]

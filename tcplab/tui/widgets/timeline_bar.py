@@ -69,15 +69,24 @@ class TimelineBar(Widget):
         cells = self._mark_cells(width)
         span = self.end or 1.0
         at = min(int(self.cursor_t / span * (width - 1)), width - 1)
-        text = Text()
+        # runs of one style, not a span per cell: the bar is redrawn with every event
+        chars: list[tuple[str, str]] = []
         for x, code in enumerate(cells):
             if x == at:
-                text.append("●", style="bold reverse")
+                chars.append(("●", "bold reverse"))
             elif code >= 0:
-                char, style = MARK_STYLE[code]
-                text.append(char, style=style)
+                chars.append(MARK_STYLE[code])
             else:
-                text.append("─", style="dim" if x > at else "")
+                chars.append(("─", "dim" if x > at else ""))
+        text = Text()
+        run, style = "", None
+        for char, char_style in chars:
+            if char_style != style and run:
+                text.append(run, style=style or "")
+                run = ""
+            run += char
+            style = char_style
+        text.append(run, style=style or "")
         text.append("\n")
         text.append(self.caption, style="dim")
         return text
