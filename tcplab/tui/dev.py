@@ -11,6 +11,7 @@ from tcplab.tui.app import TcplabApp
 
 def build() -> TcplabApp:
     lab = Lab(load_topology(None), SimBackend(1, virtual=False))
+    lab.keep_timeline()
     lab.start()
     return TcplabApp(lab, seed=1)
 
