@@ -29,7 +29,7 @@ import json
 from pathlib import Path
 from typing import IO, Any
 
-from tcplab.lab.events import LabEvent, RunRewound
+from tcplab.lab.events import CommandDone, LabEvent, RunRewound
 from tcplab.lab.pcapng import PcapngWriter
 
 EVENTS_FILE = "events.jsonl"
@@ -67,6 +67,9 @@ class Recorder:
         if isinstance(event, RunRewound):
             self._branch(event.keep)
         self._write(event.to_dict())
+        if isinstance(event, CommandDone):
+            # a lab killed later loses at most what came since its last command
+            self._events.flush()
 
     def _branch(self, keep: int) -> None:
         """A rewind: the abandoned stream stays as ``events.branch-K.jsonl`` and
