@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from tcplab.lab.snapshot import Snapshot
-from tcplab.lab.timeline import RecordingError, check_header, decode
+from tcplab.lab.timeline import RecordingError, read_recording
 from tcplab.lab.units import parse_duration
 
 
@@ -62,23 +62,15 @@ def events_file(directory: Path) -> Path:
 
 def fold_until(directory: Path, t: float) -> Snapshot:
     """The fold of every event at or before ``t``, reading no further than needed."""
-    events = events_file(directory)
-    try:
-        fh = open(events, "rb")  # noqa: SIM115 -- closed below
-    except OSError as exc:
-        raise RecordingError(f"cannot read {events}: {exc.strerror}") from None
-    with fh:
-        check_header(fh.readline(), events)
-        snap = Snapshot()
-        for number, line in enumerate(fh, start=2):
-            try:
-                ev = decode(line)
-                if ev["t"] > t:
-                    break
-                snap.apply(ev)
-            except (ValueError, KeyError, TypeError, IndexError) as exc:
-                raise RecordingError(f"{events}: line {number} is not an event of schema 2 "
-                                     f"({exc})") from None
+    snap = Snapshot()
+
+    def apply(ev: dict[str, Any], _offset: int) -> bool:
+        if ev["t"] > t:
+            return False
+        snap.apply(ev)
+        return True
+
+    read_recording(events_file(directory), lambda _header: None, apply)
     return snap
 
 

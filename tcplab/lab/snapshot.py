@@ -200,6 +200,17 @@ class Snapshot:
                 return name + "'"
         return None
 
+    def peer_of(self, row: SocketRow | None) -> SocketRow | None:
+        """The other end of a connection when it is a lab socket too (the newest one
+        with the reversed four-tuple)."""
+        if row is None or row.remote is None:
+            return None
+        found = None
+        for other in self.rows.values():
+            if other.local == row.remote and other.remote == row.local:
+                found = other
+        return found
+
     def socket_json(self, row: SocketRow) -> dict[str, Any]:
         """One socket for ``tcplab replay --at T --json``: what the sockets table shows."""
         tcb = row.tcb

@@ -31,7 +31,7 @@ import os
 import tempfile
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -112,24 +112,19 @@ class Timeline:
         """A recording's timeline; RecordingError says why one cannot be read."""
         path = Path(directory)
         events = path / "events.jsonl" if path.is_dir() else path
-        try:
-            with open(events, "rb") as fh:
-                first = fh.readline()
-        except OSError as exc:
-            raise RecordingError(f"cannot read {events}: {exc.strerror}") from None
-        header = check_header(first, events)
-        timeline = cls(header, events)
-        offset = len(first)
-        with open(events, "rb") as fh:
-            fh.seek(offset)
-            for number, line in enumerate(fh, start=2):
-                try:
-                    ev = decode(line)
-                    timeline._index(ev, offset)
-                except (ValueError, KeyError, TypeError, IndexError) as exc:
-                    raise RecordingError(f"{events}: line {number} is not an event of "
-                                         f"schema 2 ({exc})") from None
-                offset += len(line)
+        timeline: Timeline | None = None
+
+        def index(ev: dict[str, Any], offset: int) -> bool:
+            assert timeline is not None
+            timeline._index(ev, offset)
+            return True
+
+        def start(header: dict[str, Any]) -> None:
+            nonlocal timeline
+            timeline = cls(header, events)
+
+        read_recording(events, start, index)
+        assert timeline is not None
         return timeline
 
     def append(self, ev: dict[str, Any]) -> None:
@@ -290,6 +285,29 @@ class Timeline:
 
     def close(self) -> None:
         self._file.close()
+
+
+def read_recording(events: Path, start: Callable[[dict[str, Any]], None],
+                   apply: Callable[[dict[str, Any], int], bool]) -> None:
+    """Read a recording: ``start`` gets its header, then ``apply`` each event and where
+    its line starts, until it returns False.  RecordingError names the line that is not
+    an event, or why the file cannot be read."""
+    try:
+        fh = open(events, "rb")  # noqa: SIM115 -- closed below
+    except OSError as exc:
+        raise RecordingError(f"cannot read {events}: {exc.strerror}") from None
+    with fh:
+        first = fh.readline()
+        start(check_header(first, events))
+        offset = len(first)
+        for number, line in enumerate(fh, start=2):
+            try:
+                if not apply(decode(line), offset):
+                    return
+            except (ValueError, KeyError, TypeError, IndexError) as exc:
+                raise RecordingError(f"{events}: line {number} is not an event of "
+                                     f"schema 2 ({exc})") from None
+            offset += len(line)
 
 
 def check_header(first: bytes, where: Path) -> dict[str, Any]:

@@ -78,14 +78,6 @@ class CommandSuggester(Suggester):
         return None
 
 
-def live_header(lab: Lab, seed: int) -> dict[str, Any]:
-    """What a live run's timeline knows of the run, as a recording's header says it."""
-    b = lab.backend
-    return {"kind": "header", "backend": b.name, "mechanism": b.mechanism, "seed": seed,
-            "clock": "virtual" if b.virtual else "real",
-            "hosts": [{"name": h.name, "ip": h.ip, "kernel": h.kernel} for h in lab.topo.hosts]}
-
-
 class TcplabApp(Commanding, TimeTravel, Demo):
     """The tcplab dashboard."""
 
@@ -138,7 +130,7 @@ class TcplabApp(Commanding, TimeTravel, Demo):
         if timeline is None:
             assert lab is not None, "a dashboard needs a lab or a recording's timeline"
             # the lab's own, when kept from its start; else from now on
-            timeline = lab.keep_timeline(live_header(lab, seed))
+            timeline = lab.keep_timeline()
         self.timeline = timeline
         header = timeline.header
         self.hosts: list[tuple[str, str]] = [(str(h["name"]), str(h["ip"]))
@@ -325,7 +317,7 @@ class TcplabApp(Commanding, TimeTravel, Demo):
     def _update_detail(self, snap: Any, n: int) -> None:
         key = self.selected
         row = snap.rows.get(key) if key is not None else None
-        peer = _peer(snap, row)
+        peer = snap.peer_of(row)
         label = ""
         if row is not None:
             label = f"{snap.name_of(row.key) or row.host}  socket {row.sid}"
@@ -444,14 +436,3 @@ class TcplabApp(Commanding, TimeTravel, Demo):
         keys = [(b.key_display or b.key, b.description) for b in self.BINDINGS
                 if isinstance(b, Binding)]
         self.push_screen(HelpScreen(keys))
-
-
-def _peer(snap: Any, row: Any) -> Any:
-    """The other end of a connection, when it is a lab socket too (the newest one)."""
-    if row is None or row.remote is None:
-        return None
-    found = None
-    for other in snap.rows.values():
-        if other.local == row.remote and other.remote == row.local:
-            found = other
-    return found

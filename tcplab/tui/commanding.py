@@ -20,6 +20,7 @@ from typing import Any
 from textual.widgets import Input
 
 from tcplab.lab import commands as C
+from tcplab.lab.snapshot import Key, Snapshot
 from tcplab.tcp.states import State
 from tcplab.tui.base import DashboardBase
 from tcplab.tui.screens.forms import connect_form, link_form, listen_form, send_form
@@ -97,18 +98,12 @@ class Commanding(DashboardBase):
 
         n = self.n
         snap = self.timeline.snapshot(n)
-        key = next((k for k in snap.rows if snap.name_of(k) == ref), None)
-        if key is None:
-            for k, row in snap.rows.items():
-                if row.remote is not None and ref == (
-                        f"{row.host}:{row.local[1]}>"
-                        f"{self.host_of_ip.get(row.remote[0], row.remote[0])}:{row.remote[1]}"):
-                    key = k
+        key = next((k for k in snap.rows
+                    if ref in (snap.name_of(k), self._four_tuple(snap, k))), None)
         if key is None:
             raise ValueError(f"export ladder: no connection {ref!r} at this point of the run")
         row = snap.rows[key]
-        peer = next((o for o in snap.rows.values()
-                     if o.local == row.remote and o.remote == row.local), None)
+        peer = snap.peer_of(row)
         own = hist.ladder(self.timeline, row, n)
         other = hist.ladder(self.timeline, peer, n) if peer is not None else []
         right = (f"{peer.host} {peer.local[0]}:{peer.local[1]}" if peer is not None else
@@ -194,15 +189,20 @@ class Commanding(DashboardBase):
     def selected_ref(self) -> str | None:
         """The selected connection as the command language names it."""
         key = self.selected
-        if key is None:
-            return None
-        snap = self.timeline.snapshot(self.n)
+        return None if key is None else self.ref_of(self.timeline.snapshot(self.n), key)
+
+    def ref_of(self, snap: Snapshot, key: Key) -> str | None:
+        """A connection as the command language names it: ``c1``, ``c1'``, or
+        ``h1:40000>h2:80``; None for a listener or an unknown socket."""
         row = snap.rows.get(key)
         if row is None or row.remote is None:
             return None
-        name = snap.name_of(key)
-        if name:
-            return name
+        return snap.name_of(key) or self._four_tuple(snap, key)
+
+    def _four_tuple(self, snap: Snapshot, key: Key) -> str | None:
+        row = snap.rows.get(key)
+        if row is None or row.remote is None:
+            return None
         rhost = self.host_of_ip.get(row.remote[0], row.remote[0])
         return f"{row.host}:{row.local[1]}>{rhost}:{row.remote[1]}"
 
