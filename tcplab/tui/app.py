@@ -270,7 +270,7 @@ class TcplabApp(Commanding, TimeTravel, Demo):
         if self.live:
             text.append("tcplab", style="bold")
             where = "live" if self.cursor is None else "looking back (End: live)"
-            text.append(f"  {where} · backend {header.get('backend')} · seed {self.seed} · "
+            text.append(f" · {where} · backend {header.get('backend')} · seed {self.seed} · "
                         f"{clock} clock t={now:.3f}")
             if self.paused:
                 text.append(" (paused)", style="bold yellow")
@@ -279,7 +279,7 @@ class TcplabApp(Commanding, TimeTravel, Demo):
             text.append(" · rec ●" if self.recording else " · rec off")
         else:
             text.append("tcplab replay", style="bold")
-            text.append(f"  backend {header.get('backend')} · seed {self.seed} · {clock} "
+            text.append(f" · backend {header.get('backend')} · seed {self.seed} · {clock} "
                         f"clock · t={now:.3f}")
         text.append(f" · {self.table.count} sockets")
         self.query_one("#status", Panel).put(text)
@@ -336,8 +336,10 @@ class TcplabApp(Commanding, TimeTravel, Demo):
             size = detail.size
             width, height = max(size.width - 4, 30), max(size.height - 4, 8)
             samples = hist.samples(self.timeline, row, n)
-            if row is None:
-                plot = Text("select a connection in the sockets table", style="dim")
+            if row is None or row.listener:
+                plot = Text("select a connection in the sockets table (a listening socket "
+                            "sends no data)" if row else "select a connection in the sockets "
+                            "table", style="dim")
             elif tab == "tab-tsg":
                 records = [r for r in hist.ladder(self.timeline, row, n)
                            if isinstance(r, hist.SegRecord)]

@@ -88,7 +88,8 @@ def _framed(canvas: Canvas, y_max: float, y_unit: str, t0: float, t1: float) -> 
     w = canvas.w
     ticks = [" "] * w
     marks = 4 if w >= 40 else 2
-    label_line = [" "] * (w + MARGIN + 10)
+    # no wider than the plot, so that the unit after it stays on the line
+    label_line = [" "] * (w + MARGIN)
     for k in range(marks + 1):
         x = round(k * (w - 1) / marks)
         ticks[x] = "┬"
@@ -131,7 +132,7 @@ def render_time_sequence(records: list[SegRecord],
             points.append((t, una + wnd, "window"))
     shown = [p for p in points if t0 <= p[0] <= t1]
     y1 = max(max((p[1] for p in shown), default=1), 1)
-    canvas = Canvas(width - MARGIN - 2, height - 5)
+    canvas = Canvas(width - MARGIN - 5, height - 5)
     span = (t1 - t0) or 1.0
     for t, y, series in shown:
         canvas.dot((t - t0) / span, max(y, 0) / y1, series)
@@ -152,7 +153,7 @@ def render_cwnd(samples: list[tuple[float, int, int, int, int, int]], width: int
     t0, t1 = (samples[0][0], samples[-1][0]) if window is None else window
     finite = [s for _, _, s, _, _, _ in samples if s < (1 << 24)]
     ymax = max(max(max(c, f, w) for _, c, _, f, w, _ in samples), max(finite, default=0)) or 1
-    canvas = Canvas(width - MARGIN - 2, height - 5)
+    canvas = Canvas(width - MARGIN - 5, height - 5)
     span = (t1 - t0) or 1.0
     for t, cwnd, ssthresh, flight, wnd, _ in samples:
         x = (t - t0) / span
