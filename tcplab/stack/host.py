@@ -59,6 +59,7 @@ from tcplab.stack.events import (
     TimerFired,
 )
 from tcplab.stack.iplayer import Interface, InterfaceInfo, IpLayer
+from tcplab.stack.ports import EPHEMERAL_HIGH, EPHEMERAL_LOW, Ports
 from tcplab.stack.sockets import HostError, SocketInfo, SocketRecord, config_fields, tcb_sample
 from tcplab.tcp import events as tev
 from tcplab.tcp.codec import Malformed, decode, encode, ip_to_bytes
@@ -71,8 +72,6 @@ __all__ = [
     "EPHEMERAL_HIGH", "EPHEMERAL_LOW", "Host", "HostError", "InterfaceInfo", "SocketInfo",
 ]
 
-EPHEMERAL_LOW = 32768   # Linux ip_local_port_range defaults
-EPHEMERAL_HIGH = 60999
 ANY = "0.0.0.0"
 _READ_ALL = 1 << 30
 _OPENING = (State.SYN_SENT, State.SYN_RECEIVED)
@@ -102,10 +101,7 @@ class Host:
         self._next_sid = 1
         self._demux: dict[tuple[bytes, int, bytes, int], SocketRecord] = {}
         self._listeners: dict[int, SocketRecord] = {}
-        self._port_users: Counter[int] = Counter()    # live sockets per local port
-        self._active_ports: Counter[int] = Counter()  # ... of them made by connect()
-        # RFC 6056 §3.3.1-like: a random start, then sequential, skipping ports in use.
-        self._next_port = rng.randint(EPHEMERAL_LOW, EPHEMERAL_HIGH)
+        self._ports = Ports(name, rng)  # after the rng draws above: runs replay from a seed
         self._timers: list[tuple[float, int, int]] = []
         self._timer_tie = 0
         self._timed = 0  # sockets with a deadline, to judge when the heap is mostly stale
@@ -153,10 +149,10 @@ class Host:
         if now is not None:
             self._now = now
         t = self._now
-        self._check_port(port)
+        Ports.check(port)
         if backlog < 1:
             raise HostError(E.EINVAL, f"backlog {backlog} must be at least 1")
-        if port in self._listeners or (self._active_ports[port] and any(
+        if port in self._listeners or (self._ports.active[port] and any(
                 rec.active and not rec.finished and rec.local[1] == port
                 and rec.conn.state not in _OPENING for rec in self._socks.values())):
             # RFC 9293 §3.9.1.1 (MUST-42): an active open of the port still in SYN-SENT
@@ -166,7 +162,7 @@ class Host:
         rec = self._new_record(conn, (ANY, port), None, backlog=backlog)
         conn.listen(t)
         self._listeners[port] = rec
-        self._port_users[port] += 1
+        self._ports.take(port, False)
         self._pump(rec, t)
         return rec.sid
 
@@ -178,7 +174,7 @@ class Host:
             dst = ip_to_bytes(remote_ip)
         except ValueError as exc:
             raise HostError(E.EINVAL, str(exc)) from None
-        self._check_port(rport)
+        Ports.check(rport)
         if dst in self._ip.local_ips:
             raise HostError(E.EINVAL, f"{remote_ip} is {self.name}'s own address")
         why = self._ip.invalid_remote(dst)
@@ -189,10 +185,10 @@ class Host:
             raise HostError(E.ENETUNREACH, f"no route from {self.name} to {remote_ip}")
         iface = found[0]
         if lport is None:
-            lport = self._ephemeral_port()
+            lport = self._ports.ephemeral()
         else:
-            self._check_port(lport)
-            if self._port_users[lport]:
+            Ports.check(lport)
+            if self._ports.users[lport]:
                 raise HostError(E.EADDRINUSE, f"port {lport} in use on {self.name}")
         remote = (inet_ntoa(dst), rport)
         conn = Connection((iface.ip_str, lport), self._config(iface.config, tcp))
@@ -304,10 +300,7 @@ class Host:
     def sample_tcbs(self, now: float) -> None:
         """End of an instant: a ``tcb.sample`` event for every connection touched since
         the last call whose TCB changed, in socket order."""
-        touched = self._touched
-        if not touched:
-            return
-        self._touched = set()
+        touched, self._touched = self._touched, set()
         for sid in sorted(touched):
             ev = tcb_sample(self.name, self._socks[sid], now)
             if ev is not None:
@@ -456,7 +449,7 @@ class Host:
                 events.append(Retransmission(now, name, sid, ev.seq, ev.length, ev.why))
             elif isinstance(ev, tev.SegmentDropped):
                 self._seg_dropped(ev.reason, rx_ifname or rec.ifname,
-                                  self._summary(rec, incoming), sid, incoming, now)
+                                  rec.arrival_summary(incoming), sid, incoming, now)
             elif isinstance(ev, tev.DeliveryTrouble):
                 # RFC 9293 §3.8.3 at R1: negative advice to IP (for a neighbour, asking
                 # ARP again, RFC 1122 §3.3.1.4) and a soft error for the application
@@ -511,9 +504,7 @@ class Host:
             rec.timer = None
             self._timed -= 1
         port = rec.local[1]
-        self._port_users[port] -= 1
-        if rec.active:
-            self._active_ports[port] -= 1
+        self._ports.give_back(port, rec.active)
         if rec.key is not None:
             del self._demux[rec.key]
         if rec.is_listener:
@@ -565,12 +556,6 @@ class Host:
         self.drops[reason] += 1
         self._events.append(SegmentDropped(now, self.name, reason, ifname, summary, sid, seg))
 
-    @staticmethod
-    def _summary(rec: SocketRecord, seg: Segment | None) -> str:
-        peer = f"{rec.remote[0]}:{rec.remote[1]}" if rec.remote else "*"
-        text = f"{peer}>{rec.local[0]}:{rec.local[1]}"
-        return f"{text} {describe(seg)}" if seg is not None else text
-
     def _new_record(self, conn: Connection, local: tuple[str, int],
                     remote: tuple[str, int] | None, *, listener: int | None = None,
                     accepted: bool = True, active: bool = False,
@@ -585,24 +570,7 @@ class Host:
         rec.key = key
         rec.src_ip, rec.dst_ip = key[0], key[2]
         self._demux[key] = rec
-        self._port_users[key[1]] += 1
-        if rec.active:
-            self._active_ports[key[1]] += 1
-
-    def _ephemeral_port(self) -> int:
-        span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1
-        start = self._next_port - EPHEMERAL_LOW
-        for i in range(span):
-            port = EPHEMERAL_LOW + (start + i) % span
-            if not self._port_users[port]:
-                self._next_port = EPHEMERAL_LOW + (start + i + 1) % span
-                return port
-        raise HostError(E.EADDRNOTAVAIL, f"no free ephemeral port on {self.name}")
-
-    @staticmethod
-    def _check_port(port: int) -> None:
-        if not 1 <= port <= 65535:
-            raise HostError(E.EINVAL, f"port {port} out of range 1..65535")
+        self._ports.take(key[1], rec.active)
 
     def _record(self, sid: int) -> SocketRecord:
         rec = self._socks.get(sid)

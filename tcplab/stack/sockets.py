@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from tcplab.stack.events import TcbSampled
 from tcplab.tcp.connection import Connection, Status
+from tcplab.tcp.segment import Segment, describe
 from tcplab.tcp.states import State
 
 Address = tuple[str, int]
@@ -89,6 +90,12 @@ class SocketRecord:
     @property
     def is_listener(self) -> bool:
         return self.remote is None
+
+    def arrival_summary(self, seg: Segment | None) -> str:
+        """A segment that came to this socket, in one line (``peer>local S. 0:0(0)...``)."""
+        peer = f"{self.remote[0]}:{self.remote[1]}" if self.remote else "*"
+        text = f"{peer}>{self.local[0]}:{self.local[1]}"
+        return f"{text} {describe(seg)}" if seg is not None else text
 
     def info(self) -> SocketInfo:
         return SocketInfo(

@@ -299,7 +299,7 @@ def test_ephemeral_ports_are_sequential_and_skip_ports_in_use() -> None:
     with pytest.raises(HostError, match=f"port {nxt} in use"):
         h1.connect(IP2, 81, 0.0, lport=nxt)
     # Different seeds start in different places.
-    starts = {Host("x", rng=random.Random(seed))._next_port for seed in range(5)}
+    starts = {Host("x", rng=random.Random(seed))._ports._next for seed in range(5)}
     assert len(starts) > 1
 
 
