@@ -428,12 +428,16 @@ def _direction(raw: str, a: str, b: str) -> Flow:
     return flow
 
 
-def _p_wait(args: _Args) -> Command:
-    raw = args.take("a duration").text
+def _seconds(raw: str, command: str) -> float:
+    """A duration whose bare numbers are seconds (wait, step, rewind)."""
     try:
-        seconds = units.parse_duration(raw, bare="s")
+        return units.parse_duration(raw, bare="s")
     except units.UnitError as error:
-        raise _Fail(f"bad value for wait: {raw!r} ({error})") from None
+        raise _Fail(f"bad value for {command}: {raw!r} ({error})") from None
+
+
+def _p_wait(args: _Args) -> Command:
+    seconds = _seconds(args.take("a duration").text, "wait")
     args.done()
     return Wait(seconds)
 
@@ -454,7 +458,8 @@ def _p_expect_received(args: _Args) -> Command:
     return ExpectReceived(conn, count)
 
 
-def _p_hold(args: _Args) -> Command:
+def _p_filter(args: _Args) -> Hold:
+    """``hold``/``drop SRC>DST KIND [count=N]``: the words both take."""
     flow = _flow(args.take("SRC>DST").text)
     kind = _kind(args.take("a segment KIND").text)
     count = args.option("count", 1)
@@ -463,11 +468,8 @@ def _p_hold(args: _Args) -> Command:
 
 
 def _p_drop(args: _Args) -> Command:
-    flow = _flow(args.take("SRC>DST").text)
-    kind = _kind(args.take("a segment KIND").text)
-    count = args.option("count", 1)
-    args.done()
-    return Drop(flow, kind, 1 if count is None else count)
+    held = _p_filter(args)  # a drop without count drops one segment
+    return Drop(held.flow, held.kind, 1 if held.count is None else held.count)
 
 
 def _p_release(args: _Args) -> Command:
@@ -494,10 +496,7 @@ def _p_step(args: _Args) -> Command:
     if not re.fullmatch(r"[\d.]+[A-Za-z]+", raw):
         raise _Fail(f"bad value for step: {raw!r} (a number of events like 5, or a duration "
                     f"with its unit like 100ms or 1.5s)")
-    try:
-        seconds = units.parse_duration(raw, bare="s")
-    except units.UnitError as error:
-        raise _Fail(f"bad value for step: {raw!r} ({error})") from None
+    seconds = _seconds(raw, "step")
     if seconds <= 0:
         raise _Fail(f"bad value for step: {raw!r} (a duration above 0)")
     return Step(seconds=seconds)
@@ -529,11 +528,7 @@ def _p_unbreak(args: _Args) -> Command:
 
 
 def _p_rewind(args: _Args) -> Command:
-    raw = args.take("a time").text
-    try:
-        seconds = units.parse_duration(raw, bare="s")
-    except units.UnitError as error:
-        raise _Fail(f"bad value for rewind: {raw!r} ({error})") from None
+    seconds = _seconds(args.take("a time").text, "rewind")
     args.done()
     return Rewind(seconds)
 
@@ -558,7 +553,7 @@ _PARSERS: dict[str, Callable[[_Args], Command]] = {
     "expect": _p_expect_state(Expect),
     "expect-seen": _p_expect_state(ExpectSeen),
     "expect-received": _p_expect_received,
-    "hold": _p_hold,
+    "hold": _p_filter,
     "release": _p_release,
     "drop": _p_drop,
     "pause": _p_bare(Pause),
