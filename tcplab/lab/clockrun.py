@@ -42,8 +42,8 @@ from tcplab.stack import events as H
 from tcplab.tcp.segment import describe
 
 if TYPE_CHECKING:
-    from tcplab.backends.sim.clock import Scheduler
     from tcplab.lab.lab import Lab, Result
+    from tcplab.netem.clock import Scheduler
 
 CHUNK = 256  # scheduler entries between two looks at the wall clock: about a millisecond
 # a step gives up after this many entries in a row that published nothing (a silent

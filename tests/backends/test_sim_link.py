@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tcplab.backends.sim.clock import Scheduler
-from tcplab.backends.sim.link import GilbertElliott, Link, LinkDirection, LinkParams
+from tcplab.netem.clock import Scheduler
+from tcplab.netem.link import GilbertElliott, Link, LinkDirection, LinkParams
 
 
 class Wire:

@@ -7,10 +7,10 @@ import random
 
 import pytest
 
-from tcplab.backends.sim.clock import Scheduler
-from tcplab.backends.sim.link import Link, LinkDirection, LinkParams
 from tcplab.backends.sim.network import FrameEvent, SimNetwork
 from tcplab.backends.sim.switch import LearningSwitch
+from tcplab.netem.clock import Scheduler
+from tcplab.netem.link import Link, LinkDirection, LinkParams
 
 BROADCAST = b"\xff" * 6
 

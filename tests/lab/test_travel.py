@@ -14,10 +14,10 @@ import pytest
 
 from tcplab.backends.sim import backend as sim_backend
 from tcplab.backends.sim.backend import SimBackend
-from tcplab.backends.sim.clock import Scheduler
 from tcplab.lab.events import BreakHit, CommandDone, EventBus, LabEvent
 from tcplab.lab.lab import Lab, Result
 from tcplab.lab.topology import load_topology
+from tcplab.netem.clock import Scheduler
 from tcplab.stack import events as H
 from tcplab.tcp.states import State
 

@@ -37,7 +37,7 @@ an error reply and changes nothing; the agent never exits on input.
 **Impairments** (:mod:`.impair` decides where each link direction's live): with
 netem in the kernel, on the interface; without it, in the agents.  Each agent
 interface has an egress and an ingress
-:class:`~tcplab.backends.sim.link.LinkDirection` -- the simulated backend's link
+:class:`~tcplab.netem.link.LinkDirection` -- the link model both backends share
 model (delay, jitter, loss, bandwidth, dup, reorder, hold/drop filters) -- on one
 scheduler run against the real clock, set with the ``impair`` and ``filter`` ops.
 Segment filters (``hold``/``drop``) always act on an agent's egress.

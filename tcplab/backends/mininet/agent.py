@@ -6,11 +6,11 @@ Theory of operation
 --iface NAME,MAC,IP/PREFIX[,MTU] ...`` builds a :class:`~tcplab.stack.host.Host`
 wrapped in a :class:`~tcplab.lab.app.HostApp` and puts it on the wire through one
 :class:`~tcplab.backends.mininet.packetio.PacketSocket` per interface.  Between the
-host and each socket sit two :class:`~tcplab.backends.sim.link.LinkDirection`\\ s,
+host and each socket sit two :class:`~tcplab.netem.link.LinkDirection`\\ s,
 *egress* (host -> wire) and *ingress* (wire -> host), which apply delay, jitter,
 loss, bandwidth, duplication, reordering and hold/drop filters where the kernel has
 no netem; a direction no op has configured is skipped (:mod:`.agent_links`).
-Everything runs on one :class:`~tcplab.backends.sim.clock.Scheduler` driven by the
+Everything runs on one :class:`~tcplab.netem.clock.Scheduler` driven by the
 real clock: ``now = time.monotonic() - epoch``, the lab's clock too.
 
 One ``selectors`` loop serves the packet sockets, the control socket and its
@@ -64,11 +64,11 @@ from tcplab.backends.mininet import protocol as P
 from tcplab.backends.mininet.agent_commands import HostCommands
 from tcplab.backends.mininet.agent_links import LinkOps, Port
 from tcplab.backends.mininet.packetio import PacketSocket
-from tcplab.backends.sim.clock import Scheduler, TimerEntry
-from tcplab.backends.sim.link import LinkDirection, LinkParams
 from tcplab.lab.app import HostApp
 from tcplab.lab.events import LabEvent, LinkDropped
 from tcplab.lab.peek import summary, tcp_of
+from tcplab.netem.clock import Scheduler, TimerEntry
+from tcplab.netem.link import LinkDirection, LinkParams
 from tcplab.stack.host import Host
 from tcplab.stack.sockets import HostError
 from tcplab.tcp.config import Config

@@ -3,8 +3,8 @@
 Theory of operation
 -------------------
 Each interface of an agent is a :class:`Port`: its packet socket and two
-:class:`~tcplab.backends.sim.link.LinkDirection`\\ s, *egress* (host -> wire) and
-*ingress* (wire -> host), the simulated backend's link model run on the agent's
+:class:`~tcplab.netem.link.LinkDirection`\\ s, *egress* (host -> wire) and
+*ingress* (wire -> host), the link model both backends share run on the agent's
 real-clock scheduler.  A direction joins the frames' path only once an op
 configures it: until then frames go straight between the host and the socket,
 which spares every frame of an unimpaired link (the common case, and the one
@@ -25,10 +25,10 @@ from typing import Any
 
 from tcplab.backends.mininet import protocol as P
 from tcplab.backends.mininet.packetio import PacketSocket
-from tcplab.backends.sim.link import LinkDirection
 from tcplab.lab import commands as C
 from tcplab.lab.events import LabEvent, LinkHeld
 from tcplab.lab.peek import summary, tcp_of
+from tcplab.netem.link import LinkDirection
 
 _NUMBER = (int, float)
 _IMPAIR_TYPES: dict[str, tuple[type | None, ...]] = {

@@ -11,7 +11,7 @@ on what sits at each end of the direction:
   interface does everything, for every kind of node, exactly as Mininet's ``TCLink``
   would.
 * **agent egress** -- without netem, a direction whose sender is a stack host is impaired
-  in that host's agent as the frames leave (the agent runs the simulated backend's
+  in that host's agent as the frames leave (the agent runs the shared
   link model against the real clock).
 * **agent ingress** -- else, a direction whose receiver is a stack host is impaired in
   that host's agent as the frames come in.
@@ -23,7 +23,7 @@ on what sits at each end of the direction:
   direction's state shows what is really in effect.
 * **none** -- two kernel hosts cabled directly, without netem: nothing can be applied.
 
-Values are checked with the simulated backend's :class:`LinkParams`, so both backends
+Values are checked with the shared :class:`~tcplab.netem.link.LinkParams`, so both backends
 refuse the same mistakes with the same words.
 """
 
@@ -35,10 +35,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tcplab.backends.sim.link import LinkParams
 from tcplab.lab.backend import LinkState
 from tcplab.lab.topology import LinkParams as TopoParams
 from tcplab.lab.topology import LinkSpec, TopologySpec
+from tcplab.netem.link import LinkParams
 
 Mode = Literal["netem", "egress", "ingress", "bridge", "none"]
 NFT_CHAIN = "lossfw"      # not "fwd": nft refuses that name for a chain

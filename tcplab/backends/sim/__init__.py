@@ -2,16 +2,16 @@
 
 Theory of operation
 -------------------
-Nothing here runs on its own. A :class:`~tcplab.backends.sim.clock.Scheduler`
+Nothing here runs on its own. A :class:`~tcplab.netem.clock.Scheduler`
 holds a virtual clock and a heap of calls due at given times; whoever drives the
 run advances it - as fast as possible (``run_until_idle``) for ``--virtual-time``
 and tests, or to the elapsed wall time (``run_until``) for the dashboard.
 
 :class:`~tcplab.backends.sim.network.SimNetwork` owns the nodes (sans-I/O hosts
 and :class:`~tcplab.backends.sim.switch.LearningSwitch`\\ es, which speak the same
-node protocol) and the :class:`~tcplab.backends.sim.link.Link`\\ s between their
+node protocol) and the :class:`~tcplab.netem.link.Link`\\ s between their
 interfaces. Each link is two independent
-:class:`~tcplab.backends.sim.link.LinkDirection`\\ s; a direction decides a
+:class:`~tcplab.netem.link.LinkDirection`\\ s; a direction decides a
 frame's fate (dropped, held, or delivered at a computed time) when it is sent
 and puts its arrival on the scheduler. When a frame arrives or a timer fires,
 the network calls into the node, then collects what the node wants to send and
@@ -29,8 +29,10 @@ the recorder its pcapng files (every link's "sent" frames; each host's "sent" an
 "delivered" ones).
 """
 
-from tcplab.backends.sim.clock import Handle, Scheduler
-from tcplab.backends.sim.link import (
+from tcplab.backends.sim.network import FrameEvent, FrameObserver, Node, SimNetwork
+from tcplab.backends.sim.switch import LearningSwitch
+from tcplab.netem.clock import Handle, Scheduler
+from tcplab.netem.link import (
     DirectionStats,
     FrameFilter,
     GilbertElliott,
@@ -38,8 +40,6 @@ from tcplab.backends.sim.link import (
     LinkDirection,
     LinkParams,
 )
-from tcplab.backends.sim.network import FrameEvent, FrameObserver, Node, SimNetwork
-from tcplab.backends.sim.switch import LearningSwitch
 
 __all__ = [
     "DirectionStats",

@@ -24,8 +24,6 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
-from tcplab.backends.sim.clock import Scheduler
-from tcplab.backends.sim.link import GilbertElliott, Link, LinkDirection, LinkParams
 from tcplab.backends.sim.network import FrameEvent, SimNetwork
 from tcplab.lab.app import HostApp
 from tcplab.lab.backend import FilterSpec, FrameDirection, HostFrameTap, LinkState
@@ -33,6 +31,8 @@ from tcplab.lab.events import LabEvent, LinkDropped, LinkHeld
 from tcplab.lab.peek import summary, tcp_of
 from tcplab.lab.topology import LinkParams as TopoLinkParams
 from tcplab.lab.topology import TopologySpec
+from tcplab.netem.clock import Scheduler
+from tcplab.netem.link import GilbertElliott, Link, LinkDirection, LinkParams
 from tcplab.stack.host import Host
 from tcplab.tcp.config import Config
 

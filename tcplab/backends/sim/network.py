@@ -24,9 +24,9 @@ import random
 from collections.abc import Callable
 from typing import Literal, Protocol
 
-from tcplab.backends.sim.clock import Scheduler, TimerEntry
-from tcplab.backends.sim.link import Link, LinkDirection, LinkParams
 from tcplab.backends.sim.switch import DEFAULT_AGING, LearningSwitch
+from tcplab.netem.clock import Scheduler, TimerEntry
+from tcplab.netem.link import Link, LinkDirection, LinkParams
 
 FrameEvent = Literal["sent", "delivered", "dropped"]
 FrameObserver = Callable[[Link, LinkDirection, bytes, FrameEvent, str | None, float], None]

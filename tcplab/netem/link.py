@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tcplab.backends.sim.clock import Scheduler
+from tcplab.netem.clock import Scheduler
 
 # The smallest extra delay of a reordered frame, so reordering is visible on a
 # zero-delay link too.
