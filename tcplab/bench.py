@@ -28,7 +28,7 @@ loss figures are virtual time and so do not depend on the machine at all:
   engine recovers from loss as well as the classic Reno model says it can.
 * ``sack_gain_5`` -- goodput with SACK over goodput without, at 5 % loss, same seeds.
 
-The replay figures (:mod:`tcplab.tui.replay_bench`): ``replay_seek_p95_ms``, a random
+The replay figures (:mod:`tcplab.benches.replay`): ``replay_seek_p95_ms``, a random
 seek of the dashboard in a recording of a million events (``--quick``: 100,000), and
 ``replay_MB_per_Mevent``, the memory its history takes per million events.
 
@@ -259,7 +259,7 @@ LAB_SIZES = (2, 20)
     Metric("tui_cpu", "cores", "dashboard process CPU under that feed", 2),
 )
 def bench_tui(opts: Options) -> dict[str, float]:
-    from tcplab.tui.bench import tui_benchmarks
+    from tcplab.benches.tui import tui_benchmarks
 
     return tui_benchmarks(opts.quick)
 
@@ -270,7 +270,7 @@ def bench_tui(opts: Options) -> dict[str, float]:
     Metric("replay_MB_per_Mevent", "MB", "replay: dashboard memory per million events", 1),
 )
 def bench_replay(opts: Options) -> dict[str, float]:
-    from tcplab.tui.replay_bench import replay_benchmarks
+    from tcplab.benches.replay import replay_benchmarks
 
     return replay_benchmarks(opts.quick)
 
@@ -284,7 +284,7 @@ def bench_replay(opts: Options) -> dict[str, float]:
 def bench_mininet(opts: Options) -> dict[str, float]:
     if opts.quick:
         raise Unavailable("not measured with --quick (building a lab takes seconds)")
-    from tcplab.lab.cli import mininet_unusable
+    from tcplab.cli.run import mininet_unusable
 
     why = mininet_unusable()
     if why is not None:

@@ -70,7 +70,7 @@ def test_table_lists_every_figure(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_mininet_figures_say_why_they_cannot_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tcplab.lab.cli.mininet_unusable", lambda: "not root (run it with sudo)")
+    monkeypatch.setattr("tcplab.cli.run.mininet_unusable", lambda: "not root (run it with sudo)")
     with pytest.raises(Unavailable, match=r"^Mininet unavailable: not root \(run it with sudo\)$"):
         bench_mininet(Options())
 

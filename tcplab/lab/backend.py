@@ -16,7 +16,9 @@ The lab talks to it only through :class:`Backend`:
   them where the frames are;
 * captures: ``add_tap`` sees every frame as it enters a link (named by the link),
   ``add_host_tap`` every frame a host's interface sent or received (a
-  :data:`HostFrameTap`), for the recorder's pcapng files.
+  :data:`HostFrameTap`), for the recorder's pcapng files;
+* re-execution: ``replica()`` gives a fresh backend of the same kind (a
+  :class:`Rerun`) for ``rewind``, or None when the backend cannot re-run a run.
 
 Everything observable comes back as events through the ``publish`` callable given
 to ``start``.
@@ -111,3 +113,21 @@ class Backend(Protocol):
     def release(self, src: str | None, dst: str | None) -> int: ...
     def add_tap(self, tap: Callable[[str, bytes, float], None]) -> None: ...
     def add_host_tap(self, tap: HostFrameTap) -> None: ...
+    def replica(self) -> Rerun | None:
+        """A new backend of the same kind, seed and settings, not started, to re-execute
+        this run on (``rewind``); None when this backend cannot re-run one (Mininet's
+        hosts follow the wall clock)."""
+        ...
+
+
+class Rerun(Backend, Protocol):
+    """A backend that can re-execute a recorded run (:mod:`tcplab.lab.rerun`)."""
+
+    def drive(self, t: float | None) -> None:
+        """Under real time, let ``catch_up`` run to ``t`` (where the recorded run's wall
+        clock had taken it) instead of to the wall clock; None hands the clock back."""
+        ...
+
+    def adopt_taps(self, old: Backend) -> None:
+        """Take over the capture taps of the backend this one replaces."""
+        ...

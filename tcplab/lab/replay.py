@@ -1,54 +1,20 @@
-"""``tcplab replay DIR``: a recording, opened again.
+"""A recording, read again: what ``tcplab replay`` needs of one.
 
 Theory of operation
 -------------------
 A recording's ``events.jsonl`` is the whole of what the dashboard draws, so replaying
-is folding it again (:mod:`tcplab.lab.timeline`).  Three ways:
-
-* ``tcplab replay DIR`` opens the dashboard read-only over it, with a timeline to move
-  through (no root needed, whichever backend made it);
-* ``--at T --json`` prints the sockets table at time T as one JSON object, for scripts:
-  ``{"t": T, "sockets": [...]}``, one entry per socket that exists at T;
-* ``--verify`` re-executes a simulated-backend recording from its inputs and commands
-  and compares the events byte for byte (:mod:`tcplab.lab.rerun`).
-
-Exit status: 0 done; 1 ``--verify`` found a difference; 2 a usage error or a recording
-that cannot be read or re-executed.
+is folding it again (:mod:`tcplab.lab.timeline`).  :func:`sockets_at` folds up to a
+time for ``tcplab replay DIR --at T --json``; the dashboard over a recording and
+``--verify`` (:mod:`tcplab.lab.rerun`) are started by :mod:`tcplab.cli.replay`.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from tcplab.lab.snapshot import Snapshot
 from tcplab.lab.timeline import RecordingError, read_recording
-from tcplab.lab.units import parse_duration
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="tcplab replay",
-        description="Open a recording (made with tcplab run --record DIR) again.")
-    p.add_argument("directory", metavar="DIR", help="the recording's directory")
-    p.add_argument("--at", metavar="T", help="the time to look at, in seconds (or 500ms)")
-    p.add_argument("--json", action="store_true",
-                   help="with --at: print the sockets table at T as one JSON object")
-    p.add_argument("--verify", action="store_true",
-                   help="re-execute a simulated-backend recording and compare its events "
-                        "byte for byte")
-    return p
-
-
-def _time(text: str) -> float:
-    try:
-        value = parse_duration(text, bare="s")
-    except ValueError as exc:
-        raise SystemExit(f"tcplab replay: --at {text}: {exc}") from None
-    return value
 
 
 def events_file(directory: Path) -> Path:
@@ -79,55 +45,3 @@ def sockets_at(directory: Path, t: float) -> dict[str, Any]:
     snap = fold_until(directory, t)
     rows = sorted(snap.rows.values(), key=lambda r: (r.host, r.sid))
     return {"t": t, "sockets": [snap.socket_json(row) for row in rows]}
-
-
-def _table(obj: dict[str, Any]) -> str:
-    lines = [f"t={obj['t']:g}"]
-    for s in obj["sockets"]:
-        remote = s["remote"] or "*"
-        tcb = "" if s["cwnd"] is None else (
-            f"  una/nxt {s['snd_una']}/{s['snd_nxt']} rcv.nxt {s['rcv_nxt']} "
-            f"cwnd {s['cwnd']} rto {s['rto']:g}s")
-        lines.append(f"{s['name'] or '-':6} {s['host']:4} {s['local']:>21} {remote:>21} "
-                     f"{s['state']:12}{tcb}")
-    return "\n".join(lines)
-
-
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    directory = Path(args.directory)
-    try:
-        if args.verify:
-            if args.at is not None or args.json:
-                raise SystemExit("tcplab replay: --verify takes no --at or --json")
-            from tcplab.lab.rerun import verify
-
-            return verify(directory, sys.stdout)
-        if args.json and args.at is None:
-            raise SystemExit("tcplab replay: --json needs --at T")
-        if args.at is not None:
-            obj = sockets_at(directory, _time(args.at))
-            print(json.dumps(obj) if args.json else _table(obj))
-            return 0
-    except SystemExit as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    except RecordingError as exc:
-        print(f"tcplab replay: {exc}", file=sys.stderr)
-        return 2
-    if not sys.stdout.isatty() or not sys.stdin.isatty():
-        print("tcplab replay: the dashboard needs a terminal (or use --at T --json)",
-              file=sys.stderr)
-        return 2
-    from tcplab.lab.timeline import Timeline
-    from tcplab.tui.app import TcplabApp
-
-    try:
-        timeline = Timeline.load(events_file(directory))
-    except RecordingError as exc:
-        print(f"tcplab replay: {exc}", file=sys.stderr)
-        return 2
-    try:
-        return TcplabApp(None, timeline=timeline).run() or 0
-    finally:
-        timeline.close()

@@ -15,7 +15,7 @@ before it ended, and re-issuing them in order is enough.  Under real time the cl
 also moved between commands, by the wall clock; a command that does not move the
 clock ran at its own ``t``, so the scheduler is first run to that ``t``.  A real-time
 ``wait`` ends where the wall clock took it: the backend is *driven* to the recorded
-end (``SimBackend.drive``) instead of following the wall clock.
+end (``Rerun.drive``) instead of following the wall clock.
 
 What inputs cannot tell is where a wait or step the user interrupted (Esc) stopped --
 possibly in the middle of an instant.  Its ``command`` event says it: the message of
@@ -44,16 +44,24 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from tcplab.backends.sim.backend import SimBackend
 from tcplab.lab import commands as C
+from tcplab.lab.backend import Rerun
 from tcplab.lab.clockrun import hint_of
 from tcplab.lab.events import CommandDone, EventBus, LabEvent, RunRewound
 from tcplab.lab.record import EVENTS_FILE
 
 if TYPE_CHECKING:
     from tcplab.lab.lab import Lab
+    from tcplab.tcp.config import Config
+
+
+
+class RerunFactory(Protocol):
+    """What ``--verify`` builds the re-executed run on (the simulated backend's class)."""
+
+    def __call__(self, seed: int, *, virtual: bool, config: Config | None) -> Rerun: ...
 
 MININET_REASON = ("rewind needs the simulated backend: Mininet hosts run on the wall clock "
                   "and cannot be re-run")
@@ -126,7 +134,8 @@ def rewind(lab: Lab, to: float) -> str:
     from tcplab.lab.session import announce
 
     old = lab.backend
-    if not isinstance(old, SimBackend):
+    new = old.replica()
+    if new is None:
         raise LabError(MININET_REASON)
     now = lab.now()
     if to > now:
@@ -145,7 +154,6 @@ def rewind(lab: Lab, to: float) -> str:
         old.stop()  # its last samples belong to the abandoned branch
     finally:
         restore()
-    new = SimBackend(old.seed, virtual=old.virtual, config=old.config)
     if not new.virtual:
         new.drive(0.0)  # re-executed: the recorded times, not the wall clock
     restore = lab.bus.divert(count)
@@ -159,8 +167,7 @@ def rewind(lab: Lab, to: float) -> str:
         restore()
     # the recorder's captures go on with the new branch (the re-run prefix is not
     # written twice); anything else that watched frames too
-    new.taps = old.taps
-    new.host_taps = getattr(old, "host_taps", [])
+    new.adopt_taps(old)
     message = f"rewound to t={to:g}: re-ran the run's start, {kept} events kept"
     if not new.virtual:
         new.drive(None)
@@ -205,11 +212,12 @@ def _fail(out: TextIO, directory: Path, reason: str) -> int:
     return 2
 
 
-def verify(directory: Path, out: TextIO) -> int:
+def verify(directory: Path, out: TextIO, make: RerunFactory) -> int:
     """Re-execute the simulated run recorded in ``directory`` and compare the events it
     produces with ``events.jsonl``, byte for byte.  Prints ``verified N events`` and
     returns 0; prints the first differing line (its number and both versions) and
     returns 1; prints why and returns 2 when the recording cannot be re-executed.
+    ``make`` builds the backend to re-execute on (the simulated one).
 
     The topology file's text in the header is run, as ``tcplab run`` runs a topology
     file: only re-execute recordings you trust.
@@ -250,7 +258,7 @@ def verify(directory: Path, out: TextIO) -> int:
             topo = load_topology(f"{file}:{inputs.topology}")
         except TopologyError as exc:
             return _fail(out, directory, f"its topology does not load: {exc}")
-    backend = SimBackend(inputs.seed, virtual=virtual, config=inputs.config())
+    backend = make(inputs.seed, virtual=virtual, config=inputs.config())
     if not virtual:
         backend.drive(0.0)
     bus = EventBus()
@@ -291,19 +299,3 @@ def _issued(line: bytes) -> Issued:
 
 def _show(line: bytes | None, missing: str) -> str:
     return f"({missing})" if line is None else line.decode("utf-8", "replace")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m tcplab.lab.rerun DIR``: :func:`verify` for testing by hand (the
-    ``tcplab replay DIR --verify`` command calls the same function)."""
-    import sys
-
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m tcplab.lab.rerun DIR", file=sys.stderr)
-        return 2
-    return verify(Path(args[0]), sys.stdout)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from tcplab.backends.sim.backend import SimBackend
+from tcplab.cli.replay import main as replay_main
 from tcplab.lab.lab import Lab
-from tcplab.lab.replay import main as replay_main
 from tcplab.lab.topology import load_topology
 
 LINES = ["link h1 s1 delay=10ms loss=2%", "listen h2:80", "connect h1 h2:80 as c1",

@@ -36,7 +36,7 @@ def record(out: Path, scenario: Path, *args: str) -> Path:
 
 def check(directory: Path) -> tuple[int, str]:
     out = io.StringIO()
-    return verify(directory, out), out.getvalue()
+    return verify(directory, out, SimBackend), out.getvalue()
 
 
 def event_lines(directory: Path, name: str = "events.jsonl") -> list[str]:

@@ -18,7 +18,7 @@ import pytest
 from tcplab.backends.mininet import net as N
 from tcplab.backends.mininet.backend import MininetBackend, MininetError
 from tcplab.backends.mininet.clean import runtime_base
-from tcplab.lab.cli import main
+from tcplab.cli.run import main
 from tcplab.lab.events import EventBus
 from tcplab.lab.lab import Lab
 from tcplab.lab.topology import load_topology

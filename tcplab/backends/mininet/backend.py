@@ -469,6 +469,9 @@ class MininetBackend:
             return dataclasses.replace(event, host="", link=link, direction=label)
         return dataclasses.replace(event, host="", direction=label)
 
+    def replica(self) -> None:
+        return None  # the hosts run on the wall clock: a run cannot be re-executed
+
     def add_tap(self, tap: FrameTap) -> None:
         was_wanted = self.capture.wanted
         self.capture.taps.append(tap)

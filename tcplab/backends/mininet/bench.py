@@ -24,7 +24,7 @@ Switch names carry a random tag, so a benchmark never meets another lab's names 
 the root namespace.  Every lab is stopped in a ``finally`` (the backend removes its
 namespaces, veths, bridges, nft tables, processes and runtime files), as are the
 kernel-side programs.  Root and Mininet are the caller's business
-(:func:`tcplab.lab.cli.mininet_unusable` says why not).
+(:func:`tcplab.cli.run.mininet_unusable` says why not).
 """
 
 from __future__ import annotations

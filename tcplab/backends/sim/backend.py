@@ -26,7 +26,7 @@ from typing import Any
 
 from tcplab.backends.sim.network import FrameEvent, SimNetwork
 from tcplab.lab.app import HostApp
-from tcplab.lab.backend import FilterSpec, FrameDirection, HostFrameTap, LinkState
+from tcplab.lab.backend import Backend, FilterSpec, FrameDirection, HostFrameTap, LinkState
 from tcplab.lab.events import LabEvent, LinkDropped, LinkHeld
 from tcplab.lab.peek import summary, tcp_of
 from tcplab.lab.topology import LinkParams as TopoLinkParams
@@ -147,6 +147,14 @@ class SimBackend:
         if t is None:
             self._wall0 = time.monotonic()
             self._virt0 = self.scheduler.now
+
+    def replica(self) -> SimBackend:
+        return SimBackend(self.seed, virtual=self.virtual, config=self.config)
+
+    def adopt_taps(self, old: Backend) -> None:
+        if isinstance(old, SimBackend):
+            self.taps = old.taps
+            self.host_taps = old.host_taps
 
     def next_time(self) -> float | None:
         return self.scheduler.next_time()

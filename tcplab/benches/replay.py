@@ -78,7 +78,7 @@ def write_recording(path: Path, events: int) -> None:
 def memory_of_load(path: Path) -> int:
     """Bytes the resident set grows by while a fresh process loads ``path`` (in this
     process, memory freed by earlier benchmarks would be reused and hide the growth)."""
-    code = ("import gc, sys; from tcplab.tui.replay_bench import _rss; "
+    code = ("import gc, sys; from tcplab.benches.replay import _rss; "
             "from tcplab.lab.timeline import Timeline; gc.collect(); b = _rss(); "
             "t = Timeline.load(sys.argv[1]); gc.collect(); print(_rss() - b)")
     done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,

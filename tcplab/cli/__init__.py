@@ -13,7 +13,7 @@ def _pkt(argv: list[str]) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    from tcplab.lab.cli import main as run_main
+    from tcplab.cli.run import main as run_main
 
     return run_main(argv)
 
@@ -25,7 +25,7 @@ def _bench(argv: list[str]) -> int:
 
 
 def _replay(argv: list[str]) -> int:
-    from tcplab.lab.replay import main as replay_main
+    from tcplab.cli.replay import main as replay_main
 
     return replay_main(argv)
 
