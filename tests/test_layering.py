@@ -22,7 +22,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "lab": {"backends", "tui", "pkt", "cli", "benches"},
     "backends.sim": {"backends.mininet", "tui", "cli", "benches", "pkt"},
     "backends.mininet": {"backends.sim", "tui", "cli", "benches", "pkt"},
-    "tui": {"backends", "cli", "benches", "pkt"},
+    "tui": {"backends", "cli", "benches", "pkt", "lab.lab"},  # the lab: through LabPort
     "pkt": {"stack", "lab", "backends", "tui", "netem", "cli", "benches"},
 }
 

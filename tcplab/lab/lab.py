@@ -26,6 +26,7 @@ import os
 import re
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ from tcplab.lab.backend import Backend, FilterSpec, LinkState
 from tcplab.lab.breakpoints import Breakpoints, Hit
 from tcplab.lab.clockrun import ClockRun, Hint
 from tcplab.lab.events import BreakHit, CommandDone, ConnNamed, EventBus, LabEvent, LinkChanged
+from tcplab.lab.port import precheck
 from tcplab.lab.timeline import Timeline
 from tcplab.lab.topology import TopologySpec
 from tcplab.stack import events as H
@@ -123,6 +125,21 @@ class Lab:
 
     def now(self) -> float:
         return self.backend.now()
+
+    # -- what the dashboard asks (:class:`tcplab.lab.port.LabPort`) ---------------------
+    @property
+    def virtual(self) -> bool:
+        return self.backend.virtual
+
+    @property
+    def paused(self) -> bool:
+        return bool(getattr(self.backend, "paused", False))
+
+    def subscribe(self, callback: Callable[[LabEvent], None]) -> Callable[[], None]:
+        return self.bus.subscribe(callback)
+
+    def precheck(self, cmd: C.Command) -> str | None:
+        return precheck(self, cmd)
 
     # -- the stream ---------------------------------------------------------------
     def _track(self, event: LabEvent) -> None:

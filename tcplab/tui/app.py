@@ -33,7 +33,7 @@ from textual.suggester import Suggester
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from tcplab.lab import commands as C
-from tcplab.lab.lab import Lab
+from tcplab.lab.port import LabPort
 from tcplab.lab.timeline import Timeline
 from tcplab.tcp.states import State
 from tcplab.tui import history as hist
@@ -120,7 +120,7 @@ class TcplabApp(Commanding, TimeTravel, Demo):
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, lab: Lab | None, *, timeline: Timeline | None = None, seed: int = 0,
+    def __init__(self, lab: LabPort | None, *, timeline: Timeline | None = None, seed: int = 0,
                  recording: bool = False,
                  scenario: list[tuple[int, C.Command]] | None = None,
                  captions: dict[int, str] | None = None, pace: float | None = None) -> None:
@@ -153,7 +153,7 @@ class TcplabApp(Commanding, TimeTravel, Demo):
         self._drawn_head: tuple[int, bool] = (-1, False)  # (rewinds, the head) drawn last
         self.dirty = True      # events came since the last redraw
         if lab is not None:
-            lab.bus.subscribe(self._on_event)
+            lab.subscribe(self._on_event)
 
     @property
     def table(self) -> SocketsTable:
@@ -192,7 +192,7 @@ class TcplabApp(Commanding, TimeTravel, Demo):
     def on_mount(self) -> None:
         # countdowns and the real clock move with no event: a steady, slower redraw
         self.set_interval(1 / REFRESH_HZ, self._refresh)
-        if self.lab is not None and not self.lab.backend.virtual:
+        if self.lab is not None and not self.lab.virtual:
             self.set_interval(0.01, self.lab.sync)
         if not self.live:
             self.set_interval(PLAY_TICK, self._play_tick)
@@ -205,7 +205,7 @@ class TcplabApp(Commanding, TimeTravel, Demo):
         lab = self.lab
         assert lab is not None
         if isinstance(cmd, C.Wait):
-            if not lab.backend.virtual:
+            if not lab.virtual:
                 return cmd.seconds  # the real clock: wall time is the wait
             self.begin_wait(cmd)
             return 0.0
@@ -244,7 +244,7 @@ class TcplabApp(Commanding, TimeTravel, Demo):
     def _refresh(self, force: bool = False) -> None:
         if not self.is_running or self._exit:
             return  # a tick that fires while the app shuts down
-        clock_moves = self.lab is not None and not self.lab.backend.virtual
+        clock_moves = self.lab is not None and not self.lab.virtual
         if not (force or self.dirty or clock_moves or self.playing):
             return
         started = time.perf_counter()

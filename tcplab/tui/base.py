@@ -13,13 +13,13 @@ from textual.app import App
 from textual.widgets import Input, Static
 
 from tcplab.lab import commands as C
-from tcplab.lab.lab import Lab
+from tcplab.lab.port import LabPort
 from tcplab.lab.snapshot import Key
 from tcplab.lab.timeline import Timeline
 
 
 class DashboardBase(App[int]):
-    lab: Lab | None            # None in a replay
+    lab: LabPort | None        # None in a replay
     live: bool
     timeline: Timeline
     hosts: list[tuple[str, str]]        # (name, ip)
@@ -52,7 +52,7 @@ class DashboardBase(App[int]):
 
     @property
     def paused(self) -> bool:
-        return self.lab is not None and bool(getattr(self.lab.backend, "paused", False))
+        return self.lab is not None and self.lab.paused
 
     @property
     def waiting(self) -> bool:

@@ -6,7 +6,7 @@ Theory of operation
 Everything the user asks the lab for goes through :meth:`run_line` as a line of the
 command language, the same as a scenario file's: forms build lines, keys build lines.
 A replay has no lab: it answers every command with "read-only".  A ``wait`` under a
-virtual clock is driven a slice at a time (:meth:`tcplab.lab.lab.Lab.run_slice`) from
+virtual clock is driven a slice at a time (:meth:`tcplab.lab.port.LabPort.run_slice`) from
 a timer, so the dashboard keeps drawing and answering keys while it runs; Esc ends it
 where it is.
 """
@@ -21,7 +21,6 @@ from textual.widgets import Input
 
 from tcplab.lab import commands as C
 from tcplab.lab.snapshot import Key, Snapshot
-from tcplab.tcp.states import State
 from tcplab.tui.base import DashboardBase
 from tcplab.tui.screens.forms import connect_form, link_form, listen_form, send_form
 
@@ -55,7 +54,7 @@ class Commanding(DashboardBase):
             return False
         if cmd is None:
             return True
-        if isinstance(cmd, C.Wait) and not lab.backend.virtual:
+        if isinstance(cmd, C.Wait) and not lab.virtual:
             self.show_error("wait steps a virtual clock; here the clock runs by itself")
             return False
         if self.waiting:
@@ -162,29 +161,7 @@ class Commanding(DashboardBase):
             cmd = C.parse_line(line)
         except C.CommandError as exc:
             return str(exc)
-        hosts = set(lab.host_names) | set(lab.backend.ips.values())
-        nodes = hosts | set(getattr(lab.topo, "switches", ()))
-        if isinstance(cmd, C.Listen) and cmd.endpoint.host not in hosts:
-            return f"unknown host {cmd.endpoint.host!r}"
-        if isinstance(cmd, C.Connect):
-            for h in (cmd.local_host, cmd.remote.host):
-                if h not in hosts:
-                    return f"unknown host {h!r}"
-        if isinstance(cmd, C.Link):
-            for n in (cmd.a, cmd.b):
-                if n not in nodes:
-                    return f"unknown node {n!r}"
-            if lab.backend.find_link(cmd.a, cmd.b) is None:
-                return f"no link between {cmd.a} and {cmd.b}"
-        conn = getattr(cmd, "conn", None)
-        if conn is not None:
-            try:
-                _, info, _ = lab.socket_info(conn)
-            except Exception as exc:  # LabError: an unknown name or four-tuple
-                return str(exc)
-            if info is None or info.state is State.CLOSED:
-                return f"{conn} is closed"
-        return None
+        return None if cmd is None else lab.precheck(cmd)
 
     def selected_ref(self) -> str | None:
         """The selected connection as the command language names it."""
