@@ -66,10 +66,12 @@ class Arrival(Sender):
         self._app_closed = False        # close() was called: nobody reads any more
         self._close_deferred: str | None = None  # a CLOSE waiting for ESTABLISHED
         self._eof = False               # the peer's FIN was reached in order
+        self._syn_text = b""            # text of the peer's SYN, held until ESTABLISHED
         self.ts_recent = 0
         self._ts_recent_valid = False
         self._challenge_window = -1.0
         self._challenge_count = 0
+        self._oow_acked: float | None = None  # when an unacceptable segment was last ACKed
 
     # ------------------------------------------------------------------ the table
     def _goto(self, trigger: Trigger, detail: str = "") -> None:
@@ -172,8 +174,7 @@ class Arrival(Sender):
         self._negotiate(seg, now)
         self._goto(T.RCV_SYN)
         self._send_syn(now, ack=True)
-        if seg.payload:  # RFC 9293 §3.10.7.2: text in a SYN is queued for later
-            self._accept_text(sq.add(seg.seq, 1), seg.payload, now)
+        self._syn_text = seg.payload  # RFC 9293 §3.10.7.2: queued for after ESTABLISHED
 
     def _receive_syn_sent(self, seg: Segment, now: float) -> None:
         """RFC 9293 §3.10.7.3."""
@@ -211,6 +212,7 @@ class Arrival(Sender):
         else:
             self._goto(T.RCV_SYN, "simultaneous open")
             self._send_syn(now, ack=True, retransmit=False)
+            self._syn_text = seg.payload  # §3.10.7.3: queued for after ESTABLISHED
 
     def _predicted(self, seg: Segment, now: float) -> bool:
         """Header prediction, as BSD's tcp_input does it: in ESTABLISHED the segment at
@@ -231,6 +233,8 @@ class Arrival(Sender):
             if sq.le(s0, last) and sq.lt(last, sq.add(s0, max(len(payload), 1))):
                 self.ts_recent = ts.val  # RFC 7323 §4.3
                 self._ts_recent_valid = True
+        if sq.gt(seg.ack, self.snd_max):
+            return False  # an ACK of unsent data: the general path answers it, rate-limited
         if self._process_ack(seg, ts, now) and payload:
             self._accept_text(seg.seq, payload, now)
         return True
@@ -254,7 +258,9 @@ class Arrival(Sender):
         if (ts is not None and not f & RST and self._ts_recent_valid
                 and sq.lt(ts.val, self.ts_recent)):
             self._drop("PAWS: old timestamp")
-            self._ack_now = True
+            self._ack_unacceptable(seg, now)
+            if st is S.TIME_WAIT:
+                self._start_time_wait(now)  # as Linux: a PAWS reject restarts 2*MSL
             return
         # first: the sequence number (RFC 9293 §3.10.7.4 table)
         wnd = max(sq.sub(self.rcv_adv, self.rcv_nxt), 0)
@@ -280,13 +286,27 @@ class Arrival(Sender):
             self._goto(T.RCV_FIN, "retransmitted FIN")
             self._start_time_wait(now)
             return
+        if (st is S.TIME_WAIT and not f & (RST | SYN) and s0 != self.rcv_nxt
+                and not (ok and f & FIN)):
+            # RFC 9293 §3.10.7.4 first check: in TIME-WAIT the window is closed, so
+            # every segment not at RCV.NXT is unacceptable and gets an ACK (the peer
+            # lost ours); like Linux and FreeBSD, one that carries an ACK restarts 2*MSL
+            self._ack_unacceptable(seg, now)
+            if f & ACK:
+                self._start_time_wait(now)
+            self._drop("TIME-WAIT: not at RCV.NXT")
+            return
         if not ok:
             if wnd == 0 and s0 == self.rcv_nxt and f & ACK and not f & (RST | SYN):
                 # §3.10.7.4: with RCV.WND = 0 still take valid ACKs (the data is dropped)
                 zero_window_ack = True
             else:
-                if not f & RST:
-                    self._ack_now = True
+                if f & SYN and not f & RST:
+                    # as Linux: a SYN anywhere is answered as in the fourth step, with a
+                    # challenge ACK under RFC 5961 §7's own limit
+                    self._challenge_ack(now)
+                elif not f & RST:
+                    self._ack_unacceptable(seg, now)
                 self._drop("out of window")
                 return
         # second: RST (RFC 5961 §3.2: exact match resets, in-window gets a challenge ACK)
@@ -322,6 +342,7 @@ class Arrival(Sender):
             self._ack_of_syn(seg, now)
             self._goto(T.RCV_ACK_OF_SYN)
             self._update_window(seg, force=True, syn=was_syn)
+            self._take_syn_text(now)
             if self._close_deferred is not None:
                 detail, self._close_deferred = self._close_deferred, None
                 self._close_send(now, detail)
@@ -331,6 +352,13 @@ class Arrival(Sender):
             # must still set the send window (SND.WL1/WL2) from this segment
             self._ack_of_syn(seg, now)
             self._update_window(seg, force=True, syn=was_syn)
+            self._take_syn_text(now)
+        if sq.gt(seg.ack, self.snd_max):
+            # §3.10.7.4 fifth step: an ACK of something not yet sent is answered with an
+            # ACK and dropped -- rate-limited, as this is one half of an ACK storm
+            self._ack_unacceptable(seg, now)
+            self._drop("ACK of unsent data")
+            return
         if not self._process_ack(seg, ts, now, syn=was_syn):
             return
         st = self.state
@@ -374,6 +402,13 @@ class Arrival(Sender):
                 self._ack_now = True
             else:
                 self._ack_now = True  # a FIN we already have: re-ACK it
+
+    def _take_syn_text(self, now: float) -> None:
+        """The handshake is done: process the text that came in the peer's SYN."""
+        if self._syn_text:
+            text, self._syn_text = self._syn_text, b""
+            self._accept_text(sq.add(self.irs, 1), text, now)
+            self._ack_now = True  # held for a round trip already: no delayed ACK
 
     def _accept_text(self, start: int, payload: bytes, now: float) -> None:
         """RFC 9293 §3.10.7.4 seventh step, with reassembly of out-of-order data."""
@@ -438,11 +473,34 @@ class Arrival(Sender):
                 self._events.append(ConnectionReset(refused=True))
                 self._goto(T.RCV_RST, "connection refused")
             return
-        if st in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):
-            self._fail(E.ECONNRESET, "connection reset by peer")
+        if st is not S.TIME_WAIT and not (self._app_closed and st in (S.CLOSING, S.LAST_ACK)):
+            # The application still holds the socket (in CLOSING or LAST-ACK only after
+            # shutdown(SHUT_WR)): it hears of the reset as Linux's tcp_reset() tells it,
+            # EPIPE in CLOSE-WAIT (it had read the peer's FIN), ECONNRESET elsewhere.
+            # TIME-WAIT is a finished connection: nothing is reported, as in Linux,
+            # whose TIME-WAIT socket is no longer the application's.
             self._events.append(ConnectionReset())
+            if st is S.CLOSE_WAIT:
+                self._fail(E.EPIPE, "connection reset by peer after its FIN")
+            else:
+                self._fail(E.ECONNRESET, "connection reset by peer")
             self._rcvq.clear()
         self._goto(T.RCV_RST)
+
+    def _ack_unacceptable(self, seg: Segment, now: float) -> None:
+        """ACK a segment found unacceptable (out of window, PAWS, TIME-WAIT, an ACK of
+        unsent data).  Two ends that disagree about the sequence space answer each
+        other's ACKs without end (an ACK storm; one injected in-window segment is
+        enough), so a segment without text gets at most one such answer per
+        ``invalid_ack_interval`` (Linux: tcp_invalid_ratelimit, 500 ms; the idea of RFC
+        5961 §7).  A segment with text or a FIN is always answered, as Linux does: an
+        ACK loop is made of bare ACKs, and a peer resending data needs the ACK."""
+        if (seg.payload or seg.flags & FIN) and not seg.flags & SYN:
+            self._ack_now = True
+            return
+        if self._oow_acked is None or now - self._oow_acked >= self.config.invalid_ack_interval:
+            self._oow_acked = now
+            self._ack_now = True
 
     def _challenge_ack(self, now: float) -> None:
         """RFC 5961 §7: at most ``challenge_ack_limit`` challenge ACKs per second."""

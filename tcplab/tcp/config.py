@@ -29,6 +29,9 @@ class Config:
     initial_window: int = 10        # segments (RFC 6928)
     isn_secret: bytes = b"tcplab"   # RFC 6528 key; hosts pass a random one
     challenge_ack_limit: int = 10   # per second (RFC 5961 §7)
+    invalid_ack_interval: float = 0.5  # at most one ACK per this many seconds in answer to
+                                    # unacceptable segments without text (Linux's
+                                    # tcp_invalid_ratelimit): no ACK storms
     keepalive: bool = False         # RFC 9293 §3.8.4: off unless asked (MUST-24, MUST-25)
     keepalive_idle: float = 7200.0  # idle seconds before the first probe (MUST-27, MUST-28)
     keepalive_interval: float = 75.0  # between unanswered probes (as Linux)
@@ -59,6 +62,8 @@ class Config:
         if not 0 <= self.tos <= 255 or self.tos & 3:
             # the two low bits are ECN's (RFC 3168), which tcplab does not use
             raise ValueError("tos must be a Diffserv byte 0..252 with the ECN bits clear")
+        if self.invalid_ack_interval < 0:
+            raise ValueError("invalid_ack_interval must be >= 0")
         if self.keepalive_probes < 2:
             # RFC 9293 §3.8.4 (MUST-29): one unanswered probe proves nothing
             raise ValueError("keepalive_probes must be at least 2")

@@ -67,8 +67,44 @@ def test_exact_rst_closes(state: State) -> None:
     assert out.changes == [(state, S.CLOSED, T.RCV_RST)]
     reported = state in REPORTS_RESET
     assert (ConnectionReset() in out.events) == reported
-    assert [e.errno for e in out.of(ConnectionFailed)] == ([errno.ECONNRESET] if reported else [])
+    want = errno.EPIPE if state is S.CLOSE_WAIT else errno.ECONNRESET  # as Linux
+    assert [e.errno for e in out.of(ConnectionFailed)] == ([want] if reported else [])
     assert h.conn.get_timer() is None
+
+
+@pytest.mark.parametrize("closing", [True, False])
+def test_rst_after_shutdown_reports_econnreset(closing: bool) -> None:
+    # CLOSING or LAST-ACK reached by shutdown(SHUT_WR): the application still holds the
+    # socket, so a RST there is its ECONNRESET (Linux's tcp_reset), SO_ERROR included
+    h = Harness()
+    h.established()
+    if closing:
+        check(h.call("shutdown", "wr").only(), FIN | ACK, h.l(1), h.r(1))
+        check(h.send(FIN | ACK, h.r(1), h.l(1)).only(), ACK, h.l(2), h.r(2))
+        assert h.state is S.CLOSING
+    else:
+        check(h.send(FIN | ACK, h.r(1), h.l(1)).only(), ACK, h.l(1), h.r(2))
+        check(h.call("shutdown", "wr").only(), FIN | ACK, h.l(1), h.r(2))
+        assert h.state is S.LAST_ACK
+    out = h.send(RST, h.r(2))
+    assert out.changes[-1][1] is S.CLOSED
+    assert [e.errno for e in out.of(ConnectionFailed)] == [errno.ECONNRESET]
+    assert h.conn.error == errno.ECONNRESET
+    with pytest.raises(TcpError) as err:
+        h.call("send", b"x")
+    assert err.value.errno == errno.ECONNRESET
+
+
+def test_rst_in_time_wait_after_shutdown_reports_nothing() -> None:
+    # TIME-WAIT is a finished connection; Linux's application no longer owns it
+    h = Harness()
+    h.established()
+    h.call("shutdown", "wr")
+    h.send(ACK, h.r(1), h.l(2))
+    h.send(FIN | ACK, h.r(1), h.l(2))
+    assert h.state is S.TIME_WAIT
+    out = h.send(RST, h.r(2))
+    assert out.of(ConnectionFailed) == [] and h.conn.error is None
 
 
 @pytest.mark.parametrize("state", SYNC)

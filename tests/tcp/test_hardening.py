@@ -1,0 +1,110 @@
+"""A hostile or broken peer: ACK storms, TIME-WAIT's answers, text in a crossing SYN,
+a receive queue that must stay within rcvbuf (RFC 9293 §3.10.7, RFC 5961, RFC 7323)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from fixtures import ACK, FIN, PSH, SYN, Harness, check, make
+
+from tcplab.tcp import seq as sq
+from tcplab.tcp.config import Config
+from tcplab.tcp.connection import Connection
+from tcplab.tcp.events import DataReceived
+from tcplab.tcp.segment import Segment
+from tcplab.tcp.states import State, Trigger
+
+S = State
+MSL = 30.0
+
+
+# ---------------------------------------------------------------- TIME-WAIT's first check
+def test_time_wait_acks_a_bare_ack_past_rcv_nxt_and_restarts_2msl() -> None:
+    h = make(S.TIME_WAIT)
+    h.at(h.now + 10)
+    out = h.send(ACK, h.r(3), h.l(2))  # one past RCV.NXT: not acceptable in TIME-WAIT
+    check(out.only(), ACK, h.l(2), h.r(2))
+    assert h.state is S.TIME_WAIT
+    assert h.conn.status().timers == {"time-wait": h.now + 2 * MSL}
+
+
+def test_time_wait_bare_ack_at_rcv_nxt_is_absorbed() -> None:
+    h = make(S.TIME_WAIT)
+    entered = h.conn.status().timers["time-wait"]
+    h.at(h.now + 10).send(ACK, h.r(2), h.l(2)).nothing()
+    assert h.conn.status().timers == {"time-wait": entered}
+
+
+def test_time_wait_old_segment_without_ack_is_acked_without_restart() -> None:
+    h = make(S.TIME_WAIT)
+    entered = h.conn.status().timers["time-wait"]
+    out = h.at(h.now + 10).send(PSH, h.r(0), 0, b"x")
+    check(out.only(), ACK, h.l(2), h.r(2))
+    assert h.conn.status().timers == {"time-wait": entered}
+
+
+# ---------------------------------------------------------------- text in a crossing SYN
+def test_simultaneous_open_syn_text_is_delivered_after_the_handshake() -> None:
+    # RFC 9293 §3.10.7.3: "queue them for processing after the ESTABLISHED state"
+    h = Harness()
+    h.syn_sent()
+    out = h.send(SYN, h.r(0), payload=b"early", options=h.syn_options())
+    check(out.only(), SYN | ACK, h.l(0), h.r(1))  # acknowledges the SYN only
+    assert out.of(DataReceived) == []
+    assert h.state is S.SYN_RECEIVED
+    out = h.send(ACK, h.r(6), h.l(1))
+    assert out.changes == [(S.SYN_RECEIVED, S.ESTABLISHED, Trigger.RCV_ACK_OF_SYN)]
+    check(out.only(), ACK, h.l(1), h.r(6))
+    assert out.of(DataReceived) == [DataReceived(5)]
+    assert h.call("recv", 100).result == b"early"
+
+
+# ---------------------------------------------------------------- ACK storm
+def _pair(cfg: Config) -> tuple[Connection, Connection, list[tuple[str, Segment]]]:
+    """Two engines connected back to back, established at t=0 with zero delay."""
+    a = Connection(("10.0.0.1", 1000), cfg)
+    b = Connection(("10.0.0.2", 2000), replace(cfg))
+    b.listen(0.0)
+    b = b.spawn(("10.0.0.1", 1000))
+    a.connect(("10.0.0.2", 2000), 0.0)
+    wire: list[tuple[str, Segment]] = [("b", s) for s in a.segments_to_send()]
+    _run(a, b, wire, 0.0, 100)
+    assert a.state is S.ESTABLISHED and b.state is S.ESTABLISHED
+    return a, b, wire
+
+
+def _run(a: Connection, b: Connection, wire: list[tuple[str, Segment]], now: float,
+         bound: int) -> int:
+    """Deliver segments at one instant until none is left or ``bound`` were delivered."""
+    delivered = 0
+    while wire and delivered < bound:
+        to, seg = wire.pop(0)
+        dst = b if to == "b" else a
+        dst.receive(seg, now)
+        delivered += 1
+        wire.extend(("a" if to == "b" else "b", s) for s in dst.segments_to_send())
+    return delivered
+
+
+def test_an_injected_segment_does_not_start_an_ack_storm() -> None:
+    # One in-window segment B never sent puts A's RCV.NXT past B's SND.MAX.  Without a
+    # rate limit each then answers every ACK of the other ("ACK of unsent data" /
+    # "out of window") forever at one instant; with it, the exchange dies out at once.
+    a, b, wire = _pair(Config(delayed_ack=0.0))
+    forged = Segment(2000, 1000, b.snd_max, a.snd_max, ACK | PSH, 65535, (), b"forged")
+    a.receive(forged, 0.5)
+    wire.extend(("b", s) for s in a.segments_to_send())
+    delivered = _run(a, b, wire, 0.5, 10_000)
+    assert delivered < 10, f"{delivered} segments at one instant: an ACK storm"
+    assert not wire
+    # a second round later is bounded too: one ACK per side per 500 ms at most
+    b.send(b"x", 2.0)
+    wire.extend(("a", s) for s in b.segments_to_send())
+    assert _run(a, b, wire, 2.0, 10_000) < 10
+
+
+def test_fin_out_of_window_is_always_acked() -> None:
+    h = make(S.ESTABLISHED)
+    far = sq.add(h.r(1), 1 << 20)
+    for _ in range(3):
+        check(h.send(ACK | FIN, far, h.l(1)).only(), ACK, h.l(1), h.r(1))
