@@ -142,6 +142,9 @@ class NoScheduler:
     def end_instant(self) -> None:
         pass
 
+    def replica(self) -> None:
+        return None
+
 
 @pytest.mark.parametrize(("line", "reason"), [
     ("step", "step needs the simulated backend: Mininet hosts run on the wall clock"),
