@@ -41,6 +41,7 @@ class RunInputs:
     keepalive: float | None = None
     notice: str | None = None  # why this backend was chosen, when it was a fallback
     hosts: tuple[tuple[str, str, bool], ...] = ()  # (name, ip, kernel) of every host
+    sheet: str | None = None  # the lab sheet's id when `tcplab lab` ran it (no effect on the run)
 
     @classmethod
     def of(cls, topo: TopologySpec, *, backend: str, mechanism: str, seed: int,
@@ -71,6 +72,8 @@ class RunInputs:
         for key, value in asdict(self).items():
             if key == "hosts":
                 value = [{"name": n, "ip": ip, "kernel": k} for n, ip, k in value]
+            if key == "sheet" and value is None:
+                continue  # written only by `tcplab lab`: other headers stay as they were
             out[key] = value
         return out
 
@@ -91,7 +94,7 @@ class RunInputs:
                        str(header["mechanism"]), int(header["seed"]), str(header["clock"]),
                        _opt_float(header.get("msl")), _opt_float(header.get("keepalive")),
                        None if header.get("notice") is None else str(header["notice"]),
-                       hosts)
+                       hosts, None if header.get("sheet") is None else str(header["sheet"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"the header lacks or garbles {exc}") from None
 

@@ -1,0 +1,138 @@
+"""``tcplab lab SHEET``: a lab sheet in the dashboard, or a recording graded against it.
+
+SHEET is a path to a sheet, or a lab's number (``3`` finds ``docs/labs/03-*.md``), or a
+sheet's file name without ``.md``.
+
+Exit status: the dashboard's; with ``--check DIR`` 0 when every exercise passed, 1 when
+one did not, 2 when the sheet or the recording cannot be used (the reason on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tcplab.labsheet.sheet import Sheet, SheetError, load_sheet
+
+LABS_DIR = Path(__file__).resolve().parents[2] / "docs" / "labs"
+
+
+def sheet_dirs() -> list[Path]:
+    """Where sheets are looked for by number: ./docs/labs, then the repository's."""
+    dirs = [Path.cwd() / "docs" / "labs", LABS_DIR]
+    return [d for i, d in enumerate(dirs) if d.is_dir() and d.resolve() not in
+            {x.resolve() for x in dirs[:i]}]
+
+
+def find_sheet(spec: str) -> Path:
+    """The sheet file SHEET names; SheetError with the sheets there are otherwise."""
+    path = Path(spec)
+    if path.suffix == ".md" or path.exists():
+        if not path.is_file():
+            raise SheetError(f"no sheet at {spec}")
+        return path
+    for folder in sheet_dirs():
+        sheets = sorted(folder.glob("[0-9]*.md"))
+        if spec.isdigit():
+            found = [p for p in sheets if p.stem.split("-", 1)[0].lstrip("0") ==
+                     spec.lstrip("0")]
+        else:
+            found = [p for p in sheets if p.stem == spec]
+        if found:
+            return found[0]
+    known = [p.stem for d in sheet_dirs() for p in sorted(d.glob("[0-9]*.md"))]
+    listing = ", ".join(known) if known else "none found (no docs/labs folder)"
+    raise SheetError(f"no lab sheet {spec!r} (sheets: {listing})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tcplab lab",
+        description="Do a lab sheet in the dashboard (its checks tick as you go), or "
+                    "grade a recording against it.")
+    p.add_argument("sheet", metavar="SHEET",
+                   help="a lab number (3), a sheet's name (03-teardown-races) or a path")
+    p.add_argument("--check", metavar="DIR",
+                   help="grade the recording in DIR: one PASS/FAIL line per exercise")
+    p.add_argument("--record", metavar="DIR",
+                   help="record the session into DIR (events.jsonl names the sheet), "
+                        "for --check later")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the run (default: the sheet's, else 1)")
+    p.add_argument("--restart", action="store_true",
+                   help="forget the progress saved for this sheet and start again")
+    return p
+
+
+def load(spec: str) -> Sheet:
+    return load_sheet(find_sheet(spec))
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        sheet = load(args.sheet)
+    except SheetError as exc:
+        print(f"tcplab lab: {exc}", file=sys.stderr)
+        return 2
+    if args.check is not None:
+        if args.record is not None:
+            print("tcplab lab: --check grades a recording; --record makes one: not both",
+                  file=sys.stderr)
+            return 2
+        from tcplab.labsheet.grade import Refused, check_recording, report
+
+        try:
+            checker = check_recording(sheet, Path(args.check))
+        except Refused as exc:
+            print(f"tcplab lab: {exc}", file=sys.stderr)
+            return 2
+        return report(checker, sys.stdout)
+    if not sys.stdout.isatty() or not sys.stdin.isatty():
+        print("tcplab lab: the dashboard needs a terminal (or use --check DIR to grade a "
+              "recording)", file=sys.stderr)
+        return 2
+    return live(sheet, args.record, args.seed, args.restart)
+
+
+def live(sheet: Sheet, record: str | None, seed: int | None, restart: bool) -> int:
+    """The dashboard with the sheet beside it."""
+    from tcplab.lab.record import Recorder, RecordError
+    from tcplab.labsheet.progress import Progress
+    from tcplab.labsheet.runner import sim_lab, start_lab
+    from tcplab.tui.labsheet import LabSheetApp
+
+    try:
+        lab, inputs = sim_lab(sheet, seed, virtual=sheet.setup.clock == "virtual")
+    except SheetError as exc:
+        print(f"tcplab lab: {exc}", file=sys.stderr)
+        return 2
+    lab.keep_timeline(inputs.header())
+    recorder = None
+    if record is not None:
+        try:
+            recorder = Recorder(record, inputs.header())
+        except RecordError as exc:
+            print(f"tcplab lab: {exc}", file=sys.stderr)
+            return 2
+        lab.bus.subscribe(recorder.event)
+        lab.backend.add_tap(recorder.frame)
+        lab.backend.add_host_tap(recorder.host_frame)
+    progress = Progress.load(sheet.id)
+    if restart:
+        progress.done.clear()
+        progress.failed.clear()
+    app = LabSheetApp(lab, sheet, progress, seed=inputs.seed, recording=recorder is not None)
+    try:
+        start_lab(lab, sheet, inputs)
+        return app.run() or 0
+    except SheetError as exc:
+        print(f"tcplab lab: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        lab.stop()
+        if recorder is not None:
+            recorder.close()

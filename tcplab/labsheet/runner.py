@@ -1,0 +1,104 @@
+"""A sheet's lab, built from its setup: for the dashboard, and headless for solutions.
+
+:func:`inputs_for` turns the setup into the run's inputs (the recording header then names
+the sheet); :func:`start_lab` starts a lab on a backend and applies the setup's commands;
+:func:`run_solution` runs a command file in it headless on the simulated network and
+returns every event as its recorded dict -- what CI feeds a :class:`Checker`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from tcplab.lab import commands as C
+from tcplab.lab.backend import Backend
+from tcplab.lab.lab import Lab, Result
+from tcplab.lab.session import RunInputs, announce
+from tcplab.lab.topology import TopologySpec, load_topology
+from tcplab.labsheet.sheet import Sheet, SheetError
+
+
+def as_record(event: Any) -> dict[str, Any]:
+    """An event's recorded form: the dict a line of ``events.jsonl`` holds."""
+    to_dict = getattr(event, "to_dict", None)
+    if to_dict is not None:  # the event model before the one codec
+        return dict(to_dict())
+    from tcplab.lab import codec
+
+    return dict(codec.record(event))
+
+
+def topology_of(sheet: Sheet) -> TopologySpec:
+    from tcplab.lab.topology import TopologyError
+
+    try:
+        return load_topology(sheet.setup.topology)
+    except TopologyError as exc:
+        raise SheetError(f"{sheet.path}: {exc}") from None
+
+
+def inputs_for(sheet: Sheet, topo: TopologySpec, seed: int, backend: Backend,
+               notice: str | None = None) -> RunInputs:
+    setup = sheet.setup
+    inputs = RunInputs.of(topo, backend=backend.name, mechanism=backend.mechanism,
+                          seed=seed, virtual=backend.virtual, msl=setup.msl,
+                          keepalive=setup.keepalive, notice=notice)
+    return replace(inputs, sheet=sheet.id)
+
+
+def apply_setup(lab: Lab, sheet: Sheet) -> list[tuple[int, Result]]:
+    """Run the setup's commands; the ones that failed, with their sheet lines."""
+    failed = []
+    for line_no, cmd in sheet.setup.commands:
+        result = lab.execute(cmd)
+        if not result.ok:
+            failed.append((line_no, result))
+    return failed
+
+
+def start_lab(lab: Lab, sheet: Sheet, inputs: RunInputs) -> None:
+    """Start ``lab`` as ``tcplab run`` does, then apply the sheet's setup."""
+    lab.start()
+    announce(lab, inputs)
+    failed = apply_setup(lab, sheet)
+    if failed:
+        line_no, result = failed[0]
+        raise SheetError(f"{sheet.path}:{line_no}: the setup command failed: {result.message}")
+
+
+def sim_lab(sheet: Sheet, seed: int | None = None, virtual: bool = True
+            ) -> tuple[Lab, RunInputs]:
+    """A lab of the sheet on the simulated network, not started (``virtual``: under
+    virtual time, as solutions always run)."""
+    from tcplab.backends.sim.backend import SimBackend
+
+    topo = topology_of(sheet)
+    seed = seed if seed is not None else sheet.setup.seed if sheet.setup.seed is not None else 1
+    settings = RunInputs.of(topo, backend="", mechanism="", seed=seed, virtual=virtual,
+                            msl=sheet.setup.msl, keepalive=sheet.setup.keepalive)
+    backend = SimBackend(seed, virtual=virtual, config=settings.config())
+    return Lab(topo, backend), inputs_for(sheet, topo, seed, backend)
+
+
+def run_solution(sheet: Sheet, script: str | Path, seed: int | None = None
+                 ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Run a command file after the sheet's setup, headless, under virtual time.
+    Returns the events (header first) and the commands that failed (``expect`` lines
+    of the file included), as ``line N: message``."""
+    text = script.read_text(encoding="utf-8") if isinstance(script, Path) else script
+    commands = C.parse_script(text)
+    lab, inputs = sim_lab(sheet, seed)
+    events: list[dict[str, Any]] = [inputs.header()]
+    lab.bus.subscribe(lambda ev: events.append(as_record(ev)))
+    start_lab(lab, sheet, inputs)
+    failures = []
+    try:
+        for line_no, cmd in commands:
+            result = lab.execute(cmd, line_no)
+            if not result.ok:
+                failures.append(result.message)
+    finally:
+        lab.stop()
+    return events, failures

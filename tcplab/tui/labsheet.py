@@ -1,0 +1,188 @@
+"""The dashboard with a lab sheet beside it: ``tcplab lab SHEET``.
+
+Theory of operation
+-------------------
+:class:`LabSheetApp` is the dashboard (:class:`~tcplab.tui.app.TcplabApp`) plus a panel
+docked on the right: the exercises with their ticks, the current exercise (its task,
+the RFC section it shows, and after a failed attempt the hint and what was missing),
+and the whole sheet rendered as Markdown below.  ``F2`` hides and shows the panel.
+
+The panel's ticks come from a :class:`~tcplab.labsheet.checker.Checker` subscribed to
+the lab's event bus: every event, as its recorded dict, is fed to it -- the same code
+``tcplab lab SHEET --check DIR`` runs over a recording.  Connections that ended are
+judged between commands (:meth:`Checker.settle`), so an attempt is not called failed
+before its instant is over.  Ticks and failed attempts go into the progress file at
+once, so quitting loses nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Markdown, Static
+
+from tcplab.lab.lab import Lab
+from tcplab.labsheet.checker import Attempt, Checker, Tick
+from tcplab.labsheet.progress import Progress
+from tcplab.labsheet.runner import as_record
+from tcplab.labsheet.sheet import Exercise, Sheet
+from tcplab.tui.app import TcplabApp
+
+SETTLE_EVERY = 0.25   # seconds between two judgements of ended connections
+
+
+class LabSheetApp(TcplabApp):
+    """The dashboard with the sheet's panel (see the module docstring)."""
+
+    TITLE = "tcplab lab"
+    CSS: ClassVar[str] = """
+    #lab-sheet {
+        dock: right;
+        width: 40%;
+        min-width: 34;
+        max-width: 72;
+        border-left: solid $primary;
+        padding: 0 0 0 1;
+    }
+    #lab-sheet.-hidden {
+        display: none;
+    }
+    #lab-progress {
+        height: auto;
+        max-height: 45%;
+    }
+    #lab-task {
+        height: auto;
+        max-height: 50%;
+        border-top: solid $primary;
+        border-bottom: solid $primary;
+        overflow-y: auto;
+    }
+    #lab-doc {
+        height: 1fr;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f2", "toggle_sheet", "Sheet"),
+    ]
+
+    def __init__(self, lab: Lab, sheet: Sheet, progress: Progress, **kwargs: Any) -> None:
+        super().__init__(lab, **kwargs)
+        self.sheet = sheet
+        self.progress = progress
+        hosts = {h.name: h.ip for h in lab.topo.hosts}
+        self.checker = Checker(sheet, hosts)
+        self.last_attempt: dict[str, Attempt] = {}
+        self.news = ""           # the last tick or failed attempt, for the task box
+        self._sheet_dirty = True
+        lab.bus.subscribe(self._check_event)
+
+    # -- layout -------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        with Vertical(id="lab-sheet"):
+            yield Static("", id="lab-progress")
+            yield Static("", id="lab-task")
+            with VerticalScroll(id="lab-doc"):
+                yield Markdown(self.sheet.text, id="lab-markdown")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.set_interval(SETTLE_EVERY, self._settle)
+        self._show_sheet()
+
+    def action_toggle_sheet(self) -> None:
+        self.query_one("#lab-sheet").toggle_class("-hidden")
+
+    # -- checking -----------------------------------------------------------------------
+    def _check_event(self, event: Any) -> None:
+        self._take(self.checker.feed(as_record(event)))
+
+    def _settle(self) -> None:
+        if not self.waiting:  # between commands: the instant is over
+            self._take(self.checker.settle())
+        if self._sheet_dirty and self.is_running:
+            self._show_sheet()
+
+    def _take(self, news: list[Tick | Attempt]) -> None:
+        if not news:
+            return
+        self._sheet_dirty = True
+        for item in news:
+            if isinstance(item, Tick):
+                first = item.exercise not in self.progress.done
+                self.progress.mark_done(item.exercise)
+                self.news = f"✔ {item.exercise} done at t={item.t:.3f}"
+                if first and self.is_running:
+                    self.notify(f"exercise {item.exercise} done", title="✔ check passed")
+            else:
+                self.progress.mark_failed(item.exercise)
+                self.last_attempt[item.exercise] = item
+                self.news = f"✘ {item.exercise}: an attempt ended without the check"
+                if self.is_running:
+                    self.notify(f"{item.who} ended, but: {item.missing}",
+                                title=f"✘ {item.exercise} not yet", severity="warning")
+        problem = self.progress.save()
+        if problem is not None and self.is_running:
+            self.notify(problem, severity="error")
+
+    # -- drawing ------------------------------------------------------------------------
+    def done(self, name: str) -> bool:
+        return name in self.checker.done or name in self.progress.done
+
+    def current(self) -> Exercise | None:
+        return self.checker.current(frozenset(self.progress.done))
+
+    def _show_sheet(self) -> None:
+        self._sheet_dirty = False
+        exercises = self.sheet.exercises
+        count = sum(1 for ex in exercises if self.done(ex.name))
+        current = self.current()
+        text = Text()
+        text.append(f"{self.sheet.title}\n", style="bold")
+        text.append(f"{count} of {len(exercises)} exercises done\n",
+                    style="green" if count == len(exercises) else "")
+        for ex in exercises:
+            if ex.name in self.checker.done:
+                text.append(" ✔ ", style="bold green")
+            elif ex.name in self.progress.done:
+                text.append(" ✔ ", style="green")  # in an earlier session
+            elif current is not None and ex.name == current.name:
+                text.append(" ▶ ", style="bold yellow")
+            else:
+                text.append(" · ", style="dim")
+            text.append(ex.name, style="bold" if current is not None and ex.name == current.name
+                        else "")
+            if ex.name in self.progress.done and ex.name not in self.checker.done:
+                text.append(" (earlier)", style="dim")
+            elif ex.name in self.last_attempt:
+                text.append(" ✘ tried", style="red")
+            text.append("\n")
+        self.query_one("#lab-progress", Static).update(text)
+        self.query_one("#lab-task", Static).update(self._task_text(current))
+
+    def _task_text(self, ex: Exercise | None) -> Text:
+        text = Text()
+        if self.news:
+            text.append(self.news + "\n", style="bold")
+        if ex is None:
+            text.append("Every exercise is done. Answer the sheet's questions; q quits.",
+                        style="green")
+            return text
+        text.append(f"{ex.name}: ", style="bold yellow")
+        text.append(f"{ex.title}\n", style="bold")
+        text.append(ex.task + "\n")
+        if ex.rfc:
+            text.append(ex.rfc + "\n", style="dim")
+        attempt = self.last_attempt.get(ex.name)
+        if attempt is not None:
+            text.append(f"✘ {attempt.who} ended without: ", style="red")
+            text.append(attempt.missing + "\n")
+            if ex.hint:
+                text.append("hint: ", style="bold")
+                text.append(ex.hint + "\n")
+        return text
