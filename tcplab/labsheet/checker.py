@@ -199,7 +199,7 @@ class Checker:
                 if ok:
                     held += 1
                 elif not first_miss:
-                    first_miss = f"{cond.text} ({found})"
+                    first_miss = f"{cond.text}: {found}"
             if not first_miss:
                 return True, ""
             if best is None or held >= best[0]:

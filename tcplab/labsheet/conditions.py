@@ -195,7 +195,7 @@ def _compare(got: int, count: int, op: str) -> bool:
 
 
 def _count_text(count: int, op: str) -> str:
-    return f"{'exactly' if op == '=' else 'at least'} {count}"
+    return f"(wanted {'exactly' if op == '=' else 'at least'} {count})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,15 +220,13 @@ class Segments(Condition):
             if sock is None:
                 return self.never, _missing(self.subject)
             got = tracker.count(sock, self.index)
-        what = self.flt.describe()
         verb = "retransmitted" if self.flt.retransmitted else "sent"
         if self.flt.why is not None:
             verb += f" (why={self.flt.why})"
+        what = f"{self.subject} {verb} {got} {self.flt.describe()}"
         if self.never:
-            return got == 0, f"{self.subject} {verb} {what} ({got} of them)"
-        return (_compare(got, self.count, self.op),
-                f"{self.subject} {verb} {got} times {what}, not "
-                f"{_count_text(self.count, self.op)}")
+            return got == 0, f"{what} (wanted none)"
+        return _compare(got, self.count, self.op), f"{what} {_count_text(self.count, self.op)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,8 +243,8 @@ class Dropped(Condition):
     def holds(self, binding: Binding, tracker: Tracker) -> tuple[bool, str]:
         got = tracker.drops.get((self.subject.name, self.dst, self.index), 0)
         return (_compare(got, self.count, self.op),
-                f"the network dropped {got} times {self.flt.describe()} from "
-                f"{self.subject.name} to {self.dst}, not {_count_text(self.count, self.op)}")
+                f"the network dropped {got} {self.flt.describe()} from {self.subject.name} "
+                f"to {self.dst} {_count_text(self.count, self.op)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,5 +264,5 @@ class TimerFired(Condition):
                 return False, _missing(self.subject)
             got = sock.timers.get(self.timer, 0)
         return (_compare(got, self.count, self.op),
-                f"{self.subject}'s {self.timer} timer fired {got} times, not "
+                f"{self.subject}'s {self.timer} timer fired {got} times "
                 f"{_count_text(self.count, self.op)}")

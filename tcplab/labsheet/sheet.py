@@ -35,8 +35,8 @@ EXERCISE_KEYS = ("rfc", "task", "hint", "title")
 CONDITIONS = ("expect", "expect-seen", "expect-not-seen", "expect-stayed", "expect-received",
               "expect-transition", "expect-error", "expect-sent", "expect-not-sent",
               "expect-retransmitted", "expect-dropped", "expect-timer")
-TIMERS = ("rtx", "persist", "delack", "time-wait", "keepalive")
-WHYS = ("rto", "fast", "sack", "probe")
+TIMERS = ("rtx", "persist", "delack", "time-wait", "keepalive", "rack")  # timer.fired names
+WHYS = ("rto", "fast", "sack", "probe", "tlp", "rack")  # as segment.retransmitted says
 
 
 class SheetError(ValueError):

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tcplab.lab.commands import SegmentKind
+from tcplab.lab import commands as C
 from tcplab.tcp.segment import ACK, FIN, PSH, RST, SYN
 
 Addr = tuple[str, int]
@@ -37,7 +37,7 @@ class SegmentFilter:
     TCP option present (by its first word: ``sack``, ``wscale``...), a raw window value,
     or why it was sent again (``rto``, ``fast``, ``sack``, ``probe``: retransmissions)."""
 
-    kind: SegmentKind
+    kind: C.SegmentKind
     option: str | None = None
     window: int | None = None
     retransmitted: bool = False
@@ -56,7 +56,8 @@ class SegmentFilter:
             str(opt).split(" ", 1)[0].lower() == self.option for opt in segment["options"])
 
     def describe(self) -> str:
-        what = "a segment" if self.kind is SegmentKind.ANY else f"a {self.kind.value} segment"
+        """The segments it counts, in the plural: ``FIN segments``."""
+        what = "segments" if self.kind is C.SegmentKind.ANY else f"{self.kind.value} segments"
         if self.option is not None:
             what += f" with the {self.option} option"
         if self.window is not None:
@@ -117,7 +118,8 @@ class Tracker:
         self.drops: dict[tuple[str, str, int], int] = {}     # (src host, dst host, filter)
         self.t = 0.0
         self._by_tuple: dict[tuple[str, Addr, Addr], Sock] = {}
-        self._pending_rtx: dict[tuple[str, int, int], str] = {}  # (host, sid, seq) -> why
+        # (host, sid, seq) -> the segment last sent from there, for its retransmissions
+        self._last_sent: dict[tuple[str, int, int], dict[str, Any]] = {}
         self._peers: dict[Key, Key] = {}
         self._handlers: dict[str, Callable[[dict[str, Any]], bool]] = {
             "header": self._header, "state.changed": self._state, "tcb.sample": self._sample,
@@ -224,14 +226,17 @@ class Tracker:
 
     def _sent(self, ev: dict[str, Any]) -> bool:
         host, sid, seg = ev["host"], ev["sid"], ev["segment"]
-        why = None
         if sid is not None:
-            why = self._pending_rtx.pop((host, sid, int(seg["seq"])), None)
+            self._last_sent[(host, sid, int(seg["seq"]))] = seg
             sock = self.socks.get((host, sid))
         else:  # a RST for a socket that is gone: the newest socket with its four-tuple
             src, dst = ev["src"], ev["dst"]
             sock = self._by_tuple.get((host, (str(src[0]), int(src[1])),
                                        (str(dst[0]), int(dst[1]))))
+        return self._count(host, sock, seg, None)
+
+    def _count(self, host: str, sock: Sock | None, seg: dict[str, Any], why: str | None
+               ) -> bool:
         changed = False
         for index, flt in enumerate(self.filters):
             if flt.matches(seg, why):
@@ -243,9 +248,15 @@ class Tracker:
         return changed
 
     def _rtx(self, ev: dict[str, Any]) -> bool:
-        # the copy's segment.sent follows: it is counted as retransmitted there
-        self._pending_rtx[(ev["host"], ev["sid"], int(ev["seq"]))] = str(ev["why"])
-        return False
+        # Counted here, as the segment last sent from that sequence number: the copy's
+        # own segment.sent may come much later, or never (it waits for ARP while a
+        # link is down) -- the sender decided to send again all the same.
+        host, sid = ev["host"], ev["sid"]
+        seg = self._last_sent.get((host, sid, int(ev["seq"])))
+        if seg is None:
+            # never on the wire yet (queued for ARP from the start): by its length, data
+            seg = {"flags": ".", "len": int(ev["length"]), "window": -1, "options": ()}
+        return self._count(host, self.socks.get((host, sid)), seg, str(ev["why"]))
 
     def _timer(self, ev: dict[str, Any]) -> bool:
         name = str(ev["name"])
