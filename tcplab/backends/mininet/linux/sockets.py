@@ -1,0 +1,285 @@
+"""The application on a kernel host: real, non-blocking Linux sockets.
+
+:class:`KernelApp` does for Linux's TCP what :class:`~tcplab.lab.app.HostApp` does for
+tcplab's: ``send`` queues all the bytes and writes what the socket takes, a ``close`` or
+``shutdown`` given while bytes wait is carried out once they are written, and
+everything that arrives is read (and counted) at once, so a receive window never
+closes because nobody reads.  ``abort`` sets ``SO_LINGER`` to 0 before closing, so
+Linux sends a RST.  Listeners accept every connection as it completes.
+
+Each socket gets a small number (its ``sid``) the lab names it by.  A socket keeps its
+sid after the program let go of it (``close``: FIN-WAIT, TIME-WAIT), matched by its
+four-tuple in :mod:`.diag`'s dumps; that part is the agent's.
+
+:meth:`KernelApp.poll` does the non-blocking work; the agent calls it when a socket
+is ready (``fileno`` of each open socket is registered) and after every command.
+"""
+
+from __future__ import annotations
+
+import errno as E
+import socket
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tcplab.lab.app import pattern_bytes
+from tcplab.stack.sockets import HostError
+
+Address = tuple[str, int]
+_CHUNK = 65536
+# what `tcp HOST ...` can switch on a Linux socket, and what it cannot (with why)
+_OPTIONS = {"nagle", "keepalive"}
+_NOT_LINUX = ("is not a per-socket switch on Linux (a sysctl for the whole namespace, "
+              "or not settable)")
+
+
+@dataclass(slots=True)
+class KernelConn:
+    """One socket the application holds or held."""
+
+    sid: int
+    sock: socket.socket | None      # None once closed by the application
+    kind: str                       # "listener" or "connection"
+    local: Address
+    remote: Address | None
+    listener: int | None = None
+    connecting: bool = False
+    outbox: bytearray = field(default_factory=bytearray)
+    pattern_left: int = 0           # test-pattern bytes still to make
+    pattern_sent: int = 0
+    then: list[str] = field(default_factory=list)  # shutdown/close after the writes
+    delivered: int = 0              # bytes read from it
+    sent: int = 0                   # bytes the kernel took
+    error: int = 0                  # SO_ERROR seen (ECONNRESET, ...)
+    eof: bool = False
+
+
+class KernelApp:
+    """A program holding Linux sockets (see the module docstring)."""
+
+    def __init__(self, on_change: Callable[[KernelConn], None] | None = None) -> None:
+        self.conns: dict[int, KernelConn] = {}
+        self._next_sid = 1
+        self.tcp: dict[str, bool] = {}       # host-wide switches (`tcp h3 nagle=off`)
+        self._on_change = on_change or (lambda conn: None)
+
+    # -- the lab's calls (HostError on a user mistake) -------------------------------
+    def listen(self, port: int, tcp: dict[str, bool] | None = None) -> int:
+        sock = self._socket(tcp)
+        try:
+            sock.bind(("0.0.0.0", port))
+            sock.listen(128)
+        except OSError as exc:
+            sock.close()
+            raise HostError(exc.errno or E.EINVAL, f"listen :{port}: {exc.strerror}") from None
+        return self._add(sock, "listener", sock.getsockname(), None).sid
+
+    def connect(self, remote_ip: str, rport: int, lport: int | None = None,
+                tcp: dict[str, bool] | None = None) -> int:
+        sock = self._socket(tcp)
+        try:
+            if lport is not None:
+                sock.bind(("0.0.0.0", lport))
+            err = sock.connect_ex((remote_ip, rport))
+        except OSError as exc:
+            sock.close()
+            raise HostError(exc.errno or E.EINVAL,
+                            f"connect {remote_ip}:{rport}: {exc.strerror}") from None
+        if err not in (0, E.EINPROGRESS):
+            sock.close()
+            raise HostError(err, f"connect {remote_ip}:{rport}: {E.errorcode.get(err, err)}")
+        conn = self._add(sock, "connection", sock.getsockname(), (remote_ip, rport))
+        conn.connecting = err == E.EINPROGRESS
+        return conn.sid
+
+    def set_tcp(self, tcp: dict[str, bool]) -> None:
+        self._check(tcp)
+        self.tcp.update(tcp)
+
+    def write(self, sid: int, data: bytes) -> None:
+        conn = self._writable(sid)
+        conn.outbox += data
+        self._flush(conn)
+
+    def write_pattern(self, sid: int, count: int) -> None:
+        conn = self._writable(sid)
+        conn.pattern_left += count
+        self._flush(conn)
+
+    def shutdown(self, sid: int) -> None:
+        self._after_writes(self._open(sid), "shutdown")
+
+    def close(self, sid: int) -> None:
+        self._after_writes(self._open(sid), "close")
+
+    def abort(self, sid: int) -> None:
+        conn = self._open(sid)
+        assert conn.sock is not None
+        # SO_LINGER on, 0 s: close() discards the queue and sends a RST (RFC 9293 ABORT)
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.outbox.clear()
+        conn.pattern_left = 0
+        conn.then.clear()
+        self._let_go(conn)
+
+    def pending(self, sid: int) -> int:
+        conn = self.conns.get(sid)
+        return 0 if conn is None else len(conn.outbox) + conn.pattern_left
+
+    # -- the work a ready socket asks for ----------------------------------------------
+    def poll(self) -> None:
+        """Accept, read, write and finish whatever the sockets allow now."""
+        for conn in list(self.conns.values()):
+            if conn.sock is None:
+                continue
+            if conn.kind == "listener":
+                self._accept(conn)
+                continue
+            if conn.connecting:
+                err = conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err == E.EINPROGRESS or (err == 0 and not self._connected(conn)):
+                    continue
+                conn.connecting = False
+                if err:
+                    conn.error = err
+                    self._let_go(conn)
+                    continue
+            self._read(conn)
+            if conn.sock is not None:
+                self._flush(conn)
+
+    def fds(self) -> list[socket.socket]:
+        return [c.sock for c in self.conns.values() if c.sock is not None]
+
+    # -- internals -------------------------------------------------------------------
+    def _socket(self, tcp: dict[str, bool] | None) -> socket.socket:
+        options = {**self.tcp, **(tcp or {})}
+        self._check(options)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if "nagle" in options:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, int(not options["nagle"]))
+        if "keepalive" in options:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, int(options["keepalive"]))
+        return sock
+
+    @staticmethod
+    def _check(tcp: dict[str, bool]) -> None:
+        for name in tcp:
+            if name not in _OPTIONS:
+                raise HostError(E.EINVAL, f"{name} {_NOT_LINUX}; a kernel host takes "
+                                          f"{', '.join(sorted(_OPTIONS))}")
+
+    def _add(self, sock: socket.socket, kind: str, local: Address,
+             remote: Address | None, listener: int | None = None) -> KernelConn:
+        conn = KernelConn(self._next_sid, sock, kind, (str(local[0]), int(local[1])),
+                          remote, listener)
+        self._next_sid += 1
+        self.conns[conn.sid] = conn
+        self._on_change(conn)
+        return conn
+
+    def _open(self, sid: int) -> KernelConn:
+        conn = self.conns.get(sid)
+        if conn is None:
+            raise HostError(E.EBADF, f"socket {sid}: no such socket")
+        if conn.sock is None:
+            raise HostError(E.EBADF, f"socket {sid}: already closed")
+        return conn
+
+    def _writable(self, sid: int) -> KernelConn:
+        conn = self._open(sid)
+        if conn.kind == "listener":
+            raise HostError(E.EINVAL, f"socket {sid}: listening, it cannot send")
+        if conn.then:
+            raise HostError(E.EPIPE, f"socket {sid}: closing")
+        return conn
+
+    @staticmethod
+    def _connected(conn: KernelConn) -> bool:
+        assert conn.sock is not None
+        try:
+            conn.sock.getpeername()
+        except OSError:
+            return False
+        return True
+
+    def _accept(self, listener: KernelConn) -> None:
+        assert listener.sock is not None
+        while True:
+            try:
+                sock, peer = listener.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return  # ECONNABORTED and the like: that connection is gone
+            sock.setblocking(False)
+            self._add(sock, "connection", sock.getsockname(), (str(peer[0]), int(peer[1])),
+                      listener.sid)
+
+    def _read(self, conn: KernelConn) -> None:
+        sock = conn.sock
+        assert sock is not None
+        while not conn.eof:
+            try:
+                data = sock.recv(_CHUNK)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                conn.error = exc.errno or E.EIO
+                return
+            if not data:
+                conn.eof = True
+                self._on_change(conn)
+                return
+            conn.delivered += len(data)
+
+    def _flush(self, conn: KernelConn) -> None:
+        sock = conn.sock
+        if sock is None or conn.connecting:
+            return
+        while conn.outbox or conn.pattern_left:
+            if not conn.outbox:
+                count = min(conn.pattern_left, _CHUNK)
+                conn.outbox += pattern_bytes(conn.pattern_sent, count)
+                conn.pattern_sent += count
+                conn.pattern_left -= count
+            try:
+                n = sock.send(conn.outbox)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                conn.error = exc.errno or E.EIO
+                conn.outbox.clear()
+                conn.pattern_left = 0
+                break
+            del conn.outbox[:n]
+            conn.sent += n
+        for what in conn.then:
+            self._do(conn, what)
+        conn.then.clear()
+
+    def _after_writes(self, conn: KernelConn, what: str) -> None:
+        if conn.outbox or conn.pattern_left or conn.connecting:
+            conn.then.append(what)
+            return
+        self._do(conn, what)
+
+    def _do(self, conn: KernelConn, what: str) -> None:
+        if conn.sock is None:
+            return
+        if what == "shutdown":
+            try:
+                conn.sock.shutdown(socket.SHUT_WR)
+            except OSError as exc:
+                conn.error = exc.errno or E.EIO
+            return
+        self._let_go(conn)
+
+    def _let_go(self, conn: KernelConn) -> None:
+        assert conn.sock is not None
+        conn.sock.close()
+        conn.sock = None
+        self._on_change(conn)

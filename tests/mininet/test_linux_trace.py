@@ -1,0 +1,56 @@
+"""The sock:inet_sock_set_state tracepoint through a private tracefs instance (root)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+from tcplab.backends.mininet.linux.trace import StateTrace, open_trace, parse_line
+from tcplab.tcp.states import State
+
+LINE = ("  python3-123 [001] ..s1. 4242.125000: inet_sock_set_state: family=AF_INET "
+        "protocol=IPPROTO_TCP sport=80 dport=40000 saddr=10.0.0.2 daddr=10.0.0.1 "
+        "saddrv6=::ffff:10.0.0.2 daddrv6=::ffff:10.0.0.1 oldstate=TCP_FIN_WAIT1 "
+        "newstate=TCP_CLOSING")
+
+
+def test_a_line_reads_as_a_change_in_rfc_spelling() -> None:
+    change = parse_line(LINE)
+    assert change is not None
+    assert (change.t, change.local, change.remote) == (4242.125, ("10.0.0.2", 80),
+                                                      ("10.0.0.1", 40000))
+    assert (change.old, change.new) == (State.FIN_WAIT_1, State.CLOSING)
+    assert parse_line(LINE.replace("AF_INET ", "AF_INET6 ")) is None
+
+
+def test_every_change_of_a_short_connection_is_seen_in_order() -> None:
+    trace = open_trace(f"tcplab-test-{os.getpid()}", {"127.0.0.1"})
+    assert isinstance(trace, StateTrace), trace
+    try:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        server, _ = listener.accept()
+        client.close()
+        time.sleep(0.05)
+        server.close()
+        listener.close()
+        deadline = time.monotonic() + 5
+        seen: list[tuple[int, State, State]] = []
+        while time.monotonic() < deadline and (port, State.LAST_ACK, State.CLOSED) not in seen:
+            seen += [(c.local[1], c.old, c.new) for c in trace.read()
+                     if port in (c.local[1], c.remote[1])]
+            time.sleep(0.01)
+        # the server side: SYN-RECEIVED lasts microseconds on loopback, too short to poll
+        server_side = [(o, n) for p, o, n in seen if p == port]
+        assert server_side[:4] == [(State.CLOSED, State.LISTEN),
+                                   (State.LISTEN, State.SYN_RECEIVED),
+                                   (State.SYN_RECEIVED, State.ESTABLISHED),
+                                   (State.ESTABLISHED, State.CLOSE_WAIT)]
+        assert (State.LAST_ACK, State.CLOSED) in server_side
+    finally:
+        trace.close()
+    assert not trace.instance.exists()
