@@ -38,6 +38,7 @@ prints PASS, FAIL or SKIP per script, then "N passed, N failed, N skipped".
   --rcvbuf N               the engine's receive buffer in bytes
   --no-sack                the engine does not offer SACK
   --no-timestamps          the engine does not offer timestamps
+  --no-rack                no RACK-TLP (RFC 8985): RFC 6675 loss rules, RTO for tail loss
   --delayed-ack-ms N       delayed ACK timeout (0: acknowledge at once)
   --msl-ms N               maximum segment lifetime (TIME-WAIT is twice it)
   --ignore-psh             compare flags without PSH
@@ -48,7 +49,7 @@ a script's option lines override the command line.  Details: tcplab/pkt/__init__
 """
 _VALUE_FLAGS = frozenset({"options", "tolerance-ms", "mss", "wscale", "rcvbuf",
                           "delayed-ack-ms", "msl-ms"})
-_BOOL_FLAGS = frozenset({"ignore-window", "no-sack", "no-timestamps", "ignore-psh"})
+_BOOL_FLAGS = frozenset({"ignore-window", "no-sack", "no-timestamps", "no-rack", "ignore-psh"})
 
 
 class UsageError(Exception):

@@ -41,7 +41,7 @@ _CONFIG_FLAGS: dict[str, tuple[str, float]] = {
     "mss": ("mss", 1), "wscale": ("wscale", 1), "rcvbuf": ("rcvbuf", 1),
     "delayed-ack-ms": ("delayed_ack", 0.001), "msl-ms": ("msl", 0.001),
 }
-_BOOL_CONFIG_FLAGS = {"no-sack": "sack", "no-timestamps": "timestamps"}
+_BOOL_CONFIG_FLAGS = {"no-sack": "sack", "no-timestamps": "timestamps", "no-rack": "rack"}
 
 
 class SettingError(ValueError):

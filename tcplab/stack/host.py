@@ -133,7 +133,7 @@ class Host:
     # ------------------------------------------------------------------ socket API
     def set_tcp(self, **features: bool) -> None:
         """Turn TCP features on or off for the sockets opened from now on: ``sack``,
-        ``timestamps``, ``wscale`` (window scaling), ``nagle``, ``keepalive``."""
+        ``timestamps``, ``wscale`` (window scaling), ``nagle``, ``keepalive``, ``rack``."""
         self.tcp_defaults.update(config_fields(features))
 
     def _config(self, base: Config, tcp: dict[str, bool] | None) -> Config:
@@ -398,7 +398,7 @@ class Host:
         parent = lst.conn.config
         child.config = replace(iface.config, sack=parent.sack, timestamps=parent.timestamps,
                                window_scaling=parent.window_scaling, nagle=parent.nagle,
-                               keepalive=parent.keepalive)
+                               keepalive=parent.keepalive, rack=parent.rack)
         rec = self._new_record(child, local, remote, listener=lst.sid,
                                accepted=self.auto_accept)
         self._bind(rec, (dst, seg.dst_port, src, seg.src_port))

@@ -129,7 +129,7 @@ def tcb_sample(host: str, rec: SocketRecord, now: float) -> TcbSampled | None:
 
 
 _FEATURE_FIELDS = {"sack": "sack", "timestamps": "timestamps", "wscale": "window_scaling",
-                   "nagle": "nagle", "keepalive": "keepalive"}
+                   "nagle": "nagle", "keepalive": "keepalive", "rack": "rack"}
 
 
 def config_fields(features: dict[str, bool]) -> dict[str, bool]:

@@ -38,6 +38,8 @@ class Config:
     keepalive_probes: int = 9       # unanswered probes before giving up (MUST-29: > 1)
     ttl: int = 64                   # IP TTL of the segments sent (RFC 9293 §3.9.2, MUST-49)
     tos: int = 0                    # IP Diffserv byte of the segments sent (MUST-48)
+    rack: bool = True               # RACK-TLP loss detection (RFC 8985); False = RFC 6675
+                                    # DupThresh/IsLost rules, RTO for tail losses
 
     def validate(self) -> None:
         if not 88 <= self.mss <= 65495:

@@ -13,7 +13,8 @@ DUP_THRESH = 3  # RFC 5681 §3.2
 
 
 class NewReno:
-    __slots__ = ("cwnd", "dup_acks", "in_recovery", "mss", "recover", "ssthresh")
+    __slots__ = ("acked_bytes", "cwnd", "dup_acks", "in_recovery", "mss", "recover",
+                 "ssthresh")
 
     def __init__(self, mss: int, initial_window: int) -> None:
         self.mss = mss
@@ -24,6 +25,7 @@ class NewReno:
         self.dup_acks = 0
         self.in_recovery = False
         self.recover = 0
+        self.acked_bytes = 0  # bytes ACKed in congestion avoidance since cwnd last grew
 
     def on_ack(self, acked: int, flight_before: int) -> None:
         """New data acknowledged outside recovery (RFC 5681 §3.1)."""
@@ -31,8 +33,13 @@ class NewReno:
         if self.cwnd < self.ssthresh:
             self.cwnd += min(acked, self.mss)  # slow start, RFC 5681 eq. 2 (L=1*SMSS)
         else:
-            # congestion avoidance, RFC 5681 eq. 3
-            self.cwnd += max(1, self.mss * self.mss // self.cwnd)
+            # congestion avoidance by byte counting, the way RFC 5681 §3.1 recommends
+            # (RFC 3465 §2.1): one SMSS each time a cwnd's worth of bytes is ACKed, so
+            # delayed ACKs do not halve the growth as eq. 3 per ACK would
+            self.acked_bytes += acked
+            if self.acked_bytes >= self.cwnd:
+                self.acked_bytes -= self.cwnd
+                self.cwnd += self.mss
 
     def enter_recovery(self, flight: int, recover: int) -> None:
         """Third duplicate ACK: RFC 5681 §3.2 step 2-3, RFC 6582 §3.2 step 2."""
@@ -40,6 +47,7 @@ class NewReno:
         self.cwnd = self.ssthresh + DUP_THRESH * self.mss
         self.in_recovery = True
         self.recover = recover
+        self.acked_bytes = 0
 
     def on_dup_ack_in_recovery(self) -> None:
         self.cwnd += self.mss  # RFC 6582 §3.2 step 3
@@ -60,3 +68,4 @@ class NewReno:
         self.cwnd = self.mss
         self.in_recovery = False
         self.dup_acks = 0
+        self.acked_bytes = 0

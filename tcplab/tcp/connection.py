@@ -81,6 +81,10 @@ class Connection(Arrival):
                 self._on_rto(now)
             elif name == "persist":
                 self._on_persist(now)
+            elif name == "tlp":
+                self._on_tlp(now)
+            elif name == "rack":
+                self._on_rack_timer(now)
             elif name == "delack":
                 self._ack_now = True
             elif name == "keepalive":
