@@ -172,8 +172,9 @@ class Received(Condition):
         target = sock if self.subject.accepted else tracker.peer(sock)
         got = 0 if target is None else target.delivered
         ok = got >= self.count if self.at_least else got == self.count
-        want = f"at least {self.count}" if self.at_least else f"{self.count}"
-        return ok, f"the other end of {self.subject} received {got} bytes, not {want}"
+        want = f"at least {self.count}" if self.at_least else f"exactly {self.count}"
+        other = self.subject.name if self.subject.accepted else f"{self.subject.name}'"
+        return ok, f"the application at {other} received {got} bytes (wanted {want})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,11 +192,12 @@ class ErrorSeen(Condition):
 
 
 def _compare(got: int, count: int, op: str) -> bool:
-    return got == count if op == "=" else got >= count
+    return got == count if op == "=" else got >= count if op == ">=" else got <= count
 
 
 def _count_text(count: int, op: str) -> str:
-    return f"(wanted {'exactly' if op == '=' else 'at least'} {count})"
+    how = {"=": "exactly", ">=": "at least", "<=": "at most"}[op]
+    return f"(wanted {how} {count})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,3 +268,22 @@ class TimerFired(Condition):
         return (_compare(got, self.count, self.op),
                 f"{self.subject}'s {self.timer} timer fired {got} times "
                 f"{_count_text(self.count, self.op)}")
+
+
+@dataclass(frozen=True, slots=True)
+class CommandFailed(Condition):
+    """``expect-command-error "in use"``: a command was refused, and its error said
+    so (the lab's own message contains the text)."""
+
+    words: str = ""
+
+    def roles(self) -> tuple[str, ...]:
+        return ()
+
+    def holds(self, binding: Binding, tracker: Tracker) -> tuple[bool, str]:
+        wanted = self.words.lower()
+        if any(wanted in message.lower() for _line, message in tracker.failed_commands):
+            return True, ""
+        last = tracker.failed_commands[-1][1] if tracker.failed_commands else None
+        return False, (f"no command failed with {self.words!r}" +
+                       (f" (the last error: {last})" if last else " (none failed)"))

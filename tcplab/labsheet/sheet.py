@@ -34,7 +34,8 @@ SETTINGS = ("id", "topology", "clock", "msl", "keepalive", "seed")
 EXERCISE_KEYS = ("rfc", "task", "hint", "title")
 CONDITIONS = ("expect", "expect-seen", "expect-not-seen", "expect-stayed", "expect-received",
               "expect-transition", "expect-error", "expect-sent", "expect-not-sent",
-              "expect-retransmitted", "expect-dropped", "expect-timer")
+              "expect-retransmitted", "expect-dropped", "expect-timer",
+              "expect-command-error")
 TIMERS = ("rtx", "persist", "delack", "time-wait", "keepalive", "rack")  # timer.fired names
 WHYS = ("rto", "fast", "sack", "probe", "tlp", "rack")  # as segment.retransmitted says
 
@@ -249,22 +250,22 @@ class _CheckParser:
     def options(self, words: list[str], allowed: tuple[str, ...]) -> dict[str, str]:
         found: dict[str, str] = {}
         for word in words:
-            m = re.fullmatch(r"([a-z]+)(>=|=)(\S+)", word)
+            m = re.fullmatch(r"([a-z]+)(>=|<=|=)(\S+)", word)
             if m is None or m[1] not in allowed:
                 raise _Fail(f"unexpected {word!r} (allowed: "
                             f"{', '.join(a + '=' for a in allowed) or 'nothing more'})")
             if m[1] in found:
                 raise _Fail(f"{m[1]} given twice")
-            if m[2] == ">=" and m[1] != "count":
-                raise _Fail(f"{m[1]} takes =, not >=")
+            if m[2] != "=" and m[1] != "count":
+                raise _Fail(f"{m[1]} takes =, not {m[2]}")
             found[m[1]] = m[2] + m[3]
         return found
 
     @staticmethod
     def count(opts: dict[str, str]) -> tuple[int, str]:
         raw = opts.get("count", ">=1")
-        op = ">=" if raw.startswith(">=") else "="
-        return _number(raw.lstrip(">="), "count"), op
+        op = raw[:2] if raw[:2] in (">=", "<=") else "="
+        return _number(raw[len(op):], "count"), op
 
     def condition(self, line_no: int, text: str, words: list[str]) -> K.Condition:
         word, args = words[0], words[1:]
@@ -313,6 +314,11 @@ class _CheckParser:
                 raise _Fail(f"expect-error takes ROLE ERRNAME like ECONNREFUSED, not "
                             f"{' '.join(args[1:])!r}")
             return K.ErrorSeen(line_no, text, self.subject(args[0], False), args[1])
+        if word == "expect-command-error":
+            if len(args) != 1 or not args[0].startswith('"') or len(args[0]) < 2:
+                raise _Fail('expect-command-error takes the text of the error in quotes: '
+                            'expect-command-error "in use"')
+            return K.CommandFailed(line_no, text, K.Subject("", host=True), args[0][1:])
         if word == "expect-timer":
             need(2, f"ROLE|HOST TIMER ({', '.join(TIMERS)})")
             if args[1] not in TIMERS:

@@ -116,6 +116,7 @@ class Tracker:
         self.host_counts: dict[tuple[str, int], int] = {}    # (host, filter) -> segments
         self.host_timers: dict[tuple[str, str], int] = {}
         self.drops: dict[tuple[str, str, int], int] = {}     # (src host, dst host, filter)
+        self.failed_commands: list[tuple[str, str]] = []  # (line, message) of failures
         self.t = 0.0
         self._by_tuple: dict[tuple[str, Addr, Addr], Sock] = {}
         # (host, sid, seq) -> the segment last sent from there, for its retransmissions
@@ -126,7 +127,7 @@ class Tracker:
             "segment.sent": self._sent, "segment.retransmitted": self._rtx,
             "timer.fired": self._timer, "data.delivered": self._delivered,
             "socket.error": self._error, "link.dropped": self._dropped,
-            "conn.named": self._named,
+            "conn.named": self._named, "command": self._command,
         }
 
     def watch(self, flt: SegmentFilter) -> int:
@@ -223,6 +224,12 @@ class Tracker:
         if sock is not None:
             sock.name = str(ev["name"])
         return False
+
+    def _command(self, ev: dict[str, Any]) -> bool:
+        if ev["ok"]:
+            return False
+        self.failed_commands.append((str(ev["line"]), str(ev["message"])))
+        return True
 
     def _sent(self, ev: dict[str, Any]) -> bool:
         host, sid, seg = ev["host"], ev["sid"], ev["segment"]
