@@ -35,7 +35,6 @@ from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, Tab
 from tcplab.lab import commands as C
 from tcplab.lab.port import LabPort
 from tcplab.lab.timeline import Timeline
-from tcplab.tcp.states import State
 from tcplab.tui import history as hist
 from tcplab.tui.commanding import Commanding
 from tcplab.tui.demo import Demo, Script
@@ -44,7 +43,7 @@ from tcplab.tui.screens.help import HelpScreen
 from tcplab.tui.travel import PLAY_TICK, TimeTravel
 from tcplab.tui.widgets.diagram import StateDiagram
 from tcplab.tui.widgets.history_log import HistoryLog
-from tcplab.tui.widgets.ladder import SEGMENT_FILTERS, Ladder, ladder_header, ladder_lines
+from tcplab.tui.widgets.ladder import SEGMENT_FILTERS, Ladder
 from tcplab.tui.widgets.links import compact_params
 from tcplab.tui.widgets.panel import Panel
 from tcplab.tui.widgets.plot import PlotView, render_cwnd, render_time_sequence
@@ -324,12 +323,7 @@ class TcplabApp(Commanding, TimeTravel, Demo):
         detail = self.query_one("#detail", TabbedContent)
         tab = detail.active  # only the visible tab is drawn: the plots are not free
         if tab == "tab-diagram":
-            last = None
-            if row is not None and row.path:
-                t, old, new, cause = row.path[-1]
-                last = (t, State(old), State(new), cause)
-            self.query_one("#diagram", StateDiagram).show(
-                State(row.state) if row is not None else None, last, label)
+            self.query_one("#diagram", StateDiagram).show_row(self.timeline, row, n, label)
         elif tab == "tab-ladder":
             self._show_ladder(row, peer, n)
         elif tab in ("tab-tsg", "tab-cwnd"):
@@ -372,11 +366,8 @@ class TcplabApp(Commanding, TimeTravel, Demo):
         right = (f"{peer.host} {peer.local[0]}:{peer.local[1]}" if peer is not None else
                  f"{row.remote[0]}:{row.remote[1]}" if row.remote else "*")
         left = f"{row.host} {row.local[0]}:{row.local[1]}"
-        head.update(Text(ladder_header(left, right, self.segment_filter), style="bold"))
-        lines = ladder_lines(hist.ladder(self.timeline, row, n), self.segment_filter)
-        if not lines:
-            lines = [Text("(no segments yet)", style="dim")]
-        ladder.show((row.key, self.segment_filter, self.timeline.rewinds), lines)
+        ladder.show_connection(self.timeline, row, peer, n, self.segment_filter, head, left,
+                               right)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.refresh_all()

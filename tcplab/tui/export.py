@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
-from tcplab.tui.history import Marker, SegRecord
-from tcplab.tui.widgets.ladder import ladder_lines
+from tcplab.tui.history import Marker, SegRecord, flights
+from tcplab.tui.widgets.ladder import ladder_header, ladder_rows
 
 ROW = 22          # pixels between two instants
 LANE_A, LANE_B = 170, 590
 WIDTH = 760
+TEXT_WIDTH = 100  # columns of the text drawing
 
 
 @dataclass(slots=True)
@@ -46,32 +47,18 @@ def _style(rec: SegRecord) -> str:
     return "data" if rec.length else "ack"
 
 
-def _key(rec: SegRecord) -> tuple[str, int, int, int]:
-    return rec.flags, rec.seq, rec.ack, rec.length
-
-
 def arrows(own: list[SegRecord | Marker], peer: list[SegRecord | Marker]) -> list[Arrow]:
-    """One arrow per segment between the two ends (see the module docstring)."""
-    peer_in: dict[tuple[str, int, int, int], list[float]] = {}
-    peer_out: dict[tuple[str, int, int, int], list[float]] = {}
-    for rec in peer:
-        if isinstance(rec, SegRecord) and not rec.dropped:
-            (peer_out if rec.outbound else peer_in).setdefault(_key(rec), []).append(rec.t)
+    """One arrow per segment between the two ends, timed by
+    :func:`~tcplab.tui.history.flights` (as the ladder pane is)."""
     out: list[Arrow] = []
-    for rec in own:
-        if not isinstance(rec, SegRecord):
-            continue
+    for f in flights(own, peer):
+        rec = f.rec
         label = rec.label + (" rtx" if rec.retransmission else "")
-        if rec.outbound:
-            times = peer_in.get(_key(rec), [])
-            arrived = None if rec.dropped else (times.pop(0) if times else None)
-            out.append(Arrow(rec.t, arrived, True, label, _style(rec)))
-        elif rec.dropped:
-            out.append(Arrow(rec.t, None, False, label, "drop"))
+        if rec.dropped:
+            out.append(Arrow(rec.t, None, rec.outbound, label, "drop"))
         else:
-            times = peer_out.get(_key(rec), [])
-            sent = times.pop(0) if times else rec.t
-            out.append(Arrow(sent, rec.t, False, label, _style(rec)))
+            out.append(Arrow(f.sent, f.arrived if rec.outbound else rec.t, rec.outbound,
+                             label, _style(rec)))
     return out
 
 
@@ -129,7 +116,7 @@ def write_ladder(path: Path, title: str, left: str, right: str,
         items = arrows(own, peer)
         path.write_text(ladder_svg(title, left, right, items), encoding="utf-8")
         return len(items)
-    lines = [f"{title}", f"{'t':>9}  {left}  -->  {right}",
-             *(line.plain for line in ladder_lines(own))]
+    lines = [f"{title}", ladder_header(left, right, "all", TEXT_WIDTH).plain,
+             *(line.plain for line in ladder_rows(own, peer, TEXT_WIDTH))]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return sum(isinstance(r, SegRecord) for r in own)

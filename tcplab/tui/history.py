@@ -41,6 +41,7 @@ class SegRecord:
     length: int
     options: list[str] = field(default_factory=list)
     dropped: str = ""       # the reason, when the network lost it
+    link: str = ""          # the link direction that lost it ("h1>s1")
     retransmission: bool = False
     held: bool = False      # a `hold` kept it in the network for a while
     sack: list[tuple[int, int]] = field(default_factory=list)  # relative SACK blocks
@@ -112,6 +113,75 @@ def ladder(timeline: Timeline, row: SocketRow | None, n: int,
     return out
 
 
+@dataclass(slots=True)
+class Flight:
+    """A segment of the selected socket's ladder with both ends' times: when it left
+    its sender and when it reached the other end (None: lost, or not seen there)."""
+
+    rec: SegRecord
+    sent: float
+    arrived: float | None
+    other: SegRecord | None    # the same segment in the peer's ladder
+
+
+def _match_key(rec: SegRecord) -> tuple[str, int, int, int]:
+    return rec.flags, rec.seq, rec.ack, rec.length
+
+
+def flights(own: list[SegRecord | Marker], peer: list[SegRecord | Marker]) -> list[Flight]:
+    """Each of ``own``'s segments with its send and arrival times, matched with the
+    peer's ladder (``segment.sent`` at one end, ``segment.received`` at the other, by
+    flags, relative sequence and acknowledgment numbers and length, in order).  The
+    ladder pane and ``export ladder`` both draw from this."""
+    peer_in: dict[tuple[str, int, int, int], list[SegRecord]] = {}
+    peer_out: dict[tuple[str, int, int, int], list[SegRecord]] = {}
+    for rec in peer:
+        if isinstance(rec, SegRecord) and not rec.dropped:
+            (peer_out if rec.outbound else peer_in).setdefault(_match_key(rec), []).append(rec)
+    out: list[Flight] = []
+    for rec in own:
+        if not isinstance(rec, SegRecord):
+            continue
+        if rec.outbound:
+            there = peer_in.get(_match_key(rec), [])
+            other = None if rec.dropped or not there else there.pop(0)
+            out.append(Flight(rec, rec.t, other.t if other else None, other))
+        elif rec.dropped:
+            out.append(Flight(rec, rec.t, None, None))
+        else:
+            there = peer_out.get(_match_key(rec), [])
+            other = there.pop(0) if there else None
+            out.append(Flight(rec, other.t if other else rec.t, rec.t, other))
+    return out
+
+
+def states_after(records: list[SegRecord | Marker]) -> dict[int, str]:
+    """id(segment record) -> the socket's state once it is sent or received: a state
+    change caused by an arriving segment belongs to the segment before it, one caused
+    by a command or a timer to the segments after it (a CLOSE, then its FIN)."""
+    out: dict[int, str] = {}
+    state = ""
+    pending: list[SegRecord] = []
+    for rec in records:
+        if isinstance(rec, Marker):
+            if " -> " not in rec.text:
+                continue
+            new, _, cause = rec.text.split(" -> ", 1)[1].partition(" (")
+            if not cause.startswith("rcv"):
+                # a command or a timer: the segments before it were sent before it
+                for seg in pending:
+                    out[id(seg)] = state
+                pending = []
+            state = new
+            continue
+        for seg in pending:
+            out[id(seg)] = state
+        pending = [rec]
+    for seg in pending:
+        out[id(seg)] = state
+    return out
+
+
 def _record(t: float, outbound: bool, seg: dict[str, Any], iss: int, irs: int,
             rtx: bool) -> SegRecord:
     seq_base, ack_base = (iss, irs) if outbound else (irs, iss)
@@ -147,10 +217,45 @@ def _network(out: list[SegRecord | Marker], ev: dict[str, Any], row: SocketRow, 
             if (isinstance(rec, SegRecord) and rec.outbound and not rec.dropped
                     and rec.seq == (seg["seq"] - iss) & 0xFFFFFFFF and rec.flags == seg["flags"]):
                 rec.dropped = ev["reason"]
+                rec.link = ev.get("direction", "")
                 return
     rec = _record(ev["t"], outbound, seg, iss, irs, False)
     rec.dropped = ev["reason"]  # the peer's segment never arrived: only the drop says so
+    rec.link = ev.get("direction", "")
     out.append(rec)
+
+
+CAUSE_LOOKBACK = 64     # events of the connection read back to find a move's segment
+
+
+def cause_of(timeline: Timeline, row: SocketRow | None, n: int) -> SegRecord | None:
+    """The segment that made the connection's last state change: the one it received
+    at that instant for a ``rcv ...`` move; else the one it sent then (the SYN of an
+    active OPEN, the FIN of a CLOSE), if any."""
+    if row is None or not row.path:
+        return None
+    t, old, new, cause = row.path[-1]
+    indices = timeline.before(timeline.conn_events.get(row.key), n, CAUSE_LOOKBACK)
+    events = list(timeline.events(indices))
+    at = next((i for i in range(len(events) - 1, -1, -1)
+               if events[i]["kind"] == "state.changed" and events[i]["t"] == t
+               and events[i]["old"] == old and events[i]["new"] == new), None)
+    if at is None:
+        return None
+    iss, irs = _bases(row)
+    if cause.startswith("rcv"):
+        for ev in reversed(events[:at]):
+            if ev["t"] != t:
+                break
+            if ev["kind"] == "segment.received":
+                return _record(t, False, ev["segment"], iss, irs, False)
+        return None
+    for ev in events[at + 1:]:
+        if ev["t"] != t:
+            break
+        if ev["kind"] == "segment.sent":
+            return _record(t, True, ev["segment"], iss, irs, False)
+    return None
 
 
 def samples(timeline: Timeline, row: SocketRow | None, n: int,

@@ -73,7 +73,11 @@ def test_text_ladder_and_errors(lost_fin: Path, tmp_path: Path) -> None:
     assert results[0][0], results[0][1]
     text = target.read_text(encoding="utf-8").splitlines()
     assert text[0].startswith("c1': h2")
-    assert any("filter x──── F. 1:1(0)" in line for line in text)
+    # two lanes, one line per segment: the peer's lost FIN ends in a cross
+    assert "┌" in text[1] and "┐" in text[1] and all("│" in line for line in text[2:])
+    lost = [line for line in text if "✕" in line]
+    assert len(lost) == 1 and "F. 1:1(0)" in lost[0] and "filter" in lost[0]
+    assert all(len(line) <= 100 for line in text[1:])
     assert results[1] == (False, "error: export ladder: no connection 'c9' at this point "
                                  "of the run")
     assert not results[2][0] and "usage: export ladder CONN FILE" in results[2][1]

@@ -1,23 +1,43 @@
-"""The ladder: a connection's segments as a sequence diagram between its two ends.
+"""The ladder: a connection's segments between two time lanes, its two ends.
 
-Left is the selected socket, right its peer; a segment the selected socket sent points
-right, one it received points left.  Sequence numbers are relative to each side's ISN
-(as Wireshark shows them) for the connection's whole life.  A segment the network
-dropped ends in ``x`` with the reason -- also one of the peer's that never arrived --,
-a retransmission is marked ``rtx``, a segment a ``hold`` kept in the network ``held``,
-and the socket's state changes stand between the segments.  The pane scrolls
-(:class:`~tcplab.tui.widgets.history_log.HistoryLog`).
+Left is the selected socket, right its peer.  Each line is one segment, an arrow from
+the lane that sent it to the lane that received it, with each lane's time beside it
+(sent at one end, arrived at the other), so the arrow "slants" from its send time to
+its arrival time: it leaves high (``▔``) and lands low (``▁``).  A segment the network
+dropped ends in a cross (``✕``) at the link that lost it -- a third of the way for the
+sender's first hop, two thirds for a later one -- with the reason; a retransmission is
+labelled ``rtx``, a segment a ``hold`` kept in the network ``held`` with a ``⏸`` on
+its arrow.  Each lane also shows its socket's state where it changes (as RFC 9293's
+own ladders do).  Labels are packetdrill-like (``P. 1:1461(1460) ack 1``) and shorten
+to keep one line per segment at any width.  Sequence numbers are relative to each
+side's ISN.  Send and arrival times come from
+:func:`tcplab.tui.history.flights`, which ``export ladder`` draws from too.
+
+The pane scrolls and follows the newest segment
+(:class:`~tcplab.tui.widgets.history_log.HistoryLog`); when only the last lines
+changed (a segment in flight arrived), only those are drawn again.
 """
 
 from __future__ import annotations
 
-from rich.text import Text
+from typing import Any
 
-from tcplab.tui.history import Marker, SegRecord
+from rich.text import Text
+from textual import events
+from textual.geometry import Size
+from textual.widgets import Static
+
+from tcplab.lab.snapshot import SocketRow
+from tcplab.lab.timeline import Timeline
+from tcplab.tui import history
+from tcplab.tui.history import Flight, Marker, SegRecord, flights, states_after
 from tcplab.tui.widgets.history_log import HistoryLog
 
-ARROW = 10
 SEGMENT_FILTERS = ("all", "SYN", "FIN", "RST", "data", "rtx", "drops")
+TIME_W = 8
+STATE_W = 12
+NARROW = 80         # below this width the lanes show no states
+TAIL = 200          # lines at the end that may change (segments in flight) in place
 
 
 def _flag_style(rec: SegRecord) -> str:
@@ -35,7 +55,7 @@ def _flag_style(rec: SegRecord) -> str:
 
 
 def keep(rec: SegRecord | Marker, which: str) -> bool:
-    """The segment filter: by flags, retransmissions or drops (state changes always)."""
+    """The segment filter: by flags, retransmissions or drops."""
     if isinstance(rec, Marker):
         return which == "all"
     return {"all": True, "SYN": "S" in rec.flags, "FIN": "F" in rec.flags,
@@ -43,41 +63,227 @@ def keep(rec: SegRecord | Marker, which: str) -> bool:
             "drops": bool(rec.dropped)}.get(which, True)
 
 
-def ladder_lines(records: list[SegRecord | Marker], which: str = "all") -> list[Text]:
+def labels(rec: SegRecord) -> list[str]:
+    """The segment's label, longest first: each drops a detail of the one before."""
+    end = (rec.seq + rec.length) & 0xFFFFFFFF
+    tags = "".join(f" {tag}" for tag, on in (("rtx", rec.retransmission), ("held", rec.held))
+                   if on)
+    ack = "." in rec.flags
+    full = f"{rec.flags} {rec.seq}:{end}({rec.length})"
+    return [full + (f" ack {rec.ack}" if ack else "") + f" win {rec.window}" + tags,
+            full + (f" ack {rec.ack}" if ack else "") + tags,
+            full + (f" a{rec.ack}" if ack else "") + tags,
+            f"{rec.flags} {rec.seq}({rec.length})" + tags.replace(" held", " H"),
+            rec.flags]
+
+
+def _slant(length: int, rightwards: bool) -> str:
+    """An arrow's body that leaves high and lands low, in the direction it goes."""
+    if length <= 0:
+        return ""
+    third = max(length // 3, 1)
+    body = "▔" * third + "─" * (length - 2 * third) + "▁" * third
+    body = body[:length]
+    return body if rightwards else body[::-1]
+
+
+def _arrow(f: Flight, width: int, left_host: str) -> Text:
+    """The part between the lanes: ``width`` cells."""
+    rec = f.rec
+    right = rec.outbound
+    style = _flag_style(rec)
+    line_style = "bold red" if rec.dropped else "dim"
+    text = Text()
+    if rec.dropped:
+        # where it was lost, from the sender: its first hop, or a later one
+        src, _, dst = rec.link.partition(">")
+        first_hop = src == left_host if right else dst != left_host
+        cross = width // 3 if first_hop else (2 * width) // 3
+        if not right:
+            cross = width - 1 - cross
+        reason = f" {rec.dropped}" + (f" {rec.link}" if rec.link else "")
+        # the shaft from the sender to the cross, the label inside when it fits
+        shaft = cross if right else width - cross - 1
+        label = next((x for x in labels(rec) if len(x) + 2 <= shaft - 2), "")
+        outside = width - shaft - 1
+        if not label:
+            label = next((x for x in labels(rec) if len(x) + len(reason) + 1 <= outside),
+                         labels(rec)[-1])
+            inside = False
+        else:
+            inside = True
+        body = _slant(shaft, right)
+        if inside:
+            at = (shaft - len(label) - 2) // 2
+            pieces = [(body[:at], line_style), (f" {label} ", style),
+                      (body[at + len(label) + 2:], line_style)]
+            note = reason
+        else:
+            pieces = [(body, line_style)]
+            note = f" {label}{reason}"
+        note = note[:outside]
+        if right:
+            for piece, s in pieces:
+                text.append(piece, style=s)
+            text.append("✕", style="bold red")
+            text.append(note.ljust(outside), style="bold red")
+        else:
+            text.append(note.rjust(outside)[-outside:] if outside else "", style="bold red")
+            text.append("✕", style="bold red")
+            for piece, s in pieces:
+                text.append(piece, style=s)
+        return text
+    shaft = width - 1
+    label = next((x for x in labels(rec) if len(x) + 2 <= shaft - 4), "")
+    body = _slant(shaft, right)
+    if rec.held:
+        mid = shaft // 2
+        body = body[:mid] + "⏸" + body[mid + 1:]
+    if right:
+        head, tail = "", "▶"
+    else:
+        head, tail = "◀", ""
+    text.append(head, style=line_style)
+    if label:
+        at = (shaft - len(label) - 2) // 2
+        if rec.held and at <= shaft // 2 < at + len(label) + 2:
+            at = max(0, shaft // 2 + 2) if shaft // 2 + 2 + len(label) + 2 <= shaft else at
+        text.append(body[:at], style=line_style)
+        text.append(f" {label} ", style=style)
+        text.append(body[at + len(label) + 2:], style=line_style)
+    else:
+        text.append(body, style=line_style)
+    text.append(tail, style=line_style)
+    return text
+
+
+def ladder_rows(own: list[SegRecord | Marker], peer: list[SegRecord | Marker],
+                width: int, which: str = "all", left_host: str = "") -> list[Text]:
+    """One line per segment of ``own`` (the selected socket's ladder), ``width``
+    cells wide; ``peer`` (the other end's ladder, may be empty) gives arrival times
+    and the peer's states."""
+    states = width >= NARROW
+    state_w = STATE_W if states else 0
+    side = TIME_W + 1 + (state_w + 1 if states else 0)
+    arrow_w = max(width - 2 * side - 2, 8)
+    mine = states_after(own)
+    theirs = states_after(peer)
+    shown_l = shown_r = ""
     lines: list[Text] = []
-    for rec in records:
+    for f in flights(own, peer):
+        rec = f.rec
+        # the state on each side after this segment, written where it changes
+        left_state = mine.get(id(rec), "")
+        right_state = theirs.get(id(f.other), "") if f.other is not None else ""
+        ls = left_state if left_state and left_state != shown_l else ""
+        rs = right_state if right_state and right_state != shown_r else ""
+        shown_l = left_state or shown_l
+        shown_r = right_state or shown_r
         if not keep(rec, which):
             continue
-        line = Text(f"{rec.t:9.3f}  ")
-        if isinstance(rec, Marker):
-            line.append(f"── {rec.text}", style="bold cyan" if "->" in rec.text else "yellow")
-            lines.append(line)
-            continue
-        label = rec.label
-        tags = [tag for tag, on in (("rtx", rec.retransmission), ("held", rec.held)) if on]
-        if tags:
-            label += " " + " ".join(tags)
-        style = _flag_style(rec)
-        if rec.outbound:
-            line.append(label, style=style)
-            if rec.dropped:
-                line.append(" ──x " + rec.dropped, style="bold red")
-            else:
-                line.append(" " + "─" * ARROW + ">", style="dim")
-        else:
-            if rec.dropped:
-                line.append(rec.dropped + " x──── ", style="bold red")
-            else:
-                line.append("<" + "─" * ARROW + " ", style="dim")
-            line.append(label, style=style)
+        t_left: float | None = rec.t
+        t_right = f.arrived if rec.outbound else (f.sent if f.other is not None else None)
+        if rec.dropped and not rec.outbound:
+            t_left, t_right = None, rec.t  # the peer sent it; it never reached us
+        line = Text()
+        line.append(_time(t_left), style="dim")
+        line.append(" ")
+        if states:
+            line.append(f"{ls[:state_w]:<{state_w}} ", style="bold cyan" if ls else "")
+        line.append("│", style="bold")
+        line.append_text(_arrow(f, arrow_w, left_host))
+        line.append("│", style="bold")
+        if states:
+            line.append(f" {rs[:state_w]:<{state_w}}", style="bold cyan" if rs else "")
+        line.append(" ")
+        line.append(_time(t_right), style="dim")
         lines.append(line)
     return lines
 
 
-def ladder_header(left: str, right: str, which: str) -> str:
-    shown = f"  (showing {which}: f to change)" if which != "all" else ""
-    return f"{'t':>9}  {left}  ──▶  {right}{shown}"
+def _time(t: float | None) -> str:
+    return f"{t:{TIME_W}.3f}" if t is not None else " " * (TIME_W - 1) + "…"
+
+
+def ladder_header(left: str, right: str, which: str, width: int = 100,
+                  left_state: str = "", right_state: str = "") -> Text:
+    """The lanes' names over the ladder (and each end's state now)."""
+    states = width >= NARROW
+    side = TIME_W + 1 + (STATE_W + 1 if states else 0)
+    inner = max(width - 2 * side - 2, 8)
+    lname = left + (f" ({left_state})" if left_state else "")
+    rname = right + (f" ({right_state})" if right_state else "")
+    text = Text()
+    text.append(f"{'time':>{TIME_W}} " + (f"{'state':<{STATE_W}} " if states else ""),
+                style="dim")
+    middle = lname[: inner // 2 - 1].ljust(inner // 2) + rname[-(inner - inner // 2):].rjust(
+        inner - inner // 2)
+    text.append("┌" + middle + "┐", style="bold")
+    text.append((f" {'state':<{STATE_W}}" if states else "") + f" {'time':>{TIME_W}}",
+                style="dim")
+    if which != "all":
+        text.append(f"  showing {which} (f)", style="italic")
+    return text
+
+
+def ladder_lines(records: list[SegRecord | Marker], which: str = "all",
+                 width: int = 100) -> list[Text]:
+    """The ladder of one end alone (no peer: no arrival times)."""
+    return ladder_rows(records, [], width, which)
 
 
 class Ladder(HistoryLog):
     """The scrollable ladder (see the module docstring)."""
+
+    def show_connection(self, timeline: Timeline, row: SocketRow, peer: SocketRow | None,
+                        n: int, which: str, head: Static, left: str, right: str) -> None:
+        """Draw ``row``'s ladder after the first ``n`` events (``head`` gets the lanes'
+        names), as wide as the pane."""
+        width = self.scrollable_content_region.width or max(self.app.size.width - 6, 40)
+        own = history.ladder(timeline, row, n)
+        other = history.ladder(timeline, peer, n) if peer is not None else []
+        head.update(ladder_header(left, right, which, width, row.state,
+                                  peer.state if peer is not None else ""))
+        lines = ladder_rows(own, other, width, which, row.host)
+        if not lines:
+            lines = [Text("(no segments yet)", style="dim")]
+        self.show((row.key, which, timeline.rewinds, width), lines)
+
+    def on_resize(self, event: events.Resize) -> None:
+        super().on_resize(event)
+        redraw = getattr(self.app, "refresh_all", None)
+        if redraw is not None:
+            self.call_after_refresh(redraw)  # the labels fit the new width
+
+    def show(self, context: object, lines: list[Text]) -> None:
+        self._replace_changed_tail(context, [line.plain for line in lines])
+        super().show(context, lines)
+
+    def _replace_changed_tail(self, context: object, plain: list[str]) -> None:
+        """Forget the shown lines from the first one among the last ``TAIL`` that
+        changed (a segment in flight got its arrival time): the pane then appends
+        from there instead of drawing everything again."""
+        shown: list[str] = self._plain
+        if context != self._shown_for or not self.following or not shown:
+            return
+        m = len(shown)
+        anchor_i = max(0, m - TAIL)
+        anchor = shown[anchor_i]
+        for j in range(len(plain) - 1, max(-1, len(plain) - 4 * TAIL), -1):
+            if plain[j] != anchor:
+                continue
+            k = 0
+            while anchor_i + k < m and j + k < len(plain) and shown[anchor_i + k] == plain[j + k]:
+                k += 1
+            cut = anchor_i + k
+            if cut < m and cut > 0:
+                self._truncate(cut)
+            return
+
+    def _truncate(self, keep_lines: int) -> None:
+        # RichLog keeps one rendered strip per line (no wrapping here)
+        lines: list[Any] = self.lines
+        del lines[keep_lines:]
+        self._plain = self._plain[:keep_lines]
+        self._line_cache.clear()
+        self.virtual_size = Size(self.virtual_size.width, len(lines))
