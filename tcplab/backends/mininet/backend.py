@@ -53,6 +53,7 @@ from typing import Any
 from tcplab.backends.mininet import clean as C
 from tcplab.backends.mininet import impair as I
 from tcplab.backends.mininet import net as N
+from tcplab.backends.mininet import netlink
 from tcplab.backends.mininet.capture import FrameCapture, FrameTap
 from tcplab.backends.mininet.hosts import AgentApi, AgentProc, KernelApi
 from tcplab.backends.mininet.protocol import (
@@ -151,7 +152,7 @@ class MininetBackend:
         kind = ("Open vSwitch, userspace datapath" if self.switch == "ovs" else "LinuxBridge")
         self._notice(f"building network: {len(topo.hosts)} hosts, {len(topo.switches)} "
                      f"switches ({kind}), {len(topo.links)} links")
-        why_no_netem = I.netem_missing()
+        why_no_netem = netlink.netem_missing()
         try:
             self.network = N.build(topo, self.switch)
         except N.NetError as exc:

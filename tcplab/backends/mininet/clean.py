@@ -36,6 +36,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pyroute2.netlink.exceptions import NetlinkError
+
+from tcplab.backends.mininet import netlink
+
 STATE_FILE = "state.json"
 NFT_PREFIX = "tcplab_"
 
@@ -143,11 +147,13 @@ def link_exists(name: str) -> bool:
 
 
 def delete_link(name: str) -> bool:
-    """``ip link del NAME`` in the root namespace; True when something was removed."""
+    """Delete interface NAME in the root namespace; True when something was removed."""
     if not link_exists(name):
         return False
-    done = subprocess.run(["ip", "link", "del", name], capture_output=True, check=False)
-    return done.returncode == 0
+    try:
+        return netlink.delete_link(name)
+    except (OSError, NetlinkError):
+        return False
 
 
 def delete_ovs_bridge(name: str) -> bool:

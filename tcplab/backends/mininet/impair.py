@@ -30,7 +30,6 @@ refuse the same mistakes with the same words.
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -45,23 +44,6 @@ NFT_CHAIN = "lossfw"      # not "fwd": nft refuses that name for a chain
 DEFAULT_QUEUE = 1000      # packets, netem's and the simulated link's default limit
 CHANGEABLE = ("delay", "jitter", "loss", "bw", "dup", "reorder", "queue", "up")
 _BRIDGE_CAN = frozenset(("loss", "up", "queue"))
-
-
-def netem_missing() -> str | None:
-    """None when netem works here, else why not (one line)."""
-    script = ("ip link add tcplab0 type veth peer name tcplab1 && "
-              "tc qdisc add dev tcplab0 root netem delay 1ms")
-    try:
-        done = subprocess.run(["unshare", "--net", "sh", "-c", script], capture_output=True,
-                              text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"cannot test for netem ({exc})"
-    if done.returncode == 0:
-        return None
-    if "Specified qdisc kind is unknown" in done.stderr:
-        return "this kernel has no netem"
-    lines = done.stderr.strip().splitlines()
-    return f"netem test failed: {lines[-1] if lines else 'exit status ' + str(done.returncode)}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,11 +22,15 @@ when there are many, since start-up time is a figure users see.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 from collections.abc import Sequence
 from typing import Any
 
+from pyroute2.netlink.exceptions import NetlinkError
+
+from tcplab.backends.mininet import netlink
 from tcplab.lab.topology import LinkSpec, TopologySpec
 
 OFFLOADS = ("tx", "tso", "gso", "gro")
@@ -173,7 +177,8 @@ def build(topo: TopologySpec, switch: str = "linuxbridge") -> Network:
             network.stop()
         finally:
             for name in [*root_names(topo)[0], *topo.switches]:
-                subprocess.run(["ip", "link", "del", name], capture_output=True, check=False)
+                with contextlib.suppress(OSError, NetlinkError):
+                    netlink.delete_link(name)
         raise NetError(f"building the Mininet network failed: {exc}") from None
     return network
 

@@ -1,0 +1,91 @@
+"""The Mininet backend's netlink work, through pyroute2.
+
+Links are inspected and deleted, scratch namespaces made, and qdiscs (netem where the
+kernel has it, htb for a bandwidth) set with netlink messages, not by running ``ip``
+and ``tc``: errors come back as numbers, not as text to parse, and nothing depends on
+the version of iproute2.  A namespace is named by a path (``/proc/PID/ns/net`` of a
+Mininet host's shell) or None for the root namespace.  ``nft`` and ``ethtool`` stay
+command lines: pyroute2 speaks neither's netlink family in full.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pyroute2 import IPRoute, NetNS, netns
+from pyroute2.netlink.exceptions import NetlinkError
+
+
+@contextmanager
+def route(ns: str | None = None) -> Iterator[Any]:
+    """An rtnetlink socket in the root namespace (None) or the one at path ``ns``."""
+    sock = IPRoute() if ns is None else NetNS(ns)
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+def link_names(ns: str | None = None) -> list[str]:
+    with route(ns) as ipr:
+        return [str(link.get_attr("IFLA_IFNAME")) for link in ipr.get_links()]
+
+
+def delete_link(name: str, ns: str | None = None) -> bool:
+    """Delete interface ``name`` (a veth's peer goes with it); True when it existed."""
+    with route(ns) as ipr:
+        found = ipr.link_lookup(ifname=name)
+        if not found:
+            return False
+        try:
+            ipr.link("del", index=found[0])
+        except NetlinkError as exc:
+            if exc.code == errno.ENODEV:
+                return False  # gone meanwhile (its veth peer was deleted)
+            raise
+        return True
+
+
+def netem_missing() -> str | None:
+    """None when this kernel has netem, else why not (one line).  Found out on a veth pair
+    in a scratch namespace, so no lab interface is touched."""
+    name = f"tcplab-probe-{os.getpid()}"
+    try:
+        ns = NetNS(name, flags=os.O_CREAT)
+    except (OSError, NetlinkError) as exc:
+        return f"cannot test for netem ({exc})"
+    try:
+        ns.link("add", ifname="tcplab0", kind="veth", peer="tcplab1")
+        ns.tc("add", "netem", ns.link_lookup(ifname="tcplab0")[0], delay=1000)
+    except NetlinkError as exc:
+        if exc.code == errno.ENOENT:  # "Specified qdisc kind is unknown"
+            return "this kernel has no netem"
+        return f"netem test failed: {exc}"
+    finally:
+        ns.close()
+        netns.remove(name)
+    return None
+
+
+def replace_netem(ns: str | None, ifname: str, params: dict[str, Any]) -> None:
+    """``tc qdisc replace dev IFNAME root netem ...`` with pyroute2's netem keywords
+    (``delay``/``jitter`` in µs, ``loss``/``duplicate``/``reorder`` in percent,
+    ``limit`` in packets, ``rate`` in bit/s)."""
+    with route(ns) as ipr:
+        ipr.tc("replace", "netem", ipr.link_lookup(ifname=ifname)[0], **params)
+
+
+def set_rate(ns: str | None, ifname: str, bits_per_s: int) -> None:
+    """An htb root qdisc limiting ``ifname`` to ``bits_per_s`` (one default class)."""
+    with route(ns) as ipr:
+        index = ipr.link_lookup(ifname=ifname)[0]
+        kinds = {q.get_attr("TCA_KIND") for q in ipr.get_qdiscs(index=index)
+                 if q["parent"] == 0xFFFFFFFF}
+        if "htb" not in kinds:  # a second `replace` of an htb root is refused: change its class
+            ipr.tc("replace", "htb", index, 0x10000, default=0x10001)
+        ipr.tc("replace-class", "htb", index, 0x10001, parent=0x10000,
+               rate=f"{bits_per_s}bit", ceil=f"{bits_per_s}bit", burst=16 * 1514)
