@@ -7,30 +7,47 @@ checks every segment the engine sends.  ``tcplab pkt [flags] FILE...`` prints
 
 The supported subset
 --------------------
-* Option lines before the first event: ``--tolerance_usecs=N``, ``--ip_version=ipv4``
-  and the command-line flags (``--mss=N``, ``--wscale=N``, ``--rcvbuf=N``,
+* Option lines before the first event: ``--tolerance_usecs=N``,
+  ``--tolerance_percent=P`` (an event may also stray P% of the interval since the
+  previous one), ``--tcp_ts_tick_usecs=N`` (accepted; TS val is not compared),
+  ``--ip_version=ipv4`` and the command-line flags (``--mss=N``, ``--wscale=N``, ``--rcvbuf=N``,
   ``--no-sack``, ``--no-timestamps``, ``--delayed-ack-ms=N``, ``--msl-ms=N``,
   ``--tolerance-ms=N``, ``--options=strict|unordered|ignore``, ``--ignore-window``,
   ``--ignore-psh``).  A script's option lines override the command line.
 * Times: absolute (``0.1``), relative (``+0.1``, counted from the previous line's
-  actual time: an outbound line's segment time, a blocking call's start) and
-  ranges ``a...b`` / ``+a...+b``.  Backtick lines are ignored (listed with ``-v``).
+  actual time: an outbound line's segment time, a blocking call's start), ranges
+  ``a...b`` / ``+a...+b`` / ``+a~+b`` (the event must happen inside), and ``*`` on
+  outbound packets (any time).  Shell commands in backticks, with or without a time,
+  on one line or several, are accepted and never run (``-v`` names each).
+* ``%{ ... }%`` blocks (after a time or alone, on one line or several) are checked
+  as packetdrill does on Linux: ``assert`` statements and expressions over the
+  connection's TCP_INFO (:mod:`tcplab.pkt.tcpinfo` lists the names: ``tcpi_state``
+  with ``TCPI_*`` states, ``tcpi_snd_cwnd``, ``tcpi_rto``, ``tcpi_unacked``,
+  ``tcpi_options`` with ``TCPI_OPT_*``...).  Only names, constants, arithmetic,
+  comparisons and and/or/not are allowed (:mod:`tcplab.pkt.snippet`); a name tcplab
+  does not offer makes the script SKIP, naming it.
 * Syscalls: ``socket``, ``bind``, ``listen``, ``accept``, ``connect`` (``-1
   EINPROGRESS`` when non-blocking), ``write``/``send``, ``read``/``recv``, ``close``,
   ``shutdown`` (SHUT_RD/WR/RDWR), ``setsockopt``/``getsockopt`` (SO_REUSEADDR,
   SO_RCVBUF, SO_SNDBUF, SO_ERROR, TCP_NODELAY, SO_KEEPALIVE, TCP_KEEPIDLE,
   TCP_KEEPINTVL, TCP_KEEPCNT, IP_TTL, IP_TOS), ``fcntl`` (F_GETFL, F_SETFL
-  O_NONBLOCK); ``...`` is "any argument"; results ``= N`` or ``= -1 ERRNO (text)``.
+  O_NONBLOCK), ``sendmsg`` with a plain iovec (``{msg_name(...)=..., msg_iov(2)=[{...,
+  40}, {..., 20}], msg_flags=0}``); ``...`` is "any argument"; results ``= N`` or
+  ``= -1 ERRNO (text)``.  The fd a script gives ``socket``/``accept`` is the fd it gets.
+  ``send(..., MSG_OOB)`` SKIPs: the engine has no urgent data.
   A blocking call that cannot finish at once stays pending while the following
   packet lines run and is checked when it returns (inside ``a...b`` when the line
   has a range); another syscall line while it is pending is a failure.
 * Packets: ``<`` inbound, ``>`` outbound; flags from ``S . P F R``;
-  ``seq:end(len)``; ``ack N``; ``win N``; options ``<mss N,sackOK,TS val V ecr E,nop,
-  eol,wscale W,sack a:b c:d>``, and ``<...>`` on outbound lines (options not checked).
-  An outbound line without ``<...>`` expects no options at all.
-* Anything else (python blocks, ``*`` times, ECN/URG, UDP/ICMP, IPv6, other
-  syscalls or socket options, packetdrill options like ``--mtu``) makes the script
-  SKIP with the line and the reason -- never a silent pass.
+  ``seq:end(len)``; ``ack N`` (on an inbound line without ``.`` it is sent with the
+  ACK bit clear, as packetdrill does); ``win N``; options ``<mss N,sackOK,TS val V
+  ecr E,nop,eol,wscale W,sack a:b c:d>``, and ``<...>`` on outbound lines (options
+  not checked).  An outbound line without ``<...>`` expects no options at all.  An
+  outbound line longer than the engine's segments takes the full-sized segments the
+  engine sent at the same instant as one, as Linux's TSO hands them to packetdrill.
+* Anything else (ECN/URG, UDP/ICMP, IPv6, ``*`` on other lines, other syscalls or
+  socket options, packetdrill options like ``--mtu``) makes the script SKIP with the
+  line and the reason -- never a silent pass.
 
 Numbering rules
 ---------------

@@ -57,6 +57,8 @@ class Settings:
     ignore_window: bool = False
     options: str = "strict"
     tolerance: float = 0.004       # seconds; packetdrill's default is 4000 us
+    tolerance_percent: float = 0.0  # of the interval since the previous event, if larger
+    ts_tick: float | None = None   # --tcp_ts_tick_usecs, in seconds (TS val is not compared)
     ignore_psh: bool = False
     config_overrides: dict[str, int | float | bool] = field(default_factory=dict)
 
@@ -86,6 +88,15 @@ class Settings:
             self.tolerance = _number(name, value) / 1000
         elif key == "tolerance-usecs":
             self.tolerance = _number(name, value) / 1_000_000
+        elif key == "tolerance-percent":
+            self.tolerance_percent = _number(name, value)
+        elif key == "tcp-ts-tick-usecs":
+            # packetdrill uses it to check outbound TS val against the clock; tcplab
+            # does not compare TS val (it is the engine's clock), so it only checks it
+            tick = _number(name, value)
+            if tick <= 0:
+                raise SettingError(f"--{name} must be positive")
+            self.ts_tick = tick / 1_000_000
         elif key == "ip-version":
             if value != "ipv4":
                 raise UnsupportedSetting(f"--{name}={value}: only ipv4 is supported")

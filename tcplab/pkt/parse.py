@@ -4,76 +4,58 @@ Theory of operation
 -------------------
 A script is read as *logical lines*: comments (``//`` and ``/* */``) are removed,
 and physical lines are joined while a ``(``, ``[`` or ``{`` is still open, so a
-syscall may span lines.  Each logical line keeps the number of its first physical
-line, which every error and every runner message quotes.
+syscall may span lines.  Two kinds of block are read whole before that, because
+their text is not packetdrill's: a backtick shell command (it may span lines) and
+a ``%{ ... }%`` Python block (``//`` is Python's floor division there).  Each
+logical line keeps the number of its first physical line, which every error and
+every runner message quotes.
 
-Lines are either option lines (``--name=value``, only before the first event) or
-events.  An event starts with a time (``0.1``, ``+0.1``, ``0.1...0.2``,
-``+0...+0.2``) followed by one of:
+Lines are either option lines (``--name=value``, before the first event; backtick
+commands may come first) or events.  An event starts with a time (``0.1``,
+``+0.1``, ``0.1...0.2``, ``+.1~+.105``, ``*`` on outbound packets) followed by one of:
 
 * ``<`` / ``>`` -- an inbound / outbound TCP packet (:class:`Packet`);
 * a backtick shell command -- kept but never run (:class:`Command`);
+* ``%{ ... }%`` -- assertions over TCP_INFO (:class:`PyBlock`, :mod:`tcplab.pkt.snippet`);
 * ``name(args) = result [ERRNO (text)]`` -- a syscall (:class:`Syscall`).
 
+Commands and Python blocks may also stand without a time (they happen at ``+0``).
 Two exceptions carry the line number: :class:`ScriptError` for text that is not
 valid in this language (the runner reports FAIL) and :class:`Unsupported` for valid
 packetdrill outside tcplab's subset (the runner reports SKIP).  Option *values* are
-interpreted by the runner, which knows their meaning.
+interpreted by the runner, which knows their meaning; syscall arguments are parsed
+by :mod:`tcplab.pkt.args`.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from types import EllipsisType
 from typing import NamedTuple
 
+from tcplab.pkt import tcpinfo
+from tcplab.pkt.args import (
+    CONSTANTS,
+    Array,
+    Call,
+    Expr,
+    Name,
+    Or,
+    Str,
+    Struct,
+    Tokens,
+    const_int,
+    expr,
+    expr_list,
+)
+from tcplab.pkt.errors import ScriptError, Unsupported
+from tcplab.pkt.snippet import Snippet, compile_snippet, snippet_source
 from tcplab.tcp import segment as sg
 
-
-class ScriptError(Exception):
-    """Invalid script text; ``lineno`` is 1-based (0 = the file as a whole)."""
-
-    def __init__(self, lineno: int, message: str) -> None:
-        super().__init__(f"line {lineno}: {message}")
-        self.lineno = lineno
-        self.message = message
-
-
-class Unsupported(ScriptError):
-    """Valid packetdrill that tcplab does not run; the script is skipped."""
-
-
-# --- syscall argument expressions -------------------------------------------------
-
-class Name(NamedTuple):
-    """A symbolic constant such as ``SOCK_STREAM`` (resolved by the runner)."""
-
-    name: str
-
-
-class Str(NamedTuple):
-    value: str
-
-
-class Array(NamedTuple):
-    items: tuple[Expr, ...]
-
-
-class Struct(NamedTuple):
-    fields: tuple[tuple[str | None, Expr], ...]
-
-
-class Call(NamedTuple):
-    func: str
-    args: tuple[Expr, ...]
-
-
-class Or(NamedTuple):
-    terms: tuple[Expr, ...]
-
-
-Expr = EllipsisType | int | Name | Str | Array | Struct | Call | Or
+__all__ = ["CONSTANTS", "SYSCALLS", "Array", "Call", "Command", "Event", "Expr", "Name",
+           "OptionLine", "Or", "Packet", "PyBlock", "Script", "ScriptError", "Str",
+           "Struct", "Syscall", "Time", "Unsupported", "const_int", "parse_event",
+           "parse_file", "parse_options", "parse_text"]
 
 
 # --- events ------------------------------------------------------------------------
@@ -81,11 +63,16 @@ Expr = EllipsisType | int | Name | Str | Array | Struct | Call | Or
 @dataclass(frozen=True, slots=True)
 class Time:
     """When an event happens.  ``relative`` times count from the previous event's
-    actual time; ``end`` is set for ``a...b`` ranges (same base as ``start``)."""
+    actual time; ``end`` is set for ``a...b`` / ``a~b`` ranges (same base as
+    ``start``); ``any_time`` is packetdrill's ``*``."""
 
     relative: bool
     start: float
     end: float | None = None
+    any_time: bool = False
+
+
+NOW = Time(True, 0.0)   # the time of a command or Python block written without one
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +84,7 @@ class Packet:
     flags: int
     seq: int
     length: int
-    ack: int | None
+    ack: int | None     # inbound: sent even without the '.' flag, as packetdrill does
     win: int | None
     options: tuple[sg.Option, ...] | None   # None: no ``<...>`` part written
     any_options: bool                       # ``<...>``: options not checked
@@ -123,7 +110,17 @@ class Command:
     time: Time
 
 
-Event = Packet | Syscall | Command
+@dataclass(frozen=True, slots=True)
+class PyBlock:
+    """A ``%{ }%`` block: checked against the connection's TCP_INFO."""
+
+    lineno: int
+    text: str
+    time: Time
+    snippet: Snippet
+
+
+Event = Packet | Syscall | Command | PyBlock
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,16 +139,24 @@ class Script:
 
 SYSCALLS = frozenset({
     "socket", "bind", "listen", "accept", "connect", "write", "send", "read", "recv",
-    "close", "shutdown", "setsockopt", "getsockopt", "fcntl",
+    "close", "shutdown", "setsockopt", "getsockopt", "fcntl", "sendmsg",
 })
 
 _FLAG_BITS = {"S": sg.SYN, "F": sg.FIN, "R": sg.RST, "P": sg.PSH, ".": sg.ACK}
 _NUM = r"(?:\d+(?:\.\d+)?|\.\d+)"
 _TIME_RE = re.compile(
-    rf"(?P<rel>\+)?(?P<start>{_NUM})(?:\.\.\.(?P<rel2>\+)?(?P<end>{_NUM}))?(?=\s|$)")
+    rf"(?P<rel>\+)?(?P<start>{_NUM})(?:(?:\.\.\.|~)(?P<rel2>\+)?(?P<end>{_NUM}))?(?=\s|$)")
 _OPTION_LINE_RE = re.compile(r"--(?P<name>[A-Za-z0-9_-]+)(?:=(?P<value>.*))?$")
 _SEQ_RE = re.compile(r"(\d+):(\d+)\((\d+)\)$")
+# a line that opens a block read whole: [time] ` or [time] %{
+_BLOCK_RE = re.compile(r"\s*(?P<time>[-+*.~0-9]+\s+)?(?P<open>`|%\{)")
 _U32 = 0xFFFFFFFF
+
+
+class _Line(NamedTuple):
+    lineno: int
+    text: str
+    python: str | None = None   # a %{ }% block's source (``text`` is its time)
 
 
 def parse_file(path: str) -> Script:
@@ -164,30 +169,50 @@ def parse_file(path: str) -> Script:
 def parse_text(text: str, path: str = "<script>") -> Script:
     options: list[OptionLine] = []
     events: list[Event] = []
-    for lineno, line in _logical_lines(text):
-        if line.startswith("--"):
-            if events:
+    for line in _logical_lines(text):
+        lineno = line.lineno
+        if line.python is not None:
+            time = _parse_time(line.text, lineno)[0] if line.text else NOW
+            _not_any_time(time, lineno, "%{ }% blocks")
+            snippet = compile_snippet(line.python, lineno, tcpinfo.NAMES)
+            shown = f"{line.text} %{{ {' '.join(line.python.split())} }}%".strip()
+            events.append(PyBlock(lineno, shown, time, snippet))
+            continue
+        if line.text.startswith("--"):
+            if any(not isinstance(e, Command) for e in events):
                 raise ScriptError(lineno, "option lines must come before the first event")
-            m = _OPTION_LINE_RE.match(line)
+            m = _OPTION_LINE_RE.match(line.text)
             if not m:
-                raise ScriptError(lineno, f"bad option line {line!r}")
+                raise ScriptError(lineno, f"bad option line {line.text!r}")
             options.append(OptionLine(lineno, m.group("name"), m.group("value")))
             continue
-        events.append(parse_event(line, lineno))
+        events.append(parse_event(line.text, lineno))
     return Script(path, tuple(options), tuple(events))
 
 
-def _logical_lines(text: str) -> list[tuple[int, str]]:
-    """Strip comments, join lines inside open brackets; (first line number, text)."""
-    out: list[tuple[int, str]] = []
+def _logical_lines(text: str) -> list[_Line]:
+    """Strip comments, join lines inside open brackets, read blocks whole."""
+    raw = text.splitlines()
+    out: list[_Line] = []
     buf: list[str] = []
     start = 0
     depth = 0
     in_block_comment = False
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        line, in_block_comment = _strip_comments(raw, in_block_comment, lineno)
-        if line.lstrip().startswith("%{"):
-            raise Unsupported(lineno, "python blocks (%{ }%) are not supported")
+    i = 0
+    while i < len(raw):
+        lineno = i + 1
+        if not buf and not in_block_comment:
+            m = _BLOCK_RE.match(raw[i])
+            if m:
+                i = _read_block(raw, i, m, out)
+                continue
+        line, in_block_comment = _strip_comments(raw[i], in_block_comment, lineno)
+        i += 1
+        if "%{" in line:
+            raise ScriptError(lineno, "a %{ }% block must start its line (after an optional "
+                                      "time)")
+        if "}%" in line:
+            raise ScriptError(lineno, "'}%' without a '%{' that opens its line")
         if not line.strip() and not buf:
             continue
         if not buf:
@@ -197,13 +222,44 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
         if depth <= 0:
             joined = " ".join(part for part in buf if part)
             if joined:
-                out.append((start, joined))
+                out.append(_Line(start, joined))
             buf, depth = [], 0
     if in_block_comment:
         raise ScriptError(start or 1, "unterminated /* comment")
     if buf:
         raise ScriptError(start, "unbalanced brackets at end of file")
     return out
+
+
+def _read_block(raw: list[str], i: int, m: re.Match[str], out: list[_Line]) -> int:
+    """Read a backtick command or a %{ }% block that opens at line ``i``; returns the
+    index of the line after it."""
+    lineno = i + 1
+    python = m.group("open") == "%{"
+    close = "}%" if python else "`"
+    time = (m.group("time") or "").strip()
+    first = raw[i][m.end():]
+    body: list[str] = []
+    j = i
+    text = first
+    while close not in text:
+        j += 1
+        if j >= len(raw):
+            what = "%{ block (no '}%')" if python else "backtick command"
+            raise ScriptError(lineno, f"unterminated {what}")
+        body.append(text)
+        text = raw[j]
+    inside, after = text.split(close, 1)
+    after = after.strip()
+    if after and not after.startswith("//"):
+        raise ScriptError(j + 1, f"unexpected {after!r} after {close!r}")
+    if python:
+        source = snippet_source(body[0], [*body[1:], inside]) if body else inside.strip()
+        out.append(_Line(lineno, time, source))
+    else:
+        command = " ".join(part.strip() for part in [*body, inside] if part.strip())
+        out.append(_Line(lineno, f"{time} `{command}`".strip()))
+    return j + 1
 
 
 def _strip_comments(line: str, in_block: bool, lineno: int) -> tuple[str, bool]:
@@ -249,10 +305,10 @@ def _bracket_balance(line: str) -> int:
     return depth
 
 
-def parse_event(line: str, lineno: int) -> Event:
-    """One logical line that starts with a time."""
+def _parse_time(line: str, lineno: int) -> tuple[Time, str]:
+    """The time at the start of ``line`` and the rest of the line."""
     if line.startswith("*"):
-        raise Unsupported(lineno, "'*' (any time) events are not supported")
+        return Time(True, 0.0, any_time=True), line[1:].strip()
     m = _TIME_RE.match(line)
     if not m:
         raise ScriptError(lineno, f"expected a time at the start of {line!r}")
@@ -263,12 +319,28 @@ def parse_event(line: str, lineno: int) -> Event:
         raise ScriptError(lineno, "a range starting at an absolute time must end at one")
     if end is not None and end < start:
         raise ScriptError(lineno, "time range ends before it starts")
-    time = Time(relative, start, end)
-    rest = line[m.end():].strip()
+    return Time(relative, start, end), line[m.end():].strip()
+
+
+def _not_any_time(time: Time, lineno: int, what: str) -> None:
+    if time.any_time:
+        raise Unsupported(lineno, f"'*' (any time) is supported on outbound packets, "
+                                  f"not on {what}")
+
+
+def parse_event(line: str, lineno: int) -> Event:
+    """One logical line: a time (or none, for a backtick command) and an event."""
+    if line.startswith("`"):
+        time, rest = NOW, line
+    else:
+        time, rest = _parse_time(line, lineno)
     if not rest:
         raise ScriptError(lineno, "nothing after the time")
     if rest[0] in "<>":
-        return _parse_packet(rest, lineno, line, time)
+        pkt = _parse_packet(rest, lineno, line, time)
+        if not pkt.inbound or not time.any_time:
+            return pkt
+    _not_any_time(time, lineno, "inbound packets, syscalls or commands")
     if rest[0] == "`":
         if not rest.endswith("`") or len(rest) < 2:
             raise ScriptError(lineno, "unterminated backtick command")
@@ -315,8 +387,10 @@ def _parse_packet(rest: str, lineno: int, line: str, time: Time) -> Packet:
         else:
             win = value
         i += 2
-    if ack is not None and not flags & sg.ACK:
-        raise ScriptError(lineno, "'ack N' given but the '.' flag is missing")
+    if ack is not None and not flags & sg.ACK and not inbound:
+        # packetdrill sends an inbound one with the ACK bit clear and the field set;
+        # the engine never sends such a segment
+        raise ScriptError(lineno, "'ack N' on an outbound packet needs the '.' flag")
     options = None
     any_options = False
     if opts_text is not None:
@@ -386,54 +460,26 @@ def _sack_block(word: str, lineno: int) -> tuple[int, int]:
 
 # --- syscalls ------------------------------------------------------------------------
 
-_TOKEN_RE = re.compile(r"""\s*(?:(?P<ell>\.\.\.)|(?P<hex>-?0x[0-9a-fA-F]+)|(?P<num>-?\d+)
-    |(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<str>"[^"]*")|(?P<punct>[()\[\]{},=|]))""", re.X)
 
-
-class _Tokens:
-    def __init__(self, text: str, lineno: int) -> None:
-        self.lineno = lineno
-        self.items: list[tuple[str, str]] = []
-        pos = 0
-        text = text.rstrip()
-        while pos < len(text):
-            m = _TOKEN_RE.match(text, pos)
-            if not m or m.end() == pos:
-                raise ScriptError(lineno, f"unexpected text {text[pos:].strip()!r}")
-            kind = m.lastgroup or ""
-            self.items.append((kind, m.group(kind)))
-            pos = m.end()
-        self.pos = 0
-
-    def peek(self) -> tuple[str, str]:
-        return self.items[self.pos] if self.pos < len(self.items) else ("end", "")
-
-    def take(self, value: str | None = None) -> tuple[str, str]:
-        tok = self.peek()
-        if value is not None and tok[1] != value:
-            raise ScriptError(self.lineno, f"expected {value!r}, found {tok[1] or 'end of line'!r}")
-        if tok[0] == "end":
-            raise ScriptError(self.lineno, "unexpected end of line")
-        self.pos += 1
-        return tok
-
+# --- syscalls ------------------------------------------------------------------------
 
 _RESULT_RE = re.compile(
     r"(?P<res>[^\s(]+)\s*(?P<errno>[A-Z][A-Z0-9]*)?\s*(?:\((?P<text>.*)\))?$")
 
 
 def _parse_syscall(rest: str, lineno: int, line: str, time: Time) -> Syscall:
+    called = re.match(r"([A-Za-z_]\w*)\s*\(", rest)
+    if called and called.group(1) not in SYSCALLS:
+        raise Unsupported(lineno, f"syscall {called.group(1)}() is not supported")
     eq = _top_level_equals(rest)
     if eq < 0:
         raise ScriptError(lineno, "syscall without '= result'")
-    toks = _Tokens(rest[:eq], lineno)
+    toks = Tokens(rest[:eq], lineno)
     kind, name = toks.take()
-    if kind != "name":
+    if kind != "name" or name not in SYSCALLS:
         raise ScriptError(lineno, f"expected a packet or a syscall, found {name!r}")
-    if name not in SYSCALLS:
-        raise Unsupported(lineno, f"syscall {name}() is not supported")
     toks.take("(")
-    args = _expr_list(toks, ")")
+    args = expr_list(toks, ")")
     if toks.peek()[0] != "end":
         raise ScriptError(lineno, f"unexpected {toks.peek()[1]!r} before '='")
     # The text in parentheses after the result ("(Operation now in progress)") is
@@ -441,8 +487,8 @@ def _parse_syscall(rest: str, lineno: int, line: str, time: Time) -> Syscall:
     m = _RESULT_RE.match(rest[eq + 1:].strip())
     if not m:
         raise ScriptError(lineno, "bad syscall result, expected '= N [ERRNO (text)]'")
-    res_toks = _Tokens(m.group("res"), lineno)
-    result = const_int(_expr(res_toks), lineno)
+    res_toks = Tokens(m.group("res"), lineno)
+    result = const_int(expr(res_toks), lineno)
     if res_toks.peek()[0] != "end":
         raise ScriptError(lineno, f"bad syscall result {m.group('res')!r}")
     errno = m.group("errno")
@@ -467,89 +513,3 @@ def _top_level_equals(text: str) -> int:
         elif ch == "=" and depth == 0:
             return i
     return -1
-
-
-def _expr_list(toks: _Tokens, close: str) -> tuple[Expr, ...]:
-    items: list[Expr] = []
-    if toks.peek()[1] == close:
-        toks.take()
-        return ()
-    while True:
-        items.append(_expr(toks))
-        if toks.take()[1] == close:
-            return tuple(items)
-        if toks.items[toks.pos - 1][1] != ",":
-            raise ScriptError(toks.lineno, f"expected ',' or {close!r}")
-
-
-def _expr(toks: _Tokens) -> Expr:
-    terms = [_atom(toks)]
-    while toks.peek()[1] == "|":
-        toks.take()
-        terms.append(_atom(toks))
-    return terms[0] if len(terms) == 1 else Or(tuple(terms))
-
-
-def _atom(toks: _Tokens) -> Expr:
-    kind, text = toks.take()
-    if kind == "ell":
-        return ...
-    if kind == "hex":
-        return int(text, 16)
-    if kind == "num":
-        return int(text)
-    if kind == "str":
-        return Str(text[1:-1])
-    if kind == "name":
-        if toks.peek()[1] == "(":
-            toks.take()
-            return Call(text, _expr_list(toks, ")"))
-        return Name(text)
-    if text == "[":
-        return Array(_expr_list(toks, "]"))
-    if text == "{":
-        return _struct(toks)
-    raise ScriptError(toks.lineno, f"unexpected {text!r}")
-
-
-def _struct(toks: _Tokens) -> Struct:
-    fields: list[tuple[str | None, Expr]] = []
-    while toks.peek()[1] != "}":
-        key: str | None = None
-        if toks.peek()[0] == "name" and toks.pos + 1 < len(toks.items) \
-                and toks.items[toks.pos + 1][1] == "=":
-            key = toks.take()[1]
-            toks.take("=")
-        fields.append((key, _expr(toks)))
-        if toks.peek()[1] == ",":
-            toks.take()
-    toks.take("}")
-    return Struct(tuple(fields))
-
-
-CONSTANTS = {
-    "AF_INET": 2, "PF_INET": 2, "AF_INET6": 10, "PF_INET6": 10,
-    "SOCK_STREAM": 1, "SOCK_DGRAM": 2, "SOCK_NONBLOCK": 0o4000,
-    "IPPROTO_TCP": 6, "IPPROTO_IP": 0, "SOL_SOCKET": 1, "SOL_TCP": 6,
-    "SO_REUSEADDR": 2, "SO_ERROR": 4, "SO_SNDBUF": 7, "SO_RCVBUF": 8, "TCP_NODELAY": 1,
-    "SO_KEEPALIVE": 9, "TCP_KEEPIDLE": 4, "TCP_KEEPINTVL": 5, "TCP_KEEPCNT": 6,
-    "IP_TOS": 1, "IP_TTL": 2,
-    "F_GETFL": 3, "F_SETFL": 4, "O_RDONLY": 0, "O_WRONLY": 1, "O_RDWR": 2,
-    "O_NONBLOCK": 0o4000, "SHUT_RD": 0, "SHUT_WR": 1, "SHUT_RDWR": 2,
-}
-
-
-def const_int(expr: Expr, lineno: int) -> int:
-    """Evaluate an integer expression made of numbers and known constants."""
-    if isinstance(expr, int):
-        return expr
-    if isinstance(expr, Name):
-        if expr.name in CONSTANTS:
-            return CONSTANTS[expr.name]
-        raise Unsupported(lineno, f"constant {expr.name} is not supported")
-    if isinstance(expr, Or):
-        value = 0
-        for term in expr.terms:
-            value |= const_int(term, lineno)
-        return value
-    raise ScriptError(lineno, f"expected a number, found {expr!r}")

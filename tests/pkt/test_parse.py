@@ -7,7 +7,7 @@ import pytest
 from tcplab.pkt.parse import (
     Array,
     Call,
-    Command,
+    Event,
     Name,
     Or,
     Packet,
@@ -24,7 +24,7 @@ from tcplab.pkt.parse import (
 from tcplab.tcp import segment as sg
 
 
-def event(line: str) -> Packet | Syscall | Command:
+def event(line: str) -> Event:
     return parse_event(line, 1)
 
 
@@ -76,7 +76,7 @@ def test_sack_blocks_and_eol() -> None:
     "+0 < X 0:0(0) win 1",            # unknown flag
     "+0 < S 0:5(0) win 1",            # end != seq + len
     "+0 < S 0:0 win 1",               # no (len)
-    "+0 < S 0:0(0) ack 1 win 1",      # ack without '.'
+    "+0 > S 0:0(0) ack 1",            # ack without '.' on an outbound packet
     "+0 < S 0:0(0) win 70000",        # window does not fit 16 bits
     "+0 < S 0:0(0) win 1 <...>",      # <...> is for outbound lines only
     "+0 < S 0:0(0) win 1 <mss>",      # option without its value
@@ -95,7 +95,8 @@ def test_bad_packets(text: str) -> None:
     ("+0 < S 0:0(0) win 1 <FO abcd>", "FO"),
     ("+0 < udp (1)", "udp"),
     ("+0 poll([{fd=3}], 1, 0) = 1", "poll"),
-    ("* > S 0:0(0) <...>", "any time"),
+    ("* < S 0:0(0) win 1", "any time"),
+    ("* close(3) = 0", "any time"),
 ])
 def test_unsupported(text: str, why: str) -> None:
     with pytest.raises(Unsupported) as info:
@@ -164,6 +165,7 @@ def test_script_errors_carry_line_numbers() -> None:
     with pytest.raises(ScriptError) as late_option:
         parse_text("0 close(3) = 0\n--mss=1000\n")
     assert late_option.value.lineno == 2
-    with pytest.raises(Unsupported) as python:
+    with pytest.raises(ScriptError) as python:
         parse_text("0 close(3) = 0\n%{\nprint(1)\n}%\n")
-    assert python.value.lineno == 2
+    assert python.value.lineno == 3
+    assert "a function call" in str(python.value)
