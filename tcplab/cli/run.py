@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="idle time before keep-alive probes, on sockets that turn them on "
                         "(keepalive=on); probes then go every SECONDS/5, at most 75 s "
                         "(default 7200, RFC 9293; labs often use 5-30)")
+    p.add_argument("--stack", action="append", default=[], metavar="HOST=linux|tcplab",
+                   help="whose TCP runs on HOST: linux makes it a kernel host (Linux's TCP; "
+                        "Mininet only), tcplab a stack host; all=linux for every host; "
+                        "repeatable")
     p.add_argument("-v", "--verbose", action="store_true", help="print every segment too")
     return p
 
@@ -99,6 +103,27 @@ def choose_backend(kind: str, seed: int, virtual: bool, config: Config | None = 
     return MininetBackend(seed, config=config, switch=switch), None
 
 
+STACKS = ("linux", "tcplab")
+
+
+def apply_stacks(topo: TopologySpec, choices: list[str]) -> TopologySpec:
+    """``topo`` with each ``HOST=linux|tcplab`` of ``--stack`` applied, in order (so
+    ``all=linux --stack h1=tcplab`` leaves h1 on tcplab's stack)."""
+    names = [h.name for h in topo.hosts]
+    kernel = {h.name: h.kernel for h in topo.hosts}
+    for choice in choices:
+        host, sep, stack = choice.partition("=")
+        if not sep or stack not in STACKS:
+            raise SystemExit(f"tcplab run: --stack {choice}: write HOST=linux or "
+                             f"HOST=tcplab (or all=linux)")
+        if host != "all" and host not in kernel:
+            raise SystemExit(f"tcplab run: --stack {choice}: no host {host!r} in "
+                             f"{topo.name} (hosts: {', '.join(names)})")
+        for name in names if host == "all" else [host]:
+            kernel[name] = stack == "linux"
+    return replace(topo, hosts=tuple(replace(h, kernel=kernel[h.name]) for h in topo.hosts))
+
+
 def load_scenario(path: str) -> list[tuple[int, C.Command]]:
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -137,11 +162,17 @@ def main(argv: list[str]) -> int:
             raise SystemExit("tcplab run: --msl must be between 0 and 3600 seconds")
         if args.keepalive is not None and not 1 <= args.keepalive <= 86400:
             raise SystemExit("tcplab run: --keepalive must be between 1 and 86400 seconds")
+        topo = apply_stacks(topo, args.stack)
         settings = RunInputs.of(topo, backend="", mechanism="", seed=args.seed,
                                 virtual=args.virtual_time, msl=args.msl,
                                 keepalive=args.keepalive)
         backend, notice = choose_backend(args.backend, args.seed, args.virtual_time,
                                          settings.config(), args.switch)
+        linux = [h.name for h in topo.hosts if h.kernel]
+        if args.stack and linux and backend.name != "mininet":
+            raise SystemExit(f"tcplab run: --stack: {', '.join(linux)} would run Linux's TCP, "
+                             f"which needs the Mininet backend: "
+                             f"{notice or 'run as root with --backend mininet'}")
     except SystemExit as exc:
         print(exc, file=sys.stderr)
         return 2
