@@ -82,23 +82,34 @@ def sim_lab(sheet: Sheet, seed: int | None = None, virtual: bool = True
     return Lab(topo, backend), inputs_for(sheet, topo, seed, backend)
 
 
-def run_solution(sheet: Sheet, script: str | Path, seed: int | None = None
-                 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Run a command file after the sheet's setup, headless, under virtual time.
+def run_solution(sheet: Sheet, script: str | Path, seed: int | None = None,
+                 record: Path | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """Run a command file after the sheet's setup, headless, under virtual time
+    (``record``: into that directory too, as ``tcplab lab --record`` does).
     Returns the events (header first) and the commands that failed (``expect`` lines
     of the file included), as ``line N: message``."""
+    from tcplab.lab.record import Recorder
+
     text = script.read_text(encoding="utf-8") if isinstance(script, Path) else script
     commands = C.parse_script(text)
     lab, inputs = sim_lab(sheet, seed)
     events: list[dict[str, Any]] = [inputs.header()]
     lab.bus.subscribe(lambda ev: events.append(as_record(ev)))
-    start_lab(lab, sheet, inputs)
+    recorder = None
+    if record is not None:
+        recorder = Recorder(record, inputs.header())
+        lab.bus.subscribe(recorder.event)
+        lab.backend.add_tap(recorder.frame)
+        lab.backend.add_host_tap(recorder.host_frame)
     failures = []
     try:
+        start_lab(lab, sheet, inputs)
         for line_no, cmd in commands:
             result = lab.execute(cmd, line_no)
             if not result.ok:
                 failures.append(result.message)
     finally:
         lab.stop()
+        if recorder is not None:
+            recorder.close()
     return events, failures

@@ -126,6 +126,10 @@ class _Fail(Exception):
     pass
 
 
+class _Quiet(Exception):
+    """A line that fails only because an earlier one did: not reported again."""
+
+
 def _suggest(word: str, choices: tuple[str, ...]) -> str:
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -177,6 +181,7 @@ class _CheckParser:
         self.roles: dict[str, Role] = {}
         self.keys: dict[str, str] = {}
         self.conditions: list[K.Condition] = []
+        self.bad_roles: set[str] = set()
 
     def host(self, name: str) -> str:
         if self.hosts and name not in self.hosts:
@@ -206,6 +211,7 @@ class _CheckParser:
             raise _Fail("a role reads: role NAME = HOST[:PORT] > HOST:PORT [after ROLE] "
                         "or role NAME = listener HOST:PORT")
         name, spec = m.group(1), m.group(2)
+        self.bad_roles.add(name)  # until it is declared: no second error where it is used
         if not NAME_RE.fullmatch(name):
             raise _Fail(f"bad role name {name!r} (a letter, then letters, digits, _ or -)")
         if name in self.roles:
@@ -235,6 +241,8 @@ class _CheckParser:
     def subject(self, word: str, hosts_too: bool) -> K.Subject:
         accepted = word.endswith("'")
         base = word[:-1] if accepted else word
+        if base in self.bad_roles and base not in self.roles:
+            raise _Quiet
         if base in self.roles:
             if accepted and self.roles[base].listener:
                 raise _Fail(f"{word}: a listener has no other end")
@@ -502,6 +510,8 @@ def parse_sheet(text: str, path: Path | str = "sheet.md") -> Sheet:
                 continue
             try:
                 parser.line(line_no, text_line)
+            except _Quiet:
+                bad = True
             except _Fail as exc:
                 errors.append(f"{path}:{line_no}: {exc}")
                 bad = True
@@ -511,7 +521,7 @@ def parse_sheet(text: str, path: Path | str = "sheet.md") -> Sheet:
             exercises.append(parser.finish(name, heading or name, start - 1))
         except _Fail as exc:
             errors.append(f"{path}:{start - 1}: {exc}")
-    if not exercises and not errors:
+    if not any(info != "lab-setup" for _, info, _ in blocks):
         errors.append(f"{path}: no exercise (a fenced block opened by ```check NAME)")
     if errors:
         raise SheetError("\n".join(errors))

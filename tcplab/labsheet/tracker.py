@@ -102,7 +102,9 @@ class Sock:
         return self.remote is None
 
     def visited(self) -> list[str]:
-        return [self.first_old, *self.seen]
+        """The states it has been in: an accepted socket starts as its listener's LISTEN;
+        the CLOSED an opened one starts from is no state it was in (it did not exist)."""
+        return self.seen if self.first_old == "CLOSED" else [self.first_old, *self.seen]
 
 
 class Tracker:
