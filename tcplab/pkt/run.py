@@ -3,30 +3,32 @@
 Theory of operation
 -------------------
 The runner owns time (``now``, seconds from 0) and plays the part of both the
-kernel's socket layer (fds, listeners, accept queues, O_NONBLOCK, SO_ERROR,
-blocking calls) and the remote host (inbound segments).  Events run in script
-order; for each one the runner first fires every engine timer due *strictly
-before* the event's time, then:
+kernel's socket layer (:mod:`tcplab.pkt.sockets`: fds, listeners, accept queues,
+O_NONBLOCK, SO_ERROR, blocking calls) and the remote host (inbound segments).
+Events run in script order; for each one the runner first fires every engine timer
+due *strictly before* the event's time, then:
 
 * an outbound line takes the oldest segment the engine has emitted, firing
-  timers up to the line's time plus the tolerance if nothing is queued yet
-  ("sent nothing" when still empty), and compares it (:mod:`tcplab.pkt.compare`)
-  and its emission time;
+  timers up to the line's time (the end of its range; without limit for ``*``)
+  plus the tolerance if nothing is queued yet ("sent nothing" when still empty),
+  and compares it (:mod:`tcplab.pkt.compare`) and its emission time.  When the line
+  expects more payload than that segment has, the full-sized segments emitted with
+  it are taken as one, as Linux's TSO hands them to packetdrill (:meth:`coalesce`);
 * any other line first requires that the engine emitted nothing unlisted ("sent an
-  extra segment"), then injects the packet or performs the syscall.
+  extra segment"), then injects the packet, performs the syscall, or checks a
+  ``%{ }%`` block against TCP_INFO (:mod:`tcplab.pkt.tcpinfo`) of the connection
+  inbound packets go to.
 
 After each engine call the runner drains segments and events from every
-connection and retries a blocked syscall.  A blocking call that cannot finish at
-once stays pending while later lines run; the next syscall line while it is still
-pending, or the end of the script, is a failure.  At the end, timers run only to
-the last event's time plus the tolerance, so later timers (TIME-WAIT, delayed ACKs)
-never produce spurious failures.
+connection (each segment also feeds the connection's :class:`Wire` ledger, which
+counts segments for TCP_INFO) and retries a blocked syscall.  A blocking call that
+cannot finish at once stays pending while later lines run; the next syscall line
+while it is still pending, or the end of the script, is a failure.  At the end,
+timers run only to the last event's time plus the tolerance, so later timers
+(TIME-WAIT, delayed ACKs) never produce spurious failures.
 
-Addresses: the engine is 192.168.0.1, the script's side 192.0.2.1.  ``connect``
-goes to port 8080 unless the sockaddr names another; an unbound socket gets an
-ephemeral port from 40000 up; ``bind(fd, ..., ...)`` binds 8080.  SYNs to a
-listener come from port 50000.  Packets for a port without a live connection get
-the RFC 9293 §3.10.7.1 reset from the runner itself.
+SYNs to a listener come from port 50000.  Packets for a port without a live
+connection get the RFC 9293 §3.10.7.1 reset from the runner itself.
 """
 
 from __future__ import annotations
