@@ -1,0 +1,76 @@
+"""Loss recovery as a whole: RFC 6675 NextSeg rule 3, and a lossy bulk transfer whose
+losses RACK-TLP repairs without retransmission timeouts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+
+from fixtures import Harness, plain
+from test_rack import MSS, SACK_PEER, _dupack
+
+from tcplab.pair import Impairment, Pair
+from tcplab.tcp import seq as sq
+from tcplab.tcp.config import Config
+from tcplab.tcp.connection import Connection
+from tcplab.tcp.events import Retransmitted, TimerFired
+from tcplab.tcp.segment import ACK
+
+
+def test_nextseg_rule_3_resends_a_hole_not_yet_lost_by_the_rules() -> None:
+    """Eight segments, all there is to send; the 1st and the 6th are lost.  Only two
+    segments are SACKed above the 6th, so IsLost (RFC 6675 §4) never calls it lost
+    and there is no new data: rule 3 resends it instead of waiting for the RTO."""
+    h = Harness(config=plain(rack=False), peer_options=SACK_PEER)
+    h.established()
+    h.at(1.0)
+    first = h.call("send", bytes(MSS * 8))
+    una = first.segs[0].seq
+    h.at(1.02)
+    for blocks in (((2, 2),), ((2, 3),), ((2, 4),), ((2, 5),), ((2, 5), (7, 7)),
+                   ((2, 5), (7, 8))):
+        _dupack(h, *blocks)
+    assert h.conn.board.sacked_above(sq.add(una, 5 * MSS)) == 2 * MSS
+    assert not h.conn._is_lost(sq.add(una, 5 * MSS))
+    h.at(1.04)  # the 1st segment's retransmission arrives: up to the 6th is ACKed
+    h.send(ACK, h.r(1), sq.add(una, 5 * MSS))
+    resent = [(sq.sub(e.seq, una) // MSS + 1, e.why)
+              for out in h.journal for e in out.of(Retransmitted)]
+    assert resent == [(1, "sack"), (6, "sack")]
+    assert not any(out.of(TimerFired) for out in h.journal)
+
+
+class _Counting(Pair):
+    """A Pair that counts the client's retransmissions by their reason."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.why: Counter[str] = Counter()
+
+    def _drain(self, side: object, conn: Connection) -> None:  # type: ignore[override]
+        if conn is self.client.conn:
+            self.why.update(ev.why for ev in conn._events if isinstance(ev, Retransmitted))
+        Pair._drain(side, conn)  # type: ignore[arg-type]
+
+
+def _lossy(rack: bool, seed: int) -> Counter[str]:
+    pair = _Counting(6_000_000, seed=seed, config=replace(Config(), rack=rack),
+                     c2s=Impairment(loss=0.05, delay=0.01, bandwidth=10e6),
+                     s2c=Impairment(delay=0.01, bandwidth=10e6))
+    result = pair.run()
+    assert result.intact and result.completed
+    return pair.why
+
+
+def test_a_lossy_transfer_needs_far_fewer_timeouts_with_rack_tlp() -> None:
+    """6 MB at 5 % loss of data segments, 20 ms RTT, 10 Mbit/s: without RACK-TLP,
+    lost retransmissions and tail losses are found only by the RTO; with it, by
+    time (RACK) and by probes (TLP)."""
+    with_rack: Counter[str] = Counter()
+    without: Counter[str] = Counter()
+    for seed in (1, 2, 3):
+        with_rack += _lossy(True, seed)
+        without += _lossy(False, seed)
+    assert without["rto"] >= 30
+    assert with_rack["rto"] * 10 <= without["rto"]
+    assert with_rack["sack"] > 0
