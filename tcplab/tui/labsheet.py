@@ -76,6 +76,8 @@ class LabSheetApp(TcplabApp):
         self.progress = progress
         hosts = {h.name: h.ip for h in lab.topo.hosts}
         self.checker = Checker(sheet, hosts)
+        # done in an earlier session: the current exercise is the first one after them
+        self.checker.previously_done = frozenset(progress.done)
         self.last_attempt: dict[str, Attempt] = {}
         self.news = ""           # the last tick or failed attempt, for the task box
         self._sheet_dirty = True

@@ -1,0 +1,165 @@
+"""``tcplab lab``'s dashboard, driven by its keys (Pilot): an exercise ticks when the
+student makes it happen, a failed attempt brings the hint, progress survives a restart
+(kept under $XDG_DATA_HOME), F2 hides the sheet."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.text import Text
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+
+from tcplab.labsheet.progress import Progress, data_home, progress_path
+from tcplab.labsheet.runner import sim_lab, start_lab
+from tcplab.labsheet.sheet import Sheet, load_sheet, parse_sheet
+from tcplab.tui.labsheet import LabSheetApp
+
+LABS = Path(__file__).resolve().parents[2] / "docs" / "labs"
+SIZE = (150, 45)
+
+
+def sync(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(fn(*args, **kwargs))
+    return run
+
+
+@pytest.fixture(autouse=True)
+def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def app_for(sheet: Sheet) -> LabSheetApp:
+    lab, inputs = sim_lab(sheet)
+    lab.keep_timeline(inputs.header())
+    app = LabSheetApp(lab, sheet, Progress.load(sheet.id), seed=inputs.seed)
+    start_lab(lab, sheet, inputs)
+    return app
+
+
+def plain(app: LabSheetApp, selector: str) -> str:
+    content = app.query_one(selector, Static).content
+    return content.plain if isinstance(content, Text) else str(content)
+
+
+async def type_line(pilot: Pilot[int], line: str) -> None:
+    app = pilot.app
+    if app.focused is not app.query_one("#command", Input):
+        await pilot.press("colon")
+    await pilot.press(*line, "enter")
+    await pilot.pause()
+
+
+async def settle(pilot: Pilot[int], app: LabSheetApp) -> None:
+    """Let a wait run to its end and the panel redraw."""
+    for _ in range(200):
+        await pilot.pause(0.02)
+        if not app.waiting:
+            break
+    await pilot.pause(0.3)
+
+
+def test_progress_lives_under_xdg_data_home(data: Path) -> None:
+    assert data_home() == data
+    assert progress_path("01-handshake") == data / "tcplab" / "progress" / "01-handshake.json"
+
+
+def test_a_missing_or_garbled_progress_file_is_no_progress(data: Path) -> None:
+    assert Progress.load("x").done == {}
+    path = progress_path("x")
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json", encoding="utf-8")
+    assert Progress.load("x").done == {}
+    path.write_text(json.dumps({"sheet": "other", "done": {"a": "then"}}), encoding="utf-8")
+    assert Progress.load("x").done == {}
+
+
+@sync
+async def test_an_exercise_ticks_and_survives_a_restart(data: Path) -> None:
+    sheet = load_sheet(LABS / "01-handshake.md")
+    app = app_for(sheet)
+    async with app.run_test(size=SIZE) as pilot:
+        assert "0 of 4 exercises done" in plain(app, "#lab-progress")
+        assert "▶ handshake" in plain(app, "#lab-progress")
+        await type_line(pilot, "connect h1 h2:80 as mine")
+        await type_line(pilot, "wait 1")
+        await settle(pilot, app)
+        panel = plain(app, "#lab-progress")
+        assert "1 of 4 exercises done" in panel
+        assert "✔ handshake" in panel and "▶ data-both-ways" in panel
+        task = plain(app, "#lab-task")
+        assert "✔ handshake done" in task and "data-both-ways" in task
+        assert "RFC 9293 §3.10.2" in task
+    saved = json.loads(progress_path("01-handshake").read_text(encoding="utf-8"))
+    assert list(saved["done"]) == ["handshake"]
+
+    again = app_for(sheet)   # the next session: a fresh lab, the ticks kept
+    async with again.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        panel = plain(again, "#lab-progress")
+        assert "1 of 4 exercises done" in panel
+        assert "✔ handshake (earlier)" in panel and "▶ data-both-ways" in panel
+
+
+CLOSING = """# A closing lab
+
+```lab-setup
+topology: pair
+clock: virtual
+msl: 1
+listen h2:80
+```
+
+## Close at once
+
+```check both-close
+rfc: RFC 9293 §3.6
+task: Make both ends close at once.
+hint: hold the FINs both ways before closing both ends.
+role c = h1 > h2:80
+expect-seen c CLOSING
+```
+"""
+
+
+@sync
+async def test_a_failed_attempt_shows_the_hint(tmp_path: Path) -> None:
+    sheet = parse_sheet(CLOSING, tmp_path / "closing.md")
+    app = app_for(sheet)
+    async with app.run_test(size=SIZE) as pilot:
+        for line in ("connect h1 h2:80 as c1", "wait 1", "close c1", "wait 1", "close c1'",
+                     "wait 5"):
+            await type_line(pilot, line)
+            await settle(pilot, app)
+        task = plain(app, "#lab-task")
+        assert "✘ c1 (h1:" in task
+        assert "ended without: expect-seen c CLOSING: c never was CLOSING" in task
+        assert "hint: hold the FINs both ways" in task
+        assert "✘ tried" in plain(app, "#lab-progress")
+    saved = json.loads(progress_path(sheet.id).read_text(encoding="utf-8"))
+    assert saved["failed"] == {"both-close": 1} and saved["done"] == {}
+
+
+@sync
+async def test_f2_hides_and_shows_the_sheet() -> None:
+    app = app_for(load_sheet(LABS / "02-teardown-orders.md"))
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.query_one("#lab-sheet")
+        assert panel.display
+        table_width = app.query_one("#sockets").size.width
+        await pilot.press("escape", "f2")
+        await pilot.pause()
+        assert not panel.display
+        assert app.query_one("#sockets").size.width > table_width
+        await pilot.press("f2")
+        await pilot.pause()
+        assert panel.display
