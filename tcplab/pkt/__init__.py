@@ -34,18 +34,20 @@ The supported subset
   O_NONBLOCK), ``sendmsg`` with a plain iovec (``{msg_name(...)=..., msg_iov(2)=[{...,
   40}, {..., 20}], msg_flags=0}``); ``...`` is "any argument"; results ``= N`` or
   ``= -1 ERRNO (text)``.  The fd a script gives ``socket``/``accept`` is the fd it gets.
-  ``send(..., MSG_OOB)`` SKIPs: the engine has no urgent data.
+  ``send``/``sendmsg`` with ``MSG_OOB`` send urgent data (RFC 9293 §3.8.5); other
+  send flags and all recv flags SKIP.
   A blocking call that cannot finish at once stays pending while the following
   packet lines run and is checked when it returns (inside ``a...b`` when the line
   has a range); another syscall line while it is pending is a failure.
-* Packets: ``<`` inbound, ``>`` outbound; flags from ``S . P F R``;
+* Packets: ``<`` inbound, ``>`` outbound; flags from ``S . P F R U``;
   ``seq:end(len)``; ``ack N`` (on an inbound line without ``.`` it is sent with the
-  ACK bit clear, as packetdrill does); ``win N``; options ``<mss N,sackOK,TS val V
-  ecr E,nop,eol,wscale W,sack a:b c:d>``, and ``<...>`` on outbound lines (options
-  not checked).  An outbound line without ``<...>`` expects no options at all.  An
-  outbound line longer than the engine's segments takes the full-sized segments the
-  engine sent at the same instant as one, as Linux's TSO hands them to packetdrill.
-* Anything else (ECN/URG, UDP/ICMP, IPv6, ``*`` on other lines, other syscalls or
+  ACK bit clear, as packetdrill does); ``win N``; ``urg N`` (the urgent pointer);
+  options ``<mss N,sackOK,TS val V ecr E,nop,eol,wscale W,sack a:b c:d>``, and
+  ``<...>`` on outbound lines (options not checked).  An outbound line without
+  ``<...>`` expects no options at all.  An outbound line longer than the engine's
+  segments takes the full-sized segments the engine sent at the same instant as one,
+  as Linux's TSO hands them to packetdrill.
+* Anything else (ECN, UDP/ICMP, IPv6, ``*`` on other lines, other syscalls or
   socket options, packetdrill options like ``--mtu``) makes the script SKIP with the
   line and the reason -- never a silent pass.
 

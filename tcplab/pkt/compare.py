@@ -167,7 +167,7 @@ class Numbering:
         ack = (pkt.ack + self.out_base) & MASK if pkt.ack is not None else 0
         window = pkt.win if pkt.win is not None else DEFAULT_INBOUND_WINDOW
         return sg.Segment(src_port, dst_port, (pkt.seq + self.in_base) & MASK, ack, pkt.flags,
-                          window, tuple(options), bytes(pkt.length))
+                          window, tuple(options), bytes(pkt.length), pkt.urg or 0)
 
 
 def differences(pkt: Packet, seg: sg.Segment, nb: Numbering, st: Settings) -> list[str]:
@@ -189,6 +189,8 @@ def differences(pkt: Packet, seg: sg.Segment, nb: Numbering, st: Settings) -> li
         ack = (seg.ack - nb.in_base) & MASK
         if ack != pkt.ack:
             diffs.append(f"ack {ack} instead of {pkt.ack}")
+    if pkt.urg is not None and seg.urgent != pkt.urg:
+        diffs.append(f"urg {seg.urgent} instead of {pkt.urg}")
     if pkt.win is not None and not st.ignore_window and seg.window != pkt.win:
         diffs.append(f"win {seg.window} instead of {pkt.win}")
     if not pkt.any_options and st.options != "ignore":
@@ -235,6 +237,8 @@ def render(seg: sg.Segment, nb: Numbering) -> str:
     if seg.flags & sg.ACK:
         text += f" ack {(seg.ack - nb.in_base) & MASK}"
     text += f" win {seg.window}"
+    if seg.flags & sg.URG:
+        text += f" urg {seg.urgent}"
     if seg.options:
         text += f" <{render_options(seg.options, nb)}>"
     return text

@@ -88,6 +88,7 @@ class Packet:
     win: int | None
     options: tuple[sg.Option, ...] | None   # None: no ``<...>`` part written
     any_options: bool                       # ``<...>``: options not checked
+    urg: int | None = None                  # ``urg N``: the urgent pointer field
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +143,7 @@ SYSCALLS = frozenset({
     "close", "shutdown", "setsockopt", "getsockopt", "fcntl", "sendmsg",
 })
 
-_FLAG_BITS = {"S": sg.SYN, "F": sg.FIN, "R": sg.RST, "P": sg.PSH, ".": sg.ACK}
+_FLAG_BITS = {"S": sg.SYN, "F": sg.FIN, "R": sg.RST, "P": sg.PSH, ".": sg.ACK, "U": sg.URG}
 _NUM = r"(?:\d+(?:\.\d+)?|\.\d+)"
 _TIME_RE = re.compile(
     rf"(?P<rel>\+)?(?P<start>{_NUM})(?:(?:\.\.\.|~)(?P<rel2>\+)?(?P<end>{_NUM}))?(?=\s|$)")
@@ -373,20 +374,17 @@ def _parse_packet(rest: str, lineno: int, line: str, time: Time) -> Packet:
     seq, end, length = (int(g) for g in m.groups())
     if (seq + length) & _U32 != end & _U32:
         raise ScriptError(lineno, f"{words[1]}: end is not seq + len")
-    ack = win = None
+    fields: dict[str, int] = {}
     i = 2
     while i < len(words):
         key = words[i]
-        if key in ("urg", "ecn", "mpls"):
+        if key in ("ecn", "mpls"):
             raise Unsupported(lineno, f"'{key}' in packets is not supported")
-        if key not in ("ack", "win") or i + 1 >= len(words):
+        if key not in ("ack", "win", "urg") or i + 1 >= len(words):
             raise ScriptError(lineno, f"unexpected {key!r} in packet")
-        value = _uint(words[i + 1], lineno, key, _U32 if key == "ack" else 0xFFFF)
-        if key == "ack":
-            ack = value
-        else:
-            win = value
+        fields[key] = _uint(words[i + 1], lineno, key, _U32 if key == "ack" else 0xFFFF)
         i += 2
+    ack, win, urg = fields.get("ack"), fields.get("win"), fields.get("urg")
     if ack is not None and not flags & sg.ACK and not inbound:
         # packetdrill sends an inbound one with the ACK bit clear and the field set;
         # the engine never sends such a segment
@@ -401,16 +399,16 @@ def _parse_packet(rest: str, lineno: int, line: str, time: Time) -> Packet:
         else:
             options = parse_options(opts_text, lineno)
     return Packet(lineno, line, time, inbound, flags, seq, length, ack, win, options,
-                  any_options)
+                  any_options, urg)
 
 
 def _parse_flags(word: str, lineno: int) -> int:
     flags = 0
     for ch in word:
-        if ch in "EWU":
-            raise Unsupported(lineno, f"flag {ch!r} (ECN/URG) is not supported")
+        if ch in "EW":
+            raise Unsupported(lineno, f"flag {ch!r} (ECN) is not supported")
         if ch not in _FLAG_BITS:
-            raise ScriptError(lineno, f"bad TCP flags {word!r} (use S . P F R)")
+            raise ScriptError(lineno, f"bad TCP flags {word!r} (use S . P F R U)")
         flags |= _FLAG_BITS[ch]
     return flags
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno as errno_mod
+import inspect
 import os
 from collections import deque
 from collections.abc import Callable
@@ -62,6 +63,9 @@ def _describe_result(value: int, code: int | None) -> str:
         return f"returned {value}"
     return f"returned -1 {errno_mod.errorcode.get(code, code)} ({os.strerror(code)})"
 
+
+# the engine's send() takes urgent data (MSG_OOB) once it offers urgent=
+_ENGINE_URGENT = "urgent" in inspect.signature(Connection.send).parameters
 
 _ARG_COUNTS = {"socket": 3, "bind": 3, "listen": 2, "accept": 3, "connect": 3, "write": 3,
                "send": 4, "read": 3, "recv": 4, "close": 1, "shutdown": 2,
@@ -209,7 +213,7 @@ class SocketCalls:
         return sock.conn
 
     def sys_write(self, call: ps.Syscall, fd: ps.Expr, _buf: ps.Expr,
-                  count: ps.Expr) -> int | Poll:
+                  count: ps.Expr, urgent: bool = False) -> int | Poll:
         sock = self.sock(call, fd)
         conn = self.connected(sock)
         total = ps.const_int(count, call.lineno)
@@ -218,7 +222,11 @@ class SocketCalls:
         def poll() -> int | None:
             nonlocal done
             try:
-                done += conn.send(bytes(total - done), self.now) if done < total else 0
+                if done < total:
+                    data = bytes(total - done)
+                    # MSG_OOB: RFC 9293 §3.8.5 urgent data (checked by _send_flags)
+                    send: Callable[..., int] = conn.send
+                    done += send(data, self.now, urgent=True) if urgent else send(data, self.now)
             except TcpError as err:
                 if done:
                     return done
@@ -235,14 +243,13 @@ class SocketCalls:
 
     def sys_send(self, call: ps.Syscall, fd: ps.Expr, buf: ps.Expr, count: ps.Expr,
                  flags: ps.Expr) -> int | Poll:
-        _send_flags(call, flags)
-        return self.sys_write(call, fd, buf, count)
+        return self.sys_write(call, fd, buf, count, _send_flags(call, flags))
 
     def sys_sendmsg(self, call: ps.Syscall, fd: ps.Expr, msg: ps.Expr,
                     flags: ps.Expr) -> int | Poll:
         """``sendmsg(fd, {msg_name(...)=..., msg_iov(N)=[{..., LEN}, ...], msg_flags=0},
         flags)``: a plain gather write of the iovec's total length."""
-        _send_flags(call, flags)
+        urgent = _send_flags(call, flags)
         ln = call.lineno
         if not isinstance(msg, ps.Struct):
             raise ps.ScriptError(ln, "sendmsg() takes a struct msghdr {...}")
@@ -259,7 +266,7 @@ class SocketCalls:
                 raise ps.ScriptError(ln, f"unexpected msghdr field {key}")
         if total is None:
             raise ps.ScriptError(ln, "sendmsg() needs msg_iov(N)=[{..., LEN}, ...]")
-        return self.sys_write(call, fd, ..., total)
+        return self.sys_write(call, fd, ..., total, urgent)
 
     def sys_read(self, call: ps.Syscall, fd: ps.Expr, _buf: ps.Expr,
                  count: ps.Expr) -> int | Poll:
@@ -279,7 +286,9 @@ class SocketCalls:
     def sys_recv(self, call: ps.Syscall, fd: ps.Expr, buf: ps.Expr, count: ps.Expr,
                  flags: ps.Expr) -> int | Poll:
         if flags is not ... and ps.const_int(flags, call.lineno) != 0:
-            raise ps.Unsupported(call.lineno, "recv() flags are not supported")
+            # MSG_OOB reads Linux's out-of-band byte, which RFC 9293 urgent data is not
+            raise ps.Unsupported(call.lineno, "recv() flags (MSG_OOB, MSG_PEEK...) are not "
+                                              "supported")
         return self.sys_read(call, fd, buf, count)
 
     def sys_close(self, call: ps.Syscall, fd: ps.Expr) -> int:
@@ -374,14 +383,17 @@ def _sockaddr(expr: ps.Expr, lineno: int) -> tuple[str, int]:
     return ip, port
 
 
-def _send_flags(call: ps.Syscall, flags: ps.Expr) -> None:
+def _send_flags(call: ps.Syscall, flags: ps.Expr) -> bool:
+    """True for MSG_OOB (urgent data); other flags are not supported."""
     value = ps.const_int(flags, call.lineno) if flags is not ... else 0
-    if value & ps.CONSTANTS["MSG_OOB"]:
-        # urgent data (RFC 9293 §3.8.5) is not in the engine yet
+    oob = ps.CONSTANTS["MSG_OOB"]
+    if value & oob and not _ENGINE_URGENT:
         raise ps.Unsupported(call.lineno, f"{call.name}() with MSG_OOB: tcplab's engine does "
                                           f"not send urgent data")
-    if value:
-        raise ps.Unsupported(call.lineno, f"{call.name}() flags other than 0 are not supported")
+    if value & ~oob:
+        raise ps.Unsupported(call.lineno, f"{call.name}() flags other than 0 and MSG_OOB are "
+                                          f"not supported")
+    return bool(value & oob)
 
 
 def _iovec_length(value: ps.Expr, lineno: int) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tcplab.pkt.compare import Numbering, SettingError, Settings
+from tcplab.pkt.compare import Numbering, SettingError, Settings, differences, render
 from tcplab.pkt.parse import (
     Command,
     Packet,
@@ -138,3 +138,30 @@ def test_packetdrill_timing_options() -> None:
     assert st.tolerance_percent == 1
     with pytest.raises(SettingError):
         st.apply("tcp_ts_tick_usecs", "0")
+
+
+def test_urgent_flag_and_pointer() -> None:
+    pkt = parse_event("+0 > P.U 11:16(5) ack 1 urg 5", 1)
+    assert isinstance(pkt, Packet)
+    assert pkt.flags == sg.PSH | sg.ACK | sg.URG and pkt.urg == 5
+    inbound = parse_event("+0 < P.U 1:4(3) ack 16 win 502 urg 3", 1)
+    assert isinstance(inbound, Packet)
+    seg = Numbering().inbound(inbound, 50000, 8080)
+    assert seg.flags & sg.URG and seg.urgent == 3
+    with pytest.raises(Unsupported, match="ECN"):
+        parse_event("+0 < S.E 0:0(0) win 1", 1)
+    with pytest.raises(ScriptError, match="bad urg value"):
+        parse_event("+0 < P.U 1:4(3) ack 1 urg 70000", 1)
+
+
+def test_urgent_pointer_is_compared_and_shown() -> None:
+    nb = Numbering(out_base=7000)
+    seg = sg.Segment(8080, 50000, 7011, nb.in_base + 1, sg.PSH | sg.ACK | sg.URG, 100, (),
+                     bytes(5), 5)
+    assert render(seg, nb) == "> PU. 11:16(5) ack 1 win 100 urg 5"
+    line = parse_event("+0 > P.U 11:16(5) ack 1 urg 4", 1)
+    assert isinstance(line, Packet)
+    assert differences(line, seg, nb, Settings()) == ["urg 5 instead of 4"]
+    plain = parse_event("+0 > P. 11:16(5) ack 1", 1)
+    assert isinstance(plain, Packet)
+    assert differences(plain, seg, nb, Settings()) == ["flags PU. instead of P."]

@@ -131,7 +131,7 @@ def test_parse_errors_fail_with_line_numbers(tmp_path: Path,
     path = write(tmp_path, "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 < Q 0:0(0)\n")
     code, out = run(capsys, path)
     assert code == 1
-    assert out[0] == (f"FAIL {path} line 2: bad TCP flags 'Q' (use S . P F R) (parse error)")
+    assert out[0] == (f"FAIL {path} line 2: bad TCP flags 'Q' (use S . P F R U) (parse error)")
     bad_option = write(tmp_path, "--mss=many\n0 close(3) = 0\n")
     _, out = run(capsys, bad_option)
     assert out[0] == f"FAIL {bad_option} line 1: --mss needs a number, got 'many'"

@@ -159,10 +159,15 @@ def test_sendmsg_fd_numbers_and_msg_oob(tmp_path: Path,
         "msg_flags=0}, 0) = 15\n+0 > P. 1:16(15) ack 1\n")
     code, out = run(tmp_path, capsys, body)
     assert code == 0, out
-    oob = HANDSHAKE + "+0 send(4, ..., 1, MSG_OOB) = 1\n"
+    # MSG_OOB: urgent data (RFC 9293 §3.8.5), the pointer just after its last byte
+    oob = HANDSHAKE + "+0 write(4, ..., 10) = 10\n+0 > P. 1:11(10) ack 1\n" \
+                      "+0 send(4, ..., 5, MSG_OOB) = 5\n+0 > P.U 11:16(5) ack 1 urg 5\n"
     code, out = run(tmp_path, capsys, oob)
-    assert out == ("SKIP t.pkt line 9: send() with MSG_OOB: tcplab's engine does not send "
-                   "urgent data")
+    assert code == 0, out
+    code, out = run(tmp_path, capsys, oob.replace("urg 5", "urg 4"))
+    assert out.endswith("(urg 5 instead of 4)")
+    code, out = run(tmp_path, capsys, HANDSHAKE + "+0 recv(4, ..., 1, MSG_OOB) = 1\n")
+    assert out.startswith("SKIP t.pkt line 9: recv() flags (MSG_OOB")
     control = HANDSHAKE + "+0 sendmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 1}], " \
                           "msg_control=[{cmsg_level=SOL_TCP}]}, 0) = 1\n"
     code, out = run(tmp_path, capsys, control)
