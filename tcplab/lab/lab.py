@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tcplab.lab import commands as C
+from tcplab.lab import units
 from tcplab.lab.backend import Backend, FilterSpec, LinkState
 from tcplab.lab.breakpoints import Breakpoints, Hit
 from tcplab.lab.clockrun import ClockRun, Hint
@@ -598,9 +599,12 @@ def _peer_ref(ref: C.ConnRef) -> C.ConnRef:
 
 
 def describe_params(params: LinkState) -> str:
-    bw = "unlimited" if params.bw is None else f"{params.bw / 1e6:g}mbit"
-    parts = [f"loss={params.loss * 100:g}%", f"delay={params.delay * 1000:g}ms",
-             f"jitter={params.jitter * 1000:g}ms", f"bw={bw}"]
+    """In the command language's notation (units as lab/units.py writes them)."""
+    bw = "unlimited" if params.bw is None else units.format_bandwidth(params.bw)
+    parts = [f"loss={units.format_percent(params.loss)}",
+             f"delay={units.format_duration(params.delay) if params.delay else '0ms'}",
+             f"jitter={units.format_duration(params.jitter) if params.jitter else '0ms'}",
+             f"bw={bw}", f"queue={params.queue}"]
     if params.dup:
         parts.append(f"dup={params.dup * 100:g}%")
     if params.reorder:

@@ -14,10 +14,11 @@ topology and reads it back the way ``Mininet.buildFromTopo`` does, so the
 * ports are numbered as ``Topo.addLink`` numbers them -- in call order, from 0 on a host
   and from 1 on a switch -- and interfaces are named ``NODE-ethPORT``;
 * link options are ``TCLink``'s: ``delay``/``jitter`` as ``tc`` reads them (a bare number
-  is microseconds), ``loss`` in percent, ``bw`` in Mbit/s (0 or absent: unlimited),
-  ``max_queue_size`` in packets.  TCLink shapes traffic as it *leaves* an interface, so
-  ``params1`` is the a->b direction and ``params2`` b->a; as in Mininet's ``Link``, options
-  given to ``addLink`` itself override both.
+  is microseconds; at most 60 s), ``loss`` in percent, ``bw`` in Mbit/s (0 or absent:
+  unlimited; else at least 1 kbit/s), ``max_queue_size`` in packets (at least 1).
+  TCLink shapes traffic as it *leaves* an interface, so ``params1`` is the a->b
+  direction and ``params2`` b->a; as in Mininet's ``Link``, options given to ``addLink``
+  itself override both.
 
 A ``kernel=True`` host option (ignored by Mininet) marks a host that the Mininet backend
 leaves to the Linux kernel's TCP instead of tcplab's stack.
@@ -466,7 +467,9 @@ def _params(where: str, options: Mapping[str, Any]) -> LinkParams:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise TopologyError(f"{where}: bad {key} {value!r} (expected a string like '10ms')")
         try:
-            return units.parse_duration(str(value), bare="us")
+            seconds = units.parse_duration(str(value), bare="us")
+            units.check_delay(seconds)
+            return seconds
         except units.UnitError as error:
             raise TopologyError(f"{where}: bad {key} {value!r} ({error})") from None
 
@@ -482,6 +485,12 @@ def _params(where: str, options: Mapping[str, Any]) -> LinkParams:
 
     loss = number("loss", 0, 100, "a percentage")
     bw = number("bw", 0, _BW_MAX_MBIT, "Mbit/s")
+    if bw:  # TCIntf: bw=0 sets no limit; anything else is a rate, of at least 1 kbit/s
+        try:
+            units.check_bandwidth(bw * 1e6)
+        except units.UnitError as error:
+            raise TopologyError(f"{where}: bad bw {bw!r} ({error}; bw is in Mbit/s, "
+                                f"0 or none for no limit)") from None
     queue = number("max_queue_size", 1, 2**31 - 1, "a packet count")
     if queue is not None and not queue.is_integer():
         raise TopologyError(f"{where}: bad max_queue_size {queue!r} (expected whole packets)")

@@ -42,6 +42,13 @@ BANDWIDTH_UNITS: dict[str, int] = {
 }
 
 
+# what a link can be set to (the command language and topology files alike): slower than
+# 1 kbit/s a single full-size frame takes minutes, and a delay over a minute outlives
+# every TCP timer worth watching; neither is a lab, both are typos (bw=1bit, delay=100000s)
+MIN_BANDWIDTH = 1000.0      # bits/s
+MAX_DELAY = 60.0            # seconds, for delay and for jitter
+
+
 class UnitError(ValueError):
     """A value that does not parse; the message says what was expected."""
 
@@ -83,6 +90,33 @@ def parse_bandwidth(text: str, bare: str = "mbit") -> float:
     if parts is None or unit not in BANDWIDTH_UNITS:
         raise UnitError(f"expected a bandwidth like 10mbit or 500kbit (bare numbers are {bare})")
     return _scaled(parts[0], BANDWIDTH_UNITS[unit])
+
+
+def parse_link_bandwidth(text: str, bare: str = "mbit") -> float | None:
+    """A link's ``bw``: a bandwidth of at least 1 kbit/s, or ``unlimited`` (None)."""
+    if text.strip().lower() == "unlimited":
+        return None
+    try:
+        bits = parse_bandwidth(text, bare)
+    except UnitError:
+        raise UnitError(f"expected a bandwidth like 10mbit or 500kbit, or unlimited (bare "
+                        f"numbers are {bare})") from None
+    if bits == 0:
+        raise UnitError("0 would carry nothing: write bw=unlimited for no limit")
+    check_bandwidth(bits)
+    return bits
+
+
+def check_bandwidth(bits_per_second: float) -> None:
+    if bits_per_second < MIN_BANDWIDTH:
+        raise UnitError(f"{format_rate(bits_per_second)} is below 1 kbit/s, the smallest "
+                        f"bandwidth; write bw=unlimited for no limit")
+
+
+def check_delay(seconds: float) -> None:
+    """Delays and jitters: at most :data:`MAX_DELAY`."""
+    if seconds > MAX_DELAY:
+        raise UnitError(f"{format_duration(seconds)} is over 60s, the longest")
 
 
 def parse_count(text: str) -> int:
@@ -130,3 +164,33 @@ def format_bandwidth(bits_per_second: float) -> str:
         if bits_per_second >= 10.0 ** exponent:
             return format_number(bits_per_second, exponent) + unit
     return format_number(bits_per_second) + "bit"
+
+
+# -- for people to read (the panes); the format_* above are for the command language
+
+def format_seconds(seconds: float) -> str:
+    """``100 s``, ``20 ms``, ``250 us``: a duration to read, with a space before the
+    unit and at most four significant digits."""
+    if seconds == 0:
+        return "0 s"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3)):
+        if seconds >= scale:
+            return f"{_readable(seconds / scale)} {unit}"
+    return f"{_readable(seconds / 1e-6)} us"
+
+
+def format_rate(bits_per_second: float) -> str:
+    """``10 Mbit/s``, ``1.5 kbit/s``, ``1 bit/s``: a bandwidth to read."""
+    for unit, scale in (("Gbit/s", 1e9), ("Mbit/s", 1e6), ("kbit/s", 1e3)):
+        if bits_per_second >= scale:
+            return f"{_readable(bits_per_second / scale)} {unit}"
+    return f"{_readable(bits_per_second)} bit/s"
+
+
+def _readable(number: float) -> str:
+    """Four significant digits, never an exponent: 100000, 1234, 12.5, 0.001."""
+    if number >= 1000:
+        return f"{number:.0f}"
+    text = f"{number:.4f}".rstrip("0").rstrip(".")
+    digits = f"{number:.4g}"
+    return digits if "e" not in digits else text

@@ -91,7 +91,8 @@ FORMS: list[tuple[str, Command, str]] = [
      "link h1 s1 delay=20ms jitter=20ms bw=10mbit"),
     ("link s1 s2 bw=500kbit", Link("s1", "s2", bw=500e3), "link s1 s2 bw=500kbit"),
     ("link s1 s2 bw=1gbit", Link("s1", "s2", bw=1e9), "link s1 s2 bw=1gbit"),
-    ("link h1 s1 loss=0 bw=0", Link("h1", "s1", loss=0.0, bw=0.0), "link h1 s1 loss=0% bw=0"),
+    ("link h1 s1 loss=0 bw=unlimited", Link("h1", "s1", loss=0.0, bw=0.0),
+     "link h1 s1 loss=0% bw=unlimited"),
     ("link h1 s1 dup=1% reorder=2% queue=100", Link("h1", "s1", dup=0.01, reorder=0.02,
                                                     queue=100),
      "link h1 s1 dup=1% reorder=2% queue=100"),
@@ -219,7 +220,16 @@ ERRORS = [
     ("link h1 s1 delay=5h", "bad value for delay: '5h' (expected a duration like 20ms, 0.5s "
                             "or 200us (bare numbers are ms))"),
     ("link h1 s1 bw=fast", "bad value for bw: 'fast' (expected a bandwidth like 10mbit or "
-                           "500kbit (bare numbers are mbit))"),
+                           "500kbit, or unlimited (bare numbers are mbit))"),
+    ("link h1 s1 bw=0", "bad value for bw: '0' (0 would carry nothing: write bw=unlimited "
+                        "for no limit)"),
+    ("link h1 s1 bw=1bit", "bad value for bw: '1bit' (1 bit/s is below 1 kbit/s, the smallest "
+                           "bandwidth; write bw=unlimited for no limit)"),
+    ("link h1 s1 delay=100000s", "bad value for delay: '100000s' (100000s is over 60s, "
+                                 "the longest)"),
+    ("link h1 s1 jitter=60001ms", "bad value for jitter: '60001ms' (60.001s is over 60s, "
+                                  "the longest)"),
+    ("link h1 s1 queue=0", "bad value for queue: '0' (must be at least 1)"),
     ("link h1 s1 queue=1.5", "bad value for queue: '1.5' (expected a whole number like 100)"),
     ("link h1 s1 los=5", "unknown link parameter 'los=5' (did you mean 'loss'?)"),
     ("link h1 s1 sideways", "unknown link parameter 'sideways'"),
@@ -360,9 +370,10 @@ positive_seconds = st.floats(0, 1e6, allow_nan=False, exclude_min=True)
 def links(draw: st.DrawFn) -> Link:
     a, b = draw(st.lists(names, min_size=2, max_size=2, unique=True))
     loss, dup, reorder = (draw(st.none() | fractions) for _ in range(3))
-    delay, jitter = (draw(st.none() | seconds) for _ in range(2))
-    bw = draw(st.none() | st.floats(0, 1e12))
-    queue = draw(st.none() | st.integers(0, 10**6))
+    # a link's limits (units.MIN_BANDWIDTH, MAX_DELAY); bw 0 is "unlimited"
+    delay, jitter = (draw(st.none() | st.floats(0, 60, allow_nan=False)) for _ in range(2))
+    bw = draw(st.none() | st.just(0.0) | st.floats(1000, 1e12))
+    queue = draw(st.none() | st.integers(1, 10**6))
     up = draw(st.none() | st.booleans())
     if (loss, dup, reorder, delay, jitter, bw, queue, up) == (None,) * 8:
         up = True  # a link command changes something

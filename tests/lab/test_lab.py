@@ -170,7 +170,7 @@ def test_link_changes_live_per_direction_and_back_to_zero() -> None:
     fwd, rev = states()
     assert (fwd.delay, fwd.loss, fwd.up) == (0.0, 0.0, True)
     assert (rev.delay, rev.loss, rev.up) == (0.02, 0.05, False)
-    rec.ok("link h1 s1 bw=0 queue=0 up")
+    rec.ok("link h1 s1 bw=unlimited queue=1000 up")
     assert all(d.bw is None and d.queue == 1000 and d.up for d in states())
     assert rec.lab.backend.link_states("h2-s1") == untouched
     changed = [e for e in rec.events if isinstance(e, LinkChanged)]

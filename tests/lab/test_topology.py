@@ -265,6 +265,14 @@ BAD_VALUES = [
     (", bw=5000", "link h1-h2: bad bw 5000 (expected Mbit/s from 0 to 1000, "
                   "a number as TCLink takes it)"),
     (", max_queue_size=2.5", "link h1-h2: bad max_queue_size 2.5 (expected whole packets)"),
+    (", max_queue_size=0", "link h1-h2: bad max_queue_size 0 (expected a packet count from 1 "
+                           "to 2.14748e+09, a number as TCLink takes it)"),
+    (", bw=0.0005", "link h1-h2: bad bw 0.0005 (500 bit/s is below 1 kbit/s, the smallest "
+                    "bandwidth; write bw=unlimited for no limit; bw is in Mbit/s, 0 or none "
+                    "for no limit)"),
+    (", delay='61s'", "link h1-h2: bad delay '61s' (61s is over 60s, the longest)"),
+    (", jitter=100000000000", "link h1-h2: bad jitter 100000000000 (100000s is over 60s, "
+                              "the longest)"),
     (", dealy='10ms'", "link h1-h2: unknown link option 'dealy' (did you mean 'delay'?)"),
     (", params1=3", "link h1-h2: params1 must be a dict of options"),
 ]
@@ -276,6 +284,18 @@ def test_bad_link_values(tmp_path: Path, options: str, problem: str) -> None:
     with pytest.raises(TopologyError) as caught:
         load_topology(str(path))
     assert str(caught.value) == f"{path}: {problem}"
+
+
+def test_link_limits_are_allowed(tmp_path: Path) -> None:
+    """The smallest bandwidth and the longest delay and jitter are themselves fine; bw=0
+    is TCLink's "no limit"."""
+    path = write(tmp_path, _link_file(", bw=0.001, delay='60s', jitter=60000000, "
+                                      "max_queue_size=1"))
+    link = load_topology(str(path)).links[0]
+    assert link.ab == LinkParams(delay=60.0, jitter=60.0, bw=1000.0, max_queue=1)
+    assert link.ab.describe() == "delay=60s jitter=60s bw=1kbit queue=1"
+    unlimited = write(tmp_path, _link_file(", bw=0"), "unlimited.py")
+    assert load_topology(str(unlimited)).links[0].ab.bw is None
 
 
 @pytest.mark.parametrize(("host_options", "problem"), [

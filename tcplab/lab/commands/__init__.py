@@ -21,8 +21,9 @@ four-tuple ``h1:40000>h2:80``.
 
 Numbers in ``link``: ``loss``/``dup``/``reorder`` are percentages (``5%`` or ``5``);
 ``delay``/``jitter`` are durations whose bare numbers are milliseconds; ``bw`` is a
-bandwidth whose bare number is Mbit/s as in Mininet, and ``bw=0`` means unlimited;
-``queue`` is a packet count, ``queue=0`` the backend's default.  ``wait`` and ``rewind``
+bandwidth of at least 1 kbit/s whose bare number is Mbit/s as in Mininet, or
+``bw=unlimited``; delays and jitters are at most 60 s; ``queue`` is a packet count, at
+least 1.  ``wait`` and ``rewind``
 take seconds; ``step`` takes a count of events (``step 5``) or a duration with its unit
 (``step 100ms``).  ``break send KIND`` takes the kinds of ``hold`` and ``drop``; ``any``,
 ``send`` and ``drop`` right after ``break`` are keywords, not connection names.

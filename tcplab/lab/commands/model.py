@@ -255,17 +255,17 @@ class Link:
     loss: float | None = None     # fraction 0..1
     delay: float | None = None    # seconds
     jitter: float | None = None   # seconds
-    bw: float | None = None       # bits/s; 0 = unlimited
+    bw: float | None = None       # bits/s (at least 1 kbit/s); 0 = unlimited
     dup: float | None = None      # fraction 0..1
     reorder: float | None = None  # fraction 0..1
     burst: tuple[float, float] | None = None  # Gilbert-Elliott (p, r); (0, 0) turns it off
-    queue: int | None = None      # packets; 0 = the backend's default
+    queue: int | None = None      # packets (at least 1)
     up: bool | None = None
     direction: Flow | None = None
 
     def to_line(self) -> str:
         fmt = {"loss": units.format_percent, "delay": units.format_duration,
-               "jitter": units.format_duration, "bw": units.format_bandwidth,
+               "jitter": units.format_duration, "bw": _bandwidth,
                "dup": units.format_percent, "reorder": units.format_percent}
         parts = ["link", self.a, self.b]
         parts += [f"{key}={render(value)}" for key, render in fmt.items()
@@ -280,6 +280,10 @@ class Link:
         if self.direction is not None:
             parts.append(f"dir={self.direction}")
         return " ".join(parts)
+
+
+def _bandwidth(bits: float) -> str:
+    return units.format_bandwidth(bits) if bits else "unlimited"
 
 
 @dataclass(frozen=True, slots=True)

@@ -379,7 +379,7 @@ def _p_link(args: _Args) -> Command:
         elif key == "burst":
             burst = _burst(raw)
         elif key == "queue":
-            queue = _count(raw, "queue", 0)
+            queue = _count(raw, "queue", 1)
         else:
             numbers[key] = _link_number(key, raw)
     if not seen and up is None:
@@ -413,9 +413,11 @@ def _burst(raw: str) -> tuple[float, float]:
 def _link_number(key: str, raw: str) -> float:
     try:
         if key in _DURATION_KEYS:
-            return units.parse_duration(raw, bare="ms")
-        if key == "bw":
-            return units.parse_bandwidth(raw, bare="mbit")
+            seconds = units.parse_duration(raw, bare="ms")
+            units.check_delay(seconds)
+            return seconds
+        if key == "bw":  # Link.bw 0: unlimited
+            return units.parse_link_bandwidth(raw, bare="mbit") or 0.0
         return units.parse_percent(raw)
     except units.UnitError as error:
         raise _Fail(f"bad value for {key}: {raw!r} ({error})") from None
