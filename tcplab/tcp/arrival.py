@@ -67,6 +67,8 @@ class Arrival(Sender):
         self._close_deferred: str | None = None  # a CLOSE waiting for ESTABLISHED
         self._eof = False               # the peer's FIN was reached in order
         self._syn_text = b""            # text of the peer's SYN, held until ESTABLISHED
+        self.rcv_up: int | None = None  # RCV.UP: just after the peer's last urgent octet
+        self.urgent_signals = 0         # times the application was told of urgent data
         self.ts_recent = 0
         self._ts_recent_valid = False
         self._challenge_window = -1.0
@@ -372,6 +374,9 @@ class Arrival(Sender):
         elif st is S.LAST_ACK and self._fin_acked():
             self._goto(T.RCV_ACK_OF_FIN)
             return
+        # sixth: URG, at a zero window too (MUST-66); after the peer's FIN it cannot be new
+        if f & URG and st in _ACK_WINDOW_STATES:
+            self._urgent_arrived(sq.add(s0, seg.urgent))
         if zero_window_ack:
             self._ack_now = True
             self._drop("zero window: data not accepted")
@@ -402,6 +407,31 @@ class Arrival(Sender):
                 self._ack_now = True
             else:
                 self._ack_now = True  # a FIN we already have: re-ACK it
+
+    # ------------------------------------------------------------------ urgent data
+    def _read_seq(self) -> int:
+        """The sequence number of the next octet the application reads."""
+        return sq.add(self.rcv_nxt, -len(self._rcvq) - (1 if self._eof else 0))
+
+    @property
+    def urgent_pending(self) -> int:
+        """How many octets up to the urgent mark the application has still to read, 0
+        when none (RFC 9293 §3.8.5, MUST-33).  Urgent data stays in the stream, in order
+        (RFC 6093's advice), so this is also the distance to the mark."""
+        if self.rcv_up is None:
+            return 0
+        return max(sq.sub(self.rcv_up, self._read_seq()), 0)
+
+    def _urgent_arrived(self, up: int) -> None:
+        """RFC 9293 §3.10.7.4 sixth step: RCV.UP <- max(RCV.UP, SEG.UP + SEG.SEQ), and the
+        user is signalled when the pointer is ahead of the data read -- once per run of
+        urgent data, not again while the run is still being read (MUST-32)."""
+        if self.rcv_up is not None and not sq.gt(up, self.rcv_up):
+            return
+        was_pending = self.urgent_pending
+        self.rcv_up = up
+        if self.urgent_pending and not was_pending:
+            self.urgent_signals += 1
 
     def _take_syn_text(self, now: float) -> None:
         """The handshake is done: process the text that came in the peer's SYN."""

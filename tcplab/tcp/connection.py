@@ -129,7 +129,11 @@ class Connection(Arrival):
         self._send_syn(now, ack=False)
         self._output(now)
 
-    def send(self, data: bytes, now: float) -> int:
+    def send(self, data: bytes, now: float, urgent: bool = False) -> int:
+        """Queue ``data``; returns the bytes taken.  ``urgent``: the data is urgent (RFC
+        9293 §3.8.5, MSG_OOB): SND.UP moves to just after its last byte taken, every
+        segment below it carries URG and the urgent pointer, and Nagle holds none of it
+        back (as Linux).  Urgent data stays in the stream, in order (RFC 6093)."""
         st = self.state
         if st in (S.CLOSED, S.LISTEN):
             raise TcpError(self.error or E.ENOTCONN, "connection does not exist")
@@ -138,6 +142,8 @@ class Connection(Arrival):
         n = self._queue_data(data)
         if n == 0 and data:
             raise TcpError(E.EAGAIN, "send buffer full")
+        if urgent and n:
+            self.snd_up = self._data_end()
         if st not in (S.SYN_SENT, S.SYN_RECEIVED):
             self._output(now)
         return n
@@ -235,12 +241,18 @@ class Connection(Arrival):
             sacked_bytes=self.board.sacked_bytes, mss=self.snd_mss,
             snd_wscale=self.snd_wscale, rcv_wscale=self.rcv_wscale, sack=self.sack_ok,
             timestamps=self.ts_ok, timers=dict(self._timers), error=self.error,
-            snd_max=self.snd_max,
+            snd_max=self.snd_max, urgent_pending=self.urgent_pending,
         )
 
     @property
     def readable(self) -> int:
         return len(self._rcvq)
+
+    def _small_segment_ok(self, n: int, avail: int) -> bool:
+        # Nagle does not hold back urgent data (Linux's tcp_nagle_test: urgent mode)
+        if self.snd_up is not None and sq.gt(self.snd_up, self.snd_nxt):
+            return True
+        return super()._small_segment_ok(n, avail)
 
     def _on_rto_give_up(self, reason: str) -> None:
         self._fail(E.ETIMEDOUT, reason)

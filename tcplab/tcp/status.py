@@ -51,3 +51,4 @@ class Status:
     timers: dict[str, float] = field(default_factory=dict)  # name -> deadline
     error: int | None = None
     snd_max: int = 0    # highest sequence number sent (RFC 9293 §3.10.7.4 SND.MAX)
+    urgent_pending: int = 0  # octets up to the peer's urgent mark not yet read (§3.8.5)

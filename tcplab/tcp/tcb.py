@@ -19,7 +19,7 @@ from tcplab.tcp.congestion import NewReno
 from tcplab.tcp.events import Event, SegmentDropped, TimerArmed, TimerCancelled
 from tcplab.tcp.rto import RttEstimator
 from tcplab.tcp.scoreboard import Scoreboard
-from tcplab.tcp.segment import ACK, NOP, Option, Sack, Segment, Timestamps
+from tcplab.tcp.segment import ACK, NOP, URG, Option, Sack, Segment, Timestamps
 from tcplab.tcp.states import State
 
 DEFAULT_MSS = 536  # RFC 9293 §3.7.1, RFC 6691
@@ -79,6 +79,7 @@ class Tcb(ABC):
         self._ka_probes = 0      # keep-alive probes unanswered so far
         self._ka_sent = 0.0      # when the last of them went
         self._why = ""  # reason given to the next retransmission events
+        self.snd_up: int | None = None  # SND.UP: just after the last urgent octet (§3.8.5)
 
     # -- timers, events, accounting ----------------------------------------------------
     def _arm(self, name: str, deadline: float) -> None:
@@ -195,5 +196,17 @@ class Tcb(ABC):
                opts: tuple[Option, ...] | None = None) -> Segment:
         if opts is None:
             opts = self._options(now)[0]
+        up = self.snd_up
+        urgent = 0
+        if up is not None:
+            if sq.le(up, self.snd_una):
+                self.snd_up = None  # every urgent octet is acknowledged: urgent mode ends
+            elif sq.gt(up, seq):
+                # RFC 9293 §3.8.5 (MUST-62): SEG.UP = SND.UP - SEG.SEQ, the offset of the
+                # octet after the urgent data, on every segment sent below it (pure ACKs
+                # too, as Linux).  Beyond 16 bits the pointer says 0xFFFF: "urgent data
+                # continues past this segment", and a later segment points further (MUST-31)
+                flags |= URG
+                urgent = min(sq.sub(up, seq), 0xFFFF)
         return Segment(self.local[1], self._rport, seq, self.rcv_nxt, flags,
-                       self._window_field(), opts, payload)
+                       self._window_field(), opts, payload, urgent)
