@@ -58,11 +58,20 @@ class KernelConn:
 class KernelApp:
     """A program holding Linux sockets (see the module docstring)."""
 
-    def __init__(self, on_change: Callable[[KernelConn], None] | None = None) -> None:
+    def __init__(self, on_change: Callable[[KernelConn], None] | None = None,
+                 new_sid: Callable[[Address, Address | None], int] | None = None) -> None:
         self.conns: dict[int, KernelConn] = {}
         self._next_sid = 1
         self.tcp: dict[str, bool] = {}       # host-wide switches (`tcp h3 nagle=off`)
         self._on_change = on_change or (lambda conn: None)
+        # who numbers sockets: the owner may already know an accepted connection (seen
+        # in SYN-RECEIVED before the program took it) and give it the same number
+        self._new_sid = new_sid or self._count
+
+    def _count(self, local: Address, remote: Address | None) -> int:
+        sid = self._next_sid
+        self._next_sid += 1
+        return sid
 
     # -- the lab's calls (HostError on a user mistake) -------------------------------
     def listen(self, port: int, tcp: dict[str, bool] | None = None) -> int:
@@ -174,9 +183,8 @@ class KernelApp:
 
     def _add(self, sock: socket.socket, kind: str, local: Address,
              remote: Address | None, listener: int | None = None) -> KernelConn:
-        conn = KernelConn(self._next_sid, sock, kind, (str(local[0]), int(local[1])),
-                          remote, listener)
-        self._next_sid += 1
+        where = (str(local[0]), int(local[1]))
+        conn = KernelConn(self._new_sid(where, remote), sock, kind, where, remote, listener)
         self.conns[conn.sid] = conn
         self._on_change(conn)
         return conn
