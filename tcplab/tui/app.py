@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -36,11 +37,12 @@ from tcplab.lab import commands as C
 from tcplab.lab.port import LabPort
 from tcplab.lab.timeline import Timeline
 from tcplab.tui import history as hist
-from tcplab.tui.commanding import Commanding
+from tcplab.tui.commanding import TABLE_ONLY, Commanding, CommandLine
 from tcplab.tui.demo import Demo, Script
 from tcplab.tui.palette import TcplabCommands
-from tcplab.tui.screens.help import HelpScreen
+from tcplab.tui.screens.help import NAVIGATION, HelpScreen
 from tcplab.tui.travel import PLAY_TICK, TimeTravel
+from tcplab.tui.widgets.colors import role, use_palette
 from tcplab.tui.widgets.diagram import StateDiagram
 from tcplab.tui.widgets.history_log import HistoryLog
 from tcplab.tui.widgets.ladder import SEGMENT_FILTERS, Ladder
@@ -49,13 +51,14 @@ from tcplab.tui.widgets.panel import Panel
 from tcplab.tui.widgets.plot import PlotView, render_cwnd, render_time_sequence
 from tcplab.tui.widgets.sockets import COLUMNS, SocketsTable
 from tcplab.tui.widgets.stream import StreamView
+from tcplab.tui.widgets.tcb_view import tcb_text
 from tcplab.tui.widgets.timeline_bar import TimelineBar
 
 LIVE_ONLY = frozenset(("listen", "connect", "send", "shutdown", "close", "abort", "link",
                        "go_live_here"))
 TABS = (("tab-diagram", "Diagram tab"), ("tab-ladder", "Ladder tab"),
         ("tab-tsg", "Time-sequence tab"), ("tab-cwnd", "cwnd tab"),
-        ("tab-stream", "Stream tab"), ("tab-log", "Log tab"))
+        ("tab-stream", "Stream tab"), ("tab-log", "Log tab"), ("tab-tcb", "TCB tab"))
 REFRESH_HZ = 5
 REDRAW_DELAY = 0.05  # seconds from an event to the redraw that shows it
 
@@ -83,8 +86,11 @@ class TcplabApp(Commanding, TimeTravel, Demo):
     CSS_PATH = "app.tcss"
     TITLE = "tcplab"
     COMMANDS = App.COMMANDS | {TcplabCommands}
+    # the footer shows them in this order, as many as fit: help first
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "Help", key_display="?"),
         Binding("colon", "command_line", "Command", key_display=":"),
+        Binding("q", "request_quit", "Quit"),
         Binding("l", "listen", "Listen"),
         Binding("c", "connect", "Connect"),
         Binding("s", "send", "Send"),
@@ -114,9 +120,7 @@ class TcplabApp(Commanding, TimeTravel, Demo):
         Binding("f", "segment_filter", "Segments"),
         Binding("h", "hex", "Hex", show=False),
         Binding("t", "toggle_dark", "Theme", show=False),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        Binding("ctrl+q", "quit", "Quit at once", show=False, priority=True),
     ]
 
     def __init__(self, lab: LabPort | None, *, timeline: Timeline | None = None, seed: int = 0,
@@ -151,6 +155,8 @@ class TcplabApp(Commanding, TimeTravel, Demo):
         self._log_cut = 0
         self._drawn_head: tuple[int, bool] = (-1, False)  # (rewinds, the head) drawn last
         self.dirty = True      # events came since the last redraw
+        self._line_empty = True
+        self._hidden_shown = 0   # table columns hidden, as the TCB tab's title says
         if lab is not None:
             lab.subscribe(self._on_event)
 
@@ -179,16 +185,21 @@ class TcplabApp(Commanding, TimeTravel, Demo):
                 yield StreamView(id="stream")
             with TabPane("Log", id="tab-log"):
                 yield HistoryLog(id="log")
+            with TabPane("TCB", id="tab-tcb"):
+                yield Panel(id="tcb")
         with Vertical(id="bottom"):
             yield Static("", id="caption")
             yield Static("", id="result")
-            yield Input(placeholder=": command (e.g. connect h1 h2:80 as c1) — ? for help"
+            yield CommandLine(placeholder=": command (e.g. connect h1 h2:80 as c1) — ? for help"
                         if self.live else "a replay: Space plays, , . step, [ ] state "
                         "changes, g goes to a time — ? for help",
-                        id="command", suggester=CommandSuggester(self.words))
+                        id="command", suggester=CommandSuggester(self.words),
+                        select_on_focus=False)
         yield Footer()
 
     def on_mount(self) -> None:
+        use_palette(self.current_theme.dark)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         # countdowns and the real clock move with no event: a steady, slower redraw
         self.set_interval(1 / REFRESH_HZ, self._refresh)
         if self.lab is not None and not self.lab.virtual:
@@ -199,6 +210,18 @@ class TcplabApp(Commanding, TimeTravel, Demo):
                      "state changes, g goes to a time, Home/End, + and - set the speed")
         self.refresh_all()
         self.start_script()
+
+    def _theme_changed(self, theme: Any) -> None:
+        use_palette(theme.dark)  # every pane draws with the new palette
+        self.table.resort()
+        self.refresh_all()
+
+    async def on_event(self, event: events.Event) -> None:
+        # before any binding: a printable key nothing takes opens the command line
+        if (isinstance(event, events.Key) and not event.is_forwarded
+                and self.is_running and self.intercept_key(event)):
+            return
+        await super().on_event(event)
 
     def run_command(self, cmd: C.Command, line_no: int) -> float:
         lab = self.lab
@@ -272,7 +295,7 @@ class TcplabApp(Commanding, TimeTravel, Demo):
             text.append(f" · {where} · backend {header.get('backend')} · seed {self.seed} · "
                         f"{clock} clock t={now:.3f}")
             if self.paused:
-                text.append(" (paused)", style="bold yellow")
+                text.append(" (paused)", style=role("warn", "bold"))
             if self.waiting:
                 text.append(" · waiting (Esc stops)", style="bold")
             text.append(" · rec ●" if self.recording else " · rec off")
@@ -281,7 +304,14 @@ class TcplabApp(Commanding, TimeTravel, Demo):
             text.append(f" · backend {header.get('backend')} · seed {self.seed} · {clock} "
                         f"clock · t={now:.3f}")
         text.append(f" · {self.table.count} sockets")
+        if self.table.filter_text:
+            text.append(f" · filter {self.table.filter_text!r}", style=role("warn", "bold"))
         self.query_one("#status", Panel).put(text)
+        hidden = self.table.hidden
+        if hidden != self._hidden_shown:
+            self._hidden_shown = hidden
+            self.query_one("#detail", TabbedContent).get_tab("tab-tcb").label = (
+                f"TCB (+{hidden} columns)" if hidden else "TCB")
         bar = self.query_one("#timeline", TimelineBar)
         marks = None
         if len(self.timeline.marks) != self._marks_seen:
@@ -300,17 +330,17 @@ class TcplabApp(Commanding, TimeTravel, Demo):
         for name, ip in self.hosts:
             kind = " (kernel)" if name in self.kernel_hosts else ""
             down = snap.hosts_down.get(name)
-            text.append(f" {name} {ip}{kind}", style="red" if down else "")
-            text.append(f" DOWN: {down}\n" if down else "\n", style="red")
+            text.append(f" {name} {ip}{kind}", style=role("error") if down else "")
+            text.append(f" DOWN: {down}\n" if down else "\n", style=role("error"))
         text.append("links\n", style="bold")
         for direction, (_link, params) in sorted(snap.links.items()):
             text.append(f" {direction} ", style="bold")
             compact = compact_params(params)
-            text.append(compact + "\n", style="red" if compact == "DOWN" else "dim")
+            text.append(compact + "\n", style=role("error") if compact == "DOWN" else "")
         if snap.held:
-            text.append(f"held ({len(snap.held)})\n", style="bold yellow")
+            text.append(f"held ({len(snap.held)})\n", style=role("warn", "bold"))
             for line in snap.held[-8:]:
-                text.append(f" {line}\n", style="yellow")
+                text.append(f" {line}\n", style=role("warn"))
         self.query_one("#hosts", Panel).put(text)
 
     def _update_detail(self, snap: Any, n: int) -> None:
@@ -348,6 +378,8 @@ class TcplabApp(Commanding, TimeTravel, Demo):
                     sides.append((f"{side.host} socket {side.sid}", side.delivered,
                                   hist.deliveries(self.timeline, side.key, n)))
             self.query_one("#stream", StreamView).show(sides, self.as_hex)
+        elif tab == "tab-tcb":
+            self.query_one("#tcb", Panel).put(tcb_text(row, label, self.cursor_time()))
         elif tab == "tab-log":
             if self._log_cut != self.timeline.rewinds:
                 self._log_cache.clear()  # a rewind renumbered what follows the cut
@@ -374,6 +406,11 @@ class TcplabApp(Commanding, TimeTravel, Demo):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.refresh_all()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "command" and (event.value == "") != (self._line_empty):
+            self._line_empty = event.value == ""
+            self.refresh_bindings()  # "? Help" in the footer while the line is empty
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "command":
@@ -413,8 +450,10 @@ class TcplabApp(Commanding, TimeTravel, Demo):
         """1-6: a detail tab to the front; the ladder and the log take the focus, so
         the arrows, PageUp/PageDown and Home/End scroll them at once."""
         self.query_one("#detail", TabbedContent).active = tab
-        if tab in ("tab-ladder", "tab-log"):
-            self.query_one("#ladder" if tab == "tab-ladder" else "#log").focus()
+        focus = {"tab-ladder": "#ladder", "tab-log": "#log", "tab-tsg": "#tsg",
+                 "tab-cwnd": "#cwnd"}.get(tab)
+        if focus is not None:  # the plots' keys zoom and pan
+            self.query_one(focus).focus()
         self.refresh_all()
 
     def action_hex(self) -> None:
@@ -422,10 +461,28 @@ class TcplabApp(Commanding, TimeTravel, Demo):
         self.refresh_all()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """A replay has no lab: the actions that change one are not offered."""
-        return self.live or action not in LIVE_ONLY
+        """A replay has no lab: the actions that change one are not offered.  The
+        single letters that change connections act only in the sockets table (typed
+        elsewhere, they are text for the command line)."""
+        if action in LIVE_ONLY and not self.live:
+            return False
+        return action not in TABLE_ONLY or isinstance(self.focused, SocketsTable)
+
+    def action_request_quit(self) -> None:
+        """q: a replay quits at once; a running lab asks first (it ends with the app)."""
+        if not self.live:
+            self.exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+            else:
+                self.say("not quitting (Ctrl+Q quits at once)")
+
+        self.ask("quit tcplab? the lab stops", "q", answered)
 
     def action_help(self) -> None:
         keys = [(b.key_display or b.key, b.description) for b in self.BINDINGS
                 if isinstance(b, Binding)]
-        self.push_screen(HelpScreen(keys))
+        self.push_screen(HelpScreen([*NAVIGATION, *keys]))

@@ -14,22 +14,41 @@ where it is.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.widgets import Input
 
 from tcplab.lab import commands as C
 from tcplab.lab.snapshot import Key, Snapshot
 from tcplab.tui.base import DashboardBase
+from tcplab.tui.screens.confirm import Confirm
 from tcplab.tui.screens.forms import connect_form, link_form, listen_form, send_form
 
 WAIT_SLICE = 0.05   # wall seconds of simulation between two redraws while a wait runs
 VIEW_COMMANDS = ("export", "screenshot")  # read what is shown: the dashboard's own
+# single letters that change connections or links: only with the sockets table focused
+TABLE_ONLY = frozenset(("listen", "connect", "send", "shutdown", "close", "abort", "link"))
+ASKING = TABLE_ONLY | {"request_quit"}   # keys whose action asks something first
+
+
+class CommandLine(Input):
+    """The command line.  "?" typed on an empty line opens the help, so the footer
+    keeps offering "? Help" while the line has the focus."""
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        if character == "?" and not self.value:
+            return False
+        return super().check_consume_key(key, character)
 
 
 class Commanding(DashboardBase):
     """Mixed into the app: see the module docstring."""
+
+    _to_command_line = False   # typed text is on its way to the command line
+    _confirm: Confirm | None = None   # asked, not yet answered
 
     def run_line(self, line: str) -> bool:
         """Run one command line; the result shows under the table.  True if it worked."""
@@ -206,25 +225,52 @@ class Commanding(DashboardBase):
         self.push_screen(send_form(self.validate_line, self.selected_ref() or ""),
                          self._form_done)
 
-    def _on_selected(self, verb: str) -> None:
+    def _on_selected(self, verb: str, letter: str) -> None:
+        """``verb`` on the selected connection, once confirmed with ``letter`` or Enter.
+        With no connection selected the letter is the start of a typed command."""
         ref = self.selected_ref()
         if ref is None:
-            self.show_error(f"{verb}: select a connection in the sockets table first")
+            self.say(f"{letter} ({verb}) needs a connection: select a connection in the "
+                     f"table; the key went to the command line")
+            self.type_command(letter)
             return
         problem = self.validate_line(f"{verb} {ref}")
         if problem:
             self.show_error(problem)
             return
-        self.run_line(f"{verb} {ref}")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_line(f"{verb} {ref}")
+            elif not self.query_one("#command", Input).has_focus:
+                self.say(f"{verb} {ref}: cancelled")
+
+        self.ask(f"{verb} {ref}?", letter, answered)
+
+    def ask(self, question: str, letter: str, then: Callable[[bool | None], None]) -> None:
+        """A one-key confirmation (:class:`Confirm`); every key goes to it until it
+        has its answer."""
+        self._confirm = Confirm(question, letter, self.type_command)
+        self.push_screen(self._confirm, then)
+
+    def type_command(self, text: str) -> None:
+        """Typing went to the command line: open it with ``text`` added."""
+        box = self.query_one("#command", Input)
+        # focus moves on the next turn of the loop: keys typed before it arrives
+        # follow the text (see intercept_key), none of them is taken as a key
+        self._to_command_line = not box.has_focus
+        box.focus()
+        box.value += text
+        box.cursor_position = len(box.value)
 
     def action_shutdown(self) -> None:
-        self._on_selected("shutdown")
+        self._on_selected("shutdown", "w")
 
     def action_close(self) -> None:
-        self._on_selected("close")
+        self._on_selected("close", "x")
 
     def action_abort(self) -> None:
-        self._on_selected("abort")
+        self._on_selected("abort", "a")
 
     def action_link(self) -> None:
         links = sorted(self.timeline.snapshot(self.n).links)
@@ -272,3 +318,35 @@ class Commanding(DashboardBase):
             cmd.value = self.history[self.history_pos] if self.history_pos < len(
                 self.history) else ""
             event.stop()
+
+    def intercept_key(self, event: events.Key) -> bool:
+        """Before any binding sees a key: a printable key that no binding takes here
+        (none, or one not offered where the focus is) is the start of a command, so
+        the command line opens with it.  True if it did."""
+        focused = self.focused
+        if self._confirm is not None:
+            if not self._confirm.answered:
+                self._confirm.answer(event)
+                return True
+            self._confirm = None
+        if self._to_command_line:
+            if not isinstance(focused, CommandLine) and event.is_printable and event.character:
+                self.type_command(event.character)
+                return True
+            self._to_command_line = False
+        if isinstance(focused, CommandLine) and event.character == "?" and not focused.value:
+            self.call_later(self.run_action, "help")  # "?" alone is no command: help
+            return True
+        if (len(self.screen_stack) > 1 or isinstance(focused, Input)
+                or not event.is_printable or not event.character):
+            return False
+        active = self.screen.active_bindings.get(event.key)
+        if active is None or not active.enabled:
+            self.type_command(event.character)
+            return True
+        if active.binding.action in ASKING:
+            # now, in the order typed: a key typed next must find the question asked
+            # (the usual way a key bubbles up from the table, and may come after it)
+            getattr(self, f"action_{active.binding.action}")()
+            return True
+        return False

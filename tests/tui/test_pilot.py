@@ -213,7 +213,7 @@ async def test_shutdown_key_half_closes(lab: Lab) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await established(app, pilot)
         await select(app, pilot, "h1", 1)
-        await pilot.press("w")
+        await pilot.press("w", "w")  # asked, and confirmed with the same letter
         app.run_line("wait 0.5")
         assert (state(lab, "c1"), state(lab, "c1'")) == (State.FIN_WAIT_2, State.CLOSE_WAIT)
         # half closed: the other direction still carries data
@@ -227,11 +227,11 @@ async def test_close_key_on_both_sides_reaches_time_wait(lab: Lab) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await established(app, pilot)
         await select(app, pilot, "h1", 1)
-        await pilot.press("x")
+        await pilot.press("x", "enter")  # asked, and confirmed with Enter
         app.run_line("wait 0.5")
         assert (state(lab, "c1"), state(lab, "c1'")) == (State.FIN_WAIT_2, State.CLOSE_WAIT)
         await select(app, pilot, "h2", 2)
-        await pilot.press("x")
+        await pilot.press("x", "x")
         app.run_line("wait 0.5")
         assert (state(lab, "c1"), state(lab, "c1'")) == (State.TIME_WAIT, State.CLOSED)
         _, info, _ = lab.socket_info(C.ConnName("c1"))
@@ -244,7 +244,7 @@ async def test_abort_key_resets_the_connection(lab: Lab) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await established(app, pilot)
         await select(app, pilot, "h1", 1)
-        await pilot.press("a")
+        await pilot.press("a", "a")
         app.run_line("wait 0.5")
         assert (state(lab, "c1"), state(lab, "c1'")) == (State.CLOSED, State.CLOSED)
         _, _, seen = lab.socket_info(C.ConnName("c1", accepted=True))
@@ -405,7 +405,7 @@ async def test_filter_keeps_matching_rows(lab: Lab) -> None:
         await pilot.press(*"LISTEN", "enter")
         await pilot.pause()
         assert table.row_count == 1
-        assert str(table.get_cell_at((0, COLUMNS.index("state")))) == "LISTEN"
+        assert app.table.cell(0, "state") == "LISTEN"
         assert not app.query("#filter")
         assert snapshot(lab) == before
 
@@ -421,9 +421,7 @@ async def test_sort_cycles_columns(lab: Lab) -> None:
             await pilot.pause()
             assert f"sorted by {column}" in result_text(app)
         # sorted by state: ESTABLISHED, ESTABLISHED, LISTEN
-        table = app.query_one("#sockets", DataTable)
-        col = COLUMNS.index("state")
-        assert [str(table.get_cell_at((r, col))) for r in range(3)] == [
+        assert [app.table.cell(r, "state") for r in range(3)] == [
             "ESTABLISHED", "ESTABLISHED", "LISTEN"]
 
 
@@ -454,7 +452,7 @@ async def test_cursor_move_selects_row_in_virtual_time(lab: Lab) -> None:
         await pilot.press("down")  # onto h2/2, the accepted connection
         await pilot.pause(0.25)
         assert app.selected == ("h2", 2)
-        await pilot.press("x")
+        await pilot.press("x", "x")
         app.run_line("wait 0.5")
         # h2's side closed first: it is the active closer now
         assert (state(lab, "c1'"), state(lab, "c1")) == (State.FIN_WAIT_2, State.CLOSE_WAIT)
@@ -546,7 +544,9 @@ async def test_close_key_on_a_listener_asks_for_a_connection(lab: Lab) -> None:
         before = snapshot(lab)
         await pilot.press("x")
         await pilot.pause()
+        # no connection to close: the letter starts a command instead
         assert "select a connection" in result_text(app)
+        assert app.query_one("#command", Input).value == "x"
         assert snapshot(lab) == before
 
 

@@ -39,7 +39,7 @@ from tcplab.tui.app import TcplabApp
 from tcplab.tui.demo import captions
 from tcplab.tui.screens.help import HelpScreen
 from tcplab.tui.widgets.history_log import HistoryLog
-from tcplab.tui.widgets.sockets import COLUMNS
+from tcplab.tui.widgets.sockets import COLUMNS, SocketsTable
 from tcplab.tui.widgets.timeline_bar import TimelineBar
 
 SIZE = (120, 40)
@@ -127,9 +127,8 @@ def bar_caption(app: TcplabApp) -> str:
 
 def cells(app: TcplabApp) -> list[list[str]]:
     """The sockets table as shown: every row's cells as plain text."""
-    table = app.query_one("#sockets", DataTable)
-    return [[c.plain if isinstance(c, Text) else str(c) for c in table.get_row_at(r)]
-            for r in range(table.row_count)]
+    table = app.query_one("#sockets", SocketsTable)
+    return [[table.cell(r, c) for c in COLUMNS] for r in range(table.row_count)]
 
 
 def column(app: TcplabApp, name: str) -> dict[str, str]:

@@ -15,13 +15,30 @@ from tcplab.lab.commands import HELP
 from tcplab.tcp.states import MEANINGS
 from tcplab.tui.widgets.colors import STATE_COLORS
 
+# moving around: Textual's own keys, listed with the dashboard's
+NAVIGATION: list[tuple[str, str]] = [
+    ("Tab", "next pane: sockets table, tab bar, the tab's pane, command line"),
+    ("Shift+Tab", "previous pane"),
+    ("←/→", "on the tab bar: the previous/next tab; in the table: scroll sideways"),
+    ("↑/↓", "in the table: the previous/next socket; in a pane: scroll"),
+    ("PgUp/PgDn", "scroll a page"),
+    ("Esc", "stop a wait or playback; leave the command line or a box; close help"),
+    ("Enter", "run the command line; confirm shutdown/close/abort/quit"),
+    ("Ctrl+P", "command palette: every action by name"),
+    ("Ctrl+C", "copy in the command line; elsewhere it says how to quit"),
+    ("Ctrl+Q", "quit at once"),
+    ("other", "a letter no key takes opens the command line with it"),
+]
+
 
 def help_text(bindings: list[tuple[str, str]]) -> Text:
     text = Text()
     text.append("Keys\n", style="bold underline")
     for key, what in bindings:
-        text.append(f"  {key:<10}", style="bold")
+        text.append(f"  {key:<11}", style="bold")
         text.append(f"{what}\n")
+    text.append("\nl c s w x a k act on the sockets table only (focus it with Tab or Esc); "
+                "w x a ask first: the same letter again or Enter confirms\n")
     text.append("\nCommand line (press : ) — the same language as scenario files\n",
                 style="bold underline")
     for line in HELP.values():

@@ -5,27 +5,36 @@ to the dashboard's cursor -- never from the lab's live objects, so a live run an
 replay show the same table at the same instant.  Cells are compared with what is
 shown, so a redraw touches only what changed; a state change flashes for a second of
 run time.
+
+Widths follow the content: every column is as wide as its widest cell, so no value is
+ever cut.  A column widens the moment a longer value arrives (a partial redraw measures
+only the cells it changes); it narrows again when the table is rebuilt (new rows, a
+seek, a sort, a filter, a resize).  When the table is narrower than all the columns,
+it shows the ones that fit in :data:`PRIORITY` order (name, state, addresses and
+timers first), in their usual order; the TCB tab shows the selected connection whole.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
+from textual import events
 from textual.widgets import DataTable
 
 from tcplab.lab.snapshot import Key, Snapshot, SocketRow
 from tcplab.tcp.states import State
-from tcplab.tui.widgets.colors import STATE_COLORS
+from tcplab.tui.widgets.colors import state_style
 
 FLASH_SECONDS = 1.0
 # timers beside the state: the TIME-WAIT countdown is what people watch
 COLUMNS = ("name", "host", "local", "remote", "state", "timers", "sendq", "recvq", "una/nxt",
            "rcv.nxt", "wnd", "cwnd", "ssthresh", "flight", "srtt/rto")
-# widths that hold every value a column can take (a cell never grows its column)
-WIDTHS = {"name": 6, "host": 5, "local": 21, "remote": 21, "state": 12, "timers": 20,
-          "sendq": 9, "recvq": 9, "una/nxt": 21, "rcv.nxt": 10, "wnd": 21, "cwnd": 10,
-          "ssthresh": 10, "flight": 10, "srtt/rto": 14}
+# which columns stay when not all fit: the first ones that fit, shown in COLUMNS order
+PRIORITY = ("name", "state", "local", "remote", "timers", "host", "cwnd", "ssthresh",
+            "flight", "sendq", "recvq", "una/nxt", "rcv.nxt", "wnd", "srtt/rto")
+PADDING = 2     # DataTable's cell padding, both sides together
 UNLIMITED = 1 << 30     # the engine's "infinite" ssthresh
 
 
@@ -34,13 +43,15 @@ def _timers(row: SocketRow, now: float) -> str:
 
 
 def _state(row: SocketRow, now: float) -> Text:
-    style = STATE_COLORS[State(row.state)]
+    style = state_style(State(row.state))
     if row.path and 0 <= now - row.changed < FLASH_SECONDS:
-        style = "bold reverse " + style
+        # reverse video: a flash shows without colour too (NO_COLOR)
+        return Text(row.state, style="bold reverse " + style)
     return Text(row.state, style=style)
 
 
 def socket_row(name: str, row: SocketRow, now: float) -> tuple[Any, ...]:
+    """The cells of one socket, in :data:`COLUMNS` order."""
     remote = f"{row.remote[0]}:{row.remote[1]}" if row.remote else "*"
     local = f"{row.local[0]}:{row.local[1]}"
     tcb = row.tcb
@@ -72,24 +83,52 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+def _width(cell: Any) -> int:
+    return cell_len(cell.plain if isinstance(cell, Text) else str(cell))
+
+
+def fitting(widths: dict[str, int], room: int) -> tuple[str, ...]:
+    """The columns shown in ``room`` cells: in priority order while they fit (the name
+    and the state always), in table order."""
+    chosen: set[str] = set()
+    used = 0
+    for name in PRIORITY:
+        need = widths[name] + PADDING
+        if used + need > room and len(chosen) >= 2:
+            break
+        chosen.add(name)
+        used += need
+    return tuple(c for c in COLUMNS if c in chosen)
+
+
 class SocketsTable(DataTable[Any]):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.selected: Key | None = None
         self.sort_by = 0
         self.filter_text = ""
+        self.shown: tuple[str, ...] = ()   # the columns on screen
         self._row_keys: list[str] = []
         self._cells: dict[str, dict[str, Any]] = {}  # what each row shows now
         self._keys: dict[str, Key] = {}
         self._live: set[Key] = set()     # rows with countdowns or a flash running
+        self._widths: dict[str, int] = {}    # each column's widest cell (or label)
 
     def on_mount(self) -> None:
-        for col in COLUMNS:
-            self.add_column(col, key=col, width=WIDTHS[col])
+        self._rebuild()
 
     @property
     def count(self) -> int:
         return len(self._row_keys)
+
+    @property
+    def hidden(self) -> int:
+        """How many columns do not fit."""
+        return len(COLUMNS) - len(self.shown)
+
+    def cell(self, row: int, column: str) -> str:
+        """A cell's text by row index and column name ("" when the column is hidden)."""
+        return _plain(self._cells[self._row_keys[row]][column])
 
     def resort(self) -> None:
         self._row_keys = []
@@ -101,6 +140,42 @@ class SocketsTable(DataTable[Any]):
             self.move_cursor(row=self._row_keys.index(text))
             self.selected = key
 
+    # -- columns -----------------------------------------------------------------------
+    def _room(self) -> int:
+        width = self.size.width
+        if not width:
+            return 1 << 20  # not laid out yet: everything
+        return width - (self.scrollbar_size_vertical if self.show_vertical_scrollbar else 0)
+
+    def _measure(self) -> None:
+        widths = {c: cell_len(c) for c in COLUMNS}
+        for cells in self._cells.values():
+            for name, value in cells.items():
+                w = _width(value)
+                if w > widths[name]:
+                    widths[name] = w
+        self._widths = widths
+
+    def _rebuild(self) -> None:
+        """Every column and row again: the columns that fit, each as wide as its widest
+        cell."""
+        self._measure()
+        self.shown = fitting(self._widths, self._room())
+        cursor = self.cursor_row
+        self.clear(columns=True)
+        for name in self.shown:
+            self.add_column(name, key=name, width=self._widths[name])
+        for text in self._row_keys:
+            cells = self._cells[text]
+            self.add_row(*(cells[c] for c in self.shown), key=text)
+        if 0 <= cursor < len(self._row_keys):
+            self.move_cursor(row=cursor, animate=False)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if fitting(self._widths, self._room()) != self.shown:
+            self._rebuild()
+
+    # -- rows ---------------------------------------------------------------------------
     def update_rows(self, snap: Snapshot, now: float, touched: set[Key] | None = None
                     ) -> None:
         """Show the fold ``snap`` at time ``now``.  ``touched``: the sockets that changed
@@ -122,11 +197,12 @@ class SocketsTable(DataTable[Any]):
 
     def _some_rows(self, snap: Snapshot, now: float, touched: set[Key]) -> None:
         live = self._live
+        grown: list[str] = []
         for key in touched:
             row = snap.rows.get(key)
             if row is not None:
                 self._show(f"{key[0]}/{key[1]}",
-                           socket_row(snap.name_of(key) or "", row, now))
+                           socket_row(snap.name_of(key) or "", row, now), grown)
                 if row.timers or 0 <= now - row.changed < FLASH_SECONDS:
                     live.add(key)
         for key in list(live - touched):
@@ -136,16 +212,23 @@ class SocketsTable(DataTable[Any]):
                 continue
             # countdowns move with the clock alone, a flash ends by itself
             text = f"{key[0]}/{key[1]}"
-            self._show(text, socket_row(snap.name_of(key) or "", row, now))
+            self._show(text, socket_row(snap.name_of(key) or "", row, now), grown)
             if not row.timers and now - row.changed >= FLASH_SECONDS:
                 live.discard(key)
+        if grown:
+            self._rebuild()  # a column widened: it may push another one out
 
-    def _show(self, text: str, cells: tuple[Any, ...]) -> None:
+    def _show(self, text: str, cells: tuple[Any, ...], grown: list[str]) -> None:
         shown = self._cells[text]
+        widths = self._widths
         for name, value in zip(COLUMNS, cells, strict=True):
             if not _same(shown.get(name), value):
-                self.update_cell(text, name, value)
                 shown[name] = value
+                if _width(value) > widths[name]:
+                    widths[name] = _width(value)
+                    grown.append(name)
+                elif name in self.shown and not grown:
+                    self.update_cell(text, name, value)
 
     def _all_rows(self, snap: Snapshot, now: float) -> None:
         rows: list[tuple[str, tuple[Any, ...], Key]] = []
@@ -153,32 +236,32 @@ class SocketsTable(DataTable[Any]):
         self._live = set()
         for key, row in sorted(snap.rows.items(), key=lambda kv: _natural(kv[0])):
             cells = socket_row(snap.name_of(key) or "", row, now)
-            if needle and needle not in " ".join(
-                    c.plain if isinstance(c, Text) else str(c) for c in cells).lower():
+            if needle and needle not in " ".join(_plain(c) for c in cells).lower():
                 continue
             rows.append((f"{key[0]}/{key[1]}", cells, key))
             if row.timers or 0 <= now - row.changed < FLASH_SECONDS:
                 self._live.add(key)
         col = self.sort_by
         if col:
-            rows.sort(key=lambda r: str(r[1][col]))
+            rows.sort(key=lambda r: _plain(r[1][col]))
         keys = [r[0] for r in rows]
         self._keys = {r[0]: r[2] for r in rows}
         if keys != self._row_keys:
             cursor_key = self._row_keys[self.cursor_row] if (
                 self._row_keys and 0 <= self.cursor_row < len(self._row_keys)) else None
-            self.clear()
-            self._cells = {}
-            for text, cells, _ in rows:
-                self.add_row(*cells, key=text)
-                self._cells[text] = dict(zip(COLUMNS, cells, strict=True))
+            self._cells = {text: dict(zip(COLUMNS, cells, strict=True))
+                           for text, cells, _ in rows}
             self._row_keys = keys
+            self._rebuild()
             if cursor_key in keys:
-                self.move_cursor(row=keys.index(cursor_key))
+                self.move_cursor(row=keys.index(cursor_key), animate=False)
         else:
+            grown: list[str] = []
             for text, cells, _ in rows:
-                self._show(text, cells)
-        if self._row_keys and 0 <= self.cursor_row < len(self._row_keys):
-            self.selected = self._keys[self._row_keys[self.cursor_row]]
-        elif not self._row_keys:
-            self.selected = None
+                self._show(text, cells, grown)
+            if grown:
+                self._rebuild()
+
+
+def _plain(cell: Any) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell)
