@@ -36,12 +36,19 @@ def _clean(argv: list[str]) -> int:
     return clean_main(argv)
 
 
+def _serve(argv: list[str]) -> int:
+    from tcplab.tui.serve import main as serve_main
+
+    return serve_main(argv)
+
+
 COMMANDS = {
     "run": (_run, "run a lab (simulated network or Mininet)"),
     "pkt": (_pkt, "run packetdrill-syntax scripts against tcplab's TCP engine"),
     "replay": (_replay, "open a recording again: the dashboard, --at T --json, --verify"),
     "bench": (_bench, "measure the engine (and later the lab and dashboard)"),
     "clean": (_clean, "remove what crashed Mininet labs left behind (never runs mn -c)"),
+    "serve": (_serve, "the dashboard in a web browser, each tab its own lab (textual-serve)"),
 }
 
 

@@ -139,6 +139,11 @@ def load_scenario(path: str) -> list[tuple[int, C.Command]]:
 
 
 def main(argv: list[str]) -> int:
+    # under `tcplab serve` the dashboard draws in a browser: Textual's web driver owns
+    # file descriptor 1 for its protocol, so everything printed goes to stderr instead
+    web = "web_driver" in os.environ.get("TEXTUAL_DRIVER", "")
+    if web:
+        sys.stdout = sys.stderr
     args = build_parser().parse_args(argv)
     # checked before anything is built: a Mininet lab takes time to make
     problem = ("--headless needs --scenario FILE" if args.headless and not args.scenario
@@ -210,7 +215,7 @@ def main(argv: list[str]) -> int:
         if args.headless and script is not None:
             return run_script(lab, script, printer)
         unsub()
-        if not sys.stdout.isatty() or not sys.stdin.isatty():
+        if not web and (not sys.stdout.isatty() or not sys.stdin.isatty()):
             # no terminal for the dashboard: a plain prompt (or the scenario) instead
             bus.subscribe(printer)
             return run_script(lab, script, printer) if script is not None else console(lab)

@@ -1,0 +1,234 @@
+"""``tcplab serve`` end to end, in a real headless Chromium.
+
+The test starts ``tcplab serve`` on a free port, starts Chromium headless with its
+DevTools protocol on another, and drives the page as a user would: it waits for the
+dashboard, types commands into the page (``:`` then the line, Enter), and checks that
+a socket changes state.  The browser draws the terminal on a canvas, so the screen is
+read from what the page receives: the DevTools protocol reports every websocket frame
+the page gets, which carries the dashboard's output (text between ANSI sequences);
+a table row is written as one run of text, so a row with ``ESTABLISHED`` in it shows
+the page has that row on screen.  A screenshot of the page is saved to
+``tests/artifacts/serve-dashboard.png`` (its path is printed).
+
+Everything waits with a deadline; the server and the browser are killed in a
+``finally`` (by their own process ids).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tcplab.tui.serve import announce, app_command
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+TIMEOUT = 30.0
+ANSI = re.compile(r"\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0-9A-Za-z]|.)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise AssertionError("no chromium: install the Debian package chromium (scripts/test does)")
+
+
+def kill(proc: subprocess.Popen[bytes]) -> None:
+    """End a process we started, and its children (its own process group)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+async def wait_http(url: str, what: str, proc: subprocess.Popen[bytes]) -> str:
+    deadline = time.monotonic() + TIMEOUT
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, f"{what} exited with {proc.returncode}"
+            try:
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return await response.text()
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"{what} did not answer {url} within {TIMEOUT} s")
+
+
+class Page:
+    """One browser page over the DevTools protocol: commands, and the text of every
+    websocket frame it received."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.next_id = 0
+        self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.frames: list[str] = []
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for message in self.ws:
+            data = json.loads(message.data)
+            if "id" in data and data["id"] in self.pending:
+                self.pending.pop(data["id"]).set_result(data)
+            elif data.get("method") == "Network.webSocketFrameReceived":
+                response = data["params"]["response"]
+                payload = response["payloadData"]
+                raw = base64.b64decode(payload) if response["opcode"] == 2 else payload.encode()
+                self.frames.append(ANSI.sub("", raw.decode("utf-8", "replace")))
+
+    async def send(self, method: str, **params: Any) -> dict[str, Any]:
+        self.next_id += 1
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.pending[self.next_id] = future
+        await self.ws.send_json({"id": self.next_id, "method": method, "params": params})
+        reply = await asyncio.wait_for(future, TIMEOUT)
+        assert "error" not in reply, (method, reply)
+        return dict(reply.get("result", {}))
+
+    async def evaluate(self, expression: str) -> Any:
+        result = await self.send("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result["result"].get("value")
+
+    def text(self) -> str:
+        return "".join(self.frames)
+
+    async def wait_for(self, ok: Callable[[str], bool], what: str) -> str:
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            text = self.text()
+            if ok(text):
+                return text
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"the page never showed {what}; it got: {self.text()[-2000:]!r}")
+
+    async def type(self, text: str) -> None:
+        await self.send("Input.insertText", text=text)
+
+    async def enter(self) -> None:
+        for kind in ("keyDown", "keyUp"):
+            await self.send("Input.dispatchKeyEvent", type=kind, key="Enter", code="Enter",
+                            windowsVirtualKeyCode=13, nativeVirtualKeyCode=13,
+                            **({"text": "\r"} if kind == "keyDown" else {}))
+
+    async def command(self, line: str) -> None:
+        """``:`` opens the command line, then the line and Enter, as a user types them."""
+        await self.type(":")
+        await asyncio.sleep(0.3)
+        await self.type(line)
+        await asyncio.sleep(0.2)
+        await self.enter()
+        await asyncio.sleep(0.5)
+
+
+@asynccontextmanager
+async def browser(tmp_path: Path) -> AsyncIterator[Page]:
+    port = free_port()
+    # no other host resolves: the page's web-font link fails at once, offline or not
+    proc = subprocess.Popen(
+        [chromium(), "--headless=new", "--no-sandbox", "--disable-gpu",
+         "--no-first-run", "--no-default-browser-check", "--disable-extensions",
+         f"--remote-debugging-port={port}", f"--user-data-dir={tmp_path / 'chromium'}",
+         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+         "--window-size=1600,1000", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        await wait_http(f"http://127.0.0.1:{port}/json/version", "chromium", proc)
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/json/list") as response:
+                targets = await response.json()
+            target = next(t for t in targets if t["type"] == "page")
+            async with session.ws_connect(target["webSocketDebuggerUrl"],
+                                          max_msg_size=0) as ws:
+                page = Page(ws)
+                try:
+                    yield page
+                finally:
+                    page.reader.cancel()
+    finally:
+        kill(proc)
+
+
+def test_app_command_defaults_to_the_simulated_backend() -> None:
+    command = app_command(["--seed", "3"])
+    assert command.endswith("-m tcplab run --backend sim --seed 3")
+    assert app_command(["--backend", "mininet"]).endswith("run --backend mininet")
+    assert "only this machine" in announce("127.0.0.1", 8000, command)
+    assert "WARNING" in announce("0.0.0.0", 8000, command)
+
+
+def test_serve_in_headless_chromium(tmp_path: Path) -> None:
+    asyncio.run(asyncio.wait_for(_serve_in_chromium(tmp_path), 4 * TIMEOUT))
+
+
+async def _serve_in_chromium(tmp_path: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tcplab", "serve", "--port", str(port), "--virtual-time",
+         "--seed", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
+    try:
+        index = await wait_http(f"http://127.0.0.1:{port}/", "tcplab serve", server)
+        assert "textual-terminal" in index
+        async with browser(tmp_path) as page:
+            await page.send("Network.enable")
+            await page.send("Page.enable")
+            await page.send("Page.navigate", url=f"http://127.0.0.1:{port}/")
+            # the dashboard is up: its status line, and the page shows the terminal
+            await page.wait_for(lambda t: "tcplab · live" in t and "backend sim" in t,
+                                "the dashboard's status line")
+            assert await page.evaluate(
+                "document.body.classList.contains('-first-byte') && "
+                "!!document.querySelector('.textual-terminal canvas')")
+            await page.evaluate("document.querySelector('.xterm-helper-textarea').focus()")
+            for line in ("listen h2:80", "connect h1 h2:80 as c1", "wait 1"):
+                await page.command(line)
+            row = r"c1\s+h1\s+10\.0\.0\.1:\d+\s+10\.0\.0\.2:80\s+{}"
+            await page.wait_for(lambda t: re.search(row.format("ESTABLISHED"), t) is not None,
+                                "c1 ESTABLISHED in the sockets table")
+            for line in ("close c1", "wait 0.5"):
+                await page.command(line)
+            await page.wait_for(lambda t: re.search(row.format("FIN-WAIT-2"), t) is not None,
+                                "c1 FIN-WAIT-2 after close c1")
+            await asyncio.sleep(0.5)
+            shot = await page.send("Page.captureScreenshot", format="png")
+            ARTIFACTS.mkdir(exist_ok=True)
+            path = ARTIFACTS / "serve-dashboard.png"
+            path.write_bytes(base64.b64decode(shot["data"]))
+            print(f"screenshot of the page: {path}")
+            assert path.stat().st_size > 10_000
+    finally:
+        kill(server)
+        output = server.stdout.read().decode(errors="replace") if server.stdout else ""
+    assert "listening on http://127.0.0.1:" in output, output
+
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
