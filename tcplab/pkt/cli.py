@@ -45,7 +45,10 @@ prints PASS, FAIL or SKIP per script, then "N passed, N failed, N skipped".
   -v                       print each line, segment and ignored backtick line
 
 The same flags may stand as option lines at the top of a script (--msl-ms=1000);
-a script's option lines override the command line.  Details: tcplab/pkt/__init__.py.
+a script's option lines override the command line, and may also be packetdrill's
+--tolerance_usecs, --tolerance_percent and --tcp_ts_tick_usecs.  Scripts may check
+TCP_INFO with Linux's names: %{ assert tcpi_snd_cwnd == 10 }%.  Shell commands in
+backticks are never run (-v names them).  Details: tcplab/pkt/__init__.py.
 """
 _VALUE_FLAGS = frozenset({"options", "tolerance-ms", "mss", "wscale", "rcvbuf",
                           "delayed-ack-ms", "msl-ms"})
