@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from tcplab.backends.mininet.linux.diag import SockDiag
 from tcplab.backends.mininet.linux.host import KernelHost, StateSeen
@@ -98,3 +100,26 @@ def test_a_kernel_host_with_the_trace_sees_every_state() -> None:
         trace.close()
         diag.close()
         host.app.abort(lsid)
+
+
+def test_clean_removes_the_instance_of_a_dead_agent_and_nothing_else() -> None:
+    from tcplab.backends.mininet.clean import clean
+    from tcplab.backends.mininet.linux.trace import TRACEFS, ensure_tracefs, instance_name
+
+    assert ensure_tracefs() is None
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = TRACEFS / "instances" / instance_name(dead.pid)
+    live = TRACEFS / "instances" / instance_name(os.getpid())
+    stale.mkdir()
+    live.mkdir()
+    try:
+        said: list[str] = []
+        clean(base=Path("/nonexistent-tcplab-runtime"), say=said.append)
+        assert f"removed tracefs instance {stale.name}" in said
+        assert not stale.exists() and live.exists()
+    finally:
+        for path in (stale, live):
+            if path.exists():
+                path.rmdir()

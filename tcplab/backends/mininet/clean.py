@@ -14,10 +14,11 @@ A lab that stops normally removes all of that and its directory.  After a ``kill
 recorded processes (only after checking that ``/proc/<pid>`` still is the same process:
 same start time, expected command line), then any process still inside a recorded
 namespace (same inode *and* the recorded interfaces, so a recycled inode is never taken
-for ours), deletes the recorded interfaces and bridges with ``ip link del`` and the nft
+for ours), deletes the recorded interfaces and bridges (over netlink) and the nft
 tables, and removes the directory.  Objects a live lab records are never touched, and
 neither is anything not named in a state file except root-namespace nft tables called
-``tcplab_*`` that no live lab owns.  It never runs ``mn -c``, which kills processes
+``tcplab_*`` that no live lab owns and tracefs instances ``tcplab-PID`` whose agent
+(PID) is gone.  It never runs ``mn -c``, which kills processes
 machine-wide.  Running it twice is harmless: the second run finds nothing.
 """
 
@@ -39,6 +40,7 @@ from typing import Any
 from pyroute2.netlink.exceptions import NetlinkError
 
 from tcplab.backends.mininet import netlink
+from tcplab.backends.mininet.linux.trace import remove_instance, stale_instances
 
 STATE_FILE = "state.json"
 NFT_PREFIX = "tcplab_"
@@ -306,6 +308,9 @@ def clean(base: Path | None = None, say: Any = print) -> int:
         name = table.split()[-1]
         if name.startswith(NFT_PREFIX) and table not in live_tables and delete_nft_table(table):
             count(f"deleted nft table {table}")
+    for instance in stale_instances():  # kernel-host agents' tracepoint readers
+        if remove_instance(instance):
+            count(f"removed tracefs instance {instance.name}")
     return removed
 
 

@@ -27,6 +27,7 @@ from tcplab.tcp.states import State
 
 TRACEFS = Path("/sys/kernel/tracing")
 EVENT = "events/sock/inet_sock_set_state"
+INSTANCE = re.compile(r"^tcplab-(\d+)$")  # an agent's instance: tcplab-<its pid>
 _LINE = re.compile(
     r"\s(?P<t>\d+\.\d+): inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP "
     r"sport=(?P<sport>\d+) dport=(?P<dport>\d+) saddr=(?P<saddr>[\d.]+) "
@@ -88,14 +89,34 @@ class StateTrace:
 
     def close(self) -> None:
         os.close(self._fd)
-        try:
-            (self.instance / EVENT / "enable").write_text("0")
-            self.instance.rmdir()
-        except OSError:
-            pass  # tcplab clean removes instances of agents that died
+        remove_instance(self.instance)
 
 
-def _mounted() -> str | None:
+def instance_name(pid: int) -> str:
+    return f"tcplab-{pid}"
+
+
+def remove_instance(instance: Path) -> bool:
+    """Turn the event off and remove the instance; True when it is gone."""
+    try:
+        (instance / EVENT / "enable").write_text("0")
+        instance.rmdir()
+    except OSError:
+        return False  # tcplab clean removes instances of agents that died
+    return True
+
+
+def stale_instances() -> list[Path]:
+    """Instances of agents that are gone (``tcplab clean`` removes them)."""
+    root = TRACEFS / "instances"
+    if not root.is_dir():
+        return []
+    return sorted(path for path in root.iterdir()
+                  if (m := INSTANCE.match(path.name)) and not Path(f"/proc/{m[1]}").exists())
+
+
+def ensure_tracefs() -> str | None:
+    """None once tracefs is mounted (mounting it if need be), else why it cannot be."""
     if (TRACEFS / "instances").is_dir():
         return None
     if os.geteuid() != 0:
@@ -112,7 +133,7 @@ def _mounted() -> str | None:
 
 def open_trace(name: str, addresses: set[str]) -> StateTrace | str:
     """A :class:`StateTrace` for ``addresses``, or why there cannot be one."""
-    why = _mounted()
+    why = ensure_tracefs()
     if why is not None:
         return why
     instance = TRACEFS / "instances" / name
