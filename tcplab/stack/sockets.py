@@ -58,6 +58,7 @@ class SocketRecord:
         "accept_queue", "accepted", "active", "backlog", "bytes_delivered", "bytes_sent",
         "conn", "dst_ip", "finished", "history", "ifname", "key", "last_sample", "listener",
         "local", "next_hop", "remote", "route_gen", "sid", "src_ip", "syn_queue", "timer",
+        "urgent_signals",
     )
 
     def __init__(self, sid: int, conn: Connection, local: Address, remote: Address | None, *,
@@ -80,6 +81,7 @@ class SocketRecord:
         self.bytes_sent = 0
         self.timer: float | None = None
         self.last_sample: tuple[object, ...] = ()
+        self.urgent_signals = 0  # the connection's count last reported to the application
         # Cached route; valid while route_gen equals the host's.
         self.route_gen = -1
         self.ifname = ""

@@ -1,0 +1,33 @@
+"""The host against a hostile or broken peer, and the urgent report: urgent data
+reaches the application's soft-error report (RFC 9293 §3.8.5, §3.9.1.8)."""
+
+from __future__ import annotations
+
+from test_host import IP2, Net
+
+from tcplab.stack.events import Delivered, SegmentSent, SoftError
+from tcplab.tcp.segment import URG
+
+
+def _established() -> tuple[Net, int, int]:
+    net = Net()
+    net.h2.listen(80, now=0.0)
+    c = net.h1.connect(IP2, 80, 0.0)
+    net.run(0.5)
+    [child] = [s for s in net.h2.sockets() if s.kind == "connection"]
+    return net, c, child.id
+
+
+def test_urgent_data_is_reported_to_the_receiving_application() -> None:
+    net, c, s = _established()
+    assert net.h1.send(c, b"abc", net.now) == 3
+    assert net.h1.send(c, b"!", net.now, urgent=True) == 1
+    net.run(1.0)
+    urgent = [e for e in net.of(SegmentSent, "h1") if e.segment.flags & URG]
+    assert urgent and all(e.segment.seq + e.segment.urgent == urgent[0].segment.seq
+                          + urgent[0].segment.urgent for e in urgent)
+    reports = [e for e in net.of(SoftError, "h2") if e.sid == s]
+    # "abc" went first and was read; the urgent octet is the one up to the mark
+    assert [r.reason for r in reports] == ["urgent data: 1 bytes up to the urgent mark"]
+    # in order, in the stream: nothing taken out
+    assert b"".join(e.data for e in net.of(Delivered, "h2")) == b"abc!"
