@@ -210,10 +210,11 @@ class Host:
             raise HostError(E.EINVAL, f"socket {sid}: {exc}") from None
         conn.config.ttl, conn.config.tos = trial.ttl, trial.tos
 
-    def send(self, sid: int, data: bytes, now: float) -> int:
+    def send(self, sid: int, data: bytes, now: float, urgent: bool = False) -> int:
+        """Queue ``data``; ``urgent``: it is urgent data (MSG_OOB, RFC 9293 §3.8.5)."""
         rec = self._open_conn(sid, now)
         try:
-            n = rec.conn.send(data, now)
+            n = rec.conn.send(data, now, urgent)
         except TcpError as exc:
             raise HostError(exc.errno, f"socket {sid}: {exc}") from None
         rec.bytes_sent += n
@@ -433,6 +434,13 @@ class Host:
         events = self._events
         sid = rec.sid
         self._touched.add(sid)
+        if conn.urgent_signals != rec.urgent_signals:
+            # RFC 9293 §3.8.5 (MUST-32) and §3.9.1.8: the application hears of urgent data
+            # through the report that carries soft errors, before the data is delivered
+            rec.urgent_signals = conn.urgent_signals
+            events.append(SoftError(now, name, sid, 0,
+                                    f"urgent data: {conn.urgent_pending} bytes up to the "
+                                    "urgent mark"))
         while (ev := conn.next_event()) is not None:
             if isinstance(ev, tev.TimerArmed):
                 events.append(TimerArmed(now, name, sid, ev.name, ev.deadline))
