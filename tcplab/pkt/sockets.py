@@ -337,6 +337,8 @@ class SocketCalls:
         conn = sock.conn or sock.listener
         if opt == "SO_ERROR":
             actual = self.error_of(conn, 0) if conn else 0
+        elif opt == "TCP_MAXSEG" and conn is not None and conn.state in SYNCHRONIZED:
+            actual = conn.status().mss   # Linux: the MSS in use once connected
         else:
             actual = so.option_value(opt, sock.config)
         inner = value.items[0] if isinstance(value, ps.Array) and value.items else value

@@ -24,7 +24,7 @@ SUPPORTED = {("SOL_SOCKET", "SO_REUSEADDR"), ("SOL_SOCKET", "SO_RCVBUF"),
              ("IPPROTO_TCP", "TCP_NODELAY"), ("SOL_TCP", "TCP_NODELAY"),
              ("SOL_SOCKET", "SO_KEEPALIVE"), ("IPPROTO_IP", "IP_TTL"), ("IPPROTO_IP", "IP_TOS"),
              *((level, name) for level in ("IPPROTO_TCP", "SOL_TCP")
-               for name in ("TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT"))}
+               for name in ("TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT", "TCP_MAXSEG"))}
 
 
 def option_name(call: ps.Syscall, level: ps.Expr, name: ps.Expr) -> str:
@@ -52,7 +52,9 @@ def set_option(opt: str, number: int, configs: list[Config], conns: list[Connect
                      "TCP_KEEPIDLE": ("keepalive_idle", float(number)),
                      "TCP_KEEPINTVL": ("keepalive_interval", float(number)),
                      "TCP_KEEPCNT": ("keepalive_probes", number),
-                     "IP_TTL": ("ttl", number), "IP_TOS": ("tos", number)}[opt]
+                     "IP_TTL": ("ttl", number), "IP_TOS": ("tos", number),
+                     # the MSS we advertise, and the most we send (Linux's user_mss)
+                     "TCP_MAXSEG": ("mss", number)}[opt]
     trial = replace(configs[0])
     setattr(trial, attr, setting)
     trial.validate()
@@ -68,4 +70,5 @@ def option_value(opt: str, cfg: Config) -> int:
             "TCP_NODELAY": int(not cfg.nagle), "SO_KEEPALIVE": int(cfg.keepalive),
             "TCP_KEEPIDLE": int(cfg.keepalive_idle),
             "TCP_KEEPINTVL": int(cfg.keepalive_interval),
-            "TCP_KEEPCNT": cfg.keepalive_probes, "IP_TTL": cfg.ttl, "IP_TOS": cfg.tos}[opt]
+            "TCP_KEEPCNT": cfg.keepalive_probes, "IP_TTL": cfg.ttl, "IP_TOS": cfg.tos,
+            "TCP_MAXSEG": cfg.mss}[opt]
