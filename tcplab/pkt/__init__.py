@@ -30,7 +30,7 @@ The supported subset
   EINPROGRESS`` when non-blocking), ``write``/``send``, ``read``/``recv``, ``close``,
   ``shutdown`` (SHUT_RD/WR/RDWR), ``setsockopt``/``getsockopt`` (SO_REUSEADDR,
   SO_RCVBUF, SO_SNDBUF, SO_ERROR, TCP_NODELAY, SO_KEEPALIVE, TCP_KEEPIDLE,
-  TCP_KEEPINTVL, TCP_KEEPCNT, IP_TTL, IP_TOS), ``fcntl`` (F_GETFL, F_SETFL
+  TCP_KEEPINTVL, TCP_KEEPCNT, TCP_MAXSEG, IP_TTL, IP_TOS), ``fcntl`` (F_GETFL, F_SETFL
   O_NONBLOCK), ``sendmsg`` with a plain iovec (``{msg_name(...)=..., msg_iov(2)=[{...,
   40}, {..., 20}], msg_flags=0}``); ``...`` is "any argument"; results ``= N`` or
   ``= -1 ERRNO (text)``.  The fd a script gives ``socket``/``accept`` is the fd it gets.
