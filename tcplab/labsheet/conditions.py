@@ -99,7 +99,9 @@ class Seen(Condition):
         if sock is None:
             return self.never, _missing(self.subject)
         visited = sock.visited()
-        path = " -> ".join(visited)
+        path = " -> ".join(visited[-6:])
+        if len(visited) > 6:
+            path = "... -> " + path
         if self.never:
             return self.state not in visited, f"{self.subject} passed {self.state}: {path}"
         return self.state in visited, f"{self.subject} never was {self.state}: {path}"

@@ -35,6 +35,11 @@ from tcplab.tui.app import TcplabApp
 SETTLE_EVERY = 0.25   # seconds between two judgements of ended connections
 
 
+def _plain_heading(text: str) -> str:
+    """A heading as its words, whether Markdown source or rendered."""
+    return " ".join(text.replace("`", "").replace("*", "").split())
+
+
 class LabSheetApp(TcplabApp):
     """The dashboard with the sheet's panel (see the module docstring)."""
 
@@ -68,6 +73,9 @@ class LabSheetApp(TcplabApp):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f2", "toggle_sheet", "Sheet"),
+        Binding("f3", "sheet_page(-1)", "Sheet ↑", show=False),
+        Binding("f4", "sheet_page(1)", "Sheet ↓", show=False),
+        Binding("f5", "goto_current", "Current exercise", show=False),
     ]
 
     def __init__(self, lab: Lab, sheet: Sheet, progress: Progress, **kwargs: Any) -> None:
@@ -96,9 +104,51 @@ class LabSheetApp(TcplabApp):
         super().on_mount()
         self.set_interval(SETTLE_EVERY, self._settle)
         self._show_sheet()
+        self.call_after_refresh(self._fit, self.size.width)
 
     def action_toggle_sheet(self) -> None:
         self.query_one("#lab-sheet").toggle_class("-hidden")
+        self._fit(self.size.width)
+
+    def action_sheet_page(self, direction: int) -> None:
+        doc = self.query_one("#lab-doc", VerticalScroll)
+        if direction > 0:
+            doc.scroll_page_down()
+        else:
+            doc.scroll_page_up()
+
+    def action_goto_current(self) -> None:
+        """Scroll the sheet to the section of the current exercise."""
+        ex = self.current()
+        if ex is None:
+            return
+        markdown = self.query_one("#lab-markdown", Markdown)
+        wanted = _plain_heading(ex.title)
+        for _level, label, block_id in markdown.table_of_contents:
+            if block_id and _plain_heading(label) == wanted:
+                found = markdown.query(f"#{block_id}")
+                if found:
+                    self.query_one("#lab-doc", VerticalScroll).scroll_to_widget(
+                        found.first(), top=True, animate=False)
+                return
+
+    def on_markdown_table_of_contents_updated(self, _event: Markdown.TableOfContentsUpdated
+                                              ) -> None:
+        self.call_after_refresh(self.action_goto_current)
+
+    def on_resize(self, event: Any) -> None:
+        # Textual calls the dashboard's own handler too, after this one: fit after it
+        self.call_after_refresh(self._fit, event.size.width)
+
+    def _fit(self, width: int) -> None:
+        """The dashboard's narrow layout (no hosts column) when the sheet leaves it less
+        than 100 columns."""
+        panel = self.query_one("#lab-sheet")
+        if panel.has_class("-hidden"):
+            left = width
+        else:
+            left = width - min(max(int(width * 0.4), 34), 72)
+        self.screen.set_class(left < 100, "-narrow")
 
     # -- checking -----------------------------------------------------------------------
     def _check_event(self, event: Any) -> None:
@@ -121,6 +171,7 @@ class LabSheetApp(TcplabApp):
                 self.news = f"✔ {item.exercise} done at t={item.t:.3f}"
                 if first and self.is_running:
                     self.notify(f"exercise {item.exercise} done", title="✔ check passed")
+                    self.call_after_refresh(self.action_goto_current)
             else:
                 self.progress.mark_failed(item.exercise)
                 self.last_attempt[item.exercise] = item
@@ -146,8 +197,9 @@ class LabSheetApp(TcplabApp):
         current = self.current()
         text = Text()
         text.append(f"{self.sheet.title}\n", style="bold")
-        text.append(f"{count} of {len(exercises)} exercises done\n",
+        text.append(f"{count} of {len(exercises)} exercises done",
                     style="green" if count == len(exercises) else "")
+        text.append("  F2 hide · F3/F4 scroll · F5 this part\n", style="dim")
         for ex in exercises:
             if ex.name in self.checker.done:
                 text.append(" ✔ ", style="bold green")
@@ -162,14 +214,15 @@ class LabSheetApp(TcplabApp):
             if ex.name in self.progress.done and ex.name not in self.checker.done:
                 text.append(" (earlier)", style="dim")
             elif ex.name in self.last_attempt:
-                text.append(" ✘ tried", style="red")
+                text.append("  ✘ tried", style="red")
             text.append("\n")
         self.query_one("#lab-progress", Static).update(text)
         self.query_one("#lab-task", Static).update(self._task_text(current))
 
     def _task_text(self, ex: Exercise | None) -> Text:
         text = Text()
-        if self.news:
+        attempt = self.last_attempt.get(ex.name) if ex is not None else None
+        if self.news and not (attempt is not None and self.news.startswith("✘")):
             text.append(self.news + "\n", style="bold")
         if ex is None:
             text.append("Every exercise is done. Answer the sheet's questions; q quits.",
@@ -178,13 +231,13 @@ class LabSheetApp(TcplabApp):
         text.append(f"{ex.name}: ", style="bold yellow")
         text.append(f"{ex.title}\n", style="bold")
         text.append(ex.task + "\n")
-        if ex.rfc:
-            text.append(ex.rfc + "\n", style="dim")
-        attempt = self.last_attempt.get(ex.name)
         if attempt is not None:
-            text.append(f"✘ {attempt.who} ended without: ", style="red")
-            text.append(attempt.missing + "\n")
+            # the hint first: the box may be too short for everything
             if ex.hint:
                 text.append("hint: ", style="bold")
                 text.append(ex.hint + "\n")
+            text.append(f"✘ {attempt.who} ended without ", style="red")
+            text.append(attempt.missing + "\n")
+        if ex.rfc:
+            text.append(ex.rfc + "\n", style="dim")
         return text
