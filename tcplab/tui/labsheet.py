@@ -144,10 +144,8 @@ class LabSheetApp(TcplabApp):
         """The dashboard's narrow layout (no hosts column) when the sheet leaves it less
         than 100 columns."""
         panel = self.query_one("#lab-sheet")
-        if panel.has_class("-hidden"):
-            left = width
-        else:
-            left = width - min(max(int(width * 0.4), 34), 72)
+        shown = min(max(int(width * 0.4), 34), 72)  # as the CSS sizes it
+        left = width if panel.has_class("-hidden") else width - shown
         self.screen.set_class(left < 100, "-narrow")
 
     # -- checking -----------------------------------------------------------------------

@@ -142,7 +142,7 @@ async def test_a_failed_attempt_shows_the_hint(tmp_path: Path) -> None:
             await settle(pilot, app)
         task = plain(app, "#lab-task")
         assert "✘ c1 (h1:" in task
-        assert "ended without: expect-seen c CLOSING: c never was CLOSING" in task
+        assert "ended without expect-seen c CLOSING: c never was CLOSING" in task
         assert "hint: hold the FINs both ways" in task
         assert "✘ tried" in plain(app, "#lab-progress")
     saved = json.loads(progress_path(sheet.id).read_text(encoding="utf-8"))
