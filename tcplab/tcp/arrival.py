@@ -449,7 +449,11 @@ class Arrival(Sender):
                 return
             payload = payload[skip:]
             start = self.rcv_nxt
-        room = sq.sub(self.rcv_adv, start)
+        # Within the window we offered, and never past the buffer: the offered edge is
+        # rounded up to the window-scale unit (RFC 7323 §2.4), and a peer stopping one
+        # byte short of it every time would otherwise gain up to a unit per ACK
+        buffer_end = sq.add(self.rcv_nxt, self.config.rcvbuf - len(self._rcvq))
+        room = min(sq.sub(self.rcv_adv, start), sq.sub(buffer_end, start))
         if room <= 0:
             self._ack_now = True
             return

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from fixtures import ACK, FIN, PSH, SYN, Harness, check, make
+from fixtures import ACK, FIN, FULL_OPTIONS, PSH, SYN, Harness, check, make, plain
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tcplab.tcp import seq as sq
 from tcplab.tcp.config import Config
@@ -108,3 +110,46 @@ def test_fin_out_of_window_is_always_acked() -> None:
     far = sq.add(h.r(1), 1 << 20)
     for _ in range(3):
         check(h.send(ACK | FIN, far, h.l(1)).only(), ACK, h.l(1), h.r(1))
+
+
+# ---------------------------------------------------------------- the receive buffer
+def test_a_peer_leaving_one_byte_unsent_cannot_grow_the_queue_past_rcvbuf() -> None:
+    # Rounding the advertised right edge up to the window-scale unit (RFC 7323 §2.4, so
+    # the edge never moves left) must not let data beyond rcvbuf in: a peer that always
+    # stops one byte short of the edge would otherwise gain up to a unit per ACK.
+    rcvbuf = 65536
+    h = Harness(config=plain(rcvbuf=rcvbuf), peer_options=FULL_OPTIONS)
+    out = h.established(active=False)
+    shift = h.conn.rcv_wscale
+    assert shift > 0
+    nxt = h.r(1)
+    edge = sq.add(nxt, 65535)  # the SYN,ACK's window, unscaled
+    for _ in range(2000):
+        room = sq.sub(edge, nxt) - 1
+        payload = b"z" * max(min(room, 1400), 1)
+        out = h.send(ACK | PSH, nxt, h.l(1), payload)
+        if out.segs:
+            last = out.segs[-1]
+            edge = sq.add(last.ack, last.window << shift)
+            nxt = last.ack
+        buffered = len(h.conn._rcvq) + h.conn._ooo.buffered
+        assert buffered <= rcvbuf, f"{buffered} bytes buffered, rcvbuf {rcvbuf}"
+    assert h.conn.readable == rcvbuf  # it did fill, to the byte
+    assert h.call("recv", 1 << 20).result == b"z" * rcvbuf
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 70_000), st.integers(1, 1400), st.booleans()),
+                min_size=1, max_size=120))
+def test_the_receive_queue_never_holds_more_than_rcvbuf(
+        arrivals: list[tuple[int, int, bool]]) -> None:
+    # whatever lands where (in order, out of order, past the edge), and whatever the
+    # application reads in between, buffered data stays within rcvbuf
+    rcvbuf = 20000
+    h = Harness(config=plain(rcvbuf=rcvbuf), peer_options=FULL_OPTIONS)
+    h.established(active=False)
+    for offset, length, read in arrivals:
+        h.send(ACK | PSH, sq.add(h.conn.rcv_nxt, offset % 25000), h.l(1), b"q" * length)
+        assert len(h.conn._rcvq) + h.conn._ooo.buffered <= rcvbuf
+        if read and h.conn.readable:
+            h.call("recv", 3000)
