@@ -57,7 +57,13 @@ from tcplab.pkt.tcpinfo import Wire, tcp_info
 from tcplab.tcp import segment as sg
 from tcplab.tcp import seq as sq
 from tcplab.tcp.connection import Connection, TcpError, reset_for
-from tcplab.tcp.events import ConnectionFailed, ConnectionReset, Event, StateChanged
+from tcplab.tcp.events import (
+    ConnectionFailed,
+    ConnectionReset,
+    Event,
+    StateChanged,
+    TimerFired,
+)
 from tcplab.tcp.states import State
 
 __all__ = ["Failure", "Log", "Outcome", "run_script"]
@@ -311,6 +317,8 @@ class _Runner(SocketCalls):
                                      else errno_mod.ECONNRESET)
         elif isinstance(event, ConnectionFailed):
             self.errors[id(conn)] = event.errno
+        elif isinstance(event, TimerFired) and event.name == "rtx":
+            self.wire(conn).timed_out(conn.status().snd_max)
         elif isinstance(event, StateChanged) and event.new is State.ESTABLISHED:
             listener = self.parent.get(id(conn))
             if listener is not None and conn in listener.children:

@@ -17,6 +17,9 @@ on the engine's internals:
   passes its end, it is SACKed once a SACK block the peer sent covers it, a
   retransmission is outstanding until it is ACKed or SACKed.
 
+``tcpi_ca_state`` follows Linux's states (Open, Disorder, Recovery, Loss) from the
+engine's fast-recovery flag, its duplicate ACK count, the SACKs and the
+retransmission timer's firings the runner reports (:meth:`Wire.timed_out`).
 Deviations from Linux, by design: ``tcpi_lost`` applies RFC 6675 IsLost (DupThresh 3)
 to the ledger, so segments Linux marks lost at an RTO are not counted; ``tcpi_rtt`` and
 ``tcpi_rttvar`` are 0 before the first RTT sample; ``tcpi_rcv_mss`` follows Linux's
@@ -47,6 +50,9 @@ CONSTANTS: dict[str, int] = {
     "TCPI_CLOSE_WAIT": 8, "TCPI_LAST_ACK": 9, "TCPI_LISTEN": 10, "TCPI_CLOSING": 11,
     # struct tcp_info's tcpi_options bits (include/uapi/linux/tcp.h)
     "TCPI_OPT_TIMESTAMPS": 1, "TCPI_OPT_SACK": 2, "TCPI_OPT_WSCALE": 4, "TCPI_OPT_ECN": 8,
+    # tcpi_ca_state, Linux's congestion-control state machine (include/net/tcp.h)
+    "TCP_CA_Open": 0, "TCP_CA_Disorder": 1, "TCP_CA_CWR": 2, "TCP_CA_Recovery": 3,
+    "TCP_CA_Loss": 4,
 }
 INFINITE_SSTHRESH = 0x7FFFFFFF   # what Linux reports before the first loss
 DUP_THRESH = 3                   # RFC 6675 §2
@@ -66,6 +72,7 @@ class Wire:
     offered_wscale: bool = False     # our SYN carried a window scale option
     peer_wscale: bool = False        # and the peer's did
     largest_in: int = 0              # the largest payload the peer sent
+    loss_until: int | None = None    # SND.MAX when the retransmission timer last fired
 
     def sent(self, seg: sg.Segment) -> None:
         if seg.flags & sg.SYN and seg.seq != self.syn_seq:
@@ -94,6 +101,10 @@ class Wire:
             if type(opt) is sg.Sack:
                 self.sacked.extend(opt.blocks)
         self.largest_in = max(self.largest_in, len(seg.payload))
+
+    def timed_out(self, snd_max: int) -> None:
+        """The retransmission timer fired: Linux's Loss state until SND.MAX is ACKed."""
+        self.loss_until = snd_max
 
     def _is_sacked(self, seq: int, end: int) -> bool:
         return any(sq.le(a, seq) and sq.le(end, b) for a, b in self.sacked)
@@ -159,7 +170,7 @@ COMPUTED: dict[str, Getter] = {
     "tcpi_snd_wscale": lambda st, w, adv: st.snd_wscale,
     "tcpi_rcv_wscale": lambda st, w, adv: st.rcv_wscale,
 }
-_COUNTED = ("tcpi_unacked", "tcpi_sacked", "tcpi_retrans", "tcpi_lost")
+_COUNTED = ("tcpi_unacked", "tcpi_sacked", "tcpi_retrans", "tcpi_lost", "tcpi_ca_state")
 NAMES = frozenset({*COMPUTED, *_COUNTED, *CONSTANTS})
 
 
@@ -169,5 +180,21 @@ def tcp_info(conn: Connection, wire: Wire) -> dict[str, int]:
     adv = conn.config.mss
     values = {name: get(st, wire, adv) for name, get in COMPUTED.items()}
     values.update(wire.counts(st.snd_una, st.mss))
+    values["tcpi_ca_state"] = _ca_state(conn, st, wire, values["tcpi_sacked"])
     values.update(CONSTANTS)
     return values
+
+
+def _ca_state(conn: Connection, st: Status, wire: Wire, sacked: int) -> int:
+    """Loss after a retransmission timeout until all then sent is ACKed, Recovery in
+    fast recovery, Disorder while duplicate ACKs or SACKs are about, else Open (CWR
+    needs ECN, which tcplab lacks)."""
+    if wire.loss_until is not None:
+        if sq.lt(st.snd_una, wire.loss_until):
+            return CONSTANTS["TCP_CA_Loss"]
+        wire.loss_until = None
+    if getattr(getattr(conn, "cc", None), "in_recovery", False):
+        return CONSTANTS["TCP_CA_Recovery"]
+    if sacked or st.dup_acks:
+        return CONSTANTS["TCP_CA_Disorder"]
+    return CONSTANTS["TCP_CA_Open"]

@@ -50,9 +50,9 @@ def test_a_false_tcp_info_assert_fails_with_its_line_and_values(
 
 def test_tcp_info_names_tcplab_lacks_skip_and_bad_blocks_fail(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out = run(tmp_path, capsys, HANDSHAKE + "+0 %{ assert tcpi_ca_state == 0 }%\n")
+    code, out = run(tmp_path, capsys, HANDSHAKE + "+0 %{ assert tcpi_reordering == 3 }%\n")
     assert code == 0
-    assert out == ("SKIP t.pkt line 9: %{ }% uses tcpi_ca_state, which tcplab's TCP_INFO "
+    assert out == ("SKIP t.pkt line 9: %{ }% uses tcpi_reordering, which tcplab's TCP_INFO "
                    "does not offer")
     code, out = run(tmp_path, capsys, HANDSHAKE + "+0 %{ open('/etc/passwd') }%\n")
     assert code == 1
@@ -81,6 +81,20 @@ def test_the_block_reads_the_connection_inbound_packets_go_to(
 +0    %{ assert tcpi_rto == 2000000, tcpi_rto }%
 """
     code, out = run(tmp_path, capsys, active)
+    assert code == 0, out
+
+
+def test_a_retransmission_timeout_is_the_loss_state(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    body = "--no-rack\n" + HANDSHAKE + """+0 write(4, ..., 10) = 10
++0 > P. 1:11(10) ack 1
++0 %{ assert tcpi_ca_state == TCP_CA_Open }%
++1 > P. 1:11(10) ack 1
++0 %{ assert tcpi_ca_state == TCP_CA_Loss and tcpi_total_retrans == 1 }%
++.01 < . 1:1(0) ack 11 win 502
++0 %{ assert tcpi_ca_state == TCP_CA_Open, tcpi_ca_state }%
+"""
+    code, out = run(tmp_path, capsys, body)
     assert code == 0, out
 
 

@@ -25,10 +25,12 @@ def test_linux_numbers() -> None:
         "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING")] == [1, 2, 4, 5, 6, 7, 8, 9, 10, 11]
     assert [CONSTANTS[f"TCPI_OPT_{n}"] for n in ("TIMESTAMPS", "SACK", "WSCALE", "ECN")] == \
         [1, 2, 4, 8]
+    assert [CONSTANTS[f"TCP_CA_{n}"] for n in ("Open", "Disorder", "CWR", "Recovery",
+                                               "Loss")] == [0, 1, 2, 3, 4]
     for name in ("tcpi_state", "tcpi_snd_cwnd", "tcpi_snd_ssthresh", "tcpi_rto", "tcpi_rtt",
                  "tcpi_rttvar", "tcpi_unacked", "tcpi_sacked", "tcpi_lost", "tcpi_retrans",
                  "tcpi_total_retrans", "tcpi_snd_mss", "tcpi_rcv_mss", "tcpi_options",
-                 "tcpi_snd_wscale", "tcpi_rcv_wscale"):
+                 "tcpi_snd_wscale", "tcpi_rcv_wscale", "tcpi_ca_state", "tcpi_advmss"):
         assert name in NAMES
 
 
