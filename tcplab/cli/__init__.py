@@ -42,12 +42,20 @@ def _serve(argv: list[str]) -> int:
     return serve_main(argv)
 
 
+def _lab(argv: list[str]) -> int:
+    from tcplab.labsheet.cli import main as lab_main
+
+    return lab_main(argv)
+
+
 COMMANDS = {
     "run": (_run, "run a lab (simulated network or Mininet)"),
     "pkt": (_pkt, "run packetdrill-syntax scripts against tcplab's TCP engine"),
     "replay": (_replay, "open a recording again: the dashboard, --at T --json, --verify"),
     "bench": (_bench, "measure the engine (and later the lab and dashboard)"),
     "clean": (_clean, "remove what crashed Mininet labs left behind (never runs mn -c)"),
+    "lab": (_lab, "a lab sheet beside the dashboard, its checks ticking (--check DIR grades "
+                  "a recording)"),
     "serve": (_serve, "the dashboard in a web browser, each tab its own lab (textual-serve)"),
 }
 
