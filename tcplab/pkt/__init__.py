@@ -22,10 +22,13 @@ The supported subset
 * ``%{ ... }%`` blocks (after a time or alone, on one line or several) are checked
   as packetdrill does on Linux: ``assert`` statements and expressions over the
   connection's TCP_INFO (:mod:`tcplab.pkt.tcpinfo` lists the names: ``tcpi_state``
-  with ``TCPI_*`` states, ``tcpi_snd_cwnd``, ``tcpi_rto``, ``tcpi_unacked``,
-  ``tcpi_options`` with ``TCPI_OPT_*``...).  Only names, constants, arithmetic,
-  comparisons and and/or/not are allowed (:mod:`tcplab.pkt.snippet`); a name tcplab
-  does not offer makes the script SKIP, naming it.
+  with ``TCPI_*`` states, ``tcpi_ca_state`` with ``TCP_CA_*``, ``tcpi_snd_cwnd``,
+  ``tcpi_rto``, ``tcpi_unacked``, ``tcpi_options`` with ``TCPI_OPT_*``...).  Only
+  names, constants, arithmetic, comparisons and and/or/not are allowed
+  (:mod:`tcplab.pkt.snippet`); a name tcplab does not offer makes the script SKIP,
+  naming it.  Neither a block nor a shell command reads a segment: what the engine
+  sent waits for the outbound lines after them (inbound and syscall lines fail on
+  an unlisted segment).
 * Syscalls: ``socket``, ``bind``, ``listen``, ``accept``, ``connect`` (``-1
   EINPROGRESS`` when non-blocking), ``write``/``send``, ``read``/``recv``, ``close``,
   ``shutdown`` (SHUT_RD/WR/RDWR), ``setsockopt``/``getsockopt`` (SO_REUSEADDR,

@@ -14,10 +14,11 @@ due *strictly before* the event's time, then:
   and compares it (:mod:`tcplab.pkt.compare`) and its emission time.  When the line
   expects more payload than that segment has, the full-sized segments emitted with
   it are taken as one, as Linux's TSO hands them to packetdrill (:meth:`coalesce`);
-* any other line first requires that the engine emitted nothing unlisted ("sent an
-  extra segment"), then injects the packet, performs the syscall, or checks a
-  ``%{ }%`` block against TCP_INFO (:mod:`tcplab.pkt.tcpinfo`) of the connection
-  inbound packets go to.
+* an inbound packet or a syscall line first requires that the engine emitted nothing
+  unlisted ("sent an extra segment"), then injects the packet or performs the call;
+* a ``%{ }%`` block checks TCP_INFO (:mod:`tcplab.pkt.tcpinfo`) of the connection
+  inbound packets go to, and a shell command is only logged: neither reads a
+  segment, so what the engine sent waits for the outbound lines after them.
 
 After each engine call the runner drains segments and events from every
 connection (each segment also feeds the connection's :class:`Wire` ledger, which
@@ -151,7 +152,10 @@ class _Runner(SocketCalls):
             self.expect_outbound(ev, start, end)
             return
         self.advance(start, inclusive=False)
-        self.check_nothing_pending(ev)
+        if isinstance(ev, ps.Packet | ps.Syscall):
+            # a %{ }% check or a shell command reads no segment: as in packetdrill,
+            # what the engine sent waits for the outbound lines that follow
+            self.check_nothing_pending(ev)
         self.now = max(self.now, start)
         self.last = start
         self.log(f"{self.now:8.3f} line {ev.lineno}: {ev.text}")

@@ -84,6 +84,20 @@ def test_the_block_reads_the_connection_inbound_packets_go_to(
     assert code == 0, out
 
 
+def test_checks_and_commands_leave_sent_segments_to_the_outbound_lines(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    body = "--delayed-ack-ms=0\n" + HANDSHAKE + """+.1 < P. 1:11(10) ack 1 win 502
++0 %{ assert tcpi_state == TCPI_ESTABLISHED }%
++0 `echo the ACK waits`
++0 > . 1:1(0) ack 11
+"""
+    code, out = run(tmp_path, capsys, body)
+    assert code == 0, out
+    # a syscall line there still finds the unlisted segment
+    code, out = run(tmp_path, capsys, body.replace("`echo the ACK waits`", "close(3) = 0"))
+    assert "line 12: expected `+0 close(3) = 0`, actual: sent an extra segment" in out
+
+
 def test_a_retransmission_timeout_is_the_loss_state(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     body = "--no-rack\n" + HANDSHAKE + """+0 write(4, ..., 10) = 10
