@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
@@ -27,7 +28,11 @@ class Config:
     user_timeout: float | None = None  # RFC 9293 §3.8.3: give up after this long unacknowledged
     msl: float = 30.0               # TIME-WAIT lasts 2*MSL (RFC 9293 §3.4.2)
     initial_window: int = 10        # segments (RFC 6928)
-    isn_secret: bytes = b"tcplab"   # RFC 6528 key; hosts pass a random one
+    # RFC 6528 key.  Unless given, 16 bytes from os.urandom, read once when the Config is
+    # made (the one read of the outside world in tcplab/tcp: a constant would make every
+    # keyless engine's ISNs predictable, MUST-9).  A simulated host passes one drawn from
+    # the run's seed, so that a seed replays a run exactly.
+    isn_secret: bytes = field(default_factory=lambda: os.urandom(16))
     challenge_ack_limit: int = 10   # per second (RFC 5961 §7)
     invalid_ack_interval: float = 0.5  # at most one ACK per this many seconds in answer to
                                     # unacceptable segments without text (Linux's

@@ -3,9 +3,12 @@ reaches the application's soft-error report (RFC 9293 §3.8.5, §3.9.1.8)."""
 
 from __future__ import annotations
 
+import random
+
 from test_host import IP2, Net
 
 from tcplab.stack.events import Delivered, SegmentSent, SoftError
+from tcplab.stack.host import Host
 from tcplab.tcp.segment import URG
 
 
@@ -31,3 +34,9 @@ def test_urgent_data_is_reported_to_the_receiving_application() -> None:
     assert [r.reason for r in reports] == ["urgent data: 1 bytes up to the urgent mark"]
     # in order, in the stream: nothing taken out
     assert b"".join(e.data for e in net.of(Delivered, "h2")) == b"abc!"
+
+
+def test_a_simulated_hosts_isn_key_comes_from_the_run_seed() -> None:
+    # deliberate: a simulated run replays from its seed, ISNs included
+    keys = [Host("h", rng=random.Random(seed)).config.isn_secret for seed in (7, 7, 8)]
+    assert keys[0] == keys[1] != keys[2]

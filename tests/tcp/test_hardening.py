@@ -153,3 +153,21 @@ def test_the_receive_queue_never_holds_more_than_rcvbuf(
         assert len(h.conn._rcvq) + h.conn._ooo.buffered <= rcvbuf
         if read and h.conn.readable:
             h.call("recv", 3000)
+
+
+# ---------------------------------------------------------------- the ISN key
+def test_an_engine_built_without_a_key_takes_a_random_one() -> None:
+    # RFC 6528 §3 / MUST-9: a public constant key would make every keyless engine's ISNs
+    # computable from outside; each Config draws its own from os.urandom
+    first, second = Config(), Config()
+    assert len(first.isn_secret) == 16 and first.isn_secret != second.isn_secret
+    isns = set()
+    for cfg in (first, second):
+        conn = Connection(("10.0.0.1", 1000), cfg)
+        conn.connect(("10.0.0.2", 80), 0.0)
+        isns.add(conn.iss)
+    assert len(isns) == 2
+    # a child keeps its listener's key (replace() copies it)
+    listener = Connection(("10.0.0.1", 80), first)
+    listener.listen(0.0)
+    assert listener.spawn(("10.0.0.2", 5000)).config.isn_secret == first.isn_secret
