@@ -90,6 +90,11 @@ def snippet_source(first: str, rest: list[str]) -> str:
 
 def compile_snippet(source: str, lineno: int, offered: frozenset[str]) -> Snippet:
     """Parse and check a block whose first line is the script's line ``lineno``."""
+    source = source.rstrip()
+    if source.endswith("\\"):
+        # packetdrill runs more code after the block, so a last "...;\" continues
+        # into it; here the block ends there
+        source = source[:-1]
     try:
         tree = ast.parse(source, mode="exec")
     except SyntaxError as err:

@@ -95,3 +95,12 @@ def test_source_of_a_multi_line_block_keeps_line_numbers() -> None:
     assert source == "\nassert tcpi_rto > 0\nassert tcpi_lost == 0"
     snippet = compile_snippet(source, 30, NAMES)
     assert [s.lineno for s in snippet.statements] == [31, 32]
+
+
+def test_a_last_line_continued_into_nothing_still_compiles() -> None:
+    # packetdrill runs code after the block, so scripts may end it with ";\"
+    source = snippet_source(" assert tcpi_rto > 0;\\", ["   assert tcpi_lost == 0;\\", ""])
+    snippet = compile_snippet(source, 3, NAMES)
+    assert [s.text for s in snippet.statements] == ["assert tcpi_rto > 0",
+                                                    "assert tcpi_lost == 0"]
+    run_snippet(snippet, VALUES)
