@@ -139,14 +139,14 @@ class Tracker:
         self.filters.append(flt)
         return len(self.filters) - 1
 
-    def feed(self, ev: dict[str, Any]) -> bool:
-        """Fold one event; True when it may change what a condition says (the clock
-        moving does: a state may have lasted long enough now)."""
+    def feed(self, ev: dict[str, Any]) -> tuple[bool, bool]:
+        """Fold one event: whether it may change what a condition says, and whether
+        the clock moved (a state may have lasted long enough now)."""
         t = float(ev.get("t", self.t))
         moved = t > self.t
         self.t = t
         handler = self._handlers.get(ev["kind"])
-        return (handler(ev) if handler is not None else False) or moved
+        return (handler(ev) if handler is not None else False), moved
 
     def stayed(self, sock: Sock, state: str) -> float:
         """The longest time ``sock`` stayed in ``state`` (its current stay so far)."""
