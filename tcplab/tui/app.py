@@ -48,7 +48,7 @@ from tcplab.tui.widgets.history_log import HistoryLog
 from tcplab.tui.widgets.ladder import SEGMENT_FILTERS, Ladder
 from tcplab.tui.widgets.links import compact_params
 from tcplab.tui.widgets.panel import Panel
-from tcplab.tui.widgets.plot import PlotView, render_cwnd, render_time_sequence
+from tcplab.tui.widgets.plot import PlotView
 from tcplab.tui.widgets.sockets import COLUMNS, SocketsTable
 from tcplab.tui.widgets.stream import StreamView
 from tcplab.tui.widgets.tcb_view import tcb_text
@@ -358,19 +358,11 @@ class TcplabApp(Commanding, TimeTravel, Demo):
             self._show_ladder(row, peer, n)
         elif tab in ("tab-tsg", "tab-cwnd"):
             size = detail.size
-            width, height = max(size.width - 4, 30), max(size.height - 4, 8)
-            samples = hist.samples(self.timeline, row, n)
-            if row is None or row.listener:
-                plot = Text("select a connection in the sockets table (a listening socket "
-                            "sends no data)" if row else "select a connection in the sockets "
-                            "table", style="dim")
-            elif tab == "tab-tsg":
-                records = [r for r in hist.ladder(self.timeline, row, n)
-                           if isinstance(r, hist.SegRecord)]
-                plot = render_time_sequence(records, samples, width, height)
-            else:
-                plot = render_cwnd(samples, width, height)
-            self.query_one("#tsg" if tab == "tab-tsg" else "#cwnd", PlotView).show(plot)
+            # the tab's room: the tabs and their underline take two rows
+            width, height = max(size.width - 4, 30), max(size.height - 2, 8)
+            kind = "tsg" if tab == "tab-tsg" else "cwnd"
+            self.query_one(f"#{kind}", PlotView).draw(kind, self.timeline, row, n, width,
+                                                      height)
         elif tab == "tab-stream":
             sides = []
             for side in (row, peer):

@@ -27,6 +27,7 @@ from tcplab.tui.history import SegRecord, cause_of
 from tcplab.tui.widgets.colors import STATE_COLORS
 from tcplab.tui.widgets.diagram_layout import HEADS, HEAVY, LIGHT, Layout, label_of, layout
 from tcplab.tui.widgets.panel import Panel
+from tcplab.tui.widgets.runs import put
 
 WIDE = 150          # from this width the notes stand beside the figure
 LIGHT_BOX = "┌┐└┘─│"
@@ -95,7 +96,7 @@ def _figure(current: State | None, last: Transition | None, _palette: tuple[str,
         grid[py][px] = DOUBLE_TEES[tee] if src_box.state is current else tee
         hx, hy, hd = edge.head
         grid[hy][hx] = HEADS[hd]
-        style[(hx, hy)] = "bold" if taken else ""
+        style[(hx, hy)] = "bold" if taken else "not dim"  # a run of its own (see runs.py)
         if edge.label_at is not None:
             lx, ly = edge.label_at
             for i, ch in enumerate(edge.label):
@@ -105,7 +106,7 @@ def _figure(current: State | None, last: Transition | None, _palette: tuple[str,
     for y, row in enumerate(grid):
         line = "".join(row).rstrip()
         start = len(text)
-        text.append(line)
+        put(text, line)
         run_style, run_start = "", 0
         for x in range(len(line) + 1):
             s = style.get((x, y), "") if x < len(line) else "\0"
@@ -113,10 +114,10 @@ def _figure(current: State | None, last: Transition | None, _palette: tuple[str,
                 if run_style:
                     text.stylize(run_style, start + run_start, start + x)
                 run_style, run_start = s, x
-        text.append("\n")
+        put(text, "\n")
     notes = [e for e in lay.edges if e.note]
     for edge in notes:
-        text.append(f"({edge.note}) {edge.label}\n", style="italic")
+        put(text, f"({edge.note}) {edge.label}\n", style="italic")
     return text
 
 
@@ -134,15 +135,15 @@ def _exits(current: State | None, last: Transition | None, _palette: tuple[str, 
     width = max(len(e.src.value) for e in lay.exits)
     for edge in lay.exits:
         here = edge.src is current
-        text.append(f"{'▶' if here else ' '} {edge.src.value:<{width}} ",
+        put(text, f"{'▶' if here else ' '} {edge.src.value:<{width}} ",
                     style=f"bold {STATE_COLORS[edge.src]}" if here else STATE_COLORS[edge.src])
         taken = last is not None and last in edge.rows
-        text.append("━━▶ CLOSED " if taken else "──▶ CLOSED ", style="bold" if taken else "dim")
+        put(text, "━━▶ CLOSED " if taken else "──▶ CLOSED ", style="bold" if taken else "dim")
         for i, row in enumerate(edge.rows):
             if i:
-                text.append(" · ", style="dim")
-            text.append(label_of(row), style="bold reverse" if row is last else "")
-        text.append("\n")
+                put(text, " · ", style="dim")
+            put(text, label_of(row), style="bold reverse" if row is last else "")
+        put(text, "\n")
     return text
 
 
@@ -164,35 +165,36 @@ class DiagramView:
         return move_of(old, new, cause)
 
 
-def render_info(view: DiagramView) -> Text:
-    """The current state's meaning, the last move and its segment, the path."""
+def render_info(view: DiagramView, compact: bool = False) -> Text:
+    """The current state's meaning, the last move and its segment, the path
+    (``compact``: the title on the state's line, for short terminals)."""
     text = Text()
     if view.title:
-        text.append(view.title + "\n", style="bold")
+        put(text, view.title + ("  " if compact else "\n"), style="bold")
     if view.current is None:
-        text.append("select a connection in the sockets table\n", style="dim")
+        put(text, "select a connection in the sockets table\n", style="dim")
         return text
     colour = STATE_COLORS[view.current]
-    text.append(f"now {view.current.value}", style=f"bold reverse {colour}")
-    text.append(f"  {MEANINGS[view.current]}\n")
+    put(text, f"now {view.current.value}", style=f"bold reverse {colour}")
+    put(text, f"  {MEANINGS[view.current]}\n")
     if view.path:
         t, old, new, cause = view.path[-1]
         move = view.last
-        text.append("last move: ", style="bold")
-        text.append(f"{old} → {new}  ")
-        text.append(label_of(move) if move is not None else cause, style="reverse")
-        text.append(f"  at t={t:.3f} s\n")
+        put(text, "last move: ", style="bold")
+        put(text, f"{old} → {new}  ")
+        put(text, label_of(move) if move is not None else cause, style="reverse")
+        put(text, f"  at t={t:.3f} s\n")
         rec = view.cause
         if rec is not None:
             way = "sent" if rec.outbound else "received"
-            text.append(f"  segment {way}: ", style="bold")
-            text.append(segment_words(rec))
-            text.append(f"  at t={rec.t:.3f} s\n")
+            put(text, f"  segment {way}: ", style="bold")
+            put(text, segment_words(rec))
+            put(text, f"  at t={rec.t:.3f} s\n")
         elif move is not None and not move.trigger.value.startswith("rcv"):
-            text.append("  no segment: a command or a timer made this move\n", style="dim")
-        text.append("path: ", style="bold")
+            put(text, "  no segment: a command or a timer made this move\n", style="dim")
+        put(text, "path: ", style="bold")
         states = [view.path[0][1]] + [step[2] for step in view.path]
-        text.append(("… → " if view.truncated else "") + " → ".join(states) + "\n")
+        put(text, ("… → " if view.truncated else "") + " → ".join(states) + "\n")
     return text
 
 
@@ -208,9 +210,9 @@ def render_diagram(view: DiagramView) -> Text:
     """The whole diagram as one text (figure, exits, notes): for tests and exports."""
     text = Text()
     text.append_text(render_figure(view.current, view.last))
-    text.append("\n")
+    put(text, "\n")
     text.append_text(render_exits(view.current, view.last))
-    text.append("\n")
+    put(text, "\n")
     text.append_text(render_info(view))
     return text
 
@@ -276,7 +278,7 @@ class StateDiagram(Vertical):
         self.set_class(wide, "-wide")
         figure = render_figure(view.current, view.last)
         exits = render_exits(view.current, view.last)
-        info = render_info(view)
+        info = render_info(view, compact=not wide)
         body = self.query_one("#diagram-body", Panel)
         if wide:
             body.put(figure)
@@ -290,6 +292,7 @@ class StateDiagram(Vertical):
             both.append("\n")
             both.append_text(exits)
             body.put(both)
+            info.rstrip()
             self.query_one("#diagram-foot", Panel).put(info)
         if view.current is not self._scrolled_to:
             self._scrolled_to = view.current
@@ -304,5 +307,5 @@ class StateDiagram(Vertical):
         box = layout().box_of(current)
         if current is State.CLOSED and self._view.path:
             box = layout().box_of(current, bottom=True)
-        # the box and the arrows into it: a few rows above it
-        scroll.scroll_to(y=max(0, box.y - 4), animate=False)
+        # the box in the middle: the arrows into it above, those out of it below
+        scroll.scroll_to(y=max(0, box.y + 1 - scroll.size.height // 2), animate=False)

@@ -3,10 +3,10 @@
 Left is the selected socket, right its peer.  Each line is one segment, an arrow from
 the lane that sent it to the lane that received it, with each lane's time beside it
 (sent at one end, arrived at the other), so the arrow "slants" from its send time to
-its arrival time: it leaves high (``▔``) and lands low (``▁``).  A segment the network
+its arrival time: it leaves high (``‾``) and lands low (``_``).  A segment the network
 dropped ends in a cross (``✕``) at the link that lost it -- a third of the way for the
 sender's first hop, two thirds for a later one -- with the reason; a retransmission is
-labelled ``rtx``, a segment a ``hold`` kept in the network ``held`` with a ``⏸`` on
+labelled ``rtx``, a segment a ``hold`` kept in the network ``held`` with a ``‖`` on
 its arrow.  Each lane also shows its socket's state where it changes (as RFC 9293's
 own ladders do).  Labels are packetdrill-like (``P. 1:1461(1460) ack 1``) and shorten
 to keep one line per segment at any width.  Sequence numbers are relative to each
@@ -32,6 +32,7 @@ from tcplab.lab.timeline import Timeline
 from tcplab.tui import history
 from tcplab.tui.history import Flight, Marker, SegRecord, flights, states_after
 from tcplab.tui.widgets.history_log import HistoryLog
+from tcplab.tui.widgets.runs import put
 
 SEGMENT_FILTERS = ("all", "SYN", "FIN", "RST", "data", "rtx", "drops")
 TIME_W = 8
@@ -77,13 +78,18 @@ def labels(rec: SegRecord) -> list[str]:
             rec.flags]
 
 
-def _slant(length: int, rightwards: bool) -> str:
-    """An arrow's body that leaves high and lands low, in the direction it goes."""
+HIGH, MID, LOW = "‾", "─", "_"
+
+
+def _slant(length: int, rightwards: bool, gap: int = 0) -> str:
+    """An arrow's body that leaves high and lands low, in the direction it goes; with a
+    ``gap`` (for its label) in the middle, each side steps from its end to the middle."""
     if length <= 0:
         return ""
-    third = max(length // 3, 1)
-    body = "▔" * third + "─" * (length - 2 * third) + "▁" * third
-    body = body[:length]
+    side = (length - gap) // 2
+    first = side - side // 2
+    body = (HIGH * first + MID * (side - first) + " " * gap
+            + MID * (side // 2) + LOW * (length - gap - side - side // 2))
     return body if rightwards else body[::-1]
 
 
@@ -124,36 +130,34 @@ def _arrow(f: Flight, width: int, left_host: str) -> Text:
         note = note[:outside]
         if right:
             for piece, s in pieces:
-                text.append(piece, style=s)
-            text.append("✕", style="bold red")
-            text.append(note.ljust(outside), style="bold red")
+                put(text, piece, style=s)
+            put(text, "✕", style="bold red")
+            put(text, note.ljust(outside), style="bold red")
         else:
-            text.append(note.rjust(outside)[-outside:] if outside else "", style="bold red")
-            text.append("✕", style="bold red")
+            put(text, note.rjust(outside)[-outside:] if outside else "", style="bold red")
+            put(text, "✕", style="bold red")
             for piece, s in pieces:
-                text.append(piece, style=s)
+                put(text, piece, style=s)
         return text
     shaft = width - 1
     label = next((x for x in labels(rec) if len(x) + 2 <= shaft - 4), "")
-    body = _slant(shaft, right)
+    gap = len(label) + 2 if label else 0
+    body = _slant(shaft, right, gap)
+    at = (shaft - gap) // 2 if right else shaft - gap - (shaft - gap) // 2
     if rec.held:
-        mid = shaft // 2
-        body = body[:mid] + "⏸" + body[mid + 1:]
+        # where the network kept it: a pause sign on the sender's side of the label
+        mark = max(at // 2, 0) if right else at + gap + (shaft - at - gap) // 2
+        body = body[:mark] + "‖" + body[mark + 1:]
     if right:
         head, tail = "", "▶"
     else:
         head, tail = "◀", ""
-    text.append(head, style=line_style)
+    put(text, head, style=line_style)
+    put(text, body[:at], style=line_style)
     if label:
-        at = (shaft - len(label) - 2) // 2
-        if rec.held and at <= shaft // 2 < at + len(label) + 2:
-            at = max(0, shaft // 2 + 2) if shaft // 2 + 2 + len(label) + 2 <= shaft else at
-        text.append(body[:at], style=line_style)
-        text.append(f" {label} ", style=style)
-        text.append(body[at + len(label) + 2:], style=line_style)
-    else:
-        text.append(body, style=line_style)
-    text.append(tail, style=line_style)
+        put(text, f" {label} ", style=style)
+    put(text, body[at + gap:], style=line_style)
+    put(text, tail, style=line_style)
     return text
 
 
@@ -186,17 +190,17 @@ def ladder_rows(own: list[SegRecord | Marker], peer: list[SegRecord | Marker],
         if rec.dropped and not rec.outbound:
             t_left, t_right = None, rec.t  # the peer sent it; it never reached us
         line = Text()
-        line.append(_time(t_left), style="dim")
-        line.append(" ")
+        put(line, _time(t_left), style="dim")
+        put(line, " ")
         if states:
-            line.append(f"{ls[:state_w]:<{state_w}} ", style="bold cyan" if ls else "")
-        line.append("│", style="bold")
+            put(line, f"{ls[:state_w]:<{state_w}} ", style="bold cyan" if ls else "")
+        put(line, "│", style="bold")
         line.append_text(_arrow(f, arrow_w, left_host))
-        line.append("│", style="bold")
+        put(line, "│", style="bold")
         if states:
-            line.append(f" {rs[:state_w]:<{state_w}}", style="bold cyan" if rs else "")
-        line.append(" ")
-        line.append(_time(t_right), style="dim")
+            put(line, f" {rs[:state_w]:<{state_w}}", style="bold cyan" if rs else "")
+        put(line, " ")
+        put(line, _time(t_right), style="dim")
         lines.append(line)
     return lines
 
@@ -213,16 +217,18 @@ def ladder_header(left: str, right: str, which: str, width: int = 100,
     inner = max(width - 2 * side - 2, 8)
     lname = left + (f" ({left_state})" if left_state else "")
     rname = right + (f" ({right_state})" if right_state else "")
+    if len(lname) + len(rname) + 1 > inner:
+        lname, rname = left, right  # the states are on the lanes too
     text = Text()
-    text.append(f"{'time':>{TIME_W}} " + (f"{'state':<{STATE_W}} " if states else ""),
+    put(text, f"{'time':>{TIME_W}} " + (f"{'state':<{STATE_W}} " if states else ""),
                 style="dim")
     middle = lname[: inner // 2 - 1].ljust(inner // 2) + rname[-(inner - inner // 2):].rjust(
         inner - inner // 2)
-    text.append("┌" + middle + "┐", style="bold")
-    text.append((f" {'state':<{STATE_W}}" if states else "") + f" {'time':>{TIME_W}}",
+    put(text, "┌" + middle + "┐", style="bold")
+    put(text, (f" {'state':<{STATE_W}}" if states else "") + f" {'time':>{TIME_W}}",
                 style="dim")
     if which != "all":
-        text.append(f"  showing {which} (f)", style="italic")
+        put(text, f"  showing {which} (f)", style="italic")
     return text
 
 
