@@ -16,9 +16,9 @@ def tree(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeconftest(CONFTEST.replace(
         'pytest_plugins = ["tcplab.pkt.pytest_plugin", "pytester"]', ""))
     (pytester.path / "mininet").mkdir()
-    (pytester.path / "mininet" / "test_lab.py").write_text("def test_builds_a_lab():\n"
+    (pytester.path / "mininet" / "test_marker_probe_lab.py").write_text("def test_builds_a_lab():\n"
                                                           "    assert True\n")
-    (pytester.path / "test_unit.py").write_text("def test_pure():\n    assert True\n")
+    (pytester.path / "test_marker_probe_unit.py").write_text("def test_pure():\n    assert True\n")
     return pytester
 
 
