@@ -26,9 +26,7 @@ The supported subset
   ``tcpi_rto``, ``tcpi_unacked``, ``tcpi_options`` with ``TCPI_OPT_*``...).  Only
   names, constants, arithmetic, comparisons and and/or/not are allowed
   (:mod:`tcplab.pkt.snippet`); a name tcplab does not offer makes the script SKIP,
-  naming it.  Neither a block nor a shell command reads a segment: what the engine
-  sent waits for the outbound lines after them (inbound and syscall lines fail on
-  an unlisted segment).
+  naming it.
 * Syscalls: ``socket``, ``bind``, ``listen``, ``accept``, ``connect`` (``-1
   EINPROGRESS`` when non-blocking), ``write``/``send``, ``read``/``recv``, ``close``,
   ``shutdown`` (SHUT_RD/WR/RDWR), ``setsockopt``/``getsockopt`` (SO_REUSEADDR,
@@ -73,6 +71,10 @@ Numbering rules
 
 Addresses and timing
 --------------------
+What the engine sends waits, in order, for the outbound lines: syscalls, ``%{ }%``
+blocks and shell commands may come between (as in packetdrill), but an inbound line
+fails on a segment sent before it and not listed before it.
+
 The engine is 192.168.0.1 and the script's side 192.0.2.1.  ``connect`` goes to
 port 8080 (or the sockaddr's), from the bound port or an ephemeral one from 40000;
 ``bind(fd, ..., ...)`` binds 8080 and SYNs to a listener come from port 50000.

@@ -14,11 +14,12 @@ due *strictly before* the event's time, then:
   and compares it (:mod:`tcplab.pkt.compare`) and its emission time.  When the line
   expects more payload than that segment has, the full-sized segments emitted with
   it are taken as one, as Linux's TSO hands them to packetdrill (:meth:`coalesce`);
-* an inbound packet or a syscall line first requires that the engine emitted nothing
-  unlisted ("sent an extra segment"), then injects the packet or performs the call;
-* a ``%{ }%`` block checks TCP_INFO (:mod:`tcplab.pkt.tcpinfo`) of the connection
-  inbound packets go to, and a shell command is only logged: neither reads a
-  segment, so what the engine sent waits for the outbound lines after them.
+* an inbound packet first requires that the engine emitted nothing unlisted ("sent an
+  extra segment"), then is injected;
+* a syscall line performs the call, a ``%{ }%`` block checks TCP_INFO
+  (:mod:`tcplab.pkt.tcpinfo`) of the connection inbound packets go to, and a shell
+  command is only logged: none of them reads a segment, so, as in packetdrill, what
+  the engine sent waits for the outbound lines after them.
 
 After each engine call the runner drains segments and events from every
 connection (each segment also feeds the connection's :class:`Wire` ledger, which
@@ -151,10 +152,11 @@ class _Runner(SocketCalls):
         if isinstance(ev, ps.Packet) and not ev.inbound:
             self.expect_outbound(ev, start, end)
             return
-        self.advance(start, inclusive=False)
-        if isinstance(ev, ps.Packet | ps.Syscall):
-            # a %{ }% check or a shell command reads no segment: as in packetdrill,
-            # what the engine sent waits for the outbound lines that follow
+        self.advance(start, inclusive=False, until_sent=isinstance(ev, ps.Packet))
+        if isinstance(ev, ps.Packet):
+            # the peer answers what it has seen: the engine's segments sent before it
+            # must be listed before it.  Syscalls, %{ }% checks and shell commands read
+            # no segment; as in packetdrill, what was sent waits for the outbound lines
             self.check_nothing_pending(ev)
         self.now = max(self.now, start)
         self.last = start
@@ -204,10 +206,11 @@ class _Runner(SocketCalls):
         if diffs:
             raise Failure(f"line {pkt.lineno}: expected `{pkt.text}`, actual: {shown} "
                           f"({'; '.join(diffs)})")
-        if not any_time and t < start - tol - _EPS:
+        if not any_time and not start - tol - _EPS <= t <= end + tol + _EPS:
             window = f"{start:.3f}" if end == start else f"{start:.3f}...{end:.3f}"
+            how = "early" if t < start else "late"
             raise Failure(f"line {pkt.lineno}: expected `{pkt.text}` at {window} s, actual: "
-                          f"{shown} (early by more than {tol * 1000:g} ms)")
+                          f"{shown} ({how} by more than {tol * 1000:g} ms)")
         self.last = t
 
     def coalesce(self, seg: sg.Segment, t: float, want: int) -> tuple[sg.Segment, int]:
@@ -266,10 +269,11 @@ class _Runner(SocketCalls):
 
     # --- time ------------------------------------------------------------------------
 
-    def advance(self, limit: float, inclusive: bool) -> None:
-        """Fire timers due before ``limit`` (or at it) until the engine emits something."""
+    def advance(self, limit: float, inclusive: bool, until_sent: bool = True) -> None:
+        """Fire timers due before ``limit`` (or at it), in order; with ``until_sent``
+        stop as soon as a segment waits (an outbound line takes the first one)."""
         for _ in range(_MAX_TIMER_FIRES):
-            if self.pending:
+            if self.pending and until_sent:
                 return
             due = [d for d in (c.get_timer() for c in self.conns) if d is not None]
             if not due:

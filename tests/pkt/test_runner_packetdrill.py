@@ -84,7 +84,7 @@ def test_the_block_reads_the_connection_inbound_packets_go_to(
     assert code == 0, out
 
 
-def test_checks_and_commands_leave_sent_segments_to_the_outbound_lines(
+def test_syscalls_checks_and_commands_leave_sent_segments_to_outbound_lines(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     body = "--delayed-ack-ms=0\n" + HANDSHAKE + """+.1 < P. 1:11(10) ack 1 win 502
 +0 %{ assert tcpi_state == TCPI_ESTABLISHED }%
@@ -93,9 +93,26 @@ def test_checks_and_commands_leave_sent_segments_to_the_outbound_lines(
 """
     code, out = run(tmp_path, capsys, body)
     assert code == 0, out
-    # a syscall line there still finds the unlisted segment
+    # so may syscalls; an inbound line may not
     code, out = run(tmp_path, capsys, body.replace("`echo the ACK waits`", "close(3) = 0"))
-    assert "line 12: expected `+0 close(3) = 0`, actual: sent an extra segment" in out
+    assert code == 0, out
+    inbound = body.replace("`echo the ACK waits`", "< . 11:11(0) ack 1 win 502")
+    code, out = run(tmp_path, capsys, inbound)
+    assert "line 12: expected `+0 < . 11:11(0) ack 1 win 502`, actual: sent an extra " \
+           "segment: `> . 1:1(0) ack 11 win " in out
+
+
+def test_timers_run_on_time_while_sent_segments_wait(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Two writes a second apart, both segments listed after the second: the RTO of
+    # the first (RFC 6298: 1 s) comes at its time, before the second write's data.
+    body = "--no-rack\n" + HANDSHAKE + """+0 write(4, ..., 10) = 10
++1.5 write(4, ..., 10) = 10
+0.01 > P. 1:11(10) ack 1
+1.01 > P. 1:11(10) ack 1
+"""
+    code, out = run(tmp_path, capsys, body)
+    assert code == 0, out
 
 
 def test_a_retransmission_timeout_is_the_loss_state(
