@@ -96,43 +96,58 @@ def main(argv: list[str]) -> int:
     return live(sheet, args.record, args.seed, args.restart)
 
 
+class Session:
+    """A lab session of a sheet: the lab (its setup applied), the dashboard with the
+    sheet beside it, the recorder when asked for.  :meth:`close` ends them."""
+
+    def __init__(self, sheet: Sheet, record: str | None = None, seed: int | None = None,
+                 restart: bool = False) -> None:
+        from tcplab.lab.record import Recorder
+        from tcplab.labsheet.progress import Progress
+        from tcplab.labsheet.runner import sim_lab, start_lab
+        from tcplab.tui.labsheet import LabSheetApp
+
+        lab, inputs = sim_lab(sheet, seed, virtual=sheet.setup.clock == "virtual")
+        lab.keep_timeline(inputs.header())
+        self.lab = lab
+        self.recorder: Recorder | None = None
+        if record is not None:  # RecordError: nothing started yet
+            self.recorder = Recorder(record, inputs.header())
+            lab.bus.subscribe(self.recorder.event)
+            lab.backend.add_tap(self.recorder.frame)
+            lab.backend.add_host_tap(self.recorder.host_frame)
+        progress = Progress.load(sheet.id)
+        if restart:
+            progress.done.clear()
+            progress.failed.clear()
+            progress.save()
+        # the app subscribes before the lab starts: its checker sees the setup too
+        self.app = LabSheetApp(lab, sheet, progress, seed=inputs.seed,
+                               recording=self.recorder is not None)
+        try:
+            start_lab(lab, sheet, inputs)
+        except SheetError:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        self.lab.stop()
+        if self.recorder is not None:
+            self.recorder.close()
+
+
 def live(sheet: Sheet, record: str | None, seed: int | None, restart: bool) -> int:
     """The dashboard with the sheet beside it."""
-    from tcplab.lab.record import Recorder, RecordError
-    from tcplab.labsheet.progress import Progress
-    from tcplab.labsheet.runner import sim_lab, start_lab
-    from tcplab.tui.labsheet import LabSheetApp
+    from tcplab.lab.record import RecordError
 
     try:
-        lab, inputs = sim_lab(sheet, seed, virtual=sheet.setup.clock == "virtual")
-    except SheetError as exc:
+        session = Session(sheet, record, seed, restart)
+    except (SheetError, RecordError) as exc:
         print(f"tcplab lab: {exc}", file=sys.stderr)
         return 2
-    lab.keep_timeline(inputs.header())
-    recorder = None
-    if record is not None:
-        try:
-            recorder = Recorder(record, inputs.header())
-        except RecordError as exc:
-            print(f"tcplab lab: {exc}", file=sys.stderr)
-            return 2
-        lab.bus.subscribe(recorder.event)
-        lab.backend.add_tap(recorder.frame)
-        lab.backend.add_host_tap(recorder.host_frame)
-    progress = Progress.load(sheet.id)
-    if restart:
-        progress.done.clear()
-        progress.failed.clear()
-    app = LabSheetApp(lab, sheet, progress, seed=inputs.seed, recording=recorder is not None)
     try:
-        start_lab(lab, sheet, inputs)
-        return app.run() or 0
-    except SheetError as exc:
-        print(f"tcplab lab: {exc}", file=sys.stderr)
-        return 2
+        return session.app.run() or 0
     except KeyboardInterrupt:
         return 130
     finally:
-        lab.stop()
-        if recorder is not None:
-            recorder.close()
+        session.close()

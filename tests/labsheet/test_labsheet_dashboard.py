@@ -163,3 +163,46 @@ async def test_f2_hides_and_shows_the_sheet() -> None:
         await pilot.press("f2")
         await pilot.pause()
         assert panel.display
+
+
+@sync
+async def test_a_recorded_session_grades_as_the_dashboard_ticked(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tcplab.labsheet.cli import Session, main
+
+    record = tmp_path / "me"
+    session = Session(load_sheet(LABS / "01-handshake.md"), str(record))
+    app = session.app
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            for line in ("connect h1 h2:80 as mine", "wait 1", "connect h1 h2:81 as oops",
+                         "wait 1"):
+                await type_line(pilot, line)
+                await settle(pilot, app)
+            ticked = sorted(app.checker.done)
+    finally:
+        session.close()
+    assert ticked == ["handshake", "refused"]
+    assert main(["1", "--check", str(record)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "PASS handshake", "FAIL data-both-ways", "PASS refused", "FAIL simultaneous-open",
+        "2 of 4 exercises done"]
+
+
+@sync
+async def test_restart_forgets_the_saved_ticks(data: Path) -> None:
+    from tcplab.labsheet.cli import Session
+
+    sheet = load_sheet(LABS / "01-handshake.md")
+    saved = Progress.load(sheet.id)
+    saved.mark_done("handshake")
+    saved.save()
+    session = Session(sheet, restart=True)
+    try:
+        async with session.app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert "0 of 4 exercises done" in plain(session.app, "#lab-progress")
+    finally:
+        session.close()
+    assert Progress.load(sheet.id).done == {}
