@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import errno as errno_mod
-import inspect
 import os
 from collections import deque
 from collections.abc import Callable
@@ -63,9 +62,6 @@ def _describe_result(value: int, code: int | None) -> str:
         return f"returned {value}"
     return f"returned -1 {errno_mod.errorcode.get(code, code)} ({os.strerror(code)})"
 
-
-# the engine's send() takes urgent data (MSG_OOB) once it offers urgent=
-_ENGINE_URGENT = "urgent" in inspect.signature(Connection.send).parameters
 
 _ARG_COUNTS = {"socket": 3, "bind": 3, "listen": 2, "accept": 3, "connect": 3, "write": 3,
                "send": 4, "read": 3, "recv": 4, "close": 1, "shutdown": 2,
@@ -224,9 +220,8 @@ class SocketCalls:
             try:
                 if done < total:
                     data = bytes(total - done)
-                    # MSG_OOB: RFC 9293 §3.8.5 urgent data (checked by _send_flags)
-                    send: Callable[..., int] = conn.send
-                    done += send(data, self.now, urgent=True) if urgent else send(data, self.now)
+                    # MSG_OOB: RFC 9293 §3.8.5 urgent data
+                    done += conn.send(data, self.now, urgent=urgent)
             except TcpError as err:
                 if done:
                     return done
@@ -389,9 +384,6 @@ def _send_flags(call: ps.Syscall, flags: ps.Expr) -> bool:
     """True for MSG_OOB (urgent data); other flags are not supported."""
     value = ps.const_int(flags, call.lineno) if flags is not ... else 0
     oob = ps.CONSTANTS["MSG_OOB"]
-    if value & oob and not _ENGINE_URGENT:
-        raise ps.Unsupported(call.lineno, f"{call.name}() with MSG_OOB: tcplab's engine does "
-                                          f"not send urgent data")
     if value & ~oob:
         raise ps.Unsupported(call.lineno, f"{call.name}() flags other than 0 and MSG_OOB are "
                                           f"not supported")
