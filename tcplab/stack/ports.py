@@ -36,9 +36,12 @@ class Ports:
             self.active[port] += 1
 
     def give_back(self, port: int, active: bool) -> None:
-        self.users[port] -= 1
-        if active:
-            self.active[port] -= 1
+        # a port nobody uses leaves the counters: they hold ports in use, not ports seen
+        for counter, taken in ((self.users, True), (self.active, active)):
+            if taken:
+                counter[port] -= 1
+                if counter[port] <= 0:
+                    del counter[port]
 
     def ephemeral(self) -> int:
         """A free port of the ephemeral range (not yet taken: :meth:`take` does that)."""

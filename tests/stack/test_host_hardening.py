@@ -3,13 +3,16 @@ reaches the application's soft-error report (RFC 9293 §3.8.5, §3.9.1.8)."""
 
 from __future__ import annotations
 
+import errno
 import random
 
+import pytest
 from test_host import IP2, Net
 
 from tcplab.stack.events import Delivered, SegmentSent, SoftError
-from tcplab.stack.host import Host
+from tcplab.stack.host import CLOSED_KEPT, Host, HostError
 from tcplab.tcp.segment import URG
+from tcplab.tcp.states import State
 
 
 def _established() -> tuple[Net, int, int]:
@@ -40,3 +43,34 @@ def test_a_simulated_hosts_isn_key_comes_from_the_run_seed() -> None:
     # deliberate: a simulated run replays from its seed, ISNs included
     keys = [Host("h", rng=random.Random(seed)).config.isn_secret for seed in (7, 7, 8)]
     assert keys[0] == keys[1] != keys[2]
+
+
+def test_memory_does_not_grow_with_the_connections_a_host_has_seen() -> None:
+    # 300 connections opened, used and closed: the hosts keep a bounded number of
+    # records (the last CLOSED_KEPT closed ones), no demux entries, no port counters
+    net = Net()
+    lsid = net.h2.listen(80, now=0.0)
+    for i in range(300):
+        c = net.h1.connect(IP2, 80, net.now)
+        net.run(net.now + 0.1)
+        net.h1.send(c, b"ping", net.now)
+        net.h1.close(c, net.now)
+        net.run(net.now + 0.2)
+        for info in net.h2.sockets():
+            if info.kind == "connection" and info.state is State.CLOSE_WAIT:
+                net.h2.close(info.id, net.now)
+        net.run(net.now + (61.0 if i % 100 == 99 else 0.2))  # 2*MSL now and then
+        if i == 0:
+            first = c
+    net.run(net.now + 61.0)
+    for host in (net.h1, net.h2):
+        assert len(host._socks) <= CLOSED_KEPT + 1  # + the listener
+        assert host._demux == {}
+        assert len(host._timers) <= 4 * host._timed + 256
+    assert dict(net.h1._ports.users) == {} and dict(net.h2._ports.users) == {80: 1}
+    assert net.h2.socket(lsid).state is State.LISTEN  # the live listener stays
+    with pytest.raises(HostError) as err:
+        net.h1.socket(first)
+    assert err.value.errno == errno.EBADF and "closed and forgotten" in str(err.value)
+    # the most recent closed ones still answer
+    assert net.h1.sockets()[-1].state is State.CLOSED
