@@ -29,8 +29,11 @@ equals the socket's current deadline; stale ones are skipped when they surface
 (lazy invalidation) and the heap is rebuilt when stale entries dominate it, so
 ``get_timer`` stays O(1) amortised with thousands of connections.
 
-A connection that reaches CLOSED leaves the demux table and frees its port, but its
-record stays: socket ids are never reused and ``socket(id)`` keeps answering.
+A connection that reaches CLOSED leaves the demux table and frees its port.  Its
+record stays a while, so ``socket(id)`` still answers for it: the last ``closed_kept``
+(default 128) closed sockets are kept and older ones are freed, so a host's memory does
+not grow with the number of connections it has seen (a SYN flood makes one record per
+SYN).  Socket ids are never reused; a freed one is ``EBADF``, "closed and forgotten".
 """
 
 from __future__ import annotations
@@ -76,12 +79,13 @@ ANY = "0.0.0.0"
 _READ_ALL = 1 << 30
 _OPENING = (State.SYN_SENT, State.SYN_RECEIVED)
 _HOWS = ("rd", "wr", "rdwr")
+CLOSED_KEPT = 128  # closed sockets a host still answers for (see the module docstring)
 
 
 class Host:
     def __init__(self, name: str, *, config: Config | None = None, rng: random.Random,
                  auto_accept: bool = True, auto_read: bool = True,
-                 isn_secret: bytes | None = None) -> None:
+                 isn_secret: bytes | None = None, closed_kept: int = CLOSED_KEPT) -> None:
         base = config if config is not None else Config()
         try:
             base.validate()
@@ -99,6 +103,8 @@ class Host:
         self._ip = IpLayer(name, self._events, self.drops, rng.randrange(1 << 16))
         self._socks: dict[int, SocketRecord] = {}
         self._next_sid = 1
+        self._closed: deque[int] = deque()  # finished sockets still kept, oldest first
+        self._closed_kept = closed_kept
         self._demux: dict[tuple[bytes, int, bytes, int], SocketRecord] = {}
         self._listeners: dict[int, SocketRecord] = {}
         self._ports = Ports(name, rng)  # after the rng draws above: runs replay from a seed
@@ -303,7 +309,8 @@ class Host:
         the last call whose TCB changed, in socket order."""
         touched, self._touched = self._touched, set()
         for sid in sorted(touched):
-            ev = tcb_sample(self.name, self._socks[sid], now)
+            rec = self._socks.get(sid)
+            ev = None if rec is None else tcb_sample(self.name, rec, now)
             if ev is not None:
                 self._events.append(ev)
 
@@ -311,8 +318,8 @@ class Host:
         heap = self._timers
         while heap:
             deadline, _, sid = heap[0]
-            rec = self._socks[sid]
-            if rec.timer == deadline and not rec.finished:
+            rec = self._socks.get(sid)
+            if rec is not None and rec.timer == deadline and not rec.finished:
                 break
             heapq.heappop(heap)
         arp = self._ip.get_timer()
@@ -328,8 +335,8 @@ class Host:
         heap = self._timers
         while heap and heap[0][0] <= now:
             deadline, _, sid = heapq.heappop(heap)
-            rec = self._socks[sid]
-            if rec.timer == deadline and not rec.finished:
+            rec = self._socks.get(sid)
+            if rec is not None and rec.timer == deadline and not rec.finished:
                 rec.timer = None
                 self._timed -= 1
                 due.append(rec)
@@ -490,12 +497,11 @@ class Host:
         rec.history.append(ev.new)
         self._events.append(StateChanged(now, self.name, rec.sid, rec.local, rec.remote,
                                          ev.old, ev.new, ev.cause))
-        if rec.listener is not None:
-            lst = self._socks[rec.listener]
-            if ev.new is State.ESTABLISHED and rec.sid in lst.syn_queue:
-                lst.syn_queue.discard(rec.sid)
-                if not rec.accepted:
-                    lst.accept_queue.append(rec.sid)
+        lst = None if rec.listener is None else self._socks.get(rec.listener)
+        if lst is not None and ev.new is State.ESTABLISHED and rec.sid in lst.syn_queue:
+            lst.syn_queue.discard(rec.sid)
+            if not rec.accepted:
+                lst.accept_queue.append(rec.sid)
         if ev.new is State.CLOSED:
             self._finish(rec)
 
@@ -506,7 +512,7 @@ class Host:
             self._events.append(Delivered(now, self.name, rec.sid, data))
 
     def _finish(self, rec: SocketRecord) -> None:
-        """CLOSED: out of the demux table and the queues; the record stays for history."""
+        """CLOSED: out of the demux table and the queues; the record stays a while."""
         rec.finished = True
         if rec.timer is not None:
             rec.timer = None
@@ -517,11 +523,15 @@ class Host:
             del self._demux[rec.key]
         if rec.is_listener:
             del self._listeners[port]
-        elif rec.listener is not None:
-            lst = self._socks[rec.listener]
+        elif rec.listener is not None and (lst := self._socks.get(rec.listener)) is not None:
             lst.syn_queue.discard(rec.sid)
             if rec.sid in lst.accept_queue:
                 lst.accept_queue.remove(rec.sid)
+        # free the oldest closed records beyond the bound (children of a freed listener
+        # find it gone: every lookup of rec.listener allows for that)
+        self._closed.append(rec.sid)
+        while len(self._closed) > self._closed_kept:
+            del self._socks[self._closed.popleft()]
 
     def _drop_unaccepted(self, lst: SocketRecord, now: float) -> None:
         """A closed listener resets the children nobody accepted, as BSD and Linux do."""
@@ -583,6 +593,9 @@ class Host:
     def _record(self, sid: int) -> SocketRecord:
         rec = self._socks.get(sid)
         if rec is None:
+            if 0 < sid < self._next_sid:
+                raise HostError(E.EBADF, f"socket {sid} is closed and forgotten (a host "
+                                         f"keeps the last {self._closed_kept} closed ones)")
             raise HostError(E.EBADF, f"no such socket {sid}")
         return rec
 
