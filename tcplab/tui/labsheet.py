@@ -25,7 +25,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Markdown, Static
 
-from tcplab.lab.lab import Lab
+from tcplab.lab.port import LabPort
 from tcplab.labsheet.checker import Attempt, Checker, Tick
 from tcplab.labsheet.progress import Progress
 from tcplab.labsheet.runner import as_record
@@ -78,18 +78,18 @@ class LabSheetApp(TcplabApp):
         Binding("f5", "goto_current", "Current exercise", show=False),
     ]
 
-    def __init__(self, lab: Lab, sheet: Sheet, progress: Progress, **kwargs: Any) -> None:
+    def __init__(self, lab: LabPort, sheet: Sheet, progress: Progress, **kwargs: Any) -> None:
         super().__init__(lab, **kwargs)
         self.sheet = sheet
         self.progress = progress
-        hosts = {h.name: h.ip for h in lab.topo.hosts}
+        hosts = {str(h["name"]): str(h["ip"]) for h in self.timeline.header.get("hosts", [])}
         self.checker = Checker(sheet, hosts)
         # done in an earlier session: the current exercise is the first one after them
         self.checker.previously_done = frozenset(progress.done)
         self.last_attempt: dict[str, Attempt] = {}
         self.news = ""           # the last tick or failed attempt, for the task box
         self._sheet_dirty = True
-        lab.bus.subscribe(self._check_event)
+        lab.subscribe(self._check_event)
 
     # -- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
