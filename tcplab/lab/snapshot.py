@@ -29,6 +29,7 @@ _TCB_FIELDS = ("iss", "irs", "snd_una", "snd_nxt", "snd_max", "rcv_nxt", "snd_wn
                "rcv_wnd", "cwnd", "ssthresh", "flight", "srtt", "rttvar", "rto", "sendq",
                "recvq")
 PATH_LENGTH = 8                # transitions kept per socket for the diagram's path
+CLOSED_ROWS_KEPT = 1000        # closed sockets kept as rows, the oldest forgotten first
 
 
 def _addr(raw: Any) -> Addr | None:
@@ -94,6 +95,7 @@ class Snapshot:
         self.t = 0.0
         self.count = 0                               # events applied
         self.rows: dict[Key, SocketRow] = {}
+        self.closed: dict[Key, None] = {}            # rows now CLOSED, oldest first
         self.names: dict[str, Key] = {}              # conn.named
         self.links: dict[str, tuple[str, str]] = {}  # direction -> (link, params)
         self.held: tuple[str, ...] = ()
@@ -111,6 +113,7 @@ class Snapshot:
         snap = Snapshot()
         snap.t, snap.count = self.t, self.count
         snap.rows = {key: row.copy() for key, row in self.rows.items()}
+        snap.closed = dict(self.closed)
         snap.names = dict(self.names)
         snap.links = dict(self.links)
         snap.held = self.held
@@ -146,6 +149,14 @@ class Snapshot:
         row.path = (*row.path, (ev["t"], ev["old"], ev["new"], ev["cause"]))[-PATH_LENGTH:]
         if row.state == "CLOSED":
             row.timers = ()
+            # a bounded history: a SYN flood or a long run must not grow the table forever
+            self.closed[key] = None
+            while len(self.closed) > CLOSED_ROWS_KEPT:
+                gone = next(iter(self.closed))
+                del self.closed[gone]
+                self.rows.pop(gone, None)
+        else:
+            self.closed.pop(key, None)
 
     def _sample(self, ev: dict[str, Any]) -> None:
         key = (ev["host"], ev["sid"])
