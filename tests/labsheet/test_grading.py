@@ -118,3 +118,10 @@ def test_a_broken_sheet_is_reported_by_line(tmp_path: Path,
 def test_the_dashboard_needs_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["1"]) == 2   # under pytest stdout is not a terminal
     assert "the dashboard needs a terminal" in capsys.readouterr().err
+
+
+def test_a_lab_recording_re_executes_byte_for_byte(good: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # the sheet's setup is in the recording as commands: replay --verify needs no sheet
+    assert tcplab_main(["replay", str(good), "--verify"]) == 0
+    assert capsys.readouterr().out.startswith("verified ")
