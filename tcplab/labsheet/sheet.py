@@ -427,87 +427,107 @@ def _hosts_of(topology: str) -> tuple[str, ...]:
         return ()
 
 
-def parse_sheet(text: str, path: Path | str = "sheet.md") -> Sheet:
-    """Read a sheet; :class:`SheetError` lists every bad line."""
-    path = Path(path)
-    errors: list[str] = []
-    title = ""
-    heading = ""
-    setup = Setup()
-    setup_line: int | None = None
-    settings: set[str] = set()
-    sheet_id = path.stem
-    exercises: list[Exercise] = []
-    lines = text.splitlines()
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """A fenced block tcplab reads: its opening line's number, its info string, the
+    heading it is under, and its lines with their numbers."""
+
+    line: int
+    info: str
+    heading: str
+    body: list[tuple[int, str]]
+
+
+def _blocks(lines: list[str], path: Path, errors: list[str]) -> tuple[str, list[_Block]]:
+    """The sheet's title (its first level-1 heading) and its lab-setup and check blocks."""
+    title = heading = ""
+    blocks: list[_Block] = []
     i = 0
-    blocks: list[tuple[int, str, list[tuple[int, str]]]] = []
     while i < len(lines):
-        line = lines[i]
-        fence = re.match(r"^(```+|~~~+)\s*(.*)$", line)
+        fence = re.match(r"^(```+|~~~+)\s*(.*)$", lines[i])
         if fence is None:
-            if (h := re.match(r"^(#{1,6})\s+(.*?)\s*#*\s*$", line)) is not None:
+            if (h := re.match(r"^(#{1,6})\s+(.*?)\s*#*\s*$", lines[i])) is not None:
                 heading = h[2]
                 title = title or (heading if len(h[1]) == 1 else "")
             i += 1
             continue
-        marker, info = fence[1], fence[2].strip()
+        opening, info = i + 1, fence[2].strip()
         body: list[tuple[int, str]] = []
-        start = i + 1
         i += 1
-        while i < len(lines) and not lines[i].startswith(marker):
+        while i < len(lines) and not lines[i].startswith(fence[1]):
             body.append((i + 1, lines[i]))
             i += 1
         if i >= len(lines):
-            errors.append(f"{path}:{start}: a fenced block is not closed")
+            errors.append(f"{path}:{opening}: a fenced block is not closed")
         i += 1
         if info == "lab-setup" or info.split(" ", 1)[0] == "check":
-            blocks.append((start, info, body))
-            if info.split(" ", 1)[0] == "check":
-                blocks[-1] = (start, info + "\0" + heading, body)
-    for start, info, body in blocks:
-        if info == "lab-setup":
-            if setup_line is not None:
-                errors.append(f"{path}:{start}: a second lab-setup block (the first is at "
-                              f"line {setup_line})")
+            blocks.append(_Block(opening, info, heading, body))
+    return title, blocks
+
+
+def _meaningful(body: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    return [(n, text) for n, text in body
+            if text.strip() and not text.lstrip().startswith("#")]
+
+
+def parse_sheet(text: str, path: Path | str = "sheet.md") -> Sheet:
+    """Read a sheet; :class:`SheetError` lists every bad line."""
+    path = Path(path)
+    errors: list[str] = []
+    title, blocks = _blocks(text.splitlines(), path, errors)
+    setup = Setup()
+    setup_line: int | None = None
+    settings: set[str] = set()
+    sheet_id = path.stem
+    for block in blocks:
+        if block.info != "lab-setup":
+            continue
+        if setup_line is not None:
+            errors.append(f"{path}:{block.line}: a second lab-setup block (the first is at "
+                          f"line {setup_line})")
+            continue
+        setup_line = block.line
+        for line_no, text_line in _meaningful(block.body):
+            try:
+                setup, new_id = _setup_line(setup, settings, text_line, line_no)
+            except _Fail as exc:
+                errors.append(f"{path}:{line_no}: {exc}")
                 continue
-            setup_line = start
-            for line_no, text_line in body:
-                if not text_line.strip() or text_line.lstrip().startswith("#"):
-                    continue
-                try:
-                    setup, new_id = _setup_line(setup, settings, text_line, line_no)
-                except _Fail as exc:
-                    errors.append(f"{path}:{line_no}: {exc}")
-                    continue
-                if new_id is not None:
-                    sheet_id = new_id
+            if new_id is not None:
+                sheet_id = new_id
     if setup_line is None:
         errors.append(f"{path}: no lab-setup block (a fenced block whose first line is "
                       f"```lab-setup)")
     hosts = _hosts_of(setup.topology)
     if setup_line is not None and not hosts:
         errors.append(f"{path}:{setup_line}: topology {setup.topology!r} cannot be loaded")
+    exercises = _exercises([b for b in blocks if b.info != "lab-setup"], hosts, path, errors)
+    if not any(b.info != "lab-setup" for b in blocks):
+        errors.append(f"{path}: no exercise (a fenced block opened by ```check NAME)")
+    if errors:
+        raise SheetError("\n".join(errors))
+    return Sheet(sheet_id, title or sheet_id, path, text, setup, tuple(exercises))
+
+
+def _exercises(blocks: list[_Block], hosts: tuple[str, ...], path: Path,
+               errors: list[str]) -> list[Exercise]:
+    exercises: list[Exercise] = []
     names: dict[str, int] = {}
-    for start, info, body in blocks:
-        if info == "lab-setup":
-            continue
-        head, _, heading = info.partition("\0")
-        parts = head.split()
+    for block in blocks:
+        parts = block.info.split()
         if len(parts) != 2 or not EXERCISE_RE.fullmatch(parts[1]):
-            errors.append(f"{path}:{start - 1}: a check block is opened by ```check NAME, "
-                          f"NAME in lower-case letters, digits and - (got {head!r})")
+            errors.append(f"{path}:{block.line}: a check block is opened by ```check NAME, "
+                          f"NAME in lower-case letters, digits and - (got {block.info!r})")
             continue
         name = parts[1]
         if name in names:
-            errors.append(f"{path}:{start - 1}: check {name} is there twice (first at line "
+            errors.append(f"{path}:{block.line}: check {name} is there twice (first at line "
                           f"{names[name]})")
             continue
-        names[name] = start - 1
+        names[name] = block.line
         parser = _CheckParser(hosts)
         bad = False
-        for line_no, text_line in body:
-            if not text_line.strip() or text_line.lstrip().startswith("#"):
-                continue
+        for line_no, text_line in _meaningful(block.body):
             try:
                 parser.line(line_no, text_line)
             except _Quiet:
@@ -518,14 +538,10 @@ def parse_sheet(text: str, path: Path | str = "sheet.md") -> Sheet:
         if bad:
             continue
         try:
-            exercises.append(parser.finish(name, heading or name, start - 1))
+            exercises.append(parser.finish(name, block.heading or name, block.line))
         except _Fail as exc:
-            errors.append(f"{path}:{start - 1}: {exc}")
-    if not any(info != "lab-setup" for _, info, _ in blocks):
-        errors.append(f"{path}: no exercise (a fenced block opened by ```check NAME)")
-    if errors:
-        raise SheetError("\n".join(errors))
-    return Sheet(sheet_id, title or sheet_id, path, text, setup, tuple(exercises))
+            errors.append(f"{path}:{block.line}: {exc}")
+    return exercises
 
 
 def load_sheet(path: Path | str) -> Sheet:

@@ -120,10 +120,9 @@ class LabSheetApp(TcplabApp):
     def action_goto_current(self) -> None:
         """Scroll the sheet to the section of the current exercise."""
         ex = self.current()
-        if ex is None:
-            return
         markdown = self.query_one("#lab-markdown", Markdown)
-        wanted = _plain_heading(ex.title)
+        # every exercise done: the questions at the end of the sheet
+        wanted = _plain_heading(ex.title if ex is not None else "Questions")
         for _level, label, block_id in markdown.table_of_contents:
             if block_id and _plain_heading(label) == wanted:
                 found = markdown.query(f"#{block_id}")

@@ -138,9 +138,9 @@ SETUP = "# T\n\n```lab-setup\ntopology: pair\nlisten h2:80\n```\n\n"   # lines 1
     ("```check a\nrole c = h1 to h2\nexpect c CLOSED\n```\n", 9, "bad role 'h1 to h2'"),
     ("```check a\nrole c = h1 > h2:80 after d\nexpect c CLOSED\n```\n", 9,
      "after d: no role d declared above"),
-    ("```check a\nrole c = h1 > h2:80\nexpect-not-seen c CLOSING\n```\n", 7,
+    ("```check a\nrole c = h1 > h2:80\nexpect-not-seen c CLOSING\n```\n", 8,
      "needs at least one condition that something happened"),
-    ("```check a\nrole c = h1 > h2:80\nrole d = h1 > h2:80\nexpect c CLOSED\n```\n", 7,
+    ("```check a\nrole c = h1 > h2:80\nrole d = h1 > h2:80\nexpect c CLOSED\n```\n", 8,
      "role d (line 10) is used by no condition"),
     ("```check a\nrole c = h1 > h2:80\nexpect-sent c SYN colour=red\n```\n", 10,
      "unexpected 'colour=red'"),
@@ -151,11 +151,11 @@ SETUP = "# T\n\n```lab-setup\ntopology: pair\nlisten h2:80\n```\n\n"   # lines 1
     ("```check a\nrole c = h1 > h2:80\nexpect-timer c rtz\n```\n", 10, "unknown timer 'rtz'"),
     ("```check a\nrole l = listener h2:80\nexpect-seen l' LISTEN\n```\n", 10,
      "l': a listener has no other end"),
-    ("```check Bad_Name\nrole c = h1 > h2:80\nexpect c CLOSED\n```\n", 7,
+    ("```check Bad_Name\nrole c = h1 > h2:80\nexpect c CLOSED\n```\n", 8,
      "a check block is opened by ```check NAME"),
     ("```check a\nrole c = h1 > h2:80\nexpect c CLOSED\n```\n\n```check a\n"
-     "role c = h1 > h2:80\nexpect c CLOSED\n```\n", 12, "check a is there twice (first at "
-     "line 7)"),
+     "role c = h1 > h2:80\nexpect c CLOSED\n```\n", 13, "check a is there twice (first at "
+     "line 8)"),
     ("```check a\nrole c = h1 > h2:80\nexpect-stayed c TIME-WAIT ten\n```\n", 10,
      "bad duration 'ten'"),
     ("```check a\nrole c = h1 > h2:80\nexpect-command-error in use\n```\n", 10,
