@@ -124,8 +124,12 @@ class Flight:
     other: SegRecord | None    # the same segment in the peer's ladder
 
 
-def _match_key(rec: SegRecord) -> tuple[str, int, int, int]:
-    return rec.flags, rec.seq, rec.ack, rec.length
+MatchKey = tuple[str, int, int, int, int, tuple[tuple[int, int], ...]]
+
+
+def _match_key(rec: SegRecord) -> MatchKey:
+    # the window and SACK blocks tell duplicate ACKs apart
+    return rec.flags, rec.seq, rec.ack, rec.length, rec.window, tuple(rec.sack)
 
 
 def flights(own: list[SegRecord | Marker], peer: list[SegRecord | Marker]) -> list[Flight]:
@@ -133,8 +137,8 @@ def flights(own: list[SegRecord | Marker], peer: list[SegRecord | Marker]) -> li
     peer's ladder (``segment.sent`` at one end, ``segment.received`` at the other, by
     flags, relative sequence and acknowledgment numbers and length, in order).  The
     ladder pane and ``export ladder`` both draw from this."""
-    peer_in: dict[tuple[str, int, int, int], list[SegRecord]] = {}
-    peer_out: dict[tuple[str, int, int, int], list[SegRecord]] = {}
+    peer_in: dict[MatchKey, list[SegRecord]] = {}
+    peer_out: dict[MatchKey, list[SegRecord]] = {}
     for rec in peer:
         if isinstance(rec, SegRecord) and not rec.dropped:
             (peer_out if rec.outbound else peer_in).setdefault(_match_key(rec), []).append(rec)
@@ -214,8 +218,11 @@ def _network(out: list[SegRecord | Marker], ev: dict[str, Any], row: SocketRow, 
     if outbound:
         # the sent segment is already listed: mark it
         for rec in reversed(out):
+            # the very segment: duplicate ACKs share flags and numbers, not options
             if (isinstance(rec, SegRecord) and rec.outbound and not rec.dropped
-                    and rec.seq == (seg["seq"] - iss) & 0xFFFFFFFF and rec.flags == seg["flags"]):
+                    and rec.seq == (seg["seq"] - iss) & 0xFFFFFFFF and rec.flags == seg["flags"]
+                    and rec.ack == (seg["ack"] - irs) & 0xFFFFFFFF and rec.length == seg["len"]
+                    and rec.options == list(seg["options"])):
                 rec.dropped = ev["reason"]
                 rec.link = ev.get("direction", "")
                 return

@@ -187,6 +187,8 @@ class _Router:
         self.taken: set[tuple[int, int]] = set()   # arrowheads, tees, labels
         self.text: dict[tuple[int, int], str] = {}  # label characters
         self.near: set[tuple[int, int]] = set()    # cells beside a box's border
+        self.box_cells = {(x, y) for b in boxes for x in range(b.x, b.x + b.w)
+                          for y in range(b.y, b.y + b.h)}
         for b in boxes:
             for x in range(b.x - 1, b.x + b.w + 1):
                 for y in range(b.y - 1, b.y + b.h + 1):
@@ -194,7 +196,7 @@ class _Router:
                         self.near.add((x, y))
 
     def boxed(self, x: int, y: int) -> bool:
-        return any(b.inside(x, y) for b in self.boxes)
+        return (x, y) in self.box_cells
 
     def _ports(self, box: Box) -> list[tuple[int, int, int]]:
         """Cells beside a box's sides (not its corners) and the direction away."""

@@ -107,17 +107,28 @@ def _arrow(f: Flight, width: int, left_host: str) -> Text:
         cross = width // 3 if first_hop else (2 * width) // 3
         if not right:
             cross = width - 1 - cross
-        reason = f" {rec.dropped}" + (f" {rec.link}" if rec.link else "")
-        # the shaft from the sender to the cross, the label inside when it fits
+        # the shaft from the sender to the cross; the label inside it, or after the
+        # cross with the reason
         shaft = cross if right else width - cross - 1
-        label = next((x for x in labels(rec) if len(x) + 2 <= shaft - 2), "")
         outside = width - shaft - 1
-        if not label:
-            label = next((x for x in labels(rec) if len(x) + len(reason) + 1 <= outside),
-                         labels(rec)[-1])
-            inside = False
-        else:
-            inside = True
+        reasons = [f" {rec.dropped} {rec.link}" if rec.link else f" {rec.dropped}",
+                   f" {rec.dropped}", ""]
+        inside, label, reason = True, labels(rec)[-1], ""
+        # the sequence numbers and the reason matter most, then the link, then detail
+        names = labels(rec)
+        tiers = [(reasons[0], names[:-1]), (reasons[1], names[:-1]),
+                 *((why, names) for why in reasons)]
+        chosen = False
+        for why, options in tiers:
+            for option in options:
+                if len(option) + 2 <= shaft - 2 and len(why) <= outside:
+                    inside, label, reason, chosen = True, option, why, True
+                elif len(option) + 1 + len(why) <= outside:
+                    inside, label, reason, chosen = False, option, why, True
+                if chosen:
+                    break
+            if chosen:
+                break
         body = _slant(shaft, right)
         if inside:
             at = (shaft - len(label) - 2) // 2

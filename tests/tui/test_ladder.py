@@ -1,0 +1,120 @@
+"""The ladder pane: two time lanes, one line per segment at any width, drops ending in
+a cross at the link, held segments marked, and a tail that changes in place."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from rich.text import Text
+from test_widgets import Run, segments
+from textual.app import App, ComposeResult
+
+from tcplab.tui.history import SegRecord, flights
+from tcplab.tui.widgets.ladder import Ladder, labels, ladder_header, ladder_rows
+
+LOSSY = ("link h1 s1 delay=10ms loss=5%", "listen h2:80", "connect h1 h2:80 as c1",
+         "wait 200ms", "send c1 --bytes 30000", "wait 5", "close c1", "close c1'", "wait 1")
+
+
+@pytest.fixture(scope="module")
+def lossy() -> Run:
+    return Run(*LOSSY)
+
+
+@pytest.mark.parametrize("width", [200, 100, 60])
+def test_one_line_per_segment_at_any_width(lossy: Run, width: int) -> None:
+    own, peer = lossy.ladder("c1"), lossy.ladder("c1'")
+    drawn = ladder_rows(own, peer, width, left_host="h1")
+    assert len(drawn) == len(segments(own))
+    assert all(len(line.plain) == width for line in drawn)
+    # every line keeps its flags and sequence numbers, whatever the width
+    for line, rec in zip(drawn, segments(own), strict=True):
+        assert f"{rec.flags} {rec.seq}" in line.plain
+    assert len(ladder_header("h1 10.0.0.1:40000", "h2 10.0.0.2:80", "all", width).plain) == width
+
+
+def test_arrows_slant_from_send_time_to_arrival_time(lossy: Run) -> None:
+    own, peer = lossy.ladder("c1"), lossy.ladder("c1'")
+    drawn = [t.plain for t in ladder_rows(own, peer, 100, left_host="h1")]
+    timed = flights(own, peer)
+    for line, f in zip(drawn, timed, strict=True):
+        left, right = line[:8].strip(), line[-8:].strip()
+        lane = line.split("│")[1]
+        if f.rec.dropped:
+            continue
+        if f.rec.outbound:  # sent here (left) at f.sent, arrived there at f.arrived
+            assert lane.endswith("▶") and lane.startswith("‾")
+            assert float(left) == round(f.sent, 3) and float(right) == round(f.arrived or 0, 3)
+            assert float(right) >= float(left)
+        else:  # sent there (right) at f.sent, arrived here at f.arrived
+            assert lane.startswith("◀") and lane.endswith("‾")
+            assert float(right) == round(f.sent, 3) and float(left) >= float(right)
+
+
+def test_drops_end_in_a_cross_at_the_link_that_lost_them(lossy: Run) -> None:
+    own, peer = lossy.ladder("c1"), lossy.ladder("c1'")
+    drawn = ladder_rows(own, peer, 100, left_host="h1")
+    lost = [(line.plain, rec) for line, rec in zip(drawn, segments(own), strict=True)
+            if rec.dropped]
+    assert lost, "a 5% loss lost nothing?"
+    for plain, rec in lost:
+        lane = plain.split("│")[1]
+        assert "✕" in lane and rec.link and rec.link in lane and "link loss" in lane
+        cross = lane.index("✕")
+        if rec.outbound:  # from the left lane; h1>s1 is the first hop, s1>h2 a later one
+            assert plain.rstrip().endswith("…")  # it never arrived
+            assert (cross < len(lane) // 2) == rec.link.startswith("h1>")
+        else:  # the peer's, lost on its way here: nothing arrived on the left
+            assert plain.startswith("       …")
+            assert (cross > len(lane) // 2) == (not rec.link.endswith(">h1"))
+
+
+def test_held_segments_are_marked() -> None:
+    run = Run("listen h2:80", "connect h1 h2:80 as c1", "wait 200ms", "hold h1>h2 DATA",
+              'send c1 "abc"', "wait 100ms", "release all", "wait 100ms")
+    own, peer = run.ladder("c1"), run.ladder("c1'")
+    for width in (200, 100):
+        line = next(t.plain for t in ladder_rows(own, peer, width) if "P. 1:4(3)" in t.plain)
+        assert " held " in line and "‖" in line
+        # held for 100 ms: it arrived 0.1 s after it left
+        assert float(line[-8:]) - float(line[:8]) == pytest.approx(0.1)
+    held = SegRecord(1.0, True, "P.", 1, 1, 100, 10, held=True)
+    assert all("held" in lbl or lbl.endswith(" H") or lbl == "P." for lbl in labels(held))
+
+
+def test_labels_shorten_detail_by_detail() -> None:
+    rec = SegRecord(1.0, True, "P.", 1, 1, 2048, 1460, retransmission=True)
+    assert labels(rec) == ["P. 1:1461(1460) ack 1 win 2048 rtx", "P. 1:1461(1460) ack 1 rtx",
+                           "P. 1:1461(1460) a1 rtx", "P. 1(1460) rtx", "P."]
+    syn = SegRecord(0.0, True, "S", 0, 0, 65535, 0)
+    assert labels(syn)[0] == "S 0:0(0) win 65535"  # no ACK flag: no ack number
+
+
+class LadderApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Ladder(id="ladder")
+
+
+def test_a_changed_tail_is_redrawn_in_place() -> None:
+    """A segment in flight gets its arrival time later: only the lines from it on are
+    drawn again, the lines before stay the very same strips."""
+
+    async def go() -> None:
+        app = LadderApp()
+        async with app.run_test(size=(80, 20)) as pilot:
+            ladder = app.query_one(Ladder)
+            first = [Text(f"line {i}") for i in range(50)]
+            ladder.show("c1", [*first, Text("in flight …")])
+            await pilot.pause()
+            kept = ladder.lines[10]
+            ladder.show("c1", [*first, Text("in flight 0.123"), Text("next")])
+            await pilot.pause()
+            assert [s.text for s in ladder.lines[-3:]] == ["line 49", "in flight 0.123", "next"]
+            assert len(ladder.lines) == 52 and ladder.lines[10] is kept
+            # another connection: everything is drawn again
+            ladder.show("c2", [Text("other")])
+            await pilot.pause()
+            assert [s.text for s in ladder.lines] == ["other"]
+
+    asyncio.run(go())
