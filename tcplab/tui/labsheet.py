@@ -149,7 +149,23 @@ class LabSheetApp(TcplabApp):
 
     # -- checking -----------------------------------------------------------------------
     def _check_event(self, event: Any) -> None:
-        self._take(self.checker.feed(as_record(event)))
+        record = as_record(event)
+        if record["kind"] == "run.rewound":
+            self._rewound(int(record["keep"]))
+            return
+        self._take(self.checker.feed(record))
+
+    def _rewound(self, keep: int) -> None:
+        """A rewind re-ran the lab to an earlier time without publishing the events it
+        re-made (the timeline keeps its first ``keep``): the checker starts again from
+        those.  What was done in the abandoned branch stays done."""
+        old = self.checker
+        self.checker = Checker(self.sheet, dict(old.tracker.ip_of))
+        self.checker.previously_done = old.previously_done
+        for i in range(min(keep, len(self.timeline))):
+            self.checker.feed(self.timeline.event(i))
+        self.checker.done = {**old.done, **self.checker.done}
+        self._sheet_dirty = True
 
     def _settle(self) -> None:
         if not self.waiting:  # between commands: the instant is over

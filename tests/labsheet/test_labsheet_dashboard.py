@@ -206,3 +206,18 @@ async def test_restart_forgets_the_saved_ticks(data: Path) -> None:
     finally:
         session.close()
     assert Progress.load(sheet.id).done == {}
+
+
+@sync
+async def test_a_rewind_starts_the_checker_again_from_the_kept_events() -> None:
+    sheet = load_sheet(LABS / "03-teardown-races.md")
+    app = app_for(sheet)
+    async with app.run_test(size=SIZE) as pilot:
+        for line in ("connect h1 h2:80 as c1", "wait 1", "close c1", "wait 1", "rewind 0.5",
+                     "connect h1 h2:80 as c9", "wait 1"):
+            await type_line(pilot, line)
+            await settle(pilot, app)
+        tracker = app.checker.tracker
+        # the abandoned branch's close is forgotten: c1 never closed in this branch
+        states = sorted((s.name or "", s.state) for s in tracker.socks.values() if s.active)
+        assert states == [("c1", "ESTABLISHED"), ("c9", "ESTABLISHED")]
