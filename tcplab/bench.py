@@ -38,6 +38,10 @@ how each is taken); they are wall-clock figures of real namespaces and processes
 * ``mininet_MBps`` -- goodput h1 -> h2, two stack hosts on a LinuxBridge, no
   impairment, through the lab and its event stream; ``linux_MBps`` -- Linux's own TCP
   between two kernel hosts on the same bridge, the reference.
+* ``mn_loss1_vs_linux`` / ``mn_loss5_vs_linux`` -- loss recovery beside Linux: across
+  one 10 Mbit/s (htb) Mininet link losing 1 % / 5 % of the data frames, tcplab's stack
+  hosts' goodput over Linux's (kernel hosts on the same link, the same run), 6 MB per
+  transfer, default settings on both sides.
 * ``start_2_s`` / ``start_20_s`` -- ``tcplab run`` start-up: building the lab until
   every agent is ready, for 2 and 20 stack hosts.
 
@@ -252,6 +256,8 @@ MININET_BYTES = 64 * MiB       # per stack transfer: ~250 round trips of a full 
                                # slow start and the command round trip weigh little
 LINUX_BYTES = 256 * MiB        # Linux is ~40 times faster: still ~0.5 s, well past slow start
 LAB_SIZES = (2, 20)
+LOSS_BYTES = 6_000_000         # per transfer in the Mininet loss benchmark
+LOSS_PERCENTS = (1, 5)
 
 
 @benchmark(
@@ -280,6 +286,9 @@ def bench_replay(opts: Options) -> dict[str, float]:
     Metric("linux_MBps", "MB/s", "Linux TCP on the same bridge (the reference)", 1),
     *(Metric(f"start_{n}_s", "s", f"lab start until all agents are ready, {n} hosts")
       for n in LAB_SIZES),
+    *(Metric(f"mn_loss{p}_vs_linux", "x",
+             f"goodput / Linux's, same 10 Mbit/s Mininet link, {p}% data loss")
+      for p in LOSS_PERCENTS),
 )
 def bench_mininet(opts: Options) -> dict[str, float]:
     if opts.quick:
@@ -289,7 +298,9 @@ def bench_mininet(opts: Options) -> dict[str, float]:
     why = mininet_unusable()
     if why is not None:
         raise Unavailable(f"Mininet unavailable: {why}")
-    return mininet_figures(MININET_BYTES, LINUX_BYTES, opts.runs)
+    out = mininet_figures(MININET_BYTES, LINUX_BYTES, opts.runs)
+    out.update(mininet_loss_figures(LOSS_BYTES, opts.runs))
+    return out
 
 
 def mininet_figures(nbytes: int, linux_bytes: int, runs: int) -> dict[str, float]:
@@ -307,6 +318,17 @@ def mininet_figures(nbytes: int, linux_bytes: int, runs: int) -> dict[str, float
     except (M.BenchError, MininetError) as exc:
         raise Unavailable(f"Mininet benchmark failed: {exc}") from None
     return out
+
+
+def mininet_loss_figures(nbytes: int, runs: int) -> dict[str, float]:
+    """``mn_lossP_vs_linux`` with the given transfer size (tests use small ones)."""
+    from tcplab.backends.mininet import bench as M
+    from tcplab.backends.mininet.backend import MininetError
+
+    try:
+        return M.loss_goodput(nbytes, LOSS_PERCENTS, runs)
+    except (M.BenchError, MininetError) as exc:
+        raise Unavailable(f"Mininet benchmark failed: {exc}") from None
 
 
 # ---------------------------------------------------------------------- driver

@@ -15,7 +15,8 @@ CONTRACT = {"bulk_MBps", "us_per_segment", "loss1_ratio", "loss5_ratio", "sack_g
             "replay_seek_p95_ms", "replay_MB_per_Mevent",
             "python", "cpu"}
 # --quick has no time to build labs: these are left out, with one line saying why.
-MININET = ["mininet_MBps", "linux_MBps", "start_2_s", "start_20_s"]
+MININET = ["mininet_MBps", "linux_MBps", "start_2_s", "start_20_s", "mn_loss1_vs_linux",
+           "mn_loss5_vs_linux"]
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,12 @@ Every figure goes through the real :class:`~.backend.MininetBackend` and the rea
   and receiver started in their namespaces with ``mnexec``; the receiver times from
   ``accept`` to its N-th byte.  Both on the same bridge, veths and frame size, so
   the kernel figure is the reference the stack is measured against.
+* :func:`loss_goodput` -- loss recovery beside Linux: stack hosts h1, h2 and kernel
+  hosts k1, k2, h1 and k1 on one switch, h2 and k2 on another, and the one link
+  between the switches is the bottleneck: htb at 10 Mbit/s each way, random loss on
+  the data direction only.  For each loss rate, the stack transfer h1 -> h2 and the
+  Linux one k1 -> k2 cross the same link one after the other, ``runs`` times each,
+  and the figure is the ratio of their median goodputs.
 * :func:`start_time` -- the wall time of ``Lab.start`` (:meth:`MininetBackend.start`:
   build the network, offloads off, silence the kernel's TCP, start the agents and
   wait for every hello) for N stack hosts on one switch.
@@ -35,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,6 +54,7 @@ from tcplab.tcp.states import State
 PORT = 5001
 TIMEOUT = 120.0       # seconds for one transfer before the benchmark gives up
 KERNEL_SIDE_MARK = "tcplab-bench-kernel-side"   # in the programs' command lines
+BOTTLENECK = "10mbit"  # the loss benchmark's link rate (htb), each way
 
 # The kernel hosts' programs: the receiver prints "ready" once listening, then the
 # byte count and the seconds from accept to the last byte.
@@ -104,6 +111,51 @@ def _topology(stack: int, kernel: int) -> Iterator[str]:
         path = Path(tmp) / "bench.py"
         path.write_text(topology_text(stack, kernel, secrets.token_hex(2)), encoding="utf-8")
         yield str(path)
+
+
+def loss_topology_text(tag: str) -> str:
+    """Two switches joined by the bottleneck link; a stack and a kernel host on each."""
+    a, b = f"l1{tag}", f"l2{tag}"
+    return "\n".join([
+        '"""bench: loss recovery, tcplab beside Linux across one bottleneck link"""',
+        "from mininet.topo import Topo", "", "",
+        "class LossBench(Topo):", "    def build(self):",
+        f'        a = self.addSwitch("{a}")', f'        b = self.addSwitch("{b}")',
+        "        self.addLink(a, b)",
+        '        self.addLink(self.addHost("h1"), a)',
+        '        self.addLink(self.addHost("h2"), b)',
+        '        self.addLink(self.addHost("k1", kernel=True), a)',
+        '        self.addLink(self.addHost("k2", kernel=True), b)',
+        "", "", 'topos = {"lossbench": LossBench}', ""])
+
+
+def loss_goodput(nbytes: int, losses: Sequence[int], runs: int) -> dict[str, float]:
+    """``mn_lossP_vs_linux`` for each loss percentage P: tcplab's median goodput over
+    Linux's, both across the same 10 Mbit/s link losing P % of the data frames."""
+    tag = secrets.token_hex(2)
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="tcplab-bench-") as tmp:
+        path = Path(tmp) / "lossbench.py"
+        path.write_text(loss_topology_text(tag), encoding="utf-8")
+        lab = Lab(load_topology(str(path)), MininetBackend(), EventBus())
+        try:
+            lab.start()
+            backend = lab.backend
+            assert isinstance(backend, MininetBackend)
+            a, b = f"l1{tag}", f"l2{tag}"
+            _ok(lab, f"link {a} {b} bw={BOTTLENECK}")
+            for pct in losses:
+                _ok(lab, f"link {a} {b} loss={pct}% dir={a}>{b}")
+                stack: list[float] = []
+                linux: list[float] = []
+                for run in range(runs):  # interleaved, so drifts hit both alike
+                    port = PORT + 100 + 10 * pct + run
+                    stack.append(_stack_run(lab, nbytes, port))
+                    linux.append(_linux_run(backend, nbytes, port))
+                out[f"mn_loss{pct}_vs_linux"] = statistics.median(stack) / statistics.median(linux)
+        finally:
+            lab.stop()
+    return out
 
 
 def start_time(hosts: int) -> float:
