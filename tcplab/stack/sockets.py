@@ -56,9 +56,9 @@ class SocketInfo:
 class SocketRecord:
     __slots__ = (
         "accept_queue", "accepted", "active", "backlog", "bytes_delivered", "bytes_sent",
-        "conn", "dst_ip", "finished", "history", "ifname", "key", "last_sample", "listener",
-        "local", "next_hop", "remote", "route_gen", "sid", "src_ip", "syn_queue", "timer",
-        "urgent_signals",
+        "conn", "cookie_sent", "dst_ip", "finished", "history", "ifname", "key", "last_sample",
+        "listener", "local", "next_hop", "remote", "route_gen", "sid", "src_ip", "syn_queue",
+        "timer", "urgent_signals",
     )
 
     def __init__(self, sid: int, conn: Connection, local: Address, remote: Address | None, *,
@@ -82,6 +82,7 @@ class SocketRecord:
         self.timer: float | None = None
         self.last_sample: tuple[object, ...] = ()
         self.urgent_signals = 0  # the connection's count last reported to the application
+        self.cookie_sent: float | None = None  # a listener: when it last sent a SYN cookie
         # Cached route; valid while route_gen equals the host's.
         self.route_gen = -1
         self.ifname = ""
@@ -131,7 +132,8 @@ def tcb_sample(host: str, rec: SocketRecord, now: float) -> TcbSampled | None:
 
 
 _FEATURE_FIELDS = {"sack": "sack", "timestamps": "timestamps", "wscale": "window_scaling",
-                   "nagle": "nagle", "keepalive": "keepalive", "rack": "rack"}
+                   "nagle": "nagle", "keepalive": "keepalive", "rack": "rack",
+                   "syncookies": "syn_cookies"}
 
 
 def config_fields(features: dict[str, bool]) -> dict[str, bool]:

@@ -44,6 +44,8 @@ class Config:
     ttl: int = 64                   # IP TTL of the segments sent (RFC 9293 §3.9.2, MUST-49)
     tos: int = 0                    # IP Diffserv byte of the segments sent (MUST-48)
     rack: bool = True               # RACK-TLP loss detection (RFC 8985); False = RFC 6675
+    syn_cookies: bool = True        # a listener with a full SYN queue answers with SYN
+                                    # cookies (RFC 4987 §3.6) instead of dropping SYNs
                                     # DupThresh/IsLost rules, RTO for tail losses
 
     def validate(self) -> None:

@@ -28,8 +28,17 @@ from tcplab.tcp.events import (
     Event,
     TimerFired,
 )
-from tcplab.tcp.isn import initial_sequence, timestamp_offset
-from tcplab.tcp.segment import RST, Segment
+from tcplab.tcp.isn import cookie_ts_options, cookie_tsval, initial_sequence, timestamp_offset
+from tcplab.tcp.segment import (
+    RST,
+    SACK_PERMITTED,
+    SYN,
+    Mss,
+    Option,
+    Segment,
+    Timestamps,
+    WScale,
+)
 from tcplab.tcp.states import State, Trigger
 from tcplab.tcp.status import Address, Status, TcpError
 
@@ -119,6 +128,53 @@ class Connection(Arrival):
         child.remote = remote
         child._iss_above = iss_above
         return child
+
+    # -- SYN cookies (RFC 4987 §3.6) ----------------------------------------------------
+    def syn_ack_for_cookie(self, seg: Segment, cookie: int, now: float) -> Segment:
+        """The SYN,ACK that answers ``seg`` with a SYN cookie as ISN (RFC 4987 §3.6).
+        This connection is a throwaway child of a listener (:meth:`spawn`): nothing of
+        it is kept.  With timestamps, TSval's low bits carry the peer's window scale and
+        SACK (:func:`tcplab.tcp.isn.cookie_tsval`), as Linux does."""
+        assert self.remote is not None
+        self._setup((self.remote[0], seg.src_port), now)
+        self._reset_send_space(cookie)
+        self.irs = seg.seq
+        self.rcv_nxt = sq.add(seg.seq, 1)
+        self._negotiate(seg, now)
+        self._send_syn(now, ack=True)
+        syn_ack = self._out.pop()
+        wscale = self.snd_wscale if self.snd_wscale_offered else None
+        syn_ack.options = tuple(
+            Timestamps(cookie_tsval(o.val, wscale, self.sack_ok), o.ecr)
+            if isinstance(o, Timestamps) else o for o in syn_ack.options)
+        return syn_ack
+
+    def open_from_cookie(self, ack: Segment, mss: int, now: float) -> None:
+        """A listener's child made from the ACK that returned a valid SYN cookie carrying
+        ``mss``: the SYN is rebuilt from the cookie (and the TSecr's option bits), the
+        connection passes SYN-RECEIVED as if it had waited there, and the ACK is
+        processed as usual, data and all."""
+        assert self.remote is not None
+        opts: list[Option] = [Mss(mss)]
+        ts = ack.timestamps()
+        if ts is not None:
+            wscale, sack = cookie_ts_options(ts.ecr)
+            opts.append(Timestamps(ts.val, 0))
+            if wscale is not None:
+                opts.append(WScale(wscale))
+            if sack:
+                opts.append(SACK_PERMITTED)
+        syn = Segment(ack.src_port, ack.dst_port, sq.add(ack.seq, -1), 0, SYN, ack.window,
+                      tuple(opts))
+        self._setup((self.remote[0], ack.src_port), now)
+        self._reset_send_space(sq.add(ack.ack, -1))
+        self.irs = syn.seq
+        self.rcv_nxt = ack.seq
+        self._negotiate(syn, now)
+        self.rcv_adv = sq.add(self.rcv_nxt, min(self.rcv_window(), 0xFFFF))  # as offered
+        self.snd_nxt = self.snd_max = sq.add(self.iss, 1)
+        self._goto(T.RCV_SYN, "from a SYN cookie (RFC 4987)")
+        self.receive(ack, now)
 
     def connect(self, remote: Address, now: float) -> None:
         if self.state is not S.CLOSED:

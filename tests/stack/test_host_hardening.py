@@ -7,11 +7,13 @@ import errno
 import random
 
 import pytest
-from test_host import IP2, Net
+from test_host import IP2, MAC2, Net
 
+from tcplab.stack import ethernet, ipv4
 from tcplab.stack.events import Delivered, SegmentSent, SoftError
 from tcplab.stack.host import CLOSED_KEPT, Host, HostError
-from tcplab.tcp.segment import URG
+from tcplab.tcp.codec import encode, ip_to_bytes
+from tcplab.tcp.segment import ACK, SYN, URG, Mss, Segment
 from tcplab.tcp.states import State
 
 
@@ -66,7 +68,7 @@ def test_memory_does_not_grow_with_the_connections_a_host_has_seen() -> None:
     for host in (net.h1, net.h2):
         assert len(host._socks) <= CLOSED_KEPT + 1  # + the listener
         assert host._demux == {}
-        assert len(host._timers) <= 4 * host._timed + 256
+        assert len(host._timers) <= 4 * host._timers.timed + 256
     assert dict(net.h1._ports.users) == {} and dict(net.h2._ports.users) == {80: 1}
     assert net.h2.socket(lsid).state is State.LISTEN  # the live listener stays
     with pytest.raises(HostError) as err:
@@ -74,3 +76,75 @@ def test_memory_does_not_grow_with_the_connections_a_host_has_seen() -> None:
     assert err.value.errno == errno.EBADF and "closed and forgotten" in str(err.value)
     # the most recent closed ones still answer
     assert net.h1.sockets()[-1].state is State.CLOSED
+
+
+# ---------------------------------------------------------------- SYN flood
+def _spoofed_syn(host: Host, rng: random.Random, now: float) -> None:
+    src = ip_to_bytes(f"10.0.0.{rng.randrange(10, 250)}")
+    dst = ip_to_bytes(IP2)
+    seg = Segment(rng.randrange(1024, 65536), 80, rng.getrandbits(32), 0, SYN, 65535,
+                  (Mss(1460),))
+    packet = ipv4.build(src, dst, ipv4.PROTO_TCP, encode(seg, src, dst), ident=1)
+    frame = ethernet.build(ethernet.mac_to_bytes(MAC2), ethernet.mac_to_bytes("02:00:00:00:00:99"),
+                           ethernet.ETHERTYPE_IPV4, packet)
+    host.receive_frame("eth0", frame, now)
+
+
+def _connect_during_flood(cookies: bool) -> tuple[Net, int, int, float | None]:
+    """1,000 spoofed SYN/s for 3 s at h2:80 (backlog 128); h1 connects at t=1 s.
+    Returns when h1's connection was established (None: not during the flood)."""
+    net = Net()
+    lsid = net.h2.listen(80, now=0.0, tcp={"syncookies": cookies})
+    rng = random.Random(5)
+    c = -1
+    established = None
+    for i in range(3000):
+        net.run(i / 1000)
+        _spoofed_syn(net.h2, rng, net.now)
+        if i == 1000:
+            c = net.h1.connect(IP2, 80, net.now)
+        net.settle()
+        if c > 0 and established is None and net.h1.socket(c).state is State.ESTABLISHED:
+            established = net.now
+    return net, lsid, c, established
+
+
+def test_a_client_connects_during_a_syn_flood_thanks_to_syn_cookies() -> None:
+    net, lsid, c, established = _connect_during_flood(cookies=True)
+    assert established is not None and established - 1.0 < 0.01  # at once
+    assert net.h2.cookies["sent"] > 1000 and net.h2.cookies["taken"] == 1
+    [child] = [s for s in net.h2.sockets()
+               if s.listener == lsid and s.remote == net.h1.socket(c).local]
+    assert child.state is State.ESTABLISHED
+    st = child.status
+    # window scale and SACK came back in the TSecr (timestamps are on by default)
+    assert (st.snd_wscale, st.sack, st.timestamps, st.mss) == (7, True, True, 1448)
+    net.h1.send(c, b"through the flood", net.now)
+    net.run(net.now + 0.1)
+    got = b"".join(e.data for e in net.of(Delivered, "h2") if e.sid == child.id)
+    assert got == b"through the flood"
+    assert len(net.h2._socks) <= 1 + 128 + 1  # the flood's SYNs above the queue left nothing
+
+
+def test_without_syn_cookies_the_flood_keeps_the_client_out() -> None:
+    net, _lsid, c, established = _connect_during_flood(cookies=False)
+    assert established is None
+    assert net.h1.socket(c).state is State.SYN_SENT
+    assert net.h2.drops["backlog full"] > 1000
+
+
+def test_a_forged_cookie_is_refused() -> None:
+    net = Net()
+    net.h2.listen(80, now=0.0, backlog=1)
+    rng = random.Random(1)
+    for _ in range(3):
+        _spoofed_syn(net.h2, rng, 0.0)  # the queue fills, then cookies go out
+    assert net.h2.cookies["sent"] == 2
+    src, dst = ip_to_bytes("10.0.0.7"), ip_to_bytes(IP2)
+    ack = Segment(4000, 80, 1001, 123456, ACK, 65535)
+    packet = ipv4.build(src, dst, ipv4.PROTO_TCP, encode(ack, src, dst), ident=1)
+    net.h2.receive_frame("eth0", ethernet.build(
+        ethernet.mac_to_bytes(MAC2), ethernet.mac_to_bytes("02:00:00:00:00:99"),
+        ethernet.ETHERTYPE_IPV4, packet), 0.0)
+    assert net.h2.cookies["refused"] == 1 and net.h2.cookies["taken"] == 0
+    assert net.h2.drops["ack in listen"] == 1  # answered as any ACK to a listener: RST

@@ -13,6 +13,7 @@ from tcplab.tcp import seq as sq
 from tcplab.tcp.config import Config
 from tcplab.tcp.connection import Connection
 from tcplab.tcp.events import DataReceived
+from tcplab.tcp.isn import check_cookie, cookie_ts_options, cookie_tsval, make_cookie
 from tcplab.tcp.segment import Segment
 from tcplab.tcp.states import State, Trigger
 
@@ -171,3 +172,29 @@ def test_an_engine_built_without_a_key_takes_a_random_one() -> None:
     listener = Connection(("10.0.0.1", 80), first)
     listener.listen(0.0)
     assert listener.spawn(("10.0.0.2", 5000)).config.isn_secret == first.isn_secret
+
+
+# ---------------------------------------------------------------- SYN cookies (RFC 4987)
+def test_a_cookie_carries_the_mss_and_checks_only_for_its_segment_and_time() -> None:
+    key, local, remote = b"k" * 16, ("10.0.0.2", 80), ("10.0.0.1", 40000)
+    cookie = make_cookie(key, local, remote, 1234, 1460, 100.0)
+    assert check_cookie(key, local, remote, 1234, cookie, 100.0) == 1460
+    assert check_cookie(key, local, remote, 1234, cookie, 100.0 + 2 * 64) == 1460
+    assert check_cookie(key, local, remote, 1234, cookie, 100.0 + 3 * 64) is None  # too old
+    assert check_cookie(key, local, remote, 1235, cookie, 100.0) is None   # another SYN
+    assert check_cookie(key, local, ("10.0.0.1", 40001), 1234, cookie, 100.0) is None
+    assert check_cookie(b"x" * 16, local, remote, 1234, cookie, 100.0) is None
+    assert check_cookie(key, local, remote, 1234, cookie ^ 1, 100.0) is None
+    # the MSS is rounded down to an entry of the table, never up
+    assert check_cookie(key, local, remote, 1, make_cookie(key, local, remote, 1, 1400, 0.0),
+                        0.0) == 1400
+    assert check_cookie(key, local, remote, 1, make_cookie(key, local, remote, 1, 1399, 0.0),
+                        0.0) == 1300
+
+
+@given(st.integers(0, 0xFFFFFFFF), st.one_of(st.none(), st.integers(0, 14)), st.booleans())
+def test_options_in_the_tsval_come_back_and_never_run_ahead(tsval: int, wscale: int | None,
+                                                            sack: bool) -> None:
+    value = cookie_tsval(tsval, wscale, sack)
+    assert sq.le(value, tsval) and sq.sub(tsval, value) < 64
+    assert cookie_ts_options(value) == (wscale, sack)
