@@ -24,10 +24,7 @@ connection's next deadline goes on the timer heap.  A next hop without an ARP en
 holds the packet in the ARP queue; its ``SegmentSent`` is emitted when the frame
 really leaves.
 
-Timers: one heap of ``(deadline, tie, sid)``.  An entry is valid only while it
-equals the socket's current deadline; stale ones are skipped when they surface
-(lazy invalidation) and the heap is rebuilt when stale entries dominate it, so
-``get_timer`` stays O(1) amortised with thousands of connections.
+Timers: every connection's next deadline in one heap (:mod:`tcplab.stack.timers`).
 
 A connection that reaches CLOSED leaves the demux table and frees its port.  Its
 record stays a while, so ``socket(id)`` still answers for it: the last ``closed_kept``
@@ -39,7 +36,6 @@ SYN).  Socket ids are never reused; a freed one is ``EBADF``, "closed and forgot
 from __future__ import annotations
 
 import errno as E
-import heapq
 import random
 from collections import Counter, deque
 from collections.abc import Callable
@@ -47,6 +43,7 @@ from dataclasses import replace
 from socket import inet_ntoa
 
 from tcplab.stack import ethernet, ipv4
+from tcplab.stack.cookies import cookie_mss, cookie_syn_ack
 from tcplab.stack.events import (
     Delivered,
     HostEvent,
@@ -64,6 +61,7 @@ from tcplab.stack.events import (
 from tcplab.stack.iplayer import Interface, InterfaceInfo, IpLayer
 from tcplab.stack.ports import EPHEMERAL_HIGH, EPHEMERAL_LOW, Ports
 from tcplab.stack.sockets import HostError, SocketInfo, SocketRecord, config_fields, tcb_sample
+from tcplab.stack.timers import SocketTimers
 from tcplab.tcp import events as tev
 from tcplab.tcp.codec import Malformed, decode, encode, ip_to_bytes
 from tcplab.tcp.config import Config
@@ -99,6 +97,7 @@ class Host:
         self.config = replace(base, isn_secret=isn_secret if isn_secret is not None
                               else rng.randbytes(16))
         self.drops: Counter[str] = Counter()  # every drop reason, frame and segment level
+        self.cookies: Counter[str] = Counter()  # SYN cookies "sent", "taken", "refused"
         self._events: deque[HostEvent] = deque()
         self._ip = IpLayer(name, self._events, self.drops, rng.randrange(1 << 16))
         self._socks: dict[int, SocketRecord] = {}
@@ -108,9 +107,7 @@ class Host:
         self._demux: dict[tuple[bytes, int, bytes, int], SocketRecord] = {}
         self._listeners: dict[int, SocketRecord] = {}
         self._ports = Ports(name, rng)  # after the rng draws above: runs replay from a seed
-        self._timers: list[tuple[float, int, int]] = []
-        self._timer_tie = 0
-        self._timed = 0  # sockets with a deadline, to judge when the heap is mostly stale
+        self._timers = SocketTimers(self._socks)
         self._touched: set[int] = set()  # sockets pumped since the last TCB samples
         self._now = 0.0
         self.tcp_defaults: dict[str, bool] = {}  # Config fields set by set_tcp()
@@ -315,33 +312,14 @@ class Host:
                 self._events.append(ev)
 
     def get_timer(self) -> float | None:
-        heap = self._timers
-        while heap:
-            deadline, _, sid = heap[0]
-            rec = self._socks.get(sid)
-            if rec is not None and rec.timer == deadline and not rec.finished:
-                break
-            heapq.heappop(heap)
-        arp = self._ip.get_timer()
-        if not heap:
-            return arp
-        return heap[0][0] if arp is None else min(arp, heap[0][0])
+        ours, arp = self._timers.next(), self._ip.get_timer()
+        return arp if ours is None else ours if arp is None else min(ours, arp)
 
     def handle_timer(self, now: float) -> None:
         """Run every ARP and connection timer due at ``now``."""
         self._now = now
         self._ip.handle_timer(now)
-        due: list[SocketRecord] = []
-        heap = self._timers
-        while heap and heap[0][0] <= now:
-            deadline, _, sid = heapq.heappop(heap)
-            rec = self._socks.get(sid)
-            if rec is not None and rec.timer == deadline and not rec.finished:
-                rec.timer = None
-                self._timed -= 1
-                due.append(rec)
-        # Collected first: a timer re-armed at or before `now` waits for the next call.
-        for rec in due:
+        for rec in self._timers.due(now):
             rec.conn.handle_timer(now)
             self._pump(rec, now)
 
@@ -376,6 +354,9 @@ class Host:
             return
         remote = (inet_ntoa(src), seg.src_port)
         local = (inet_ntoa(dst), seg.dst_port)
+        if lst is not None and seg.flags & ACK and self._take_cookie(lst, iface, local, remote,
+                                                                     (dst, src), seg, now):
+            return
         if lst is None or seg.flags & (RST | ACK) or not seg.flags & SYN:
             self._events.append(SegmentReceived(now, self.name, None if lst is None else lst.sid,
                                                 remote, local, seg, iface.name))
@@ -396,25 +377,59 @@ class Host:
         if len(lst.syn_queue) >= lst.backlog or len(lst.accept_queue) >= lst.backlog:
             self._events.append(SegmentReceived(now, self.name, lst.sid, remote, local, seg,
                                                 iface.name))
+            if len(lst.accept_queue) < lst.backlog and lst.conn.config.syn_cookies:
+                # RFC 4987 §3.6: the SYN queue is full: answer statelessly with a cookie
+                syn_ack = cookie_syn_ack(lst, self._child_config(lst, iface), local, remote,
+                                         seg, now)
+                self.cookies["sent"] += 1
+                ev = SegmentSent(now, self.name, lst.sid, local, remote, syn_ack, iface.name)
+                self._ip.send_ip(ipv4.PROTO_TCP, dst, src, encode(syn_ack, dst, src), ev, now)
+                return
             summary = f"{remote[0]}:{remote[1]}>{local[0]}:{local[1]} {describe(seg)}"
             self._seg_dropped("backlog full", iface.name, summary, lst.sid, seg, now)
             return
-        child = lst.conn.spawn(remote, iss_above)
-        # The listener is bound to every address: the child takes the one the SYN was
-        # sent to, and the MSS of the interface it came in on.
-        child.local = local
+        rec = self._child(lst, iface, local, remote, (dst, src), seg, now, iss_above)
+        rec.conn.receive(seg, now)
+        self._pump(rec, now, seg, iface.name)
+
+    def _child_config(self, lst: SocketRecord, iface: Interface) -> Config:
+        # the MSS of the interface the SYN came in on, the listener's TCP features
         parent = lst.conn.config
-        child.config = replace(iface.config, sack=parent.sack, timestamps=parent.timestamps,
-                               window_scaling=parent.window_scaling, nagle=parent.nagle,
-                               keepalive=parent.keepalive, rack=parent.rack)
+        return replace(iface.config, sack=parent.sack, timestamps=parent.timestamps,
+                       window_scaling=parent.window_scaling, nagle=parent.nagle,
+                       keepalive=parent.keepalive, rack=parent.rack,
+                       syn_cookies=parent.syn_cookies)
+
+    def _child(self, lst: SocketRecord, iface: Interface, local: tuple[str, int],
+               remote: tuple[str, int], ips: tuple[bytes, bytes], seg: Segment, now: float,
+               iss_above: int | None = None) -> SocketRecord:
+        """A listener's new child for ``seg``, in its SYN queue, bound to the address the
+        segment was sent to (the listener is bound to every address)."""
+        child = lst.conn.spawn(remote, iss_above)
+        child.local = local
+        child.config = self._child_config(lst, iface)
         rec = self._new_record(child, local, remote, listener=lst.sid,
                                accepted=self.auto_accept)
-        self._bind(rec, (dst, seg.dst_port, src, seg.src_port))
+        self._bind(rec, (ips[0], seg.dst_port, ips[1], seg.src_port))
         lst.syn_queue.add(rec.sid)
         self._events.append(SegmentReceived(now, self.name, rec.sid, remote, local, seg,
                                             iface.name))
-        child.receive(seg, now)
+        return rec
+
+    def _take_cookie(self, lst: SocketRecord, iface: Interface, local: tuple[str, int],
+                     remote: tuple[str, int], ips: tuple[bytes, bytes], seg: Segment,
+                     now: float) -> bool:
+        """An ACK to a listener that returns a valid SYN cookie opens its connection."""
+        mss = cookie_mss(lst, self.config.isn_secret, local, remote, seg, now)
+        if mss is None:
+            if lst.cookie_sent is not None and not seg.flags & (SYN | RST):
+                self.cookies["refused"] += 1
+            return False
+        self.cookies["taken"] += 1
+        rec = self._child(lst, iface, local, remote, ips, seg, now)
+        rec.conn.open_from_cookie(seg, mss, now)
         self._pump(rec, now, seg, iface.name)
+        return True
 
     def _icmp_error(self, err: ipv4.IcmpError, ifname: str, now: float) -> None:
         """RFC 9293 §3.9.2.2: an ICMP error goes to the connection whose segment it
@@ -483,15 +498,7 @@ class Host:
             self._send_segment(rec, seg, now)
         if rec.finished:
             return
-        deadline = conn.get_timer()
-        if deadline != rec.timer:
-            if rec.timer is None:
-                self._timed += 1
-            elif deadline is None:
-                self._timed -= 1
-            rec.timer = deadline
-            if deadline is not None:
-                self._push_timer(deadline, sid)
+        self._timers.set(rec, conn.get_timer())
 
     def _state_changed(self, rec: SocketRecord, ev: tev.StateChanged, now: float) -> None:
         rec.history.append(ev.new)
@@ -514,9 +521,7 @@ class Host:
     def _finish(self, rec: SocketRecord) -> None:
         """CLOSED: out of the demux table and the queues; the record stays a while."""
         rec.finished = True
-        if rec.timer is not None:
-            rec.timer = None
-            self._timed -= 1
+        self._timers.set(rec, None)
         port = rec.local[1]
         self._ports.give_back(port, rec.active)
         if rec.key is not None:
@@ -540,14 +545,6 @@ class Host:
             if not child.accepted and not child.finished:
                 child.conn.abort(now)
                 self._pump(child, now)
-
-    def _push_timer(self, deadline: float, sid: int) -> None:
-        self._timer_tie += 1
-        heapq.heappush(self._timers, (deadline, self._timer_tie, sid))
-        if len(self._timers) > 4 * self._timed + 256:
-            self._timers = [(r.timer, i, r.sid) for i, r in enumerate(self._socks.values())
-                            if r.timer is not None]
-            heapq.heapify(self._timers)
 
     # ------------------------------------------------------------------ send path
     def _send_segment(self, rec: SocketRecord, seg: Segment, now: float) -> None:

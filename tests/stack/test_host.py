@@ -237,7 +237,7 @@ def test_listener_answers_non_syn_segments_per_rfc() -> None:
 
 def test_backlog_overflow_drops_syns() -> None:
     h2 = _h2_knowing_h1()
-    lsid = h2.listen(80, backlog=2)
+    lsid = h2.listen(80, backlog=2, tcp={"syncookies": False})  # (on: test_host_hardening)
     for port in (4001, 4002, 4003):
         _inject(h2, Segment(port, 80, 1000, 0, SYN, 65535))
     events = list(iter(h2.next_event, None))

@@ -144,7 +144,7 @@ class SegmentKind(StrEnum):
 # Each command knows its command word (``name``) and renders itself as canonical text.
 
 # TCP features a socket or host can turn on and off (the labs compare with and without)
-TCP_FEATURES = ("sack", "timestamps", "wscale", "nagle", "keepalive", "rack")
+TCP_FEATURES = ("sack", "timestamps", "wscale", "nagle", "keepalive", "rack", "syncookies")
 TcpOptions: TypeAlias = tuple[tuple[str, bool], ...]  # (feature, on), in TCP_FEATURES order
 
 
