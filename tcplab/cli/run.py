@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--msl", type=float, default=None, metavar="SECONDS",
                    help="maximum segment lifetime: TIME-WAIT lasts 2*MSL (default 30, "
                         "RFC 9293; labs often use 1-5)")
+    p.add_argument("--rto-min", type=float, default=None, metavar="SECONDS",
+                   help="the lower bound of the retransmission timeout (default 1, "
+                        "RFC 6298 §2.4; Linux uses 0.2)")
     p.add_argument("--keepalive", type=float, default=None, metavar="SECONDS",
                    help="idle time before keep-alive probes, on sockets that turn them on "
                         "(keepalive=on); probes then go every SECONDS/5, at most 75 s "
@@ -165,12 +168,14 @@ def main(argv: list[str]) -> int:
         script = load_scenario(args.scenario) if args.scenario else None
         if args.msl is not None and not 0 <= args.msl <= 3600:
             raise SystemExit("tcplab run: --msl must be between 0 and 3600 seconds")
+        if args.rto_min is not None and not 0.001 <= args.rto_min <= 60:
+            raise SystemExit("tcplab run: --rto-min must be between 0.001 and 60 seconds")
         if args.keepalive is not None and not 1 <= args.keepalive <= 86400:
             raise SystemExit("tcplab run: --keepalive must be between 1 and 86400 seconds")
         topo = apply_stacks(topo, args.stack)
         settings = RunInputs.of(topo, backend="", mechanism="", seed=args.seed,
                                 virtual=args.virtual_time, msl=args.msl,
-                                keepalive=args.keepalive)
+                                keepalive=args.keepalive, rto_min=args.rto_min)
         backend, notice = choose_backend(args.backend, args.seed, args.virtual_time,
                                          settings.config(), args.switch)
         linux = [h.name for h in topo.hosts if h.kernel]

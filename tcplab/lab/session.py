@@ -42,18 +42,19 @@ class RunInputs:
     notice: str | None = None  # why this backend was chosen, when it was a fallback
     hosts: tuple[tuple[str, str, bool], ...] = ()  # (name, ip, kernel) of every host
     sheet: str | None = None  # the lab sheet's id when `tcplab lab` ran it (no effect on the run)
+    rto_min: float | None = None  # --rto-min: the RTO's lower bound (RFC 6298 §2.4), seconds
 
     @classmethod
     def of(cls, topo: TopologySpec, *, backend: str, mechanism: str, seed: int,
            virtual: bool, msl: float | None = None, keepalive: float | None = None,
-           notice: str | None = None) -> RunInputs:
+           notice: str | None = None, rto_min: float | None = None) -> RunInputs:
         try:
             text = Path(topo.source).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             text = ""  # the run goes on; only its re-execution will say what is missing
         return cls(topo.name, Path(topo.source).name, text, backend, mechanism, seed,
                    "virtual" if virtual else "real", msl, keepalive, notice,
-                   tuple((h.name, h.ip, h.kernel) for h in topo.hosts))
+                   tuple((h.name, h.ip, h.kernel) for h in topo.hosts), rto_min=rto_min)
 
     def config(self) -> Config | None:
         """The TCP settings the command line asked for (None: the defaults)."""
@@ -63,6 +64,8 @@ class RunInputs:
         if self.keepalive is not None:
             settings["keepalive_idle"] = self.keepalive
             settings["keepalive_interval"] = min(75.0, self.keepalive / 5)
+        if self.rto_min is not None:
+            settings["rto_min"] = self.rto_min
         return Config(**settings) if settings else None  # type: ignore[arg-type]
 
     def header(self) -> dict[str, Any]:
@@ -72,7 +75,7 @@ class RunInputs:
         for key, value in asdict(self).items():
             if key == "hosts":
                 value = [{"name": n, "ip": ip, "kernel": k} for n, ip, k in value]
-            if key == "sheet" and value is None:
+            if key in ("sheet", "rto_min") and value is None:
                 continue  # written only by `tcplab lab`: other headers stay as they were
             out[key] = value
         return out
@@ -94,7 +97,8 @@ class RunInputs:
                        str(header["mechanism"]), int(header["seed"]), str(header["clock"]),
                        _opt_float(header.get("msl")), _opt_float(header.get("keepalive")),
                        None if header.get("notice") is None else str(header["notice"]),
-                       hosts, None if header.get("sheet") is None else str(header["sheet"]))
+                       hosts, None if header.get("sheet") is None else str(header["sheet"]),
+                       rto_min=_opt_float(header.get("rto_min")))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"the header lacks or garbles {exc}") from None
 
