@@ -27,7 +27,8 @@ def as_record(event: Any) -> dict[str, Any]:
         return dict(to_dict())
     from tcplab.lab import codec
 
-    return dict(codec.record(event))
+    # encoded() keeps the last event's record: the timeline made it already (read-only)
+    return codec.encoded(event)[0]
 
 
 def topology_of(sheet: Sheet) -> TopologySpec:
