@@ -206,7 +206,8 @@ class ClockRun:
         hits = self.lab.flush_hits()
         now = self.lab.now()
         if not hits:  # the flag without a hit: someone else stopped the scheduler
-            return Result(True, f"stopped at t={now:.6f}")
+            stuck = getattr(self.scheduler, "stuck", None)  # an instant that never ends
+            return Result(stuck is None, stuck or f"stopped at t={now:.6f}")
         first = hits[0]
         more = f" (and {len(hits) - 1} more)" if len(hits) > 1 else ""
         did = f"; the last event: {self.last}" if self.left is not None and self.last else ""

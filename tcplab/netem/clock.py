@@ -18,6 +18,13 @@ the same instant, so something that lasts zero time (CLOSING over zero-delay lin
 can still be seen.  :meth:`Scheduler.run` also takes a budget of entries, so a
 driver can run a long stretch a slice at a time.  Both cost one test per entry.
 
+An instant that never ends: entries that keep scheduling more entries at the same time
+(two peers answering each other's ACKs over a zero-delay link, say) would hold the clock
+at one instant forever.  After :data:`INSTANT_LIMIT` entries at one instant the scheduler
+sets :attr:`Scheduler.stop` and :attr:`Scheduler.stuck` (a one-line notice, also handed
+to :attr:`Scheduler.on_stuck`), so the run stops instead of hanging; each later run at
+that instant stops again after one entry.
+
 Cancelling is lazy: a cancelled entry stays in the heap and is skipped when it
 surfaces; the heap is rebuilt when cancelled entries outnumber live ones, so a
 host that re-arms its timer on every segment cannot grow it without bound.
@@ -31,6 +38,9 @@ from collections.abc import Callable
 
 # Rebuilding a tiny heap is not worth it; below this many dead entries we wait.
 _COMPACT_MIN = 64
+# Entries at one instant after which the run is taken to be stuck there (a busy instant
+# of a big lab runs a few thousand)
+INSTANT_LIMIT = 1_000_000
 
 
 class Handle:
@@ -97,6 +107,10 @@ class Scheduler:
         # set (by an observer, while an entry runs) to end the run after that entry;
         # whoever drives the run clears it
         self.stop = False
+        self.instant_limit = INSTANT_LIMIT
+        self._at_instant = 0                       # entries run at the current instant
+        self.stuck: str | None = None              # the notice, while stuck at an instant
+        self.on_stuck: Callable[[str], object] | None = None
 
     @property
     def now(self) -> float:
@@ -172,6 +186,8 @@ class Scheduler:
             if self.on_instant_end is not None:
                 self.on_instant_end()
             self._now = t
+            self._at_instant = 0
+            self.stuck = None
 
     def _run_due(self, t: float, budget: int) -> int:
         """Run calls due by ``t``: at most ``budget`` of them (-1: no limit), ending
@@ -190,11 +206,25 @@ class Scheduler:
                 if self.on_instant_end is not None:
                     self.on_instant_end()
                 self._now = time
+                self._at_instant = 0
+                self.stuck = None
             fn()
             left -= 1
+            self._at_instant += 1
+            if self._at_instant > self.instant_limit:
+                self._stuck()
             if self.stop:
                 break
         return budget - left
+
+    def _stuck(self) -> None:
+        self.stop = True
+        if self.stuck is None:
+            self.stuck = (f"{self._at_instant} events at t={self._now:.6f} and the clock "
+                          f"never moved on (something answers itself forever, such as an "
+                          f"ACK storm): the run stopped there")
+            if self.on_stuck is not None:
+                self.on_stuck(self.stuck)
 
     def _note_cancelled(self) -> None:
         self._cancelled += 1

@@ -27,7 +27,7 @@ from typing import Any
 from tcplab.backends.sim.network import FrameEvent, SimNetwork
 from tcplab.lab.app import HostApp
 from tcplab.lab.backend import Backend, FilterSpec, FrameDirection, HostFrameTap, LinkState
-from tcplab.lab.events import LabEvent, LinkDropped, LinkHeld
+from tcplab.lab.events import LabEvent, LinkDropped, LinkHeld, Notice
 from tcplab.lab.peek import summary, tcp_of
 from tcplab.lab.topology import LinkParams as TopoLinkParams
 from tcplab.lab.topology import TopologySpec
@@ -106,6 +106,7 @@ class SimBackend:
                 link.direction(ln.b, ln.a).set(**params_dict(sim_params(ln.ba)))
         self.net.on_frame.append(self._on_frame)
         self.scheduler.on_instant_end = self.end_instant
+        self.scheduler.on_stuck = lambda text: publish(Notice(self.scheduler.now, "", text))
         self._wall0 = time.monotonic()
 
     def stop(self) -> None:

@@ -1,0 +1,60 @@
+"""An instant that never ends (entries scheduling entries at the same time, as two peers
+answering each other over a zero-delay link would) stops the run with a notice instead
+of hanging it (tcplab.netem.clock.INSTANT_LIMIT)."""
+
+from __future__ import annotations
+
+from tcplab.backends.sim.backend import SimBackend
+from tcplab.lab.events import LabEvent, Notice
+from tcplab.lab.lab import Lab
+from tcplab.lab.topology import load_topology
+from tcplab.netem.clock import Scheduler
+
+
+def _forever(sched: Scheduler, count: list[int]) -> None:
+    count[0] += 1
+    sched.call_at(sched.now, lambda: _forever(sched, count))
+
+
+def test_the_scheduler_stops_an_instant_that_never_ends() -> None:
+    sched = Scheduler()
+    sched.instant_limit = 1000
+    notices: list[str] = []
+    sched.on_stuck = notices.append
+    count = [0]
+    sched.call_at(0.5, lambda: _forever(sched, count))
+    sched.call_at(2.0, lambda: None)
+    assert sched.run_until_idle(10.0) is False
+    assert sched.stop and sched.now == 0.5 and count[0] == 1001
+    assert sched.stuck is not None and "never moved on" in sched.stuck
+    assert notices == [sched.stuck]  # reported once
+    sched.stop = False
+    assert sched.run_until(1.0) is False and count[0] == 1002  # still stuck: one more
+    assert notices == [sched.stuck]
+
+
+def test_a_busy_instant_below_the_limit_runs_on() -> None:
+    sched = Scheduler()
+    sched.instant_limit = 1000
+    done: list[float] = []
+    for _ in range(999):
+        sched.call_at(1.0, lambda: None)
+    sched.call_at(3.0, lambda: done.append(sched.now))
+    assert sched.run_until_idle(10.0) is True
+    assert done == [3.0] and sched.stuck is None and not sched.stop
+
+
+def test_a_lab_wait_reports_the_stuck_instant_and_returns() -> None:
+    backend = SimBackend(1, virtual=True)
+    lab = Lab(load_topology("pair"), backend)
+    events: list[LabEvent] = []
+    lab.bus.subscribe(events.append)
+    lab.start()
+    backend.scheduler.instant_limit = 5000
+    count = [0]
+    backend.scheduler.call_at(0.25, lambda: _forever(backend.scheduler, count))
+    result = lab.execute("wait 1")
+    assert not result.ok and "never moved on" in result.message
+    assert lab.now() == 0.25
+    assert [e.text for e in events if isinstance(e, Notice)] == [result.message]
+    lab.stop()
