@@ -110,12 +110,13 @@ def test_slow_start_then_congestion_avoidance() -> None:
     st = h.conn.status()
     assert (st.cwnd, st.ssthresh) == (MSS, 13 * MSS // 2)
     cwnds = []
-    for _ in range(8):
+    for _ in range(13):
         h.send(ACK, h.r(1), sq.add(h.conn.snd_una, MSS))
         cwnds.append(h.conn.status().cwnd)
         assert h.conn.in_flight <= cwnds[-1]
-    # +SMSS while cwnd < ssthresh (9490), then +SMSS*SMSS//cwnd (RFC 5681 eq. 2 and 3)
-    assert cwnds == [2920, 4380, 5840, 7300, 8760, 10220, 10428, 10632]
+    # +SMSS per ACK while cwnd < ssthresh (9490, RFC 5681 eq. 2), then +SMSS once a
+    # cwnd's worth of bytes is ACKed (RFC 5681 §3.1's recommended byte counting)
+    assert cwnds == [2920, 4380, 5840, 7300, 8760] + [10220] * 7 + [11680]
 
 
 # ---------------------------------------------------------------- keep-alives
