@@ -3,7 +3,7 @@
 SHEET is a path to a sheet, or a lab's number (``3`` finds ``docs/labs/03-*.md``), or a
 sheet's file name without ``.md``.
 
-Exit status: the dashboard's; with ``--check DIR`` 0 when every exercise passed, 1 when
+Exit status: the dashboard's; with ``--check DIR...`` 0 when every exercise passed, 1 when
 one did not, 2 when the sheet or the recording cannot be used (the reason on stderr).
 """
 
@@ -53,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "grade a recording against it.")
     p.add_argument("sheet", metavar="SHEET",
                    help="a lab number (3), a sheet's name (03-teardown-races) or a path")
-    p.add_argument("--check", metavar="DIR",
-                   help="grade the recording in DIR: one PASS/FAIL line per exercise")
+    p.add_argument("--check", metavar="DIR", nargs="+",
+                   help="grade the recording in DIR (or the recordings of several sessions "
+                        "together): one PASS/FAIL line per exercise")
     p.add_argument("--record", metavar="DIR",
                    help="record the session into DIR (events.jsonl names the sheet), "
                         "for --check later")
@@ -84,11 +85,16 @@ def main(argv: list[str]) -> int:
         from tcplab.labsheet.grade import Refused, check_recording, report
 
         try:
-            checker = check_recording(sheet, Path(args.check))
+            checkers = [check_recording(sheet, Path(d)) for d in args.check]
         except Refused as exc:
             print(f"tcplab lab: {exc}", file=sys.stderr)
             return 2
-        return report(checker, sys.stdout)
+        return report(checkers, sys.stdout)
+    if args.record is not None and (Path(args.record) / "events.jsonl").exists():
+        print(f"tcplab lab: {args.record} already holds a recording; record this session "
+              f"into another directory and hand in both (tcplab lab {args.sheet} --check "
+              f"{args.record} OTHER grades them together)", file=sys.stderr)
+        return 2
     if not sys.stdout.isatty() or not sys.stdin.isatty():
         print("tcplab lab: the dashboard needs a terminal (or use --check DIR to grade a "
               "recording)", file=sys.stderr)

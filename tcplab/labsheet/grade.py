@@ -1,4 +1,4 @@
-"""``tcplab lab SHEET --check DIR``: a recording graded against a sheet.
+"""``tcplab lab SHEET --check DIR [DIR...]``: recordings graded against a sheet.
 
 The output is a contract (an instructor's loop reads it): one line per exercise, in the
 sheet's order, ``PASS name`` or ``FAIL name: what was not seen``, then
@@ -83,15 +83,17 @@ def check_recording(sheet: Sheet, directory: Path) -> Checker:
     return checker
 
 
-def report(checker: Checker, out: TextIO) -> int:
-    """The contract's lines; the exit status."""
+def report(checkers: list[Checker], out: TextIO) -> int:
+    """The contract's lines for one or more recordings of the same sheet (a student who
+    stopped and went on hands in one per session): an exercise passes when it passed in
+    any of them; a failure says what the last one lacked.  Returns the exit status."""
     done = 0
-    exercises = checker.sheet.exercises
+    exercises = checkers[0].sheet.exercises
     for ex in exercises:
-        if ex.name in checker.done:
+        if any(ex.name in checker.done for checker in checkers):
             done += 1
             print(f"PASS {ex.name}", file=out)
         else:
-            print(f"FAIL {ex.name}: {checker.missing(ex.name)}", file=out)
+            print(f"FAIL {ex.name}: {checkers[-1].missing(ex.name)}", file=out)
     print(f"{done} of {len(exercises)} exercises done", file=out)
     return 0 if done == len(exercises) else 1

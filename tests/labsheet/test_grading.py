@@ -125,3 +125,29 @@ def test_a_lab_recording_re_executes_byte_for_byte(good: Path,
     # the sheet's setup is in the recording as commands: replay --verify needs no sheet
     assert tcplab_main(["replay", str(good), "--verify"]) == 0
     assert capsys.readouterr().out.startswith("verified ")
+
+
+def test_the_sessions_of_a_student_are_graded_together(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sheet = load_sheet(SHEET_1)
+    first, second = tmp_path / "monday", tmp_path / "tuesday"
+    run_solution(sheet, "connect h1 h2:80 as c1\nwait 1\nconnect h1 h2:81 as c2\nwait 1\n",
+                 record=first)
+    run_solution(sheet, "connect h1 h2:80 as x\nwait 1\nsend x \"hello\"\nsend x' \"world!\"\n"
+                        "wait 1\nconnect h1:5000 h2:6000 as a\nconnect h2:6000 h1:5000 as b\n"
+                        "wait 1\n", record=second)
+    assert main(["1", "--check", str(first)]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == "2 of 4 exercises done"
+    assert main(["1", "--check", str(first), str(second)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "PASS handshake", "PASS data-both-ways", "PASS refused", "PASS simultaneous-open",
+        "4 of 4 exercises done"]
+
+
+def test_a_session_never_records_over_another(good: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    before = (good / "events.jsonl").read_bytes()
+    assert main(["1", "--record", str(good)]) == 2
+    assert "already holds a recording; record this session into another directory" in \
+        capsys.readouterr().err
+    assert (good / "events.jsonl").read_bytes() == before
