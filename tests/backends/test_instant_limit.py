@@ -5,10 +5,16 @@ of hanging it (tcplab.netem.clock.INSTANT_LIMIT)."""
 from __future__ import annotations
 
 from tcplab.backends.sim.backend import SimBackend
+from tcplab.lab import commands as C
 from tcplab.lab.events import LabEvent, Notice
 from tcplab.lab.lab import Lab
 from tcplab.lab.topology import load_topology
 from tcplab.netem.clock import Scheduler
+from tcplab.stack import ethernet, ipv4
+from tcplab.stack import events as H
+from tcplab.tcp.codec import encode, ip_to_bytes
+from tcplab.tcp.segment import ACK, PSH, Segment
+from tcplab.tcp.states import State
 
 
 def _forever(sched: Scheduler, count: list[int]) -> None:
@@ -57,4 +63,38 @@ def test_a_lab_wait_reports_the_stuck_instant_and_returns() -> None:
     assert not result.ok and "never moved on" in result.message
     assert lab.now() == 0.25
     assert [e.text for e in events if isinstance(e, Notice)] == [result.message]
+    lab.stop()
+
+
+def test_an_injected_segment_does_not_start_an_ack_storm_on_a_zero_delay_link() -> None:
+    # One in-window segment h1 never sent puts h2's RCV.NXT past h1's SND.MAX.  Without
+    # the engine's rate limit each side answers every ACK of the other, forever, at one
+    # virtual instant; here the clock must move on and the exchange die out.  (Bounded:
+    # a storm would trip a low instant limit and fail, not hang.)
+    backend = SimBackend(1, virtual=True)
+    lab = Lab(load_topology("pair"), backend)
+    events: list[LabEvent] = []
+    lab.bus.subscribe(events.append)
+    lab.start()
+    backend.scheduler.instant_limit = 20_000
+    for line in ("listen h2:80", "connect h1:5000 h2:80 as c1 timestamps=off", "wait 0.5"):
+        assert lab.execute(line).ok
+    _host, info, _ = lab.socket_info(C.ConnName("c1"))
+    assert info is not None and info.state is State.ESTABLISHED
+    st = info.status
+    seg = Segment(5000, 80, st.snd_max, st.rcv_nxt, ACK | PSH, 1000, (), b"forged!")
+    assert not st.timestamps  # (PAWS would drop the forged segment)
+    src, dst = ip_to_bytes("10.0.0.1"), ip_to_bytes("10.0.0.2")
+    packet = ipv4.build(src, dst, ipv4.PROTO_TCP, encode(seg, src, dst), ident=7)
+    frame = ethernet.build(ethernet.mac_to_bytes("00:00:00:00:00:02"),
+                           ethernet.mac_to_bytes("00:00:00:00:00:01"),
+                           ethernet.ETHERTYPE_IPV4, packet)
+    before = len(events)
+    backend.net.node("h2").receive_frame("h2-eth0", frame, lab.now())
+    backend.net.kick("h2")
+    result = lab.execute("wait 2")
+    assert result.ok, result.message
+    sent = [e for e in events[before:] if isinstance(e, H.SegmentSent)]
+    assert len(sent) < 20, f"{len(sent)} segments after one forged one: an ACK storm"
+    assert lab.now() > 1.0
     lab.stop()
