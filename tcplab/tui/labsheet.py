@@ -210,9 +210,8 @@ class LabSheetApp(TcplabApp):
         current = self.current()
         text = Text()
         text.append(f"{self.sheet.title}\n", style="bold")
-        text.append(f"{count} of {len(exercises)} exercises done",
+        text.append(f"{count} of {len(exercises)} exercises done\n",
                     style="green" if count == len(exercises) else "")
-        text.append("  F2 hide · F3/F4 scroll · F5 this part\n", style="dim")
         for ex in exercises:
             if ex.name in self.checker.done:
                 text.append(" ✔ ", style="bold green")
@@ -229,6 +228,7 @@ class LabSheetApp(TcplabApp):
             elif ex.name in self.last_attempt:
                 text.append("  ✘ tried", style="red")
             text.append("\n")
+        text.append("F2 hide · F3/F4 scroll · F5 this part", style="dim")
         self.query_one("#lab-progress", Static).update(text)
         self.query_one("#lab-task", Static).update(self._task_text(current))
 
