@@ -44,12 +44,13 @@ class _Outbox:
     ``queue`` in order -- bytes, or a count of test-pattern bytes, which are made a
     chunk at a time (so a ``send --bytes`` of gigabytes never sits in memory)."""
 
-    __slots__ = ("buf", "queue", "size")
+    __slots__ = ("buf", "queue", "size", "urgent")
 
     def __init__(self) -> None:
         self.buf = bytearray()
         self.queue: deque[bytes | int] = deque()
         self.size = 0                  # bytes in buf and queue
+        self.urgent = 0                # of them, the first ones up to the last urgent byte
 
     def __len__(self) -> int:
         return self.size
@@ -114,12 +115,16 @@ class HostApp:
     def set_tcp(self, tcp: dict[str, bool]) -> None:
         self.host.set_tcp(**tcp)
 
-    def write(self, sid: int, data: bytes, now: float) -> None:
-        """Queue all of ``data`` for the socket, writing what fits now."""
+    def write(self, sid: int, data: bytes, now: float, urgent: bool = False) -> None:
+        """Queue all of ``data`` for the socket, writing what fits now; ``urgent``: as
+        urgent data (every write up to its end goes with MSG_OOB, so the urgent pointer
+        ends after its last byte)."""
         box = self._outbox(sid, now)
         if data:
             box.queue.append(bytes(data))
             box.size += len(data)
+            if urgent:
+                box.urgent = box.size
         self._after(now)
 
     def write_pattern(self, sid: int, count: int, now: float) -> None:
@@ -215,12 +220,14 @@ class HostApp:
                         self._refill(sid, box)
                     # A view, not a copy: the host often takes a few KB of the 64 KiB
                     # offered, and it only slices what it takes into its own buffer.
-                    with memoryview(buf) as view, view[:_CHUNK] as chunk:
-                        n = self.host.send(sid, cast(bytes, chunk), now)
+                    urgent = min(box.urgent, _CHUNK)
+                    with memoryview(buf) as view, view[:urgent or _CHUNK] as chunk:
+                        n = self.host.send(sid, cast(bytes, chunk), now, urgent=bool(urgent))
                     if n <= 0:
                         break
                     del buf[:n]
                     box.size -= n
+                    box.urgent = max(box.urgent - n, 0)
             except HostError as exc:
                 if exc.errno == E.EAGAIN:
                     continue

@@ -508,6 +508,9 @@ class Lab:
                                    f"a send takes")
             except OSError as exc:
                 raise LabError(f"cannot read {cmd.path}: {exc.strerror}") from None
+        elif cmd.urgent:
+            self._call(host, lambda app: app.write(sid, cmd.data, now, urgent=True))
+            return f"sending {len(cmd.data)} urgent bytes on {cmd.conn}"
         else:
             data = cmd.data
         self._call(host, lambda app: app.write(sid, data, now))

@@ -194,8 +194,8 @@ ERRORS = [
     ("connect h1 h2:80 as 9x", "bad connection name '9x' (names start with a letter, "
                                "then letters, digits, _ or -)"),
     ("connect h1 h2:80 c1", f"unexpected 'c1' after connect (usage: {CONNECT_USAGE})"),
-    ("send c1", 'send needs "text", --bytes N or --file PATH (usage: send CONN "text" | '
-                "send CONN --bytes N | send CONN --file PATH)"),
+    ("send c1", 'send needs "text", --bytes N or --file PATH (usage: send CONN [--urgent] '
+                '"text" | send CONN --bytes N | send CONN --file PATH)'),
     ('send c1 ""', "nothing to send: the text is empty"),
     ('send c1 "abc', 'unterminated string: missing closing "'),
     ('send c1 "a\\qb"', "bad escape '\\\\q' in string (use \\n \\t \\\\ \\\" or \\xNN)"),

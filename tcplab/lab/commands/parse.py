@@ -317,11 +317,16 @@ def _p_connect(args: _Args) -> Command:
 def _p_send(args: _Args) -> Command:
     conn = _conn(args.take("a connection").text)
     token = args.take('"text", --bytes N or --file PATH')
+    urgent = not token.quoted and token.text == "--urgent"
+    if urgent:
+        token = args.take('"text" after --urgent')
     command: Command
     if token.quoted or not token.text.startswith("--"):
         if not token.data:
             raise _Fail("nothing to send: the text is empty")
-        command = SendText(conn, token.data)
+        command = SendText(conn, token.data, urgent)
+    elif urgent:
+        raise _Fail('--urgent takes a "text"')
     elif token.text == "--bytes":
         command = SendBytes(conn, _count(args.take("a byte count after --bytes").text,
                                          "--bytes", 1))
