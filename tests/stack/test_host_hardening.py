@@ -148,3 +148,34 @@ def test_a_forged_cookie_is_refused() -> None:
         ethernet.ETHERTYPE_IPV4, packet), 0.0)
     assert net.h2.cookies["refused"] == 1 and net.h2.cookies["taken"] == 0
     assert net.h2.drops["ack in listen"] == 1  # answered as any ACK to a listener: RST
+
+
+# ---------------------------------------------------------------- MUST-43
+def test_open_takes_an_optional_local_address() -> None:
+    # RFC 9293 §3.9.1.1 (MUST-43): an active OPEN may name its source address, a passive
+    # one the address it listens on
+    net = Net()
+    net.h1.add_interface("eth1", "02:00:00:00:01:01", "10.0.1.1", 24)
+    net.h2.gateway = "10.0.0.1"  # h2 reaches 10.0.1.0/24 through h1
+    net.h2.listen(80, now=0.0)
+    c = net.h1.connect(IP2, 80, 0.0, local_ip="10.0.1.1")
+    net.run(0.5)
+    assert net.h1.socket(c).state is State.ESTABLISHED
+    assert net.h1.socket(c).local[0] == "10.0.1.1"
+    [child] = [s for s in net.h2.sockets() if s.kind == "connection"]
+    assert child.remote == (net.h1.socket(c).local) and child.state is State.ESTABLISHED
+    # a listener bound to one address: a SYN to another of the host's is refused
+    lsid = net.h1.listen(90, now=net.now, local_ip="10.0.1.1")
+    assert net.h1.socket(lsid).local == ("10.0.1.1", 90)
+    refused = net.h2.connect("10.0.0.1", 90, net.now)
+    taken = net.h2.connect("10.0.1.1", 90, net.now)
+    net.run(net.now + 0.5)
+    assert net.h2.socket(refused).state is State.CLOSED
+    assert net.h2.socket(taken).state is State.ESTABLISHED
+    for bad, code in (("10.0.0.99", errno.EADDRNOTAVAIL), ("nonsense", errno.EINVAL)):
+        with pytest.raises(HostError) as err:
+            net.h1.connect(IP2, 80, net.now, local_ip=bad)
+        assert err.value.errno == code
+        with pytest.raises(HostError) as err:
+            net.h1.listen(91, now=net.now, local_ip=bad)
+        assert err.value.errno == code
