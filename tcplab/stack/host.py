@@ -146,9 +146,10 @@ class Host:
         return cfg
 
     def listen(self, port: int, backlog: int = 128, now: float | None = None,
-               tcp: dict[str, bool] | None = None) -> int:
-        """A listening socket on every local address; ``now`` defaults to the last time seen.
-        ``tcp`` turns features off (or on) for this socket, e.g. ``{"sack": False}``."""
+               tcp: dict[str, bool] | None = None, local_ip: str | None = None) -> int:
+        """A listening socket on every local address, or on ``local_ip`` only (RFC 9293
+        §3.9.1.1, MUST-43); ``now`` defaults to the last time seen.  ``tcp`` turns
+        features off (or on) for this socket, e.g. ``{"sack": False}``."""
         if now is not None:
             self._now = now
         t = self._now
@@ -161,8 +162,9 @@ class Host:
             # RFC 9293 §3.9.1.1 (MUST-42): an active open of the port still in SYN-SENT
             # or SYN-RECEIVED does not stop a LISTEN on it
             raise HostError(E.EADDRINUSE, f"port {port} in use on {self.name}")
-        conn = Connection((ANY, port), self._config(self.config, tcp))
-        rec = self._new_record(conn, (ANY, port), None, backlog=backlog)
+        bound = ANY if local_ip is None else inet_ntoa(self._local_ip(local_ip))
+        conn = Connection((bound, port), self._config(self.config, tcp))
+        rec = self._new_record(conn, (bound, port), None, backlog=backlog)
         conn.listen(t)
         self._listeners[port] = rec
         self._ports.take(port, False)
@@ -170,8 +172,9 @@ class Host:
         return rec.sid
 
     def connect(self, remote_ip: str, rport: int, now: float, lport: int | None = None,
-                tcp: dict[str, bool] | None = None) -> int:
-        """Active OPEN; a fixed ``lport`` permits simultaneous open."""
+                tcp: dict[str, bool] | None = None, local_ip: str | None = None) -> int:
+        """Active OPEN; a fixed ``lport`` permits simultaneous open; ``local_ip``: the
+        source address (MUST-43; else the address of the interface the route takes)."""
         self._now = now
         try:
             dst = ip_to_bytes(remote_ip)
@@ -194,9 +197,10 @@ class Host:
             if self._ports.users[lport]:
                 raise HostError(E.EADDRINUSE, f"port {lport} in use on {self.name}")
         remote = (inet_ntoa(dst), rport)
-        conn = Connection((iface.ip_str, lport), self._config(iface.config, tcp))
-        rec = self._new_record(conn, (iface.ip_str, lport), remote, active=True)
-        self._bind(rec, (iface.ip, lport, dst, rport))
+        src = iface.ip if local_ip is None else self._local_ip(local_ip)
+        conn = Connection((inet_ntoa(src), lport), self._config(iface.config, tcp))
+        rec = self._new_record(conn, (inet_ntoa(src), lport), remote, active=True)
+        self._bind(rec, (src, lport, dst, rport))
         conn.connect(remote, now)
         self._pump(rec, now)
         return rec.sid
@@ -334,6 +338,8 @@ class Host:
         rec = self._demux.get((dst, seg.dst_port, src, seg.src_port))
         iss_above = None
         lst = self._listeners.get(seg.dst_port)
+        if lst is not None and lst.local[0] not in (ANY, inet_ntoa(dst)):
+            lst = None  # bound to another of our addresses
         if (rec is not None and rec.conn.state is State.TIME_WAIT and lst is not None
                 and len(lst.syn_queue) < lst.backlog and len(lst.accept_queue) < lst.backlog
                 and rec.conn.takes_new_syn(seg, lst.conn.config.timestamps)):
@@ -586,6 +592,15 @@ class Host:
         rec.src_ip, rec.dst_ip = key[0], key[2]
         self._demux[key] = rec
         self._ports.take(key[1], rec.active)
+
+    def _local_ip(self, text: str) -> bytes:
+        try:
+            ip = ip_to_bytes(text)
+        except ValueError as exc:
+            raise HostError(E.EINVAL, str(exc)) from None
+        if ip not in self._ip.local_ips:
+            raise HostError(E.EADDRNOTAVAIL, f"{text} is not an address of {self.name}")
+        return ip
 
     def _record(self, sid: int) -> SocketRecord:
         rec = self._socks.get(sid)
