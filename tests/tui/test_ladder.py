@@ -7,8 +7,10 @@ import asyncio
 
 import pytest
 from rich.text import Text
+from test_snapshots_panes import make_app, run
 from test_widgets import Run, segments
 from textual.app import App, ComposeResult
+from textual.widgets import DataTable
 
 from tcplab.tui.history import SegRecord, flights
 from tcplab.tui.widgets.ladder import Ladder, labels, ladder_header, ladder_rows
@@ -116,5 +118,30 @@ def test_a_changed_tail_is_redrawn_in_place() -> None:
             ladder.show("c2", [Text("other")])
             await pilot.pause()
             assert [s.text for s in ladder.lines] == ["other"]
+
+    asyncio.run(go())
+
+
+def test_the_ladder_tab_shows_its_lines_at_once() -> None:
+    """Key 2 from the table: the pane is drawn as it appears, one line per segment as
+    wide as the pane (Textual gives a pane shown while the diagram scrolls no Resize;
+    the ladder must not wait for one)."""
+    async def go() -> None:
+        app = make_app()
+        async with app.run_test(size=(100, 30)) as pilot:
+            run(app, "link h1 s1 delay=10ms", "listen h2:80", "connect h1 h2:80 as c1",
+                "wait 1", 'send c1 "hi"', "wait 1")
+            await pilot.pause()
+            table = app.query_one("#sockets", DataTable)
+            table.move_cursor(row=table.get_row_index("h1/1"))
+            table.focus()
+            await pilot.pause()
+            await pilot.press("2")
+            await pilot.pause(0.3)
+            ladder = app.query_one("#ladder", Ladder)
+            texts = [strip.text for strip in ladder.lines]
+            assert len(texts) == 5  # SYN, SYN-ACK, ACK, data, its ACK
+            width = ladder.scrollable_content_region.width
+            assert all(len(t.rstrip()) <= width for t in texts) and "P. 1:3(2)" in texts[3]
 
     asyncio.run(go())

@@ -301,6 +301,9 @@ class StateDiagram(Vertical):
     def _bring_current_into_view(self) -> None:
         current = self._view.current
         scroll = self.query_one("#diagram-scroll", VerticalScroll)
+        if not scroll.region.height:
+            self._scrolled_to = None  # not shown: bring it into view when it is
+            return
         if current is None:
             scroll.scroll_home(animate=False)
             return

@@ -172,11 +172,17 @@ def _arrow(f: Flight, width: int, left_host: str) -> Text:
     return text
 
 
+LineCache = dict[tuple[object, ...], Text]
+
+
 def ladder_rows(own: list[SegRecord | Marker], peer: list[SegRecord | Marker],
-                width: int, which: str = "all", left_host: str = "") -> list[Text]:
+                width: int, which: str = "all", left_host: str = "",
+                cache: LineCache | None = None) -> list[Text]:
     """One line per segment of ``own`` (the selected socket's ladder), ``width``
     cells wide; ``peer`` (the other end's ladder, may be empty) gives arrival times
-    and the peer's states."""
+    and the peer's states.  ``cache`` keeps the lines made, by what they show: a
+    redraw makes only the lines of new or changed segments (the returned Texts are
+    shared: do not change them)."""
     states = width >= NARROW
     state_w = STATE_W if states else 0
     side = TIME_W + 1 + (state_w + 1 if states else 0)
@@ -200,6 +206,14 @@ def ladder_rows(own: list[SegRecord | Marker], peer: list[SegRecord | Marker],
         t_right = f.arrived if rec.outbound else (f.sent if f.other is not None else None)
         if rec.dropped and not rec.outbound:
             t_left, t_right = None, rec.t  # the peer sent it; it never reached us
+        key = (t_left, t_right, rec.outbound, rec.flags, rec.seq, rec.ack, rec.window,
+               rec.length, rec.dropped, rec.link, rec.retransmission, rec.held, ls, rs,
+               width, left_host)
+        if cache is not None:
+            made = cache.get(key)
+            if made is not None:
+                lines.append(made)
+                continue
         line = Text()
         put(line, _time(t_left), style="dim")
         put(line, " ")
@@ -213,6 +227,10 @@ def ladder_rows(own: list[SegRecord | Marker], peer: list[SegRecord | Marker],
         put(line, " ")
         put(line, _time(t_right), style="dim")
         lines.append(line)
+        if cache is not None:
+            cache[key] = line
+    if cache is not None and len(cache) > 3 * max(len(lines), 1000):
+        cache.clear()  # seldom: a long run, another connection, another width
     return lines
 
 
@@ -252,6 +270,10 @@ def ladder_lines(records: list[SegRecord | Marker], which: str = "all",
 class Ladder(HistoryLog):
     """The scrollable ladder (see the module docstring)."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._line_cache_rows: LineCache = {}
+
     def show_connection(self, timeline: Timeline, row: SocketRow, peer: SocketRow | None,
                         n: int, which: str, head: Static, left: str, right: str) -> None:
         """Draw ``row``'s ladder after the first ``n`` events (``head`` gets the lanes'
@@ -261,16 +283,25 @@ class Ladder(HistoryLog):
         other = history.ladder(timeline, peer, n) if peer is not None else []
         head.update(ladder_header(left, right, which, width, row.state,
                                   peer.state if peer is not None else ""))
-        lines = ladder_rows(own, other, width, which, row.host)
+        lines = ladder_rows(own, other, width, which, row.host, self._line_cache_rows)
         if not lines:
             lines = [Text("(no segments yet)", style="dim")]
         self.show((row.key, which, timeline.rewinds, width), lines)
 
     def on_resize(self, event: events.Resize) -> None:
-        super().on_resize(event)
+        # (RichLog's own on_resize runs too: Textual calls each class's handler)
         redraw = getattr(self.app, "refresh_all", None)
         if redraw is not None:
             self.call_after_refresh(redraw)  # the labels fit the new width
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size,
+                      layout: bool = True) -> bool:
+        changed = super()._size_updated(size, virtual_size, container_size, layout)
+        if size.width and not self._size_known:
+            # a tab shown while another pane scrolls gets no Resize from Textual (its
+            # scroll-only refresh skips it), and RichLog draws nothing before one
+            self.post_message(events.Resize(size, virtual_size, container_size))
+        return changed
 
     def show(self, context: object, lines: list[Text]) -> None:
         self._replace_changed_tail(context, [line.plain for line in lines])
