@@ -36,6 +36,7 @@ from bisect import bisect_right
 from tcplab.tcp import seq as sq
 
 DUP_THRESH = 3       # RFC 8985 §6.2 step 4 (as RFC 5681)
+_MASK, _HALF = sq.MASK, sq.HALF
 _EPSILON = 1e-9      # seconds: "now" within float rounding of a deadline is the deadline
 
 
@@ -119,7 +120,7 @@ class Rack:
     def sent(self, start: int, end: int, now: float) -> None:
         """A segment covering [start, end) went out at ``now`` (new or retransmitted)."""
         segs = self.segs
-        if not segs or sq.ge(start, segs[-1].end):
+        if not segs or ((start - segs[-1].end) & _MASK) < _HALF:  # at or past the end
             segs.append(Sent(start, end, now, False))
             return
         if sq.lt(start, segs[0].start):
@@ -151,9 +152,6 @@ class Rack:
         self.tlp_end = None
 
     # -- deliveries ---------------------------------------------------------------------
-    def begin_ack(self) -> None:
-        self._new_xmit = None
-
     def _deliver(self, rec: Sent, now: float, echo: int | None) -> None:
         """RFC 8985 §6.2 steps 2 and 3 for one record newly ACKed or SACKed.  ``echo``:
         the ACK's echoed timestamp on the sender's millisecond clock, if any."""
@@ -174,21 +172,29 @@ class Rack:
             self._new_xmit, self._new_end, self._new_rtt = rec.xmit, rec.end, rtt
 
     def end_ack(self) -> None:
-        """After all deliveries of one ACK: the latest one sets RACK.xmit_ts/end_seq/rtt."""
+        """After all deliveries of one ACK (:meth:`acked`, :meth:`sacked`): the latest
+        one sets RACK.xmit_ts/end_seq/rtt."""
         t = self._new_xmit
         if t is None:
             return
+        self._new_xmit = None  # ready for the next ACK
         if self.xmit_ts is None or sent_after(t, self._new_end, self.xmit_ts, self.end_seq):
             self.xmit_ts, self.end_seq = t, self._new_end
             self.rtt = self._new_rtt
 
     def acked(self, una: int, now: float, echo: int | None) -> None:
-        """Drop the records the cumulative ACK ``una`` covers, delivering them."""
+        """Drop the records the cumulative ACK ``una`` covers, delivering them.
+
+        On the per-segment path, so written out: of the records never retransmitted,
+        sent in sequence order, the last one alone can set RACK.xmit_ts and min_RTT;
+        each is still checked for reordering (below RACK.fack)."""
         segs = self.segs
+        fack = self.fack
+        plain: Sent | None = None
         k = 0
         for rec in segs:
-            if sq.gt(rec.end, una):
-                if sq.lt(rec.start, una):
+            if ((una - rec.end) & _MASK) >= _HALF:  # rec.end > una: ACKed up to una only
+                if ((rec.start - una) & _MASK) >= _HALF:
                     if rec.lost:
                         self.lost_bytes -= sq.sub(una, rec.start)
                     rec.start = una  # a partial ACK of one segment: keep the rest
@@ -198,10 +204,16 @@ class Rack:
                 self.lost_bytes -= rec.length
             if rec.sacked:
                 self.segs_sacked -= 1
-            else:
+            elif rec.retrans:
                 self._deliver(rec, now, echo)
+            else:
+                if fack is not None and ((rec.end - fack) & _MASK) >= _HALF:
+                    self.reordering_seen = True  # below a later delivery, never resent
+                plain = rec
         if k:
             del segs[:k]
+        if plain is not None:
+            self._deliver(plain, now, echo)
 
     def sacked(self, start: int, end: int, now: float, echo: int | None) -> None:
         """Records inside one SACK block [start, end) are delivered."""

@@ -203,13 +203,13 @@ class Sender(LossRecovery):
         board = self.board
         sacked_before = board.sacked_bytes
         if rack_on:
-            self.rack.begin_ack()
-            echo = self._echo_ms(ts)
+            rack = self.rack
+            echo = self._echo_ms(ts) if ts is not None else None
         if self.sack_ok:
             for start, end in seg.sack_blocks():
                 board.add(start, end, self.snd_una, self.snd_max)
                 if rack_on:
-                    self.rack.sacked(start, end, now, echo)
+                    rack.sacked(start, end, now, echo)
         cc = self.cc
         delivered = 0
         if sq.gt(ack, self.snd_una):
@@ -224,7 +224,7 @@ class Sender(LossRecovery):
                 self.snd_nxt = ack
             board.advance(ack)
             if rack_on:
-                self.rack.acked(ack, now, echo)
+                rack.acked(ack, now, echo)
             self._sample_rtt(seg, ts, now)
             self._rto_count = 0
             if self._rto_recover is not None and sq.ge(ack, self._rto_recover):
@@ -245,7 +245,7 @@ class Sender(LossRecovery):
             else:
                 self._rtx_since = now
                 self._pto_restart = True
-                if not self._pto_allowed():
+                if not (rack_on and self._pto_allowed()):
                     self._arm("rtx", now + self.rtt.current())  # RFC 6298 §5.3
         elif (ack == self.snd_una and not seg.payload and not seg.flags & (SYN | FIN)
               and self.snd_max != self.snd_una and self.snd_wnd and not self._probing
@@ -262,9 +262,13 @@ class Sender(LossRecovery):
                 # gives the same answer once DupThresh segments are SACKed)
                 self._enter_recovery(now)
         if rack_on:
-            self.rack.end_ack()
-            self._tlp_ack(ack, ts)
-            self._rack_detect(now)
+            rack.end_ack()
+            if rack.tlp_end is not None:
+                self._tlp_ack(ack, ts)
+            if board.sacked_bytes or rack.lost_bytes:
+                self._rack_detect(now)
+            elif "rack" in self._timers:
+                self._cancel("rack")  # nothing delivered out of order: nothing to judge
         if self._recovery == "sack":
             delivered += board.sacked_bytes - sacked_before  # RFC 6937 DeliveredData
             self._prr_update(delivered)

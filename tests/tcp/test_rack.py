@@ -25,7 +25,6 @@ def _three_sent() -> Rack:
 
 
 def _sack(rack: Rack, start: int, end: int, now: float) -> None:
-    rack.begin_ack()
     rack.sacked(start, end, now, None)
     rack.end_ack()
 
@@ -75,7 +74,6 @@ def test_reordering_seen_keeps_the_window_open_even_in_recovery() -> None:
     _sack(rack, 200, 400, 0.040)
     assert not rack.reordering_seen
     # the first segment, never retransmitted, arrives after later ones: reordering
-    rack.begin_ack()
     rack.acked(100, 0.045, None)
     rack.end_ack()
     assert rack.reordering_seen
@@ -99,7 +97,6 @@ def test_an_ack_too_fast_for_a_retransmission_teaches_no_rtt() -> None:
     rack = _three_sent()
     _sack(rack, 1100, 1200, 0.050)          # min_rtt 49 ms
     rack.sent(1000, 1100, 0.100)            # a (spurious) retransmission of the first
-    rack.begin_ack()
     rack.acked(1100, 0.101, None)           # 1 ms later: it answers the original
     rack.end_ack()
     assert rack.rtt == pytest.approx(0.049)
@@ -122,7 +119,6 @@ def test_records_follow_sequence_numbers_across_the_wrap() -> None:
     _sack(rack, sq.add(start, 300), sq.add(start, 400), 0.050)
     newly, _ = rack.detect(0.050, sq.add(start, 400), 0.0)
     assert newly == 3
-    rack.begin_ack()
     rack.acked(sq.add(start, 200), 0.06, None)
     rack.end_ack()
     assert [r.start for r in rack.segs] == [sq.add(start, 200), sq.add(start, 300)]
