@@ -115,7 +115,10 @@ class Arrival(Sender):
             self._ack_now = True
 
     # ------------------------------------------------------------------ SEGMENT ARRIVES
-    def receive(self, seg: Segment, now: float) -> None:
+    def receive(self, seg: Segment, now: float, output: bool = True) -> None:
+        """SEGMENT ARRIVES.  ``output=False``: more segments arrived with this one; the
+        answer waits for :meth:`flush` after the last, so that every queued segment is
+        processed before an ACK is sent (RFC 9293 §3.10.7.4, MUST-59)."""
         st = self.state
         if st is S.CLOSED:
             reply = reset_for(seg)
@@ -129,6 +132,11 @@ class Arrival(Sender):
             self._receive_syn_sent(seg, now)
         elif not (st is S.ESTABLISHED and self._predicted(seg, now)):
             self._receive_synchronized(seg, now)
+        if output:
+            self.flush(now)
+
+    def flush(self, now: float) -> None:
+        """Send what the segments received so far call for (see :meth:`receive`)."""
         if self.state is not S.CLOSED:
             self._output(now)
 

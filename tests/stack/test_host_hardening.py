@@ -179,3 +179,31 @@ def test_open_takes_an_optional_local_address() -> None:
         with pytest.raises(HostError) as err:
             net.h1.listen(91, now=net.now, local_ip=bad)
         assert err.value.errno == code
+
+
+# ---------------------------------------------------------------- MUST-59
+@pytest.mark.parametrize("burst", [True, False])
+def test_a_burst_of_segments_is_all_processed_before_one_ack(burst: bool) -> None:
+    # RFC 9293 §3.10.7.4 (MUST-59): segments that arrived together are all processed
+    # before an ACK is sent, so one ACK acknowledges the four; one at a time, every
+    # second full segment is acknowledged (RFC 5681 §4.2)
+    net = Net()
+    net.h2.listen(80, now=0.0)
+    c = net.h1.connect(IP2, 80, 0.0)
+    net.run(0.5)
+    mss = net.h1.socket(c).status.mss
+    net.h1.send(c, b"d" * (4 * mss), net.now)
+    frames = net.h1.frames_to_send()
+    assert len(frames) == 4
+    list(iter(net.h2.next_event, None))
+    if burst:
+        net.h2.receive_frames(frames, net.now)
+    else:
+        for ifname, frame in frames:
+            net.h2.receive_frame(ifname, frame, net.now)
+    acks = [e.segment for e in iter(net.h2.next_event, None) if isinstance(e, SegmentSent)]
+    end = net.h1.socket(c).status.snd_nxt
+    if burst:
+        assert [a.ack for a in acks] == [end]
+    else:  # answered as they come: an ACK before all four were in
+        assert len(acks) >= 2 and acks[0].ack != end
