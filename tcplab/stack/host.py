@@ -108,6 +108,7 @@ class Host:
         self._listeners: dict[int, SocketRecord] = {}
         self._ports = Ports(name, rng)  # after the rng draws above: runs replay from a seed
         self._timers = SocketTimers(self._socks)
+        self._batch: dict[int, SocketRecord] | None = None  # see receive_frames
         self._touched: set[int] = set()  # sockets pumped since the last TCB samples
         self._now = 0.0
         self.tcp_defaults: dict[str, bool] = {}  # Config fields set by set_tcp()
@@ -298,6 +299,22 @@ class Host:
                 self._icmp_error(error, ifname, now)
             self._ip.icmp_errors.clear()
 
+    def receive_frames(self, frames: list[tuple[str, bytes]], now: float) -> None:
+        """Frames that arrived together (a burst read at once): every segment is
+        processed before any connection answers, so one ACK covers them all (RFC 9293
+        §3.10.7.4, MUST-59; RFC 1122 §4.2.2.21)."""
+        self._batch = {}
+        try:
+            for ifname, frame in frames:
+                self.receive_frame(ifname, frame, now)
+        finally:
+            batch, self._batch = self._batch, None
+        for rec in batch.values():
+            if self.auto_read and rec.accepted and rec.conn.readable:
+                self._deliver(rec, now)
+            rec.conn.flush(now)
+            self._pump(rec, now)
+
     def frames_to_send(self) -> list[tuple[str, bytes]]:
         """Drain the frames produced so far, as ``(ifname, frame)``."""
         return self._ip.frames_to_send()
@@ -355,7 +372,11 @@ class Host:
             assert rec.remote is not None
             self._events.append(SegmentReceived(now, self.name, rec.sid, rec.remote, rec.local,
                                                 seg, iface.name))
-            rec.conn.receive(seg, now)
+            if self._batch is None:
+                rec.conn.receive(seg, now)
+            else:  # answered once the whole burst is in (receive_frames)
+                rec.conn.receive(seg, now, output=False)
+                self._batch[rec.sid] = rec
             self._pump(rec, now, seg, iface.name)
             return
         remote = (inet_ntoa(src), seg.src_port)
@@ -475,7 +496,9 @@ class Host:
             elif isinstance(ev, tev.TimerCancelled):
                 events.append(TimerCancelled(now, name, sid, ev.name))
             elif isinstance(ev, tev.DataReceived):
-                if self.auto_read and rec.accepted:
+                # (reading answers at once: within a burst, wait for its end)
+                if self.auto_read and rec.accepted and (
+                        self._batch is None or sid not in self._batch):
                     self._deliver(rec, now)
             elif isinstance(ev, tev.StateChanged):
                 self._state_changed(rec, ev, now)
