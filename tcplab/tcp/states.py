@@ -83,6 +83,8 @@ class Trigger(StrEnum):
     TIMEOUT = "timeout"
     TIME_WAIT_TIMEOUT = "2MSL timeout"
     KEEPALIVE_TIMEOUT = "keep-alive timeout"
+    # a kernel host: Linux's TCP moved the socket; tcplab sees the move, not its cause
+    LINUX = "linux"
 
 
 @dataclass(frozen=True, slots=True)

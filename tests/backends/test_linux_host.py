@@ -48,7 +48,7 @@ def test_a_transfer_and_close_as_the_lab_sees_them(host: KernelHost) -> None:
     assert child.remote == host.socket(csid).local and child.accepted
     host.write_pattern(csid, 100_000, now())
     host.close(csid, now())
-    run(host, seen, lambda: sum(o.count for o in seen if isinstance(o, BytesRead)
+    run(host, seen, lambda: sum(len(o.data) for o in seen if isinstance(o, BytesRead)
                                 and o.sid == child.id) == 100_000
         and host.socket(child.id).state is S.CLOSE_WAIT)
     host.close(child.id, now())

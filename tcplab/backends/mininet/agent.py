@@ -65,6 +65,7 @@ from tcplab.backends.mininet.agent_commands import HostCommands
 from tcplab.backends.mininet.agent_links import LinkOps, Port
 from tcplab.backends.mininet.packetio import PacketSocket
 from tcplab.lab.app import HostApp
+from tcplab.lab.backend import HostApi
 from tcplab.lab.events import LabEvent, LinkDropped
 from tcplab.lab.peek import summary, tcp_of
 from tcplab.netem.clock import Scheduler, TimerEntry
@@ -169,14 +170,9 @@ class Agent:
         self.control = control
         self.epoch = epoch
         self.rng = random.Random(seed)
-        host = agent_host(name, config, self.rng)
-        for spec in ifaces:
-            host.add_interface(spec.name, spec.mac, spec.ip, spec.prefix_len, spec.mtu)
-        if gateway is not None:
-            host.gateway = gateway
         self.local_ips = {spec.ip for spec in ifaces}
-        self.app = HostApp(host, self._publish)
-        self.commands = HostCommands(name, self.local_ips, self.app, self._host_call)
+        self.api = self._make_app(ifaces, gateway, config)
+        self.commands = HostCommands(name, self.local_ips, self.api, self._host_call)
         self.sched = Scheduler(self.clock())
         self.sel = selectors.DefaultSelector()
         self.clients: list[_Client] = []
@@ -217,6 +213,17 @@ class Agent:
 
     def clock(self) -> float:
         return time.monotonic() - self.epoch
+
+    def _make_app(self, ifaces: list[IfaceSpec], gateway: str | None,
+                  config: Config | None) -> HostApi:
+        """The host the ops act on: tcplab's stack on the interfaces."""
+        host = agent_host(self.name, config, self.rng)
+        for spec in ifaces:
+            host.add_interface(spec.name, spec.mac, spec.ip, spec.prefix_len, spec.mtu)
+        if gateway is not None:
+            host.gateway = gateway
+        self.app = HostApp(host, self._publish)
+        return self.app
 
     # ------------------------------------------------------------------ set-up
     def _add_port(self, ifname: str) -> None:
@@ -469,9 +476,9 @@ class Agent:
         return P.reply_ok(req.id, **result)
 
     # ------------------------------------------------------------------ ops
-    def _host_call(self, fn: Callable[[HostApp, float], Any]) -> Any:
+    def _host_call(self, fn: Callable[[HostApi, float], Any]) -> Any:
         try:
-            return fn(self.app, self.sched.now)
+            return fn(self.api, self.sched.now)
         finally:
             self._after_host()
 
@@ -508,10 +515,10 @@ class Agent:
         return op
 
     def _op_socket(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"socket": P.socket_to_wire(self.app.socket(args["sid"]))}
+        return {"socket": P.socket_to_wire(self.api.socket(args["sid"]))}
 
     def _op_sockets(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"sockets": [P.socket_to_wire(info) for info in self.app.sockets()]}
+        return {"sockets": [P.socket_to_wire(info) for info in self.api.sockets()]}
 
     def _op_capture(self, args: dict[str, Any]) -> dict[str, Any]:
         self.capture = bool(args["on"])
@@ -553,9 +560,11 @@ def _die_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tcplab.backends.mininet.agent",
-                                     description="tcplab's stack on a host's interfaces")
+def main(argv: list[str] | None = None, kind: type[Agent] | None = None) -> int:
+    """The agent process (``kind``: the class to run, :class:`Agent` by default)."""
+    kind = Agent if kind is None else kind
+    parser = argparse.ArgumentParser(prog=f"python -m {kind.__module__}",
+                                     description=kind.__doc__)
     parser.add_argument("--name", required=True)
     parser.add_argument("--control", required=True, help="unix socket path to listen on")
     parser.add_argument("--epoch", type=float, required=True,
@@ -569,8 +578,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ifaces = [parse_iface(text) for text in opts.iface]
         config = parse_config(opts.config)
-        agent = Agent(opts.name, opts.control, opts.epoch, ifaces, opts.gateway, opts.seed,
-                      config)
+        agent = kind(opts.name, opts.control, opts.epoch, ifaces, opts.gateway, opts.seed,
+                     config)
     except (ValueError, TypeError, HostError) as exc:
         print(f"tcplab agent {opts.name}: {exc}", file=sys.stderr)
         return 2

@@ -23,17 +23,17 @@ from collections.abc import Callable
 from typing import Any
 
 from tcplab.lab import commands as C
-from tcplab.lab.app import HostApp
+from tcplab.lab.backend import HostApi
 
 SEND_FILE_LIMIT = 64 << 20
 
-HostCall = Callable[[Callable[[HostApp, float], Any]], Any]
+HostCall = Callable[[Callable[[HostApi, float], Any]], Any]
 
 
 class HostCommands:
     """Runs command lines on one host (see the module docstring)."""
 
-    def __init__(self, name: str, local_ips: set[str], app: HostApp,
+    def __init__(self, name: str, local_ips: set[str], app: HostApi,
                  host_call: HostCall) -> None:
         self.name = name
         self.local_ips = local_ips

@@ -57,7 +57,7 @@ class TcbSeen:
 class BytesRead:
     t: float
     sid: int
-    count: int
+    data: bytes
 
 
 Observation = StateSeen | TcbSeen | BytesRead
@@ -82,8 +82,9 @@ class KernelHost:
     """A Linux host's sockets, run and watched (see the module docstring)."""
 
     def __init__(self, addresses: set[str], diag: SockDiag,
-                 trace: StateTrace | None = None) -> None:
+                 trace: StateTrace | None = None, epoch: float = 0.0) -> None:
         self.addresses = addresses
+        self.epoch = epoch  # time.monotonic() at t=0: the tracepoint's times become ours
         self.diag = diag
         self.trace = trace
         self.rows: dict[int, _Row] = {}
@@ -93,6 +94,13 @@ class KernelHost:
         self._last_dump = float("-inf")
         self._closing: dict[int, float] = {}  # traced "-> CLOSED" the next dump decides
         self.app = KernelApp(new_sid=self._sid_for)
+
+    def sid_of(self, local: Address, remote: Address) -> int | None:
+        """The socket a segment between ``local`` and ``remote`` belongs to, if known."""
+        sid = self._by_key.get((local, remote))
+        if sid is None:  # a listener's connection before it is numbered, or a SYN to it
+            sid = self._by_key.get((("0.0.0.0", local[1]), None))
+        return sid
 
     @property
     def exact(self) -> bool:
@@ -155,9 +163,10 @@ class KernelHost:
         self.app.poll()
         for conn in self.app.conns.values():
             row = self.rows.get(conn.sid)
-            if row is not None and conn.delivered > row.read:
-                self._out.append(BytesRead(now, conn.sid, conn.delivered - row.read))
-                row.read = conn.delivered
+            if row is not None and conn.fresh:
+                self._out.append(BytesRead(now, conn.sid, bytes(conn.fresh)))
+                row.read += len(conn.fresh)
+                conn.fresh.clear()
         changes = self.trace.read() if self.trace is not None else []
         for change in changes:
             self._traced(change)
@@ -174,9 +183,9 @@ class KernelHost:
             return  # not a socket of ours (another program in this namespace)
         if change.new is State.CLOSED and change.old in _MAY_WAIT:
             # a timewait socket may have taken its place: the dump tells (module docstring)
-            self._closing[sid] = change.t
+            self._closing[sid] = change.t - self.epoch
             return
-        self._move(self.rows[sid], change.new, change.t)
+        self._move(self.rows[sid], change.new, change.t - self.epoch)
 
     def _dump(self, now: float) -> None:
         self._last_dump = now

@@ -50,6 +50,7 @@ class KernelConn:
     pattern_sent: int = 0
     then: list[str] = field(default_factory=list)  # shutdown/close after the writes
     delivered: int = 0              # bytes read from it
+    fresh: bytearray = field(default_factory=bytearray)  # read and not yet reported
     sent: int = 0                   # bytes the kernel took
     error: int = 0                  # SO_ERROR seen (ECONNRESET, ...)
     eof: bool = False
@@ -243,6 +244,7 @@ class KernelApp:
                 self._on_change(conn)
                 return
             conn.delivered += len(data)
+            conn.fresh += data
 
     def _flush(self, conn: KernelConn) -> None:
         sock = conn.sock
