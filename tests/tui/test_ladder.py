@@ -13,6 +13,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
 from tcplab.tui.history import SegRecord, flights
+from tcplab.tui.widgets.history_log import HistoryLog
 from tcplab.tui.widgets.ladder import Ladder, labels, ladder_header, ladder_rows
 
 LOSSY = ("link h1 s1 delay=10ms loss=5%", "listen h2:80", "connect h1 h2:80 as c1",
@@ -122,7 +123,7 @@ def test_a_changed_tail_is_redrawn_in_place() -> None:
     asyncio.run(go())
 
 
-def test_the_ladder_tab_shows_its_lines_at_once() -> None:
+def test_the_ladder_and_log_tabs_show_their_lines_at_once() -> None:
     """Key 2 from the table: the pane is drawn as it appears, one line per segment as
     wide as the pane (Textual gives a pane shown while the diagram scrolls no Resize;
     the ladder must not wait for one)."""
@@ -143,5 +144,12 @@ def test_the_ladder_tab_shows_its_lines_at_once() -> None:
             assert len(texts) == 5  # SYN, SYN-ACK, ACK, data, its ACK
             width = ladder.scrollable_content_region.width
             assert all(len(t.rstrip()) <= width for t in texts) and "P. 1:3(2)" in texts[3]
+            # the log (the same kind of pane) too
+            table.focus()
+            await pilot.pause()
+            await pilot.press("6")
+            await pilot.pause(0.3)
+            log = app.query_one("#log", HistoryLog)
+            assert len(log.lines) > 5 and any("ESTABLISHED" in s.text for s in log.lines)
 
     asyncio.run(go())

@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.text import Text
 from textual import events
+from textual.geometry import Size
 from textual.widgets import RichLog
 
 MAX_LINES = 5000
@@ -66,6 +67,15 @@ class HistoryLog(RichLog):
             if plain[i + 1 - k: i + 1] == shown[len(shown) - k:]:
                 return i + 1
         return None
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size,
+                      layout: bool = True) -> bool:
+        changed = super()._size_updated(size, virtual_size, container_size, layout)
+        if size.width and not self._size_known:
+            # a tab shown while another pane scrolls gets no Resize from Textual (its
+            # scroll-only refresh skips it), and RichLog draws nothing before one
+            self.post_message(events.Resize(size, virtual_size, container_size))
+        return changed
 
     # -- following ----------------------------------------------------------------
     def _user_scrolled(self) -> None:

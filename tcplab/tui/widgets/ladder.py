@@ -294,15 +294,6 @@ class Ladder(HistoryLog):
         if redraw is not None:
             self.call_after_refresh(redraw)  # the labels fit the new width
 
-    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size,
-                      layout: bool = True) -> bool:
-        changed = super()._size_updated(size, virtual_size, container_size, layout)
-        if size.width and not self._size_known:
-            # a tab shown while another pane scrolls gets no Resize from Textual (its
-            # scroll-only refresh skips it), and RichLog draws nothing before one
-            self.post_message(events.Resize(size, virtual_size, container_size))
-        return changed
-
     def show(self, context: object, lines: list[Text]) -> None:
         self._replace_changed_tail(context, [line.plain for line in lines])
         super().show(context, lines)
