@@ -26,11 +26,8 @@ really leaves.
 
 Timers: every connection's next deadline in one heap (:mod:`tcplab.stack.timers`).
 
-A connection that reaches CLOSED leaves the demux table and frees its port.  Its
-record stays a while, so ``socket(id)`` still answers for it: the last ``closed_kept``
-(default 128) closed sockets are kept and older ones are freed, so a host's memory does
-not grow with the number of connections it has seen (a SYN flood makes one record per
-SYN).  Socket ids are never reused; a freed one is ``EBADF``, "closed and forgotten".
+A connection that reaches CLOSED leaves the demux table and frees its port; its record
+is kept a while and then freed (:mod:`tcplab.stack.table`).
 """
 
 from __future__ import annotations
@@ -61,6 +58,7 @@ from tcplab.stack.events import (
 from tcplab.stack.iplayer import Interface, InterfaceInfo, IpLayer
 from tcplab.stack.ports import EPHEMERAL_HIGH, EPHEMERAL_LOW, Ports
 from tcplab.stack.sockets import HostError, SocketInfo, SocketRecord, config_fields, tcb_sample
+from tcplab.stack.table import CLOSED_KEPT, SocketTable
 from tcplab.stack.timers import SocketTimers
 from tcplab.tcp import events as tev
 from tcplab.tcp.codec import Malformed, decode, encode, ip_to_bytes
@@ -77,7 +75,6 @@ ANY = "0.0.0.0"
 _READ_ALL = 1 << 30
 _OPENING = (State.SYN_SENT, State.SYN_RECEIVED)
 _HOWS = ("rd", "wr", "rdwr")
-CLOSED_KEPT = 128  # closed sockets a host still answers for (see the module docstring)
 
 
 class Host:
@@ -100,13 +97,10 @@ class Host:
         self.cookies: Counter[str] = Counter()  # SYN cookies "sent", "taken", "refused"
         self._events: deque[HostEvent] = deque()
         self._ip = IpLayer(name, self._events, self.drops, rng.randrange(1 << 16))
-        self._socks: dict[int, SocketRecord] = {}
-        self._next_sid = 1
-        self._closed: deque[int] = deque()  # finished sockets still kept, oldest first
-        self._closed_kept = closed_kept
-        self._demux: dict[tuple[bytes, int, bytes, int], SocketRecord] = {}
-        self._listeners: dict[int, SocketRecord] = {}
-        self._ports = Ports(name, rng)  # after the rng draws above: runs replay from a seed
+        # Ports after the rng draws above: runs replay from a seed
+        self._table = SocketTable(Ports(name, rng), closed_kept)
+        self._socks, self._demux = self._table.socks, self._table.demux
+        self._listeners, self._ports = self._table.listeners, self._table.ports
         self._timers = SocketTimers(self._socks)
         self._batch: dict[int, SocketRecord] | None = None  # see receive_frames
         self._touched: set[int] = set()  # sockets pumped since the last TCB samples
@@ -165,7 +159,7 @@ class Host:
             raise HostError(E.EADDRINUSE, f"port {port} in use on {self.name}")
         bound = ANY if local_ip is None else inet_ntoa(self._local_ip(local_ip))
         conn = Connection((bound, port), self._config(self.config, tcp))
-        rec = self._new_record(conn, (bound, port), None, backlog=backlog)
+        rec = self._table.new(conn, (bound, port), None, backlog=backlog)
         conn.listen(t)
         self._listeners[port] = rec
         self._ports.take(port, False)
@@ -200,8 +194,8 @@ class Host:
         remote = (inet_ntoa(dst), rport)
         src = iface.ip if local_ip is None else self._local_ip(local_ip)
         conn = Connection((inet_ntoa(src), lport), self._config(iface.config, tcp))
-        rec = self._new_record(conn, (inet_ntoa(src), lport), remote, active=True)
-        self._bind(rec, (src, lport, dst, rport))
+        rec = self._table.new(conn, (inet_ntoa(src), lport), remote, active=True)
+        self._table.bind(rec, (src, lport, dst, rport))
         conn.connect(remote, now)
         self._pump(rec, now)
         return rec.sid
@@ -209,7 +203,7 @@ class Host:
     def set_ip_options(self, sid: int, *, ttl: int | None = None,
                        tos: int | None = None) -> None:
         """A connection's IP TTL and Diffserv byte, from its next segment on."""
-        conn = self._record(sid).conn
+        conn = self._table.get(sid).conn
         trial = replace(conn.config, ttl=conn.config.ttl if ttl is None else ttl,
                         tos=conn.config.tos if tos is None else tos)
         try:
@@ -230,7 +224,7 @@ class Host:
         return n
 
     def recv(self, sid: int, n: int, now: float) -> bytes:
-        rec = self._conn_record(sid)
+        rec = self._table.connection(sid)
         self._now = now
         try:
             data = rec.conn.recv(n, now)
@@ -256,7 +250,7 @@ class Host:
 
     def _end(self, sid: int, how: str, now: float) -> None:
         """CLOSE or ABORT; a listener's unaccepted children go with it."""
-        rec = self._record(sid)
+        rec = self._table.get(sid)
         self._now = now
         if rec.finished:
             raise HostError(E.ENOTCONN, f"socket {sid}: connection is closed")
@@ -267,7 +261,7 @@ class Host:
 
     def accept(self, listener_sid: int) -> int | None:
         """The oldest established child not yet accepted, or None (auto_accept off only)."""
-        rec = self._record(listener_sid)
+        rec = self._table.get(listener_sid)
         if self.auto_accept:
             raise HostError(E.EINVAL, f"{self.name} accepts automatically (auto_accept is on)")
         if not rec.is_listener:
@@ -282,7 +276,7 @@ class Host:
         return child.sid
 
     def socket(self, sid: int) -> SocketInfo:
-        return self._record(sid).info()
+        return self._table.get(sid).info()
 
     def sockets(self) -> list[SocketInfo]:
         return [rec.info() for rec in self._socks.values()]
@@ -435,9 +429,9 @@ class Host:
         child = lst.conn.spawn(remote, iss_above)
         child.local = local
         child.config = self._child_config(lst, iface)
-        rec = self._new_record(child, local, remote, listener=lst.sid,
+        rec = self._table.new(child, local, remote, listener=lst.sid,
                                accepted=self.auto_accept)
-        self._bind(rec, (ips[0], seg.dst_port, ips[1], seg.src_port))
+        self._table.bind(rec, (ips[0], seg.dst_port, ips[1], seg.src_port))
         lst.syn_queue.add(rec.sid)
         self._events.append(SegmentReceived(now, self.name, rec.sid, remote, local, seg,
                                             iface.name))
@@ -548,24 +542,8 @@ class Host:
             self._events.append(Delivered(now, self.name, rec.sid, data))
 
     def _finish(self, rec: SocketRecord) -> None:
-        """CLOSED: out of the demux table and the queues; the record stays a while."""
-        rec.finished = True
         self._timers.set(rec, None)
-        port = rec.local[1]
-        self._ports.give_back(port, rec.active)
-        if rec.key is not None:
-            del self._demux[rec.key]
-        if rec.is_listener:
-            del self._listeners[port]
-        elif rec.listener is not None and (lst := self._socks.get(rec.listener)) is not None:
-            lst.syn_queue.discard(rec.sid)
-            if rec.sid in lst.accept_queue:
-                lst.accept_queue.remove(rec.sid)
-        # free the oldest closed records beyond the bound (children of a freed listener
-        # find it gone: every lookup of rec.listener allows for that)
-        self._closed.append(rec.sid)
-        while len(self._closed) > self._closed_kept:
-            del self._socks[self._closed.popleft()]
+        self._table.finish(rec)
 
     def _drop_unaccepted(self, lst: SocketRecord, now: float) -> None:
         """A closed listener resets the children nobody accepted, as BSD and Linux do."""
@@ -600,22 +578,6 @@ class Host:
         self.drops[reason] += 1
         self._events.append(SegmentDropped(now, self.name, reason, ifname, summary, sid, seg))
 
-    def _new_record(self, conn: Connection, local: tuple[str, int],
-                    remote: tuple[str, int] | None, *, listener: int | None = None,
-                    accepted: bool = True, active: bool = False,
-                    backlog: int = 0) -> SocketRecord:
-        rec = SocketRecord(self._next_sid, conn, local, remote, listener=listener,
-                           accepted=accepted, active=active, backlog=backlog)
-        self._socks[rec.sid] = rec
-        self._next_sid += 1
-        return rec
-
-    def _bind(self, rec: SocketRecord, key: tuple[bytes, int, bytes, int]) -> None:
-        rec.key = key
-        rec.src_ip, rec.dst_ip = key[0], key[2]
-        self._demux[key] = rec
-        self._ports.take(key[1], rec.active)
-
     def _local_ip(self, text: str) -> bytes:
         try:
             ip = ip_to_bytes(text)
@@ -625,23 +587,8 @@ class Host:
             raise HostError(E.EADDRNOTAVAIL, f"{text} is not an address of {self.name}")
         return ip
 
-    def _record(self, sid: int) -> SocketRecord:
-        rec = self._socks.get(sid)
-        if rec is None:
-            if 0 < sid < self._next_sid:
-                raise HostError(E.EBADF, f"socket {sid} is closed and forgotten (a host "
-                                         f"keeps the last {self._closed_kept} closed ones)")
-            raise HostError(E.EBADF, f"no such socket {sid}")
-        return rec
-
-    def _conn_record(self, sid: int) -> SocketRecord:
-        rec = self._record(sid)
-        if rec.is_listener:
-            raise HostError(E.EINVAL, f"socket {sid} is listening")
-        return rec
-
     def _open_conn(self, sid: int, now: float) -> SocketRecord:
-        rec = self._conn_record(sid)
+        rec = self._table.connection(sid)
         self._now = now
         if rec.finished:
             raise HostError(E.ENOTCONN, f"socket {sid}: connection is closed")
