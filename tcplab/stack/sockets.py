@@ -5,8 +5,9 @@ Theory of operation
 Every socket a host creates -- listener, child of a listener, or active opener --
 gets a :class:`SocketRecord` under a small integer id that is never reused, so the
 UI, scripts and recordings can name it for the whole run.  The record outlives its
-connection: once the engine reaches CLOSED the host takes it out of the demux
-table, but ``Host.socket(id)`` still answers with its final state and history.
+connection for a while: once the engine reaches CLOSED the host takes it out of the
+demux table, but ``Host.socket(id)`` still answers with its final state and history
+until the record is freed (:mod:`tcplab.stack.table` keeps the last 128 closed ones).
 
 A listener's record also holds its two queues (RFC 9293 leaves them to the
 implementation; these follow BSD/Linux): the SYN queue of children still in

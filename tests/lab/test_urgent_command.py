@@ -47,7 +47,7 @@ def test_urgent_data_reaches_the_wire_and_the_peer_application() -> None:
     assert urgent and urgent[0].payload.endswith(b"!")
     assert all((s.seq + s.urgent) == (urgent[0].seq + urgent[0].urgent) for s in urgent)
     reports = [e for e in events if isinstance(e, H.SoftError) and e.host == "h2"]
-    assert [r.reason for r in reports] == ["urgent data: 1 bytes up to the urgent mark"]
+    assert [r.reason for r in reports] == ["urgent data: 1 byte up to the urgent mark"]
     got = b"".join(e.data for e in events if isinstance(e, H.Delivered) and e.host == "h2")
     assert got == b"abc!"
     lab.stop()

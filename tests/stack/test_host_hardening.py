@@ -36,7 +36,7 @@ def test_urgent_data_is_reported_to_the_receiving_application() -> None:
                           + urgent[0].segment.urgent for e in urgent)
     reports = [e for e in net.of(SoftError, "h2") if e.sid == s]
     # "abc" went first and was read; the urgent octet is the one up to the mark
-    assert [r.reason for r in reports] == ["urgent data: 1 bytes up to the urgent mark"]
+    assert [r.reason for r in reports] == ["urgent data: 1 byte up to the urgent mark"]
     # in order, in the stream: nothing taken out
     assert b"".join(e.data for e in net.of(Delivered, "h2")) == b"abc!"
 
