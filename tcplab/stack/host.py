@@ -481,9 +481,9 @@ class Host:
             # RFC 9293 §3.8.5 (MUST-32) and §3.9.1.8: the application hears of urgent data
             # through the report that carries soft errors, before the data is delivered
             rec.urgent_signals = conn.urgent_signals
-            events.append(SoftError(now, name, sid, 0,
-                                    f"urgent data: {conn.urgent_pending} bytes up to the "
-                                    "urgent mark"))
+            n = conn.urgent_pending
+            events.append(SoftError(now, name, sid, 0, f"urgent data: {n} byte"
+                                    f"{'' if n == 1 else 's'} up to the urgent mark"))
         while (ev := conn.next_event()) is not None:
             if isinstance(ev, tev.TimerArmed):
                 events.append(TimerArmed(now, name, sid, ev.name, ev.deadline))
