@@ -59,6 +59,11 @@ def test_the_y_axis_fits_a_late_zoom() -> None:
     bottom = [r.split("┤")[0].strip() for r in late if "┤" in r][-1]
     assert bottom != "0" and bottom.endswith("k") and float(bottom[:-1]) >= 800
     assert ticks(late)[0] == "9.000" and ticks(late)[-2] == "9.990"
+    # a receive window far above the data still leaves the bottom near the data
+    window = [(0.01 * i, 0, 0, 0, 300_000, 1 + 1000 * i) for i in range(1000)]
+    high = lines(render_time_sequence(sent, window, 60, 16, window=(0.9, 1.0)))
+    labelled = [r.split("┤")[0].strip() for r in high if "┤" in r]
+    assert labelled[0] == "400k" and labelled[-1] == "90k"  # data from 90 kB on
 
 
 def test_spans_fit_the_data() -> None:

@@ -120,7 +120,7 @@ def _y_floor(low: float, high: float) -> float:
     (a zoom late in a long transfer), then a round number below the lowest point."""
     if low < 0.2 * high:
         return 0.0
-    step = 10 ** max(len(str(int(high - low))) - 1, 0)
+    step = 10 ** max(len(str(int(high - low))) - 2, 0)  # two significant digits
     return float(int(low // step) * step)
 
 
