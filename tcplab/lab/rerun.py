@@ -46,7 +46,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from tcplab.lab import codec
 from tcplab.lab import commands as C
 from tcplab.lab.backend import Rerun
 from tcplab.lab.clockrun import hint_of
@@ -181,8 +180,8 @@ def rewind(lab: Lab, to: float) -> str:
 # ------------------------------------------------------------------------------ verify
 
 def _encode(event: LabEvent) -> bytes:
-    """An event's line, exactly as the recorder writes it (without its newline)."""
-    return codec.line(event)[:-1]
+    """An event's line, exactly as the recorder writes it."""
+    return json.dumps(event.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class _Differs(Exception):

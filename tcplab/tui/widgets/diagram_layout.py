@@ -297,19 +297,32 @@ class _Router:
 
     def place_label(self, edge: Edge) -> bool:
         text = edge.label
-        for x, y in self._label_spots(edge, len(text)):
-            cells = [(x + i, y) for i in range(-1, len(text) + 1)]
-            if all(0 <= cx < self.w and 0 <= cy < self.h and not self.boxed(cx, cy)
+        spots = self._label_spots(edge, len(text))
+        # first where no other arrow runs right beside it (it would seem to be that
+        # arrow's label), then anywhere free
+        for strict in (True, False):
+            for x, y in spots:
+                if self._fits(edge, x, y, len(text), strict):
+                    edge.label_at = (x, y)
+                    for i, ch in enumerate(text):
+                        self.text[(x + i, y)] = ch
+                    self.taken |= {(x + i, y) for i in range(-1, len(text) + 1)}
+                    return True
+        return False
+
+    def _fits(self, edge: Edge, x: int, y: int, length: int, strict: bool) -> bool:
+        if x < 0 or x + length >= self.w:
+            return False
+        cells = [(x + i, y) for i in range(-1, length + 1)]
+        if not all(0 <= cx < self.w and 0 <= cy < self.h and not self.boxed(cx, cy)
                    and (cx, cy) not in self.bits and (cx, cy) not in self.taken
                    for cx, cy in cells):
-                if x + len(text) >= self.w:
-                    continue
-                edge.label_at = (x, y)
-                for i, ch in enumerate(text):
-                    self.text[(x + i, y)] = ch
-                self.taken |= set(cells)
-                return True
-        return False
+            return False
+        if strict:
+            for cx in (x - 2, x + length + 1):
+                if (cx, y) in self.bits and (cx, y) not in edge.cells:
+                    return False
+        return True
 
     def _label_spots(self, edge: Edge, length: int) -> list[tuple[int, int]]:
         """Where a label may start: beside each vertical run, above or below each
