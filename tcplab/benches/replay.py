@@ -30,8 +30,9 @@ import time
 from pathlib import Path
 
 from tcplab.backends.sim.backend import SimBackend
+from tcplab.lab import codec
 from tcplab.lab.lab import Lab
-from tcplab.lab.timeline import Timeline, encode
+from tcplab.lab.timeline import Timeline
 from tcplab.lab.topology import load_topology
 from tcplab.tui import history
 
@@ -49,7 +50,7 @@ def base_events() -> list[dict[str, object]]:
     """The events of one real lossy transfer, as recorded."""
     lab = Lab(load_topology("pair"), SimBackend(1, virtual=True))
     out: list[dict[str, object]] = []
-    lab.bus.subscribe(lambda e: out.append(e.to_dict()))
+    lab.bus.subscribe(lambda e: out.append(codec.record(e)))
     lab.start()
     for line in BASE_LINES:
         assert lab.execute(line).ok, line
@@ -70,7 +71,7 @@ def write_recording(path: Path, events: int) -> None:
         while written < events:
             shift = copy * span
             for ev in base[: events - written]:
-                fh.write(encode({**ev, "t": float(ev["t"]) + shift}))  # type: ignore[arg-type]
+                fh.write(codec.dumps({**ev, "t": float(ev["t"]) + shift}))  # type: ignore[arg-type]
             written += min(len(base), events - written)
             copy += 1
 

@@ -44,7 +44,7 @@ from tcplab.lab.topology import load_topology
 from tcplab.stack import events as H
 from tcplab.stack.sockets import SocketInfo
 from tcplab.tcp.segment import ACK, PSH, Segment
-from tcplab.tcp.states import State
+from tcplab.tcp.states import State, Trigger
 from tcplab.tui.app import TcplabApp
 
 CONNECTIONS = 500          # two sockets each: 1000 sockets
@@ -108,8 +108,9 @@ class Feed:
         t = self.lab.now()
         roll = rng.random()
         if roll < 0.01:
-            return H.StateChanged(t, host, info.id, info.local, info.remote,
-                                  State.ESTABLISHED, State.ESTABLISHED, "bench")
+            return H.StateChanged(t, host, info.id, State.ESTABLISHED, State.ESTABLISHED,
+                                  Trigger.RCV_ACK_OF_SYN, "bench", local=info.local,
+                                  remote=info.remote)
         key = (host, info.id)
         seq = self.seq.get(key, info.status.snd_nxt)
         if roll < 0.5:

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import cast
 
-from tcplab.stack.events import HostEvent, SocketError
+from tcplab.stack.events import ConnectionFailed, HostEvent
 from tcplab.stack.host import Host
 from tcplab.stack.sockets import HostError, SocketInfo
 
@@ -234,8 +234,8 @@ class HostApp:
                 # the connection went away under the writer: report, forget the rest
                 self._pending.pop(sid, None)
                 self._then.pop(sid, None)
-                self._publish(SocketError(now, self.host.name, sid, exc.errno,
-                                          f"{len(box)} bytes not sent: {exc}"))
+                self._publish(ConnectionFailed(now, self.host.name, sid, exc.errno,
+                                               f"{len(box)} bytes not sent: {exc}"))
                 continue
             if not box:
                 del self._pending[sid]
@@ -243,8 +243,8 @@ class HostApp:
                     try:
                         self._do(sid, what, now)
                     except HostError as exc:
-                        self._publish(SocketError(now, self.host.name, sid, exc.errno,
-                                                  str(exc)))
+                        self._publish(ConnectionFailed(now, self.host.name, sid,
+                                                       exc.errno, str(exc)))
         self._drain()
 
     def _drain(self) -> None:

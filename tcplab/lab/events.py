@@ -6,8 +6,8 @@ Hosts report what their stacks do (:mod:`tcplab.stack.events`: segments sent,
 received and dropped, state changes with their cause, timers, data delivered);
 the lab adds what only it sees: frames the network dropped or held, link changes,
 commands and their results, expectations, notices.  Every event has ``t`` (the
-run's clock) and ``host`` ("" when no host is involved), a ``kind`` string and a
-``to_dict()`` of plain JSON types.
+run's clock) and ``host`` ("" when no host is involved) and a ``kind`` string;
+:mod:`tcplab.lab.codec` turns any of them into its recorded JSON and back.
 
 :class:`EventBus` fans events out to subscribers (the dashboard, the recorder, the
 headless printer, tests) in the order they were published.  Nothing observable
@@ -21,15 +21,15 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from tcplab.stack.events import ALL_EVENTS as HOST_EVENTS
-from tcplab.stack.events import EventBase, HostEvent
+from tcplab.stack.events import Event, HostEvent
 from tcplab.tcp.segment import Segment
 
 SCHEMA_VERSION = 2
 
 
-@dataclass(frozen=True, slots=True)
-class _LabEvent(EventBase):
-    pass
+@dataclass(frozen=True)
+class _LabEvent(Event):
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)

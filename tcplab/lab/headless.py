@@ -46,7 +46,7 @@ class Printer:
         elif isinstance(e, L.RunRewound):
             self.line(e.t, f"rewound to t={e.to:g}: the first {e.keep} events stand, "
                            f"a new branch starts")
-        elif isinstance(e, H.SocketError | H.SoftError):
+        elif isinstance(e, H.ConnectionFailed | H.SoftError):
             self.line(e.t, f"{e.host} socket {e.sid}: {e.reason}")
         elif not self.verbose:
             return

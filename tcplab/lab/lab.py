@@ -99,7 +99,7 @@ class Lab:
                 if self.backend.virtual else "real", "seed": getattr(self.backend, "seed", 0),
                 "hosts": [{"name": h.name, "ip": h.ip, "kernel": h.kernel}
                           for h in self.topo.hosts]})
-            self.bus.subscribe(lambda e: timeline.append(e.to_dict()))
+            self.bus.subscribe(timeline.append)
         return self.timeline
 
     def start(self) -> None:

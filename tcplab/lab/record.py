@@ -7,10 +7,10 @@ Theory of operation
 * ``events.jsonl`` -- one JSON object per line.  The first is a header
   ``{"kind": "header", "schema": 2, ...}``: the run's inputs
   (:class:`~tcplab.lab.session.RunInputs`: tcplab version, topology with its file's
-  text, backend, clock, seed, settings); every other line is one event's ``to_dict()`` (see
-  ``docs/recording.md`` for each kind's fields).  Keys keep their order and floats
-  are written by ``repr``, so two runs with the same seed under virtual time give
-  byte-identical files.
+  text, backend, clock, seed, settings); every other line is one event as the event
+  codec writes it (:func:`tcplab.lab.codec.line`; ``docs/recording.md`` gives each
+  kind's fields).  Keys keep their order and each float has one spelling, so two
+  runs with the same seed under virtual time give byte-identical files.
 * ``capture.pcapng`` -- every frame as it enters a link, one pcapng interface per
   link (named like ``h1-s1``), timestamps from the run's clock.  A frame crossing two
   links is in it twice, which Wireshark's TCP analysis misreads as retransmissions.
@@ -25,10 +25,10 @@ Theory of operation
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import IO, Any
 
+from tcplab.lab import codec
 from tcplab.lab.events import CommandDone, LabEvent, RunRewound
 from tcplab.lab.pcapng import PcapngWriter
 
@@ -45,8 +45,8 @@ class Recorder:
         self.dir = Path(directory)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            self._events: IO[str] = open(  # noqa: SIM115 -- closed by close()
-                self.dir / EVENTS_FILE, "w", encoding="utf-8")
+            self._events: IO[bytes] = open(  # noqa: SIM115 -- closed by close()
+                self.dir / EVENTS_FILE, "wb")
         except OSError as exc:
             raise RecordError(f"cannot record into {self.dir}: {exc.strerror}") from None
         self._pcap = PcapngWriter(self.dir / PCAP_FILE)
@@ -58,15 +58,12 @@ class Recorder:
         for host in header.get("hosts", ()):
             if not host.get("kernel"):
                 self._host_pcap(host["name"])
-        self._write(header)
-
-    def _write(self, obj: dict[str, Any]) -> None:
-        self._events.write(json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n")
+        self._events.write(codec.dumps(header))
 
     def event(self, event: LabEvent) -> None:
         if isinstance(event, RunRewound):
             self._branch(event.keep)
-        self._write(event.to_dict())
+        self._events.write(codec.line(event))
         if isinstance(event, CommandDone):
             # a lab killed later loses at most what came since its last command
             self._events.flush()
@@ -87,17 +84,17 @@ class Recorder:
                 if number > keep:  # line 0 is the header
                     break
                 new.write(line)
-        self._events = open(current, "a", encoding="utf-8")  # noqa: SIM115 -- close()
+        self._events = open(current, "ab")  # noqa: SIM115 -- close()
 
     def set_header(self, header: dict[str, Any]) -> None:
         """Write the header again: what only a started backend knows (how Mininet
         impairs its links) was not known when recording began."""
         self._events.close()
         path = self.dir / EVENTS_FILE
-        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-        lines[0] = json.dumps(header, separators=(",", ":"), ensure_ascii=False) + "\n"
-        path.write_text("".join(lines), encoding="utf-8")
-        self._events = open(path, "a", encoding="utf-8")  # noqa: SIM115 -- close()
+        lines = path.read_bytes().splitlines(keepends=True)
+        lines[0] = codec.dumps(header)
+        path.write_bytes(b"".join(lines))
+        self._events = open(path, "ab")  # noqa: SIM115 -- close()
 
     def frame(self, link: str, frame: bytes, t: float) -> None:
         iface = self._ifaces.get(link)

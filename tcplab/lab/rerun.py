@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
+from tcplab.lab import codec
 from tcplab.lab import commands as C
 from tcplab.lab.backend import Rerun
 from tcplab.lab.clockrun import hint_of
@@ -180,8 +181,8 @@ def rewind(lab: Lab, to: float) -> str:
 # ------------------------------------------------------------------------------ verify
 
 def _encode(event: LabEvent) -> bytes:
-    """An event's line, exactly as the recorder writes it."""
-    return json.dumps(event.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+    """An event's line, exactly as the recorder writes it (without its newline)."""
+    return codec.line(event)[:-1]
 
 
 class _Differs(Exception):

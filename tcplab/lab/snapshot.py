@@ -3,8 +3,8 @@
 Theory of operation
 -------------------
 A :class:`Snapshot` is a fold: :meth:`Snapshot.apply` takes the recorded form of one
-event (the dict ``to_dict()`` gives, or a line of ``events.jsonl`` parsed) and updates
-what the sockets table, the links panel and the held list show.  Nothing else feeds it:
+event (:func:`tcplab.lab.codec.record`, or a line of ``events.jsonl`` parsed) and
+updates what the sockets table, the links panel and the held list show.  Nothing else feeds it:
 a live run, a recording, a seek and a rewound branch are all drawn from the same fold of
 the same events, so they draw the same at any instant.
 

@@ -35,8 +35,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import msgspec
-
+from tcplab.lab import codec
+from tcplab.lab.events import LabEvent
 from tcplab.lab.snapshot import Addr, Key, Snapshot
 
 CHECKPOINT_MIN = 2048          # events between checkpoints, at least
@@ -54,16 +54,8 @@ class RecordingError(Exception):
     """A recording that cannot be read; the message says why, for the user."""
 
 
-_ENCODER = msgspec.json.Encoder()
-_DECODER = msgspec.json.Decoder()
-# msgspec, not json: a live run's every event is encoded once, and a seek decodes
-# thousands; the lines are the JSON the recorder writes (compact, UTF-8)
-decode = _DECODER.decode
-
-
-def encode(ev: dict[str, Any]) -> bytes:
-    """An event as a line of JSON."""
-    return _ENCODER.encode(ev) + b"\n"
+# the lines are the event codec's, as the recorder writes them
+decode = codec.decode
 
 
 def flow_of(summary: str) -> tuple[Addr, Addr] | None:
@@ -127,11 +119,14 @@ class Timeline:
         assert timeline is not None
         return timeline
 
-    def append(self, ev: dict[str, Any]) -> None:
-        """One more event of a live run (its recorded form)."""
+    def append(self, event: LabEvent | dict[str, Any]) -> None:
+        """One more event of a live run, typed or as its record."""
+        if isinstance(event, dict):
+            ev, line = event, codec.dumps(event)
+        else:
+            ev, line = codec.encoded(event)
         if ev["kind"] == "run.rewound":
             self.cut(int(ev["keep"]))
-        line = encode(ev)
         self._index(ev, self._size + len(self._pending))
         self._pending += line
 

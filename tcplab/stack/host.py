@@ -42,13 +42,13 @@ from socket import inet_ntoa
 from tcplab.stack import ethernet, ipv4
 from tcplab.stack.cookies import cookie_mss, cookie_syn_ack
 from tcplab.stack.events import (
+    ConnectionFailed,
     Delivered,
     HostEvent,
-    Retransmission,
+    Retransmitted,
     SegmentDropped,
     SegmentReceived,
     SegmentSent,
-    SocketError,
     SoftError,
     StateChanged,
     TimerArmed,
@@ -497,9 +497,9 @@ class Host:
             elif isinstance(ev, tev.StateChanged):
                 self._state_changed(rec, ev, now)
             elif isinstance(ev, tev.TimerFired):
-                events.append(TimerFired(now, name, sid, ev.name, now))
+                events.append(TimerFired(now, name, sid, ev.name))
             elif isinstance(ev, tev.Retransmitted):
-                events.append(Retransmission(now, name, sid, ev.seq, ev.length, ev.why))
+                events.append(Retransmitted(now, name, sid, ev.seq, ev.length, ev.why))
             elif isinstance(ev, tev.SegmentDropped):
                 self._seg_dropped(ev.reason, rx_ifname or rec.ifname,
                                   rec.arrival_summary(incoming), sid, incoming, now)
@@ -514,7 +514,7 @@ class Host:
             elif isinstance(ev, tev.IcmpReported):
                 events.append(SoftError(now, name, sid, 0, ev.reason))
             elif isinstance(ev, tev.ConnectionFailed):
-                events.append(SocketError(now, name, sid, ev.errno, ev.reason))
+                events.append(ConnectionFailed(now, name, sid, ev.errno, ev.reason))
             # Not reported: EndOfStream (the move to CLOSE-WAIT tells it) and
             # ConnectionReset (the engine pairs each with a ConnectionFailed).
         for seg in conn.segments_to_send():
@@ -525,8 +525,8 @@ class Host:
 
     def _state_changed(self, rec: SocketRecord, ev: tev.StateChanged, now: float) -> None:
         rec.history.append(ev.new)
-        self._events.append(StateChanged(now, self.name, rec.sid, rec.local, rec.remote,
-                                         ev.old, ev.new, ev.cause))
+        self._events.append(StateChanged(now, self.name, rec.sid, ev.old, ev.new, ev.trigger,
+                                         ev.detail, local=rec.local, remote=rec.remote))
         lst = None if rec.listener is None else self._socks.get(rec.listener)
         if lst is not None and ev.new is State.ESTABLISHED and rec.sid in lst.syn_queue:
             lst.syn_queue.discard(rec.sid)

@@ -1,14 +1,24 @@
-"""What a connection tells its owner.  Drained with ``Connection.next_event()``."""
+"""What a connection tells its owner.  Drained with ``Connection.next_event()``.
+
+The events a host publishes as they are carry ``kind``, the name they have in the
+lab's event stream and in recordings: a host's event is the engine's event plus where
+and when (:class:`tcplab.stack.events.Envelope`: time, host, socket), not a second
+declaration.  The others (``DataReceived``, ``EndOfStream``, ``ConnectionReset``,
+``DeliveryTrouble``, ``IcmpReported``, ``SegmentDropped``) the host turns into events
+of its own, with what only it knows (the bytes read, the interface, the ARP advice).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from tcplab.tcp.states import State, Trigger
 
 
 @dataclass(frozen=True, slots=True)
 class StateChanged:
+    kind: ClassVar[str] = "state.changed"
     old: State
     new: State
     trigger: Trigger
@@ -42,6 +52,7 @@ class ConnectionReset:
 class ConnectionFailed:
     """The connection ended with an error (``errno`` name such as ETIMEDOUT)."""
 
+    kind: ClassVar[str] = "socket.error"
     errno: int
     reason: str
 
@@ -50,6 +61,7 @@ class ConnectionFailed:
 class Retransmitted:
     """A segment was sent again.  ``why`` is "rto", "fast", "sack" or "probe"."""
 
+    kind: ClassVar[str] = "segment.retransmitted"
     seq: int
     length: int
     why: str
@@ -75,17 +87,20 @@ class IcmpReported:
 
 @dataclass(frozen=True, slots=True)
 class TimerArmed:
+    kind: ClassVar[str] = "timer.armed"
     name: str  # "rtx", "persist", "delack", "time-wait", "keepalive"
     deadline: float
 
 
 @dataclass(frozen=True, slots=True)
 class TimerCancelled:
+    kind: ClassVar[str] = "timer.cancelled"
     name: str
 
 
 @dataclass(frozen=True, slots=True)
 class TimerFired:
+    kind: ClassVar[str] = "timer.fired"
     name: str
 
 

@@ -139,7 +139,7 @@ def test_a_name_keeps_its_history_after_the_socket_is_gone(rec: Recorded) -> Non
            "expect-seen c1 ESTABLISHED", "expect-seen c1' SYN-RECEIVED")
     # the name stays taken even though its socket is gone
     assert not rec.lab.execute("connect h1 h2:80 as c1").ok
-    resets = [e for e in rec.events if isinstance(e, H.SocketError)]
+    resets = [e for e in rec.events if isinstance(e, H.ConnectionFailed)]
     assert [(e.host, e.reason) for e in resets] == [("h2", "connection reset by peer")]
 
 

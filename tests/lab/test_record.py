@@ -13,7 +13,6 @@ import shutil
 import struct
 import subprocess
 from collections import Counter
-from dataclasses import fields
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,8 @@ from typing import Any
 import pytest
 
 from tcplab.cli import main
-from tcplab.lab.events import EVENT_KINDS, LAB_EVENTS, SCHEMA_VERSION
-from tcplab.stack.events import ALL_EVENTS as HOST_EVENTS
-from tcplab.stack.events import segment_dict
+from tcplab.lab import codec
+from tcplab.lab.events import EVENT_KINDS, SCHEMA_VERSION
 from tcplab.tcp.segment import Segment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,8 +120,8 @@ def test_header_and_every_line_follow_the_schema(lossy: Path) -> None:
     last = 0.0
     for line in lines[1:]:
         event = json.loads(line)
-        assert json.dumps(event, separators=(",", ":"), ensure_ascii=False) == line
-        assert list(event)[:3] == ["kind", "t", "host"]
+        assert codec.dumps(event) == line.encode() + b"\n"
+        assert list(event) == ["kind", "t", "host", *codec.FIELDS[event["kind"]]]
         assert event["kind"] in EVENT_KINDS
         assert event["t"] >= last
         last = event["t"]
@@ -142,16 +140,10 @@ def _documented_sections() -> dict[str, str]:
 
 def test_docs_describe_every_kind_and_field(recordings: dict[str, Path]) -> None:
     sections = _documented_sections()
-    assert set(EVENT_KINDS) <= set(sections)
-    # the fields each kind can have: its dataclass fields, and what recordings show
-    # (some kinds write derived fields, e.g. data.delivered's len/hex/ascii)
-    expected: dict[str, set[str]] = {}
-    for cls in HOST_EVENTS:
-        expected[cls.kind] = {f.name for f in fields(cls)} - {"t", "host"}
-    for lab_cls in LAB_EVENTS:
-        expected[lab_cls.kind] = {f.name for f in fields(lab_cls)} - {"t", "host"}
-    expected["data.delivered"] = set()
-    expected["socket.error"] = set()
+    assert set(EVENT_KINDS) == set(codec.KINDS) <= set(sections)
+    # the keys each kind's record has (the codec's, derived ones such as
+    # data.delivered's len/hex/ascii included), and what recordings show
+    expected = {kind: set(keys) for kind, keys in codec.FIELDS.items()}
     for directory in recordings.values():
         for event in events(directory)[1:]:
             expected[event["kind"]] |= set(event) - {"kind", "t", "host"}
@@ -159,7 +151,7 @@ def test_docs_describe_every_kind_and_field(recordings: dict[str, Path]) -> None
         for key in keys:
             assert f"`{key}`" in sections[kind], f"{kind}: field {key} is not documented"
     segment_doc = DOC.read_text(encoding="utf-8").split("### The segment object")[1]
-    for key in segment_dict(Segment(1, 2, 3, 4, 0x10, 5)):
+    for key in codec.segment_record(Segment(1, 2, 3, 4, 0x10, 5)):
         assert f"| `{key}`" in segment_doc, f"segment field {key} is not documented"
 
 

@@ -27,12 +27,7 @@ from typing import Any
 
 import pytest
 
-from tcplab.backends.mininet.protocol import (
-    AgentClient,
-    AgentError,
-    event_from_wire,
-    events_from_batch,
-)
+from tcplab.backends.mininet.protocol import AgentClient, AgentError, events_from_batch
 from tcplab.lab.events import LabEvent, LinkDropped
 from tcplab.stack.events import Delivered, SegmentReceived, SegmentSent, StateChanged
 from tcplab.tcp.segment import ACK, SYN
@@ -120,9 +115,7 @@ class Net:
         for side in self.sides.values():
             if side.client is not None and not side.client.closed:
                 for msg in side.client.drain():
-                    if "event" in msg:
-                        side.events.append(event_from_wire(msg["event"]))
-                    elif "events" in msg:
+                    if "events" in msg:
                         events, errors = events_from_batch(msg["events"], side.name)
                         assert errors == []
                         side.events += events
@@ -245,7 +238,7 @@ def test_hello_names_the_host_and_socket_is_private(pair: Net) -> None:
     assert h1.ctl.hello["host"] == "h1"
     assert h1.proc is not None and h1.ctl.hello["pid"] == h1.proc.pid
     assert os.stat(h1.sock).st_mode & 0o777 == 0o600
-    assert h1.ctl.request("ping") == {"v": 2, "id": 1, "ok": True}
+    assert h1.ctl.request("ping") == {"v": 3, "id": 1, "ok": True}
 
 
 def test_handshake_and_one_megabyte_each_way(pair: Net) -> None:
@@ -322,19 +315,19 @@ BAD = [
     (b"garbage\n", "not a JSON line"),
     (b"\xff\xfe\n", "not a JSON line"),
     (b"[1, 2]\n", "JSON object"),
-    (b'{"v": 2, "op": "ping"}\n', "integer id"),
-    (b'{"v": 2, "id": 5, "op": "fly"}\n', "unknown op"),
-    (b'{"v": 2, "id": 6, "op": "listen", "port": "80"}\n', "port must be int"),
-    (b'{"v": 2, "id": 7, "op": "listen"}\n', "missing argument"),
-    (b'{"v": 2, "id": 8, "op": "ping", "extra": 1}\n', "unknown argument"),
-    (b'{"v": 3, "id": 9, "op": "ping"}\n', "version"),
-    (b'{"v": 2, "id": 10, "op": "close", "sid": 99}\n', "no such socket"),
-    (b'{"v": 2, "id": 11, "op": "impair", "ifname": "nope", "where": "egress", '
+    (b'{"v": 3, "op": "ping"}\n', "integer id"),
+    (b'{"v": 3, "id": 5, "op": "fly"}\n', "unknown op"),
+    (b'{"v": 3, "id": 6, "op": "listen", "port": "80"}\n', "port must be int"),
+    (b'{"v": 3, "id": 7, "op": "listen"}\n', "missing argument"),
+    (b'{"v": 3, "id": 8, "op": "ping", "extra": 1}\n', "unknown argument"),
+    (b'{"v": 2, "id": 9, "op": "ping"}\n', "version"),
+    (b'{"v": 3, "id": 10, "op": "close", "sid": 99}\n', "no such socket"),
+    (b'{"v": 3, "id": 11, "op": "impair", "ifname": "nope", "where": "egress", '
      b'"changes": {}}\n', "no interface"),
-    (b'{"v": 2, "id": 12, "op": "command", "line": "listen h1:99999"}\n', "port"),
-    (b'{"v": 2, "id": 13, "op": "write", "sid": 1, "data": "!!"}\n', "base64"),
-    (b'{"v": 2, "id": 14, "op": "listen", "port": 0}\n', "out of range"),
-    (b'{"v": 2, "id": 15, "op": "filter", "ifname": "IF", "kind": "PING", "action": "hold"}\n',
+    (b'{"v": 3, "id": 12, "op": "command", "line": "listen h1:99999"}\n', "port"),
+    (b'{"v": 3, "id": 13, "op": "write", "sid": 1, "data": "!!"}\n', "base64"),
+    (b'{"v": 3, "id": 14, "op": "listen", "port": 0}\n', "out of range"),
+    (b'{"v": 3, "id": 15, "op": "filter", "ifname": "IF", "kind": "PING", "action": "hold"}\n',
      "kind must be"),
 ]
 
@@ -349,8 +342,8 @@ def test_bad_messages_get_an_error_and_the_agent_lives(pair: Net) -> None:
             assert reply["ok"] is False and error in reply["error"], (line, reply)
             expected_id = json.loads(line).get("id") if line.startswith(b"{") else None
             assert reply["id"] == expected_id, (line, reply)
-            sock.sendall(b'{"v": 2, "id": 100, "op": "ping"}\n')
-            assert read_reply(reader) == {"v": 2, "id": 100, "ok": True}
+            sock.sendall(b'{"v": 3, "id": 100, "op": "ping"}\n')
+            assert read_reply(reader) == {"v": 3, "id": 100, "ok": True}
     assert h1.proc is not None and h1.proc.poll() is None
 
 
@@ -368,6 +361,8 @@ def test_command_language_on_one_host(pair: Net) -> None:
     assert reply["message"] == "connecting h1:40000>10.99.0.2:7000"
     pair.wait_for("established", lambda: reply["sid"] in established(pair, "h1"))
     h1.request("command", line='send h1:40000>10.99.0.2:7000 "hello"')
+    # h2 is established one trip later than h1: after the ACK of its SYN,ACK
+    pair.wait_for("h2 established", lambda: bool(established(pair, "h2")))
     sid2 = established(pair, "h2")[0]
     pair.wait_for("hello", lambda: delivered(pair, "h2", sid2) == b"hello")
     with pytest.raises(AgentError, match="not a host command"):

@@ -11,15 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tcplab.lab import codec
 from tcplab.stack import ethernet, ipv4
 from tcplab.stack.events import (
     ALL_EVENTS,
+    ConnectionFailed,
     Delivered,
     HostEvent,
     SegmentDropped,
     SegmentReceived,
     SegmentSent,
-    SocketError,
     StateChanged,
 )
 from tcplab.stack.host import EPHEMERAL_HIGH, EPHEMERAL_LOW, Host, HostError
@@ -149,14 +150,14 @@ def test_every_event_is_json_ready() -> None:
     net.run(6.0)
     kinds = set()
     for ev in net.events:
-        d = ev.to_dict()
+        d = codec.record(ev)
         json.dumps(d)
         assert d["kind"] == ev.kind and d["host"] == ev.host
         kinds.add(ev.kind)
     assert {"segment.sent", "segment.received", "state.changed", "timer.armed",
             "data.delivered", "segment.retransmitted", "socket.error"} <= kinds
     assert len({cls.kind for cls in ALL_EVENTS}) == len(ALL_EVENTS)
-    [sent] = [e.to_dict() for e in net.of(SegmentSent, "h1")
+    [sent] = [codec.record(e) for e in net.of(SegmentSent, "h1")
               if e.segment.payload == b"hello\x00world"]
     assert sent["segment"]["len"] == 11 and sent["segment"]["ascii"] == "hello.world"
 
@@ -176,7 +177,7 @@ def test_rst_to_a_closed_port_refuses_the_connection() -> None:
     c = net.h1.connect(IP2, 81, 0.0)
     net.run(1.0)
     assert net.h1.socket(c).state is State.CLOSED
-    [err] = net.of(SocketError, "h1")
+    [err] = net.of(ConnectionFailed, "h1")
     assert err.errno == errno.ECONNREFUSED
     [drop] = net.of(SegmentDropped, "h2")
     assert drop.reason == "no socket" and drop.sid is None
@@ -284,7 +285,7 @@ def test_closing_a_listener_resets_unaccepted_children() -> None:
     net.run(1.0)
     assert net.h2.socket(lsid).state is State.CLOSED
     assert net.h1.socket(c).state is State.CLOSED
-    assert [e.errno for e in net.of(SocketError, "h1")] == [errno.ECONNRESET]
+    assert [e.errno for e in net.of(ConnectionFailed, "h1")] == [errno.ECONNRESET]
 
 
 def test_ephemeral_ports_are_sequential_and_skip_ports_in_use() -> None:
@@ -446,7 +447,7 @@ def test_abort_sends_rst_and_peer_sees_reset() -> None:
     net.run(net.now + 1)
     assert net.of(SegmentSent, "h1")[-1].segment.flags & RST
     assert net.h2.socket(s).state is State.CLOSED
-    assert [(e.errno, e.reason) for e in net.of(SocketError, "h2")] == [
+    assert [(e.errno, e.reason) for e in net.of(ConnectionFailed, "h2")] == [
         (errno.ECONNRESET, "connection reset by peer")]
 
 
@@ -461,7 +462,7 @@ def test_same_seed_same_trace() -> None:
         net.run(3.0)
         net.h1.close(c, net.now)
         net.run(5.0)
-        return [json.dumps(e.to_dict(), sort_keys=True) for e in net.events]
+        return [json.dumps(codec.record(e), sort_keys=True) for e in net.events]
 
     assert trace(7) == trace(7)
     assert trace(7) != trace(8)  # the ISN secret and ports come from the seed

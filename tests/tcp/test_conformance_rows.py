@@ -30,8 +30,8 @@ from fixtures import (
 from tcplab.backends.mininet.agent import agent_host
 from tcplab.stack import ethernet, ipv4
 from tcplab.stack.arp import OP_REPLY, OP_REQUEST, build_arp, parse_arp
+from tcplab.stack.events import ConnectionFailed as SocketErrorEvent
 from tcplab.stack.events import SegmentDropped, SegmentReceived, SoftError, StateChanged
-from tcplab.stack.events import SocketError as SocketErrorEvent
 from tcplab.stack.host import Host
 from tcplab.stack.sockets import HostError
 from tcplab.tcp import seq as sq

@@ -16,23 +16,22 @@ agent: Linux programs run there, to test the stack against Linux's TCP.
 
 **Control** (:mod:`.protocol`): one unix stream socket per agent at
 ``<rundir>/<host>.sock`` (rundir 0700, socket 0600; path sockets cross namespaces,
-abstract ones would not).  JSON lines, version 2: requests with an id get exactly one
+abstract ones would not).  JSON lines, version 3: requests with an id get exactly one
 reply each; host events, link drops/holds and (with ``capture``) frames are pushed
 as they happen, once per turn of the agent's loop (a frame names where the agent saw
-it: :data:`~.wire.FRAME_DIRS`; :mod:`.capture` makes the recorder's link and host
-captures of them).  The events a request causes are
-pushed before its reply.  Events cross as typed values -- segments with options; a
-sent or received segment's payload as its length and first 16 bytes, the data itself
-in ``Delivered`` -- and the lab rebuilds the typed objects the simulated backend
-publishes: :func:`~.protocol.event_from_wire` from an ``event`` line, and
-:func:`~.protocol.events_from_batch` from an ``events`` line, which carries the
-frequent kinds (segments, deliveries, timers) as positional records without a host
-(:mod:`.batch`).  Agent-side names need relabelling by the lab: a
-``LinkDropped`` from an agent has ``link`` = the interface name and ``direction`` =
-``"egress"``/``"ingress"``; a ``LinkHeld`` has ``direction`` = ``"<ifname>:egress"``;
-``host`` is the agent's host.  Times are ``time.monotonic() - epoch`` with the epoch
-the lab passes to every agent, so all streams share one clock.  A bad request gets
-an error reply and changes nothing; the agent never exits on input.
+it: :data:`~.protocol.FRAME_DIRS`; :mod:`.capture` makes the recorder's link and host
+captures of them).  The events a request causes are pushed before its reply.  Events
+cross as the one event codec writes them (:mod:`tcplab.lab.codec`: the objects of
+``events.jsonl``, many to a line) and the lab reads them back into the typed events
+the simulated backend publishes (:func:`~.protocol.events_from_batch`); a segment's
+payload crosses as its length and first 16 bytes, as it is recorded, and the bytes
+themselves once, in a delivery.  Agent-side names need
+relabelling by the lab: a ``LinkDropped`` from an agent has ``link`` = the interface
+name and ``direction`` = ``"egress"``/``"ingress"``; a ``LinkHeld`` has ``direction`` =
+``"<ifname>:egress"``; ``host`` is the agent's host.  Times are
+``time.monotonic() - epoch`` with the epoch the lab passes to every agent, so all
+streams share one clock.  A bad request gets an error reply and changes nothing; the
+agent never exits on input.
 
 **Impairments** (:mod:`.impair` decides where each link direction's live): with
 netem in the kernel, on the interface; without it, in the agents.  Each agent

@@ -178,7 +178,7 @@ class Agent:
         self.clients: list[_Client] = []
         self.capture = False
         self._lines: list[bytes] = []       # pushed lines not yet given to the clients
-        self._batch = P.Batch()              # the frequent events, before they make a line
+        self._batch = P.EventBatch()         # the events, before they make a line
         self._timer = TimerEntry(self.sched, self._fire)  # one entry at the host's timer
         self._stopping = False
         self._input_paused = False
@@ -346,9 +346,8 @@ class Agent:
 
     # ------------------------------------------------------------------ output
     def _publish(self, event: LabEvent) -> None:
-        if self.clients and not self._batch.add(event):
-            self._end_batch()
-            self._lines.append(P.event_line(event))
+        if self.clients:
+            self._batch.add(event)
 
     def _push(self, msg: dict[str, Any]) -> None:
         if self.clients:
@@ -359,7 +358,7 @@ class Agent:
     def _end_batch(self) -> None:
         """Close the batch (the stream's order is the lines' order)."""
         if self._batch:
-            self._lines.append(self._batch.line(P.VERSION))
+            self._lines.append(self._batch.line())
 
     def _link_dropped(self, ifname: str, where: str, frame: bytes, reason: str) -> None:
         if self.clients:

@@ -61,7 +61,6 @@ from tcplab.backends.mininet.protocol import (
     AgentError,
     AgentGone,
     ProtocolError,
-    event_from_wire,
     events_from_batch,
     unlink_socket,
 )
@@ -439,11 +438,9 @@ class MininetBackend:
             try:
                 if "events" in msg:
                     events, errors = events_from_batch(msg["events"], agent.host)
-                    out += events
+                    out += [self._relabel(agent, e) for e in events]
                     out += [Notice(self.now(), agent.host, f"bad message from the agent: {e}")
                             for e in errors]
-                elif "event" in msg:
-                    out.append(self._relabel(agent, event_from_wire(msg["event"])))
                 elif "frame" in msg and self.capture.wanted:
                     self.capture.frame(agent.host, msg["frame"])
             except ProtocolError as exc:

@@ -1,24 +1,41 @@
-"""The agent control protocol, version 2: framing, requests and replies, the lab's client.
+"""The agent control protocol, version 3: framing, requests and replies, the lab's client.
 
 Theory of operation
 -------------------
 One JSON object per line (UTF-8, ``"\\n"``-terminated, at most :data:`MAX_LINE` bytes)
 in both directions of a unix stream socket.  The lab sends requests
-``{"v":2,"id":N,"op":...,args}``; the agent answers each with ``ok`` true or false
-and pushes ``{"v":2,"event":...}``, ``{"v":2,"events":[...]}`` (the most frequent
-kinds, many to a line: :mod:`.batch`) and ``{"v":2,"frame":...}`` lines at any time.
-The agent side uses :class:`LineBuffer`, :func:`parse_request` and :func:`encode`;
-the lab side uses :class:`AgentClient`.  A request is checked against :data:`OPS`
-(op known, every argument of the right JSON type) before the agent sees it.
+``{"v":3,"id":N,"op":...,args}``; the agent answers each with ``ok`` true or false
+and pushes ``{"v":3,"events":[...]}`` and ``{"v":3,"frame":...}`` lines at any time.
+The agent side uses :class:`LineBuffer`, :func:`parse_request`, :class:`EventBatch` and
+:func:`encode`; the lab side uses :class:`AgentClient` and :func:`events_from_batch`.
+A request is checked against :data:`OPS` (op known, every argument of the right JSON
+type) before the agent sees it.
 
-What a line *says* -- events, segments, sockets and frames as JSON, and back -- is
-:mod:`.wire` and :mod:`.batch`; their public names are re-exported here, so the rest
-of tcplab imports the protocol from this one module.
+Events cross as the event codec writes them (:mod:`tcplab.lab.codec`): each one the
+object it is in ``events.jsonl``, so a Mininet host's events are the simulated host's,
+and the lab reads them back with the same checks as a recording.  A segment's record
+holds its payload's length and first bytes only, the rest comes back as zeros (all the
+lab does with a segment's payload is show its length and preview); the bytes reach the
+lab once, in the ``data`` a delivery's record carries on this channel
+(:func:`tcplab.lab.codec.wire_record`).  The agent collects the
+events between two writes to its clients into one line (a bulk transfer makes about
+five per data segment); a frame line ends the collection first, so the stream's order
+is the lines' order.  A malformed record becomes a one-line reason (the lab shows it as
+a Notice) and the rest of the line still counts.
+
+Deliveries to one socket at one instant are merged into one ``Delivered``, standing
+where the last of them stood (after every segment that carried them): an application
+that reads at time *t* reads all that arrived by *t*, and an agent handles every frame
+that came since its last turn at one ``now``.
+
+Frames (``{"ifname", "dir", "t", "data"}``, the bytes in base64) and the sockets a
+``socket``/``sockets`` request describes (:func:`socket_to_wire`) are not events; they
+have their own forms here.
 """
 
 from __future__ import annotations
 
-import json
+import binascii
 import os
 import select
 import socket
@@ -27,35 +44,23 @@ import time
 from collections import deque
 from typing import Any, NamedTuple
 
-from tcplab.backends.mininet.batch import Batch, events_from_batch
-from tcplab.backends.mininet.wire import (
-    VERSION,
-    CapturedFrame,
-    ProtocolError,
-    b64,
-    encode,
-    event_from_wire,
-    event_line,
-    event_to_wire,
-    frame_from_wire,
-    frame_to_wire,
-    light_segment,
-    segment_from_wire,
-    segment_to_wire,
-    socket_from_wire,
-    socket_to_wire,
-    unb64,
-)
+import msgspec
+
+from tcplab.lab import codec
+from tcplab.lab.events import LabEvent
+from tcplab.stack.events import Delivered
+from tcplab.stack.sockets import SocketInfo
 
 __all__ = [
-    "HELLO", "MAX_LINE", "OPS", "VERSION", "AgentClient", "AgentError", "AgentGone", "Batch",
-    "CapturedFrame", "LineBuffer", "ProtocolError", "Request", "RequestError", "b64",
-    "decode_line", "encode", "event_from_wire", "event_line", "event_to_wire", "events_from_batch",
-    "frame_from_wire", "frame_to_wire", "light_segment", "parse_request", "reply_error", "reply_ok",
-    "segment_from_wire", "segment_to_wire", "socket_from_wire", "socket_to_wire", "unb64",
-    "unlink_socket",
+    "FRAME_DIRS", "HELLO", "MAX_LINE", "OPS", "VERSION", "AgentClient", "AgentError",
+    "AgentGone", "CapturedFrame", "EventBatch", "LineBuffer", "ProtocolError", "Request",
+    "RequestError", "b64", "decode_line", "encode", "events_from_batch", "frame_from_wire",
+    "frame_to_wire", "parse_request", "reply_error", "reply_ok", "socket_from_wire",
+    "socket_to_wire", "unb64", "unlink_socket",
 ]
 
+
+VERSION = 3
 
 MAX_LINE = 16 << 20
 HELLO = "tcplab-agent"
@@ -83,6 +88,10 @@ OPS: dict[str, dict[str, tuple[type | None, ...]]] = {
     "ping": {},
     "quit": {},
 }
+
+
+class ProtocolError(ValueError):
+    """A message that breaks the protocol; the text is one line for the peer."""
 
 
 class AgentError(Exception):
@@ -144,24 +153,11 @@ class LineBuffer:
         return out
 
 
-# The lab decodes every event line: raw_decode on the line skips json.loads' layers
-# (encoding detection, whitespace matching), which cost about as much as parsing a
-# short event.  A line it does not take whole (whitespace around the value, an
-# error) goes through json.loads, which gives the usual result or error.
-_DECODER = json.JSONDecoder()
-
-
 def _load(line: bytes) -> dict[str, Any]:
     try:
-        text = line.decode()
-        msg, end = _DECODER.raw_decode(text)
-        if end != len(text):
-            raise ValueError("not one value")
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError too
-        try:
-            msg = json.loads(line)
-        except (UnicodeDecodeError, ValueError):
-            raise ProtocolError("not a JSON line") from None
+        msg = codec.decode(line)
+    except ValueError:  # msgspec's DecodeError is one
+        raise ProtocolError("not a JSON line") from None
     if not isinstance(msg, dict):
         raise ProtocolError("a message must be a JSON object")
     return msg
@@ -173,7 +169,7 @@ def _check_version(msg: dict[str, Any]) -> None:
 
 
 def decode_line(line: bytes) -> dict[str, Any]:
-    """A line as a version-1 message object."""
+    """A line as a message object of this version."""
     msg = _load(line)
     _check_version(msg)
     return msg
@@ -232,6 +228,119 @@ def reply_ok(req_id: int, **result: Any) -> dict[str, Any]:
 def reply_error(req_id: int | None, error: str, errno: int | None = None) -> dict[str, Any]:
     return {"v": VERSION, "id": req_id, "ok": False,
             "error": " ".join(error.split()) or "error", "errno": errno}
+
+
+# ----------------------------------------------------------------------------- lines
+
+def encode(msg: dict[str, Any]) -> bytes:
+    """One message as a protocol line, newline included."""
+    return codec.dumps(msg)
+
+
+def b64(data: bytes | bytearray) -> str:
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+def unb64(text: Any, what: str = "data") -> bytes:
+    if not isinstance(text, str):
+        raise ProtocolError(f"{what} must be a base64 string")
+    try:
+        return binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise ProtocolError(f"{what} is not valid base64") from None
+
+
+class EventBatch:
+    """The events published since the last :meth:`line` (agent side)."""
+
+    __slots__ = ("_delivered", "_events")
+
+    def __init__(self) -> None:
+        self._events: list[LabEvent | None] = []    # None where a delivery was merged
+        self._delivered: dict[int, int] = {}       # sid -> index of its delivery now
+
+    def __bool__(self) -> bool:
+        return bool(self._events)
+
+    def add(self, event: LabEvent) -> None:
+        events = self._events
+        if type(event) is Delivered:
+            at = self._delivered.get(event.sid)
+            held = events[at] if at is not None else None
+            if isinstance(held, Delivered) and held.t == event.t:
+                # the merged delivery moves to the end: after the segments that carried it
+                events[at] = None  # type: ignore[index]
+                event = Delivered(event.t, event.host, event.sid, held.data + event.data)
+            self._delivered[event.sid] = len(events)
+        events.append(event)
+
+    def line(self) -> bytes:
+        """The protocol line of what was collected (newline included); starts anew."""
+        record = codec.wire_record
+        line = codec.dumps({"v": VERSION, "events": [
+            record(e) for e in self._events if e is not None]})
+        self._events.clear()
+        self._delivered.clear()
+        return line
+
+
+def events_from_batch(records: Any, host: str) -> tuple[list[LabEvent], list[str]]:
+    """The events of an ``events`` line's records, as on ``host``; and a one-line
+    reason for each record that was not one."""
+    if type(records) is not list:
+        return [], ["events must be a list of records"]
+    events: list[LabEvent] = []
+    errors: list[str] = []
+    from_record = codec.from_record
+    for index, rec in enumerate(records):
+        try:
+            events.append(from_record(rec, host))
+        except codec.CodecError as exc:
+            errors.append(f"event record {index}: {exc}")
+    return events, errors
+
+
+class CapturedFrame(NamedTuple):
+    ifname: str
+    dir: str        # one of FRAME_DIRS
+    t: float
+    data: bytes
+
+
+# Where an agent saw a frame.  Between the host and the wire may sit the agent's own
+# link model (an *engaged* egress or ingress, where the kernel has no netem), and a
+# frame is then seen twice: by the host ("host-out"/"host-in": the host's capture) and
+# at the wire ("wire-out"/"wire-in": the link's capture).  Without one the two are the
+# same moment, and one message "out"/"in" serves both captures.
+FRAME_DIRS = ("out", "in", "host-out", "host-in", "wire-out", "wire-in")
+
+
+def frame_to_wire(ifname: str, direction: str, t: float, data: bytes) -> dict[str, Any]:
+    return {"ifname": ifname, "dir": direction, "t": t, "data": b64(data)}
+
+
+def frame_from_wire(raw: Any) -> CapturedFrame:
+    if not isinstance(raw, dict) or raw.keys() != {"ifname", "dir", "t", "data"}:
+        raise ProtocolError("a frame must have exactly ifname, dir, t and data")
+    ifname, direction, t = raw["ifname"], raw["dir"], raw["t"]
+    if not isinstance(ifname, str) or direction not in FRAME_DIRS:
+        raise ProtocolError(f"frame ifname must be a string and dir one of "
+                            f"{', '.join(FRAME_DIRS)}")
+    if type(t) not in (int, float):
+        raise ProtocolError("frame t must be a number")
+    return CapturedFrame(ifname, direction, float(t), unb64(raw["data"]))
+
+
+def socket_to_wire(info: SocketInfo) -> Any:
+    """A socket's description (its dataclasses as plain JSON)."""
+    return msgspec.to_builtins(info)
+
+
+def socket_from_wire(raw: Any) -> SocketInfo:
+    try:
+        return msgspec.convert(raw, SocketInfo)
+    except msgspec.ValidationError as exc:
+        raise ProtocolError(f"a socket: {exc}") from None
 
 
 # ----------------------------------------------------------------------------- lab side
@@ -314,7 +423,7 @@ class AgentClient:
             self._read(left)
 
     def drain(self) -> list[dict[str, Any]]:
-        """Pushed messages (``{"v":2,"event":...}``, ``"events"`` or ``"frame"``) received so far,
+        """Pushed messages (``{"v":3,"events":[...]}`` or ``"frame"``) received so far,
         reading what the socket has without waiting."""
         try:
             for _ in range(64):  # bounded: a busy agent must not keep us here forever
@@ -353,7 +462,7 @@ class AgentClient:
             msg = decode_line(line)
         except ProtocolError:
             return None
-        if "event" in msg or "events" in msg or "frame" in msg:
+        if "events" in msg or "frame" in msg:
             self._pushed.append(msg)
             return None
         return msg
