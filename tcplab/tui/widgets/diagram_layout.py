@@ -20,7 +20,7 @@ Nothing here lists an edge: the arrows are the rows of
   errors -- lead from every state to CLOSED; drawn between boxes they would hide the
   figure, so each state's are one arrow in a list of exits beside or below it
   (:func:`exit_lines`), as the RFC's figure leaves them to the text.
-* **Routing.**  Each arrow is a cheapest path on the grid (Dijkstra): a step costs 1, a
+* **Routing.**  Each arrow is a cheapest path on the grid (A*): a step costs 1, a
   bend more, crossing another arrow at a right angle much more, and running along
   another arrow, through a box or through an arrowhead is not allowed.  It leaves its
   box through a side (the border shows a tee) and ends in an arrowhead against the
@@ -214,20 +214,26 @@ class _Router:
     def route(self, edge: Edge, a: Box, b: Box) -> None:
         goals = {(x, y): d for x, y, d in ((x, y, _BACK[d]) for x, y, d in self._ports(b))
                  if self._free(x, y) and (x, y) not in self.bits}
-        heap: list[tuple[int, int, int, int, int]] = []
+        # A*: cost so far plus the distance left to the cells around the target box
+        x0, x1, y0, y1 = b.x - 1, b.x + b.w, b.y - 1, b.y + b.h
+
+        def left(x: int, y: int) -> int:
+            return max(x0 - x, 0, x - x1) + max(y0 - y, 0, y - y1)
+
+        heap: list[tuple[int, int, int, int, int, int]] = []
         came: dict[tuple[int, int, int], tuple[int, int, int] | None] = {}
         best: dict[tuple[int, int, int], int] = {}
         for x, y, d in self._ports(a):
             if self._free(x, y) and (x, y) not in self.bits:
                 # a port on the side facing the target costs less
                 cost = 0 if _faces(a, b, d) else 6
-                heapq.heappush(heap, (cost, x, y, d, 0))
+                heapq.heappush(heap, (cost + left(x, y), cost, x, y, d, 0))
                 best[(x, y, d)] = cost
                 came[(x, y, d)] = None
         end: tuple[int, int, int] | None = None
         done: set[tuple[int, int, int]] = set()
         while heap:
-            cost, x, y, d, _ = heapq.heappop(heap)
+            _f, cost, x, y, d, _ = heapq.heappop(heap)
             if (x, y, d) in done:
                 end = (x, y, d)
                 break
@@ -237,7 +243,8 @@ class _Router:
                 # into a box of another tier from above or below, as the figure reads
                 side = d in (E, W) and a.y != b.y
                 done.add((x, y, d))
-                heapq.heappush(heap, (cost + (SIDE_ENTRY if side else 0), x, y, d, -1))
+                extra = SIDE_ENTRY if side else 0
+                heapq.heappush(heap, (cost + extra, cost + extra, x, y, d, -1))
                 continue
             for nd in (N, E, SO, W):
                 if nd == _BACK[d]:
@@ -261,7 +268,7 @@ class _Router:
                 if ncost < best.get((nx, ny, nd), 1 << 30):
                     best[(nx, ny, nd)] = ncost
                     came[(nx, ny, nd)] = (x, y, d)
-                    heapq.heappush(heap, (ncost, nx, ny, nd, len(came)))
+                    heapq.heappush(heap, (ncost + left(nx, ny), ncost, nx, ny, nd, len(came)))
         if end is None:
             raise AssertionError(f"no route for {edge.src} -> {edge.dst}")
         path: list[tuple[int, int, int]] = []
