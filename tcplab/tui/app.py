@@ -214,6 +214,8 @@ class TcplabApp(Commanding, TimeTravel, Demo):
     def _theme_changed(self, theme: Any) -> None:
         use_palette(theme.dark)  # every pane draws with the new palette
         self.table.resort()
+        self.redraw_result()
+        self.query_one("#timeline", TimelineBar).refresh()
         self.refresh_all()
 
     async def on_event(self, event: events.Event) -> None:
@@ -290,22 +292,27 @@ class TcplabApp(Commanding, TimeTravel, Demo):
         clock = header.get("clock", "?")
         text = Text()
         if self.live:
-            text.append("tcplab", style="bold")
+            # no styled run starts with a space: SVG viewers drop a run's leading
+            # space, which ran "tcplab" into the next word in screenshots
+            text.append("tcplab ", style="bold")
             where = "live" if self.cursor is None else "looking back (End: live)"
-            text.append(f" · {where} · backend {header.get('backend')} · seed {self.seed} · "
+            text.append(f"· {where} · backend {header.get('backend')} · seed {self.seed} · "
                         f"{clock} clock t={now:.3f}")
             if self.paused:
-                text.append(" (paused)", style=role("warn", "bold"))
+                text.append(" ")
+                text.append("(paused)", style=role("warn", "bold"))
             if self.waiting:
-                text.append(" · waiting (Esc stops)", style="bold")
+                text.append(" · ")
+                text.append("waiting (Esc stops)", style="bold")
             text.append(" · rec ●" if self.recording else " · rec off")
         else:
-            text.append("tcplab replay", style="bold")
-            text.append(f" · backend {header.get('backend')} · seed {self.seed} · {clock} "
+            text.append("tcplab replay ", style="bold")
+            text.append(f"· backend {header.get('backend')} · seed {self.seed} · {clock} "
                         f"clock · t={now:.3f}")
         text.append(f" · {self.table.count} sockets")
         if self.table.filter_text:
-            text.append(f" · filter {self.table.filter_text!r}", style=role("warn", "bold"))
+            text.append(" · ")
+            text.append(f"filter {self.table.filter_text!r}", style=role("warn", "bold"))
         self.query_one("#status", Panel).put(text)
         hidden = self.table.hidden
         if hidden != self._hidden_shown:
@@ -330,17 +337,22 @@ class TcplabApp(Commanding, TimeTravel, Demo):
         for name, ip in self.hosts:
             kind = " (kernel)" if name in self.kernel_hosts else ""
             down = snap.hosts_down.get(name)
-            text.append(f" {name} {ip}{kind}", style=role("error") if down else "")
-            text.append(f" DOWN: {down}\n" if down else "\n", style=role("error"))
+            text.append(" ")
+            text.append(f"{name} {ip}{kind} ", style=role("error") if down else "")
+            text.append(f"DOWN: {down}\n" if down else "\n", style=role("error"))
         text.append("links\n", style="bold")
         for direction, (_link, params) in sorted(snap.links.items()):
-            text.append(f" {direction} ", style="bold")
+            text.append(" ")
+            text.append(f"{direction} ", style="bold")
             compact = compact_params(params)
-            text.append(compact + "\n", style=role("error") if compact == "DOWN" else "")
+            # a narrow panel wraps between the parts, never inside one ("1.4% / loss")
+            unbroken = ", ".join(p.replace(" ", "\u00a0") for p in compact.split(", "))
+            text.append(unbroken + "\n", style=role("error") if compact == "DOWN" else "")
         if snap.held:
             text.append(f"held ({len(snap.held)})\n", style=role("warn", "bold"))
             for line in snap.held[-8:]:
-                text.append(f" {line}\n", style=role("warn"))
+                text.append(" ")
+                text.append(f"{line}\n", style=role("warn"))
         self.query_one("#hosts", Panel).put(text)
 
     def _update_detail(self, snap: Any, n: int) -> None:

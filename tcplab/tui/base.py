@@ -16,6 +16,7 @@ from tcplab.lab import commands as C
 from tcplab.lab.port import LabPort
 from tcplab.lab.snapshot import Key
 from tcplab.lab.timeline import Timeline
+from tcplab.tui.widgets.colors import role
 
 
 class DashboardBase(App[int]):
@@ -77,17 +78,27 @@ class DashboardBase(App[int]):
     # -- the result line -----------------------------------------------------------------
     # messages quote usage texts like [loss=5%]: Text, never markup
     def show_result(self, ok: bool, message: str) -> None:
-        if ok:
-            self.query_one("#result", Static).update(Text.assemble(("ok ", "green"), message))
-        else:
-            self.show_error(message)
+        self._show("ok" if ok else "error", message)
 
     def say(self, message: str) -> None:
-        self.query_one("#result", Static).update(Text(message))
+        self._show("", message)
 
     def show_error(self, message: str) -> None:
-        self.query_one("#result", Static).update(Text.assemble(("error: ", "bold red"),
-                                                               message))
+        self._show("error", message)
+
+    def _show(self, kind: str, message: str) -> None:
+        self._result = (kind, message)  # drawn again in a new palette
+        text = Text()
+        if kind:  # the space inside the styled run: SVG viewers drop a run's first space
+            text.append(f"{kind}: " if kind == "error" else f"{kind} ",
+                        style=role(kind, "bold" if kind == "error" else ""))
+        text.append(message)
+        self.query_one("#result", Static).update(text)
+
+    def redraw_result(self) -> None:
+        kind, message = getattr(self, "_result", ("", ""))
+        if message:
+            self._show(kind, message)
 
     # -- what the parts call on each other ----------------------------------------------
     def refresh_all(self) -> None:

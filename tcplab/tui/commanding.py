@@ -32,6 +32,8 @@ VIEW_COMMANDS = ("export", "screenshot")  # read what is shown: the dashboard's 
 # single letters that change connections or links: only with the sockets table focused
 TABLE_ONLY = frozenset(("listen", "connect", "send", "shutdown", "close", "abort", "link"))
 ASKING = TABLE_ONLY | {"request_quit"}   # keys whose action asks something first
+TABLE_MOVES = {"up": "cursor_up", "down": "cursor_down", "pageup": "page_up",
+               "pagedown": "page_down"}
 
 
 class CommandLine(Input):
@@ -242,7 +244,7 @@ class Commanding(DashboardBase):
         def answered(yes: bool | None) -> None:
             if yes:
                 self.run_line(f"{verb} {ref}")
-            elif not self.query_one("#command", Input).has_focus:
+            elif not (self._to_command_line or self.query_one("#command", Input).has_focus):
                 self.say(f"{verb} {ref}: cancelled")
 
         self.ask(f"{verb} {ref}?", letter, answered)
@@ -320,33 +322,60 @@ class Commanding(DashboardBase):
             event.stop()
 
     def intercept_key(self, event: events.Key) -> bool:
-        """Before any binding sees a key: a printable key that no binding takes here
-        (none, or one not offered where the focus is) is the start of a command, so
-        the command line opens with it.  True if it did."""
+        """Every key, as it arrives, before any binding or widget sees it.  True if it
+        was taken here.
+
+        Keys are decided here, in the order typed, when the order matters: a key that
+        goes the usual way (to the focused widget, then back up to the app's bindings)
+        can be acted on after keys typed later.  So here: the answer to a question
+        (:class:`Confirm`); text on its way to the command line; the table's cursor
+        moves (a letter right after them must find the row they chose); the letters
+        that ask something; and a printable key no binding takes where the focus is,
+        which opens the command line with it."""
         focused = self.focused
         if self._confirm is not None:
             if not self._confirm.answered:
                 self._confirm.answer(event)
                 return True
             self._confirm = None
-        if self._to_command_line:
-            if not isinstance(focused, CommandLine) and event.is_printable and event.character:
-                self.type_command(event.character)
-                return True
-            self._to_command_line = False
+        box = self.query_one("#command", CommandLine)
+        if self._to_command_line and not box.has_focus:
+            return self._to_box(box, event)
+        self._to_command_line = False
         if isinstance(focused, CommandLine) and event.character == "?" and not focused.value:
             self.call_later(self.run_action, "help")  # "?" alone is no command: help
             return True
-        if (len(self.screen_stack) > 1 or isinstance(focused, Input)
-                or not event.is_printable or not event.character):
+        if len(self.screen_stack) > 1 or isinstance(focused, Input):
+            return False
+        from tcplab.tui.widgets.sockets import SocketsTable
+
+        if isinstance(focused, SocketsTable) and event.key in TABLE_MOVES:
+            getattr(focused, f"action_{TABLE_MOVES[event.key]}")()
+            focused.sync_selected()
+            return True
+        if not event.is_printable or not event.character:
             return False
         active = self.screen.active_bindings.get(event.key)
         if active is None or not active.enabled:
             self.type_command(event.character)
             return True
         if active.binding.action in ASKING:
-            # now, in the order typed: a key typed next must find the question asked
-            # (the usual way a key bubbles up from the table, and may come after it)
             getattr(self, f"action_{active.binding.action}")()
             return True
         return False
+
+    def _to_box(self, box: CommandLine, event: events.Key) -> bool:
+        """A key typed while the command line is taking the focus: what it would do
+        there."""
+        if event.is_printable and event.character:
+            self.type_command(event.character)
+        elif event.key == "backspace":
+            box.value = box.value[:-1]
+        elif event.key == "enter":
+            self._to_command_line = False
+            if self.run_line(box.value):
+                box.value = ""
+        elif event.key == "escape":
+            self._to_command_line = False
+            self.query_one("#sockets").focus()
+        return True

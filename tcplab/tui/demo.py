@@ -21,6 +21,7 @@ from textual.widgets import Static
 
 from tcplab.lab import commands as C
 from tcplab.tui.base import DashboardBase
+from tcplab.tui.widgets.colors import role
 
 
 def captions(text: str) -> dict[int, str]:
@@ -128,7 +129,8 @@ class Demo(DashboardBase):
             if caption:
                 text.append(f"   {caption}", style="italic")
             if script.held:
-                text.append("   (paused: n runs it)", style="yellow")
+                text.append("   ")
+                text.append("(paused: n runs it)", style=role("warn"))
         box.update(text)
 
     def run_command(self, cmd: C.Command, line_no: int) -> float:

@@ -79,9 +79,10 @@ class Terminal:
 
 
 @contextmanager
-def tcplab_in_tmux(tmp: Path, *args: str) -> Iterator[Terminal]:
+def tcplab_in_tmux(tmp: Path, *args: str, size: tuple[int, int] = (WIDTH, HEIGHT)
+                   ) -> Iterator[Terminal]:
     term = Terminal(tmp / "tmux.sock", f"tcplab-e2e-{uuid.uuid4().hex[:8]}")
-    term.tmux("new-session", "-d", "-s", term.session, "-x", str(WIDTH), "-y", str(HEIGHT),
+    term.tmux("new-session", "-d", "-s", term.session, "-x", str(size[0]), "-y", str(size[1]),
               "-c", str(ROOT))
     try:
         term.type(" ".join([tcplab_command(), "run", "--backend", "sim", *args]))
@@ -162,3 +163,29 @@ def test_time_wait_counts_down_in_real_time(tmp_path: Path) -> None:
         second = countdown(screen, "c1")
         assert " TIME-WAIT " in row(screen, "c1")
         assert 0.5 <= first - second <= 3.0, (first, second)
+
+
+def test_a_word_typed_into_the_table_changes_nothing_at_100x30(tmp_path: Path) -> None:
+    """At 100x30, with c1 selected in the sockets table, the user types ``wait 1``
+    without ``:``.  Its w (shutdown) asks first and its a cancels that; the letters go
+    to the command line, space does not pause: c1 stays ESTABLISHED, nothing ran,
+    and Enter then runs the line the user meant."""
+    with tcplab_in_tmux(tmp_path, "--virtual-time", "--seed", "1", size=(100, 30)) as term:
+        term.run("listen h2:80", "h2 listening on port 80")
+        term.run("connect h1 h2:80 as c1", "connecting c1")
+        term.run("wait 1", "waited 1 s")
+        term.keys("Escape")  # back to the table: its letters are offered again
+        term.wait_text("w Shutdown")
+        for _ in range(3):
+            term.keys("Up")  # to the first row, c1 (h1's socket)
+        before = term.wait_for(has_state("c1", "ESTABLISHED"), "c1 ESTABLISHED")
+        assert "? Help" in before.splitlines()[-1], "the footer offers help at 100 columns"
+        term.type("wait 1")
+        screen = term.wait_for(lambda s: re.search(r"wait 1\s*▎", s) is not None,
+                               "the line 'wait 1' in the command line")
+        assert " ESTABLISHED " in row(screen, "c1") and " ESTABLISHED " in row(screen, "c1'")
+        assert "(paused)" not in screen and "shutdown c1?" not in screen
+        assert "t=1.000" in screen.splitlines()[0], "no time passed"
+        term.keys("Enter")
+        screen = term.wait_text("virtual clock t=2.000")
+        assert " ESTABLISHED " in row(screen, "c1") and " ESTABLISHED " in row(screen, "c1'")

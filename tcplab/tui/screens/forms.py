@@ -126,6 +126,7 @@ def link_form(validate: Validator, a: str, b: str) -> CommandForm:
         return " ".join(parts)
     return CommandForm("link: change a link (empty = unchanged)", [
         ("a", "node", a), ("b", "node", b), ("loss", "loss (e.g. 5%)", ""),
-        ("delay", "delay (e.g. 20ms)", ""), ("jitter", "jitter", ""),
-        ("bw", "bandwidth (e.g. 10mbit, 0 = unlimited)", ""), ("state", "up or down", ""),
+        ("delay", "delay (e.g. 20ms; at most 60s)", ""), ("jitter", "jitter", ""),
+        ("bw", "bandwidth (e.g. 10mbit, at least 1kbit; or unlimited)", ""),
+        ("state", "up or down", ""),
         ("dir", "direction (e.g. h1>s1; empty = both)", "")], build, validate)

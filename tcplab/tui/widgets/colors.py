@@ -29,24 +29,26 @@ DARK: dict[State, str] = {
     State.LAST_ACK: "#ffaf5f",
     State.TIME_WAIT: "#87afff",
 }
-# on Textual's light backgrounds (#D0D0D0 .. #FFFFFF): dark shades
+# on Textual's light backgrounds (#C6C6C6 .. #FFFFFF): dark shades, each one that a
+# 16-colour terminal turns into black, blue, magenta or red (its yellow, green, cyan and
+# greys are unreadable on white)
 LIGHT: dict[State, str] = {
-    State.CLOSED: "#4e4e4e",
-    State.LISTEN: "#005f87",
-    State.SYN_SENT: "#5f5f00",
-    State.SYN_RECEIVED: "#5f5f00",
-    State.ESTABLISHED: "#005f00",
-    State.FIN_WAIT_1: "#870087",
-    State.FIN_WAIT_2: "#870087",
-    State.CLOSE_WAIT: "#7a4a00",
-    State.CLOSING: "#af0000",
-    State.LAST_ACK: "#7a4a00",
-    State.TIME_WAIT: "#0000af",
+    State.CLOSED: "#202020",
+    State.LISTEN: "#0040b0",
+    State.SYN_SENT: "#403800",
+    State.SYN_RECEIVED: "#403800",
+    State.ESTABLISHED: "#105008",
+    State.FIN_WAIT_1: "#800080",
+    State.FIN_WAIT_2: "#800080",
+    State.CLOSE_WAIT: "#802800",
+    State.CLOSING: "#a00000",
+    State.LAST_ACK: "#802800",
+    State.TIME_WAIT: "#2020c0",
 }
 DARK_ROLES = {"ok": "#5fd75f", "error": "#ff8787", "warn": "#ffd75f", "mark": "#ffd75f",
               "drop": "#ff8787", "break": "#ff87ff"}
-LIGHT_ROLES = {"ok": "#005f00", "error": "#af0000", "warn": "#5f5f00", "mark": "#5f5f00",
-               "drop": "#af0000", "break": "#870087"}
+LIGHT_ROLES = {"ok": "#105008", "error": "#a00000", "warn": "#802800", "mark": "#2020c0",
+               "drop": "#a00000", "break": "#800080"}
 
 STATE_COLORS: dict[State, str] = dict(DARK)
 ROLE: dict[str, str] = dict(DARK_ROLES)

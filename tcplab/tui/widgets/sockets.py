@@ -7,11 +7,18 @@ shown, so a redraw touches only what changed; a state change flashes for a secon
 run time.
 
 Widths follow the content: every column is as wide as its widest cell, so no value is
-ever cut.  A column widens the moment a longer value arrives (a partial redraw measures
-only the cells it changes); it narrows again when the table is rebuilt (new rows, a
-seek, a sort, a filter, a resize).  When the table is narrower than all the columns,
-it shows the ones that fit in :data:`PRIORITY` order (name, state, addresses and
-timers first), in their usual order; the TCB tab shows the selected connection whole.
+ever cut.  A column widens the moment a longer value arrives (DataTable measures that
+cell alone); it narrows again when the table is rebuilt (new rows, a seek, a sort, a
+filter, a resize).  Rebuilding a thousand rows costs a visible pause, so a longer value
+rebuilds only when it changes which columns fit.
+
+Any change to a DataTable's cells makes it draw every visible cell again, so a change to a
+row off the screen is kept here and handed to the DataTable when the row scrolls into
+view: with a thousand sockets, most changes are to rows nobody sees.
+
+When the table is narrower than all the columns, it shows the ones that fit in
+:data:`PRIORITY` order (name, state, addresses and timers first), in their usual order;
+the TCB tab shows the selected connection whole.
 """
 
 from __future__ import annotations
@@ -113,6 +120,10 @@ class SocketsTable(DataTable[Any]):
         self._keys: dict[str, Key] = {}
         self._live: set[Key] = set()     # rows with countdowns or a flash running
         self._widths: dict[str, int] = {}    # each column's widest cell (or label)
+        self._stale = False              # every row again at the next update
+        self._pushed: dict[str, dict[str, Any]] = {}  # what the DataTable holds per row
+        self._index: dict[str, int] = {}     # row key -> row index
+        self._behind: set[str] = set()       # rows off the screen, changed since pushed
 
     def on_mount(self) -> None:
         self._rebuild()
@@ -130,8 +141,14 @@ class SocketsTable(DataTable[Any]):
         """A cell's text by row index and column name ("" when the column is hidden)."""
         return _plain(self._cells[self._row_keys[row]][column])
 
+    def sync_selected(self) -> None:
+        """The socket under the cursor, now (not at the next redraw)."""
+        if self._row_keys and 0 <= self.cursor_row < len(self._row_keys):
+            self.selected = self._keys[self._row_keys[self.cursor_row]]
+
     def resort(self) -> None:
-        self._row_keys = []
+        """Every row again at the next update (a new order, or a new palette)."""
+        self._stale = True
 
     def select(self, key: Key) -> None:
         """Put the cursor on a socket's row (a breakpoint fired on it)."""
@@ -164,16 +181,52 @@ class SocketsTable(DataTable[Any]):
         cursor = self.cursor_row
         self.clear(columns=True)
         for name in self.shown:
-            self.add_column(name, key=name, width=self._widths[name])
+            self.add_column(name, key=name)  # auto width: as wide as its widest cell
+        self._pushed, self._behind = {}, set()
+        self._index = {text: i for i, text in enumerate(self._row_keys)}
         for text in self._row_keys:
             cells = self._cells[text]
             self.add_row(*(cells[c] for c in self.shown), key=text)
+            self._pushed[text] = {c: cells[c] for c in self.shown}
         if 0 <= cursor < len(self._row_keys):
             self.move_cursor(row=cursor, animate=False)
 
     def on_resize(self, event: events.Resize) -> None:
         if fitting(self._widths, self._room()) != self.shown:
             self._rebuild()
+        else:
+            self._catch_up()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._catch_up()
+
+    def _visible(self) -> range:
+        top = int(self.scroll_y)
+        return range(max(top - 2, 0), top + self.size.height + 2)  # a margin for scrolling
+
+    def _catch_up(self) -> None:
+        """Hand the DataTable what changed in the rows now on the screen."""
+        if not self._behind:
+            return
+        keys = self._row_keys
+        for i in self._visible():
+            if i >= len(keys):
+                break
+            text = keys[i]
+            if text in self._behind:
+                self._behind.discard(text)
+                self._push(text)
+
+    def _push(self, text: str, wider: frozenset[str] = frozenset()) -> None:
+        pushed = self._pushed[text]
+        cells = self._cells[text]
+        for name in self.shown:
+            if not _same(pushed.get(name), cells[name]):
+                pushed[name] = cells[name]
+                # measured only when wider: a narrower value makes DataTable measure
+                # the whole column
+                self.update_cell(text, name, cells[name], update_width=name in wider)
 
     # -- rows ---------------------------------------------------------------------------
     def update_rows(self, snap: Snapshot, now: float, touched: set[Key] | None = None
@@ -184,7 +237,7 @@ class SocketsTable(DataTable[Any]):
         a thousand sockets, every row on every redraw costs too much.  None: every row
         (a seek; also a new socket, a sort or a filter)."""
         partial = (touched is not None and not self.sort_by and not self.filter_text
-                   and all(f"{h}/{sid}" in self._cells for h, sid in touched))
+                   and not self._stale and all(f"{h}/{sid}" in self._cells for h, sid in touched))
         if partial:
             assert touched is not None
             self._some_rows(snap, now, touched)
@@ -215,22 +268,35 @@ class SocketsTable(DataTable[Any]):
             self._show(text, socket_row(snap.name_of(key) or "", row, now), grown)
             if not row.timers and now - row.changed >= FLASH_SECONDS:
                 live.discard(key)
-        if grown:
-            self._rebuild()  # a column widened: it may push another one out
+        self._refit(grown)
+
+    def _refit(self, grown: list[str]) -> None:
+        """A column widened: the same columns fit, or the table is rebuilt."""
+        if grown and fitting(self._widths, self._room()) != self.shown:
+            self._rebuild()
 
     def _show(self, text: str, cells: tuple[Any, ...], grown: list[str]) -> None:
         shown = self._cells[text]
         widths = self._widths
+        changed = False
+        wider: set[str] = set()
         for name, value in zip(COLUMNS, cells, strict=True):
             if not _same(shown.get(name), value):
                 shown[name] = value
+                changed = True
                 if _width(value) > widths[name]:
                     widths[name] = _width(value)
                     grown.append(name)
-                elif name in self.shown and not grown:
-                    self.update_cell(text, name, value)
+                    wider.add(name)
+        if not changed:
+            return
+        if wider or self._index.get(text, -1) in self._visible():
+            self._push(text, frozenset(wider))
+        else:
+            self._behind.add(text)
 
     def _all_rows(self, snap: Snapshot, now: float) -> None:
+        stale, self._stale = self._stale, False
         rows: list[tuple[str, tuple[Any, ...], Key]] = []
         needle = self.filter_text.lower()
         self._live = set()
@@ -246,7 +312,7 @@ class SocketsTable(DataTable[Any]):
             rows.sort(key=lambda r: _plain(r[1][col]))
         keys = [r[0] for r in rows]
         self._keys = {r[0]: r[2] for r in rows}
-        if keys != self._row_keys:
+        if keys != self._row_keys or stale:
             cursor_key = self._row_keys[self.cursor_row] if (
                 self._row_keys and 0 <= self.cursor_row < len(self._row_keys)) else None
             self._cells = {text: dict(zip(COLUMNS, cells, strict=True))
@@ -259,8 +325,7 @@ class SocketsTable(DataTable[Any]):
             grown: list[str] = []
             for text, cells, _ in rows:
                 self._show(text, cells, grown)
-            if grown:
-                self._rebuild()
+            self._refit(grown)
 
 
 def _plain(cell: Any) -> str:

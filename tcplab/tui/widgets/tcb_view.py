@@ -42,13 +42,13 @@ def tcb_text(row: SocketRow | None, label: str, now: float) -> Text:
     """The tab's content for ``row`` at time ``now``."""
     if row is None:
         return Text("select a connection in the sockets table", style="dim")
+    # each styled run ends with the spaces after it: SVG viewers drop a run's first space
     head = Text()
-    head.append(label or f"{row.host} socket {row.sid}", style="bold")
-    head.append("  ")
-    head.append(row.state, style=state_style(State(row.state)))
+    head.append(f"{label or f'{row.host} socket {row.sid}'}  ", style="bold")
+    head.append(f"{row.state}  ", style=state_style(State(row.state)))
     remote = f"{row.remote[0]}:{row.remote[1]}" if row.remote else "* (listening)"
-    head.append(f"  {row.local[0]}:{row.local[1]} -> {remote}")
-    head.append(f"  delivered to the application: {row.delivered} bytes")
+    head.append(f"{row.local[0]}:{row.local[1]} -> {remote}  ")
+    head.append(f"delivered to the application: {row.delivered} bytes")
     pairs: list[tuple[str, str]] = []
     tcb = row.tcb
     names = [n for n in ORDER if n in tcb] + [n for n in tcb if n not in ORDER
@@ -68,7 +68,7 @@ def tcb_text(row: SocketRow | None, label: str, now: float) -> Text:
     half = (len(pairs) + 1) // 2
     left, right = pairs[:half], pairs[half:]
     name_w = max(len(n) for n, _ in pairs)
-    value_w = max(len(v) for v, in ((v,) for _, v in left))
+    value_w = max(len(v) for _, v in left)
     text = head
     for i, (name, value) in enumerate(left):
         text.append("\n")

@@ -13,7 +13,10 @@ from textual import events
 from textual.message import Message
 from textual.widget import Widget
 
-MARK_STYLE = {0: ("│", "yellow"), 1: ("x", "bold red"), 2: ("!", "bold magenta")}
+from tcplab.tui.widgets.colors import role
+
+# what a mark is, by its character (never by colour alone), and its colour's role
+MARKS = {0: ("│", "mark", ""), 1: ("x", "drop", "bold"), 2: ("!", "break", "bold")}
 
 
 class TimelineBar(Widget):
@@ -70,12 +73,13 @@ class TimelineBar(Widget):
         span = self.end or 1.0
         at = min(int(self.cursor_t / span * (width - 1)), width - 1)
         # runs of one style, not a span per cell: the bar is redrawn with every event
+        styles = {code: (char, role(name, extra)) for code, (char, name, extra) in MARKS.items()}
         chars: list[tuple[str, str]] = []
         for x, code in enumerate(cells):
             if x == at:
                 chars.append(("●", "bold reverse"))
             elif code >= 0:
-                chars.append(MARK_STYLE[code])
+                chars.append(styles[code])
             else:
                 chars.append(("─", "dim" if x > at else ""))
         text = Text()
