@@ -140,3 +140,10 @@ async def _zoom_and_pan() -> None:
         assert app.focused is cwnd and cwnd.window is None
         await pilot.press("z")
         assert cwnd.window is not None and plot.window is None
+
+
+def test_ticks_stay_distinct_when_zoomed_far_in() -> None:
+    sent = [SegRecord(1 + 0.00001 * i, True, "P.", 1 + 100 * i, 1, 100, 100) for i in range(50)]
+    labels = ticks(lines(render_time_sequence(sent, [], 70, 10, window=(1.0001, 1.0002))))
+    assert labels[-1] == "s" and len(set(labels[:-1])) == len(labels) - 1
+    assert labels[0] == "1.000100" and labels[-2] == "1.000200"

@@ -14,6 +14,7 @@ dot in it.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from typing import Any, ClassVar
 
@@ -101,12 +102,14 @@ def _framed(canvas: Canvas, y_max: float, y_unit: str, t0: float, t1: float,
     w = canvas.w
     ticks = [" "] * w
     marks = 4 if w >= 40 else 2
+    # milliseconds, or finer when zoomed in so far that ticks would read the same
+    places = max(3, 1 - math.floor(math.log10(max((t1 - t0) / marks, 1e-9))))
     # no wider than the plot, so that the unit after it stays on the line
     label_line = [" "] * (w + MARGIN)
     for k in range(marks + 1):
         x = round(k * (w - 1) / marks)
         ticks[x] = "┬"
-        label = f"{t0 + (t1 - t0) * k / marks:.3f}"
+        label = f"{t0 + (t1 - t0) * k / marks:.{places}f}"
         at = MARGIN + x - len(label) // 2
         at = max(0, min(at, len(label_line) - len(label)))
         label_line[at: at + len(label)] = list(label)
