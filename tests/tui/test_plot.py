@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from test_widgets import dot_styles, legend, lines, records_and_samples
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 from tcplab.backends.sim.backend import SimBackend
@@ -85,8 +86,8 @@ def test_cwnd_plot_has_all_four_lines_after_a_loss() -> None:
 
 
 def test_plot_keys_are_free_in_the_app() -> None:
-    taken = {b.key for b in TcplabApp.BINDINGS if hasattr(b, "key")}
-    mine = {b.key for b in PlotView.BINDINGS if hasattr(b, "key")}
+    taken = {b.key for b in TcplabApp.BINDINGS if isinstance(b, Binding)}
+    mine = {b.key for b in PlotView.BINDINGS if isinstance(b, Binding)}
     assert mine == {"z", "Z", "less_than_sign", "greater_than_sign", "0"}
     assert not mine & taken
 
