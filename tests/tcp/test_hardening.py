@@ -198,3 +198,20 @@ def test_options_in_the_tsval_come_back_and_never_run_ahead(tsval: int, wscale: 
     value = cookie_tsval(tsval, wscale, sack)
     assert sq.le(value, tsval) and sq.sub(tsval, value) < 64
     assert cookie_ts_options(value) == (wscale, sack)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 60_000),
+       st.one_of(st.integers(-2000, 100), st.integers(-(1 << 20), 1 << 20)),
+       st.integers(0, 1400), st.booleans(), st.booleans())
+def test_no_forged_segment_starts_an_endless_exchange(seq_off: int, ack_off: int, length: int,
+                                                      to_a: bool, fin: bool) -> None:
+    # whatever one forged segment says, the two ends fall quiet at that instant
+    a, b, wire = _pair(Config(delayed_ack=0.0))
+    victim, other = (a, b) if to_a else (b, a)
+    flags = ACK | PSH | (FIN if fin else 0)
+    forged = Segment(other.local[1], victim.local[1], sq.add(victim.rcv_nxt, seq_off),
+                     sq.add(victim.snd_max, ack_off), flags, 65535, (), b"f" * length)
+    victim.receive(forged, 0.5)
+    wire.extend(("a" if victim is b else "b", s) for s in victim.segments_to_send())
+    assert _run(a, b, wire, 0.5, 10_000) < 40
