@@ -45,6 +45,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from pyroute2.netlink.exceptions import NetlinkError
+
+from tcplab.backends.mininet import netlink
 from tcplab.backends.mininet.backend import MininetBackend
 from tcplab.lab.events import EventBus
 from tcplab.lab.lab import Lab
@@ -54,7 +57,7 @@ from tcplab.tcp.states import State
 PORT = 5001
 TIMEOUT = 120.0       # seconds for one transfer before the benchmark gives up
 KERNEL_SIDE_MARK = "tcplab-bench-kernel-side"   # in the programs' command lines
-BOTTLENECK = "10mbit"  # the loss benchmark's link rate (htb), each way
+BOTTLENECK_BPS = 10_000_000  # the loss benchmark's link rate (htb), each way
 
 # The kernel hosts' programs: the receiver prints "ready" once listening, then the
 # byte count and the seconds from accept to the last byte.
@@ -143,7 +146,7 @@ def loss_goodput(nbytes: int, losses: Sequence[int], runs: int) -> dict[str, flo
             backend = lab.backend
             assert isinstance(backend, MininetBackend)
             a, b = f"l1{tag}", f"l2{tag}"
-            _ok(lab, f"link {a} {b} bw={BOTTLENECK}")
+            _bottleneck(a, b)
             for pct in losses:
                 _ok(lab, f"link {a} {b} loss={pct}% dir={a}>{b}")
                 stack: list[float] = []
@@ -156,6 +159,21 @@ def loss_goodput(nbytes: int, losses: Sequence[int], runs: int) -> dict[str, flo
         finally:
             lab.stop()
     return out
+
+
+def _bottleneck(a: str, b: str) -> None:
+    """htb at :data:`BOTTLENECK_BPS` on both ports of the link between switches ``a`` and
+    ``b`` (the first link of each, so ``-eth1``), set directly: the lab's ``bw=`` needs
+    netem on a link between switches, and the kernel may lack it."""
+    ports = (f"{a}-eth1", f"{b}-eth1")
+    missing = [p for p in ports if p not in netlink.link_names(None)]
+    if missing:
+        raise BenchError(f"no interface {', '.join(missing)} for the bottleneck link")
+    try:
+        for port in ports:
+            netlink.set_rate(None, port, BOTTLENECK_BPS)
+    except (NetlinkError, OSError) as exc:
+        raise BenchError(f"cannot limit the bottleneck link with htb: {exc}") from None
 
 
 def start_time(hosts: int) -> float:
