@@ -4,8 +4,11 @@ Theory of operation
 -------------------
 :class:`Arrival` is the receive half of a connection: SEGMENT ARRIVES in every state
 (the acceptability test, RST and SYN checks with RFC 5961's challenge ACKs, the ACK,
-the text and the FIN, in the RFC's order), header prediction for the common case,
-reassembly into the receive queue, and the receive window it offers.  It also takes
+the urgent pointer, the text and the FIN, in the RFC's order), header prediction for the
+common case, reassembly into the receive queue (never past ``rcvbuf``), and the receive
+window it offers.  ACKs answering unacceptable segments are rate-limited (one per
+``invalid_ack_interval``), so two ends that disagree about the sequence space cannot
+answer each other forever.  It also takes
 what arrives outside the segment flow: ICMP errors about our segments (RFC 5927 checks
 first) and a newer SYN that ends TIME-WAIT (RFC 6191).  Every state move goes through
 :meth:`Arrival._goto`, which looks the move up in :data:`tcplab.tcp.states.TABLE`.
@@ -229,7 +232,8 @@ class Arrival(Sender):
         RCV.NXT that only ACKs (data or not) passes every check of §3.10.7.4 before the
         fifth step, so it goes straight there, with the same effects.  False: nothing
         was done; the general path takes it."""
-        if seg.flags & _UNPREDICTED != ACK or seg.seq != self.rcv_nxt or not self.syn_acked:
+        if (seg.flags & _UNPREDICTED != ACK or seg.seq != self.rcv_nxt or not self.syn_acked
+                or sq.gt(seg.ack, self.snd_max)):  # (ACK of unsent data: the general path)
             return False
         payload = seg.payload
         if payload and sq.sub(self.rcv_adv, self.rcv_nxt) <= 0:
@@ -243,8 +247,6 @@ class Arrival(Sender):
             if sq.le(s0, last) and sq.lt(last, sq.add(s0, max(len(payload), 1))):
                 self.ts_recent = ts.val  # RFC 7323 §4.3
                 self._ts_recent_valid = True
-        if sq.gt(seg.ack, self.snd_max):
-            return False  # an ACK of unsent data: the general path answers it, rate-limited
         if self._process_ack(seg, ts, now) and payload:
             self._accept_text(seg.seq, payload, now)
         return True

@@ -197,8 +197,8 @@ def test_keepalives_switch_on_per_connection() -> None:
     plain_sid = host.connect("10.0.0.7", 80, 0.0)
     probed = host.connect("10.0.0.8", 80, 0.0, tcp={"keepalive": True})
     assert host.socket(plain_sid).status and host.socket(probed).state is not S.CLOSED
-    assert [c.config.keepalive for c in (host._record(plain_sid).conn,
-                                         host._record(probed).conn)] == [False, True]
+    assert [c.config.keepalive for c in (host._table.get(plain_sid).conn,
+                                         host._table.get(probed).conn)] == [False, True]
 
 
 # ---------------------------------------------------------------- IP TTL and Diffserv
