@@ -75,6 +75,7 @@ class _Row:
     history: list[State] = field(default_factory=lambda: [State.CLOSED])
     seen: KernelSocket | None = None     # the last dump's row
     read: int = 0                        # bytes reported read so far
+    moved: float = float("-inf")         # when it last changed state
     finished: bool = False
 
 
@@ -260,6 +261,8 @@ class KernelHost:
             row.accepted = True  # the program took it
         if new is row.state:
             return
+        # a dump's time can be a little after a change the tracepoint reports next
+        t = row.moved = max(t, row.moved)
         self._out.append(StateSeen(t, row.sid, row.local, row.remote, row.state, new))
         row.state = new
         row.history.append(new)
