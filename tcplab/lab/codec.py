@@ -29,6 +29,10 @@ the simulated host's, and a recording reads back into the events that made it.
 
 Encoding an event the bus hands to several subscribers (the timeline, the recorder, a
 re-run's comparison) happens once: :func:`encoded` keeps the last event's result.
+
+Two parts live beside this module: :mod:`~tcplab.lab.codec_segment` (a segment's and a
+payload's record) and :mod:`~tcplab.lab.codec_lines` (a line of many records read at
+once against a schema derived from these kinds, for the Mininet agents' lines).
 """
 
 from __future__ import annotations
@@ -43,38 +47,31 @@ from typing import Any
 
 import msgspec
 
+from tcplab.lab.codec_segment import (
+    _READ_MAX,
+    _U16,
+    PREVIEW_BYTES,
+    CodecError,
+    _light,
+    flags_of,
+    light_payload,
+    option_from_str,
+    preview,
+    segment_from_record,
+    segment_record,
+    unb64,
+)
 from tcplab.lab.events import LAB_EVENTS, LabEvent
 from tcplab.stack import events as H
-from tcplab.tcp.segment import (
-    ACK,
-    CWR,
-    ECE,
-    FIN,
-    PSH,
-    RST,
-    SYN,
-    URG,
-    Eol,
-    Mss,
-    Nop,
-    Option,
-    Sack,
-    SackPermitted,
-    Segment,
-    Timestamps,
-    UnknownOption,
-    WScale,
-    flags_str,
-    option_str,
-)
+from tcplab.tcp.segment import Segment
 from tcplab.tcp.states import State, Trigger
 
-PREVIEW_BYTES = 16
 Record = dict[str, Any]
-
-
-class CodecError(ValueError):
-    """A record that is not an event; the text is one line, for the user or the peer."""
+__all__ = [
+    "FIELDS", "KINDS", "PREVIEW_BYTES", "CodecError", "Record", "decode", "delivered_data",
+    "dumps", "encoded", "flags_of", "from_record", "light_payload", "line", "option_from_str",
+    "preview", "record", "segment_from_record", "segment_record", "trigger_of", "wire_record",
+]
 
 
 # ----------------------------------------------------------------------------- lines
@@ -124,136 +121,6 @@ def encoded(event: LabEvent) -> tuple[Record, bytes]:
 def line(event: LabEvent) -> bytes:
     """``event`` as its ``events.jsonl`` line, newline included."""
     return encoded(event)[1]
-
-
-# ----------------------------------------------------------------------------- payloads
-
-_PRINTABLE = bytes(b if 32 <= b < 127 else 0x2E for b in range(256))  # others as "."
-
-
-def preview(data: bytes) -> str:
-    """The first bytes as printable ASCII (dots elsewhere), for a glance at a payload."""
-    text = bytes(data[:PREVIEW_BYTES]).translate(_PRINTABLE).decode("ascii")
-    return text + ("…" if len(data) > PREVIEW_BYTES else "")
-
-
-def _light(n: Any, head: Any, what: str, top: int) -> bytes:
-    """The payload a record stands for: its first bytes, then zeros up to ``n``."""
-    if type(n) is not int or not 0 <= n <= top or type(head) is not str:
-        raise CodecError(f"{what}: len must be 0..{top} and hex a string")
-    try:
-        data = bytes.fromhex(head)
-    except ValueError:
-        raise CodecError(f"{what}: hex is not hexadecimal") from None
-    if len(data) != min(n, PREVIEW_BYTES):
-        raise CodecError(f"{what}: hex must be the first min(len, {PREVIEW_BYTES}) bytes")
-    return data + bytes(n - len(data)) if n > len(data) else data
-
-
-# ----------------------------------------------------------------------------- segments
-
-_U16 = 0xFFFF
-_U32 = 0xFFFFFFFF
-_READ_MAX = 1 << 40   # a delivery's length: what one read can return, no wire limit
-_FLAG_BITS = {"S": SYN, "F": FIN, "R": RST, "P": PSH, "U": URG, "E": ECE, "W": CWR, ".": ACK}
-_FLAGS: dict[str, int] = {}   # flags text -> bits, as met
-
-
-def segment_record(seg: Segment) -> Record:
-    """A segment's header fields, options in packetdrill's spelling, and its payload's
-    length and first :data:`PREVIEW_BYTES` bytes (hex and printable)."""
-    payload = seg.payload
-    return {
-        "src_port": seg.src_port, "dst_port": seg.dst_port, "seq": seg.seq, "ack": seg.ack,
-        "flags": flags_str(seg.flags), "window": seg.window, "urgent": seg.urgent,
-        "options": [option_str(o) for o in seg.options] if seg.options else [],
-        "len": len(payload), "hex": payload[:PREVIEW_BYTES].hex(),
-        "ascii": preview(payload)}
-
-
-def _flags(text: Any) -> int:
-    bits = _FLAGS.get(text) if type(text) is str else None
-    if bits is None:
-        if type(text) is not str or any(c not in _FLAG_BITS for c in text):
-            raise CodecError(f"segment flags must be letters of {''.join(_FLAG_BITS)}")
-        bits = 0
-        for c in text:
-            bits |= _FLAG_BITS[c]
-        if len(_FLAGS) < 256:
-            _FLAGS[text] = bits
-    return bits
-
-
-def _num(text: str, top: int, what: str) -> int:
-    if not text.isdigit() or int(text) > top:
-        raise CodecError(f"option {what}: {text!r} is not 0..{top}")
-    return int(text)
-
-
-_SIMPLE_OPTIONS: dict[str, Option] = {"nop": Nop(), "eol": Eol(), "sackOK": SackPermitted()}
-_OPTIONS: dict[str, Option] = {}   # option text -> option, as met (timestamps vary: capped)
-
-
-def option_from_str(text: Any) -> Option:
-    """The option :func:`~tcplab.tcp.segment.option_str` spelled."""
-    if type(text) is not str:
-        raise CodecError("a segment option must be a string")
-    opt = _SIMPLE_OPTIONS.get(text) or _OPTIONS.get(text)
-    if opt is not None:
-        return opt
-    words = text.split(" ")
-    if words[0] == "mss" and len(words) == 2:
-        opt = Mss(_num(words[1], _U16, "mss"))
-    elif words[0] == "wscale" and len(words) == 2:
-        opt = WScale(_num(words[1], 255, "wscale"))
-    elif words[0] == "TS" and len(words) == 5 and words[1] == "val" and words[3] == "ecr":
-        opt = Timestamps(_num(words[2], _U32, "TS val"), _num(words[4], _U32, "TS ecr"))
-    elif words[0] == "sack" and len(words) > 1:
-        edges = [w.split(":") for w in words[1:]]
-        if not all(len(e) == 2 for e in edges):
-            raise CodecError(f"option {text!r}: sack blocks are LEFT:RIGHT")
-        opt = Sack(tuple((_num(a, _U32, "sack"), _num(b, _U32, "sack")) for a, b in edges))
-    elif text.startswith("opt") and text.endswith(")") and "(" in text:
-        kind, _, data = text[3:-1].partition("(")
-        try:
-            opt = UnknownOption(_num(kind, 255, "kind"), bytes.fromhex(data))
-        except ValueError:
-            raise CodecError(f"option {text!r}: its data is not hexadecimal") from None
-    else:
-        raise CodecError(f"unknown segment option {text!r}")
-    if len(_OPTIONS) > 4096:
-        _OPTIONS.clear()
-    _OPTIONS[text] = opt
-    return opt
-
-
-_SEGMENT_KEYS = ("src_port", "dst_port", "seq", "ack", "flags", "window", "urgent",
-                 "options", "len", "hex", "ascii")
-
-
-def segment_from_record(raw: Any) -> Segment:
-    """The segment :func:`segment_record` described; its payload beyond the preview is
-    zeros."""
-    if type(raw) is not dict:
-        raise CodecError("a segment must be an object")
-    try:
-        sport, dport, seq, ack, window, urgent, options = (
-            raw["src_port"], raw["dst_port"], raw["seq"], raw["ack"], raw["window"],
-            raw["urgent"], raw["options"])
-        payload = _light(raw["len"], raw["hex"], "segment", _U16)
-        flags = _flags(raw["flags"])
-    except KeyError as exc:
-        raise CodecError(f"a segment needs {exc.args[0]}") from None
-    if not (type(sport) is type(dport) is type(seq) is type(ack) is type(window)
-            is type(urgent) is int and 0 <= sport <= _U16 and 0 <= dport <= _U16
-            and 0 <= seq <= _U32 and 0 <= ack <= _U32 and 0 <= window <= _U16
-            and 0 <= urgent <= _U16):
-        raise CodecError("a segment's ports, numbers and window must be integers in range")
-    if type(options) is not list:
-        raise CodecError("segment options must be a list")
-    return Segment(sport, dport, seq, ack, flags, window,
-                   tuple(option_from_str(o) for o in options) if options else (),
-                   payload, urgent)
 
 
 # ----------------------------------------------------------------------------- values
@@ -349,19 +216,19 @@ def _generic(cls: type) -> _Kind:
     """Record = the dataclass's fields in order, each by its type's codec."""
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls) if f.name not in ("t", "host")]
-    codecs = [(name, *_value_codec(hints[name])) for name in names]
     kind: str = cls.kind  # type: ignore[attr-defined]
+    codecs = [(name, *_value_codec(hints[name]), f"{kind} {name}") for name in names]
 
     def to_record(ev: Any) -> Record:
         out: Record = {"kind": kind, "t": ev.t, "host": ev.host}
-        for name, enc, _ in codecs:
+        for name, enc, _, _ in codecs:
             value = getattr(ev, name)
             out[name] = value if enc is None else enc(value)
         return out
 
     def from_record(raw: Record, host: str) -> Any:
         return cls(_time(raw), host, *(
-            dec(_get(raw, name, kind), f"{kind} {name}") for name, _, dec in codecs))
+            dec(_get(raw, name, kind), label) for name, _, dec, label in codecs))
     return _Kind(cls, tuple(names), to_record, from_record)
 
 
@@ -391,6 +258,7 @@ _float = _value_codec(float)[1]
 def _segment_kind(cls: type[H.SegmentSent | H.SegmentReceived]) -> _Kind:
     """The most frequent kinds (two per segment), built directly."""
     kind = cls.kind
+    l_sid, l_src, l_dst, l_ifname = (f"{kind} {key}" for key in ("sid", "src", "dst", "ifname"))
 
     def to_record(ev: H.SegmentSent | H.SegmentReceived) -> Record:
         src, dst = ev.src, ev.dst
@@ -404,9 +272,8 @@ def _segment_kind(cls: type[H.SegmentSent | H.SegmentReceived]) -> _Kind:
                                           raw["ifname"])
         except KeyError as exc:
             raise CodecError(f"{kind} needs {exc.args[0]}") from None
-        return cls(_time(raw), host, _opt_sid(sid, f"{kind} sid"),
-                   _dec_address(src, f"{kind} src"), _dec_address(dst, f"{kind} dst"),
-                   segment_from_record(seg), _str(ifname, f"{kind} ifname"))
+        return cls(_time(raw), host, _opt_sid(sid, l_sid), _dec_address(src, l_src),
+                   _dec_address(dst, l_dst), segment_from_record(seg), _str(ifname, l_ifname))
     return _Kind(cls, ("sid", "src", "dst", "segment", "ifname"), to_record, from_record)
 
 
@@ -419,31 +286,17 @@ def _delivered_kind() -> _Kind:
                 "hex": data[:PREVIEW_BYTES].hex(), "ascii": preview(data)}
 
     def from_record(raw: Record, host: str) -> Any:
-        n, head = _get(raw, "len", kind), _get(raw, "hex", kind)
-        data = _light(n, head, kind, _READ_MAX)
-        if "data" in raw:  # the control channel's: the bytes themselves
-            full = _unb64(raw["data"], f"{kind} data")
-            if len(full) != n or not full.startswith(data[:PREVIEW_BYTES]):
-                raise CodecError(f"{kind} data must be the len bytes hex begins")
-            data = full
+        data = delivered_data(_get(raw, "len", kind), _get(raw, "hex", kind), raw.get("data"))
         return H.Delivered(_time(raw), host, _sid(_get(raw, "sid", kind), f"{kind} sid"),
                            data)
     return _Kind(H.Delivered, ("sid", "len", "hex", "ascii"), to_record, from_record)
-
-
-def _unb64(text: Any, what: str) -> bytes:
-    if type(text) is not str:
-        raise CodecError(f"{what} must be a base64 string")
-    try:
-        return binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
-    except (binascii.Error, UnicodeEncodeError):
-        raise CodecError(f"{what} is not valid base64") from None
 
 
 def _timer_kind(cls: type[H.TimerArmed | H.TimerCancelled | H.TimerFired]) -> _Kind:
     """``deadline``: when an armed timer will fire, null for a cancelled one, ``t`` for
     one that fired."""
     kind = cls.kind
+    l_sid, l_name, l_deadline = (f"{kind} {key}" for key in ("sid", "name", "deadline"))
 
     def to_record(ev: Any) -> Record:
         deadline = (ev.deadline if cls is H.TimerArmed
@@ -452,13 +305,38 @@ def _timer_kind(cls: type[H.TimerArmed | H.TimerCancelled | H.TimerFired]) -> _K
                 "deadline": deadline}
 
     def from_record(raw: Record, host: str) -> Any:
-        sid = _sid(_get(raw, "sid", kind), f"{kind} sid")
-        name = _str(_get(raw, "name", kind), f"{kind} name")
+        sid = _sid(_get(raw, "sid", kind), l_sid)
+        name = _str(_get(raw, "name", kind), l_name)
         if cls is H.TimerArmed:
             return H.TimerArmed(_time(raw), host, sid, name,
-                                _float(_get(raw, "deadline", kind), f"{kind} deadline"))
+                                _float(_get(raw, "deadline", kind), l_deadline))
         return cls(_time(raw), host, sid, name)  # type: ignore[call-arg]
     return _Kind(cls, ("sid", "name", "deadline"), to_record, from_record)
+
+
+def trigger_of(cause: str) -> tuple[Trigger, str]:
+    """The engine's trigger and detail a state change's ``cause`` spells."""
+    trigger, _, detail = cause.partition(" (")
+    try:
+        why = Trigger(trigger)
+    except ValueError:
+        raise CodecError(f"state.changed cause {cause!r} does not start with a trigger") from None
+    if detail and not detail.endswith(")"):
+        raise CodecError(f"state.changed cause {cause!r}: the detail must be in parentheses")
+    return why, detail[:-1]
+
+
+def delivered_data(n: Any, head: Any, data: Any) -> bytes:
+    """A delivery's bytes: ``data`` (base64, the control channel's) when given, else its
+    first bytes (``head``, hex) and zeros up to ``n``."""
+    kind = H.Delivered.kind
+    light = _light(n, head, kind, _READ_MAX)
+    if data is None:
+        return light
+    full = unb64(data, f"{kind} data")
+    if len(full) != n or not full.startswith(light[:PREVIEW_BYTES]):
+        raise CodecError(f"{kind} data must be the len bytes hex begins")
+    return full
 
 
 def _state_kind() -> _Kind:
@@ -474,18 +352,11 @@ def _state_kind() -> _Kind:
                 "old": ev.old.value, "new": ev.new.value, "cause": ev.cause}
 
     def from_record(raw: Record, host: str) -> Any:
-        cause = _str(_get(raw, "cause", kind), f"{kind} cause")
-        trigger, _, detail = cause.partition(" (")
-        try:
-            why = Trigger(trigger)
-        except ValueError:
-            raise CodecError(f"{kind} cause {cause!r} does not start with a trigger") from None
-        if detail and not detail.endswith(")"):
-            raise CodecError(f"{kind} cause {cause!r}: the detail must be in parentheses")
+        why, detail = trigger_of(_str(_get(raw, "cause", kind), f"{kind} cause"))
         return H.StateChanged(
             _time(raw), host, _sid(_get(raw, "sid", kind), f"{kind} sid"),
             _dec_state(_get(raw, "old", kind), f"{kind} old"),
-            _dec_state(_get(raw, "new", kind), f"{kind} new"), why, detail[:-1],
+            _dec_state(_get(raw, "new", kind), f"{kind} new"), why, detail,
             local=_dec_address(_get(raw, "local", kind), f"{kind} local"),
             remote=remote_dec(_get(raw, "remote", kind), f"{kind} remote"))
     return _Kind(H.StateChanged, ("sid", "local", "remote", "old", "new", "cause"),
@@ -509,12 +380,49 @@ def _error_kind() -> _Kind:
                  from_record)
 
 
+_SAMPLE_INTS = ("sid", "iss", "irs", "snd_una", "snd_nxt", "snd_max", "rcv_nxt", "snd_wnd",
+                "rcv_wnd", "cwnd", "ssthresh", "flight")
+
+
+def _sample_kind() -> _Kind:
+    """One per connection per instant that changed it: built directly."""
+    kind = H.TcbSampled.kind
+    opt_float = _value_codec(float | None)[1]
+
+    def to_record(ev: H.TcbSampled) -> Record:
+        return {"kind": kind, "t": ev.t, "host": ev.host, "sid": ev.sid, "iss": ev.iss,
+                "irs": ev.irs, "snd_una": ev.snd_una, "snd_nxt": ev.snd_nxt,
+                "snd_max": ev.snd_max, "rcv_nxt": ev.rcv_nxt, "snd_wnd": ev.snd_wnd,
+                "rcv_wnd": ev.rcv_wnd, "cwnd": ev.cwnd, "ssthresh": ev.ssthresh,
+                "flight": ev.flight, "srtt": ev.srtt, "rttvar": ev.rttvar, "rto": ev.rto,
+                "sendq": ev.sendq, "recvq": ev.recvq,
+                "timers": [[name, deadline] for name, deadline in ev.timers]}
+
+    def from_record(raw: Record, host: str) -> Any:
+        try:
+            ints = [raw[key] for key in _SAMPLE_INTS]
+            srtt, rttvar, rto = raw["srtt"], raw["rttvar"], raw["rto"]
+            sendq, recvq, timers = raw["sendq"], raw["recvq"], raw["timers"]
+        except KeyError as exc:
+            raise CodecError(f"{kind} needs {exc.args[0]}") from None
+        if not (all(type(v) is int for v in ints) and type(sendq) is type(recvq) is int):
+            raise CodecError(f"{kind} sequence numbers, windows and queues must be integers")
+        sid, iss, irs, una, nxt, snd_max, rcv_nxt, snd_wnd, rcv_wnd, cwnd, ssthresh, flight = ints
+        return H.TcbSampled(
+            _time(raw), host, sid, iss, irs, una, nxt, snd_max, rcv_nxt, snd_wnd, rcv_wnd, cwnd,
+            ssthresh, flight, opt_float(srtt, f"{kind} srtt"),
+            opt_float(rttvar, f"{kind} rttvar"), _float(rto, f"{kind} rto"), sendq, recvq,
+            _dec_timers(timers, f"{kind} timers"))
+    return _Kind(H.TcbSampled, (*_SAMPLE_INTS, "srtt", "rttvar", "rto", "sendq", "recvq",
+                                "timers"), to_record, from_record)
+
+
 def _kinds() -> dict[type, _Kind]:
     special: dict[type, _Kind] = {
         H.SegmentSent: _segment_kind(H.SegmentSent),
         H.SegmentReceived: _segment_kind(H.SegmentReceived),
         H.Delivered: _delivered_kind(), H.StateChanged: _state_kind(),
-        H.ConnectionFailed: _error_kind(),
+        H.ConnectionFailed: _error_kind(), H.TcbSampled: _sample_kind(),
         **{cls: _timer_kind(cls) for cls in (H.TimerArmed, H.TimerCancelled, H.TimerFired)}}
     return {cls: special.get(cls) or _generic(cls) for cls in (*H.ALL_EVENTS, *LAB_EVENTS)}
 

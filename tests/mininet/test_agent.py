@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tcplab.backends.mininet.protocol import AgentClient, AgentError, events_from_batch
+from tcplab.backends.mininet.protocol import AgentClient, AgentError, events_from_line
 from tcplab.lab.events import LabEvent, LinkDropped
 from tcplab.stack.events import Delivered, SegmentReceived, SegmentSent, StateChanged
 from tcplab.tcp.segment import ACK, SYN
@@ -115,8 +115,8 @@ class Net:
         for side in self.sides.values():
             if side.client is not None and not side.client.closed:
                 for msg in side.client.drain():
-                    if "events" in msg:
-                        events, errors = events_from_batch(msg["events"], side.name)
+                    if "events_line" in msg:
+                        events, errors = events_from_line(msg["events_line"], side.name)
                         assert errors == []
                         side.events += events
 

@@ -120,7 +120,10 @@ def through(events: list[LabEvent], host: str = "h1") -> tuple[list[LabEvent], l
         batch.add(event)
     line = batch.line()
     assert line.endswith(b"\n") and line.count(b"\n") == 1 and not batch
-    return P.events_from_batch(P.decode_line(line[:-1])["events"], host)
+    # read at once against the schema, and record by record: the same events
+    got = P.events_from_line(line[:-1], host)
+    assert got == P.events_from_records(P.decode_line(line[:-1])["events"], host)
+    return got
 
 
 def test_examples_cover_every_event_kind() -> None:
@@ -172,8 +175,7 @@ def test_a_new_line_starts_a_new_delivery() -> None:
     first = batch.line()
     batch.add(Delivered(1.0, "h1", 1, b"b"))
     second = batch.line()
-    got = [P.events_from_batch(P.decode_line(line[:-1])["events"], "h1")[0]
-           for line in (first, second)]
+    got = [P.events_from_line(line, "h1")[0] for line in (first, second)]
     assert got == [[Delivered(1.0, "h1", 1, b"a")], [Delivered(1.0, "h1", 1, b"b")]]
 
 
@@ -194,21 +196,29 @@ def _records() -> list[Any]:
 def test_a_malformed_record_costs_only_itself(index: int, key: str, value: Any) -> None:
     records = _records()
     records[index][key] = value
-    events, errors = P.events_from_batch(records, "h1")
-    assert len(errors) == 1 and errors[0].startswith(f"event record {index}: ")
-    assert "\n" not in errors[0]
-    assert events == [as_lab_sees(e) for i, e in enumerate(EXAMPLES) if i != index]
+    # a line with one bad record: read again record by record, the rest counts
+    line = codec.dumps({"v": 3, "events": records})
+    for events, errors in (P.events_from_records(records, "h1"),
+                           P.events_from_line(line, "h1")):
+        assert len(errors) == 1 and errors[0].startswith(f"event record {index}: ")
+        assert "\n" not in errors[0]
+        assert events == [as_lab_sees(e) for i, e in enumerate(EXAMPLES) if i != index]
 
 
 @pytest.mark.parametrize("shape", [[[]], [0], ["record"], [{"kind": "x"}], [{}]])
 def test_records_of_the_wrong_shape_are_reasons(shape: list[Any]) -> None:
-    events, errors = P.events_from_batch(_records() + shape, "h1")
-    assert len(errors) == len(shape) and len(events) == len(EXAMPLES)
+    records = _records() + shape
+    for events, errors in (P.events_from_records(records, "h1"), P.events_from_line(
+            codec.dumps({"v": 3, "events": records}), "h1")):
+        assert len(errors) == len(shape) and len(events) == len(EXAMPLES)
 
 
 @pytest.mark.parametrize("value", [None, {}, "events", 3])
 def test_events_that_are_not_a_list_are_one_reason(value: Any) -> None:
-    assert P.events_from_batch(value, "h1") == ([], ["events must be a list of records"])
+    assert P.events_from_records(value, "h1") == ([], ["events must be a list of records"])
+    line = codec.dumps({"v": 3, "events": value})
+    assert P.events_from_line(line, "h1") == ([], ["events must be a list of records"])
+    assert P.events_from_line(b"{", "h1") == ([], ["not a JSON line"])
 
 
 def test_socket_info_round_trips() -> None:
@@ -321,7 +331,7 @@ def test_client_matches_replies_and_keeps_pushed_lines() -> None:
             pushed += client.drain()
             if len(pushed) == 2 or client.closed:
                 break
-        assert [P.events_from_batch(m["events"], "h1") for m in pushed] == [
+        assert [P.events_from_line(m["events_line"], "h1") for m in pushed] == [
             ([EXAMPLES[4]], [])] * 2
         assert agent.got[0] == {"v": 3, "id": 1, "op": "listen", "port": 80}
         with pytest.raises(P.AgentGone):

@@ -23,7 +23,7 @@ it: :data:`~.protocol.FRAME_DIRS`; :mod:`.capture` makes the recorder's link and
 captures of them).  The events a request causes are pushed before its reply.  Events
 cross as the one event codec writes them (:mod:`tcplab.lab.codec`: the objects of
 ``events.jsonl``, many to a line) and the lab reads them back into the typed events
-the simulated backend publishes (:func:`~.protocol.events_from_batch`); a segment's
+the simulated backend publishes (:func:`~.protocol.events_from_line`); a segment's
 payload crosses as its length and first 16 bytes, as it is recorded, and the bytes
 themselves once, in a delivery.  Agent-side names need
 relabelling by the lab: a ``LinkDropped`` from an agent has ``link`` = the interface

@@ -61,7 +61,8 @@ from tcplab.backends.mininet.protocol import (
     AgentError,
     AgentGone,
     ProtocolError,
-    events_from_batch,
+    events_from_line,
+    events_from_records,
     unlink_socket,
 )
 from tcplab.lab.backend import FilterSpec, HostApi, HostFrameTap, LinkState
@@ -436,8 +437,10 @@ class MininetBackend:
         out: list[LabEvent] = []
         for msg in client.drain():
             try:
-                if "events" in msg:
-                    events, errors = events_from_batch(msg["events"], agent.host)
+                if "events_line" in msg or "events" in msg:
+                    events, errors = (events_from_line(msg["events_line"], agent.host)
+                                      if "events_line" in msg
+                                      else events_from_records(msg["events"], agent.host))
                     out += [self._relabel(agent, e) for e in events]
                     out += [Notice(self.now(), agent.host, f"bad message from the agent: {e}")
                             for e in errors]

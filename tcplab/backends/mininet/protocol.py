@@ -7,13 +7,14 @@ in both directions of a unix stream socket.  The lab sends requests
 ``{"v":3,"id":N,"op":...,args}``; the agent answers each with ``ok`` true or false
 and pushes ``{"v":3,"events":[...]}`` and ``{"v":3,"frame":...}`` lines at any time.
 The agent side uses :class:`LineBuffer`, :func:`parse_request`, :class:`EventBatch` and
-:func:`encode`; the lab side uses :class:`AgentClient` and :func:`events_from_batch`.
+:func:`encode`; the lab side uses :class:`AgentClient` and :func:`events_from_line`.
 A request is checked against :data:`OPS` (op known, every argument of the right JSON
 type) before the agent sees it.
 
 Events cross as the event codec writes them (:mod:`tcplab.lab.codec`): each one the
 object it is in ``events.jsonl``, so a Mininet host's events are the simulated host's,
-and the lab reads them back with the same checks as a recording.  A segment's record
+and the lab reads them back with the same checks as a recording, a whole line at once
+against a schema (:mod:`tcplab.lab.codec_lines`).  A segment's record
 holds its payload's length and first bytes only, the rest comes back as zeros (all the
 lab does with a segment's payload is show its length and preview); the bytes reach the
 lab once, in the ``data`` a delivery's record carries on this channel
@@ -47,6 +48,8 @@ from typing import Any, NamedTuple
 import msgspec
 
 from tcplab.lab import codec
+from tcplab.lab.codec_lines import from_line as events_from_line
+from tcplab.lab.codec_lines import from_records as events_from_records
 from tcplab.lab.events import LabEvent
 from tcplab.stack.events import Delivered
 from tcplab.stack.sockets import SocketInfo
@@ -54,7 +57,8 @@ from tcplab.stack.sockets import SocketInfo
 __all__ = [
     "FRAME_DIRS", "HELLO", "MAX_LINE", "OPS", "VERSION", "AgentClient", "AgentError",
     "AgentGone", "CapturedFrame", "EventBatch", "LineBuffer", "ProtocolError", "Request",
-    "RequestError", "b64", "decode_line", "encode", "events_from_batch", "frame_from_wire",
+    "RequestError", "b64", "decode_line", "encode", "events_from_line", "events_from_records",
+    "frame_from_wire",
     "frame_to_wire", "parse_request", "reply_error", "reply_ok", "socket_from_wire",
     "socket_to_wire", "unb64", "unlink_socket",
 ]
@@ -62,6 +66,7 @@ __all__ = [
 
 VERSION = 3
 
+_EVENTS_LINE = b'{"v":%d,"events":[' % VERSION   # how EventBatch.line begins
 MAX_LINE = 16 << 20
 HELLO = "tcplab-agent"
 
@@ -284,22 +289,6 @@ class EventBatch:
         return line
 
 
-def events_from_batch(records: Any, host: str) -> tuple[list[LabEvent], list[str]]:
-    """The events of an ``events`` line's records, as on ``host``; and a one-line
-    reason for each record that was not one."""
-    if type(records) is not list:
-        return [], ["events must be a list of records"]
-    events: list[LabEvent] = []
-    errors: list[str] = []
-    from_record = codec.from_record
-    for index, rec in enumerate(records):
-        try:
-            events.append(from_record(rec, host))
-        except codec.CodecError as exc:
-            errors.append(f"event record {index}: {exc}")
-    return events, errors
-
-
 class CapturedFrame(NamedTuple):
     ifname: str
     dir: str        # one of FRAME_DIRS
@@ -423,7 +412,8 @@ class AgentClient:
             self._read(left)
 
     def drain(self) -> list[dict[str, Any]]:
-        """Pushed messages (``{"v":3,"events":[...]}`` or ``"frame"``) received so far,
+        """Pushed messages (``{"events_line": bytes}``, or ``{"v":3,"frame":...}`` and any
+        other pushed object as parsed) received so far,
         reading what the socket has without waiting."""
         try:
             for _ in range(64):  # bounded: a busy agent must not keep us here forever
@@ -455,8 +445,12 @@ class AgentClient:
         return True
 
     def _take(self, line: bytes | None) -> dict[str, Any] | None:
-        """A reply is returned; a pushed message is kept for drain()."""
+        """A reply is returned; a pushed message is kept for drain().  An agent's events
+        line stays bytes (``{"events_line": line}``), read by :func:`events_from_line`."""
         if line is None:
+            return None
+        if line.startswith(_EVENTS_LINE):
+            self._pushed.append({"events_line": line})
             return None
         try:
             msg = decode_line(line)
