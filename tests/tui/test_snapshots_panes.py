@@ -153,3 +153,16 @@ def test_time_sequence_zoomed(snap_compare: Compare) -> None:
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=WIDE, run_before=before)
+
+
+def test_diagram_without_colour(snap_compare: Compare, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NO_COLOR: the current state's double box, the last move's heavy line and the
+    reversed names still say where the connection is."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app()
+
+    async def before(pilot: Pilot[int]) -> None:
+        run(app, *OPEN, "close c1", "wait 5ms")
+        await show(pilot, "h1", 1, "tab-diagram")
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=before)
