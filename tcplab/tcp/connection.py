@@ -136,6 +136,10 @@ class Connection(Arrival):
         it is kept.  With timestamps, TSval's low bits carry the peer's window scale and
         SACK (:func:`tcplab.tcp.isn.cookie_tsval`), as Linux does."""
         assert self.remote is not None
+        if seg.timestamps() is None or not self.config.timestamps:
+            # no TSval to carry window scale and SACK back: offer neither, or the two
+            # ends would disagree about them (Linux clears the options the same way)
+            seg = replace(seg, options=tuple(o for o in seg.options if isinstance(o, Mss)))
         self._setup((self.remote[0], seg.src_port), now)
         self._reset_send_space(cookie)
         self.irs = seg.seq

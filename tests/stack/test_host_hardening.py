@@ -207,3 +207,24 @@ def test_a_burst_of_segments_is_all_processed_before_one_ack(burst: bool) -> Non
         assert [a.ack for a in acks] == [end]
     else:  # answered as they come: an ACK before all four were in
         assert len(acks) >= 2 and acks[0].ack != end
+
+
+def test_without_timestamps_a_cookie_connection_offers_no_window_scale_or_sack() -> None:
+    # the TSval carries them back; without timestamps the SYN,ACK must not offer them,
+    # or the client would scale windows the server does not
+    net = Net()
+    lsid = net.h2.listen(80, now=0.0, backlog=1)
+    _spoofed_syn(net.h2, random.Random(2), 0.0)  # the one place in the SYN queue
+    c = net.h1.connect(IP2, 80, 0.0, tcp={"timestamps": False})
+    net.run(0.5)
+    assert net.h2.cookies["taken"] == 1
+    ours = net.h1.socket(c)
+    [child] = [s for s in net.h2.sockets()
+               if s.listener == lsid and s.remote == ours.local]
+    for st in (ours.status, child.status):
+        assert (st.snd_wscale, st.rcv_wscale, st.sack, st.timestamps) == (0, 0, False, False)
+    data = bytes(range(256)) * 800
+    net.h1.send(c, data, net.now)
+    net.run(net.now + 5.0)
+    got = b"".join(e.data for e in net.of(Delivered, "h2") if e.sid == child.id)
+    assert got == data
