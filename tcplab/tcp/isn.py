@@ -46,7 +46,9 @@ _NO_WSCALE = 0xF
 
 def _cookie_hash(secret: bytes, local: tuple[str, int], remote: tuple[str, int],
                  peer_isn: int, period: int) -> int:
-    label = b"cookie" + peer_isn.to_bytes(4, "big") + (period & 31).to_bytes(1, "big")
+    # the whole period number, not only the 5 bits the cookie shows: a cookie 32 periods
+    # old must not pass for a fresh one
+    label = b"cookie" + peer_isn.to_bytes(4, "big") + period.to_bytes(8, "big", signed=True)
     return _keyed(secret, label, local, remote) & 0xFFFFFF
 
 

@@ -181,6 +181,7 @@ def test_a_cookie_carries_the_mss_and_checks_only_for_its_segment_and_time() -> 
     assert check_cookie(key, local, remote, 1234, cookie, 100.0) == 1460
     assert check_cookie(key, local, remote, 1234, cookie, 100.0 + 2 * 64) == 1460
     assert check_cookie(key, local, remote, 1234, cookie, 100.0 + 3 * 64) is None  # too old
+    assert check_cookie(key, local, remote, 1234, cookie, 100.0 + 32 * 64) is None  # wrapped
     assert check_cookie(key, local, remote, 1235, cookie, 100.0) is None   # another SYN
     assert check_cookie(key, local, ("10.0.0.1", 40001), 1234, cookie, 100.0) is None
     assert check_cookie(b"x" * 16, local, remote, 1234, cookie, 100.0) is None
