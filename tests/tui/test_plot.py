@@ -14,7 +14,10 @@ from tcplab.lab.lab import Lab
 from tcplab.lab.topology import load_topology
 from tcplab.tui.app import TcplabApp
 from tcplab.tui.history import SegRecord
+from tcplab.tui.widgets.colors import LIGHT_ROLES, use_palette
+from tcplab.tui.widgets.ladder import ladder_lines
 from tcplab.tui.widgets.plot import (
+    SERIES_LIGHT,
     SERIES_STYLE,
     PlotView,
     cwnd_span,
@@ -35,7 +38,7 @@ def test_time_sequence_has_ticks_in_seconds_a_byte_axis_and_a_legend() -> None:
     rows = lines(text)
     assert rows[0].strip() == "seq (bytes)"
     assert ticks(rows)[-1] == "s" and all(float(t) >= 0 for t in ticks(rows)[:-1])
-    assert list(legend(text)) == ["data", "rtx", "drop", "ack", "window", "sack"]
+    assert list(legend(text)) == ["data", "rtx", "drop", "ack", "rcv window", "sack"]
     assert all(SERIES_STYLE[name] == style for name, style in legend(text).items())
 
 
@@ -148,3 +151,20 @@ def test_ticks_stay_distinct_when_zoomed_far_in() -> None:
     labels = ticks(lines(render_time_sequence(sent, [], 70, 10, window=(1.0001, 1.0002))))
     assert labels[-1] == "s" and len(set(labels[:-1])) == len(labels) - 1
     assert labels[0] == "1.000100" and labels[-2] == "1.000200"
+
+
+def test_light_theme_colours() -> None:
+    """On a light theme the plots and the ladder draw in dark shades (white data dots
+    and yellow SYNs would vanish on white)."""
+    recs, samples = records_and_samples()
+    use_palette(False)
+    try:
+        text = render_time_sequence(recs, samples, 60, 16)
+        assert legend(text) == {name: SERIES_LIGHT[name] for name in legend(text)}
+        assert SERIES_LIGHT["data"] in dot_styles(text)
+        ack = SegRecord(0.5, False, ".", 1, 101, 1000, 0)
+        line = ladder_lines([ack])[0]
+        assert any(str(span.style) == LIGHT_ROLES["ok"] for span in line.spans)
+    finally:
+        use_palette(True)
+    assert legend(render_time_sequence(recs, samples, 60, 16))["data"] == SERIES_STYLE["data"]

@@ -27,8 +27,10 @@ from tcplab.lab.session import RunInputs
 from tcplab.lab.snapshot import PATH_LENGTH, Key, Snapshot
 from tcplab.lab.timeline import RecordingError, Timeline
 from tcplab.lab.topology import load_topology
+from tcplab.tcp.states import State
 from tcplab.tui import history
 from tcplab.tui.history import Marker, SegRecord
+from tcplab.tui.widgets.colors import STATE_COLORS, role
 from tcplab.tui.widgets.ladder import (
     SEGMENT_FILTERS,
     keep,
@@ -223,8 +225,8 @@ def test_ladder_of_a_lost_fin_marks_only_the_resent_fin_as_retransmission(lost_f
     assert len(drawn) == 2
     assert "rtx" not in drawn[0].plain
     assert "✕ filter" in drawn[0].plain and "F. 1:1(0)" in drawn[0].plain
-    assert styles_of(drawn[0], "✕") == ["bold red"]
-    assert styles_of(drawn[0], "F. 1:1(0)") == ["red"]
+    assert styles_of(drawn[0], "✕") == [role("error", "bold")]
+    assert styles_of(drawn[0], "F. 1:1(0)") == [role("error")]
     assert " F. 1:1(0) ack 1 win 2048 rtx " in drawn[1].plain
     assert drawn[1].plain.split("│")[1].endswith("▶")
     # a SYN or FIN is retransmitted by sequence number too: nothing else is marked
@@ -244,7 +246,7 @@ def test_ladder_marks_drops_and_retransmissions_of_a_lossy_transfer(bulk: Run) -
     lost = [r for r in records if r.dropped]
     assert lost and {r.dropped for r in lost} == {"link loss"}
     drawn = draw(resent[:1] + lost[:1])
-    assert styles_of(drawn[0], resent[0].label) == ["dark_orange"]
+    assert styles_of(drawn[0], resent[0].label) == [STATE_COLORS[State.CLOSE_WAIT]]
     assert lost[0].label.split(" ack")[0] in drawn[1].plain and "✕" in drawn[1].plain
 
 
@@ -259,7 +261,7 @@ def test_ladder_shows_a_segment_of_the_peer_dropped_by_the_network_as_inbound() 
     lane = line.plain.split("│")[1]
     assert line.plain.startswith("       …") and "filter" in lane and "F. 1:1(0)" in lane
     assert lane.index("✕") > len(lane) // 2
-    assert styles_of(line, "✕") == ["bold red"]
+    assert styles_of(line, "✕") == [role("error", "bold")]
     # the peer sent it: its ladder marks the segment it sent, it does not add one
     theirs = [r for r in segments(run.ladder("c1'")) if "F" in r.flags]
     assert [(r.outbound, r.dropped, r.retransmission) for r in theirs] == [
@@ -323,7 +325,7 @@ def test_ladder_without_a_connection_or_before_its_first_segment() -> None:
 def test_canvas_dots_land_in_the_right_braille_cells() -> None:
     canvas = Canvas(4, 2)
     canvas.dot(0.0, 0.0, "data")    # bottom-left: dot 7 of the bottom-left cell
-    canvas.dot(1.0, 1.0, "window")  # top-right: dot 4 of the top-right cell
+    canvas.dot(1.0, 1.0, "rcv window")  # top-right: dot 4 of the top-right cell
     rows = lines(canvas.render())
     assert rows[1][0] == chr(0x2800 + 0x40)
     assert rows[0][3] == chr(0x2800 + 0x08)
@@ -337,7 +339,7 @@ def test_canvas_cell_takes_the_colour_of_its_most_important_dot() -> None:
     canvas.dot(1.0, 0.0, "data")
     canvas.dot(1.0, 0.0, "rtx")
     canvas.dot(1.0, 1.0, "ack")
-    canvas.dot(1.0, 1.0, "window")  # the window line does not hide the ACK line
+    canvas.dot(1.0, 1.0, "rcv window")  # the window line does not hide the ACK line
     styles = [str(s.style) for s in canvas.render().spans]
     assert styles.count("bold red") == 1 and styles.count("dark_orange") == 1
     assert styles.count("green") == 1 and "blue" not in styles
@@ -373,7 +375,7 @@ def test_plots_have_axes_with_units_and_a_legend() -> None:
     for text, unit, top, times, names in (
             (render_time_sequence(recs, samples, 60, 16), "seq (bytes)", "1.5k",
              ("0.100", "0.387", "0.675", "0.962", "1.250"),
-             ["data", "rtx", "drop", "ack", "window", "sack"]),
+             ["data", "rtx", "drop", "ack", "rcv window", "sack"]),
             (render_cwnd(growing, 60, 16), "bytes", "12k",
              ("0.000", "0.275", "0.550", "0.825", "1.100"),
              ["cwnd", "ssthresh", "flight", "peer wnd"])):

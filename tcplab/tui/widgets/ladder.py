@@ -29,8 +29,10 @@ from textual.widgets import Static
 
 from tcplab.lab.snapshot import SocketRow
 from tcplab.lab.timeline import Timeline
+from tcplab.tcp.states import State
 from tcplab.tui import history
 from tcplab.tui.history import Flight, Marker, SegRecord, flights, states_after
+from tcplab.tui.widgets.colors import ROLE, STATE_COLORS, role
 from tcplab.tui.widgets.history_log import HistoryLog
 from tcplab.tui.widgets.runs import put
 
@@ -42,17 +44,25 @@ TAIL = 200          # lines at the end that may change (segments in flight) in p
 
 
 def _flag_style(rec: SegRecord) -> str:
+    """The label's colour, from the palette of the theme in use (dark or light)."""
     if rec.dropped:
-        return "red"
+        return role("error")
     if "R" in rec.flags:
-        return "bold red"
+        return role("error", "bold")
     if "S" in rec.flags:
-        return "yellow"
+        return STATE_COLORS[State.SYN_SENT]
     if "F" in rec.flags:
-        return "magenta"
+        return STATE_COLORS[State.FIN_WAIT_1]
     if rec.retransmission:
-        return "dark_orange"
-    return "green" if not rec.length else ""
+        return STATE_COLORS[State.CLOSE_WAIT]
+    return role("ok") if not rec.length else ""
+
+
+def _state_style(name: str) -> str:
+    try:
+        return f"bold {STATE_COLORS[State(name)]}"
+    except ValueError:
+        return "bold"
 
 
 def keep(rec: SegRecord | Marker, which: str) -> bool:
@@ -98,7 +108,7 @@ def _arrow(f: Flight, width: int, left_host: str) -> Text:
     rec = f.rec
     right = rec.outbound
     style = _flag_style(rec)
-    line_style = "bold red" if rec.dropped else "dim"
+    line_style = role("error", "bold") if rec.dropped else "dim"
     text = Text()
     if rec.dropped:
         # where it was lost, from the sender: its first hop, or a later one
@@ -142,11 +152,12 @@ def _arrow(f: Flight, width: int, left_host: str) -> Text:
         if right:
             for piece, s in pieces:
                 put(text, piece, style=s)
-            put(text, "✕", style="bold red")
-            put(text, note.ljust(outside), style="bold red")
+            put(text, "✕", style=role("error", "bold"))
+            put(text, note.ljust(outside), style=role("error", "bold"))
         else:
-            put(text, note.rjust(outside)[-outside:] if outside else "", style="bold red")
-            put(text, "✕", style="bold red")
+            put(text, note.rjust(outside)[-outside:] if outside else "",
+                style=role("error", "bold"))
+            put(text, "✕", style=role("error", "bold"))
             for piece, s in pieces:
                 put(text, piece, style=s)
         return text
@@ -208,7 +219,7 @@ def ladder_rows(own: list[SegRecord | Marker], peer: list[SegRecord | Marker],
             t_left, t_right = None, rec.t  # the peer sent it; it never reached us
         key = (t_left, t_right, rec.outbound, rec.flags, rec.seq, rec.ack, rec.window,
                rec.length, rec.dropped, rec.link, rec.retransmission, rec.held, ls, rs,
-               width, left_host)
+               width, left_host, ROLE["ok"])  # the palette: a theme switch redraws
         if cache is not None:
             made = cache.get(key)
             if made is not None:
@@ -218,12 +229,12 @@ def ladder_rows(own: list[SegRecord | Marker], peer: list[SegRecord | Marker],
         put(line, _time(t_left), style="dim")
         put(line, " ")
         if states:
-            put(line, f"{ls[:state_w]:<{state_w}} ", style="bold cyan" if ls else "")
+            put(line, f"{ls[:state_w]:<{state_w}} ", style=_state_style(ls) if ls else "")
         put(line, "│", style="bold")
         line.append_text(_arrow(f, arrow_w, left_host))
         put(line, "│", style="bold")
         if states:
-            put(line, f" {rs[:state_w]:<{state_w}}", style="bold cyan" if rs else "")
+            put(line, f" {rs[:state_w]:<{state_w}}", style=_state_style(rs) if rs else "")
         put(line, " ")
         put(line, _time(t_right), style="dim")
         lines.append(line)

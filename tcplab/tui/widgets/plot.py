@@ -25,15 +25,25 @@ from tcplab.lab.snapshot import SocketRow
 from tcplab.lab.timeline import Timeline
 from tcplab.tui import history
 from tcplab.tui.history import SegRecord
+from tcplab.tui.widgets.colors import DARK_ROLES, ROLE
 from tcplab.tui.widgets.panel import Panel
 from tcplab.tui.widgets.runs import put
 
 _DOTS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
 # importance order: later wins a shared cell
-SERIES_STYLE = {"window": "blue", "peer wnd": "blue", "ack": "green", "sack": "cyan",
+SERIES_STYLE = {"rcv window": "blue", "peer wnd": "blue", "ack": "green", "sack": "cyan",
                 "data": "white", "rtx": "dark_orange", "drop": "bold red", "flight": "magenta",
                 "ssthresh": "cyan", "cwnd": "yellow"}
+# the same on Textual's light backgrounds: dark shades
+SERIES_LIGHT = {"rcv window": "#2020c0", "peer wnd": "#2020c0", "ack": "#105008",
+                "sack": "#006080", "data": "#303030", "rtx": "#9a4400", "drop": "bold #a00000",
+                "flight": "#800080", "ssthresh": "#006080", "cwnd": "#7a4a00"}
 _RANK = {name: i for i, name in enumerate(SERIES_STYLE)}
+
+
+def series_styles() -> dict[str, str]:
+    """The series' colours for the theme in use (:func:`colors.use_palette`)."""
+    return SERIES_STYLE if ROLE["ok"] == DARK_ROLES["ok"] else SERIES_LIGHT
 
 
 class Canvas:
@@ -57,10 +67,11 @@ class Canvas:
 
     def render(self) -> Text:
         text = Text()
+        styles = series_styles()
         for row_bits, row_style in zip(self.bits, self.style, strict=True):
             for bits, series in zip(row_bits, row_style, strict=True):
                 put(text, chr(0x2800 + bits) if bits else " ",
-                            style=SERIES_STYLE.get(series, ""))
+                            style=styles.get(series, ""))
             put(text, "\n")
         return text
 
@@ -69,7 +80,7 @@ def _legend(names: list[str]) -> Text:
     text = Text()
     for name in names:
         put(text, "  ")
-        put(text, "■", style=SERIES_STYLE[name])  # the square right before its word
+        put(text, "■", style=series_styles()[name])  # the square right before its word
         put(text, f" {name}")
     return text
 
@@ -159,7 +170,7 @@ def render_time_sequence(records: list[SegRecord],
     lo = max(bisect_right(times, t0) - 1, 0)
     for _t, _c, _s, _f, wnd, una in samples[lo: bisect_right(times, t1)]:
         if una:  # the lines' range: what the ACK and window reach in the window
-            shown += [(t0, una, "ack"), (t0, una + wnd, "window")]
+            shown += [(t0, una, "ack"), (t0, una + wnd, "rcv window")]
     bars = [b for b in bars if t0 <= b[0] <= t1]
     ys = [p[1] for p in shown] + [y for _, a, b in bars for y in (a, b)]
     y1 = max(max(ys, default=1), 1)
@@ -169,10 +180,10 @@ def render_time_sequence(records: list[SegRecord],
     dy = (y1 - y0) or 1.0
     acked = [float(s[5]) if s[5] else float("nan") for s in samples]
     _steps(canvas, times, [a + s[4] for a, s in zip(acked, samples, strict=True)], t0, t1,
-           y0, y1, "window")
+           y0, y1, "rcv window")
     _steps(canvas, times, acked, t0, t1, y0, y1, "ack")
     for t, y, series in shown:
-        if series not in ("ack", "window"):
+        if series not in ("ack", "rcv window"):
             canvas.dot((t - t0) / dt, (y - y0) / dy, series)
     rows = canvas.h * 4
     for t, a, b in bars:
@@ -181,7 +192,7 @@ def render_time_sequence(records: list[SegRecord],
             level = a + (b - a) * k / steps
             canvas.dot((t - t0) / dt, (level - y0) / dy, "sack")
     text = _framed(canvas, y1, "seq (bytes)", t0, t1, y0)
-    text.append_text(_legend(["data", "rtx", "drop", "ack", "window", "sack"]))
+    text.append_text(_legend(["data", "rtx", "drop", "ack", "rcv window", "sack"]))
     return text
 
 
@@ -292,7 +303,7 @@ class PlotView(Panel):
         events, unless nothing it shows changed since the last time."""
         self._args = (kind, timeline, row, n, width, height)
         key = (kind, row.key if row else None, row.listener if row else None, n,
-               timeline.rewinds, width, height, self.window)
+               timeline.rewinds, width, height, self.window, ROLE["ok"])
         if key == self._drawn:
             return
         self._drawn = key
