@@ -51,3 +51,23 @@ def test_urgent_data_reaches_the_wire_and_the_peer_application() -> None:
     got = b"".join(e.data for e in events if isinstance(e, H.Delivered) and e.host == "h2")
     assert got == b"abc!"
     lab.stop()
+
+
+def test_send_urgent_is_refused_clearly_where_the_host_cannot_take_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a Mininet agent's host is reached through a protocol without an urgent flag
+    backend = SimBackend(1, virtual=True)
+    lab = Lab(load_topology("pair"), backend)
+    lab.start()
+    for line in ("listen h2:80", "connect h1:5000 h2:80 as c1", "wait 0.5"):
+        assert lab.execute(line).ok
+
+    class Remote:
+        def write(self, sid: int, data: bytes, now: float) -> None:
+            raise AssertionError("not to be called")
+
+    monkeypatch.setattr(backend, "app", lambda host: Remote())
+    result = lab.execute('send c1 --urgent "x"')
+    assert not result.ok
+    assert result.message.endswith("send --urgent: h1 takes urgent data only on the "
+                                   "simulated network")
