@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 from tcplab.lab import commands as C
 from tcplab.lab import units
-from tcplab.lab.app import HostApp
 from tcplab.lab.backend import Backend, FilterSpec, LinkState
 from tcplab.lab.breakpoints import Breakpoints, Hit
 from tcplab.lab.clockrun import ClockRun, Hint
@@ -68,6 +67,12 @@ class _Named:
     local: tuple[str, int]
     remote: tuple[str, int]
     peer: tuple[str, int] | None = None  # the accepted side, once found (host, socket)
+
+
+def _no_isn(info: SocketInfo) -> bool:
+    """A kernel host's socket: Linux does not report its ISS and IRS (both 0), so only
+    the four-tuple tells its connection."""
+    return info.status.iss == 0 and info.status.irs == 0
 
 
 class Lab:
@@ -438,7 +443,8 @@ class Lab:
         ours = self.socket(named.host, named.sid)
         for info in self.backend.app(peer).sockets():
             if info.local == named.remote and info.remote == named.local and (
-                    ours is None or info.status.irs == ours.status.iss):
+                    ours is None or info.status.irs == ours.status.iss
+                    or _no_isn(ours) or _no_isn(info)):
                 return info.id
         return None
 
@@ -510,12 +516,7 @@ class Lab:
             except OSError as exc:
                 raise LabError(f"cannot read {cmd.path}: {exc.strerror}") from None
         elif cmd.urgent:
-            def write_urgent(app: Any) -> None:
-                if not isinstance(app, HostApp):  # the Mininet agents' protocol has no flag
-                    raise LabError(f"send --urgent: {host} takes urgent data only on the "
-                                   f"simulated network")
-                app.write(sid, cmd.data, now, urgent=True)
-            self._call(host, write_urgent)
+            self._call(host, lambda app: app.write(sid, cmd.data, now, urgent=True))
             return f"sending {len(cmd.data)} urgent bytes on {cmd.conn}"
         else:
             data = cmd.data

@@ -22,7 +22,8 @@ host's calls fail with one line, while the other hosts go on.  :meth:`restart` (
 ``restart HOST`` command) starts a fresh agent in the same namespace -- same interface
 and address, the link settings its agent carried and its ``tcp`` defaults sent again,
 but none of the old sockets -- and publishes ``HostStatus(up=True, "restarted")``.
-A kernel host has no agent; calls on it say how to run programs there instead.
+A kernel host runs Linux's TCP; its agent (:mod:`.linux.agent`) carries out the same
+calls with real sockets and reports what the kernel does, over the same channel.
 
 Teardown: :meth:`stop` quits the agents, kills what is left in the hosts' namespaces,
 stops Mininet, deletes the nft table and the runtime directory.  It runs on a normal
@@ -73,6 +74,7 @@ from tcplab.stack.sockets import HostError
 from tcplab.tcp.config import Config
 
 AGENT_MODULE = "tcplab.backends.mininet.agent"
+KERNEL_AGENT_MODULE = "tcplab.backends.mininet.linux.agent"
 HELLO_TIMEOUT = 20.0   # seconds for every agent to answer; 20 Python starts on 2 cores
 REPO_ROOT = str(Path(__file__).resolve().parents[3])
 
@@ -102,6 +104,8 @@ class MininetBackend:
         self.topo: TopologySpec | None = None
         self.network: N.Network | None = None
         self.agents: dict[str, AgentProc] = {}
+        self.kernel_agents: dict[str, AgentProc] = {}  # kernel host -> its agent
+        self._kernel_iface: dict[str, str] = {}         # kernel host -> its interface
         self.kernel_pids: dict[str, int] = {}
         self.impair: I.Impairments | None = None
         self.state: C.LabState | None = None
@@ -168,6 +172,8 @@ class MininetBackend:
             self.state.namespaces.append(C.NsRecord(spec.name, C.netns_inode(pid) or 0, ifaces))
             if spec.kernel:
                 self.kernel_pids[spec.name] = pid
+                if ifaces:
+                    self._kernel_iface[spec.name] = ifaces[0]
             elif ifaces:
                 self._iface_of[spec.name] = ifaces[0]
         for ln in topo.links:
@@ -183,6 +189,7 @@ class MininetBackend:
         except N.NetError as exc:
             raise MininetError(str(exc)) from None
         self._start_agents([h.name for h in stack if h.name in self._iface_of], rundir)
+        self._start_kernel_agents(rundir)
         netem = why_no_netem is None
         self.mechanism = ("netem on each link's sending interface" if netem else
                           f"agents' egress/ingress queues ({why_no_netem}); between switches "
@@ -207,19 +214,31 @@ class MininetBackend:
         if self.capture.wanted:
             self._capture(True)
 
-    def _spawn(self, host: str, rundir: Path) -> AgentProc:
+    def _start_kernel_agents(self, rundir: Path) -> None:
+        """An agent in each kernel host with a link: Linux's sockets, driven and watched."""
+        if not self._kernel_iface:
+            return
+        assert self.state is not None
+        for host in self._kernel_iface:
+            self.kernel_agents[host] = self._spawn(host, rundir, kernel=True)
+        self.state.save()
+        self._wait_hellos(list(self.kernel_agents.values()))
+
+    def _spawn(self, host: str, rundir: Path, kernel: bool = False) -> AgentProc:
         """Start ``host``'s agent (recorded in the state, not yet saved)."""
         assert self.network is not None and self.state is not None and self.topo is not None
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO_ROOT, env.get("PYTHONPATH"))
                                             if p)
         spec = self.topo.host(host)
-        ifname = self._iface_of[host]
+        ifaces = self._kernel_iface if kernel else self._iface_of
+        module = KERNEL_AGENT_MODULE if kernel else AGENT_MODULE
+        ifname = ifaces[host]
         sock = str(rundir / f"{host}.sock")
         log = rundir / f"{host}.log"
         generation = self._generation[host] = self._generation.get(host, -1) + 1
-        seed = self.seed * 1000 + list(self._iface_of).index(host) + 100_000 * generation
-        argv = [sys.executable, "-m", AGENT_MODULE, "--name", host, "--control", sock,
+        seed = self.seed * 1000 + list(ifaces).index(host) + 100_000 * generation
+        argv = [sys.executable, "-m", module, "--name", host, "--control", sock,
                 "--epoch", repr(self.epoch), "--seed", str(seed),
                 "--iface", f"{ifname},{self.network.mac(host, ifname)},"
                            f"{spec.ip}/{spec.prefix_len}"]
@@ -233,7 +252,7 @@ class MininetBackend:
                                                  env=env, cwd=REPO_ROOT)
         what = f"agent {host}"
         self.state.processes = [p for p in self.state.processes if p.what != what]
-        self.state.processes.append(C.ProcRecord.of(what, proc.pid, AGENT_MODULE))
+        self.state.processes.append(C.ProcRecord.of(what, proc.pid, module))
         return AgentProc(host, ifname, proc, sock, log)
 
     def _wait_hellos(self, waiting: list[AgentProc]) -> None:
@@ -289,7 +308,8 @@ class MininetBackend:
 
     def _quit_agents(self, agents: list[AgentProc] | None = None) -> None:
         """Ask ``agents`` (default: all) to quit; kill what is left after a second."""
-        agents = list(self.agents.values()) if agents is None else agents
+        if agents is None:
+            agents = [*self.agents.values(), *self.kernel_agents.values()]
         for agent in agents:
             if agent.client is not None and not agent.client.closed:
                 with contextlib.suppress(AgentError):
@@ -311,7 +331,8 @@ class MininetBackend:
         old = self.agents.get(host)
         if old is None:
             if host in self.kernel_pids:
-                raise LabError(f"restart: {host} is a kernel host; it runs no agent")
+                raise LabError(f"restart: {host} is a kernel host: its agent drives Linux's "
+                               f"sockets and is not restarted")
             raise LabError(f"restart: {host} has no agent (it has no link)")
         assert self.state is not None and self.impair is not None
         self.catch_up()  # what the old agent said before it goes
@@ -374,7 +395,7 @@ class MininetBackend:
     def catch_up(self) -> None:
         """Publish every event the agents pushed so far, merged in time order."""
         batch: list[LabEvent] = []
-        for agent in self.agents.values():
+        for agent in [*self.agents.values(), *self.kernel_agents.values()]:
             batch.extend(self._drain(agent))
         self.capture.flush()
         batch.sort(key=lambda e: e.t)
@@ -395,6 +416,8 @@ class MininetBackend:
     def app(self, host: str) -> HostApi:
         if host in self.agents:
             return AgentApi(self.request, self.agents[host])
+        if host in self.kernel_agents:
+            return AgentApi(self.request, self.kernel_agents[host])
         if host in self.kernel_pids:
             return KernelApi(host, self.kernel_pids[host])
         raise HostError(E.ENOENT, f"{host} has no agent (it has no link)")

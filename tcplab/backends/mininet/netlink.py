@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from pyroute2 import IPRoute, NetNS, netns
+from pyroute2 import IPRoute, NetNS
 from pyroute2.netlink.exceptions import NetlinkError
 
 
 @contextmanager
 def route(ns: str | None = None) -> Iterator[Any]:
-    """An rtnetlink socket in the root namespace (None) or the one at path ``ns``."""
+    """An rtnetlink socket in the root namespace (None) or the one at path ``ns`` (for
+    which pyroute2 forks a helper: not in a process with signal handlers of its own)."""
     sock = IPRoute() if ns is None else NetNS(ns)
     try:
         yield sock
@@ -52,23 +56,34 @@ def delete_link(name: str, ns: str | None = None) -> bool:
 
 def netem_missing() -> str | None:
     """None when this kernel has netem, else why not (one line).  Found out on a veth pair
-    in a scratch namespace, so no lab interface is touched."""
-    name = f"tcplab-probe-{os.getpid()}"
+    in a scratch namespace (``unshare --net``, a child process: pyroute2 would fork the
+    lab itself to enter a new namespace), so no lab interface is touched."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (str(Path(__file__).resolve().parents[3]), os.environ.get("PYTHONPATH"))
+        if p))
     try:
-        ns = NetNS(name, flags=os.O_CREAT)
-    except (OSError, NetlinkError) as exc:
+        done = subprocess.run(["unshare", "--net", sys.executable, "-m", __name__],
+                              capture_output=True, text=True, timeout=30, check=False, env=env)
+    except (OSError, subprocess.TimeoutExpired) as exc:
         return f"cannot test for netem ({exc})"
-    try:
-        ns.link("add", ifname="tcplab0", kind="veth", peer="tcplab1")
-        ns.tc("add", "netem", ns.link_lookup(ifname="tcplab0")[0], delay=1000)
-    except NetlinkError as exc:
-        if exc.code == errno.ENOENT:  # "Specified qdisc kind is unknown"
-            return "this kernel has no netem"
-        return f"netem test failed: {exc}"
-    finally:
-        ns.close()
-        netns.remove(name)
-    return None
+    answer = done.stdout.strip()
+    if done.returncode == 0 and answer:
+        return None if answer == "ok" else answer
+    lines = done.stderr.strip().splitlines()
+    return f"cannot test for netem ({lines[-1] if lines else f'status {done.returncode}'})"
+
+
+def _probe() -> str:
+    """In a fresh namespace: "ok" when a netem qdisc can be added, else why not."""
+    with route() as ipr:
+        ipr.link("add", ifname="tcplab0", kind="veth", peer="tcplab1")
+        try:
+            ipr.tc("add", "netem", ipr.link_lookup(ifname="tcplab0")[0], delay=1000)
+        except NetlinkError as exc:
+            if exc.code == errno.ENOENT:  # "Specified qdisc kind is unknown"
+                return "this kernel has no netem"
+            return f"netem test failed: {exc}"
+    return "ok"
 
 
 def replace_netem(ns: str | None, ifname: str, params: dict[str, Any]) -> None:
@@ -89,3 +104,7 @@ def set_rate(ns: str | None, ifname: str, bits_per_s: int) -> None:
             ipr.tc("replace", "htb", index, 0x10000, default=0x10001)
         ipr.tc("replace-class", "htb", index, 0x10001, parent=0x10000,
                rate=f"{bits_per_s}bit", ceil=f"{bits_per_s}bit", burst=16 * 1514)
+
+
+if __name__ == "__main__":
+    print(_probe())

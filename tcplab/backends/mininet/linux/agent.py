@@ -40,6 +40,7 @@ from tcplab.lab.events import Notice
 from tcplab.lab.peek import tcp_of
 from tcplab.stack import events as H
 from tcplab.tcp.config import Config
+from tcplab.tcp.segment import SYN
 from tcplab.tcp.states import Trigger
 
 TICK = 0.01  # seconds: how often the sockets are read and written when nothing woke us
@@ -98,12 +99,14 @@ class KernelAgent(Agent):
             tcp = tcp_of(frame)
             if tcp is None:
                 continue
+            syn = bool(tcp.segment.flags & SYN)
             if direction == "out":
-                self._publish(H.SegmentSent(now, self.name, kernel.sid_of(tcp.src, tcp.dst),
+                self._publish(H.SegmentSent(now, self.name,
+                                            kernel.sid_of(tcp.src, tcp.dst, syn),
                                             tcp.src, tcp.dst, tcp.segment, sniffer.ifname))
             else:
                 self._publish(H.SegmentReceived(now, self.name,
-                                                kernel.sid_of(tcp.dst, tcp.src),
+                                                kernel.sid_of(tcp.dst, tcp.src, syn),
                                                 tcp.src, tcp.dst, tcp.segment, sniffer.ifname))
         self._after_host()
 

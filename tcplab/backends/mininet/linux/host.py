@@ -96,11 +96,12 @@ class KernelHost:
         self._closing: dict[int, float] = {}  # traced "-> CLOSED" the next dump decides
         self.app = KernelApp(new_sid=self._sid_for)
 
-    def sid_of(self, local: Address, remote: Address) -> int | None:
-        """The socket a segment between ``local`` and ``remote`` belongs to, if known."""
+    def sid_of(self, local: Address, remote: Address, syn: bool = False) -> int | None:
+        """The socket a segment between ``local`` and ``remote`` belongs to, if known.  A
+        SYN to (or SYN,ACK from) one of our listeners numbers its connection on sight."""
         sid = self._by_key.get((local, remote))
-        if sid is None:  # a listener's connection before it is numbered, or a SYN to it
-            sid = self._by_key.get((("0.0.0.0", local[1]), None))
+        if sid is None and syn:
+            sid = self._child(local, remote)
         return sid
 
     @property
