@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from tcplab.lab import commands as C
 from tcplab.lab import units
+from tcplab.lab.app import HostApp
 from tcplab.lab.backend import Backend, FilterSpec, LinkState
 from tcplab.lab.breakpoints import Breakpoints, Hit
 from tcplab.lab.clockrun import ClockRun, Hint
@@ -516,7 +517,12 @@ class Lab:
             except OSError as exc:
                 raise LabError(f"cannot read {cmd.path}: {exc.strerror}") from None
         elif cmd.urgent:
-            self._call(host, lambda app: app.write(sid, cmd.data, now, urgent=True))
+            def write_urgent(app: Any) -> None:
+                if not isinstance(app, HostApp):  # the Mininet agents' protocol has no flag
+                    raise LabError(f"send --urgent: {host} takes urgent data only on the "
+                                   f"simulated network")
+                app.write(sid, cmd.data, now, urgent=True)
+            self._call(host, write_urgent)
             return f"sending {len(cmd.data)} urgent bytes on {cmd.conn}"
         else:
             data = cmd.data
