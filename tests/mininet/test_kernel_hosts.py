@@ -1,0 +1,115 @@
+"""Kernel hosts driven by the command language (needs root and Mininet).
+
+h1 runs tcplab's stack, h2 runs Linux's TCP; the h2 link loses 5% each way (nft bridge
+rules: this kernel has no netem).  Every teardown order, both roles: the data arrives
+whole (sha256 on both ends), both ends' states are as expected, and Linux's states are
+events with the cause ``linux`` -- SYN-RECEIVED too, which lasts less than a poll.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_mininet_lab import Run, topology_file
+
+from tcplab.lab.events import Notice
+from tcplab.stack.events import SegmentReceived, SegmentSent, StateChanged
+from tcplab.tcp.states import State
+
+S = State
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    tag = f"{random.randrange(1 << 16):04x}"
+    path = topology_file(tmp_path_factory.mktemp("topo"), "mixed", f"""
+        sw = self.addSwitch("k{tag}")
+        self.addLink(self.addHost("h1"), sw)
+        self.addLink(self.addHost("h2", kernel=True), sw, loss=5)
+    """)
+    run = Run(path)
+    yield run
+    run.stop()
+
+
+def linux_moves(run: Run, host: str, sid: int) -> list[State]:
+    moves = [e for e in run.watch.events if isinstance(e, StateChanged)
+             and (e.host, e.sid) == (host, sid)]
+    assert all(e.cause == "linux" for e in moves)
+    return [moves[0].old, *(e.new for e in moves)] if moves else []
+
+
+# (who connects, who closes first): the four teardown orders of the issue in both roles
+CASES = [("h1", "client"), ("h1", "server"), ("h1", "both"), ("h1", "abort"),
+         ("h2", "client"), ("h2", "server"), ("h2", "both"), ("h2", "abort")]
+
+
+@pytest.mark.parametrize(("client", "first"), CASES)
+def test_tcplab_and_linux_in_either_role(mixed: Run, client: str, first: str,
+                                         tmp_path: Path) -> None:
+    server = "h2" if client == "h1" else "h1"
+    port = 7000 + CASES.index((client, first))
+    name = f"k{port}"
+    payload = random.Random(port).randbytes(60_000)
+    (tmp_path / "data").write_bytes(payload)
+    mixed.connect(name, port, src=client, dst=server)
+    mixed.ok(f"send {name} --file {tmp_path / 'data'}")
+    mixed.ok(f"send {name}' --file {tmp_path / 'data'}")
+    mixed.until(lambda: len(mixed.got(name)) == len(payload)
+                and len(mixed.got(name, True)) == len(payload), "the data both ways", 60)
+    digest = hashlib.sha256(payload).hexdigest()
+    assert hashlib.sha256(mixed.got(name)).hexdigest() == digest
+    assert hashlib.sha256(mixed.got(name, True)).hexdigest() == digest
+    if first == "abort":
+        mixed.ok(f"abort {name}")
+        mixed.until(lambda: mixed.state(name, True) is S.CLOSED, "the RST taken", 30)
+        assert S.ESTABLISHED in mixed.seen(name, True)
+        return
+    ends = {name: False, f"{name}'": True}  # a name -> is it the accepted side
+    if first == "both":
+        # a real simultaneous close: what h1 sends waits in its queue until h2 closed too,
+        # so each FIN reaches a side in FIN-WAIT-1 (both go through CLOSING)
+        stack_end = name if client == "h1" else f"{name}'"
+        mixed.ok("hold h1>h2 ANY")
+        mixed.ok(f"close {stack_end}")
+        mixed.ok(f"close {name if stack_end != name else name + chr(39)}")
+        mixed.until(lambda: S.FIN_WAIT_1 in mixed.seen(name, True)
+                    and S.FIN_WAIT_1 in mixed.seen(name), "both FINs sent", 30)
+        mixed.ok("release h1>h2")
+        for conn, accepted in ends.items():
+            mixed.until(lambda a=accepted: mixed.state(name, a) in (S.TIME_WAIT, S.CLOSED),
+                        f"{conn} done", 40)
+            assert S.CLOSING in mixed.seen(name, accepted), conn
+        return
+    closer = name if first == "client" else f"{name}'"
+    other = f"{name}'" if closer == name else name
+    mixed.ok(f"close {closer}")
+    mixed.until(lambda: mixed.state(name, ends[other]) is S.CLOSE_WAIT, "CLOSE-WAIT", 30)
+    mixed.ok(f"close {other}")
+    mixed.until(lambda: mixed.state(name, ends[closer]) is S.TIME_WAIT,
+                "TIME-WAIT at the side that closed first", 40)
+    mixed.until(lambda: mixed.state(name, ends[other]) is S.CLOSED, "the other closed", 40)
+    assert S.FIN_WAIT_2 in mixed.seen(name, ends[closer])
+    assert S.LAST_ACK in mixed.seen(name, ends[other])
+
+
+def test_a_kernel_hosts_sockets_and_segments_are_in_the_stream(mixed: Run) -> None:
+    mixed.connect("kk", 7100, src="h1", dst="h2")
+    host, sid = mixed.sid("kk", accepted=True)
+    assert host == "h2"
+    moves = linux_moves(mixed, "h2", sid)
+    # the tracepoint makes SYN-RECEIVED visible (a poll every 100 ms would miss it)
+    assert moves[:3] == [S.LISTEN, S.SYN_RECEIVED, S.ESTABLISHED]
+    rows = {(h, info.id): info for h, info in mixed.lab.sockets()}
+    assert rows[("h2", sid)].state is S.ESTABLISHED
+    segs = [e for e in mixed.watch.events if isinstance(e, SegmentSent | SegmentReceived)
+            and e.host == "h2" and e.sid == sid]
+    assert any(isinstance(e, SegmentSent) and e.segment.flags & 0x12 == 0x12 for e in segs)
+    notices = [e.text for e in mixed.watch.events if isinstance(e, Notice)]
+    assert any("h2 runs Linux's TCP; state changes from the sock:inet_sock_set_state "
+               "tracepoint (exact)" in n for n in notices)
+    mixed.ok("abort kk")
