@@ -54,6 +54,7 @@ from tcplab.lab.codec_segment import (
     CodecError,
     _light,
     flags_of,
+    head_text,
     light_payload,
     option_from_str,
     preview,
@@ -282,8 +283,9 @@ def _delivered_kind() -> _Kind:
 
     def to_record(ev: H.Delivered) -> Record:
         data = ev.data
+        head, text = head_text(data)
         return {"kind": kind, "t": ev.t, "host": ev.host, "sid": ev.sid, "len": len(data),
-                "hex": data[:PREVIEW_BYTES].hex(), "ascii": preview(data)}
+                "hex": head, "ascii": text}
 
     def from_record(raw: Record, host: str) -> Any:
         data = delivered_data(_get(raw, "len", kind), _get(raw, "hex", kind), raw.get("data"))

@@ -54,6 +54,21 @@ def preview(data: bytes) -> str:
     return text + ("…" if len(data) > PREVIEW_BYTES else "")
 
 
+_HEADS: dict[tuple[bytes, bool], tuple[str, str]] = {}   # (head, more?) -> (hex, ascii)
+
+
+def head_text(data: bytes) -> tuple[str, str]:
+    """A payload's preview as a record spells it: its first bytes in hex, and as
+    :func:`preview` shows them.  A bulk transfer's segments repeat a few heads: kept."""
+    key = (bytes(data[:PREVIEW_BYTES]), len(data) > PREVIEW_BYTES)
+    text = _HEADS.get(key)
+    if text is None:
+        if len(_HEADS) > 4096:
+            _HEADS.clear()
+        text = _HEADS[key] = (key[0].hex(), preview(data))
+    return text
+
+
 def _light(n: Any, head: Any, what: str, top: int) -> bytes:
     """The payload a record stands for: its first bytes, then zeros up to ``n``."""
     if type(n) is not int or not 0 <= n <= top or type(head) is not str:
@@ -95,12 +110,12 @@ def segment_record(seg: Segment) -> Record:
     flags = _FLAG_TEXT.get(seg.flags)
     if flags is None:
         flags = _FLAG_TEXT[seg.flags] = flags_str(seg.flags)  # at most 4096 values
+    head, text = head_text(payload)
     return {
         "src_port": seg.src_port, "dst_port": seg.dst_port, "seq": seg.seq, "ack": seg.ack,
         "flags": flags, "window": seg.window, "urgent": seg.urgent,
-        "options": _options_text(seg.options),
-        "len": len(payload), "hex": payload[:PREVIEW_BYTES].hex(),
-        "ascii": preview(payload)}
+        "options": _options_text(seg.options), "len": len(payload), "hex": head,
+        "ascii": text}
 
 
 def _flags(text: Any) -> int:
