@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -25,7 +26,7 @@ from tcplab.lab.timeline import Timeline
 from tcplab.tcp.states import MEANINGS, TABLE, State, Transition, Trigger
 from tcplab.tui.history import SegRecord, cause_of
 from tcplab.tui.widgets.colors import STATE_COLORS
-from tcplab.tui.widgets.diagram_layout import HEADS, HEAVY, LIGHT, Layout, label_of, layout
+from tcplab.tui.widgets.diagram_layout import HEADS, HEAVY, LIGHT, label_of, layout
 from tcplab.tui.widgets.panel import Panel
 from tcplab.tui.widgets.runs import put
 
@@ -232,8 +233,8 @@ class StateDiagram(Vertical):
     StateDiagram.-wide #diagram-foot { display: none; }
     """
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self._view = DiagramView()
         self._scrolled_to: State | None = None
         self._cause_for: object = None
@@ -245,10 +246,6 @@ class StateDiagram(Vertical):
                 yield Panel(id="diagram-body")
             yield Panel(id="diagram-side")
         yield Panel(id="diagram-foot")
-
-    @property
-    def layout_info(self) -> Layout:
-        return layout()
 
     def show(self, view: DiagramView) -> None:
         self._view = view
