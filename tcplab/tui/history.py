@@ -12,6 +12,12 @@ seek are drawn by the same code.
 Sequence numbers are made relative to each direction's ISN, taken from the
 connection's TCB samples (``iss``/``irs``), so they stay relative for the connection's
 whole life however many segments ago its SYN was.
+
+:func:`flights` pairs each segment of one end's ladder with the same segment in the
+other end's (by flags, numbers, length, window and SACK blocks, in order), which gives
+its send and arrival times: the ladder pane and ``export ladder`` both draw from it.
+:func:`cause_of` finds the segment behind a connection's last state change, for the
+state diagram.
 """
 
 from __future__ import annotations
