@@ -297,7 +297,8 @@ class Ladder(HistoryLog):
         lines = ladder_rows(own, other, width, which, row.host, self._line_cache_rows)
         if not lines:
             lines = [Text("(no segments yet)", style="dim")]
-        self.show((row.key, which, timeline.rewinds, width), lines)
+        # a theme switch (another palette) draws every line again, in its colours
+        self.show((row.key, which, timeline.rewinds, width, ROLE["ok"]), lines)
 
     def on_resize(self, event: events.Resize) -> None:
         # (RichLog's own on_resize runs too: Textual calls each class's handler)
