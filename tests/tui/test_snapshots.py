@@ -1,6 +1,8 @@
 """Snapshot tests of the dashboard (pytest-textual-snapshot): the main screen, the state
 diagram in CLOSING and in TIME-WAIT, the ladder after a lost FIN, the time-sequence graph
-of a lossy transfer, and the help screen.
+of a lossy transfer, and the help screen; at 200x50 and 100x30, the main screen during a
+bulk transfer (wide numbers, the columns that fit, the TCB tab), the stream and log tabs, the
+question shutdown asks, and the light theme.
 
 Deterministic by construction: virtual time (the clock moves only on ``wait``), a fixed
 seed (ISNs, ephemeral ports and link losses come from it) and a fixed terminal size.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, TabbedContent
 
@@ -45,7 +48,8 @@ async def show(pilot: Pilot[int], host: str, sid: int, tab: str) -> None:
     table.move_cursor(row=table.get_row_index(f"{host}/{sid}"))
     table.focus()
     app.query_one("#detail", TabbedContent).active = tab
-    app.dirty = True  # the app reads the cursor when it refreshes
+    await pilot.pause()
+    app.refresh_all()  # now, not at the next tick: the picture must not depend on timing
     await pilot.pause(0.3)
     assert app.selected == (host, sid)
 
@@ -58,7 +62,8 @@ def test_main_screen(snap_compare: Compare) -> None:
     app = make_app()
 
     async def before(pilot: Pilot[int]) -> None:
-        run(app, "listen h2:80", "listen h2:22", "link h1 s1 delay=5ms loss=1% dir=h1>s1",
+        await settled(
+            pilot, "listen h2:80", "listen h2:22", "link h1 s1 delay=5ms loss=1% dir=h1>s1",
             "connect h1 h2:80 as c1", "connect h1 h2:22 as ssh", "wait 0.5",
             'send c1 "GET / HTTP/1.0\\n\\n"', "wait 0.2", 'send c1\' "HTTP/1.0 200 OK"',
             "wait 2")
@@ -67,10 +72,11 @@ def test_main_screen(snap_compare: Compare) -> None:
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
 
 
-def _simultaneous_close(app: TcplabApp) -> None:
+async def _simultaneous_close(pilot: Pilot[int]) -> None:
     # the FINs are held so that they cross; the 50 ms link lets the ACKs of the FINs
     # still be on their way when both sides are in CLOSING (RFC 9293 §3.6, Figure 13)
-    run(app, "link h1 s1 delay=50ms", "listen h2:80", "connect h1 h2:80 as c1", "wait 0.5",
+    await settled(
+        pilot, "link h1 s1 delay=50ms", "listen h2:80", "connect h1 h2:80 as c1", "wait 0.5",
         "hold h1>h2 FIN", "hold h2>h1 FIN", "close c1", "close c1'", "wait 100ms",
         "release all", "wait 60ms")
 
@@ -79,7 +85,7 @@ def test_diagram_closing(snap_compare: Compare) -> None:
     app = make_app()
 
     async def before(pilot: Pilot[int]) -> None:
-        _simultaneous_close(app)
+        await _simultaneous_close(pilot)
         assert state_of(app, "h1", 1) is State.CLOSING
         await show(pilot, "h1", 1, "tab-diagram")
 
@@ -90,8 +96,8 @@ def test_diagram_time_wait(snap_compare: Compare) -> None:
     app = make_app()
 
     async def before(pilot: Pilot[int]) -> None:
-        _simultaneous_close(app)
-        run(app, "wait 100ms", "wait 2")
+        await _simultaneous_close(pilot)
+        await settled(pilot, "wait 100ms", "wait 2")
         assert state_of(app, "h2", 2) is State.TIME_WAIT
         await show(pilot, "h2", 2, "tab-diagram")
 
@@ -102,11 +108,11 @@ def test_ladder_lost_fin(snap_compare: Compare) -> None:
     app = make_app()
 
     async def before(pilot: Pilot[int]) -> None:
-        run(app, "link h1 s1 delay=10ms", "listen h2:80", "connect h1 h2:80 as c1",
+        await settled(pilot, "link h1 s1 delay=10ms", "listen h2:80", "connect h1 h2:80 as c1",
             "wait 200ms", 'send c1 "bye"', "wait 100ms", "drop h1>h2 FIN count=1", "close c1",
-            "wait 500ms")
+            "wait 30ms")  # before the FIN's first retransmission (a tail-loss probe)
         assert state_of(app, "h1", 1) is State.FIN_WAIT_1
-        run(app, "wait 2", "close c1'", "wait 200ms")
+        await settled(pilot, "wait 2", "close c1'", "wait 200ms")
         assert state_of(app, "h1", 1) is State.TIME_WAIT
         await show(pilot, "h1", 1, "tab-ladder")
 
@@ -117,8 +123,8 @@ def test_time_sequence_lossy_transfer(snap_compare: Compare) -> None:
     app = make_app()
 
     async def before(pilot: Pilot[int]) -> None:
-        run(app, "link h1 s1 loss=5% delay=10ms", "listen h2:80", "connect h1 h2:80 as c1",
-            "wait 0.5", "send c1 --bytes 200000", "wait 10")
+        await settled(pilot, "link h1 s1 loss=5% delay=10ms", "listen h2:80",
+                      "connect h1 h2:80 as c1", "wait 0.5", "send c1 --bytes 200000", "wait 10")
         assert app.lab.delivered[("h2", 2)] == 200000
         await show(pilot, "h1", 1, "tab-tsg")
 
@@ -127,3 +133,80 @@ def test_time_sequence_lossy_transfer(snap_compare: Compare) -> None:
 
 def test_help_screen(snap_compare: Compare) -> None:
     assert snap_compare(make_app(), press=["question_mark"], terminal_size=SIZE)
+
+
+SIZES = [pytest.param((200, 50), id="200x50"), pytest.param((100, 30), id="100x30")]
+
+
+async def settled(pilot: Pilot[int], *lines: str) -> None:
+    """Run lines one after the other: a long wait is driven in slices, so each line
+    waits for the one before it to end."""
+    app = pilot.app
+    assert isinstance(app, TcplabApp)
+    for line in lines:
+        run(app, line)
+        for _ in range(500):
+            if not app.waiting:
+                break
+            await pilot.pause(0.02)
+        assert not app.waiting, line
+
+
+async def _bulk(pilot: Pilot[int]) -> None:
+    await settled(pilot, "link h1 s1 delay=20ms loss=1.4% bw=1.5mbit queue=50",
+                  "listen h2:80", "connect h1 h2:80 as c1", "wait 0.5",
+                  "send c1 --bytes 262144", "wait 1.5")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_main_screen_during_a_transfer(snap_compare: Compare, size: tuple[int, int]) -> None:
+    app = make_app()
+
+    async def before(pilot: Pilot[int]) -> None:
+        await _bulk(pilot)
+        # the TCB tab: the whole TCB beside the table's columns (the diagram has its
+        # own snapshots, and scrolls to its current state)
+        await show(pilot, "h1", 1, "tab-tcb")
+
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("tab", ["tab-stream", "tab-log"])
+@pytest.mark.parametrize("size", SIZES)
+def test_tab(snap_compare: Compare, size: tuple[int, int], tab: str) -> None:
+    app = make_app()
+
+    async def before(pilot: Pilot[int]) -> None:
+        await _bulk(pilot)
+        await settled(pilot, 'send c1\' "thanks"', "wait 0.5")
+        await show(pilot, "h1", 1, tab)
+
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+def test_shutdown_asks_first(snap_compare: Compare) -> None:
+    app = make_app()
+
+    async def before(pilot: Pilot[int]) -> None:
+        await settled(pilot, "listen h2:80", "connect h1 h2:80 as c1", "wait 0.5")
+        await show(pilot, "h1", 1, "tab-diagram")
+        await pilot.press("w")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=before)
+
+
+def test_light_theme(snap_compare: Compare) -> None:
+    app = make_app()
+
+    async def before(pilot: Pilot[int]) -> None:
+        await settled(pilot, "listen h2:80", "connect h1 h2:80 as c1", "wait 0.5", "close c1",
+            "wait 0.2", "link h2 s1 down")
+        app.theme = "textual-light"
+        await show(pilot, "h1", 1, "tab-tcb")
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=before)
+
+
+def test_help_screen_at_100x30(snap_compare: Compare) -> None:
+    assert snap_compare(make_app(), press=["question_mark"], terminal_size=(100, 30))

@@ -46,8 +46,8 @@ class Confirm(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         text = Text()
-        text.append(self.question, style="bold")
-        text.append(f"  {self.letter} or Enter: yes · any other key: no")
+        text.append(f"{self.question}  ", style="bold")  # no run starts with a space
+        text.append(f"{self.letter} or Enter: yes · any other key: no")
         yield Static(text, id="confirm")
 
     def on_key(self, event: events.Key) -> None:

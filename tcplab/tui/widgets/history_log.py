@@ -71,6 +71,10 @@ class HistoryLog(RichLog):
     def _size_updated(self, size: Size, virtual_size: Size, container_size: Size,
                       layout: bool = True) -> bool:
         changed = super()._size_updated(size, virtual_size, container_size, layout)
+        if changed and self.following:
+            # the end moved after the lines were written (a tab shown, a resize): still
+            # at the newest line, whenever the layout settles
+            self.call_after_refresh(self.scroll_end, animate=False)
         if size.width and not self._size_known:
             # a tab shown while another pane scrolls gets no Resize from Textual (its
             # scroll-only refresh skips it), and RichLog draws nothing before one

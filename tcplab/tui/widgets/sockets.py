@@ -6,11 +6,12 @@ replay show the same table at the same instant.  Cells are compared with what is
 shown, so a redraw touches only what changed; a state change flashes for a second of
 run time.
 
-Widths follow the content: every column is as wide as its widest cell, so no value is
-ever cut.  A column widens the moment a longer value arrives (DataTable measures that
-cell alone); it narrows again when the table is rebuilt (new rows, a seek, a sort, a
-filter, a resize).  Rebuilding a thousand rows costs a visible pause, so a longer value
-rebuilds only when it changes which columns fit.
+Widths follow the content: every column is as wide as its widest cell now, so no value
+is ever cut and no column stays wide for a value gone (the picture at an instant does not
+depend on what was drawn before it).  A column widens the moment a longer value arrives
+(DataTable measures that cell alone) and narrows when its widest value goes (DataTable
+measures the column again).  Rebuilding a thousand rows costs a visible pause, so a
+change of width rebuilds only when it changes which columns fit.
 
 Any change to a DataTable's cells makes it draw every visible cell again, so a change to a
 row off the screen is kept here and handed to the DataTable when the row scrolls into
@@ -29,6 +30,7 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual import events
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from tcplab.lab.snapshot import Key, Snapshot, SocketRow
 from tcplab.tcp.states import State
@@ -38,6 +40,7 @@ FLASH_SECONDS = 1.0
 # timers beside the state: the TIME-WAIT countdown is what people watch
 COLUMNS = ("name", "host", "local", "remote", "state", "timers", "sendq", "recvq", "una/nxt",
            "rcv.nxt", "wnd", "cwnd", "ssthresh", "flight", "srtt/rto")
+LABELS = tuple(cell_len(c) for c in COLUMNS)
 # which columns stay when not all fit: the first ones that fit, shown in COLUMNS order
 PRIORITY = ("name", "state", "local", "remote", "timers", "host", "cwnd", "ssthresh",
             "flight", "sendq", "recvq", "una/nxt", "rcv.nxt", "wnd", "srtt/rto")
@@ -120,6 +123,7 @@ class SocketsTable(DataTable[Any]):
         self._keys: dict[str, Key] = {}
         self._live: set[Key] = set()     # rows with countdowns or a flash running
         self._widths: dict[str, int] = {}    # each column's widest cell (or label)
+        self._row_w: dict[str, tuple[int, ...]] = {}  # each row's cell widths
         self._stale = False              # every row again at the next update
         self._pushed: dict[str, dict[str, Any]] = {}  # what the DataTable holds per row
         self._index: dict[str, int] = {}     # row key -> row index
@@ -165,13 +169,35 @@ class SocketsTable(DataTable[Any]):
         return width - (self.scrollbar_size_vertical if self.show_vertical_scrollbar else 0)
 
     def _measure(self) -> None:
-        widths = {c: cell_len(c) for c in COLUMNS}
-        for cells in self._cells.values():
-            for name, value in cells.items():
-                w = _width(value)
-                if w > widths[name]:
-                    widths[name] = w
-        self._widths = widths
+        self._row_w = {text: tuple(_width(cells[c]) for c in COLUMNS)
+                       for text, cells in self._cells.items()}
+        self._widths = self._natural()
+
+    def _natural(self) -> dict[str, int]:
+        """Each column's width now: its widest cell, or its name."""
+        columns = zip(LABELS, *self._row_w.values(), strict=True)
+        return dict(zip(COLUMNS, map(max, columns), strict=True))
+
+    def _narrow(self) -> None:
+        """Columns whose widest value went: DataTable measures them again."""
+        natural = self._natural()
+        narrower = [c for c in COLUMNS if natural[c] < self._widths[c]]
+        self._widths = natural
+        if not narrower or not self._row_keys:
+            return
+        if fitting(natural, self._room()) != self.shown:
+            self._rebuild()
+            return
+        text = self._row_keys[0]
+        for name in narrower:
+            if name in self.shown:
+                self._resize(name)
+                self.update_cell(text, name, self._pushed[text][name], update_width=True)
+
+    def _resize(self, name: str) -> None:
+        """A column's width to its widest cell; the update_cell that follows makes the
+        DataTable draw its lines again."""
+        self.columns[ColumnKey(name)].width = self._widths[name]
 
     def _rebuild(self) -> None:
         """Every column and row again: the columns that fit, each as wide as its widest
@@ -181,7 +207,9 @@ class SocketsTable(DataTable[Any]):
         cursor = self.cursor_row
         self.clear(columns=True)
         for name in self.shown:
-            self.add_column(name, key=name)  # auto width: as wide as its widest cell
+            # set here, not measured by DataTable when idle: a line drawn before that
+            # kept the old widths (its cache knows nothing of widths)
+            self.add_column(name, key=name, width=self._widths[name])
         self._pushed, self._behind = {}, set()
         self._index = {text: i for i, text in enumerate(self._row_keys)}
         for text in self._row_keys:
@@ -221,6 +249,9 @@ class SocketsTable(DataTable[Any]):
     def _push(self, text: str, wider: frozenset[str] = frozenset()) -> None:
         pushed = self._pushed[text]
         cells = self._cells[text]
+        for name in wider:
+            if name in self.shown:
+                self._resize(name)
         for name in self.shown:
             if not _same(pushed.get(name), cells[name]):
                 pushed[name] = cells[name]
@@ -243,6 +274,7 @@ class SocketsTable(DataTable[Any]):
             self._some_rows(snap, now, touched)
         else:
             self._all_rows(snap, now)
+        self._narrow()
         if self._row_keys and 0 <= self.cursor_row < len(self._row_keys):
             self.selected = self._keys[self._row_keys[self.cursor_row]]
         elif not self._row_keys:
@@ -290,6 +322,7 @@ class SocketsTable(DataTable[Any]):
                     wider.add(name)
         if not changed:
             return
+        self._row_w[text] = tuple(_width(shown[c]) for c in COLUMNS)
         if wider or self._index.get(text, -1) in self._visible():
             self._push(text, frozenset(wider))
         else:
