@@ -31,11 +31,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tcplab.lab import commands as C
-from tcplab.lab import units
+from tcplab.lab import netcmds
 from tcplab.lab.app import HostApp
-from tcplab.lab.backend import Backend, FilterSpec, LinkState
+from tcplab.lab.backend import Backend, LinkState
 from tcplab.lab.breakpoints import Breakpoints, Hit
 from tcplab.lab.clockrun import ClockRun, Hint
+from tcplab.lab.errors import LabError as LabError  # where callers have always found it
 from tcplab.lab.events import BreakHit, CommandDone, ConnNamed, EventBus, LabEvent, LinkChanged
 from tcplab.lab.port import precheck
 from tcplab.lab.timeline import Timeline
@@ -49,10 +50,6 @@ if TYPE_CHECKING:
 
 SEND_FILE_LIMIT = 64 << 20
 _SOCKET_PREFIX = re.compile(r"^socket \d+: ")
-
-
-class LabError(Exception):
-    """A command that cannot be carried out; the message is for the user."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +110,7 @@ class Lab:
         self.backend.start(self.topo, self.bus.publish)
         for st in self.links():  # where every link starts, so a replay knows it too
             self.bus.publish(LinkChanged(self.now(), "", st.link, f"{st.src}>{st.dst}",
-                                         describe_params(st)))
+                                         netcmds.describe_params(st)))
 
     def stop(self) -> None:
         if self._clock_run is not None:
@@ -312,7 +309,7 @@ class Lab:
                 raise LabError(f"{cmd.conn}: {_SOCKET_PREFIX.sub('', str(exc))}") from None
             return f"{cmd.name} {cmd.conn}"
         if isinstance(cmd, C.Link):
-            return self._link(cmd)
+            return netcmds.set_link(self, cmd)
         if isinstance(cmd, C.Break | C.Breaks | C.Unbreak):
             return self.breakpoints.command(cmd, hasattr(self.backend, "scheduler"))
         if isinstance(cmd, C.Rewind):
@@ -325,9 +322,9 @@ class Lab:
                 raise LabError(message)
             return message
         if isinstance(cmd, C.Hold | C.Drop):
-            return self._filter(cmd)
+            return netcmds.add_filter(self, cmd)
         if isinstance(cmd, C.Release):
-            return self._release(cmd)
+            return netcmds.release(self, cmd)
         if isinstance(cmd, C.Pause):
             self.backend.pause()
             return "clock paused"
@@ -547,85 +544,8 @@ class Lab:
         visited = " -> ".join(str(s) for s in seen) or str(state)
         return ok, f"expect-seen {cmd.conn} {cmd.state}: visited {visited}"
 
-    # -- links --------------------------------------------------------------------
-    def _link(self, cmd: C.Link) -> str:
-        a, b = cmd.a, cmd.b
-        link = self.backend.find_link(a, b)
-        if link is None:
-            raise LabError(f"no link between {a} and {b}")
-        direction: tuple[str, str] | None = None
-        if cmd.direction is not None:
-            direction = (cmd.direction.src, cmd.direction.dst)
-            if set(direction) != {a, b}:
-                raise LabError(f"dir={cmd.direction} is not a direction of link {a}-{b}")
-        changes: dict[str, Any] = {}
-        for name in ("loss", "delay", "jitter", "dup", "reorder", "up"):
-            value = getattr(cmd, name)
-            if value is not None:
-                changes[name] = value
-        if cmd.bw is not None:
-            changes["bw"] = cmd.bw or None
-        if cmd.queue is not None:
-            changes["queue"] = cmd.queue or 1000
-        if cmd.burst is not None:
-            changes["burst"] = None if cmd.burst == (0.0, 0.0) else cmd.burst
-        try:
-            self.backend.set_link(link, direction, changes)
-        except ValueError as exc:
-            raise LabError(str(exc)) from None
-        states = [st for st in self.backend.link_states(link)
-                  if direction is None or (st.src, st.dst) == direction]
-        for st in states:
-            self.bus.publish(LinkChanged(self.now(), "", link, f"{st.src}>{st.dst}",
-                                         describe_params(st)))
-        return f"link {link}: " + "; ".join(
-            f"{st.src}>{st.dst} {describe_params(st)}" for st in states)
-
-    def _spec(self, flow: C.Flow, kind: C.SegmentKind, action: str,
-              count: int | None) -> FilterSpec:
-        src, dst = flow.src, flow.dst
-        if self.backend.find_link(src, dst) is not None:
-            return FilterSpec(src, dst, kind, action, count)
-        shost, dhost = self._host(src), self._host(dst)
-        return FilterSpec(shost, dhost, kind, action, count, (self._ip(shost), self._ip(dhost)))
-
-    def _filter(self, cmd: C.Hold | C.Drop) -> str:
-        action = "hold" if isinstance(cmd, C.Hold) else "drop"
-        spec = self._spec(cmd.flow, cmd.kind, action, cmd.count)
-        try:
-            self.backend.add_filter(spec)
-        except ValueError as exc:
-            raise LabError(str(exc)) from None
-        count = "all" if cmd.count is None else f"the next {cmd.count}"
-        return f"{action}: {count} {cmd.kind} segments {cmd.flow}"
-
-    def _release(self, cmd: C.Release) -> str:
-        if cmd.flow is None:
-            released = self.backend.release(None, None)
-        else:
-            spec = self._spec(cmd.flow, C.SegmentKind.ANY, "hold", None)
-            released = self.backend.release(spec.src, spec.dst)
-        return f"released {released} held segments"
-
 
 def _peer_ref(ref: C.ConnRef) -> C.ConnRef:
     if isinstance(ref, C.ConnName):
         return C.ConnName(ref.name, not ref.accepted)
     return C.ConnTuple(ref.remote, ref.local)
-
-
-def describe_params(params: LinkState) -> str:
-    """In the command language's notation (units as lab/units.py writes them)."""
-    bw = "unlimited" if params.bw is None else units.format_bandwidth(params.bw)
-    parts = [f"loss={units.format_percent(params.loss)}",
-             f"delay={units.format_duration(params.delay) if params.delay else '0ms'}",
-             f"jitter={units.format_duration(params.jitter) if params.jitter else '0ms'}",
-             f"bw={bw}", f"queue={params.queue}"]
-    if params.dup:
-        parts.append(f"dup={params.dup * 100:g}%")
-    if params.reorder:
-        parts.append(f"reorder={params.reorder * 100:g}%")
-    if params.burst:
-        parts.append(f"burst={params.burst[0] * 100:g}%,{params.burst[1] * 100:g}%")
-    parts.append("up" if params.up else "down")
-    return " ".join(parts)
