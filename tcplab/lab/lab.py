@@ -26,6 +26,7 @@ import os
 import re
 import stat
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from tcplab.lab.session import RunInputs
 
 SEND_FILE_LIMIT = 64 << 20
+CLOSED_KEPT = 4096  # closed sockets whose history and deliveries the lab keeps
 _SOCKET_PREFIX = re.compile(r"^socket \d+: ")
 
 
@@ -84,6 +86,7 @@ class Lab:
         self.names: dict[str, _Named] = {}
         self.history: dict[tuple[str, int], list[State]] = {}
         self.delivered: dict[tuple[str, int], int] = {}
+        self._closed: deque[tuple[str, int]] = deque()  # closed sockets, oldest first
         self.breakpoints = Breakpoints(self._conn, self._stop_clock)
         self.commands: list[CommandDone] = []  # this branch's commands: what rewind re-runs
         self.inputs: RunInputs | None = None   # set by session.announce: rewind re-announces
@@ -124,6 +127,7 @@ class Lab:
         self.names.clear()
         self.history.clear()
         self.delivered.clear()
+        self._closed.clear()
         self.breakpoints = Breakpoints(self._conn, self._stop_clock)
         self.commands = []
         self._clock_run = None
@@ -152,6 +156,8 @@ class Lab:
             key = (event.host, event.sid)
             seen = self.history.setdefault(key, [event.old])
             seen.append(event.new)
+            if event.new is State.CLOSED:
+                self._forget_closed(key)
         elif isinstance(event, H.Delivered):
             key = (event.host, event.sid)
             self.delivered[key] = self.delivered.get(key, 0) + len(event.data)
@@ -161,6 +167,16 @@ class Lab:
             self.breakpoints.observe(event)
         if self._clock_run is not None:
             self._clock_run.observe(event)
+
+    def _forget_closed(self, key: tuple[str, int]) -> None:
+        """Keep what expectations need of the last :data:`CLOSED_KEPT` closed sockets,
+        and of every named one: a flood of connections does not grow the lab for ever."""
+        self._closed.append(key)
+        while len(self._closed) > CLOSED_KEPT:
+            old = self._closed.popleft()
+            if not any(old in ((n.host, n.sid), n.peer) for n in self.names.values()):
+                self.history.pop(old, None)
+                self.delivered.pop(old, None)
 
     def _stop_clock(self) -> None:
         sched = getattr(self.backend, "scheduler", None)
