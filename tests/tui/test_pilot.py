@@ -268,7 +268,8 @@ async def test_link_form_changes_one_direction(lab: Lab) -> None:
         assert links[("h1", "s1")].loss == pytest.approx(0.05)
         assert links[("h1", "s1")].delay == pytest.approx(0.020)
         assert links[("s1", "h1")].loss == 0 and links[("s1", "h1")].delay == 0
-        assert "5% loss" in plain(app.query_one("#hosts", Static))
+        # each part unbroken (no-break spaces): a narrow panel wraps between parts only
+        assert "20\u00a0ms, 5%\u00a0loss" in plain(app.query_one("#hosts", Static))
 
 
 @sync

@@ -124,6 +124,7 @@ class SocketsTable(DataTable[Any]):
         self._live: set[Key] = set()     # rows with countdowns or a flash running
         self._widths: dict[str, int] = {}    # each column's widest cell (or label)
         self._row_w: dict[str, tuple[int, ...]] = {}  # each row's cell widths
+        self._maybe_narrower: set[int] = set()   # columns whose widest cell got shorter
         self._stale = False              # every row again at the next update
         self._pushed: dict[str, dict[str, Any]] = {}  # what the DataTable holds per row
         self._index: dict[str, int] = {}     # row key -> row index
@@ -171,21 +172,25 @@ class SocketsTable(DataTable[Any]):
     def _measure(self) -> None:
         self._row_w = {text: tuple(_width(cells[c]) for c in COLUMNS)
                        for text, cells in self._cells.items()}
-        self._widths = self._natural()
-
-    def _natural(self) -> dict[str, int]:
-        """Each column's width now: its widest cell, or its name."""
         columns = zip(LABELS, *self._row_w.values(), strict=True)
-        return dict(zip(COLUMNS, map(max, columns), strict=True))
+        self._widths = dict(zip(COLUMNS, map(max, columns), strict=True))
+        self._maybe_narrower = set()
 
     def _narrow(self) -> None:
-        """Columns whose widest value went: DataTable measures them again."""
-        natural = self._natural()
-        narrower = [c for c in COLUMNS if natural[c] < self._widths[c]]
-        self._widths = natural
+        """Columns whose widest value went: DataTable measures them again.  Only the
+        columns where a widest cell got shorter are measured here (all rows of one
+        column; all of them every redraw costs milliseconds with a thousand rows)."""
+        narrower = []
+        for i in self._maybe_narrower:
+            name = COLUMNS[i]
+            natural = max(LABELS[i], max((w[i] for w in self._row_w.values()), default=0))
+            if natural < self._widths[name]:
+                self._widths[name] = natural
+                narrower.append(name)
+        self._maybe_narrower = set()
         if not narrower or not self._row_keys:
             return
-        if fitting(natural, self._room()) != self.shown:
+        if fitting(self._widths, self._room()) != self.shown:
             self._rebuild()
             return
         text = self._row_keys[0]
@@ -322,7 +327,12 @@ class SocketsTable(DataTable[Any]):
                     wider.add(name)
         if not changed:
             return
-        self._row_w[text] = tuple(_width(shown[c]) for c in COLUMNS)
+        old = self._row_w.get(text)
+        new = self._row_w[text] = tuple(_width(shown[c]) for c in COLUMNS)
+        if old is not None:
+            for i, (was, now) in enumerate(zip(old, new, strict=True)):
+                if now < was == widths[COLUMNS[i]]:
+                    self._maybe_narrower.add(i)  # this row was (one of) the widest
         if wider or self._index.get(text, -1) in self._visible():
             self._push(text, frozenset(wider))
         else:

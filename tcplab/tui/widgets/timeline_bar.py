@@ -8,6 +8,8 @@ paused, playing and how fast).  A click on the bar seeks there.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from rich.text import Text
 from textual import events
 from textual.message import Message
@@ -39,15 +41,19 @@ class TimelineBar(Widget):
         self.end = 0.0
         self.cursor_t = 0.0
         self.caption = ""
-        self._marks: list[tuple[float, int]] = []
+        self._marks: dict[int, list[float]] = {}   # code -> the times of its marks, sorted
         self._cells: list[int] | None = None
         self._cells_for: tuple[int, int, float] = (0, 0, 0.0)
+        self._count = 0
 
     def set(self, end: float, cursor_t: float, marks: list[tuple[float, int]] | None,
             caption: str) -> None:
         """Redraw: ``marks`` None keeps the ones already given."""
         if marks is not None:
-            self._marks = marks
+            # by kind, in time order (the timeline's order): a cell then asks each kind
+            # whether it has a mark in its time span, by bisection
+            self._count = len(marks)
+            self._marks = {code: [t for t, c in marks if c == code] for code in MARKS}
         if (end, cursor_t, caption) != (self.end, self.cursor_t, self.caption) or marks:
             self.end, self.cursor_t, self.caption = end, cursor_t, caption
             self.refresh()
@@ -56,14 +62,21 @@ class TimelineBar(Widget):
         return max(self.content_size.width, 10)
 
     def _mark_cells(self, width: int) -> list[int]:
-        key = (len(self._marks), width, self.end)
+        """The strongest mark in each cell (-1: none).  Cell x holds the times t with
+        int(t / end * (width - 1)) == x; the live end moves with every redraw, so this
+        costs a few bisections per cell, not a step per mark (thousands of them)."""
+        key = (self._count, width, self.end)
         if self._cells is None or key != self._cells_for:
             cells = [-1] * width
-            span = self.end or 1.0
-            for t, code in self._marks:
-                x = min(int(t / span * (width - 1)), width - 1)
-                if code > cells[x] or cells[x] < 0:
-                    cells[x] = max(cells[x], code)
+            step = (self.end or 1.0) / max(width - 1, 1)
+            for code in sorted(self._marks):
+                times = self._marks[code]
+                lo = 0
+                for x in range(width):
+                    hi = bisect_left(times, (x + 1) * step) if x < width - 1 else len(times)
+                    if hi > lo:
+                        cells[x] = code
+                    lo = hi
             self._cells, self._cells_for = cells, key
         return self._cells
 
