@@ -103,7 +103,10 @@ class LinkOps:
                           "dup": p.dup, "reorder": p.reorder, "queue": p.queue, "up": p.up}}
 
     def filter(self, args: dict[str, Any]) -> dict[str, Any]:
-        direction = self.direction(args)
+        # egress: segments this host sends; ingress: segments it gets from a peer that
+        # has no agent of its own (a kernel host), held before they reach the stack
+        where = args.get("where") or "egress"
+        direction = self.direction(args, where)
         try:
             kind = C.SegmentKind(args["kind"])
         except ValueError:
@@ -118,7 +121,7 @@ class LinkOps:
             if len(raw_ips) != 2 or not all(isinstance(ip, str) for ip in raw_ips):
                 raise ValueError("ips must be [src, dst]")
             ips = (raw_ips[0], raw_ips[1])
-        label = f"{args['ifname']}:egress"
+        label = f"{args['ifname']}:{where}"
 
         def pred(frame: bytes) -> bool:
             tcp = tcp_of(frame)
@@ -138,7 +141,7 @@ class LinkOps:
 
     def release(self, args: dict[str, Any]) -> dict[str, Any]:
         if args["ifname"] is None:
-            dirs = [port.egress for port in self.ports.values()]
+            dirs = [d for port in self.ports.values() for d in (port.egress, port.ingress)]
         else:
-            dirs = [self.direction(args)]
+            dirs = [self.direction(args, args.get("where") or "egress")]
         return {"released": sum(direction.end_holds() for direction in dirs)}

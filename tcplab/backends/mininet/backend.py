@@ -562,39 +562,45 @@ class MininetBackend:
         return self.topo.switches if self.topo is not None else ()
 
     # -- filters -----------------------------------------------------------------
-    def _filter_iface(self, src: str, dst: str) -> tuple[AgentProc, str]:
-        agent = self.agents.get(src)
-        if agent is None:
-            raise ValueError(f"hold/drop from {src}: on Mininet, filters run in a stack "
-                             f"host's agent, so the flow must start at a stack host "
-                             f"({', '.join(self.agents) or 'none here'})")
-        link = self.find_link(src, dst)
-        if link is not None:
-            for (host, ifname), (name, _peer) in self._ends.items():
-                if host == src and name == link:
-                    return agent, ifname
-        return agent, agent.ifname
+    def _filter_iface(self, src: str, dst: str) -> tuple[AgentProc, str, str]:
+        """Where a filter on segments from ``src`` to ``dst`` runs: the sender's egress
+        when it is a stack host, else the receiver's ingress when that one is (a kernel
+        host's segments are held in the stack host's queue): (agent, ifname, where)."""
+        for host, where in ((src, "egress"), (dst, "ingress")):
+            agent = self.agents.get(host)
+            if agent is None:
+                continue
+            link = self.find_link(src, dst)
+            if link is not None:
+                for (end, ifname), (name, _peer) in self._ends.items():
+                    if end == host and name == link:
+                        return agent, ifname, where
+            return agent, agent.ifname, where
+        raise ValueError(f"hold/drop {src}>{dst}: on Mininet, filters run in a stack "
+                         f"host's agent, so one end must be a stack host "
+                         f"({', '.join(self.agents) or 'none here'})")
 
     def add_filter(self, spec: FilterSpec) -> None:
-        agent, ifname = self._filter_iface(spec.src, spec.dst)
+        agent, ifname, where = self._filter_iface(spec.src, spec.dst)
         try:
-            self.request(agent, "filter", ifname=ifname, kind=str(spec.kind.value),
+            self.request(agent, "filter", ifname=ifname, where=where, kind=str(spec.kind.value),
                          action=spec.action, count=spec.count,
                          ips=list(spec.ips) if spec.ips is not None else None)
         except HostError as exc:
             raise ValueError(str(exc)) from None
 
     def release(self, src: str | None, dst: str | None) -> int:
-        targets: list[tuple[AgentProc, str | None]]
+        targets: list[tuple[AgentProc, str | None, str | None]]
         if src is None or dst is None:
-            targets = [(a, None) for a in self.agents.values() if a.down is None]
-        elif src in self.agents:
+            targets = [(a, None, None) for a in self.agents.values() if a.down is None]
+        elif src in self.agents or dst in self.agents:
             targets = [self._filter_iface(src, dst)]
         else:
             return 0
         released = 0
-        for agent, ifname in targets:
-            released += int(self.request(agent, "release", ifname=ifname)["released"])
+        for agent, ifname, where in targets:
+            released += int(self.request(agent, "release", ifname=ifname,
+                                         where=where)["released"])
         self.catch_up()
         return released
 

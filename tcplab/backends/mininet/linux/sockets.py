@@ -22,6 +22,7 @@ import socket
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tcplab.lab.app import pattern_bytes
 from tcplab.stack.sockets import HostError
@@ -30,8 +31,10 @@ Address = tuple[str, int]
 _CHUNK = 65536
 # what `tcp HOST ...` can switch on a Linux socket, and what it cannot (with why)
 _OPTIONS = {"nagle", "keepalive"}
-_NOT_LINUX = ("is not a per-socket switch on Linux (a sysctl for the whole namespace, "
-              "or not settable)")
+# what Linux has per network namespace (net.ipv4.*): ``tcp HOST x=...`` sets these
+SYSCTLS = {"sack": "tcp_sack", "timestamps": "tcp_timestamps", "wscale": "tcp_window_scaling",
+           "rack": "tcp_recovery", "syncookies": "tcp_syncookies"}
+PROC_NET = Path("/proc/sys/net/ipv4")
 
 
 @dataclass(slots=True)
@@ -104,8 +107,21 @@ class KernelApp:
         return conn.sid
 
     def set_tcp(self, tcp: dict[str, bool]) -> None:
-        self._check(tcp)
-        self.tcp.update(tcp)
+        """``tcp HOST ...``: socket options as defaults for the sockets made from now on,
+        and the namespace's sysctls for what Linux only has per namespace."""
+        for name in tcp:
+            if name not in _OPTIONS and name not in SYSCTLS:
+                raise HostError(E.EINVAL, f"{name}: Linux has no such switch; a kernel "
+                                          f"host takes {', '.join(sorted({*_OPTIONS, *SYSCTLS}))}")
+        for name, on in tcp.items():
+            if name in SYSCTLS:
+                try:
+                    (PROC_NET / SYSCTLS[name]).write_text("1" if on else "0")
+                except OSError as exc:
+                    raise HostError(exc.errno or E.EPERM, f"{name}: cannot set "
+                                    f"net.ipv4.{SYSCTLS[name]}: {exc.strerror}") from None
+            else:
+                self.tcp[name] = on
 
     def write(self, sid: int, data: bytes) -> None:
         conn = self._writable(sid)
@@ -164,8 +180,8 @@ class KernelApp:
 
     # -- internals -------------------------------------------------------------------
     def _socket(self, tcp: dict[str, bool] | None) -> socket.socket:
+        self._check(tcp or {})
         options = {**self.tcp, **(tcp or {})}
-        self._check(options)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -177,10 +193,22 @@ class KernelApp:
 
     @staticmethod
     def _check(tcp: dict[str, bool]) -> None:
-        for name in tcp:
-            if name not in _OPTIONS:
-                raise HostError(E.EINVAL, f"{name} {_NOT_LINUX}; a kernel host takes "
-                                          f"{', '.join(sorted(_OPTIONS))}")
+        """A socket's own switches: the socket options; a namespace-wide one only when
+        the namespace already has that value (so one scenario runs on either stack)."""
+        for name, on in tcp.items():
+            if name in _OPTIONS:
+                continue
+            if name not in SYSCTLS:
+                raise HostError(E.EINVAL, f"{name}: Linux has no such switch")
+            try:
+                now_on = (PROC_NET / SYSCTLS[name]).read_text().strip() != "0"
+            except OSError:
+                now_on = None
+            if now_on != on:
+                raise HostError(E.EINVAL, f"{name}={'on' if on else 'off'}: on Linux a "
+                                f"namespace-wide setting (net.ipv4.{SYSCTLS[name]}), not a "
+                                f"socket's: set it for the host first with `tcp HOST "
+                                f"{name}={'on' if on else 'off'}`")
 
     def _add(self, sock: socket.socket, kind: str, local: Address,
              remote: Address | None, listener: int | None = None) -> KernelConn:
