@@ -157,9 +157,50 @@ def test_every_event_is_json_ready() -> None:
     assert {"segment.sent", "segment.received", "state.changed", "timer.armed",
             "data.delivered", "segment.retransmitted", "socket.error"} <= kinds
     assert len({cls.kind for cls in ALL_EVENTS}) == len(ALL_EVENTS)
-    [sent] = [codec.record(e) for e in net.of(SegmentSent, "h1")
-              if e.segment.payload == b"hello\x00world"]
+    # The drop set after the first send takes "hello\x00world" (its frame is still
+    # queued), so it goes twice: first sent, then resent by the RTO after the tail loss
+    # probe (RFC 8985 §7.3) carried "lost once".  The first copy is the one checked.
+    sent, _again = [codec.record(e) for e in net.of(SegmentSent, "h1")
+                    if e.segment.payload == b"hello\x00world"]
     assert sent["segment"]["len"] == 11 and sent["segment"]["ascii"] == "hello.world"
+
+
+def test_syn_rto_counts_from_connect_even_while_arp_resolves() -> None:
+    # A 300 ms one-way delay: ARP takes 0.6 s, so the first SYN reaches the wire at 0.6
+    # and its retransmission at 1.0 s, 0.4 s later.  That is the RTO, not a probe: the
+    # engine hands the SYN to IP at connect and starts the timer then (RFC 6298 §2.1,
+    # §5.1: 1 s; Linux does the same, its SYN waiting in the neighbour queue), and no
+    # tail loss probe is armed before ESTABLISHED (RFC 8985 §7.2 probes data only).
+    delay = 0.3
+    h1 = Host("h1", rng=random.Random(1))
+    h2 = Host("h2", rng=random.Random(2))
+    h1.add_interface("eth0", MAC1, IP1, 24)
+    h2.add_interface("eth0", MAC2, IP2, 24)
+    h2.listen(80, now=0.0)
+    c = h1.connect(IP2, 80, 0.0)
+    wire: list[tuple[float, Host, bytes]] = []
+    events: list[HostEvent] = []
+    now = 0.0
+    while now < 1.1:
+        for src, dst in ((h1, h2), (h2, h1)):
+            wire += [(now + delay, dst, frame) for _, frame in src.frames_to_send()]
+            while (ev := src.next_event()) is not None:
+                events.append(ev)
+        due = [t for t in (h1.get_timer(), h2.get_timer()) if t is not None]
+        now = min(due + [t for t, _, _ in wire])
+        for t, dst, frame in [w for w in wire if w[0] <= now]:
+            wire.remove((t, dst, frame))
+            dst.receive_frame("eth0", frame, now)
+        for h in (h1, h2):
+            deadline = h.get_timer()
+            if deadline is not None and deadline <= now:
+                h.handle_timer(now)
+    syns = [e.t for e in events if isinstance(e, SegmentSent) and e.host == "h1"
+            and e.segment.flags == SYN]
+    assert syns == [pytest.approx(0.6), pytest.approx(1.0)]
+    armed = {(e.name, e.deadline) for e in events
+             if e.kind == "timer.armed" and e.host == "h1" and e.sid == c}
+    assert armed == {("rtx", 1.0), ("rtx", 3.0)}
 
 
 def test_simultaneous_open_with_fixed_ports() -> None:
