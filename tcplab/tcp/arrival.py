@@ -35,7 +35,7 @@ from tcplab.tcp.events import (
 from tcplab.tcp.reassembly import Reassembly
 from tcplab.tcp.segment import ACK, FIN, RST, SYN, URG, Segment
 from tcplab.tcp.sender import Sender
-from tcplab.tcp.states import TABLE, State, Trigger
+from tcplab.tcp.states import TABLE, State, Trigger, UndeclaredMove
 from tcplab.tcp.status import Address
 
 S = State
@@ -79,13 +79,17 @@ class Arrival(Sender):
         self._oow_acked: float | None = None  # when an unacceptable segment was last ACKed
 
     # ------------------------------------------------------------------ the table
-    def _goto(self, trigger: Trigger, detail: str = "") -> None:
-        row = TABLE.get((self.state, trigger))
+    def _goto(self, trigger: Trigger, detail: str = "", report: bool = True) -> None:
+        """Take the declared row for ``trigger`` from the current state (the only place
+        the state changes); ``report``: emit StateChanged (False only for a listener's
+        child, moving before anyone can see it: :meth:`Connection.spawn`)."""
+        old = self._state
+        row = TABLE.get((old, trigger))
         if row is None:
-            raise AssertionError(f"undeclared move: {self.state} on {trigger}")
-        old = self.state
-        self.state = row.next
-        self._events.append(StateChanged(old, row.next, trigger, detail))
+            raise UndeclaredMove(f"undeclared move: {old} on {trigger}")
+        self._state = row.next
+        if report:
+            self._events.append(StateChanged(old, row.next, trigger, detail))
         if row.next is S.CLOSED:
             for name in list(self._timers):
                 self._cancel(name)
@@ -122,7 +126,7 @@ class Arrival(Sender):
         """SEGMENT ARRIVES.  ``output=False``: more segments arrived with this one; the
         answer waits for :meth:`flush` after the last, so that every queued segment is
         processed before an ACK is sent (RFC 9293 §3.10.7.4, MUST-59)."""
-        st = self.state
+        st = self._state
         if st is S.CLOSED:
             reply = reset_for(seg)
             if reply is not None:
@@ -140,7 +144,7 @@ class Arrival(Sender):
 
     def flush(self, now: float) -> None:
         """Send what the segments received so far call for (see :meth:`receive`)."""
-        if self.state is not S.CLOSED:
+        if self._state is not S.CLOSED:
             self._output(now)
 
     def icmp_error(self, seq: int, hard: bool, errno: int, reason: str) -> bool:
@@ -151,11 +155,11 @@ class Arrival(Sender):
         False: not taken."""
         # SND.MAX, not SND.NXT: after a timeout SND.NXT went back, and what was sent
         # beyond it is still in flight
-        if self.state in (S.CLOSED, S.LISTEN, S.TIME_WAIT) or not (
+        if self._state in (S.CLOSED, S.LISTEN, S.TIME_WAIT) or not (
                 sq.le(self.snd_una, seq) and sq.lt(seq, self.snd_max)):
             self._drop("ICMP error for sequence space not in flight (RFC 5927)")
             return False
-        if hard and self.state in (S.SYN_SENT, S.SYN_RECEIVED):
+        if hard and self._state in (S.SYN_SENT, S.SYN_RECEIVED):
             if self.passive:  # nobody accepted it: as for a RST, the listener goes on
                 self._goto(T.RCV_ICMP, f"{reason}; the listener keeps listening")
             else:
@@ -254,7 +258,7 @@ class Arrival(Sender):
     def _receive_synchronized(self, seg: Segment, now: float) -> None:
         """RFC 9293 §3.10.7.4, for SYN-RECEIVED and every synchronized state."""
         f = seg.flags
-        st = self.state
+        st = self._state
         was_syn = False
         if (st is S.SYN_RECEIVED and not self.passive and f & SYN and f & ACK
                 and seg.seq == self.irs
@@ -373,10 +377,10 @@ class Arrival(Sender):
             return
         if not self._process_ack(seg, ts, now, syn=was_syn):
             return
-        st = self.state
+        st = self._state
         if st is S.FIN_WAIT_1 and self._fin_acked():
             self._goto(T.RCV_ACK_OF_FIN)
-            st = self.state
+            st = self._state
         elif st is S.CLOSING and self._fin_acked():
             self._goto(T.RCV_ACK_OF_FIN)
             self._start_time_wait(now)
@@ -493,7 +497,7 @@ class Arrival(Sender):
         self._eof = True
         self._ack_now = True  # ACK a FIN at once
         self._events.append(EndOfStream())
-        st = self.state
+        st = self._state
         if st is S.ESTABLISHED:
             self._goto(T.RCV_FIN)
         elif st is S.FIN_WAIT_1:
@@ -508,7 +512,7 @@ class Arrival(Sender):
         self._arm("time-wait", now + 2 * self.config.msl)
 
     def _on_reset(self) -> None:
-        st = self.state
+        st = self._state
         if st is S.SYN_RECEIVED:
             if self.passive:
                 self._goto(T.RCV_RST, "the listener keeps listening")
@@ -561,7 +565,7 @@ class Arrival(Sender):
         when both incarnations use timestamps (``new_timestamps``: the listener would
         agree to them), else by its sequence number.  If so, TIME-WAIT ends here
         (-> CLOSED) and the SYN is for the listener.  A pure query when it answers False."""
-        if self.state is not S.TIME_WAIT or seg.flags & (SYN | ACK | RST | FIN) != SYN:
+        if self._state is not S.TIME_WAIT or seg.flags & (SYN | ACK | RST | FIN) != SYN:
             return False
         ts = seg.timestamps() if self.ts_ok and new_timestamps else None
         newer = (sq.gt(ts.val, self.ts_recent) if ts is not None

@@ -61,7 +61,6 @@ class Connection(Arrival):
         super().__init__(cfg)
         self.local = local
         self.remote: Address | None = None
-        self.state = S.CLOSED
         self.passive = False
         self.error: int | None = None
         self._iss_above: int | None = None  # see spawn()
@@ -112,7 +111,7 @@ class Connection(Arrival):
         self._reset_send_space(self.iss)
 
     def listen(self, now: float) -> None:
-        if self.state is not S.CLOSED:
+        if self._state is not S.CLOSED:
             raise TcpError(E.EISCONN, "connection already exists")
         self.passive = True
         self._goto(T.PASSIVE_OPEN)
@@ -120,10 +119,12 @@ class Connection(Arrival):
     def spawn(self, remote: Address, iss_above: int | None = None) -> Connection:
         """A child for a SYN from ``remote``; ``iss_above``: the SND.MAX of the
         incarnation in TIME-WAIT this SYN replaces (:meth:`takes_new_syn`)."""
-        if self.state is not S.LISTEN:
+        if self._state is not S.LISTEN:
             raise TcpError(E.EINVAL, "not listening")
         child = Connection(self.local, replace(self.config))
-        child.state = S.LISTEN
+        # the child is the listener's: it enters LISTEN by the passive OPEN row, unseen
+        # (nobody watched it in CLOSED), so the first move it reports is LISTEN's
+        child._goto(T.PASSIVE_OPEN, report=False)
         child.passive = True
         child.remote = remote
         child._iss_above = iss_above
@@ -181,8 +182,8 @@ class Connection(Arrival):
         self.receive(ack, now)
 
     def connect(self, remote: Address, now: float) -> None:
-        if self.state is not S.CLOSED:
-            raise TcpError(E.EISCONN if self.state is not S.SYN_SENT else E.EALREADY,
+        if self._state is not S.CLOSED:
+            raise TcpError(E.EISCONN if self._state is not S.SYN_SENT else E.EALREADY,
                            "connection already exists")
         self._setup(remote, now)
         self._goto(T.ACTIVE_OPEN)
@@ -194,7 +195,7 @@ class Connection(Arrival):
         9293 §3.8.5, MSG_OOB): SND.UP moves to just after its last byte taken, every
         segment below it carries URG and the urgent pointer, and Nagle holds none of it
         back (as Linux).  Urgent data stays in the stream, in order (RFC 6093)."""
-        st = self.state
+        st = self._state
         if st in (S.CLOSED, S.LISTEN):
             raise TcpError(self.error or E.ENOTCONN, "connection does not exist")
         if st in _CLOSED_FOR_SEND or self._fin_queued:
@@ -215,7 +216,7 @@ class Connection(Arrival):
         self.config.validate()
         if self.config.keepalive and "keepalive" not in self._timers:
             self._ka_heard = max(self._ka_heard, now)
-        if self.state not in (S.CLOSED, S.LISTEN):
+        if self._state not in (S.CLOSED, S.LISTEN):
             self._output(now)
 
     def recv(self, max_bytes: int, now: float) -> bytes:
@@ -227,18 +228,18 @@ class Connection(Arrival):
             return data
         if self._eof or self._rd_shut:
             return b""
-        if self.state is S.CLOSED:
+        if self._state is S.CLOSED:
             if self.error:
                 raise TcpError(self.error, "connection failed")
             raise TcpError(E.ENOTCONN, "connection does not exist")
-        if self.state is S.LISTEN:
+        if self._state is S.LISTEN:
             raise TcpError(E.ENOTCONN, "socket is listening")
         raise TcpError(E.EAGAIN, "no data yet")
 
     def shutdown(self, how: str, now: float) -> None:
         if how not in ("rd", "wr", "rdwr"):
             raise TcpError(E.EINVAL, f"bad shutdown direction {how!r}")
-        if self.state in (S.CLOSED, S.LISTEN, S.SYN_SENT):
+        if self._state in (S.CLOSED, S.LISTEN, S.SYN_SENT):
             raise TcpError(E.ENOTCONN, "not connected")
         if how in ("rd", "rdwr"):
             self._rd_shut = True
@@ -248,7 +249,7 @@ class Connection(Arrival):
         self._output(now)
 
     def close(self, now: float) -> None:
-        st = self.state
+        st = self._state
         if st in (S.LISTEN, S.SYN_SENT):
             self._goto(T.CLOSE)
             return
@@ -267,16 +268,16 @@ class Connection(Arrival):
     def _close_send(self, now: float, detail: str) -> None:
         if self._fin_queued or self._close_deferred is not None:
             return
-        if self.state is S.SYN_RECEIVED and self._sndq:
+        if self._state is S.SYN_RECEIVED and self._sndq:
             # RFC 9293 §3.10.4: with data queued, CLOSE waits for ESTABLISHED
             self._close_deferred = detail
             return
-        if self.state in (S.SYN_RECEIVED, S.ESTABLISHED, S.CLOSE_WAIT):
+        if self._state in (S.SYN_RECEIVED, S.ESTABLISHED, S.CLOSE_WAIT):
             self._fin_queued = True
             self._goto(T.CLOSE, detail)
 
     def abort(self, now: float) -> None:
-        st = self.state
+        st = self._state
         if st is S.CLOSED:
             raise TcpError(self.error or E.ENOTCONN, "connection does not exist")
         if st in _RST_ON_ABORT:
@@ -292,7 +293,7 @@ class Connection(Arrival):
 
     def status(self) -> Status:
         return Status(
-            state=self.state, local=self.local, remote=self.remote, iss=self.iss,
+            state=self._state, local=self.local, remote=self.remote, iss=self.iss,
             irs=self.irs, snd_una=self.snd_una, snd_nxt=self.snd_nxt, snd_wnd=self.snd_wnd,
             rcv_nxt=self.rcv_nxt, rcv_wnd=self.rcv_window(), send_queue=self.send_queue,
             recv_queue=len(self._rcvq), cwnd=self.cc.cwnd, ssthresh=min(self.cc.ssthresh, 1 << 30),

@@ -200,7 +200,7 @@ class LossRecovery(Tcb):
         not in recovery of either kind, no probe outstanding, the window open."""
         return (self._rack_on and not self._recovery and self._rto_recover is None
                 and self.rack.tlp_end is None and self.snd_wnd > 0 and not self._probing
-                and self.syn_acked and self.state in SENDING_STATES)
+                and self.syn_acked and self._state in SENDING_STATES)
 
     def _pto(self, now: float) -> float:
         """RFC 8985 §7.2: when the probe is due -- 2*SRTT (plus the worst-case delayed

@@ -280,14 +280,14 @@ class Sender(LossRecovery):
         """RFC 6298 §5.4-5.6 and RFC 5681 §3.1 on retransmission timeout."""
         if self.snd_una == self.snd_max:
             return
-        if self.snd_wnd == 0 and self.syn_acked and self.state in _SENDING:
+        if self.snd_wnd == 0 and self.syn_acked and self._state in _SENDING:
             # the peer shrank its window to zero under data in flight: probe it like any
             # zero window (RFC 9293 §3.8.6.1, MUST-35) instead of timing out
             self._probing = True
             self._on_persist(now)
             return
         self._rto_count += 1
-        handshake = self.state in (S.SYN_SENT, S.SYN_RECEIVED)
+        handshake = self._state in (S.SYN_SENT, S.SYN_RECEIVED)
         limit = self.config.syn_retries if handshake else self.config.retries
         ut = self.config.user_timeout
         if self._rto_count > limit or (ut is not None and self._rtx_since is not None
@@ -298,14 +298,14 @@ class Sender(LossRecovery):
         if self._rto_count == min(self.config.r1, limit):
             # RFC 9293 §3.8.3 (MUST-20, SHLD-9): at R1, tell the application and IP --
             # before R2 even when the retry limit is set below R1
-            what = ("SYN" if self.state is S.SYN_SENT else "SYN,ACK") if not self.syn_acked \
+            what = ("SYN" if self._state is S.SYN_SENT else "SYN,ACK") if not self.syn_acked \
                 else "data" if sq.lt(self.snd_una, self._data_end()) else "FIN"
             self._emit_event(DeliveryTrouble(self._rto_count, what))
         self.rtt.back_off()
         self._timing = None  # Karn's rule: no sample from a retransmitted segment
         self._ts_floor = self._ts_val(now)
         if not self.syn_acked:
-            self._send_syn(now, ack=self.state is not S.SYN_SENT, retransmit=True)
+            self._send_syn(now, ack=self._state is not S.SYN_SENT, retransmit=True)
             self._arm("rtx", now + self.rtt.current())
             self._why = "rto"  # a FIN queued behind the SYN goes again too
             return
@@ -335,10 +335,10 @@ class Sender(LossRecovery):
             n = min(sq.sub(self._data_end(), self.snd_nxt), self.snd_mss,
                     sq.sub(sq.add(self.snd_una, self.snd_wnd), self.snd_nxt),
                     self.cc.cwnd - self.in_flight)
-            if n > 0 and self.state in _SENDING and self.snd_una == self.snd_max:
+            if n > 0 and self._state in _SENDING and self.snd_una == self.snd_max:
                 self._send_data_segment(self.snd_nxt, n, now, "")
             return
-        if self.state not in _SENDING:
+        if self._state not in _SENDING:
             return
         self._probing = True
         if self.snd_una != self.snd_max:
@@ -397,14 +397,14 @@ class Sender(LossRecovery):
         self.snd_max = sq.smax(self.snd_max, end)
 
     def _output(self, now: float) -> None:
-        if self.state in _SENDING:
+        if self._state in _SENDING:
             self._send_what_we_can(now)
             self._why = ""
-        if self._ack_now and self.state not in _NO_ACK:
+        if self._ack_now and self._state not in _NO_ACK:
             # at SND.MAX: after a timeout SND.NXT went back, but the peer's RCV.NXT may
             # already be past it, and an ACK below RCV.NXT would be dropped unread
             self._after_emit(self._build(self.snd_max, ACK, b"", now), now)
-        if self.state is not S.CLOSED:
+        if self._state is not S.CLOSED:
             self._set_timers(now)
 
     def _send_what_we_can(self, now: float) -> None:
@@ -492,13 +492,13 @@ class Sender(LossRecovery):
 
     def _set_send_timers(self, now: float) -> None:
         outstanding = self.snd_max != self.snd_una
-        if (not outstanding and self.snd_wnd > 0 and self.state in _SENDING
+        if (not outstanding and self.snd_wnd > 0 and self._state in _SENDING
                 and sq.lt(self.snd_nxt, self._data_end()) and "persist" not in self._timers):
             # data waits, nothing is in flight and the window is open but too small for
             # the SWS rules: RFC 1122 §4.2.3.4 (4) override timeout, 0.1-1 s
             self._arm("persist", now + SWS_OVERRIDE)
             return
-        if self.snd_wnd == 0 and self.state in _SENDING and (
+        if self.snd_wnd == 0 and self._state in _SENDING and (
                 self._probing or (not outstanding and sq.lt(self.snd_nxt, self._data_end()))):
             if "persist" not in self._timers:
                 self._arm("persist", now + self.rtt.current())
@@ -526,7 +526,7 @@ class Sender(LossRecovery):
     def _idle(self) -> bool:
         """Keep-alives may run: on, in a state that has them, and nothing outstanding or
         waiting to go (MUST-26) -- no data, no FIN, no retransmission or probe timer."""
-        return (self.config.keepalive and self.state in _KEEPALIVE
+        return (self.config.keepalive and self._state in _KEEPALIVE
                 and self.snd_una == self.snd_max and self.snd_nxt == self._data_end()
                 and not self._fin_queued and not self._timers.keys() & {"rtx", "persist"})
 

@@ -6,8 +6,10 @@ Theory of operation
 state it leads to and what is sent on the way.  It is *the* description of the
 state machine:
 
-* the engine (:meth:`tcplab.tcp.arrival.Arrival._goto`) refuses any move that is not a row here
-  (an undeclared move is a bug and raises ``AssertionError``);
+* every connection starts in :data:`START` (CLOSED) and its state then moves only
+  through :meth:`tcplab.tcp.arrival.Arrival._goto`, which refuses any move that is not a
+  row here (an undeclared move is a bug and raises :class:`UndeclaredMove`); outside
+  code reads ``Connection.state`` but cannot assign it;
 * the tests check every row is exercised and that what the row says is sent, is sent;
 * the docs and the dashboard draw the diagram from it.
 
@@ -58,6 +60,9 @@ MEANINGS: dict[State, str] = {
     State.TIME_WAIT: "Both sides closed; lingering 2*MSL so the last ACK can be resent "
                      "and old segments die out.",
 }
+
+# RFC 9293 §3.3.2: CLOSED is where every connection starts ("no TCB at all")
+START = State.CLOSED
 
 SYNCHRONIZED = frozenset({
     State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2, State.CLOSE_WAIT,
@@ -163,6 +168,11 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.TIME_WAIT, T.RCV_RST, S.CLOSED, ""),
     Transition(S.TIME_WAIT, T.ABORT, S.CLOSED, ""),
 )
+
+class UndeclaredMove(AssertionError):
+    """The engine tried a (state, trigger) move that :data:`TRANSITIONS` does not list:
+    a bug in the engine or the table, never the peer's fault."""
+
 
 TABLE: dict[tuple[State, Trigger], Transition] = {(t.state, t.trigger): t for t in TRANSITIONS}
 assert len(TABLE) == len(TRANSITIONS), "duplicate row in TRANSITIONS"

@@ -20,7 +20,7 @@ from tcplab.tcp.events import Event, SegmentDropped, TimerArmed, TimerCancelled
 from tcplab.tcp.rto import RttEstimator
 from tcplab.tcp.scoreboard import Scoreboard
 from tcplab.tcp.segment import ACK, NOP, URG, Option, Sack, Segment, Timestamps
-from tcplab.tcp.states import State
+from tcplab.tcp.states import START, State
 
 DEFAULT_MSS = 536  # RFC 9293 §3.7.1, RFC 6691
 
@@ -28,7 +28,6 @@ DEFAULT_MSS = 536  # RFC 9293 §3.7.1, RFC 6691
 class Tcb(ABC):
     """Fields and plumbing (see the module docstring)."""
 
-    state: State
     remote: tuple[str, int] | None
     local: tuple[str, int]
     ts_recent: int
@@ -36,6 +35,8 @@ class Tcb(ABC):
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        # moved only by a declared row of TRANSITIONS (Arrival._goto); read as `state`
+        self._state: State = START
         self._events: deque[Event] = deque()
         self._timers: dict[str, float] = {}
         self.snd_wscale_offered = False
@@ -111,6 +112,12 @@ class Tcb(ABC):
 
     @abstractmethod
     def _challenge_ack(self, now: float) -> None: ...
+
+    @property
+    def state(self) -> State:
+        """The RFC 9293 state (§3.3.2).  Read-only: it moves only through a declared row
+        of :data:`tcplab.tcp.states.TRANSITIONS`."""
+        return self._state
 
     @property
     def _rport(self) -> int:

@@ -1,5 +1,6 @@
-"""Every row of ``TRANSITIONS`` is taken by the engine, no move outside it ever is, and
-each row's ``sends`` column is what the engine really sends on that move.
+"""Every row of ``TRANSITIONS`` is taken by the engine, a move whose row is struck from
+the table raises instead of being made, and each row's ``sends`` column is what the
+engine really sends on that move.
 
 A set of scenarios (built from the per-state fixtures) runs through the harness; every
 step's StateChanged events and segments land in the harness journal.  A step with one
@@ -10,13 +11,14 @@ ACK), or "" for a step that emitted nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
-from fixtures import ACK, BUILDERS, FIN, PSH, RST, SYN, Harness, Out, make, plain
+from fixtures import ACK, BUILDERS, FIN, PSH, REMOTE, RST, SYN, Harness, Out, make, plain
 
 from tcplab.tcp.segment import Segment
-from tcplab.tcp.states import TABLE, TRANSITIONS, State, Transition, Trigger
+from tcplab.tcp.states import TABLE, TRANSITIONS, State, Transition, Trigger, UndeclaredMove
 
 S, T = State, Trigger
 Scenario = Callable[[], Harness]
@@ -194,16 +196,15 @@ def _violations(out: Out) -> list[str]:
     return problems
 
 
-def _journal(scenarios: dict[str, Scenario]) -> list[Out]:
-    steps: list[Out] = []
-    for run in scenarios.values():
-        steps += run().journal
-    return steps
+@pytest.fixture(scope="module")
+def journals() -> dict[str, list[Out]]:
+    """Each scenario's steps, by name."""
+    return {name: run().journal for name, run in SCENARIOS.items()}
 
 
 @pytest.fixture(scope="module")
-def steps() -> list[Out]:
-    return _journal(SCENARIOS)
+def steps(journals: dict[str, list[Out]]) -> list[Out]:
+    return [out for journal in journals.values() for out in journal]
 
 
 def test_only_declared_moves_and_sends_match(steps: list[Out]) -> None:
@@ -220,9 +221,34 @@ def test_every_row_seen_alone_in_a_step(steps: list[Out]) -> None:
     assert seen - alone == set()
 
 
-def test_no_undeclared_row_is_taken(steps: list[Out]) -> None:
-    seen = {(old, trig) for out in steps for old, _, trig in out.changes}
-    assert seen <= DECLARED
+@pytest.mark.parametrize("row", TRANSITIONS, ids=lambda r: f"{r.state}/{r.trigger}")
+def test_a_move_taken_without_its_row_raises(
+        row: Transition, journals: dict[str, list[Out]], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Strike the row from the table the engine reads, then replay a scenario that takes
+    # it: the engine must refuse the move instead of making it anyway.
+    key = (row.state, row.trigger)
+    taker = next(name for name, journal in journals.items()
+                 if any((old, trig) == key for out in journal for old, _, trig in out.changes))
+    monkeypatch.delitem(TABLE, key)
+    with pytest.raises(UndeclaredMove, match=re.escape(f"undeclared move: {key[0]} on {key[1]}")):
+        SCENARIOS[taker]()
+
+
+def test_a_listeners_child_enters_listen_by_the_passive_open_row(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    h = _open_passive()
+    child = h.conn.spawn(REMOTE)
+    assert child.state is S.LISTEN and child.next_event() is None  # unseen until its SYN
+    monkeypatch.delitem(TABLE, (S.CLOSED, T.PASSIVE_OPEN))
+    with pytest.raises(UndeclaredMove):
+        h.conn.spawn(REMOTE)
+
+
+def test_state_cannot_be_assigned_from_outside() -> None:
+    h = make(S.ESTABLISHED)
+    with pytest.raises(AttributeError):
+        h.conn.state = S.CLOSED  # type: ignore[misc]
+    assert h.state is S.ESTABLISHED
 
 
 def test_every_declared_row_is_exercised(steps: list[Out]) -> None:
