@@ -189,9 +189,13 @@ def test_link_down_drops_frames_with_that_reason() -> None:
 def test_hold_and_release(rec: Recorded) -> None:
     rec.ok("hold h1>h2 DATA", 'send c1 "held back"', "wait 0.5", "expect-received c1 5")
     held = [e for e in rec.events if isinstance(e, LinkHeld)]
-    assert [e.direction for e in held] == ["h1>h2"]
+    # Within the 0.5 s the sender's RACK tail-loss probe (RFC 8985 §7) resends the last
+    # segment, and the filter holds that copy too: every held frame is one and the same
+    # 9-byte segment (same sequence range), and release hands all copies on.
+    assert len(held) >= 1 and {e.direction for e in held} == {"h1>h2"}
+    assert {e.summary.split()[2] for e in held} == {held[0].summary.split()[2]}
     assert "(9)" in held[0].summary
-    assert rec.lab.execute("release all").message == "released 1 held segments"
+    assert rec.lab.execute("release all").message == f"released {len(held)} held segments"
     rec.ok("wait 0.1", "expect-received c1 14")
 
 

@@ -10,7 +10,9 @@ A line is split into tokens at whitespace.  A token starting with ``"`` is a str
 the escapes ``\\n \\t \\\\ \\" \\xNN`` and runs to its closing quote; a ``#`` at the start
 of a token begins a comment.  The first token names the command; its parser consumes the
 rest and builds one of the frozen dataclasses of :mod:`~tcplab.lab.commands.model`
-(the tokenizer and parsers are in :mod:`~tcplab.lab.commands.parse`).  Every command renders back to
+(the tokenizer is in :mod:`~tcplab.lab.commands.lexer`, the parsers in
+:mod:`~tcplab.lab.commands.parse`, :mod:`~tcplab.lab.commands.values` and
+:mod:`~tcplab.lab.commands.link_params`).  Every command renders back to
 canonical text with ``to_line()``, and ``parse_line(cmd.to_line()) == cmd`` always holds
 (values with units go through :mod:`tcplab.lab.units`, which makes that exact).
 
