@@ -52,6 +52,7 @@ from tcplab.lab.codec_segment import (
     _U16,
     PREVIEW_BYTES,
     CodecError,
+    SegmentObject,
     _light,
     flags_of,
     head_text,
@@ -59,6 +60,7 @@ from tcplab.lab.codec_segment import (
     option_from_str,
     preview,
     segment_from_record,
+    segment_object,
     segment_record,
     unb64,
 )
@@ -442,12 +444,40 @@ def record(event: LabEvent) -> Record:
     return _BY_CLASS[type(event)].to_record(event)
 
 
-def wire_record(event: LabEvent) -> Record:
-    """``event`` as the control channel carries it: its record, and for a delivery the
-    bytes themselves too (``data``, base64), which :func:`from_record` then returns."""
-    rec = _BY_CLASS[type(event)].to_record(event)
-    if type(event) is H.Delivered:
-        rec["data"] = binascii.b2a_base64(event.data, newline=False).decode("ascii")
+class _SentObject(msgspec.Struct, tag="segment.sent", tag_field="kind"):
+    """A segment event's record as a struct (see :class:`SegmentObject`)."""
+
+    t: float
+    host: str
+    sid: int | None
+    src: tuple[str, int]
+    dst: tuple[str, int]
+    segment: SegmentObject
+    ifname: str
+
+
+class _ReceivedObject(_SentObject, tag="segment.received"):
+    pass
+
+
+_SEGMENT_OBJECTS: dict[type, type[_SentObject]] = {
+    H.SegmentSent: _SentObject, H.SegmentReceived: _ReceivedObject}
+
+
+def wire_record(event: LabEvent) -> Record | msgspec.Struct:
+    """``event`` as the control channel carries it: its record (a segment's as a struct
+    that :func:`dumps` writes the same), and for a delivery the bytes themselves too
+    (``data``, base64), which :func:`from_record` then returns."""
+    cls = type(event)
+    obj = _SEGMENT_OBJECTS.get(cls)
+    if obj is not None:
+        seg = typing.cast(H.SegmentSent, event)
+        return obj(seg.t, seg.host, seg.sid, seg.src, seg.dst, segment_object(seg.segment),
+                   seg.ifname)
+    rec = _BY_CLASS[cls].to_record(event)
+    if cls is H.Delivered:
+        data = typing.cast(H.Delivered, event).data
+        rec["data"] = binascii.b2a_base64(data, newline=False).decode("ascii")
     return rec
 
 

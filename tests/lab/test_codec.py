@@ -251,7 +251,10 @@ def test_the_control_channel_carries_a_deliverys_bytes() -> None:
         other = codec.wire_record(dataclasses.replace(delivered, data=bad))
         with pytest.raises(codec.CodecError, match="data must be the len bytes"):
             codec.from_record({**rec, "data": other["data"]})
-    assert codec.wire_record(EXAMPLES[0]) == codec.record(EXAMPLES[0])
+    # every other kind crosses as its line, byte for byte
+    for event in EXAMPLES:
+        if not isinstance(event, H.Delivered):
+            assert codec.dumps(codec.wire_record(event)) == codec.line(event), event.kind
 
 
 def test_a_delivery_may_be_longer_than_a_segment() -> None:
