@@ -64,6 +64,7 @@ from tcplab.tcp import events as tev
 from tcplab.tcp.codec import Malformed, decode, encode, ip_to_bytes
 from tcplab.tcp.config import Config
 from tcplab.tcp.connection import Connection, TcpError, reset_for
+from tcplab.tcp.kinds import Shutdown
 from tcplab.tcp.segment import ACK, RST, SYN, Segment, describe
 from tcplab.tcp.states import State
 
@@ -74,7 +75,6 @@ __all__ = [
 ANY = "0.0.0.0"
 _READ_ALL = 1 << 30
 _OPENING = (State.SYN_SENT, State.SYN_RECEIVED)
-_HOWS = ("rd", "wr", "rdwr")
 
 
 class Host:
@@ -236,8 +236,8 @@ class Host:
         self._pump(rec, now)
         return data
 
-    def shutdown(self, sid: int, how: str, now: float) -> None:
-        if how not in _HOWS:
+    def shutdown(self, sid: int, how: Shutdown | str, now: float) -> None:
+        if how not in list(Shutdown):
             raise HostError(E.EINVAL, f"shutdown direction {how!r} is not rd, wr or rdwr")
         rec = self._open_conn(sid, now)
         self._call(rec, lambda: rec.conn.shutdown(how, now), now)

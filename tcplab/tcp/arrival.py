@@ -32,6 +32,7 @@ from tcplab.tcp.events import (
     IcmpReported,
     StateChanged,
 )
+from tcplab.tcp.kinds import Timer
 from tcplab.tcp.reassembly import Reassembly
 from tcplab.tcp.segment import ACK, FIN, RST, SYN, URG, Segment
 from tcplab.tcp.sender import Sender
@@ -507,9 +508,9 @@ class Arrival(Sender):
             self._start_time_wait(now)
 
     def _start_time_wait(self, now: float) -> None:
-        self._cancel("rtx")
-        self._cancel("persist")
-        self._arm("time-wait", now + 2 * self.config.msl)
+        self._cancel(Timer.RTX)
+        self._cancel(Timer.PERSIST)
+        self._arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
 
     def _on_reset(self) -> None:
         st = self._state

@@ -29,6 +29,7 @@ from tcplab.tcp.events import (
     TimerFired,
 )
 from tcplab.tcp.isn import cookie_ts_options, cookie_tsval, initial_sequence, timestamp_offset
+from tcplab.tcp.kinds import Shutdown, Timer, Why
 from tcplab.tcp.segment import (
     RST,
     SACK_PERMITTED,
@@ -78,26 +79,28 @@ class Connection(Arrival):
         return min(self._timers.values()) if self._timers else None
 
     def handle_timer(self, now: float) -> None:
+        resend: Why | None = None  # a timeout's go-back-N pass follows (Sender._on_rto)
         for name, deadline in sorted(self._timers.items(), key=lambda kv: kv[1]):
             if deadline > now or self._timers.get(name) != deadline:
                 continue
             del self._timers[name]
             self._events.append(TimerFired(name))
-            if name == "time-wait":
-                self._goto(T.TIME_WAIT_TIMEOUT)
-            elif name == "rtx":
-                self._on_rto(now)
-            elif name == "persist":
-                self._on_persist(now)
-            elif name == "tlp":
-                self._on_tlp(now)
-            elif name == "rack":
-                self._on_rack_timer(now)
-            elif name == "delack":
-                self._ack_now = True
-            elif name == "keepalive":
-                self._on_keepalive(now)
-        self._output(now)
+            match name:
+                case Timer.TIME_WAIT:
+                    self._goto(T.TIME_WAIT_TIMEOUT)
+                case Timer.RTX:
+                    resend = self._on_rto(now) or resend
+                case Timer.PERSIST:
+                    self._on_persist(now)
+                case Timer.TLP:
+                    self._on_tlp(now)
+                case Timer.RACK:
+                    self._on_rack_timer(now)
+                case Timer.DELACK:
+                    self._ack_now = True
+                case Timer.KEEPALIVE:
+                    self._on_keepalive(now)
+        self._output(now, resend)
 
     # ------------------------------------------------------------------ user calls
     def _setup(self, remote: Address, now: float) -> None:
@@ -214,7 +217,7 @@ class Connection(Arrival):
         or stop the keep-alive timer (a first one counts from now, as Linux does), send
         what Nagle no longer holds back."""
         self.config.validate()
-        if self.config.keepalive and "keepalive" not in self._timers:
+        if self.config.keepalive and Timer.KEEPALIVE not in self._timers:
             self._ka_heard = max(self._ka_heard, now)
         if self._state not in (S.CLOSED, S.LISTEN):
             self._output(now)
@@ -236,15 +239,17 @@ class Connection(Arrival):
             raise TcpError(E.ENOTCONN, "socket is listening")
         raise TcpError(E.EAGAIN, "no data yet")
 
-    def shutdown(self, how: str, now: float) -> None:
-        if how not in ("rd", "wr", "rdwr"):
-            raise TcpError(E.EINVAL, f"bad shutdown direction {how!r}")
+    def shutdown(self, how: Shutdown | str, now: float) -> None:
+        try:
+            how = Shutdown(how)
+        except ValueError:
+            raise TcpError(E.EINVAL, f"bad shutdown direction {how!r}") from None
         if self._state in (S.CLOSED, S.LISTEN, S.SYN_SENT):
             raise TcpError(E.ENOTCONN, "not connected")
-        if how in ("rd", "rdwr"):
+        if how is not Shutdown.WR:
             self._rd_shut = True
             self._rcvq.clear()
-        if how in ("wr", "rdwr"):
+        if how is not Shutdown.RD:
             self._close_send(now, "shutdown(SHUT_WR)")
         self._output(now)
 

@@ -28,6 +28,7 @@ from abc import abstractmethod
 from tcplab.tcp import seq as sq
 from tcplab.tcp.config import Config
 from tcplab.tcp.congestion import DUP_THRESH
+from tcplab.tcp.kinds import Recovery, Timer, Why
 from tcplab.tcp.prr import Prr
 from tcplab.tcp.rack import Rack
 from tcplab.tcp.segment import Timestamps
@@ -47,10 +48,12 @@ class LossRecovery(Tcb):
     :class:`tcplab.tcp.sender.Sender`, which owns the output routine."""
 
     @abstractmethod
-    def _send_data_segment(self, seq: int, n: int, now: float, why: str) -> int: ...
+    def _send_data_segment(self, seq: int, n: int, now: float, why: Why | None,
+                           reason: Why = Why.RTO) -> int: ...
 
     @abstractmethod
-    def _send_fin(self, seq: int, now: float, why: str) -> None: ...
+    def _send_fin(self, seq: int, now: float, why: Why | None,
+                  reason: Why = Why.RTO) -> None: ...
 
     def __init__(self, config: Config) -> None:
         super().__init__(config)
@@ -76,26 +79,26 @@ class LossRecovery(Tcb):
         cc.enter_recovery(self.in_flight, self.snd_max)
         self.rack.tlp_end = None  # a probe episode ends with recovery (RFC 8985 §7.4)
         if self.sack_ok and (self.board.sacked_bytes or self._rack_on):
-            self._recovery = "sack"
+            self._recovery = Recovery.SACK
             self._high_rxt = self.snd_una
             # RFC 6937: PRR paces the recovery from here (it replaces RFC 6675 §5
             # step 4.2, cwnd = ssthresh)
             self.prr.start(self.in_flight)
             if not self._rack_on:
                 # RFC 6675 §5 step 4.3: the first segment presumed lost goes at once
-                self._high_rxt = sq.add(self.snd_una, self._retransmit_head(now, "sack"))
+                self._high_rxt = sq.add(self.snd_una, self._retransmit_head(now, Why.SACK))
         else:
-            self._recovery = "fast"
-            self._retransmit_head(now, "fast")  # RFC 5681 §3.2 step 2
+            self._recovery = Recovery.FAST
+            self._retransmit_head(now, Why.FAST)  # RFC 5681 §3.2 step 2
 
     def _exit_recovery(self) -> None:
         cc = self.cc
-        if self._recovery == "sack":
+        if self._recovery is Recovery.SACK:
             cc.exit_recovery(self.in_flight)
             cc.cwnd = cc.ssthresh  # RFC 6937 §3: at the end of recovery
         else:
             cc.exit_recovery(self.in_flight)
-        self._recovery = ""
+        self._recovery = Recovery.NONE
 
     def _prr_update(self, delivered: int) -> None:
         """RFC 6937: cwnd = pipe + sndcnt after each ACK in SACK recovery."""
@@ -103,7 +106,7 @@ class LossRecovery(Tcb):
         cc = self.cc
         cc.cwnd = pipe + self.prr.sndcnt(delivered, pipe, cc.ssthresh, self.snd_mss)
 
-    def _retransmit_head(self, now: float, why: str) -> int:
+    def _retransmit_head(self, now: float, why: Why) -> int:
         """Resend the first unacknowledged segment; returns the data bytes resent."""
         n = min(self.snd_mss, sq.sub(self._data_end(), self.snd_una))
         if n > 0:
@@ -132,7 +135,7 @@ class LossRecovery(Tcb):
             hole = board.next_hole(hole[1], 1 << 30)
         return max(0, self.in_flight - board.sacked_bytes - lost)
 
-    def _send_lost(self, now: float, why: str) -> bool:
+    def _send_lost(self, now: float, why: Why) -> bool:
         """Retransmit the first segment presumed lost (RFC 6675 NextSeg rule 1: by
         RACK's marks, or by IsLost without RACK); False when there is none."""
         if self._rack_on:
@@ -156,10 +159,10 @@ class LossRecovery(Tcb):
         hole = self.board.next_hole(sq.smax(self._high_rxt, self.snd_una), self.snd_mss)
         if hole is None or not sq.lt(hole[0], self.snd_nxt):
             return False
-        self._resend(hole[0], hole[1], now, "sack")
+        self._resend(hole[0], hole[1], now, Why.SACK)
         return True
 
-    def _resend(self, start: int, end: int, now: float, why: str) -> None:
+    def _resend(self, start: int, end: int, now: float, why: Why) -> None:
         """Send [start, end) again (at most one segment); HighRxt follows (RFC 6675 §4)."""
         data_end = self._data_end()
         n = min(sq.sub(end, start), sq.sub(data_end, start), self.snd_mss)
@@ -177,14 +180,14 @@ class LossRecovery(Tcb):
         go-back-N resending runs, which sends what RACK marks lost first anyway."""
         rack = self.rack
         if not (self.board.sacked_bytes or rack.lost_bytes):
-            self._cancel("rack")  # nothing delivered out of order: nothing to judge
+            self._cancel(Timer.RACK)  # nothing delivered out of order: nothing to judge
             return
         in_rec = bool(self._recovery) or self._rto_recover is not None
         newly, wait = rack.detect(now, self.snd_nxt, rack.reo_wnd(in_rec, self.rtt.srtt))
         if wait > 0:
-            self._arm("rack", now + wait)
+            self._arm(Timer.RACK, now + wait)
         else:
-            self._cancel("rack")
+            self._cancel(Timer.RACK)
         if newly and not in_rec:
             self._enter_recovery(now)
 
@@ -192,7 +195,7 @@ class LossRecovery(Tcb):
         """The reordering window of a segment sent before a delivered one has passed."""
         was = self._recovery
         self._rack_detect(now)
-        if self._recovery == "sack" and not was:
+        if self._recovery is Recovery.SACK and not was:
             self._prr_update(0)
 
     def _pto_allowed(self) -> bool:
@@ -228,28 +231,26 @@ class LossRecovery(Tcb):
         avail = sq.sub(data_end, self.snd_nxt)
         wnd_room = sq.sub(sq.add(self.snd_una, self.snd_wnd), self.snd_nxt)
         if avail > 0 and wnd_room > 0:
-            self._send_data_segment(self.snd_nxt, min(avail, self.snd_mss, wnd_room), now, "")
+            self._send_data_segment(self.snd_nxt, min(avail, self.snd_mss, wnd_room), now, None)
             rack.tlp_retrans = False
         elif self._fin_queued and self.snd_max == data_end:
-            self._send_fin(data_end, now, "")
+            self._send_fin(data_end, now, None)
             rack.tlp_retrans = False
         else:
             last = rack.last
             if last is None:
                 return
             start = sq.smax(last.start, self.snd_una)
-            self._why = "tlp"
             if start == data_end:
-                self._send_fin(start, now, "tlp")
-            else:
-                self._send_data_segment(start, sq.sub(data_end, start), now, "")
-            self._why = ""
+                self._send_fin(start, now, Why.TLP)
+            else:  # sent as a regular send from there (the FIN may ride along)
+                self._send_data_segment(start, sq.sub(data_end, start), now, None, Why.TLP)
             rack.tlp_retrans = True
             rack.tlp_tsval = self._ts_val(now) - self._ts_offset
         rack.tlp_end = self.snd_max
-        self._cancel("tlp")
+        self._cancel(Timer.TLP)
         self._rtx_since = self._rtx_since if self._rtx_since is not None else now
-        self._arm("rtx", now + self.rtt.current())
+        self._arm(Timer.RTX, now + self.rtt.current())
 
     def _tlp_ack(self, ack: int, ts: Timestamps | None) -> None:
         """RFC 8985 §7.4: the probe is answered.  A retransmitted probe that repaired a

@@ -31,6 +31,7 @@ from tcplab.tcp.events import (
     DeliveryTrouble,
     Retransmitted,
 )
+from tcplab.tcp.kinds import Recovery, Timer, Why
 from tcplab.tcp.recovery import SENDING_STATES, LossRecovery
 from tcplab.tcp.segment import (
     ACK,
@@ -99,16 +100,16 @@ class Sender(LossRecovery):
                       flags, window, self._syn_options(now, ack, ecr))
         if retransmit:
             self.retransmits += 1
-            self._emit_event(Retransmitted(self.iss, 1, "rto"))
+            self._emit_event(Retransmitted(self.iss, 1, Why.RTO))
         else:
             self._timing = (sq.add(self.iss, 1), now)
         self.snd_nxt = sq.add(self.iss, 1)
         self.snd_max = sq.smax(self.snd_max, self.snd_nxt)
         self.rcv_adv = sq.add(self.rcv_nxt, window)
         self._after_emit(seg, now)
-        if "rtx" not in self._timers:
+        if Timer.RTX not in self._timers:
             self._rtx_since = now
-            self._arm("rtx", now + self.rtt.current())
+            self._arm(Timer.RTX, now + self.rtt.current())
 
     def _negotiate(self, seg: Segment, now: float) -> None:
         """Read the peer's SYN options (RFC 9293 §3.7.1, RFC 7323, RFC 2018)."""
@@ -146,7 +147,7 @@ class Sender(LossRecovery):
             self._sample_rtt(seg, seg.timestamps() if self.ts_ok else None, now)
         self._rto_count = 0
         if self.snd_una == self.snd_max:
-            self._cancel("rtx")
+            self._cancel(Timer.RTX)
             self._rtx_since = None
 
     # -- receiving ACKs --------------------------------------------------------------
@@ -168,7 +169,7 @@ class Sender(LossRecovery):
             # output routine if still needed)
             self._probing = False
             self._persist_backoff = 0
-            self._cancel("persist")
+            self._cancel(Timer.PERSIST)
 
     def _sample_rtt(self, seg: Segment, ts: Timestamps | None, now: float) -> None:
         """``ts``: the segment's timestamps option when timestamps are in use."""
@@ -198,7 +199,7 @@ class Sender(LossRecovery):
         self._ka_heard = now
         if self._ka_probes:  # a probe answered: the wait starts over (re-armed on output)
             self._ka_probes = 0
-            self._cancel("keepalive")
+            self._cancel(Timer.KEEPALIVE)
         rack_on = self._rack_on
         board = self.board
         sacked_before = board.sacked_bytes
@@ -232,28 +233,28 @@ class Sender(LossRecovery):
             if self._recovery:
                 if sq.ge(ack, cc.recover):
                     self._exit_recovery()
-                elif self._recovery == "fast":
+                elif self._recovery is Recovery.FAST:
                     cc.on_partial_ack(acked)  # RFC 6582 §3.2 step 5
-                    self._retransmit_head(now, "fast")
+                    self._retransmit_head(now, Why.FAST)
             else:
                 cc.on_ack(acked, self.in_flight)
             if self.snd_una == self.snd_max:
-                self._cancel("rtx")  # RFC 6298 §5.2
-                self._cancel("tlp")
-                self._cancel("rack")
+                self._cancel(Timer.RTX)  # RFC 6298 §5.2
+                self._cancel(Timer.TLP)
+                self._cancel(Timer.RACK)
                 self._rtx_since = None
             else:
                 self._rtx_since = now
                 self._pto_restart = True
                 if not (rack_on and self._pto_allowed()):
-                    self._arm("rtx", now + self.rtt.current())  # RFC 6298 §5.3
+                    self._arm(Timer.RTX, now + self.rtt.current())  # RFC 6298 §5.3
         elif (ack == self.snd_una and not seg.payload and not seg.flags & (SYN | FIN)
               and self.snd_max != self.snd_una and self.snd_wnd and not self._probing
               and (seg.window << self.snd_wscale) == self.snd_wnd):
             # (answers to zero-window probes are not duplicates: nothing was lost)
             # a duplicate ACK (RFC 5681 §2)
             cc.dup_acks += 1
-            if self._recovery == "fast":
+            if self._recovery is Recovery.FAST:
                 cc.on_dup_ack_in_recovery()
             elif not self._recovery and not rack_on and (
                     cc.dup_acks >= DUP_THRESH
@@ -267,25 +268,27 @@ class Sender(LossRecovery):
                 self._tlp_ack(ack, ts)
             if board.sacked_bytes or rack.lost_bytes:
                 self._rack_detect(now)
-            elif "rack" in self._timers:
-                self._cancel("rack")  # nothing delivered out of order: nothing to judge
-        if self._recovery == "sack":
+            elif Timer.RACK in self._timers:
+                self._cancel(Timer.RACK)  # nothing delivered out of order: nothing to judge
+        if self._recovery is Recovery.SACK:
             delivered += board.sacked_bytes - sacked_before  # RFC 6937 DeliveredData
             self._prr_update(delivered)
         self._update_window(seg, syn=syn)
         return True
 
     # -- timers ----------------------------------------------------------------------
-    def _on_rto(self, now: float) -> None:
-        """RFC 6298 §5.4-5.6 and RFC 5681 §3.1 on retransmission timeout."""
+    def _on_rto(self, now: float) -> Why | None:
+        """RFC 6298 §5.4-5.6 and RFC 5681 §3.1 on retransmission timeout.  Returns
+        Why.RTO when the output pass that follows resends (go-back-N from SND.UNA, and
+        a FIN already sent goes again), else None."""
         if self.snd_una == self.snd_max:
-            return
+            return None
         if self.snd_wnd == 0 and self.syn_acked and self._state in _SENDING:
             # the peer shrank its window to zero under data in flight: probe it like any
             # zero window (RFC 9293 §3.8.6.1, MUST-35) instead of timing out
             self._probing = True
             self._on_persist(now)
-            return
+            return None
         self._rto_count += 1
         handshake = self._state in (S.SYN_SENT, S.SYN_RECEIVED)
         limit = self.config.syn_retries if handshake else self.config.retries
@@ -294,7 +297,7 @@ class Sender(LossRecovery):
                                        and now - self._rtx_since >= ut):
             self._on_rto_give_up("retransmissions gave up" if self._rto_count > limit
                                  else "user timeout")
-            return
+            return None
         if self._rto_count == min(self.config.r1, limit):
             # RFC 9293 §3.8.3 (MUST-20, SHLD-9): at R1, tell the application and IP --
             # before R2 even when the retry limit is set below R1
@@ -306,9 +309,8 @@ class Sender(LossRecovery):
         self._ts_floor = self._ts_val(now)
         if not self.syn_acked:
             self._send_syn(now, ack=self._state is not S.SYN_SENT, retransmit=True)
-            self._arm("rtx", now + self.rtt.current())
-            self._why = "rto"  # a FIN queued behind the SYN goes again too
-            return
+            self._arm(Timer.RTX, now + self.rtt.current())
+            return Why.RTO  # a FIN queued behind the SYN goes again too
         if self._rto_count == 1:
             self.cc.on_timeout(self.in_flight)
         else:
@@ -317,15 +319,15 @@ class Sender(LossRecovery):
             self.cc.in_recovery = False
         # RFC 6675 §5.1: the SACK scoreboard survives the timeout (reneging is rare;
         # forgetting it would resend everything the peer already holds)
-        self._recovery = ""
+        self._recovery = Recovery.NONE
         if self._rack_on:
             self.rack.on_timeout()
-            self._cancel("rack")
-            self._cancel("tlp")
+            self._cancel(Timer.RACK)
+            self._cancel(Timer.TLP)
         self._rto_recover = self.snd_max
         self.snd_nxt = self.snd_una
-        self._why = "rto"
-        self._arm("rtx", now + self.rtt.current())
+        self._arm(Timer.RTX, now + self.rtt.current())
+        return Why.RTO
 
     def _on_persist(self, now: float) -> None:
         """RFC 9293 §3.8.6.1: probe a zero window with one octet; RFC 1122 §4.2.2.17:
@@ -336,27 +338,31 @@ class Sender(LossRecovery):
                     sq.sub(sq.add(self.snd_una, self.snd_wnd), self.snd_nxt),
                     self.cc.cwnd - self.in_flight)
             if n > 0 and self._state in _SENDING and self.snd_una == self.snd_max:
-                self._send_data_segment(self.snd_nxt, n, now, "")
+                self._send_data_segment(self.snd_nxt, n, now, None)
             return
         if self._state not in _SENDING:
             return
         self._probing = True
         if self.snd_una != self.snd_max:
-            self._send_data_segment(self.snd_una, 1, now, "probe")
+            self._send_data_segment(self.snd_una, 1, now, Why.PROBE)
         elif sq.lt(self.snd_nxt, self._data_end()):
-            self._send_data_segment(self.snd_nxt, 1, now, "")
+            self._send_data_segment(self.snd_nxt, 1, now, None)
         else:
             self._probing = False  # nothing left to probe for: no timer
             return
         if self.rtt.current() * (1 << self._persist_backoff) < self.config.rto_max:
             self._persist_backoff += 1  # RFC 1122 §4.2.2.17: exponential, capped
-        self._arm("persist", now + min(self.rtt.current() * (1 << self._persist_backoff),
+        self._arm(Timer.PERSIST, now + min(self.rtt.current() * (1 << self._persist_backoff),
                                        self.config.rto_max))
 
     # -- output ----------------------------------------------------------------------
-    def _send_data_segment(self, seq: int, n: int, now: float, why: str) -> int:
+    def _send_data_segment(self, seq: int, n: int, now: float, why: Why | None,
+                           reason: Why = Why.RTO) -> int:
         """Send up to ``n`` bytes from ``seq``; returns how many went (SACK blocks riding
-        along take room from the payload: RFC 9293 §3.7.1, the MSS counts options)."""
+        along take room from the payload: RFC 9293 §3.7.1, the MSS counts options).
+        ``why``: resending a hole for that reason (SND.NXT stays, no FIN rides along);
+        None: a regular send from SND.NXT, which after a timeout or for a tail loss
+        probe may be below SND.MAX -- then ``reason`` is what the event says."""
         opts, extra = self._options(now)
         if extra:
             n = max(min(n, self.snd_mss - extra), 1)
@@ -366,40 +372,44 @@ class Sender(LossRecovery):
         flags = ACK
         if end == self._data_end():
             flags |= PSH
-            if self._fin_queued and not why:
+            if self._fin_queued and why is None:
                 flags |= FIN  # piggyback the FIN on the last data segment
         seg = self._build(seq, flags, payload, now, opts)
         self._after_emit(seg, now)
-        self._account(seq, seg.seg_len, now, why)
+        self._account(seq, seg.seg_len, now, why, reason)
         return len(payload)
 
-    def _send_fin(self, seq: int, now: float, why: str) -> None:
+    def _send_fin(self, seq: int, now: float, why: Why | None,
+                  reason: Why = Why.RTO) -> None:
         seg = self._build(seq, ACK | FIN, b"", now)
         self._after_emit(seg, now)
-        self._account(seq, 1, now, why)
+        self._account(seq, 1, now, why, reason)
 
-    def _account(self, seq: int, length: int, now: float, why: str) -> None:
+    def _account(self, seq: int, length: int, now: float, why: Why | None,
+                 reason: Why) -> None:
         end = sq.add(seq, length)
         if sq.lt(seq, self.snd_max):
             self.retransmits += 1
             self._timing = None  # Karn
-            self._emit_event(Retransmitted(seq, length, why or self._why or "rto"))
+            self._emit_event(Retransmitted(seq, length, reason if why is None else why))
         else:
             self._pto_restart = True  # RFC 8985 §7.2: new data restarts the probe timeout
             if self._timing is None:
                 self._timing = (end, now)
-        if self._recovery == "sack":
+        if self._recovery is Recovery.SACK:
             self.prr.sent(length)  # RFC 6937 prr_out
         if self._rack_on:
             self.rack.sent(seq, end, now)
-        if not why:  # a regular send moves SND.NXT; retransmissions of holes do not
+        if why is None:  # a regular send moves SND.NXT; retransmissions of holes do not
             self.snd_nxt = sq.smax(self.snd_nxt, end)
         self.snd_max = sq.smax(self.snd_max, end)
 
-    def _output(self, now: float) -> None:
+    def _output(self, now: float, resend: Why | None = None) -> None:
+        """Send what the state and windows allow, then set the timers.  ``resend``: the
+        pass follows a timeout (:meth:`_on_rto`) and what it sends below SND.MAX is a
+        retransmission for that reason."""
         if self._state in _SENDING:
-            self._send_what_we_can(now)
-            self._why = ""
+            self._send_what_we_can(now, resend)
         if self._ack_now and self._state not in _NO_ACK:
             # at SND.MAX: after a timeout SND.NXT went back, but the peer's RCV.NXT may
             # already be past it, and an ACK below RCV.NXT would be dropped unread
@@ -407,17 +417,18 @@ class Sender(LossRecovery):
         if self._state is not S.CLOSED:
             self._set_timers(now)
 
-    def _send_what_we_can(self, now: float) -> None:
+    def _send_what_we_can(self, now: float, resend: Why | None) -> None:
         mss = self.snd_mss
         cc = self.cc
         rack_on = self._rack_on
+        reason = resend or Why.RTO  # what a regular send below SND.MAX is resending for
         while True:
-            if self._recovery == "sack":
+            if self._recovery is Recovery.SACK:
                 pipe = self._pipe()
                 cwnd_room = cc.cwnd - pipe
                 if cwnd_room < mss:
                     return  # RFC 6675 §5 step (C): a segment only while cwnd - pipe >= SMSS
-                if self._send_lost(now, "sack"):  # NextSeg rule 1
+                if self._send_lost(now, Why.SACK):  # NextSeg rule 1
                     continue
             else:
                 cwnd_room = cc.cwnd - self.in_flight
@@ -434,7 +445,7 @@ class Sender(LossRecovery):
                     # resending after a timeout: a resent segment RACK found lost again
                     # is not in flight, and goes before the rest (RFC 8985 §6.3)
                     cwnd_room += self.rack.lost_bytes
-                    if cwnd_room >= mss and self._send_lost(now, "rack"):
+                    if cwnd_room >= mss and self._send_lost(now, Why.RACK):
                         continue
             data_end = self._data_end()
             avail = sq.sub(data_end, self.snd_nxt)
@@ -442,15 +453,15 @@ class Sender(LossRecovery):
                 wnd_room = sq.sub(sq.add(self.snd_una, self.snd_wnd), self.snd_nxt)
                 n = min(avail, mss, cwnd_room, wnd_room, self._resend_limit())
                 if n > 0 and (n >= mss or self._small_segment_ok(n, avail)):
-                    self._send_data_segment(self.snd_nxt, n, now, "")  # NextSeg rule 2
+                    self._send_data_segment(self.snd_nxt, n, now, None, reason)  # rule 2
                     continue
                 if n <= 0 and cwnd_room < mss:
                     return
             elif (self._fin_queued and self.snd_nxt == data_end
-                    and (self.snd_max == data_end or self._why)):
-                self._send_fin(data_end, now, "")
+                    and (self.snd_max == data_end or resend is not None)):
+                self._send_fin(data_end, now, None, reason)
                 return
-            if self._recovery == "sack" and self._send_rule3(now):
+            if self._recovery is Recovery.SACK and self._send_rule3(now):
                 continue
             return
 
@@ -487,39 +498,39 @@ class Sender(LossRecovery):
 
     def _set_timers(self, now: float) -> None:
         self._set_send_timers(now)
-        if self.config.keepalive or "keepalive" in self._timers:
+        if self.config.keepalive or Timer.KEEPALIVE in self._timers:
             self._keepalive_timer()
 
     def _set_send_timers(self, now: float) -> None:
         outstanding = self.snd_max != self.snd_una
         if (not outstanding and self.snd_wnd > 0 and self._state in _SENDING
-                and sq.lt(self.snd_nxt, self._data_end()) and "persist" not in self._timers):
+                and sq.lt(self.snd_nxt, self._data_end()) and Timer.PERSIST not in self._timers):
             # data waits, nothing is in flight and the window is open but too small for
             # the SWS rules: RFC 1122 §4.2.3.4 (4) override timeout, 0.1-1 s
-            self._arm("persist", now + SWS_OVERRIDE)
+            self._arm(Timer.PERSIST, now + SWS_OVERRIDE)
             return
         if self.snd_wnd == 0 and self._state in _SENDING and (
                 self._probing or (not outstanding and sq.lt(self.snd_nxt, self._data_end()))):
-            if "persist" not in self._timers:
-                self._arm("persist", now + self.rtt.current())
+            if Timer.PERSIST not in self._timers:
+                self._arm(Timer.PERSIST, now + self.rtt.current())
             if self._probing:
-                self._cancel("rtx")
-                self._cancel("tlp")
+                self._cancel(Timer.RTX)
+                self._cancel(Timer.TLP)
             return
         if not outstanding:
-            self._cancel("tlp")
+            self._cancel(Timer.TLP)
         elif self._pto_allowed():
             # RFC 8985 §7.2: the probe timeout stands in for the RTO (which the probe,
             # once sent, arms again), restarted when new data goes out or is ACKed
-            if self._pto_restart or "tlp" not in self._timers:
-                self._arm("tlp", self._pto(now))
-            self._cancel("rtx")
+            if self._pto_restart or Timer.TLP not in self._timers:
+                self._arm(Timer.TLP, self._pto(now))
+            self._cancel(Timer.RTX)
             self._rtx_since = self._rtx_since if self._rtx_since is not None else now
         else:
-            self._cancel("tlp")
-            if "rtx" not in self._timers:
+            self._cancel(Timer.TLP)
+            if Timer.RTX not in self._timers:
                 self._rtx_since = self._rtx_since if self._rtx_since is not None else now
-                self._arm("rtx", now + self.rtt.current())
+                self._arm(Timer.RTX, now + self.rtt.current())
         self._pto_restart = False
 
     # -- keep-alives (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6) ----------------------------
@@ -528,7 +539,7 @@ class Sender(LossRecovery):
         waiting to go (MUST-26) -- no data, no FIN, no retransmission or probe timer."""
         return (self.config.keepalive and self._state in _KEEPALIVE
                 and self.snd_una == self.snd_max and self.snd_nxt == self._data_end()
-                and not self._fin_queued and not self._timers.keys() & {"rtx", "persist"})
+                and not self._fin_queued and not self._timers.keys() & {Timer.RTX, Timer.PERSIST})
 
     def _keepalive_timer(self) -> None:
         """Run the keep-alive timer only while idle.  It is moved earlier at once (a
@@ -536,14 +547,14 @@ class Sender(LossRecovery):
         early, :meth:`_on_keepalive` lets it be armed again."""
         cfg = self.config
         if not self._idle():
-            if "keepalive" in self._timers:
-                self._cancel("keepalive")
+            if Timer.KEEPALIVE in self._timers:
+                self._cancel(Timer.KEEPALIVE)
             return
         due = (self._ka_heard + cfg.keepalive_idle if not self._ka_probes
                else self._ka_sent + cfg.keepalive_interval)
-        armed = self._timers.get("keepalive")
+        armed = self._timers.get(Timer.KEEPALIVE)
         if armed is None or armed > due:
-            self._arm("keepalive", due)
+            self._arm(Timer.KEEPALIVE, due)
 
     def _on_keepalive(self, now: float) -> None:
         cfg = self.config

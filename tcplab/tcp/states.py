@@ -92,81 +92,94 @@ class Trigger(StrEnum):
     LINUX = "linux"
 
 
+class Sends(StrEnum):
+    """What a move sends: the flags of its segment (FIN rides with an ACK), or nothing."""
+
+    NOTHING = ""
+    SYN = "SYN"
+    SYN_ACK = "SYN,ACK"
+    ACK = "ACK"
+    FIN = "FIN"
+    RST = "RST"
+
+
 @dataclass(frozen=True, slots=True)
 class Transition:
+    """One declared move: from ``state`` on ``trigger`` to ``next``, sending ``sends``."""
+
     state: State
     trigger: Trigger
     next: State
-    sends: str  # "SYN", "SYN,ACK", "ACK", "FIN", "RST" or "" for nothing
+    sends: Sends
     note: str = ""
 
 
-S, T = State, Trigger
+S, T, X = State, Trigger, Sends
 
 TRANSITIONS: tuple[Transition, ...] = (
-    Transition(S.CLOSED, T.PASSIVE_OPEN, S.LISTEN, ""),
-    Transition(S.CLOSED, T.ACTIVE_OPEN, S.SYN_SENT, "SYN"),
-    Transition(S.LISTEN, T.RCV_SYN, S.SYN_RECEIVED, "SYN,ACK",
+    Transition(S.CLOSED, T.PASSIVE_OPEN, S.LISTEN, X.NOTHING),
+    Transition(S.CLOSED, T.ACTIVE_OPEN, S.SYN_SENT, X.SYN),
+    Transition(S.LISTEN, T.RCV_SYN, S.SYN_RECEIVED, X.SYN_ACK,
                "a child connection is made; the listener stays in LISTEN"),
-    Transition(S.LISTEN, T.CLOSE, S.CLOSED, ""),
-    Transition(S.LISTEN, T.ABORT, S.CLOSED, ""),
-    Transition(S.SYN_SENT, T.RCV_SYN_ACK, S.ESTABLISHED, "ACK"),
-    Transition(S.SYN_SENT, T.RCV_SYN, S.SYN_RECEIVED, "SYN,ACK", "simultaneous open"),
-    Transition(S.SYN_SENT, T.RCV_RST, S.CLOSED, "", "connection refused"),
-    Transition(S.SYN_SENT, T.CLOSE, S.CLOSED, ""),
-    Transition(S.SYN_SENT, T.ABORT, S.CLOSED, ""),
-    Transition(S.SYN_SENT, T.TIMEOUT, S.CLOSED, "", "SYN retransmissions gave up"),
-    Transition(S.SYN_SENT, T.RCV_ICMP, S.CLOSED, "",
+    Transition(S.LISTEN, T.CLOSE, S.CLOSED, X.NOTHING),
+    Transition(S.LISTEN, T.ABORT, S.CLOSED, X.NOTHING),
+    Transition(S.SYN_SENT, T.RCV_SYN_ACK, S.ESTABLISHED, X.ACK),
+    Transition(S.SYN_SENT, T.RCV_SYN, S.SYN_RECEIVED, X.SYN_ACK, "simultaneous open"),
+    Transition(S.SYN_SENT, T.RCV_RST, S.CLOSED, X.NOTHING, "connection refused"),
+    Transition(S.SYN_SENT, T.CLOSE, S.CLOSED, X.NOTHING),
+    Transition(S.SYN_SENT, T.ABORT, S.CLOSED, X.NOTHING),
+    Transition(S.SYN_SENT, T.TIMEOUT, S.CLOSED, X.NOTHING, "SYN retransmissions gave up"),
+    Transition(S.SYN_SENT, T.RCV_ICMP, S.CLOSED, X.NOTHING,
                "a hard error: protocol or port unreachable, or fragmentation needed"),
-    Transition(S.SYN_RECEIVED, T.RCV_ACK_OF_SYN, S.ESTABLISHED, ""),
-    Transition(S.SYN_RECEIVED, T.CLOSE, S.FIN_WAIT_1, "FIN"),
-    Transition(S.SYN_RECEIVED, T.RCV_RST, S.CLOSED, "",
+    Transition(S.SYN_RECEIVED, T.RCV_ACK_OF_SYN, S.ESTABLISHED, X.NOTHING),
+    Transition(S.SYN_RECEIVED, T.CLOSE, S.FIN_WAIT_1, X.FIN),
+    Transition(S.SYN_RECEIVED, T.RCV_RST, S.CLOSED, X.NOTHING,
                "passive: the listener keeps listening; active: connection refused"),
-    Transition(S.SYN_RECEIVED, T.RCV_SYN, S.CLOSED, "",
+    Transition(S.SYN_RECEIVED, T.RCV_SYN, S.CLOSED, X.NOTHING,
                "passive: back to LISTEN -- the listener keeps listening (§3.10.7.4)"),
-    Transition(S.SYN_RECEIVED, T.ABORT, S.CLOSED, "RST"),
-    Transition(S.SYN_RECEIVED, T.TIMEOUT, S.CLOSED, "", "SYN,ACK retransmissions gave up"),
-    Transition(S.SYN_RECEIVED, T.RCV_ICMP, S.CLOSED, "",
+    Transition(S.SYN_RECEIVED, T.ABORT, S.CLOSED, X.RST),
+    Transition(S.SYN_RECEIVED, T.TIMEOUT, S.CLOSED, X.NOTHING, "SYN,ACK retransmissions gave up"),
+    Transition(S.SYN_RECEIVED, T.RCV_ICMP, S.CLOSED, X.NOTHING,
                "a hard error: protocol or port unreachable, or fragmentation needed"),
-    Transition(S.ESTABLISHED, T.CLOSE, S.FIN_WAIT_1, "FIN"),
-    Transition(S.ESTABLISHED, T.RCV_FIN, S.CLOSE_WAIT, "ACK"),
-    Transition(S.ESTABLISHED, T.RCV_RST, S.CLOSED, "", "connection reset"),
-    Transition(S.ESTABLISHED, T.ABORT, S.CLOSED, "RST"),
-    Transition(S.ESTABLISHED, T.TIMEOUT, S.CLOSED, "", "retransmissions gave up"),
-    Transition(S.ESTABLISHED, T.KEEPALIVE_TIMEOUT, S.CLOSED, "RST",
+    Transition(S.ESTABLISHED, T.CLOSE, S.FIN_WAIT_1, X.FIN),
+    Transition(S.ESTABLISHED, T.RCV_FIN, S.CLOSE_WAIT, X.ACK),
+    Transition(S.ESTABLISHED, T.RCV_RST, S.CLOSED, X.NOTHING, "connection reset"),
+    Transition(S.ESTABLISHED, T.ABORT, S.CLOSED, X.RST),
+    Transition(S.ESTABLISHED, T.TIMEOUT, S.CLOSED, X.NOTHING, "retransmissions gave up"),
+    Transition(S.ESTABLISHED, T.KEEPALIVE_TIMEOUT, S.CLOSED, X.RST,
                "keep-alive probes unanswered"),
-    Transition(S.FIN_WAIT_1, T.RCV_ACK_OF_FIN, S.FIN_WAIT_2, ""),
-    Transition(S.FIN_WAIT_1, T.RCV_FIN, S.CLOSING, "ACK", "simultaneous close"),
-    Transition(S.FIN_WAIT_1, T.RCV_RST, S.CLOSED, "", "connection reset"),
-    Transition(S.FIN_WAIT_1, T.ABORT, S.CLOSED, "RST"),
-    Transition(S.FIN_WAIT_1, T.TIMEOUT, S.CLOSED, "", "FIN retransmissions gave up"),
-    Transition(S.FIN_WAIT_1, T.RCV_DATA_AFTER_CLOSE, S.CLOSED, "RST",
+    Transition(S.FIN_WAIT_1, T.RCV_ACK_OF_FIN, S.FIN_WAIT_2, X.NOTHING),
+    Transition(S.FIN_WAIT_1, T.RCV_FIN, S.CLOSING, X.ACK, "simultaneous close"),
+    Transition(S.FIN_WAIT_1, T.RCV_RST, S.CLOSED, X.NOTHING, "connection reset"),
+    Transition(S.FIN_WAIT_1, T.ABORT, S.CLOSED, X.RST),
+    Transition(S.FIN_WAIT_1, T.TIMEOUT, S.CLOSED, X.NOTHING, "FIN retransmissions gave up"),
+    Transition(S.FIN_WAIT_1, T.RCV_DATA_AFTER_CLOSE, S.CLOSED, X.RST,
                "nobody will read it (RFC 1122 §4.2.2.13)"),
-    Transition(S.FIN_WAIT_2, T.RCV_FIN, S.TIME_WAIT, "ACK"),
-    Transition(S.FIN_WAIT_2, T.RCV_RST, S.CLOSED, "", "connection reset"),
-    Transition(S.FIN_WAIT_2, T.ABORT, S.CLOSED, "RST"),
-    Transition(S.FIN_WAIT_2, T.RCV_DATA_AFTER_CLOSE, S.CLOSED, "RST",
+    Transition(S.FIN_WAIT_2, T.RCV_FIN, S.TIME_WAIT, X.ACK),
+    Transition(S.FIN_WAIT_2, T.RCV_RST, S.CLOSED, X.NOTHING, "connection reset"),
+    Transition(S.FIN_WAIT_2, T.ABORT, S.CLOSED, X.RST),
+    Transition(S.FIN_WAIT_2, T.RCV_DATA_AFTER_CLOSE, S.CLOSED, X.RST,
                "nobody will read it (RFC 1122 §4.2.2.13)"),
-    Transition(S.CLOSE_WAIT, T.CLOSE, S.LAST_ACK, "FIN"),
-    Transition(S.CLOSE_WAIT, T.RCV_RST, S.CLOSED, "", "connection reset"),
-    Transition(S.CLOSE_WAIT, T.ABORT, S.CLOSED, "RST"),
-    Transition(S.CLOSE_WAIT, T.TIMEOUT, S.CLOSED, "", "retransmissions gave up"),
-    Transition(S.CLOSE_WAIT, T.KEEPALIVE_TIMEOUT, S.CLOSED, "RST",
+    Transition(S.CLOSE_WAIT, T.CLOSE, S.LAST_ACK, X.FIN),
+    Transition(S.CLOSE_WAIT, T.RCV_RST, S.CLOSED, X.NOTHING, "connection reset"),
+    Transition(S.CLOSE_WAIT, T.ABORT, S.CLOSED, X.RST),
+    Transition(S.CLOSE_WAIT, T.TIMEOUT, S.CLOSED, X.NOTHING, "retransmissions gave up"),
+    Transition(S.CLOSE_WAIT, T.KEEPALIVE_TIMEOUT, S.CLOSED, X.RST,
                "keep-alive probes unanswered"),
-    Transition(S.CLOSING, T.RCV_ACK_OF_FIN, S.TIME_WAIT, ""),
-    Transition(S.CLOSING, T.RCV_RST, S.CLOSED, ""),
-    Transition(S.CLOSING, T.ABORT, S.CLOSED, ""),
-    Transition(S.CLOSING, T.TIMEOUT, S.CLOSED, "", "FIN retransmissions gave up"),
-    Transition(S.LAST_ACK, T.RCV_ACK_OF_FIN, S.CLOSED, ""),
-    Transition(S.LAST_ACK, T.RCV_RST, S.CLOSED, ""),
-    Transition(S.LAST_ACK, T.ABORT, S.CLOSED, ""),
-    Transition(S.LAST_ACK, T.TIMEOUT, S.CLOSED, "", "FIN retransmissions gave up"),
-    Transition(S.TIME_WAIT, T.RCV_FIN, S.TIME_WAIT, "ACK", "re-ACK, restart 2*MSL"),
-    Transition(S.TIME_WAIT, T.TIME_WAIT_TIMEOUT, S.CLOSED, ""),
-    Transition(S.TIME_WAIT, T.RCV_SYN, S.CLOSED, "",
+    Transition(S.CLOSING, T.RCV_ACK_OF_FIN, S.TIME_WAIT, X.NOTHING),
+    Transition(S.CLOSING, T.RCV_RST, S.CLOSED, X.NOTHING),
+    Transition(S.CLOSING, T.ABORT, S.CLOSED, X.NOTHING),
+    Transition(S.CLOSING, T.TIMEOUT, S.CLOSED, X.NOTHING, "FIN retransmissions gave up"),
+    Transition(S.LAST_ACK, T.RCV_ACK_OF_FIN, S.CLOSED, X.NOTHING),
+    Transition(S.LAST_ACK, T.RCV_RST, S.CLOSED, X.NOTHING),
+    Transition(S.LAST_ACK, T.ABORT, S.CLOSED, X.NOTHING),
+    Transition(S.LAST_ACK, T.TIMEOUT, S.CLOSED, X.NOTHING, "FIN retransmissions gave up"),
+    Transition(S.TIME_WAIT, T.RCV_FIN, S.TIME_WAIT, X.ACK, "re-ACK, restart 2*MSL"),
+    Transition(S.TIME_WAIT, T.TIME_WAIT_TIMEOUT, S.CLOSED, X.NOTHING),
+    Transition(S.TIME_WAIT, T.RCV_SYN, S.CLOSED, X.NOTHING,
                "a newer SYN (RFC 6191): the listener takes it"),
-    Transition(S.TIME_WAIT, T.RCV_RST, S.CLOSED, ""),
-    Transition(S.TIME_WAIT, T.ABORT, S.CLOSED, ""),
+    Transition(S.TIME_WAIT, T.RCV_RST, S.CLOSED, X.NOTHING),
+    Transition(S.TIME_WAIT, T.ABORT, S.CLOSED, X.NOTHING),
 )
 
 class UndeclaredMove(AssertionError):

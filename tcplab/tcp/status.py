@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tcplab.tcp.kinds import Timer
 from tcplab.tcp.states import State
 
 Address = tuple[str, int]  # (dotted IPv4, port)
@@ -48,7 +49,7 @@ class Status:
     rcv_wscale: int
     sack: bool          # negotiated
     timestamps: bool    # negotiated
-    timers: dict[str, float] = field(default_factory=dict)  # name -> deadline
+    timers: dict[Timer, float] = field(default_factory=dict)  # name -> deadline
     error: int | None = None
     snd_max: int = 0    # highest sequence number sent (RFC 9293 §3.10.7.4 SND.MAX)
     urgent_pending: int = 0  # octets up to the peer's urgent mark not yet read (§3.8.5)

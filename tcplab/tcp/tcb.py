@@ -17,6 +17,7 @@ from tcplab.tcp import seq as sq
 from tcplab.tcp.config import Config
 from tcplab.tcp.congestion import NewReno
 from tcplab.tcp.events import Event, SegmentDropped, TimerArmed, TimerCancelled
+from tcplab.tcp.kinds import Recovery, Timer
 from tcplab.tcp.rto import RttEstimator
 from tcplab.tcp.scoreboard import Scoreboard
 from tcplab.tcp.segment import ACK, NOP, URG, Option, Sack, Segment, Timestamps
@@ -38,7 +39,7 @@ class Tcb(ABC):
         # moved only by a declared row of TRANSITIONS (Arrival._goto); read as `state`
         self._state: State = START
         self._events: deque[Event] = deque()
-        self._timers: dict[str, float] = {}
+        self._timers: dict[Timer, float] = {}
         self.snd_wscale_offered = False
         self.iss = 0
         self.snd_una = 0
@@ -70,7 +71,7 @@ class Tcb(ABC):
         self._rto_count = 0
         self._rtx_since: float | None = None
         self._timing: tuple[int, float] | None = None  # (end seq, send time) for Karn
-        self._recovery = ""  # "", "fast" (NewReno) or "sack" (RFC 6675)
+        self._recovery = Recovery.NONE
         self._high_rxt = 0
         self._probing = False
         self._ts_floor: int | None = None  # echoes below this predate our last timeout
@@ -79,16 +80,15 @@ class Tcb(ABC):
         self._ka_heard = 0.0     # when the peer was last heard from (keep-alives)
         self._ka_probes = 0      # keep-alive probes unanswered so far
         self._ka_sent = 0.0      # when the last of them went
-        self._why = ""  # reason given to the next retransmission events
         self.snd_up: int | None = None  # SND.UP: just after the last urgent octet (§3.8.5)
 
     # -- timers, events, accounting ----------------------------------------------------
-    def _arm(self, name: str, deadline: float) -> None:
+    def _arm(self, name: Timer, deadline: float) -> None:
         if name not in self._timers:
             self._events.append(TimerArmed(name, deadline))
         self._timers[name] = deadline
 
-    def _cancel(self, name: str) -> None:
+    def _cancel(self, name: Timer) -> None:
         if self._timers.pop(name, None) is not None:
             self._events.append(TimerCancelled(name))
 
@@ -158,8 +158,8 @@ class Tcb(ABC):
         self._unacked_bytes += nbytes
         if delay <= 0 or self._unacked_bytes >= 2 * self.snd_mss:
             self._ack_now = True
-        elif "delack" not in self._timers:
-            self._arm("delack", now + delay)
+        elif Timer.DELACK not in self._timers:
+            self._arm(Timer.DELACK, now + delay)
 
     def _window_field(self) -> int:
         """Our window, never shrinking the right edge we offered (RFC 9293 §3.8.6.2.2)."""
@@ -182,8 +182,8 @@ class Tcb(ABC):
             self._last_ack_sent = seg.ack
             self._ack_now = False
             self._unacked_bytes = 0
-            if "delack" in self._timers:
-                self._cancel("delack")
+            if Timer.DELACK in self._timers:
+                self._cancel(Timer.DELACK)
 
     def _options(self, now: float) -> tuple[tuple[Option, ...], int]:
         """Options for a non-SYN segment, and how many bytes they take beyond the
