@@ -12,6 +12,8 @@ from tcplab.lab import units
 from tcplab.lab.commands import (
     COMMAND_NAMES,
     HELP,
+    TCP_FEATURES,
+    USAGE,
     Abort,
     Break,
     BreakOn,
@@ -172,9 +174,23 @@ def test_blank_and_comment_lines_are_nothing(line: str) -> None:
     assert parse_line(line) is None
 
 
-TCP_USAGE = "[sack=off] [timestamps=off] [wscale=off] [nagle=off] [keepalive=on]"
+TCP_USAGE = ("[sack=off] [timestamps=off] [wscale=off] [nagle=off] [keepalive=on] [rack=off] "
+             "[syncookies=off]")
 LISTEN_USAGE = f"listen HOST:PORT {TCP_USAGE}"
 CONNECT_USAGE = f"connect HOST[:PORT] HOST:PORT [as NAME] {TCP_USAGE}"
+HOST_USAGE = ("tcp HOST [sack=on|off] [timestamps=on|off] [wscale=on|off] [nagle=on|off] "
+              "[keepalive=on|off] [rack=on|off] [syncookies=on|off]")
+
+
+def test_usage_shows_every_switch() -> None:
+    """listen, connect and tcp name every switch there is; send names --urgent."""
+    assert USAGE["listen"] == LISTEN_USAGE
+    assert USAGE["connect"] == CONNECT_USAGE
+    assert USAGE["tcp"] == HOST_USAGE
+    for word in ("listen", "connect", "tcp"):
+        assert all(f"[{key}=" in USAGE[word] for key in TCP_FEATURES), word
+    assert USAGE["send"] == ('send CONN [--urgent] "text" | send CONN --bytes N '
+                             '| send CONN --file PATH')
 
 ERRORS = [
     ("conect h1 h2:80", "unknown command 'conect' (did you mean 'connect'?)"),
