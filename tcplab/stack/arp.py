@@ -43,6 +43,7 @@ T = TypeVar("T")
 
 
 class ArpPacket(NamedTuple):
+    """An ARP packet's fields (RFC 826), for Ethernet and IPv4."""
     op: int
     sha: bytes  # sender hardware address
     spa: bytes  # sender protocol (IPv4) address
@@ -63,6 +64,7 @@ def parse_arp(data: bytes | memoryview) -> ArpPacket | str:
 
 
 def build_arp(op: int, sha: bytes, spa: bytes, tha: bytes, tpa: bytes) -> bytes:
+    """The bytes of an ARP packet (RFC 826) for Ethernet and IPv4."""
     return ARP_PACKET.pack(HTYPE_ETHERNET, ETHERTYPE_IPV4, 6, 4, op, sha, spa, tha, tpa)
 
 
@@ -75,6 +77,8 @@ class _Pending(Generic[T]):
 
 
 class ArpCache(Generic[T]):
+    """IP to MAC entries with an age limit, and the resolutions under way with
+    the packets that wait for them (RFC 826; RFC 1122 §2.3.2.2 queueing)."""
     def __init__(self, *, ttl: float = 60.0, retry_interval: float = 1.0, attempts: int = 3,
                  queue_limit: int = 3) -> None:
         self.ttl = ttl
@@ -85,6 +89,7 @@ class ArpCache(Generic[T]):
         self._pending: dict[bytes, _Pending[T]] = {}
 
     def lookup(self, ip: bytes, now: float) -> bytes | None:
+        """The MAC for ``ip`` if a fresh entry holds it, else None."""
         entry = self._entries.get(ip)
         if entry is None:
             return None
@@ -116,6 +121,7 @@ class ArpCache(Generic[T]):
         return False, None
 
     def get_timer(self) -> float | None:
+        """When the next ARP request is due again (or gives up), or None."""
         # Few resolutions are ever pending at once: a scan is cheaper than a heap.
         return min((p.deadline for p in self._pending.values()), default=None)
 

@@ -64,21 +64,25 @@ class StateChanged(tev.StateChanged, Envelope):
 
 @dataclass(frozen=True, slots=True)
 class TimerArmed(tev.TimerArmed, Envelope):
+    """A connection armed a timer (the engine's event, with where and when)."""
     pass
 
 
 @dataclass(frozen=True, slots=True)
 class TimerCancelled(tev.TimerCancelled, Envelope):
+    """A connection stopped a timer before it fired."""
     pass
 
 
 @dataclass(frozen=True, slots=True)
 class TimerFired(tev.TimerFired, Envelope):
+    """A connection's timer fired."""
     pass
 
 
 @dataclass(frozen=True, slots=True)
 class Retransmitted(tev.Retransmitted, Envelope):
+    """A connection sent a segment again (``why``: a :class:`tcplab.tcp.kinds.Why`)."""
     pass
 
 
@@ -92,6 +96,7 @@ class ConnectionFailed(tev.ConnectionFailed, Envelope):
 
 @dataclass(frozen=True, slots=True)
 class SegmentSent(Event):
+    """A TCP segment left the host (``sid``: None for a RST no socket owns)."""
     kind: ClassVar[str] = "segment.sent"
     sid: int | None
     src: Address
@@ -102,6 +107,7 @@ class SegmentSent(Event):
 
 @dataclass(frozen=True, slots=True)
 class SegmentReceived(Event):
+    """A TCP segment reached the host (``sid``: None when no socket took it)."""
     kind: ClassVar[str] = "segment.received"
     sid: int | None
     src: Address

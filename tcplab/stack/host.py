@@ -78,6 +78,7 @@ _OPENING = (State.SYN_SENT, State.SYN_RECEIVED)
 
 
 class Host:
+    """One host's TCP/IP stack (see the module docstring)."""
     def __init__(self, name: str, *, config: Config | None = None, rng: random.Random,
                  auto_accept: bool = True, auto_read: bool = True,
                  isn_secret: bytes | None = None, closed_kept: int = CLOSED_KEPT) -> None:
@@ -110,13 +111,16 @@ class Host:
     # ------------------------------------------------------------------ configuration
     def add_interface(self, ifname: str, mac: str | bytes, ip: str, prefix_len: int,
                       mtu: int = 1500) -> None:
+        """Add interface ``ifname`` with address ``ip``/``prefix_len``."""
         self._ip.add_interface(ifname, mac, ip, prefix_len, mtu, self.config)
 
     def interfaces(self) -> list[InterfaceInfo]:
+        """Every interface, as :class:`InterfaceInfo`."""
         return self._ip.interfaces()
 
     @property
     def gateway(self) -> str | None:
+        """The default gateway's address, or None (set it to route off-link)."""
         return None if self._ip.gateway is None else inet_ntoa(self._ip.gateway)
 
     @gateway.setter
@@ -157,7 +161,7 @@ class Host:
             # RFC 9293 §3.9.1.1 (MUST-42): an active open of the port still in SYN-SENT
             # or SYN-RECEIVED does not stop a LISTEN on it
             raise HostError(E.EADDRINUSE, f"port {port} in use on {self.name}")
-        bound = ANY if local_ip is None else inet_ntoa(self._local_ip(local_ip))
+        bound = ANY if local_ip is None else inet_ntoa(self._ip.local_ip(local_ip))
         conn = Connection((bound, port), self._config(self.config, tcp))
         rec = self._table.new(conn, (bound, port), None, backlog=backlog)
         conn.listen(t)
@@ -192,7 +196,7 @@ class Host:
             if self._ports.users[lport]:
                 raise HostError(E.EADDRINUSE, f"port {lport} in use on {self.name}")
         remote = (inet_ntoa(dst), rport)
-        src = iface.ip if local_ip is None else self._local_ip(local_ip)
+        src = iface.ip if local_ip is None else self._ip.local_ip(local_ip)
         conn = Connection((inet_ntoa(src), lport), self._config(iface.config, tcp))
         rec = self._table.new(conn, (inet_ntoa(src), lport), remote, active=True)
         self._table.bind(rec, (src, lport, dst, rport))
@@ -224,6 +228,7 @@ class Host:
         return n
 
     def recv(self, sid: int, n: int, now: float) -> bytes:
+        """Read up to ``n`` bytes from connection ``sid`` (b"" at end of stream)."""
         rec = self._table.connection(sid)
         self._now = now
         try:
@@ -237,15 +242,18 @@ class Host:
         return data
 
     def shutdown(self, sid: int, how: Shutdown | str, now: float) -> None:
+        """Shut down one direction of ``sid`` or both (a Shutdown or rd|wr|rdwr)."""
         if how not in list(Shutdown):
             raise HostError(E.EINVAL, f"shutdown direction {how!r} is not rd, wr or rdwr")
         rec = self._open_conn(sid, now)
         self._call(rec, lambda: rec.conn.shutdown(how, now), now)
 
     def close(self, sid: int, now: float) -> None:
+        """Close socket ``sid``: a FIN for a connection, RSTs to unaccepted children."""
         self._end(sid, "close", now)
 
     def abort(self, sid: int, now: float) -> None:
+        """Abort socket ``sid``: a RST where the state calls for one."""
         self._end(sid, "abort", now)
 
     def _end(self, sid: int, how: str, now: float) -> None:
@@ -276,9 +284,11 @@ class Host:
         return child.sid
 
     def socket(self, sid: int) -> SocketInfo:
+        """A snapshot of socket ``sid`` (HostError for an unknown id)."""
         return self._table.get(sid).info()
 
     def sockets(self) -> list[SocketInfo]:
+        """Snapshots of every socket the host still knows."""
         return [rec.info() for rec in self._socks.values()]
 
     # ------------------------------------------------------------------ network side
@@ -314,6 +324,7 @@ class Host:
         return self._ip.frames_to_send()
 
     def next_event(self) -> HostEvent | None:
+        """The oldest host event not yet taken, or None."""
         return self._events.popleft() if self._events else None
 
     def sample_tcbs(self, now: float) -> None:
@@ -327,6 +338,7 @@ class Host:
                 self._events.append(ev)
 
     def get_timer(self) -> float | None:
+        """The earliest deadline of any socket or of ARP, or None."""
         ours, arp = self._timers.next(), self._ip.get_timer()
         return arp if ours is None else ours if arp is None else min(ours, arp)
 
@@ -400,7 +412,7 @@ class Host:
                                                 iface.name))
             if len(lst.accept_queue) < lst.backlog and lst.conn.config.syn_cookies:
                 # RFC 4987 §3.6: the SYN queue is full: answer statelessly with a cookie
-                syn_ack = cookie_syn_ack(lst, self._child_config(lst, iface), local, remote,
+                syn_ack = cookie_syn_ack(lst, iface.child_config(lst.conn.config), local, remote,
                                          seg, now)
                 self.cookies["sent"] += 1
                 ev = SegmentSent(now, self.name, lst.sid, local, remote, syn_ack, iface.name)
@@ -413,14 +425,6 @@ class Host:
         rec.conn.receive(seg, now)
         self._pump(rec, now, seg, iface.name)
 
-    def _child_config(self, lst: SocketRecord, iface: Interface) -> Config:
-        # the MSS of the interface the SYN came in on, the listener's TCP features
-        parent = lst.conn.config
-        return replace(iface.config, sack=parent.sack, timestamps=parent.timestamps,
-                       window_scaling=parent.window_scaling, nagle=parent.nagle,
-                       keepalive=parent.keepalive, rack=parent.rack,
-                       syn_cookies=parent.syn_cookies)
-
     def _child(self, lst: SocketRecord, iface: Interface, local: tuple[str, int],
                remote: tuple[str, int], ips: tuple[bytes, bytes], seg: Segment, now: float,
                iss_above: int | None = None) -> SocketRecord:
@@ -428,7 +432,7 @@ class Host:
         segment was sent to (the listener is bound to every address)."""
         child = lst.conn.spawn(remote, iss_above)
         child.local = local
-        child.config = self._child_config(lst, iface)
+        child.config = iface.child_config(lst.conn.config)
         rec = self._table.new(child, local, remote, listener=lst.sid,
                                accepted=self.auto_accept)
         self._table.bind(rec, (ips[0], seg.dst_port, ips[1], seg.src_port))
@@ -577,15 +581,6 @@ class Host:
                      seg: Segment | None, now: float) -> None:
         self.drops[reason] += 1
         self._events.append(SegmentDropped(now, self.name, reason, ifname, summary, sid, seg))
-
-    def _local_ip(self, text: str) -> bytes:
-        try:
-            ip = ip_to_bytes(text)
-        except ValueError as exc:
-            raise HostError(E.EINVAL, str(exc)) from None
-        if ip not in self._ip.local_ips:
-            raise HostError(E.EADDRNOTAVAIL, f"{text} is not an address of {self.name}")
-        return ip
 
     def _open_conn(self, sid: int, now: float) -> SocketRecord:
         rec = self._table.connection(sid)

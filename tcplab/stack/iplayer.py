@@ -39,6 +39,7 @@ _Queued = tuple[str, bytes, SegmentSent | None]
 
 @dataclass(frozen=True, slots=True)
 class InterfaceInfo:
+    """An interface as the user sees it: name, MAC, address, prefix and MTU."""
     name: str
     mac: str
     ip: str
@@ -48,6 +49,7 @@ class InterfaceInfo:
 
 @dataclass(slots=True)
 class Interface:
+    """An interface as the IP layer keeps it (addresses as bytes)."""
     name: str
     mac: bytes
     ip: bytes
@@ -56,8 +58,17 @@ class Interface:
     mtu: int
     config: Config  # the host's TCP config with the MSS this MTU allows (MTU - 40)
 
+    def child_config(self, parent: Config) -> Config:
+        """A listener's child's config: this interface's MSS (the SYN came in here),
+        the listener's TCP features."""
+        return replace(self.config, sack=parent.sack, timestamps=parent.timestamps,
+                       window_scaling=parent.window_scaling, nagle=parent.nagle,
+                       keepalive=parent.keepalive, rack=parent.rack,
+                       syn_cookies=parent.syn_cookies)
+
 
 class IpLayer:
+    """A host's interfaces, routes, ARP and IPv4 input and output."""
     def __init__(self, host: str, events: deque[HostEvent], drops: Counter[str],
                  first_ident: int) -> None:
         self.host = host
@@ -77,6 +88,8 @@ class IpLayer:
     # ------------------------------------------------------------------ configuration
     def add_interface(self, ifname: str, mac: str | bytes, ip: str, prefix_len: int, mtu: int,
                       config: Config) -> None:
+        """Add an interface with address ``ip``/``prefix_len``; a duplicate name or
+        bad address is a HostError."""
         if ifname in self.ifaces:
             raise HostError(E.EEXIST, f"{self.host} already has an interface {ifname}")
         try:
@@ -102,7 +115,18 @@ class IpLayer:
         self.broadcasts = {b for p in self.prefixes if (b := ipv4.broadcast_of(p)) is not None}
         self.route_gen += 1
 
+    def local_ip(self, text: str) -> bytes:
+        """``text`` as bytes if it is one of this host's addresses, else HostError."""
+        try:
+            ip = ip_to_bytes(text)
+        except ValueError as exc:
+            raise HostError(E.EINVAL, str(exc)) from None
+        if ip not in self.local_ips:
+            raise HostError(E.EADDRNOTAVAIL, f"{text} is not an address of {self.host}")
+        return ip
+
     def set_gateway(self, ip: str | None) -> None:
+        """Set the default gateway (None: no default route)."""
         try:
             self.gateway = None if ip is None else ip_to_bytes(ip)
         except ValueError as exc:
@@ -110,10 +134,12 @@ class IpLayer:
         self.route_gen += 1
 
     def interfaces(self) -> list[InterfaceInfo]:
+        """Every interface, as :class:`InterfaceInfo`."""
         return [InterfaceInfo(i.name, ethernet.mac_str(i.mac), i.ip_str, i.prefix_len, i.mtu)
                 for i in self.ifaces.values()]
 
     def route(self, dst: bytes) -> tuple[Interface, bytes] | None:
+        """The interface and next hop for ``dst``, or None when no route leads there."""
         found = ipv4.route(self.prefixes, self.gateway, dst)
         return None if found is None else (self.ifaces[found[0]], found[1])
 
@@ -199,6 +225,8 @@ class IpLayer:
     # ------------------------------------------------------------------ send
     def send_ip(self, proto: int, src: bytes, dst: bytes, payload: bytes,
                 event: SegmentSent | None, now: float, df: bool = True) -> None:
+        """Send an IPv4 datagram from ``src`` to ``dst``, routed (a failure is a drop
+        event, never an exception)."""
         found = self.route(dst)
         if found is None:
             self.frame_dropped("no route", "", now)
@@ -208,6 +236,8 @@ class IpLayer:
 
     def send_packet(self, iface: Interface, next_hop: bytes, packet: bytes,
                     event: SegmentSent | None, now: float) -> None:
+        """Put an IP ``packet`` on ``iface`` for ``next_hop``, resolving its MAC first
+        if need be (the packet then waits in the ARP queue)."""
         if len(packet) > iface.mtu:
             self.frame_dropped("exceeds mtu", iface.name, now)
             return
@@ -235,20 +265,24 @@ class IpLayer:
                                                         ethernet.ETHERTYPE_ARP, req)))
 
     def ident(self) -> int:
+        """The next IPv4 identification field."""
         # RFC 6864 §4.1: atomic datagrams may carry any ID; a counter keeps traces readable.
         self._ip_id = (self._ip_id + 1) & 0xFFFF
         return self._ip_id
 
     def frames_to_send(self) -> list[tuple[str, bytes]]:
+        """Drain the Ethernet frames to put on the wire, as ``(ifname, frame)``."""
         out = self._frames
         self._frames = []
         return out
 
     # ------------------------------------------------------------------ ARP timers
     def get_timer(self) -> float | None:
+        """The ARP layer's next deadline, or None."""
         return self.arp.get_timer()
 
     def handle_timer(self, now: float) -> None:
+        """Run the ARP timers due at ``now`` (requests again, or give up)."""
         deadline = self.arp.get_timer()
         if deadline is None or deadline > now:
             return
@@ -259,5 +293,6 @@ class IpLayer:
             self.frame_dropped("arp timeout", ifname, now)
 
     def frame_dropped(self, reason: str, ifname: str, now: float) -> None:
+        """Count a frame-level drop and report it."""
         self.drops[reason] += 1
         self.events.append(FrameDropped(now, self.host, reason, ifname))

@@ -44,6 +44,7 @@ _ICMP_HEADER = struct.Struct("!BBH")
 
 
 class Ipv4Header(NamedTuple):
+    """The IPv4 header fields the stack reads (RFC 791)."""
     src: bytes
     dst: bytes
     proto: int
@@ -197,6 +198,7 @@ def broadcast_of(p: Prefix) -> bytes | None:
 
 
 def prefix_of(ip: bytes, prefix_len: int, ifname: str) -> Prefix:
+    """The routing prefix ``ip``/``prefix_len`` on ``ifname``."""
     mask = (0xFFFFFFFF << (32 - prefix_len)) & 0xFFFFFFFF
     return Prefix(int.from_bytes(ip, "big") & mask, mask, prefix_len, ifname)
 

@@ -31,11 +31,13 @@ class Ports:
         self._next = rng.randint(EPHEMERAL_LOW, EPHEMERAL_HIGH)
 
     def take(self, port: int, active: bool) -> None:
+        """Count one more user of ``port`` (``active``: by an active open)."""
         self.users[port] += 1
         if active:
             self.active[port] += 1
 
     def give_back(self, port: int, active: bool) -> None:
+        """Count one user of ``port`` fewer."""
         # a port nobody uses leaves the counters: they hold ports in use, not ports seen
         for counter, taken in ((self.users, True), (self.active, active)):
             if taken:
@@ -56,5 +58,6 @@ class Ports:
 
     @staticmethod
     def check(port: int) -> None:
+        """Raise HostError unless ``port`` is 1..65535."""
         if not 1 <= port <= 65535:
             raise HostError(E.EINVAL, f"port {port} out of range 1..65535")

@@ -41,6 +41,7 @@ class HostError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SocketInfo:
+    """A socket as ``Host.socket(id)`` shows it: a snapshot, not a handle."""
     id: int
     kind: str                       # "listener" or "connection"
     local: Address
@@ -55,6 +56,7 @@ class SocketInfo:
 
 
 class SocketRecord:
+    """What a host keeps about one socket: its connection, addresses and counters."""
     __slots__ = (
         "accept_queue", "accepted", "active", "backlog", "bytes_delivered", "bytes_sent",
         "conn", "cookie_sent", "dst_ip", "finished", "history", "ifname", "key", "last_sample",
@@ -93,6 +95,7 @@ class SocketRecord:
 
     @property
     def is_listener(self) -> bool:
+        """True for a listening socket (it has no remote address)."""
         return self.remote is None
 
     def arrival_summary(self, seg: Segment | None) -> str:
@@ -102,6 +105,7 @@ class SocketRecord:
         return f"{text} {describe(seg)}" if seg is not None else text
 
     def info(self) -> SocketInfo:
+        """This socket as a :class:`SocketInfo`."""
         return SocketInfo(
             id=self.sid,
             kind="listener" if self.is_listener else "connection",

@@ -41,6 +41,7 @@ class SocketTable:
     def new(self, conn: Connection, local: tuple[str, int], remote: tuple[str, int] | None,
             *, listener: int | None = None, accepted: bool = True, active: bool = False,
             backlog: int = 0) -> SocketRecord:
+        """Make and register a socket record with the next id."""
         rec = SocketRecord(self._next_sid, conn, local, remote, listener=listener,
                            accepted=accepted, active=active, backlog=backlog)
         self.socks[rec.sid] = rec
@@ -48,12 +49,14 @@ class SocketTable:
         return rec
 
     def bind(self, rec: SocketRecord, key: DemuxKey) -> None:
+        """Enter ``rec`` in the demux table under ``key``."""
         rec.key = key
         rec.src_ip, rec.dst_ip = key[0], key[2]
         self.demux[key] = rec
         self.ports.take(key[1], rec.active)
 
     def get(self, sid: int) -> SocketRecord:
+        """The socket ``sid`` (a closed one is still known); HostError if unknown."""
         rec = self.socks.get(sid)
         if rec is None:
             if 0 < sid < self._next_sid:
@@ -63,6 +66,7 @@ class SocketTable:
         return rec
 
     def connection(self, sid: int) -> SocketRecord:
+        """The connection socket ``sid``; HostError for a listener."""
         rec = self.get(sid)
         if rec.is_listener:
             raise HostError(E.EINVAL, f"socket {sid} is listening")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 @dataclass(slots=True)
 class Config:
+    """Per-connection settings (a socket's options); :meth:`validate` checks them."""
     mss: int = 1460                 # the MSS we advertise (MTU - 40)
     rcvbuf: int = 262144            # receive buffer: bounds RCV.WND
     sndbuf: int = 262144            # send buffer: bounds unsent + unacknowledged bytes
@@ -49,6 +50,7 @@ class Config:
                                     # DupThresh/IsLost rules, RTO for tail losses
 
     def validate(self) -> None:
+        """Raise ValueError, with a one-line reason, if a setting is out of range."""
         if not 88 <= self.mss <= 65495:
             raise ValueError(f"mss {self.mss} out of range 88..65495")
         if not 0 <= self.wscale <= 14:

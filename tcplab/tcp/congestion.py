@@ -13,6 +13,8 @@ DUP_THRESH = 3  # RFC 5681 §3.2
 
 
 class NewReno:
+    """cwnd and ssthresh under RFC 5681 slow start and congestion avoidance,
+    with RFC 6582 NewReno fast recovery."""
     __slots__ = ("acked_bytes", "cwnd", "dup_acks", "in_recovery", "mss", "recover",
                  "ssthresh")
 
@@ -50,6 +52,7 @@ class NewReno:
         self.acked_bytes = 0
 
     def on_dup_ack_in_recovery(self) -> None:
+        """A duplicate ACK during fast recovery inflates cwnd by one segment."""
         self.cwnd += self.mss  # RFC 6582 §3.2 step 3
 
     def on_partial_ack(self, acked: int) -> None:

@@ -68,17 +68,21 @@ class Connection(Arrival):
 
     # ------------------------------------------------------------------ plumbing
     def next_event(self) -> Event | None:
+        """The oldest event not yet taken, or None."""
         return self._events.popleft() if self._events else None
 
     def segments_to_send(self) -> list[Segment]:
+        """Drain the segments produced so far, in the order they were made."""
         out = self._out
         self._out = []
         return out
 
     def get_timer(self) -> float | None:
+        """The earliest timer deadline, or None when no timer runs."""
         return min(self._timers.values()) if self._timers else None
 
     def handle_timer(self, now: float) -> None:
+        """Run every timer due at ``now`` (each reported as TimerFired), then send."""
         resend: Why | None = None  # a timeout's go-back-N pass follows (Sender._on_rto)
         for name, deadline in sorted(self._timers.items(), key=lambda kv: kv[1]):
             if deadline > now or self._timers.get(name) != deadline:
@@ -114,6 +118,7 @@ class Connection(Arrival):
         self._reset_send_space(self.iss)
 
     def listen(self, now: float) -> None:
+        """Passive OPEN (RFC 9293 §3.10.1): wait for SYNs."""
         if self._state is not S.CLOSED:
             raise TcpError(E.EISCONN, "connection already exists")
         self.passive = True
@@ -185,6 +190,7 @@ class Connection(Arrival):
         self.receive(ack, now)
 
     def connect(self, remote: Address, now: float) -> None:
+        """Active OPEN (RFC 9293 §3.10.1): send a SYN to ``remote``."""
         if self._state is not S.CLOSED:
             raise TcpError(E.EISCONN if self._state is not S.SYN_SENT else E.EALREADY,
                            "connection already exists")
@@ -223,6 +229,8 @@ class Connection(Arrival):
             self._output(now)
 
     def recv(self, max_bytes: int, now: float) -> bytes:
+        """Take up to ``max_bytes`` in-order bytes.  b"" at end of stream (or after
+        shutdown of the read side); TcpError EAGAIN when nothing is there yet."""
         if self._rcvq:
             data = bytes(self._rcvq[:max_bytes])
             del self._rcvq[:max_bytes]
@@ -240,6 +248,8 @@ class Connection(Arrival):
         raise TcpError(E.EAGAIN, "no data yet")
 
     def shutdown(self, how: Shutdown | str, now: float) -> None:
+        """Close one direction or both (RFC 9293 §3.10.4 for the write side: a FIN
+        after the queued data; the read side drops what arrives unread)."""
         try:
             how = Shutdown(how)
         except ValueError:
@@ -254,6 +264,8 @@ class Connection(Arrival):
         self._output(now)
 
     def close(self, now: float) -> None:
+        """CLOSE (RFC 9293 §3.10.4): a FIN after the queued data; with unread data a
+        RST instead (RFC 1122 §4.2.2.13)."""
         st = self._state
         if st in (S.LISTEN, S.SYN_SENT):
             self._goto(T.CLOSE)
@@ -282,6 +294,7 @@ class Connection(Arrival):
             self._goto(T.CLOSE, detail)
 
     def abort(self, now: float) -> None:
+        """ABORT (RFC 9293 §3.10.5): a RST where the state calls for one, then CLOSED."""
         st = self._state
         if st is S.CLOSED:
             raise TcpError(self.error or E.ENOTCONN, "connection does not exist")
@@ -297,6 +310,7 @@ class Connection(Arrival):
         self._goto(T.ABORT, detail)
 
     def status(self) -> Status:
+        """A snapshot of the TCB and counters (what the dashboard's TCB view shows)."""
         return Status(
             state=self._state, local=self.local, remote=self.remote, iss=self.iss,
             irs=self.irs, snd_una=self.snd_una, snd_nxt=self.snd_nxt, snd_wnd=self.snd_wnd,
@@ -312,6 +326,7 @@ class Connection(Arrival):
 
     @property
     def readable(self) -> int:
+        """Bytes ``recv`` can return now."""
         return len(self._rcvq)
 
     def _small_segment_ok(self, n: int, avail: int) -> bool:

@@ -18,6 +18,7 @@ from tcplab.tcp.states import State, Trigger
 
 @dataclass(frozen=True, slots=True)
 class StateChanged:
+    """The connection took a row of the transition table."""
     kind: ClassVar[str] = "state.changed"
     old: State
     new: State
@@ -26,6 +27,7 @@ class StateChanged:
 
     @property
     def cause(self) -> str:
+        """The trigger, with the detail in parentheses when there is one."""
         return f"{self.trigger} ({self.detail})" if self.detail else str(self.trigger)
 
 
@@ -87,6 +89,7 @@ class IcmpReported:
 
 @dataclass(frozen=True, slots=True)
 class TimerArmed:
+    """A timer started (``name``: a :class:`tcplab.tcp.kinds.Timer` value)."""
     kind: ClassVar[str] = "timer.armed"
     name: str  # "rtx", "persist", "delack", "time-wait", "keepalive"
     deadline: float
@@ -94,12 +97,14 @@ class TimerArmed:
 
 @dataclass(frozen=True, slots=True)
 class TimerCancelled:
+    """A timer stopped before its deadline."""
     kind: ClassVar[str] = "timer.cancelled"
     name: str
 
 
 @dataclass(frozen=True, slots=True)
 class TimerFired:
+    """A timer reached its deadline."""
     kind: ClassVar[str] = "timer.fired"
     name: str
 

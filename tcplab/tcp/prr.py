@@ -18,6 +18,7 @@ from __future__ import annotations
 
 
 class Prr:
+    """RFC 6937 Proportional Rate Reduction's counters for one recovery."""
     __slots__ = ("delivered", "out", "recover_fs")
 
     def __init__(self) -> None:
@@ -32,6 +33,7 @@ class Prr:
         self.recover_fs = max(flight, 1)
 
     def sent(self, nbytes: int) -> None:
+        """Count bytes sent during recovery (prr_out)."""
         self.out += nbytes
 
     def sndcnt(self, delivered: int, pipe: int, ssthresh: int, mss: int) -> int:

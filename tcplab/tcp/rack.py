@@ -55,6 +55,7 @@ class Sent:
 
     @property
     def length(self) -> int:
+        """Sequence numbers the segment takes."""
         return sq.sub(self.end, self.start)
 
     def split(self, at: int) -> Sent:
@@ -281,4 +282,5 @@ class Rack:
 
     @property
     def last(self) -> Sent | None:
+        """The segment sent most recently, or None."""
         return self.segs[-1] if self.segs else None

@@ -25,6 +25,7 @@ class _Block:
 
 
 class Reassembly:
+    """Out-of-order data kept until the hole before it fills (RFC 9293 §3.10.7.4)."""
     __slots__ = ("_blocks", "_clock", "buffered", "fin_seq")
 
     def __init__(self) -> None:

@@ -9,6 +9,7 @@ G = 0.001  # clock granularity: the engine's timestamps tick in milliseconds
 
 
 class RttEstimator:
+    """SRTT, RTTVAR and the RTO with its backoff (RFC 6298)."""
     __slots__ = ("backoff", "rto", "rto_max", "rto_min", "rttvar", "srtt")
 
     def __init__(self, initial: float, minimum: float, maximum: float) -> None:
@@ -38,5 +39,6 @@ class RttEstimator:
         return min(self.rto * (1 << self.backoff), self.rto_max)
 
     def back_off(self) -> None:
+        """Double the RTO for the next retransmission, up to rto_max (RFC 6298 §5.5)."""
         if self.rto * (1 << self.backoff) < self.rto_max:
             self.backoff += 1

@@ -12,6 +12,7 @@ from tcplab.tcp import seq as sq
 
 
 class Scoreboard:
+    """The SACKed ranges above SND.UNA (RFC 6675 §3), merged and ordered."""
     __slots__ = ("_ranges", "sacked_bytes")
 
     def __init__(self) -> None:
@@ -19,6 +20,7 @@ class Scoreboard:
         self.sacked_bytes = 0
 
     def clear(self) -> None:
+        """Forget every SACKed range."""
         self._ranges = []
         self.sacked_bytes = 0
 
@@ -54,9 +56,11 @@ class Scoreboard:
 
     @property
     def highest(self) -> int | None:
+        """The end of the highest SACKed range, or None."""
         return self._ranges[-1][1] if self._ranges else None
 
     def sacked_above(self, seq: int) -> int:
+        """SACKed bytes above ``seq``."""
         return sum(sq.sub(e, sq.smax(s, seq)) for s, e in self._ranges if sq.gt(e, seq))
 
     def next_hole(self, start: int, limit: int) -> tuple[int, int] | None:

@@ -36,39 +36,47 @@ KIND_TIMESTAMPS = 8
 
 
 class Eol(NamedTuple):
+    """End of option list (RFC 9293 §3.2)."""
     kind: int = KIND_EOL
 
 
 class Nop(NamedTuple):
+    """No-operation option, for alignment (RFC 9293 §3.2)."""
     kind: int = KIND_NOP
 
 
 class Mss(NamedTuple):
+    """Maximum segment size option (RFC 9293 §3.7.1)."""
     value: int
     kind: int = KIND_MSS
 
 
 class WScale(NamedTuple):
+    """Window scale option (RFC 7323 §2)."""
     shift: int
     kind: int = KIND_WSCALE
 
 
 class SackPermitted(NamedTuple):
+    """SACK-permitted option (RFC 2018 §2)."""
     kind: int = KIND_SACK_PERMITTED
 
 
 class Sack(NamedTuple):
+    """SACK option: the received blocks as (left edge, right edge) (RFC 2018 §3)."""
     blocks: tuple[tuple[int, int], ...]
     kind: int = KIND_SACK
 
 
 class Timestamps(NamedTuple):
+    """Timestamps option: TSval and TSecr (RFC 7323 §3)."""
     val: int
     ecr: int
     kind: int = KIND_TIMESTAMPS
 
 
 class UnknownOption(NamedTuple):
+    """An option tcplab does not know, kept as its kind and bytes."""
     kind: int
     data: bytes
 
@@ -120,27 +128,32 @@ class Segment:
         return None
 
     def mss(self) -> int | None:
+        """The MSS option's value, or None."""
         for opt in self.options:
             if type(opt) is Mss:
                 return opt.value
         return None
 
     def wscale(self) -> int | None:
+        """The window scale option's shift, or None."""
         for opt in self.options:
             if type(opt) is WScale:
                 return opt.shift
         return None
 
     def sack_permitted(self) -> bool:
+        """True if the SACK-permitted option is present."""
         return any(type(opt) is SackPermitted for opt in self.options)
 
     def timestamps(self) -> Timestamps | None:
+        """The timestamps option, or None."""
         for opt in self.options:
             if type(opt) is Timestamps:
                 return opt
         return None
 
     def sack_blocks(self) -> tuple[tuple[int, int], ...]:
+        """The SACK option's blocks, or ()."""
         for opt in self.options:
             if type(opt) is Sack:
                 return opt.blocks

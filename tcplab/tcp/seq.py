@@ -20,18 +20,22 @@ def sub(a: int, b: int) -> int:
 
 
 def lt(a: int, b: int) -> bool:
+    """``a`` is before ``b`` in sequence space (RFC 9293 §3.4, mod 2**32)."""
     return ((a - b) & MASK) >= HALF
 
 
 def le(a: int, b: int) -> bool:
+    """``a`` is ``b`` or before it."""
     return a == b or lt(a, b)
 
 
 def gt(a: int, b: int) -> bool:
+    """``a`` is after ``b``."""
     return lt(b, a)
 
 
 def ge(a: int, b: int) -> bool:
+    """``a`` is ``b`` or after it."""
     return a == b or lt(b, a)
 
 
@@ -41,5 +45,6 @@ def between(lo: int, x: int, hi: int) -> bool:
 
 
 def smax(a: int, b: int) -> int:
+    """The later of ``a`` and ``b``."""
     return b if lt(a, b) else a
 

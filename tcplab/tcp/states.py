@@ -32,6 +32,7 @@ from enum import StrEnum
 
 
 class State(StrEnum):
+    """The eleven TCP states (RFC 9293 §3.3.2); values are the RFC's names."""
     CLOSED = "CLOSED"
     LISTEN = "LISTEN"
     SYN_SENT = "SYN-SENT"

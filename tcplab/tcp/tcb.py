@@ -99,7 +99,8 @@ class Tcb(ABC):
         self._events.append(SegmentDropped(reason))
 
     @abstractmethod
-    def rcv_window(self) -> int: ...
+    def rcv_window(self) -> int:
+        """Free receive space we may offer (before SWS avoidance and scaling)."""
 
     @abstractmethod
     def _on_rto_give_up(self, reason: str) -> None: ...
@@ -128,10 +129,12 @@ class Tcb(ABC):
 
     @property
     def send_queue(self) -> int:
+        """Bytes written and not yet acknowledged."""
         return len(self._sndq)
 
     @property
     def in_flight(self) -> int:
+        """Sequence numbers sent and not yet acknowledged (SND.NXT - SND.UNA)."""
         return sq.sub(self.snd_nxt, self.snd_una)
 
     def _fin_acked(self) -> bool:
