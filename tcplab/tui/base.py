@@ -8,6 +8,8 @@ each see the dashboard through this base.
 
 from __future__ import annotations
 
+from collections import deque
+
 from rich.text import Text
 from textual.app import App
 from textual.widgets import Input, Static
@@ -31,6 +33,7 @@ class DashboardBase(App[int]):
     history: list[str]
     history_pos: int
     _play_t: float
+    refresh_times: deque[float]   # seconds each redraw took, the latest last
 
     @property
     def selected(self) -> Key | None:

@@ -150,7 +150,10 @@ class Commanding(DashboardBase):
         lab = self.lab
         if lab is None or not lab.waiting:
             return
-        if lab.run_slice(WAIT_SLICE):
+        # at least as long as the last redraw took: a heavy pane (the ladder of a fast
+        # transfer) then takes at most half of the time, the run the rest
+        drawn = self.refresh_times[-1] if self.refresh_times else 0.0
+        if lab.run_slice(max(WAIT_SLICE, drawn)):
             self._show_last()
         else:
             self.set_timer(0.001, self._wait_slice)  # let the app draw and read keys

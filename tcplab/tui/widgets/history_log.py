@@ -18,6 +18,7 @@ from textual.geometry import Size
 from textual.widgets import RichLog
 
 MAX_LINES = 5000
+MAX_BURST = 200     # new lines drawn at most in one redraw (a few screens)
 
 
 class HistoryLog(RichLog):
@@ -39,16 +40,21 @@ class HistoryLog(RichLog):
             return
         plain = [line.plain for line in lines]
         start = self._extends(context, plain)
-        if start is None:
+        if start is None or len(lines) - start > MAX_BURST:
+            # drawing a line costs a fraction of a millisecond: thousands of new lines
+            # in one redraw (a fast transfer) would stall the dashboard, so a burst
+            # starts the pane again with its last lines (all of them stay in the run's
+            # timeline: go back in time, or export the ladder)
             self.clear()
             self._plain = []
-            start = 0
+            start = max(len(lines) - MAX_BURST, 0)
         new = lines[start:]
-        for i, line in enumerate(new):
-            # the last line scrolls (when following): a pane without a size yet (a tab
-            # not shown) writes its lines later, and the flag goes with them
-            self.write(line, scroll_end=self.following and i == len(new) - 1)
-        self._plain = plain[-MAX_LINES:]
+        if new:
+            # one write for them all (a write costs about a millisecond however short);
+            # it scrolls when following: a pane without a size yet (a tab not shown)
+            # writes its lines later, and the flag goes with them
+            self.write(Text("\n").join(new), scroll_end=self.following)
+        self._plain = plain[-MAX_LINES:] if start == 0 or self._plain else plain[start:]
         self._shown_for = context
 
     def _extends(self, context: object, plain: list[str]) -> int | None:
@@ -59,8 +65,8 @@ class HistoryLog(RichLog):
         if not shown:
             return 0 if not plain else None
         last = shown[-1]
-        # a few new lines: the last shown one is near the end of the new list
-        for i in range(len(plain) - 1, max(-1, len(plain) - 2000), -1):
+        # usually a few new lines: the last shown one is near the end of the new list
+        for i in range(len(plain) - 1, -1, -1):
             if plain[i] != last:
                 continue
             k = min(len(shown), i + 1)
