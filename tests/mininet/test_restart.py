@@ -84,7 +84,7 @@ def test_a_killed_agent_is_down_until_restart_and_the_rest_go_on(tmp_path: Path)
         run.until(lambda: len(run.got("other", True)) == 150000, "h1 -> h3 after the restart")
         assert run.state("other") is State.ESTABLISHED
 
-        # a running agent can be restarted too; a kernel host has none
+        # a running agent can be restarted too; a kernel host's (Linux's sockets) is not
         run.ok("restart h2")
         assert statuses(run, "h2")[-2:] == [(False, "restarting"), (True, "restarted")]
         agents = [p for p in recorded(run) if p.what == "agent h2"]
@@ -92,7 +92,8 @@ def test_a_killed_agent_is_down_until_restart_and_the_rest_go_on(tmp_path: Path)
         assert run.backend.app("h2").sockets() == []
         refused = run.lab.execute("restart k1")
         assert not refused.ok
-        assert refused.message == "restart: k1 is a kernel host; it runs no agent"
+        assert refused.message == ("restart: k1 is a kernel host: its agent drives Linux's "
+                                   "sockets and is not restarted")
     finally:
         run.stop()
     assert not rundir.exists()
