@@ -39,6 +39,14 @@ def pattern_bytes(offset: int, count: int) -> bytes:
 _CHUNK = 65536   # bytes offered to the host per call
 
 
+def _split_read(tcp: dict[str, bool] | None) -> tuple[dict[str, bool] | None, bool | None]:
+    """The TCP features of ``tcp``, and its ``read`` switch (None when not given)."""
+    if not tcp or "read" not in tcp:
+        return tcp, None
+    features = {key: on for key, on in tcp.items() if key != "read"}
+    return features or None, tcp["read"]
+
+
 class _Outbox:
     """What the application still has to write into one socket: ``buf`` now, then
     ``queue`` in order -- bytes, or a count of test-pattern bytes, which are made a
@@ -99,21 +107,38 @@ class HostApp:
         self._drain()
 
     # -- application calls (raise HostError on a user mistake) ---------------------
+    # ``read=off`` among the switches is the application's, not TCP's: it stops reading
     def listen(self, port: int, now: float, tcp: dict[str, bool] | None = None) -> int:
+        features, read = _split_read(tcp)
         try:
-            return self.host.listen(port, now=now, tcp=tcp)
+            sid = self.host.listen(port, now=now, tcp=features)
+            if read is not None:
+                self.host.set_reading(read, now, sid)
+            return sid
         finally:
             self._after(now)
 
     def connect(self, remote_ip: str, rport: int, now: float, lport: int | None,
                 tcp: dict[str, bool] | None = None) -> int:
+        features, read = _split_read(tcp)
         try:
-            return self.host.connect(remote_ip, rport, now, lport=lport, tcp=tcp)
+            sid = self.host.connect(remote_ip, rport, now, lport=lport, tcp=features)
+            if read is not None:
+                self.host.set_reading(read, now, sid)
+            return sid
         finally:
             self._after(now)
 
     def set_tcp(self, tcp: dict[str, bool]) -> None:
         self.host.set_tcp(**tcp)
+
+    def set_reading(self, on: bool, now: float) -> None:
+        """``tcp HOST read=off|on``: the application stops (or resumes) reading every
+        socket of the host, and the sockets it opens from now on."""
+        try:
+            self.host.set_reading(on, now)
+        finally:
+            self._after(now)
 
     def write(self, sid: int, data: bytes, now: float, urgent: bool = False) -> None:
         """Queue all of ``data`` for the socket, writing what fits now; ``urgent``: as

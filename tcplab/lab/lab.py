@@ -307,10 +307,7 @@ class Lab:
                                                             dict(cmd.tcp) or None))
             return f"{host} listening on port {cmd.endpoint.port} (socket {sid})"
         if isinstance(cmd, C.Tcp):
-            host = self._host(cmd.host)
-            self._call(host, lambda app: app.set_tcp(dict(cmd.tcp)))
-            return f"{host}: new sockets use " + " ".join(
-                f"{k}={'on' if v else 'off'}" for k, v in cmd.tcp)
+            return self._tcp(cmd, now)
         if isinstance(cmd, C.Connect):
             return self._connect(cmd, now)
         if isinstance(cmd, C.SendText | C.SendBytes | C.SendFile | C.Shutdown | C.Close
@@ -396,6 +393,25 @@ class Lab:
 
     def _ip(self, host: str) -> str:
         return self.backend.ips[host]
+
+    def _tcp(self, cmd: C.Tcp, now: float) -> str:
+        host = self._host(cmd.host)
+        features = {k: v for k, v in cmd.tcp if k != "read"}
+        read = dict(cmd.tcp).get("read")
+        # read= is the application's: it acts on the host's sockets now (the lab's clock);
+        # a Mininet agent's API has no call for that, only listen/connect carry it
+        if read is not None and not hasattr(self.backend.app(host), "set_reading"):
+            raise LabError(f"tcp {host} read=: only the simulated network's hosts take it "
+                           f"(on Mininet, give read=off to listen or connect)")
+        if features:
+            self._call(host, lambda app: app.set_tcp(features))
+        if read is not None:
+            self._call(host, lambda app: app.set_reading(read, now))
+        said = ["new sockets use " + " ".join(
+            f"{k}={'on' if v else 'off'}" for k, v in features.items())] if features else []
+        if read is not None:
+            said.append("its application " + ("reads again" if read else "stops reading"))
+        return f"{host}: " + "; ".join(said)
 
     def _call(self, host: str, fn: Any) -> Any:
         app = self.backend.app(host)

@@ -138,6 +138,17 @@ class Host:
         ``timestamps``, ``wscale`` (window scaling), ``nagle``, ``keepalive``, ``rack``."""
         self.tcp_defaults.update(config_fields(features))
 
+    def set_reading(self, on: bool, now: float, sid: int | None = None) -> None:
+        """The application stops (or resumes) reading socket ``sid``, or all, now and later:
+        unread bytes close the window and the peer probes it (RFC 9293 §3.8.6.1)."""
+        if sid is None:
+            self._table.reading = on
+        for rec in [self._table.get(sid)] if sid is not None else list(self._socks.values()):
+            rec.reading = on
+            if on and self.auto_read and rec.accepted and rec.conn.readable:
+                self._deliver(rec, now)
+                self._pump(rec, now)
+
     def _config(self, base: Config, tcp: dict[str, bool] | None) -> Config:
         cfg = replace(base)
         for name, on in {**self.tcp_defaults, **config_fields(tcp or {})}.items():
@@ -278,7 +289,7 @@ class Host:
             return None
         child = self._socks[rec.accept_queue.popleft()]
         child.accepted = True
-        if self.auto_read and child.conn.readable:
+        if self.auto_read and child.reading and child.conn.readable:
             self._deliver(child, self._now)
             self._pump(child, self._now)
         return child.sid
@@ -314,7 +325,7 @@ class Host:
         finally:
             batch, self._batch = self._batch, None
         for rec in batch.values():
-            if self.auto_read and rec.accepted and rec.conn.readable:
+            if self.auto_read and rec.reading and rec.accepted and rec.conn.readable:
                 self._deliver(rec, now)
             rec.conn.flush(now)
             self._pump(rec, now)
@@ -495,7 +506,7 @@ class Host:
                 events.append(TimerCancelled(now, name, sid, ev.name))
             elif isinstance(ev, tev.DataReceived):
                 # (reading answers at once: within a burst, wait for its end)
-                if self.auto_read and rec.accepted and (
+                if self.auto_read and rec.reading and rec.accepted and (
                         self._batch is None or sid not in self._batch):
                     self._deliver(rec, now)
             elif isinstance(ev, tev.StateChanged):

@@ -60,8 +60,8 @@ class SocketRecord:
     __slots__ = (
         "accept_queue", "accepted", "active", "backlog", "bytes_delivered", "bytes_sent",
         "conn", "cookie_sent", "dst_ip", "finished", "history", "ifname", "key", "last_sample",
-        "listener", "local", "next_hop", "remote", "route_gen", "sid", "src_ip", "syn_queue",
-        "timer", "urgent_signals",
+        "listener", "local", "next_hop", "reading", "remote", "route_gen", "sid", "src_ip",
+        "syn_queue", "timer", "urgent_signals",
     )
 
     def __init__(self, sid: int, conn: Connection, local: Address, remote: Address | None, *,
@@ -85,6 +85,7 @@ class SocketRecord:
         self.timer: float | None = None
         self.last_sample: tuple[object, ...] = ()
         self.urgent_signals = 0  # the connection's count last reported to the application
+        self.reading = True      # the application reads what arrives (Host.set_reading)
         self.cookie_sent: float | None = None  # a listener: when it last sent a SYN cookie
         # Cached route; valid while route_gen equals the host's.
         self.route_gen = -1

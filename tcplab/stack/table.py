@@ -27,7 +27,8 @@ CLOSED_KEPT = 128  # closed sockets a host still answers for
 class SocketTable:
     """See the module docstring."""
 
-    __slots__ = ("_closed", "_next_sid", "closed_kept", "demux", "listeners", "ports", "socks")
+    __slots__ = ("_closed", "_next_sid", "closed_kept", "demux", "listeners", "ports",
+                 "reading", "socks")
 
     def __init__(self, ports: Ports, closed_kept: int = CLOSED_KEPT) -> None:
         self.ports = ports
@@ -37,6 +38,7 @@ class SocketTable:
         self.listeners: dict[int, SocketRecord] = {}
         self._closed: deque[int] = deque()  # finished sockets still kept, oldest first
         self._next_sid = 1
+        self.reading = True  # whether the application reads a new socket (Host.set_reading)
 
     def new(self, conn: Connection, local: tuple[str, int], remote: tuple[str, int] | None,
             *, listener: int | None = None, accepted: bool = True, active: bool = False,
@@ -44,6 +46,8 @@ class SocketTable:
         """Make and register a socket record with the next id."""
         rec = SocketRecord(self._next_sid, conn, local, remote, listener=listener,
                            accepted=accepted, active=active, backlog=backlog)
+        # an accepted connection reads as its listener did
+        rec.reading = self.reading if listener is None else self.socks[listener].reading
         self.socks[rec.sid] = rec
         self._next_sid += 1
         return rec

@@ -68,6 +68,10 @@ FORMS: list[tuple[str, Command, str]] = [
      Connect("h1", None, Endpoint("h2", 80), "c1", (("wscale", False), ("nagle", False))),
      "connect h1 h2:80 as c1 wscale=off nagle=off"),
     ("tcp h1 sack=on", Tcp("h1", (("sack", True),)), "tcp h1 sack=on"),
+    ("tcp h2 read=on nagle=off", Tcp("h2", (("nagle", False), ("read", True))),
+     "tcp h2 nagle=off read=on"),
+    ("listen h2:80 read=off", Listen(Endpoint("h2", 80), (("read", False),)),
+     "listen h2:80 read=off"),
     ("link h1 s1 burst=1%,25%", Link("h1", "s1", burst=(0.01, 0.25)),
      "link h1 s1 burst=1%,25%"),
     ('send c1 "hi\\n\\t\\\\\\"\\x00\\xff"', SendText(C1, b'hi\n\t\\"\x00\xff'),
@@ -175,11 +179,11 @@ def test_blank_and_comment_lines_are_nothing(line: str) -> None:
 
 
 TCP_USAGE = ("[sack=off] [timestamps=off] [wscale=off] [nagle=off] [keepalive=on] [rack=off] "
-             "[syncookies=off]")
+             "[syncookies=off] [read=off]")
 LISTEN_USAGE = f"listen HOST:PORT {TCP_USAGE}"
 CONNECT_USAGE = f"connect HOST[:PORT] HOST:PORT [as NAME] {TCP_USAGE}"
 HOST_USAGE = ("tcp HOST [sack=on|off] [timestamps=on|off] [wscale=on|off] [nagle=on|off] "
-              "[keepalive=on|off] [rack=on|off] [syncookies=on|off]")
+              "[keepalive=on|off] [rack=on|off] [syncookies=on|off] [read=on|off]")
 
 
 def test_usage_shows_every_switch() -> None:

@@ -8,6 +8,7 @@ lab before and after.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from tcplab.lab.events import CommandDone, LabEvent, LinkChanged, LinkDropped, L
 from tcplab.lab.lab import Lab
 from tcplab.lab.topology import load_topology
 from tcplab.stack import events as H
+from tcplab.tcp.config import Config
 from tcplab.tcp.states import State
 
 
@@ -226,3 +228,68 @@ def test_expect_received_counts_exactly(rec: Recorded) -> None:
     assert "exactly" in C.HELP["expect-received"]
     assert not rec.lab.execute("expect-received c1 3").ok  # 5 bytes were delivered
     assert rec.lab.execute("expect-received c1 5").ok
+
+
+def test_read_off_closes_the_window_and_the_sender_probes_it() -> None:
+    """A receiving application that stops reading (``read=off``): its buffer fills, its
+    TCP offers a window of 0 and the sender probes it on the persist timer, backing off
+    (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17); reading again reopens the window and the
+    transfer ends.  (Unscaled windows: the zero window is then exact.)"""
+    rec = Recorded()
+    rec.ok("link h1 s1 delay=10ms", "listen h2:80 read=off wscale=off",
+           "connect h1:5000 h2:80 as c1", "wait 0.2", "send c1 --bytes 1000000", "wait 10",
+           "expect-received c1 0")
+    zero = [e for e in rec.events if isinstance(e, H.SegmentSent) and e.host == "h2"
+            and e.segment.window == 0]
+    assert zero, "h2 never offered a zero window"
+    persists = [e.t for e in rec.events if isinstance(e, H.TimerFired) and e.host == "h1"
+                and e.name == "persist"]
+    assert len(persists) >= 3
+    gaps = [b - a for a, b in itertools.pairwise(persists)]
+    assert all(later > earlier for earlier, later in itertools.pairwise(gaps))  # backs off
+    probes = [e for e in rec.events if isinstance(e, H.Retransmitted) and e.host == "h1"
+              and e.why == "probe"]
+    assert probes and all(e.length == 1 for e in probes)
+    assert rec.lab.execute("tcp h2 read=on").message == "h2: its application reads again"
+    # the full receive buffer is read at once; the window opens and the rest follows
+    rec.ok(f"expect-received c1 {Config().rcvbuf}", "wait 20", "expect-received c1 1000000")
+    reopened = [e for e in rec.events if isinstance(e, H.SegmentSent) and e.host == "h2"
+                and e.t > zero[-1].t and e.segment.window > 0]
+    assert reopened
+
+
+def test_tcp_host_read_off_stops_every_socket_until_read_on(rec: Recorded) -> None:
+    result = rec.lab.execute("tcp h2 read=off sack=off")
+    assert result.message == "h2: new sockets use sack=off; its application stops reading"
+    rec.ok('send c1 "more"', "wait 1", "expect-received c1 5")
+    rec.ok("tcp h2 read=on", "expect-received c1 9")
+
+
+def test_read_off_on_a_listener_holds_for_the_connections_it_accepts() -> None:
+    rec = Recorded()
+    rec.ok("listen h2:80 read=off", "connect h1 h2:80 as c1", "wait 0.2", 'send c1 "x"',
+           "wait 1", "expect-received c1 0", "tcp h2 read=on", "expect-received c1 1")
+
+
+class _NoReading:
+    """A host API without ``set_reading``, as a Mininet agent's is."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "set_reading":
+            raise AttributeError(name)
+        return getattr(self._app, name)
+
+
+def test_tcp_host_read_is_refused_where_the_host_cannot_take_it(
+        rec: Recorded, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = rec.backend.app
+    monkeypatch.setattr(rec.backend, "app", lambda host: _NoReading(app(host)))
+    before = rec.snapshot()
+    result = rec.lab.execute("tcp h2 read=off")
+    assert not result.ok and result.message == (
+        "tcp h2 read=: only the simulated network's hosts take it (on Mininet, give "
+        "read=off to listen or connect)")
+    assert rec.snapshot() == before
