@@ -32,7 +32,7 @@ from tcplab.tcp.events import (
     IcmpReported,
     StateChanged,
 )
-from tcplab.tcp.kinds import Timer
+from tcplab.tcp.kinds import PERSIST, RTX, TIME_WAIT
 from tcplab.tcp.reassembly import Reassembly
 from tcplab.tcp.segment import ACK, FIN, RST, SYN, URG, Segment
 from tcplab.tcp.sender import Sender
@@ -508,9 +508,9 @@ class Arrival(Sender):
             self._start_time_wait(now)
 
     def _start_time_wait(self, now: float) -> None:
-        self._cancel(Timer.RTX)
-        self._cancel(Timer.PERSIST)
-        self._arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
+        self._cancel(RTX)
+        self._cancel(PERSIST)
+        self._arm(TIME_WAIT, now + 2 * self.config.msl)
 
     def _on_reset(self) -> None:
         st = self._state

@@ -48,3 +48,10 @@ class Shutdown(StrEnum):
     RD = "rd"
     WR = "wr"
     RDWR = "rdwr"
+
+
+# The members again as module constants, for the engine's per-segment paths: Python 3.11
+# looks up every ``Timer.RTX`` through ``EnumType.__getattr__``, several times slower
+# than reading a global (same objects: ``RTX is Timer.RTX``).
+RTX, PERSIST, DELACK, TIME_WAIT, KEEPALIVE, TLP, RACK = Timer
+NO_RECOVERY, FAST_RECOVERY, SACK_RECOVERY = Recovery

@@ -28,7 +28,7 @@ from abc import abstractmethod
 from tcplab.tcp import seq as sq
 from tcplab.tcp.config import Config
 from tcplab.tcp.congestion import DUP_THRESH
-from tcplab.tcp.kinds import Recovery, Timer, Why
+from tcplab.tcp.kinds import FAST_RECOVERY, NO_RECOVERY, RACK, RTX, SACK_RECOVERY, TLP, Why
 from tcplab.tcp.prr import Prr
 from tcplab.tcp.rack import Rack
 from tcplab.tcp.segment import Timestamps
@@ -79,7 +79,7 @@ class LossRecovery(Tcb):
         cc.enter_recovery(self.in_flight, self.snd_max)
         self.rack.tlp_end = None  # a probe episode ends with recovery (RFC 8985 §7.4)
         if self.sack_ok and (self.board.sacked_bytes or self._rack_on):
-            self._recovery = Recovery.SACK
+            self._recovery = SACK_RECOVERY
             self._high_rxt = self.snd_una
             # RFC 6937: PRR paces the recovery from here (it replaces RFC 6675 §5
             # step 4.2, cwnd = ssthresh)
@@ -88,17 +88,17 @@ class LossRecovery(Tcb):
                 # RFC 6675 §5 step 4.3: the first segment presumed lost goes at once
                 self._high_rxt = sq.add(self.snd_una, self._retransmit_head(now, Why.SACK))
         else:
-            self._recovery = Recovery.FAST
+            self._recovery = FAST_RECOVERY
             self._retransmit_head(now, Why.FAST)  # RFC 5681 §3.2 step 2
 
     def _exit_recovery(self) -> None:
         cc = self.cc
-        if self._recovery is Recovery.SACK:
+        if self._recovery is SACK_RECOVERY:
             cc.exit_recovery(self.in_flight)
             cc.cwnd = cc.ssthresh  # RFC 6937 §3: at the end of recovery
         else:
             cc.exit_recovery(self.in_flight)
-        self._recovery = Recovery.NONE
+        self._recovery = NO_RECOVERY
 
     def _prr_update(self, delivered: int) -> None:
         """RFC 6937: cwnd = pipe + sndcnt after each ACK in SACK recovery."""
@@ -180,14 +180,14 @@ class LossRecovery(Tcb):
         go-back-N resending runs, which sends what RACK marks lost first anyway."""
         rack = self.rack
         if not (self.board.sacked_bytes or rack.lost_bytes):
-            self._cancel(Timer.RACK)  # nothing delivered out of order: nothing to judge
+            self._cancel(RACK)  # nothing delivered out of order: nothing to judge
             return
         in_rec = bool(self._recovery) or self._rto_recover is not None
         newly, wait = rack.detect(now, self.snd_nxt, rack.reo_wnd(in_rec, self.rtt.srtt))
         if wait > 0:
-            self._arm(Timer.RACK, now + wait)
+            self._arm(RACK, now + wait)
         else:
-            self._cancel(Timer.RACK)
+            self._cancel(RACK)
         if newly and not in_rec:
             self._enter_recovery(now)
 
@@ -195,7 +195,7 @@ class LossRecovery(Tcb):
         """The reordering window of a segment sent before a delivered one has passed."""
         was = self._recovery
         self._rack_detect(now)
-        if self._recovery is Recovery.SACK and not was:
+        if self._recovery is SACK_RECOVERY and not was:
             self._prr_update(0)
 
     def _pto_allowed(self) -> bool:
@@ -248,9 +248,9 @@ class LossRecovery(Tcb):
             rack.tlp_retrans = True
             rack.tlp_tsval = self._ts_val(now) - self._ts_offset
         rack.tlp_end = self.snd_max
-        self._cancel(Timer.TLP)
+        self._cancel(TLP)
         self._rtx_since = self._rtx_since if self._rtx_since is not None else now
-        self._arm(Timer.RTX, now + self.rtt.current())
+        self._arm(RTX, now + self.rtt.current())
 
     def _tlp_ack(self, ack: int, ts: Timestamps | None) -> None:
         """RFC 8985 §7.4: the probe is answered.  A retransmitted probe that repaired a

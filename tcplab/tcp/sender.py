@@ -31,7 +31,17 @@ from tcplab.tcp.events import (
     DeliveryTrouble,
     Retransmitted,
 )
-from tcplab.tcp.kinds import Recovery, Timer, Why
+from tcplab.tcp.kinds import (
+    FAST_RECOVERY,
+    KEEPALIVE,
+    NO_RECOVERY,
+    PERSIST,
+    RACK,
+    RTX,
+    SACK_RECOVERY,
+    TLP,
+    Why,
+)
 from tcplab.tcp.recovery import SENDING_STATES, LossRecovery
 from tcplab.tcp.segment import (
     ACK,
@@ -107,9 +117,9 @@ class Sender(LossRecovery):
         self.snd_max = sq.smax(self.snd_max, self.snd_nxt)
         self.rcv_adv = sq.add(self.rcv_nxt, window)
         self._after_emit(seg, now)
-        if Timer.RTX not in self._timers:
+        if RTX not in self._timers:
             self._rtx_since = now
-            self._arm(Timer.RTX, now + self.rtt.current())
+            self._arm(RTX, now + self.rtt.current())
 
     def _negotiate(self, seg: Segment, now: float) -> None:
         """Read the peer's SYN options (RFC 9293 §3.7.1, RFC 7323, RFC 2018)."""
@@ -147,7 +157,7 @@ class Sender(LossRecovery):
             self._sample_rtt(seg, seg.timestamps() if self.ts_ok else None, now)
         self._rto_count = 0
         if self.snd_una == self.snd_max:
-            self._cancel(Timer.RTX)
+            self._cancel(RTX)
             self._rtx_since = None
 
     # -- receiving ACKs --------------------------------------------------------------
@@ -169,7 +179,7 @@ class Sender(LossRecovery):
             # output routine if still needed)
             self._probing = False
             self._persist_backoff = 0
-            self._cancel(Timer.PERSIST)
+            self._cancel(PERSIST)
 
     def _sample_rtt(self, seg: Segment, ts: Timestamps | None, now: float) -> None:
         """``ts``: the segment's timestamps option when timestamps are in use."""
@@ -199,7 +209,7 @@ class Sender(LossRecovery):
         self._ka_heard = now
         if self._ka_probes:  # a probe answered: the wait starts over (re-armed on output)
             self._ka_probes = 0
-            self._cancel(Timer.KEEPALIVE)
+            self._cancel(KEEPALIVE)
         rack_on = self._rack_on
         board = self.board
         sacked_before = board.sacked_bytes
@@ -233,28 +243,28 @@ class Sender(LossRecovery):
             if self._recovery:
                 if sq.ge(ack, cc.recover):
                     self._exit_recovery()
-                elif self._recovery is Recovery.FAST:
+                elif self._recovery is FAST_RECOVERY:
                     cc.on_partial_ack(acked)  # RFC 6582 §3.2 step 5
                     self._retransmit_head(now, Why.FAST)
             else:
                 cc.on_ack(acked, self.in_flight)
             if self.snd_una == self.snd_max:
-                self._cancel(Timer.RTX)  # RFC 6298 §5.2
-                self._cancel(Timer.TLP)
-                self._cancel(Timer.RACK)
+                self._cancel(RTX)  # RFC 6298 §5.2
+                self._cancel(TLP)
+                self._cancel(RACK)
                 self._rtx_since = None
             else:
                 self._rtx_since = now
                 self._pto_restart = True
                 if not (rack_on and self._pto_allowed()):
-                    self._arm(Timer.RTX, now + self.rtt.current())  # RFC 6298 §5.3
+                    self._arm(RTX, now + self.rtt.current())  # RFC 6298 §5.3
         elif (ack == self.snd_una and not seg.payload and not seg.flags & (SYN | FIN)
               and self.snd_max != self.snd_una and self.snd_wnd and not self._probing
               and (seg.window << self.snd_wscale) == self.snd_wnd):
             # (answers to zero-window probes are not duplicates: nothing was lost)
             # a duplicate ACK (RFC 5681 §2)
             cc.dup_acks += 1
-            if self._recovery is Recovery.FAST:
+            if self._recovery is FAST_RECOVERY:
                 cc.on_dup_ack_in_recovery()
             elif not self._recovery and not rack_on and (
                     cc.dup_acks >= DUP_THRESH
@@ -268,9 +278,9 @@ class Sender(LossRecovery):
                 self._tlp_ack(ack, ts)
             if board.sacked_bytes or rack.lost_bytes:
                 self._rack_detect(now)
-            elif Timer.RACK in self._timers:
-                self._cancel(Timer.RACK)  # nothing delivered out of order: nothing to judge
-        if self._recovery is Recovery.SACK:
+            elif RACK in self._timers:
+                self._cancel(RACK)  # nothing delivered out of order: nothing to judge
+        if self._recovery is SACK_RECOVERY:
             delivered += board.sacked_bytes - sacked_before  # RFC 6937 DeliveredData
             self._prr_update(delivered)
         self._update_window(seg, syn=syn)
@@ -309,7 +319,7 @@ class Sender(LossRecovery):
         self._ts_floor = self._ts_val(now)
         if not self.syn_acked:
             self._send_syn(now, ack=self._state is not S.SYN_SENT, retransmit=True)
-            self._arm(Timer.RTX, now + self.rtt.current())
+            self._arm(RTX, now + self.rtt.current())
             return Why.RTO  # a FIN queued behind the SYN goes again too
         if self._rto_count == 1:
             self.cc.on_timeout(self.in_flight)
@@ -319,14 +329,14 @@ class Sender(LossRecovery):
             self.cc.in_recovery = False
         # RFC 6675 §5.1: the SACK scoreboard survives the timeout (reneging is rare;
         # forgetting it would resend everything the peer already holds)
-        self._recovery = Recovery.NONE
+        self._recovery = NO_RECOVERY
         if self._rack_on:
             self.rack.on_timeout()
-            self._cancel(Timer.RACK)
-            self._cancel(Timer.TLP)
+            self._cancel(RACK)
+            self._cancel(TLP)
         self._rto_recover = self.snd_max
         self.snd_nxt = self.snd_una
-        self._arm(Timer.RTX, now + self.rtt.current())
+        self._arm(RTX, now + self.rtt.current())
         return Why.RTO
 
     def _on_persist(self, now: float) -> None:
@@ -352,7 +362,7 @@ class Sender(LossRecovery):
             return
         if self.rtt.current() * (1 << self._persist_backoff) < self.config.rto_max:
             self._persist_backoff += 1  # RFC 1122 §4.2.2.17: exponential, capped
-        self._arm(Timer.PERSIST, now + min(self.rtt.current() * (1 << self._persist_backoff),
+        self._arm(PERSIST, now + min(self.rtt.current() * (1 << self._persist_backoff),
                                        self.config.rto_max))
 
     # -- output ----------------------------------------------------------------------
@@ -396,7 +406,7 @@ class Sender(LossRecovery):
             self._pto_restart = True  # RFC 8985 §7.2: new data restarts the probe timeout
             if self._timing is None:
                 self._timing = (end, now)
-        if self._recovery is Recovery.SACK:
+        if self._recovery is SACK_RECOVERY:
             self.prr.sent(length)  # RFC 6937 prr_out
         if self._rack_on:
             self.rack.sent(seq, end, now)
@@ -423,7 +433,7 @@ class Sender(LossRecovery):
         rack_on = self._rack_on
         reason = resend or Why.RTO  # what a regular send below SND.MAX is resending for
         while True:
-            if self._recovery is Recovery.SACK:
+            if self._recovery is SACK_RECOVERY:
                 pipe = self._pipe()
                 cwnd_room = cc.cwnd - pipe
                 if cwnd_room < mss:
@@ -461,7 +471,7 @@ class Sender(LossRecovery):
                     and (self.snd_max == data_end or resend is not None)):
                 self._send_fin(data_end, now, None, reason)
                 return
-            if self._recovery is Recovery.SACK and self._send_rule3(now):
+            if self._recovery is SACK_RECOVERY and self._send_rule3(now):
                 continue
             return
 
@@ -498,39 +508,39 @@ class Sender(LossRecovery):
 
     def _set_timers(self, now: float) -> None:
         self._set_send_timers(now)
-        if self.config.keepalive or Timer.KEEPALIVE in self._timers:
+        if self.config.keepalive or KEEPALIVE in self._timers:
             self._keepalive_timer()
 
     def _set_send_timers(self, now: float) -> None:
         outstanding = self.snd_max != self.snd_una
         if (not outstanding and self.snd_wnd > 0 and self._state in _SENDING
-                and sq.lt(self.snd_nxt, self._data_end()) and Timer.PERSIST not in self._timers):
+                and sq.lt(self.snd_nxt, self._data_end()) and PERSIST not in self._timers):
             # data waits, nothing is in flight and the window is open but too small for
             # the SWS rules: RFC 1122 §4.2.3.4 (4) override timeout, 0.1-1 s
-            self._arm(Timer.PERSIST, now + SWS_OVERRIDE)
+            self._arm(PERSIST, now + SWS_OVERRIDE)
             return
         if self.snd_wnd == 0 and self._state in _SENDING and (
                 self._probing or (not outstanding and sq.lt(self.snd_nxt, self._data_end()))):
-            if Timer.PERSIST not in self._timers:
-                self._arm(Timer.PERSIST, now + self.rtt.current())
+            if PERSIST not in self._timers:
+                self._arm(PERSIST, now + self.rtt.current())
             if self._probing:
-                self._cancel(Timer.RTX)
-                self._cancel(Timer.TLP)
+                self._cancel(RTX)
+                self._cancel(TLP)
             return
         if not outstanding:
-            self._cancel(Timer.TLP)
+            self._cancel(TLP)
         elif self._pto_allowed():
             # RFC 8985 §7.2: the probe timeout stands in for the RTO (which the probe,
             # once sent, arms again), restarted when new data goes out or is ACKed
-            if self._pto_restart or Timer.TLP not in self._timers:
-                self._arm(Timer.TLP, self._pto(now))
-            self._cancel(Timer.RTX)
+            if self._pto_restart or TLP not in self._timers:
+                self._arm(TLP, self._pto(now))
+            self._cancel(RTX)
             self._rtx_since = self._rtx_since if self._rtx_since is not None else now
         else:
-            self._cancel(Timer.TLP)
-            if Timer.RTX not in self._timers:
+            self._cancel(TLP)
+            if RTX not in self._timers:
                 self._rtx_since = self._rtx_since if self._rtx_since is not None else now
-                self._arm(Timer.RTX, now + self.rtt.current())
+                self._arm(RTX, now + self.rtt.current())
         self._pto_restart = False
 
     # -- keep-alives (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6) ----------------------------
@@ -539,7 +549,7 @@ class Sender(LossRecovery):
         waiting to go (MUST-26) -- no data, no FIN, no retransmission or probe timer."""
         return (self.config.keepalive and self._state in _KEEPALIVE
                 and self.snd_una == self.snd_max and self.snd_nxt == self._data_end()
-                and not self._fin_queued and not self._timers.keys() & {Timer.RTX, Timer.PERSIST})
+                and not self._fin_queued and not self._timers.keys() & {RTX, PERSIST})
 
     def _keepalive_timer(self) -> None:
         """Run the keep-alive timer only while idle.  It is moved earlier at once (a
@@ -547,14 +557,14 @@ class Sender(LossRecovery):
         early, :meth:`_on_keepalive` lets it be armed again."""
         cfg = self.config
         if not self._idle():
-            if Timer.KEEPALIVE in self._timers:
-                self._cancel(Timer.KEEPALIVE)
+            if KEEPALIVE in self._timers:
+                self._cancel(KEEPALIVE)
             return
         due = (self._ka_heard + cfg.keepalive_idle if not self._ka_probes
                else self._ka_sent + cfg.keepalive_interval)
-        armed = self._timers.get(Timer.KEEPALIVE)
+        armed = self._timers.get(KEEPALIVE)
         if armed is None or armed > due:
-            self._arm(Timer.KEEPALIVE, due)
+            self._arm(KEEPALIVE, due)
 
     def _on_keepalive(self, now: float) -> None:
         cfg = self.config

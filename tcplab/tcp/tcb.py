@@ -17,7 +17,7 @@ from tcplab.tcp import seq as sq
 from tcplab.tcp.config import Config
 from tcplab.tcp.congestion import NewReno
 from tcplab.tcp.events import Event, SegmentDropped, TimerArmed, TimerCancelled
-from tcplab.tcp.kinds import Recovery, Timer
+from tcplab.tcp.kinds import DELACK, NO_RECOVERY, Timer
 from tcplab.tcp.rto import RttEstimator
 from tcplab.tcp.scoreboard import Scoreboard
 from tcplab.tcp.segment import ACK, NOP, URG, Option, Sack, Segment, Timestamps
@@ -71,7 +71,7 @@ class Tcb(ABC):
         self._rto_count = 0
         self._rtx_since: float | None = None
         self._timing: tuple[int, float] | None = None  # (end seq, send time) for Karn
-        self._recovery = Recovery.NONE
+        self._recovery = NO_RECOVERY
         self._high_rxt = 0
         self._probing = False
         self._ts_floor: int | None = None  # echoes below this predate our last timeout
@@ -161,8 +161,8 @@ class Tcb(ABC):
         self._unacked_bytes += nbytes
         if delay <= 0 or self._unacked_bytes >= 2 * self.snd_mss:
             self._ack_now = True
-        elif Timer.DELACK not in self._timers:
-            self._arm(Timer.DELACK, now + delay)
+        elif DELACK not in self._timers:
+            self._arm(DELACK, now + delay)
 
     def _window_field(self) -> int:
         """Our window, never shrinking the right edge we offered (RFC 9293 §3.8.6.2.2)."""
@@ -185,8 +185,8 @@ class Tcb(ABC):
             self._last_ack_sent = seg.ack
             self._ack_now = False
             self._unacked_bytes = 0
-            if Timer.DELACK in self._timers:
-                self._cancel(Timer.DELACK)
+            if DELACK in self._timers:
+                self._cancel(DELACK)
 
     def _options(self, now: float) -> tuple[tuple[Option, ...], int]:
         """Options for a non-SYN segment, and how many bytes they take beyond the
