@@ -19,7 +19,10 @@ simulated lab, packetdrill-style scripts, property tests) and under a real one
 
 The eleven states and every legal move between them are data, in
 :mod:`tcplab.tcp.states`; the engine, its tests, the docs and the dashboard's state
-diagram all read that one table.
+diagram all read that one table, and ``Connection.state`` is read-only: it moves only by
+a declared row.  The engine's other small vocabularies (timers, reasons for a
+retransmission, the recovery mode, shutdown directions) are enums in
+:mod:`tcplab.tcp.kinds`.
 
 This package imports nothing else from tcplab.
 """

@@ -31,6 +31,7 @@ from tcplab.tcp.events import (
     Retransmitted,
     SegmentDropped,
 )
+from tcplab.tcp.kinds import Shutdown
 from tcplab.tcp.segment import NOP, Mss, Timestamps, WScale
 from tcplab.tcp.states import State, Trigger
 from tcplab.tcp.status import TcpError
@@ -430,6 +431,15 @@ def test_shutdown_rd_discards_what_arrives_but_acks_it() -> None:
     check(out.only(), ACK, h.l(1), h.r(8))
     assert h.call("recv", 10).result == b""
     assert h.state is S.ESTABLISHED
+
+
+def test_shutdown_rdwr_closes_both_halves() -> None:
+    h = established()
+    h.send(ACK | PSH, h.r(1), h.l(1), b"unread")
+    out = h.call("shutdown", Shutdown.RDWR)
+    check(out.only(), FIN | ACK, h.l(1), h.r(7))
+    assert out.changes == [(S.ESTABLISHED, S.FIN_WAIT_1, T.CLOSE)]
+    assert h.call("recv", 10).result == b""  # what was unread is gone
 
 
 def test_send_buffer_limits() -> None:

@@ -18,7 +18,15 @@ import pytest
 from fixtures import ACK, BUILDERS, FIN, PSH, REMOTE, RST, SYN, Harness, Out, make, plain
 
 from tcplab.tcp.segment import Segment
-from tcplab.tcp.states import TABLE, TRANSITIONS, State, Transition, Trigger, UndeclaredMove
+from tcplab.tcp.states import (
+    TABLE,
+    TRANSITIONS,
+    Sends,
+    State,
+    Transition,
+    Trigger,
+    UndeclaredMove,
+)
 
 S, T = State, Trigger
 Scenario = Callable[[], Harness]
@@ -165,14 +173,14 @@ for _state in BUILDERS:
         SCENARIOS[f"{_state} give up"] = _in(_state, _give_up, **GIVE_UP)
 
 
-def _flags_match(sends: str, seg: Segment) -> bool:
+def _flags_match(sends: Sends, seg: Segment) -> bool:
     f = seg.flags & (SYN | ACK | FIN | RST)
     return {
-        "SYN": f == SYN,
-        "SYN,ACK": f == SYN | ACK,
-        "ACK": f == ACK,
-        "FIN": bool(f & FIN),
-        "RST": bool(f & RST),
+        Sends.SYN: f == SYN,
+        Sends.SYN_ACK: f == SYN | ACK,
+        Sends.ACK: f == ACK,
+        Sends.FIN: bool(f & FIN),
+        Sends.RST: bool(f & RST),
     }[sends]
 
 
