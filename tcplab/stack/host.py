@@ -532,8 +532,10 @@ class Host:
                 events.append(ConnectionFailed(now, name, sid, ev.errno, ev.reason))
             # Not reported: EndOfStream (the move to CLOSE-WAIT tells it) and
             # ConnectionReset (the engine pairs each with a ConnectionFailed).
-        for seg in conn.segments_to_send():
-            self._send_segment(rec, seg, now)
+        segs = conn.segments_to_send()
+        if rec.remote is not None:  # a listener has no peer; the engine makes it send none
+            for seg in segs:
+                self._ip.send_segment(rec, seg, now)
         if rec.finished:
             return
         self._timers.set(rec, conn.get_timer())
@@ -567,25 +569,6 @@ class Host:
             if not child.accepted and not child.finished:
                 child.conn.abort(now)
                 self._pump(child, now)
-
-    # ------------------------------------------------------------------ send path
-    def _send_segment(self, rec: SocketRecord, seg: Segment, now: float) -> None:
-        if rec.remote is None:
-            return  # a listener has no peer; the engine does not make it send
-        ip = self._ip
-        if rec.route_gen != ip.route_gen:
-            found = ip.route(rec.dst_ip)
-            if found is None:
-                ip.frame_dropped("no route", rec.ifname, now)
-                return
-            rec.ifname, rec.next_hop = found[0].name, found[1]
-            rec.route_gen = ip.route_gen
-        ev = SegmentSent(now, self.name, rec.sid, rec.local, rec.remote, seg, rec.ifname)
-        cfg = rec.conn.config  # the socket's IP options, as they are now (SHLD-21, 22)
-        packet = ipv4.build(rec.src_ip, rec.dst_ip, ipv4.PROTO_TCP,
-                            encode(seg, rec.src_ip, rec.dst_ip), ip.ident(), ttl=cfg.ttl,
-                            tos=cfg.tos)
-        ip.send_packet(ip.ifaces[rec.ifname], rec.next_hop, packet, ev, now)
 
     # ------------------------------------------------------------------ helpers
     def _seg_dropped(self, reason: str, ifname: str, summary: str, sid: int | None,

@@ -27,9 +27,10 @@ from socket import inet_ntoa
 from tcplab.stack import ethernet, ipv4
 from tcplab.stack.arp import OP_REPLY, OP_REQUEST, ArpCache, build_arp, parse_arp
 from tcplab.stack.events import FrameDropped, HostEvent, SegmentSent
-from tcplab.stack.sockets import HostError
-from tcplab.tcp.codec import ip_to_bytes
+from tcplab.stack.sockets import HostError, SocketRecord
+from tcplab.tcp.codec import encode, ip_to_bytes
 from tcplab.tcp.config import Config
+from tcplab.tcp.segment import Segment
 
 _ZERO_IP = bytes(4)
 
@@ -233,6 +234,25 @@ class IpLayer:
             return
         packet = ipv4.build(src, dst, proto, payload, self.ident(), df=df)
         self.send_packet(found[0], found[1], packet, event, now)
+
+    def send_segment(self, rec: SocketRecord, seg: Segment, now: float) -> None:
+        """Send a connection's segment: routed (the route is cached on the socket until
+        the routes change), in IPv4 with the socket's TTL and TOS as they are now
+        (SHLD-21, SHLD-22)."""
+        assert rec.remote is not None
+        if rec.route_gen != self.route_gen:
+            found = self.route(rec.dst_ip)
+            if found is None:
+                self.frame_dropped("no route", rec.ifname, now)
+                return
+            rec.ifname, rec.next_hop = found[0].name, found[1]
+            rec.route_gen = self.route_gen
+        ev = SegmentSent(now, self.host, rec.sid, rec.local, rec.remote, seg, rec.ifname)
+        cfg = rec.conn.config
+        packet = ipv4.build(rec.src_ip, rec.dst_ip, ipv4.PROTO_TCP,
+                            encode(seg, rec.src_ip, rec.dst_ip), self.ident(), ttl=cfg.ttl,
+                            tos=cfg.tos)
+        self.send_packet(self.ifaces[rec.ifname], rec.next_hop, packet, ev, now)
 
     def send_packet(self, iface: Interface, next_hop: bytes, packet: bytes,
                     event: SegmentSent | None, now: float) -> None:
