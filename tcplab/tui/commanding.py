@@ -32,6 +32,8 @@ VIEW_COMMANDS = ("export", "screenshot")  # read what is shown: the dashboard's 
 # single letters that change connections or links: only with the sockets table focused
 TABLE_ONLY = frozenset(("listen", "connect", "send", "shutdown", "close", "abort", "link"))
 ASKING = TABLE_ONLY | {"request_quit"}   # keys whose action asks something first
+# run as the key arrives: what is typed next depends on them (a question, the focus)
+IMMEDIATE = ASKING | {"command_line"}
 TABLE_MOVES = {"up": "cursor_up", "down": "cursor_down", "pageup": "page_up",
                "pagedown": "page_down"}
 
@@ -213,7 +215,10 @@ class Commanding(DashboardBase):
 
     # -- actions --------------------------------------------------------------------------
     def action_command_line(self) -> None:
-        self.query_one("#command", Input).focus()
+        box = self.query_one("#command", Input)
+        # focus moves on the next turn of the loop: what is typed meanwhile follows
+        self._to_command_line = not box.has_focus
+        box.focus()
 
     def _hosts(self) -> tuple[str, str]:
         names = [name for name, _ in self.hosts]
@@ -362,7 +367,7 @@ class Commanding(DashboardBase):
         if active is None or not active.enabled:
             self.type_command(event.character)
             return True
-        if active.binding.action in ASKING:
+        if active.binding.action in IMMEDIATE:
             getattr(self, f"action_{active.binding.action}")()
             return True
         return False

@@ -232,3 +232,49 @@ async def _serve_in_chromium(tmp_path: Path) -> None:
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+async def _session_text(ws: aiohttp.ClientWebSocketResponse, seconds: float) -> str:
+    """What a session's websocket carried for ``seconds`` (ANSI sequences removed)."""
+    out: list[str] = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            # (receive's own timeout would close the websocket)
+            message = await asyncio.wait_for(ws.receive(), left)
+        except TimeoutError:
+            break
+        if message.type == aiohttp.WSMsgType.BINARY:
+            out.append(ANSI.sub("", message.data.decode("utf-8", "replace")))
+        elif message.type != aiohttp.WSMsgType.TEXT:
+            break
+    return "".join(out)
+
+
+def test_each_tab_runs_its_own_lab() -> None:
+    """Two sessions (two browser tabs, without the browser): a listener opened in the
+    first one is not in the second one's lab."""
+    asyncio.run(asyncio.wait_for(_two_sessions(), 4 * TIMEOUT))
+
+
+async def _two_sessions() -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tcplab", "serve", "--port", str(port), "--virtual-time"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=ROOT)
+    try:
+        await wait_http(f"http://127.0.0.1:{port}/", "tcplab serve", server)
+        url = f"http://127.0.0.1:{port}/ws?width=120&height=40"
+        async with aiohttp.ClientSession() as session, \
+                session.ws_connect(url, max_msg_size=0) as first, \
+                session.ws_connect(url, max_msg_size=0) as second:
+            for ws in (first, second):
+                assert "0 sockets" in await _session_text(ws, 8.0)
+            await first.send_json(["stdin", ":listen h2:80\r"])
+            assert "1 sockets" in await _session_text(first, 5.0)
+            await second.send_json(["stdin", ":wait 1\r"])
+            later = await _session_text(second, 5.0)
+            assert "t=1.000" in later and "1 sockets" not in later
+    finally:
+        kill(server)
