@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tcplab.backends.mininet.linux.diag import SockDiag
 from tcplab.backends.mininet.linux.host import KernelHost, StateSeen
 from tcplab.backends.mininet.linux.trace import StateTrace, open_trace, parse_line
@@ -102,7 +104,9 @@ def test_a_kernel_host_with_the_trace_sees_every_state() -> None:
         host.app.abort(lsid)
 
 
-def test_clean_removes_the_instance_of_a_dead_agent_and_nothing_else() -> None:
+def test_clean_removes_the_instance_of_a_dead_agent_and_nothing_else(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from tcplab.backends.mininet import clean as clean_module
     from tcplab.backends.mininet.clean import clean
     from tcplab.backends.mininet.linux.trace import TRACEFS, ensure_tracefs, instance_name
 
@@ -116,6 +120,8 @@ def test_clean_removes_the_instance_of_a_dead_agent_and_nothing_else() -> None:
     live.mkdir()
     try:
         said: list[str] = []
+        # no runtime directory and no nft tables seen: nothing of a running lab is touched
+        monkeypatch.setattr(clean_module, "nft_tables", lambda: [])
         clean(base=Path("/nonexistent-tcplab-runtime"), say=said.append)
         assert f"removed tracefs instance {stale.name}" in said
         assert not stale.exists() and live.exists()

@@ -31,9 +31,16 @@ Address = tuple[str, int]
 _CHUNK = 65536
 # what `tcp HOST ...` can switch on a Linux socket, and what it cannot (with why)
 _OPTIONS = {"nagle", "keepalive"}
-# what Linux has per network namespace (net.ipv4.*): ``tcp HOST x=...`` sets these
-SYSCTLS = {"sack": "tcp_sack", "timestamps": "tcp_timestamps", "wscale": "tcp_window_scaling",
-           "rack": "tcp_recovery", "syncookies": "tcp_syncookies"}
+# what Linux has per network namespace (net.ipv4.*): ``tcp HOST x=...`` sets these, as
+# (sysctl, value for on, value for off); RACK-TLP is two of them: RACK loss detection
+# (tcp_recovery) and the tail loss probe (tcp_early_retrans), as tcplab's rack=off is both
+SYSCTLS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "sack": (("tcp_sack", "1", "0"),),
+    "timestamps": (("tcp_timestamps", "1", "0"),),
+    "wscale": (("tcp_window_scaling", "1", "0"),),
+    "rack": (("tcp_recovery", "1", "0"), ("tcp_early_retrans", "3", "0")),
+    "syncookies": (("tcp_syncookies", "1", "0"),),
+}
 PROC_NET = Path("/proc/sys/net/ipv4")
 
 
@@ -114,14 +121,14 @@ class KernelApp:
                 raise HostError(E.EINVAL, f"{name}: Linux has no such switch; a kernel "
                                           f"host takes {', '.join(sorted({*_OPTIONS, *SYSCTLS}))}")
         for name, on in tcp.items():
-            if name in SYSCTLS:
+            if name not in SYSCTLS:
+                self.tcp[name] = on
+            for sysctl, yes, no in SYSCTLS.get(name, ()):
                 try:
-                    (PROC_NET / SYSCTLS[name]).write_text("1" if on else "0")
+                    (PROC_NET / sysctl).write_text(yes if on else no)
                 except OSError as exc:
                     raise HostError(exc.errno or E.EPERM, f"{name}: cannot set "
-                                    f"net.ipv4.{SYSCTLS[name]}: {exc.strerror}") from None
-            else:
-                self.tcp[name] = on
+                                    f"net.ipv4.{sysctl}: {exc.strerror}") from None
 
     def write(self, sid: int, data: bytes) -> None:
         conn = self._writable(sid)
@@ -200,14 +207,17 @@ class KernelApp:
                 continue
             if name not in SYSCTLS:
                 raise HostError(E.EINVAL, f"{name}: Linux has no such switch")
+            sysctls = SYSCTLS[name]
             try:
-                now_on = (PROC_NET / SYSCTLS[name]).read_text().strip() != "0"
+                now_on = all((PROC_NET / sysctl).read_text().strip() != no
+                             for sysctl, _yes, no in sysctls)
             except OSError:
                 now_on = None
             if now_on != on:
+                names = " and ".join(f"net.ipv4.{sysctl}" for sysctl, _, _ in sysctls)
                 raise HostError(E.EINVAL, f"{name}={'on' if on else 'off'}: on Linux a "
-                                f"namespace-wide setting (net.ipv4.{SYSCTLS[name]}), not a "
-                                f"socket's: set it for the host first with `tcp HOST "
+                                f"namespace-wide setting ({names}), not a socket's: set it "
+                                f"for the host first with `tcp HOST "
                                 f"{name}={'on' if on else 'off'}`")
 
     def _add(self, sock: socket.socket, kind: str, local: Address,
