@@ -111,6 +111,10 @@ class Arrival(Sender):
         used = len(self._rcvq) + self._ooo.buffered
         return max(0, self.config.rcvbuf - used)
 
+    def rcv_room(self) -> int:
+        """Buffer space from RCV.NXT on: free space and the out-of-order bytes held."""
+        return max(0, self.config.rcvbuf - len(self._rcvq))
+
     def _maybe_window_update(self) -> None:
         # RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): a reopened window is worth a
         # segment of its own only when it grew by min(RCV.BUFF/2, Eff.snd.MSS); like

@@ -103,6 +103,10 @@ class Tcb(ABC):
         """Free receive space we may offer (before SWS avoidance and scaling)."""
 
     @abstractmethod
+    def rcv_room(self) -> int:
+        """Buffer space from RCV.NXT on: free space and the out-of-order bytes held."""
+
+    @abstractmethod
     def _on_rto_give_up(self, reason: str) -> None: ...
 
     @abstractmethod
@@ -171,8 +175,10 @@ class Tcb(ABC):
         unit = (1 << self.rcv_wscale) - 1
         if free - offered < min(self.config.rcvbuf // 2, self.snd_mss):
             # too small an increase: keep the edge where it is (SWS avoidance), rounded
-            # up to the scale unit so scaling never pulls it left (RFC 7323 §2.4)
-            free = offered + unit
+            # up to the scale unit so scaling does not pull it left (RFC 7323 §2.4) --
+            # but less than a unit past the buffer: rounded up on every ACK, the edge
+            # would creep beyond it and a receiver that stops reading never offer 0
+            free = min(offered, self.rcv_room()) + unit
         field = min(free >> self.rcv_wscale, 0xFFFF)
         edge = sq.add(self.rcv_nxt, field << self.rcv_wscale)
         if sq.gt(edge, self.rcv_adv):
