@@ -1,4 +1,4 @@
-"""The doors between tcplab's packages open one way (``../DESIGN`` in the README):
+"""The doors between tcplab's packages open one way (docs/architecture.md draws them):
 
     tui -> lab -> stack -> tcp;  backends plug into lab;  netem is shared by the backends.
 

@@ -52,7 +52,7 @@ COMMANDS = {
     "run": (_run, "run a lab (simulated network or Mininet)"),
     "pkt": (_pkt, "run packetdrill-syntax scripts against tcplab's TCP engine"),
     "replay": (_replay, "open a recording again: the dashboard, --at T --json, --verify"),
-    "bench": (_bench, "measure the engine (and later the lab and dashboard)"),
+    "bench": (_bench, "measure the engine, the dashboard, replay and the Mininet backend"),
     "clean": (_clean, "remove what crashed Mininet labs left behind (never runs mn -c)"),
     "lab": (_lab, "a lab sheet beside the dashboard, its checks ticking (--check DIR grades "
                   "a recording)"),

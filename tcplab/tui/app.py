@@ -35,6 +35,7 @@ from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, Tab
 
 from tcplab.lab import commands as C
 from tcplab.lab.port import LabPort
+from tcplab.lab.snapshot import SocketRow
 from tcplab.lab.timeline import Timeline
 from tcplab.tui import history as hist
 from tcplab.tui.commanding import TABLE_ONLY, Commanding, CommandLine
@@ -261,6 +262,16 @@ class TcplabApp(Commanding, TimeTravel, Demo):
         self._redraw_pending = False
         self._refresh()
 
+    def _rto_min(self, row: SocketRow | None) -> str:
+        """The RTO's floor for the TCB tab (RFC 6298 §2.4)."""
+        if row is None:
+            return ""
+        if row.host in self.kernel_hosts:
+            return "200.0 ms (Linux's TCP_RTO_MIN)"
+        given = self.timeline.header.get("rto_min")
+        return (f"{float(given) * 1000:.1f} ms (--rto-min)" if given is not None
+                else "1000.0 ms (RFC 6298 §2.4)")
+
     def refresh_all(self) -> None:
         self._refresh(force=True)
 
@@ -383,7 +394,8 @@ class TcplabApp(Commanding, TimeTravel, Demo):
                                   hist.deliveries(self.timeline, side.key, n)))
             self.query_one("#stream", StreamView).show(sides, self.as_hex)
         elif tab == "tab-tcb":
-            self.query_one("#tcb", Panel).put(tcb_text(row, label, self.cursor_time()))
+            self.query_one("#tcb", Panel).put(tcb_text(row, label, self.cursor_time(),
+                                                       self._rto_min(row)))
         elif tab == "tab-log":
             if self._log_cut != self.timeline.rewinds:
                 self._log_cache.clear()  # a rewind renumbered what follows the cut

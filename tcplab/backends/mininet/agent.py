@@ -22,7 +22,8 @@ the host, exactly as the simulated network does it.  Frames read from an interfa
 one turn (up to :data:`BURST`) reach the host together at one ``now``, as a burst of
 packets wakes a real program once (unless the agent impairs that interface's ingress:
 then each frame takes its own time through the link model); the events of a turn
-leave as one batch line (:mod:`.batch`).
+leave as one line of events (:class:`~.protocol.EventBatch`, in the one codec of
+:mod:`tcplab.lab.codec`).
 
 Frames the kernel answers itself are not fed to the stack: the kernel keeps the
 interface's address, so it answers ICMP echo (a second reply would show as a

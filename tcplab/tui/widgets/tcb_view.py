@@ -38,8 +38,9 @@ def _value(row: SocketRow, name: str, value: Any) -> str:
     return str(value)
 
 
-def tcb_text(row: SocketRow | None, label: str, now: float) -> Text:
-    """The tab's content for ``row`` at time ``now``."""
+def tcb_text(row: SocketRow | None, label: str, now: float, rto_min: str = "") -> Text:
+    """The tab's content for ``row`` at time ``now``; ``rto_min`` says the RTO's floor
+    (RFC 6298 §2.4: the run's ``--rto-min``, or Linux's on a kernel host)."""
     if row is None:
         return Text("select a connection in the sockets table", style="dim")
     # each styled run ends with the spaces after it: SVG viewers drop a run's first space
@@ -58,6 +59,8 @@ def tcb_text(row: SocketRow | None, label: str, now: float) -> Text:
         pairs.append((name.replace("_", "."), _value(row, name, tcb[name])))
     if not tcb:
         pairs.append(("tcb", "no sample (a listener, or before the first segment)"))
+    elif rto_min:
+        pairs.append(("rto.min", rto_min))
     timers = row.timers or tuple(tcb.get("timers") or ())
     for name, deadline in timers:
         pairs.append((f"timer {name}", f"{max(deadline - now, 0):.3f} s left "
