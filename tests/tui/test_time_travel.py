@@ -411,6 +411,27 @@ async def test_ladder_follows_until_scrolled_up_and_end_follows_again(lab: Lab) 
 
 
 @sync
+async def test_another_connections_ladder_starts_at_its_newest_line(lab: Lab) -> None:
+    app = TcplabApp(lab, seed=1)
+    async with app.run_test(size=SIZE) as pilot:
+        for line in ("link h1 s1 delay=20ms", "listen h2:80", "connect h1 h2:80 as c1",
+                     "wait 1", "send c1 --bytes 300000", "wait 2"):
+            await command(pilot, line)
+        await select(pilot, ("h1", 1))
+        await pilot.click("#detail Tab#--content-tab-tab-ladder")
+        await pilot.pause()
+        ladder = app.query_one("#ladder", HistoryLog)
+        await pilot.click("#ladder")
+        await pilot.press("pageup", "up")  # the user reads c1's older segments
+        await pilot.pause()
+        assert not ladder.following
+        await select(pilot, ("h2", 2))  # then looks at the other end, c1'
+        await pilot.pause()
+        assert ladder.following and ladder.max_scroll_y > 0
+        assert ladder.scroll_y == ladder.max_scroll_y
+
+
+@sync
 async def test_log_follows_until_scrolled_up_and_end_follows_again(lab: Lab) -> None:
     app = TcplabApp(lab, seed=1)
     async with app.run_test(size=SIZE) as pilot:

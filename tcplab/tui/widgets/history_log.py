@@ -34,7 +34,9 @@ class HistoryLog(RichLog):
     def show(self, context: object, lines: list[Text]) -> None:
         """Show ``lines`` (oldest first); ``context`` names what they are of (a
         connection and a filter): lines of another context replace all."""
-        if not self.following and context == self._shown_for:
+        if context != self._shown_for:
+            self.following = True  # another connection (or filter): from its newest line
+        elif not self.following:
             # scrolled up: what the user reads stays put (new lines come with End);
             # appending would also push the oldest lines out under the reader
             return
