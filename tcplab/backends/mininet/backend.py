@@ -56,9 +56,8 @@ from tcplab.backends.mininet import impair as I
 from tcplab.backends.mininet import net as N
 from tcplab.backends.mininet import netlink
 from tcplab.backends.mininet.capture import FrameCapture, FrameTap
-from tcplab.backends.mininet.hosts import AgentApi, AgentProc, KernelApi
+from tcplab.backends.mininet.hosts import AgentApi, AgentProc, KernelApi, wait_hellos
 from tcplab.backends.mininet.protocol import (
-    AgentClient,
     AgentError,
     AgentGone,
     ProtocolError,
@@ -256,27 +255,9 @@ class MininetBackend:
         return AgentProc(host, ifname, proc, sock, log)
 
     def _wait_hellos(self, waiting: list[AgentProc]) -> None:
-        deadline = time.monotonic() + self.hello_timeout
-        while waiting:
-            for agent in list(waiting):
-                code = agent.proc.poll()
-                if code is not None:
-                    raise MininetError(f"the agent on {agent.host} exited with status {code} "
-                                       f"before its hello: {agent.stderr_tail() or 'no stderr'}")
-                if os.path.exists(agent.sock):
-                    try:
-                        agent.client = AgentClient.connect(agent.sock, timeout=2.0)
-                    except AgentGone:
-                        continue
-                    os.chmod(agent.sock, 0o600)
-                    waiting.remove(agent)
-            if waiting and time.monotonic() > deadline:
-                agent = waiting[0]
-                raise MininetError(f"the agent on {agent.host} sent no hello within "
-                                   f"{self.hello_timeout:g} s; its stderr: "
-                                   f"{agent.stderr_tail() or 'empty'}")
-            if waiting:
-                time.sleep(0.01)
+        why = wait_hellos(waiting, self.hello_timeout)
+        if why is not None:
+            raise MininetError(why)
 
     def _config_json(self) -> str | None:
         if self.config is None:

@@ -11,17 +11,21 @@ is carried over by the backend.
 :class:`AgentApi` is :class:`~tcplab.lab.backend.HostApi` as requests to an agent,
 through a ``request`` callable that turns failures into one-line
 :class:`~tcplab.stack.sockets.HostError`\\ s.  A kernel host runs Linux's TCP, not
-tcplab's: :class:`KernelApi` refuses every call and says how to run programs there.
+tcplab's, driven by an agent of its own (:mod:`.linux.agent`) through the same
+:class:`AgentApi`; only a kernel host without a link has none, and :class:`KernelApi`
+refuses every call there, saying how to run programs on it.
 """
 
 from __future__ import annotations
 
 import errno as E
+import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from tcplab.backends.mininet.protocol import AgentClient, b64, socket_from_wire
+from tcplab.backends.mininet.protocol import AgentClient, AgentGone, b64, socket_from_wire
 from tcplab.stack.sockets import HostError, SocketInfo
 
 
@@ -110,3 +114,29 @@ class KernelApi:
     listen = connect = write = write_pattern = shutdown = close = abort = socket = _refuse
     set_tcp = _refuse
     sockets = _refuse
+
+
+def wait_hellos(waiting: list[AgentProc], timeout: float) -> str | None:
+    """Connect to each agent once its control socket appears (it said hello); None when
+    all did within ``timeout`` seconds, else why not, in one line."""
+    deadline = time.monotonic() + timeout
+    while waiting:
+        for agent in list(waiting):
+            code = agent.proc.poll()
+            if code is not None:
+                return (f"the agent on {agent.host} exited with status {code} before its "
+                        f"hello: {agent.stderr_tail() or 'no stderr'}")
+            if os.path.exists(agent.sock):
+                try:
+                    agent.client = AgentClient.connect(agent.sock, timeout=2.0)
+                except AgentGone:
+                    continue
+                os.chmod(agent.sock, 0o600)
+                waiting.remove(agent)
+        if waiting and time.monotonic() > deadline:
+            agent = waiting[0]
+            return (f"the agent on {agent.host} sent no hello within {timeout:g} s; its "
+                    f"stderr: {agent.stderr_tail() or 'empty'}")
+        if waiting:
+            time.sleep(0.01)
+    return None
