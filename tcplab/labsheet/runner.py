@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from tcplab.lab import codec
 from tcplab.lab import commands as C
 from tcplab.lab.backend import Backend
 from tcplab.lab.lab import Lab, Result
@@ -22,11 +23,6 @@ from tcplab.labsheet.sheet import Sheet, SheetError
 
 def as_record(event: Any) -> dict[str, Any]:
     """An event's recorded form: the dict a line of ``events.jsonl`` holds."""
-    to_dict = getattr(event, "to_dict", None)
-    if to_dict is not None:  # the event model before the one codec
-        return dict(to_dict())
-    from tcplab.lab import codec
-
     # encoded() keeps the last event's record: the timeline made it already (read-only)
     return codec.encoded(event)[0]
 
