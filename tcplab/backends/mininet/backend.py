@@ -46,7 +46,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import ChainMap
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -116,7 +117,7 @@ class MininetBackend:
         self._started = False
         self._stopped = False
         self._generation: dict[str, int] = {}         # stack host -> agents started - 1
-        self.capture = FrameCapture(self.agents, self.kernel_pids)
+        self.capture = FrameCapture(ChainMap(self.agents, self.kernel_agents))
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self, topo: TopologySpec, publish: Callable[[LabEvent], None]) -> None:
@@ -222,6 +223,8 @@ class MininetBackend:
             self.kernel_agents[host] = self._spawn(host, rundir, kernel=True)
         self.state.save()
         self._wait_hellos(list(self.kernel_agents.values()))
+        if self.capture.wanted:
+            self._capture(True, self.kernel_agents.values())
 
     def _spawn(self, host: str, rundir: Path, kernel: bool = False) -> AgentProc:
         """Start ``host``'s agent (recorded in the state, not yet saved)."""
@@ -480,17 +483,18 @@ class MininetBackend:
     def add_tap(self, tap: FrameTap) -> None:
         was_wanted = self.capture.wanted
         self.capture.taps.append(tap)
-        if not was_wanted and self.agents:  # the first tap of either kind turns it on
+        if not was_wanted:  # the first tap of either kind turns it on
             self._capture(True)
 
     def add_host_tap(self, tap: HostFrameTap) -> None:
         was_wanted = self.capture.wanted
         self.capture.host_taps.append(tap)
-        if not was_wanted and self.agents:
+        if not was_wanted:
             self._capture(True)
 
-    def _capture(self, on: bool) -> None:
-        for agent in self.agents.values():
+    def _capture(self, on: bool, agents: Iterable[AgentProc] | None = None) -> None:
+        for agent in agents if agents is not None else [*self.agents.values(),
+                                                         *self.kernel_agents.values()]:
             try:
                 self.request(agent, "capture", on=on)
             except HostError:
@@ -533,11 +537,12 @@ class MininetBackend:
                       changes: dict[str, Any]) -> None:
         self.request(self.agents[host], "impair", ifname=ifname, where=where, changes=changes)
 
-    def _run(self, node: str | None, argv: Sequence[str], stdin: str | None) -> None:
+    def _run(self, node: str | None, what: str, argv: Sequence[str],
+             stdin: str | None) -> None:
         assert self.network is not None
         if node is not None and node not in self.topo_switches():
             argv = self.network.in_host(node, argv)
-        N.run_all([(" ".join(argv[:4]), argv, stdin)])
+        N.run_all([(what, argv, stdin)])
 
     def topo_switches(self) -> tuple[str, ...]:
         return self.topo.switches if self.topo is not None else ()

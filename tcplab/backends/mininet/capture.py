@@ -13,11 +13,9 @@ the recorder writes:
   between two stack hosts is already there from the sender's side;
 * the host's (``add_host_tap``): what the host sent, as it put it on the wire
   (before the agent's own link model may lose it), and what it received, as it
-  reached the host (after).  A kernel host has no agent; when it is cabled straight
-  to a stack host's interface its frames are that interface's the other way round --
-  taken at the stack host's end of the cable, so a frame the cable lost shows on the
-  side that still had it (docs/recording.md).  Behind a switch a kernel host's frames
-  are seen by no agent, and it gets no file.
+  reached the host (after).  A kernel host's agent watches Linux's frames on its
+  interfaces (:mod:`.linux.sniff`) and reports them the same way, so it has a file
+  of its own wherever it is cabled (docs/recording.md).
 
 Frames of one :meth:`FrameCapture.flush` (one ``catch_up`` of the backend) are
 merged from the agents by time, as events are.
@@ -41,16 +39,15 @@ _OUT_DIRS = frozenset({"out", "host-out", "wire-out"})
 
 
 class FrameCapture:
-    """The taps and the cabling they need; ``stack`` and ``kernel`` are the backend's
-    live collections of hosts with an agent and of kernel hosts."""
+    """The taps and the cabling they need; ``agents`` is the backend's live collection
+    of hosts with an agent that reports frames (stack and kernel hosts alike)."""
 
-    def __init__(self, stack: Container[str], kernel: Container[str]) -> None:
+    def __init__(self, agents: Container[str]) -> None:
         self.taps: list[FrameTap] = []
         self.host_taps: list[HostFrameTap] = []
-        self._stack = stack
-        self._kernel = kernel
-        # (host, ifname) -> (link, peer node, peer's ifname)
-        self._cables: dict[tuple[str, str], tuple[str, str, str]] = {}
+        self._agents = agents
+        # (host, ifname) -> (link, peer node)
+        self._cables: dict[tuple[str, str], tuple[str, str]] = {}
         self._frames: list[tuple[float, str, bytes]] = []
         self._host_frames: list[_HostFrame] = []
 
@@ -60,8 +57,8 @@ class FrameCapture:
         return bool(self.taps or self.host_taps)
 
     def cable(self, link: str, a: str, intf_a: str, b: str, intf_b: str) -> None:
-        self._cables[(a, intf_a)] = (link, b, intf_b)
-        self._cables[(b, intf_b)] = (link, a, intf_a)
+        self._cables[(a, intf_a)] = (link, b)
+        self._cables[(b, intf_b)] = (link, a)
 
     def frame(self, host: str, raw: Any) -> None:
         """One ``frame`` message of ``host``'s agent (ProtocolError if malformed)."""
@@ -69,19 +66,16 @@ class FrameCapture:
         cable = self._cables.get((host, frame.ifname))
         if cable is None:
             return
-        link, peer, peer_ifname = cable
+        link, peer = cable
         at_wire = frame.dir in _WIRE_DIRS
         out = frame.dir in _OUT_DIRS
-        if self.taps and at_wire and (out or peer not in self._stack):
+        if self.taps and at_wire and (out or peer not in self._agents):
             self._frames.append((frame.t, link, frame.data))
         if not self.host_taps:
             return
         if frame.dir in _HOST_DIRS:
             self._host_frames.append((frame.t, host, frame.ifname,
                                       "sent" if out else "received", frame.data))
-        if at_wire and peer in self._kernel:
-            self._host_frames.append((frame.t, peer, peer_ifname,
-                                      "received" if out else "sent", frame.data))
 
     def flush(self) -> None:
         """Hand the frames gathered so far to the taps, in time order."""
