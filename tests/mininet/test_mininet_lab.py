@@ -646,10 +646,10 @@ def test_netem_arguments_carry_every_parameter() -> None:
     p = I.Placement("h1-s1", "h1", "s1", "netem", "h1", "h1-eth0")
     state = I.checked(I.initial_state(p), {"delay": 0.02, "jitter": 0.005, "loss": 0.05,
                                            "bw": 10e6, "dup": 0.01})
-    assert I.netem_args(state) == ["netem", "limit", "1000", "delay", "20000us", "5000us",
-                                   "loss", "5%", "duplicate", "1%", "rate", "10000000bit"]
-    down = I.checked(state, {"up": False})
-    assert I.netem_args(down)[I.netem_args(down).index("loss") + 1] == "100%"
+    assert I.netem_params(state) == {"limit": 1000, "delay": 20000, "jitter": 5000,
+                                     "loss": 5.0, "duplicate": 1.0, "rate": "10000000bit"}
+    assert I.netem_params(I.checked(state, {"up": False}))["loss"] == 100.0
+    assert I.netem_params(I.checked(state, {"reorder": 0.25}))["prob_reorder"] == 25.0
     with pytest.raises(ValueError, match="loss must be between"):
         I.checked(state, {"loss": 1.5})
 
@@ -663,7 +663,7 @@ def test_between_switches_only_loss_applies_and_the_rest_is_a_notice(tmp_path: P
     notices: list[str] = []
     imp = I.Impairments(I.place(load_topology(str(path)), {}, netem=False), "ab12cd",
                         lambda *a: pytest.fail("no agent here"),
-                        lambda node, argv, stdin: runs.append((node, list(argv), stdin)),
+                        lambda node, _what, argv, stdin: runs.append((node, list(argv), stdin)),
                         notices.append, "this kernel has no netem")
     imp.set([("s1-s2", "s1")], {"delay": 0.01, "loss": 0.02})
     assert imp.states[("s1-s2", "s1")].delay == 0.0

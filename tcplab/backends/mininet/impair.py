@@ -30,10 +30,12 @@ refuse the same mistakes with the same words.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from tcplab.backends.mininet import netlink
 from tcplab.lab.backend import LinkState
 from tcplab.lab.topology import LinkParams as TopoParams
 from tcplab.lab.topology import LinkSpec, TopologySpec
@@ -129,23 +131,24 @@ def agent_changes(state: LinkState) -> dict[str, Any]:
     return {key: getattr(state, key) for key in CHANGEABLE}
 
 
-def netem_args(state: LinkState) -> list[str]:
-    """``tc qdisc replace`` arguments after ``root``; a down direction loses everything."""
-    args = ["netem", "limit", str(state.queue)]
+def netem_params(state: LinkState) -> dict[str, Any]:
+    """The netem qdisc for ``state`` in pyroute2's keywords (µs, percent, packets,
+    bit/s); a down direction loses everything."""
+    params: dict[str, Any] = {"limit": state.queue}
     if state.delay or state.jitter:
-        args += ["delay", f"{state.delay * 1e6:.0f}us"]
+        params["delay"] = round(state.delay * 1e6)
         if state.jitter:
-            args.append(f"{state.jitter * 1e6:.0f}us")
+            params["jitter"] = round(state.jitter * 1e6)
     loss = 1.0 if not state.up else state.loss
     if loss:
-        args += ["loss", f"{loss * 100:g}%"]
+        params["loss"] = loss * 100
     if state.dup:
-        args += ["duplicate", f"{state.dup * 100:g}%"]
+        params["duplicate"] = state.dup * 100
     if state.reorder:
-        args += ["reorder", f"{state.reorder * 100:g}%"]
+        params["prob_reorder"] = state.reorder * 100
     if state.bw is not None:
-        args += ["rate", f"{state.bw:.0f}bit"]
-    return args
+        params["rate"] = f"{state.bw:.0f}bit"
+    return params
 
 
 def bridge_rule(p: Placement, state: LinkState) -> str | None:
@@ -164,12 +167,12 @@ class Impairments:
     """The impairments of every direction, applied where :func:`place` put them.
 
     The callables reach the outside world: ``agent(host, ifname, where, changes)``,
-    ``run(node, argv, stdin)`` (node None: the root namespace) and ``notice(text)``.
+    ``run(node, what, argv, stdin)`` (node None: the root namespace) and ``notice(text)``.
     """
 
     def __init__(self, placements: dict[tuple[str, str], Placement], lab_id: str,
                  agent: Callable[[str, str, str, dict[str, Any]], None],
-                 run: Callable[[str | None, Sequence[str], str | None], None],
+                 run: Callable[[str | None, str, Sequence[str], str | None], None],
                  notice: Callable[[str], None], why_no_netem: str | None) -> None:
         self.placements = placements
         self.table = f"tcplab_{lab_id}"
@@ -195,8 +198,9 @@ class Impairments:
             if p.mode in ("egress", "ingress"):
                 self._agent(p.node, p.ifname, p.mode, agent_changes(state))
             elif p.mode == "netem":
-                argv = ["tc", "qdisc", "replace", "dev", p.ifname, "root", *netem_args(state)]
-                self._run(p.node, argv, None)
+                self._run(p.node, f"netem on {p.ifname}",
+                          netlink.helper("netem", p.ifname, json.dumps(netem_params(state))),
+                          None)
             elif p.mode == "bridge":
                 bridge_touched = True
             self.states[key] = state
@@ -231,5 +235,5 @@ class Impairments:
         for key, p in sorted(self.placements.items()):
             if p.mode == "bridge" and (rule := bridge_rule(p, self.states[key])) is not None:
                 lines.append(f"add rule bridge {self.table} {NFT_CHAIN} {rule}")
-        self._run(None, ["nft", "-f", "-"], "\n".join(lines) + "\n")
+        self._run(None, f"nft table {self.table}", ["nft", "-f", "-"], "\n".join(lines) + "\n")
         self._table_made = True
