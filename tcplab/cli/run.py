@@ -69,7 +69,7 @@ def mininet_unusable() -> str | None:
     if os.geteuid() != 0:
         return "not root (run it with sudo)"
     for tool, package in (("mnexec", "mininet"), ("brctl", "bridge-utils"),
-                          ("nft", "nftables"), ("ethtool", "ethtool"), ("tc", "iproute2")):
+                          ("nft", "nftables"), ("ethtool", "ethtool"), ("ip", "iproute2")):
         if shutil.which(tool) is None:
             return f"{tool} not found (apt-get install {package})"
     try:
