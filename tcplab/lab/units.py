@@ -17,13 +17,26 @@ in the command language, seconds for ``wait``, microseconds for delays in topolo
 (what ``tc``/netem does with a bare number, so a file means the same under Mininet), and
 Mbit/s for bandwidths (Mininet's ``bw=10``).  ``kbps``/``Mbps``/``Gbps`` are *bits* per
 second here, as people usually mean them -- not ``tc``'s bytes.
+
+Link parameters
+---------------
+Each parameter of a link direction (``loss``, ``delay``, ``jitter``, ``bw``, ``dup``,
+``reorder``, ``burst``, ``queue``, ``up``/``down``) has one parse/format pair here, listed
+in :data:`LINK_PARAMS`.  Every place that reads or writes one goes through it: the
+``link`` command's parser and its ``to_line()``, topology files and their descriptions,
+the ``link`` reply and ``link.changed`` events (:func:`describe_link`) and the dashboard's
+links pane, which reads those events back.  So a value printed anywhere reads back as the
+identical value, and the same text means the same thing everywhere.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Context, Decimal
+from typing import Any
 
 # Shifting by a power of ten must not round: the one rounding is the final one to float.
 _EXACT = Context(prec=1000)
@@ -40,6 +53,7 @@ BANDWIDTH_UNITS: dict[str, int] = {
     "bit": 0, "kbit": 3, "mbit": 6, "gbit": 9,
     "bps": 0, "kbps": 3, "mbps": 6, "gbps": 9,
 }
+_UNIT_EXPONENTS: dict[str, int] = {"%": -2, **DURATION_UNITS, **BANDWIDTH_UNITS}
 
 
 # what a link can be set to (the command language and topology files alike): slower than
@@ -47,6 +61,7 @@ BANDWIDTH_UNITS: dict[str, int] = {
 # every TCP timer worth watching; neither is a lab, both are typos (bw=1bit, delay=100000s)
 MIN_BANDWIDTH = 1000.0      # bits/s
 MAX_DELAY = 60.0            # seconds, for delay and for jitter
+DEFAULT_QUEUE = 1000        # packets: netem's limit, and the simulated link's
 
 
 class UnitError(ValueError):
@@ -92,22 +107,34 @@ def parse_bandwidth(text: str, bare: str = "mbit") -> float:
     return _scaled(parts[0], BANDWIDTH_UNITS[unit])
 
 
-def parse_link_bandwidth(text: str, bare: str = "mbit") -> float | None:
-    """A link's ``bw``: a bandwidth of at least 1 kbit/s, or ``unlimited`` (None)."""
+def read_link_bandwidth(text: str, bare: str = "mbit") -> float | None:
+    """A link's ``bw`` as written: a bandwidth, or ``unlimited`` (None)."""
     if text.strip().lower() == "unlimited":
         return None
     try:
-        bits = parse_bandwidth(text, bare)
+        return parse_bandwidth(text, bare)
     except UnitError:
         raise UnitError(f"expected a bandwidth like 10mbit or 500kbit, or unlimited (bare "
                         f"numbers are {bare})") from None
-    if bits == 0:
+
+
+def check_link_bandwidth(bits_per_second: float | None) -> None:
+    """What a link's ``bw`` can be set to: None (unlimited), or at least 1 kbit/s."""
+    if bits_per_second == 0:
         raise UnitError("0 would carry nothing: write bw=unlimited for no limit")
-    check_bandwidth(bits)
+    if bits_per_second is not None:
+        check_bandwidth(bits_per_second)
+
+
+def parse_link_bandwidth(text: str, bare: str = "mbit") -> float | None:
+    """A link's ``bw``: a bandwidth of at least 1 kbit/s, or ``unlimited`` (None)."""
+    bits = read_link_bandwidth(text, bare)
+    check_link_bandwidth(bits)
     return bits
 
 
 def check_bandwidth(bits_per_second: float) -> None:
+    """A link's bandwidth: at least :data:`MIN_BANDWIDTH`."""
     if bits_per_second < MIN_BANDWIDTH:
         raise UnitError(f"{format_rate(bits_per_second)} is below 1 kbit/s, the smallest "
                         f"bandwidth; write bw=unlimited for no limit")
@@ -164,6 +191,197 @@ def format_bandwidth(bits_per_second: float) -> str:
         if bits_per_second >= 10.0 ** exponent:
             return format_number(bits_per_second, exponent) + unit
     return format_number(bits_per_second) + "bit"
+
+
+def from_number(value: int | float, unit: str) -> float:
+    """A number given in ``unit`` (``%``, ``ms``, ``mbit``, ...) -> the base unit.
+
+    For numbers that are not text: a topology file's ``loss=33.3`` (percent) or ``bw=10``
+    (Mbit/s).  The number is taken as the decimal it reads as (its repr), so it means
+    exactly what ``33.3%`` or ``10mbit`` typed in a command does.
+    """
+    if isinstance(value, bool) or not math.isfinite(value) or value < 0:
+        raise UnitError(f"expected a number from 0 up, not {value!r}")
+    number = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+    return _scaled(number, _UNIT_EXPONENTS[unit.lower()])
+
+
+# -- link parameters: one parse/format pair per kind (see "Link parameters" above)
+# A kind's ``read_*`` takes the notation only; ``check_*`` says what a link can be set to.
+# Commands and topology files parse (read, then check); the links pane only reads, so it
+# shows whatever a description says.
+
+def read_delay(text: str) -> float:
+    """A link's delay or jitter as written: a duration whose bare numbers are ms."""
+    return parse_duration(text, bare="ms")
+
+
+def parse_delay(text: str, bare: str = "ms") -> float:
+    """A link's delay or jitter: a duration (:func:`parse_duration`) of at most 60 s.
+    Written back by :func:`format_duration`."""
+    seconds = parse_duration(text, bare)
+    check_delay(seconds)
+    return seconds
+
+
+def format_link_bandwidth(bits_per_second: float | None) -> str:
+    """A link's ``bw``: ``10mbit``; None or 0 (no limit) is ``unlimited``.  The inverse of
+    :func:`parse_link_bandwidth`."""
+    return format_bandwidth(bits_per_second) if bits_per_second else "unlimited"
+
+
+def check_queue(packets: int) -> None:
+    """What a link's ``queue`` can be set to: at least one packet."""
+    if packets < 1:
+        raise UnitError("must be at least 1")
+
+
+def parse_queue(text: str) -> int:
+    """A link's ``queue``: a whole number of packets, at least 1."""
+    packets = parse_count(text)
+    check_queue(packets)
+    return packets
+
+
+def format_queue(packets: int) -> str:
+    """The inverse of :func:`parse_queue`."""
+    return str(packets)
+
+
+def read_burst(text: str) -> tuple[float, float]:
+    """A link's ``burst=P%,R%`` as written: Gilbert-Elliott bursty loss, P the chance to
+    enter the lossy state per frame, R the chance to leave it.  ``0`` (or ``0%``,
+    ``off``) is off: ``(0.0, 0.0)``."""
+    if text in ("0", "0%", "off"):
+        return (0.0, 0.0)
+    p_text, comma, r_text = text.partition(",")
+    if not comma:
+        raise UnitError("expected P%,R% like burst=1%,25%, or 0")
+    return (parse_percent(p_text), parse_percent(r_text))
+
+
+def check_burst(burst: tuple[float, float]) -> None:
+    """A burst that starts must be able to end."""
+    if burst[1] == 0 and burst[0] > 0:
+        raise UnitError("R must be above 0%, or the loss never ends")
+
+
+def parse_burst(text: str) -> tuple[float, float]:
+    """A link's ``burst``: :func:`read_burst`, with an R above 0% when P is."""
+    burst = read_burst(text)
+    check_burst(burst)
+    return burst
+
+
+def format_burst(burst: tuple[float, float]) -> str:
+    """``(0.01, 0.25)`` -> ``1%,25%``; the inverse of :func:`parse_burst`."""
+    return f"{format_percent(burst[0])},{format_percent(burst[1])}"
+
+
+def parse_up(word: str) -> bool:
+    """The word ``up`` or ``down`` (any case) -> True or False."""
+    state = word.lower()
+    if state not in ("up", "down"):
+        raise UnitError("expected up or down")
+    return state == "up"
+
+
+def format_up(up: bool) -> str:
+    """The inverse of :func:`parse_up`."""
+    return "up" if up else "down"
+
+
+def _settable(value: object) -> None:
+    """Every value a kind reads can be set (percentages are 0..100% by notation)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkParam:
+    """How one ``key=value`` parameter of a link is written and read in the command
+    language (a bare number in a delay is milliseconds, in ``bw`` Mbit/s)."""
+
+    key: str
+    read: Callable[[str], Any]      # the notation: text -> value
+    format: Callable[[Any], str]    # value -> text that reads back as the same value
+    check: Callable[[Any], None] = _settable  # what a link can be set to
+
+    def parse(self, text: str) -> Any:
+        """A value to set the link to: read, then checked."""
+        value = self.read(text)
+        self.check(value)
+        return value
+
+
+# In the order ``Link.to_line()`` writes them.
+LINK_PARAMS: dict[str, LinkParam] = {param.key: param for param in (
+    LinkParam("loss", parse_percent, format_percent),
+    LinkParam("delay", read_delay, format_duration, check_delay),
+    LinkParam("jitter", read_delay, format_duration, check_delay),
+    LinkParam("bw", read_link_bandwidth, format_link_bandwidth, check_link_bandwidth),
+    LinkParam("dup", parse_percent, format_percent),
+    LinkParam("reorder", parse_percent, format_percent),
+    LinkParam("burst", read_burst, format_burst, check_burst),
+    LinkParam("queue", parse_count, format_queue, check_queue),
+)}
+
+
+def parse_link_param(key: str, text: str) -> Any:
+    """The value of ``key=text`` in a ``link`` command (see :data:`LINK_PARAMS`); a
+    :class:`UnitError` says ``bad value for KEY: 'TEXT' (why)``."""
+    try:
+        return LINK_PARAMS[key].parse(text)
+    except UnitError as error:
+        raise UnitError(f"bad value for {key}: {text!r} ({error})") from None
+
+
+def link_word(key: str, value: Any) -> str:
+    """``key=value`` in the command language: ``link_word("delay", 0.02)`` is ``delay=20ms``."""
+    return f"{key}={LINK_PARAMS[key].format(value)}"
+
+
+def describe_link(*, loss: float, delay: float, jitter: float, bw: float | None, queue: int,
+                  dup: float = 0.0, reorder: float = 0.0,
+                  burst: tuple[float, float] | None = None, up: bool = True) -> str:
+    """A link direction as it is now, in the command language's notation: what the ``link``
+    command replies and a ``link.changed`` event says, e.g.
+    ``loss=5% delay=20ms jitter=0ms bw=10mbit queue=1000 up``.  Loss, delay, jitter, bw
+    and queue are always named; dup, reorder and burst only when set.
+    :func:`read_link_words` reads it back.
+    """
+    # A zero delay is "0ms" here, where to_line() writes "0": events have always said so,
+    # and a recording must read the same after a rerun.
+    words = [link_word("loss", loss),
+             link_word("delay", delay) if delay else "delay=0ms",
+             link_word("jitter", jitter) if jitter else "jitter=0ms",
+             link_word("bw", bw), link_word("queue", queue)]
+    if dup:
+        words.append(link_word("dup", dup))
+    if reorder:
+        words.append(link_word("reorder", reorder))
+    if burst:
+        words.append(link_word("burst", burst))
+    words.append(format_up(up))
+    return " ".join(words)
+
+
+def read_link_words(text: str) -> dict[str, Any]:
+    """The values in a link's description (:func:`describe_link`): one per ``key=value``
+    word, parsed as :data:`LINK_PARAMS` says, and ``up`` (True/False) from an ``up`` or
+    ``down`` word.  A value that does not parse (from another notation) is kept as its
+    text, so a reader can still show it as it was written."""
+    values: dict[str, Any] = {}
+    for word in text.split():
+        key, eq, raw = word.partition("=")
+        if not eq:
+            if word in ("up", "down"):
+                values["up"] = parse_up(word)
+            continue
+        param = LINK_PARAMS.get(key)
+        try:
+            values[key] = raw if param is None else param.read(raw)
+        except UnitError:
+            values[key] = raw
+    return values
 
 
 # -- for people to read (the panes); the format_* above are for the command language
