@@ -273,26 +273,14 @@ class Link:
     direction: Flow | None = None
 
     def to_line(self) -> str:
-        fmt = {"loss": units.format_percent, "delay": units.format_duration,
-               "jitter": units.format_duration, "bw": _bandwidth,
-               "dup": units.format_percent, "reorder": units.format_percent}
         parts = ["link", self.a, self.b]
-        parts += [f"{key}={render(value)}" for key, render in fmt.items()
+        parts += [units.link_word(key, value) for key in units.LINK_PARAMS
                   if (value := getattr(self, key)) is not None]
-        if self.burst is not None:
-            p, r = self.burst
-            parts.append(f"burst={units.format_percent(p)},{units.format_percent(r)}")
-        if self.queue is not None:
-            parts.append(f"queue={self.queue}")
         if self.up is not None:
-            parts.append("up" if self.up else "down")
+            parts.append(units.format_up(self.up))
         if self.direction is not None:
             parts.append(f"dir={self.direction}")
         return " ".join(parts)
-
-
-def _bandwidth(bits: float) -> str:
-    return units.format_bandwidth(bits) if bits else "unlimited"
 
 
 @dataclass(frozen=True, slots=True)
