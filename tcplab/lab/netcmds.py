@@ -80,17 +80,8 @@ def release(lab: Lab, cmd: C.Release) -> str:
 
 
 def describe_params(params: LinkState) -> str:
-    """In the command language's notation (units as lab/units.py writes them)."""
-    bw = "unlimited" if params.bw is None else units.format_bandwidth(params.bw)
-    parts = [f"loss={units.format_percent(params.loss)}",
-             f"delay={units.format_duration(params.delay) if params.delay else '0ms'}",
-             f"jitter={units.format_duration(params.jitter) if params.jitter else '0ms'}",
-             f"bw={bw}", f"queue={params.queue}"]
-    if params.dup:
-        parts.append(f"dup={params.dup * 100:g}%")
-    if params.reorder:
-        parts.append(f"reorder={params.reorder * 100:g}%")
-    if params.burst:
-        parts.append(f"burst={params.burst[0] * 100:g}%,{params.burst[1] * 100:g}%")
-    parts.append("up" if params.up else "down")
-    return " ".join(parts)
+    """In the command language's notation, as :func:`tcplab.lab.units.describe_link`
+    writes a link direction."""
+    return units.describe_link(loss=params.loss, delay=params.delay, jitter=params.jitter,
+                               bw=params.bw, queue=params.queue, dup=params.dup,
+                               reorder=params.reorder, burst=params.burst, up=params.up)
