@@ -82,18 +82,10 @@ class LinkParams:
 
     def describe(self) -> str:
         """Command-language notation (``delay=10ms bw=10mbit``); empty when unshaped."""
-        parts = []
-        if self.delay:
-            parts.append(f"delay={units.format_duration(self.delay)}")
-        if self.jitter:
-            parts.append(f"jitter={units.format_duration(self.jitter)}")
-        if self.loss:
-            parts.append(f"loss={units.format_percent(self.loss)}")
-        if self.bw is not None:
-            parts.append(f"bw={units.format_bandwidth(self.bw)}")
-        if self.max_queue is not None:
-            parts.append(f"queue={self.max_queue}")
-        return " ".join(parts)
+        shaping = {"delay": self.delay or None, "jitter": self.jitter or None,
+                   "loss": self.loss or None, "bw": self.bw, "queue": self.max_queue}
+        return " ".join(units.link_word(key, value) for key, value in shaping.items()
+                        if value is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,13 +459,11 @@ def _params(where: str, options: Mapping[str, Any]) -> LinkParams:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise TopologyError(f"{where}: bad {key} {value!r} (expected a string like '10ms')")
         try:
-            seconds = units.parse_duration(str(value), bare="us")
-            units.check_delay(seconds)
-            return seconds
+            return units.parse_delay(str(value), bare="us")
         except units.UnitError as error:
             raise TopologyError(f"{where}: bad {key} {value!r} ({error})") from None
 
-    def number(key: str, low: float, high: float, meaning: str) -> float | None:
+    def number(key: str, low: float, high: float, meaning: str) -> int | float | None:
         value = options.get(key)
         if value is None:
             return None
@@ -481,23 +471,26 @@ def _params(where: str, options: Mapping[str, Any]) -> LinkParams:
                 or not low <= value <= high:
             raise TopologyError(f"{where}: bad {key} {value!r} (expected {meaning} "
                                 f"from {low:g} to {high:g}, a number as TCLink takes it)")
-        return float(value)
+        return value
 
     loss = number("loss", 0, 100, "a percentage")
-    bw = number("bw", 0, _BW_MAX_MBIT, "Mbit/s")
-    if bw:  # TCIntf: bw=0 sets no limit; anything else is a rate, of at least 1 kbit/s
+    mbit = number("bw", 0, _BW_MAX_MBIT, "Mbit/s")
+    bw = None
+    if mbit:  # TCIntf: bw=0 sets no limit; anything else is a rate, of at least 1 kbit/s
+        bw = units.from_number(mbit, "mbit")
         try:
-            units.check_bandwidth(bw * 1e6)
+            units.check_bandwidth(bw)
         except units.UnitError as error:
-            raise TopologyError(f"{where}: bad bw {bw!r} ({error}; bw is in Mbit/s, "
+            raise TopologyError(f"{where}: bad bw {float(mbit)!r} ({error}; bw is in Mbit/s, "
                                 f"0 or none for no limit)") from None
     queue = number("max_queue_size", 1, 2**31 - 1, "a packet count")
-    if queue is not None and not queue.is_integer():
-        raise TopologyError(f"{where}: bad max_queue_size {queue!r} (expected whole packets)")
+    if queue is not None and not float(queue).is_integer():
+        raise TopologyError(f"{where}: bad max_queue_size {float(queue)!r} "
+                            f"(expected whole packets)")
     return LinkParams(
         delay=duration("delay"),
         jitter=duration("jitter"),
-        loss=0.0 if loss is None else loss / 100,
-        bw=bw * 1e6 if bw else None,  # TCIntf: bw=0 sets no limit
+        loss=0.0 if loss is None else units.from_number(loss, "%"),
+        bw=bw,
         max_queue=None if queue is None else int(queue),
     )
