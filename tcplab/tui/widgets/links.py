@@ -1,52 +1,43 @@
 """Link directions in the hosts panel: their parameters in a few words.
 
 The panel reads a ``link.changed`` event's parameters (the command language's notation,
-``loss=5% delay=20ms jitter=0ms bw=10mbit queue=1000 up``) and writes them for people:
-units after a space (``20 ms``, ``10 Mbit/s``), parts apart with commas, only what
-differs from an unshaped link.
+``loss=5% delay=20ms jitter=0ms bw=10mbit queue=1000 up``, read back by
+:func:`tcplab.lab.units.read_link_words`) and writes them for people: units after a space
+(``20 ms``, ``10 Mbit/s``), parts apart with commas, only what differs from an unshaped
+link.  A value that does not read (another notation) is shown as it was written.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from tcplab.lab import units
 
-DEFAULT_QUEUE = "1000"   # packets: netem's limit, and the simulated link's
 
-
-def _seconds(text: str) -> str:
-    try:
-        return units.format_seconds(units.parse_duration(text))
-    except units.UnitError:
-        return text
-
-
-def _rate(text: str) -> str:
-    try:
-        return units.format_rate(units.parse_bandwidth(text))
-    except units.UnitError:
-        return text
+def _shown(value: Any, render: Callable[[Any], str]) -> str:
+    return value if isinstance(value, str) else render(value)
 
 
 def compact_params(params: str) -> str:
     """A ``link.changed`` event's parameters in a few words: only what is not zero."""
-    values = dict(word.split("=", 1) for word in params.split() if "=" in word)
-    if params.split()[-1:] == ["down"]:
+    values = units.read_link_words(params)
+    if values.get("up") is False:
         return "DOWN"
     parts = []
-    delay = values.get("delay", "0ms")
-    jitter = values.get("jitter", "0ms")
-    if delay not in ("0", "0ms") or jitter not in ("0", "0ms"):
-        text = _seconds(delay)
-        if jitter not in ("0", "0ms"):
-            text += " ±" + _seconds(jitter)
+    delay, jitter = values.get("delay", 0.0), values.get("jitter", 0.0)
+    if delay or jitter:
+        text = _shown(delay, units.format_seconds)
+        if jitter:
+            text += " ±" + _shown(jitter, units.format_seconds)
         parts.append(text)
-    if values.get("loss", "0%") not in ("0", "0%"):
-        parts.append(values["loss"] + " loss")
-    if values.get("bw", "unlimited") != "unlimited":
-        parts.append(_rate(values["bw"]))
+    if loss := values.get("loss"):
+        parts.append(_shown(loss, units.format_percent) + " loss")
+    if bw := values.get("bw"):
+        parts.append(_shown(bw, units.format_rate))
     for extra in ("dup", "reorder", "burst"):
         if extra in values:
-            parts.append(f"{extra} {values[extra]}")
-    if values.get("queue", DEFAULT_QUEUE) != DEFAULT_QUEUE:
-        parts.append(f"queue {values['queue']}")
+            parts.append(f"{extra} {_shown(values[extra], units.LINK_PARAMS[extra].format)}")
+    if values.get("queue", units.DEFAULT_QUEUE) != units.DEFAULT_QUEUE:
+        parts.append(f"queue {_shown(values['queue'], units.format_queue)}")
     return ", ".join(parts) or "clean"
