@@ -17,7 +17,7 @@ import pytest
 from test_mininet_lab import Run, topology_file
 
 from tcplab.lab.events import Notice
-from tcplab.stack.events import SegmentReceived, SegmentSent, StateChanged
+from tcplab.stack.events import SegmentReceived, SegmentSent, StateChanged, TcbSampled
 from tcplab.tcp.states import State
 
 S = State
@@ -145,6 +145,23 @@ def test_a_kernel_hosts_sockets_and_segments_are_in_the_stream(mixed: Run) -> No
     segs = [e for e in mixed.watch.events if isinstance(e, SegmentSent | SegmentReceived)
             and e.host == "h2" and e.sid == sid]
     assert any(isinstance(e, SegmentSent) and e.segment.flags & 0x12 == 0x12 for e in segs)
+    # its sequence variables come from those segments: ISS from its SYN,ACK, IRS from
+    # the SYN, and after some data each way SND.UNA = SND.NXT and RCV.NXT past the data
+    syn_ack = next(e.segment for e in segs if isinstance(e, SegmentSent))
+    syn = next(e.segment for e in segs if isinstance(e, SegmentReceived))
+    mixed.ok('send kk "hello"')
+    mixed.ok("send kk' \"hi\"")
+    def settled() -> bool:
+        st = {(h, i.id): i for h, i in mixed.lab.sockets()}[("h2", sid)].status
+        return (st.snd_una, st.snd_nxt, st.rcv_nxt) == (
+            (syn_ack.seq + 3) & 0xFFFFFFFF, (syn_ack.seq + 3) & 0xFFFFFFFF,
+            (syn.seq + 6) & 0xFFFFFFFF)
+    mixed.until(settled, "h2's variables after the data", 15)
+    status = {(h, i.id): i for h, i in mixed.lab.sockets()}[("h2", sid)].status
+    assert (status.iss, status.irs) == (syn_ack.seq, syn.seq) and status.snd_wnd > 0
+    samples = [e for e in mixed.watch.events if isinstance(e, TcbSampled)
+               and (e.host, e.sid) == ("h2", sid)]
+    assert samples and samples[-1].iss == syn_ack.seq and samples[-1].rcv_nxt == status.rcv_nxt
     notices = [e.text for e in mixed.watch.events if isinstance(e, Notice)]
     assert any("h2 runs Linux's TCP; state changes from the sock:inet_sock_set_state "
                "tracepoint (exact)" in n for n in notices)

@@ -53,10 +53,14 @@ def event_of(host: str, obs: Observation) -> H.StateChanged | H.Delivered | H.Tc
                               trigger=Trigger.LINUX, local=obs.local, remote=obs.remote)
     if isinstance(obs, BytesRead):
         return H.Delivered(obs.t, host, obs.sid, obs.data)
-    row = obs.row
-    mss = row.mss or 0
-    return H.TcbSampled(obs.t, host, obs.sid, 0, 0, 0, 0, 0, 0, 0, 0, row.cwnd or 0,
-                        row.ssthresh or 0, (row.unacked or 0) * mss, row.srtt, row.rttvar,
+    w, row = obs.wire, obs.row
+    # SND.MAX is SND.NXT: Linux never moves SND.NXT back (see .wireview)
+    head = (obs.t, host, obs.sid, w.iss, w.irs, w.snd_una, w.snd_nxt, w.snd_nxt, w.rcv_nxt,
+            w.snd_wnd, w.rcv_wnd)
+    if row is None:  # no dump has shown the socket yet: its TCP_INFO is unknown
+        return H.TcbSampled(*head, 0, 0, 0, None, None, 0.0, 0, 0, ())
+    return H.TcbSampled(*head, row.cwnd or 0, row.ssthresh or 0,
+                        (row.unacked or 0) * (row.mss or 0), row.srtt, row.rttvar,
                         row.rto or 0.0, row.sendq, row.recvq, ())
 
 
@@ -100,14 +104,14 @@ class KernelAgent(Agent):
             if tcp is None:
                 continue
             syn = bool(tcp.segment.flags & SYN)
-            if direction == "out":
-                self._publish(H.SegmentSent(now, self.name,
-                                            kernel.sid_of(tcp.src, tcp.dst, syn),
-                                            tcp.src, tcp.dst, tcp.segment, sniffer.ifname))
-            else:
-                self._publish(H.SegmentReceived(now, self.name,
-                                                kernel.sid_of(tcp.dst, tcp.src, syn),
-                                                tcp.src, tcp.dst, tcp.segment, sniffer.ifname))
+            out = direction == "out"
+            sid = (kernel.sid_of(tcp.src, tcp.dst, syn) if out
+                   else kernel.sid_of(tcp.dst, tcp.src, syn))
+            if sid is not None:
+                kernel.segment(sid, out, tcp.segment)
+            event = H.SegmentSent if out else H.SegmentReceived
+            self._publish(event(now, self.name, sid, tcp.src, tcp.dst, tcp.segment,
+                                sniffer.ifname))
         self._after_host()
 
     def _after_host(self) -> None:

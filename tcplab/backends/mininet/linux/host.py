@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from tcplab.backends.mininet.linux.diag import Address, KernelSocket, SockDiag
 from tcplab.backends.mininet.linux.sockets import KernelApp, KernelConn
 from tcplab.backends.mininet.linux.trace import Change, StateTrace
+from tcplab.backends.mininet.linux.wireview import Variables, WireView
 from tcplab.stack.sockets import HostError, SocketInfo
+from tcplab.tcp.segment import Segment
 from tcplab.tcp.states import State
 from tcplab.tcp.status import Status
 
@@ -50,7 +52,8 @@ class StateSeen:
 class TcbSeen:
     t: float
     sid: int
-    row: KernelSocket
+    row: KernelSocket | None  # the last dump's (None before one saw the socket)
+    wire: Variables
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,8 @@ class KernelHost:
         self._out: list[Observation] = []
         self._last_dump = float("-inf")
         self._closing: dict[int, float] = {}  # traced "-> CLOSED" the next dump decides
+        self.wire: dict[int, WireView] = {}
+        self._tcb_changed: set[int] = set()  # sids whose sample is due at the next poll
         self.app = KernelApp(new_sid=self._sid_for)
 
     def sid_of(self, local: Address, remote: Address, syn: bool = False) -> int | None:
@@ -103,6 +108,15 @@ class KernelHost:
         if sid is None and syn:
             sid = self._child(local, remote)
         return sid
+
+    def segment(self, sid: int, sent: bool, segment: Segment) -> None:
+        """A segment of connection ``sid`` seen on the interface (sent by Linux or
+        received): its sequence variables (:mod:`.wireview`) follow."""
+        view = self.wire.get(sid)
+        if view is None:
+            view = self.wire[sid] = WireView()
+        if view.sent(segment) if sent else view.received(segment):
+            self._tcb_changed.add(sid)
 
     @property
     def exact(self) -> bool:
@@ -158,8 +172,17 @@ class KernelHost:
         """Do what the sockets allow, read the tracepoint, dump when due (or asked);
         what was observed since the last call (lab calls included), in order."""
         self._work(now, dump)
+        for sid in sorted(self._tcb_changed):
+            row = self.rows.get(sid)
+            if row is not None and not row.finished:
+                self._out.append(TcbSeen(now, sid, row.seen, self._wire(sid)))
+        self._tcb_changed.clear()
         out, self._out = self._out, []
         return out
+
+    def _wire(self, sid: int) -> Variables:
+        view = self.wire.get(sid)
+        return view.now if view is not None else Variables()
 
     def _work(self, now: float, dump: bool = False) -> None:
         self.app.poll()
@@ -215,7 +238,7 @@ class KernelHost:
             if seen != row.seen:
                 row.seen = seen
                 if seen.cwnd is not None:
-                    self._out.append(TcbSeen(now, sid, seen))
+                    self._tcb_changed.add(sid)
 
     # -- rows ----------------------------------------------------------------------------
     def _sid_for(self, local: Address, remote: Address | None) -> int:
@@ -270,13 +293,16 @@ class KernelHost:
         if new is State.CLOSED:
             row.finished = True
             self._by_key.pop((row.local, row.remote), None)
+            self.wire.pop(row.sid, None)
 
     def _info(self, row: _Row) -> SocketInfo:
         conn = self.app.conns.get(row.sid)
         ks = row.seen
+        w = self._wire(row.sid)
         status = Status(
-            state=row.state, local=row.local, remote=row.remote, iss=0, irs=0, snd_una=0,
-            snd_nxt=0, snd_wnd=0, rcv_nxt=0, rcv_wnd=0,
+            state=row.state, local=row.local, remote=row.remote, iss=w.iss, irs=w.irs,
+            snd_una=w.snd_una, snd_nxt=w.snd_nxt, snd_wnd=w.snd_wnd, rcv_nxt=w.rcv_nxt,
+            rcv_wnd=w.rcv_wnd,
             send_queue=ks.sendq if ks else 0, recv_queue=ks.recvq if ks else 0,
             cwnd=(ks.cwnd or 0) if ks else 0, ssthresh=(ks.ssthresh or 0) if ks else 0,
             srtt=ks.srtt if ks else None, rttvar=ks.rttvar if ks else None,
