@@ -56,6 +56,8 @@ def test_a_transfer_and_close_as_the_lab_sees_them(host: KernelHost) -> None:
         and host.socket(child.id).state is S.CLOSED)
     client = states(seen, csid)
     assert client[0] == S.CLOSED and client[-1] == S.TIME_WAIT
+    # a TIME-WAIT socket has no TCP_INFO: its TCB stays as it was last seen
+    assert host.socket(csid).status.cwnd > 0 and host.socket(csid).status.srtt is not None
     assert S.FIN_WAIT_1 in client or S.FIN_WAIT_2 in client  # polling may miss one
     assert states(seen, child.id)[-1] == S.CLOSED
     assert host.socket(csid).history == tuple(client)

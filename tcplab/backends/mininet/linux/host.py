@@ -76,7 +76,7 @@ class _Row:
     accepted: bool
     state: State = State.CLOSED
     history: list[State] = field(default_factory=lambda: [State.CLOSED])
-    seen: KernelSocket | None = None     # the last dump's row
+    seen: KernelSocket | None = None     # the last dump's row with TCP_INFO
     read: int = 0                        # bytes reported read so far
     moved: float = float("-inf")         # when it last changed state
     finished: bool = False
@@ -235,10 +235,10 @@ class KernelHost:
                 continue
             if seen.state is not row.state:
                 self._move(row, seen.state, t)
-            if seen != row.seen:
+            # a TIME-WAIT or request socket has no TCP_INFO: its TCB stays as last seen
+            if seen.cwnd is not None and seen != row.seen:
                 row.seen = seen
-                if seen.cwnd is not None:
-                    self._tcb_changed.add(sid)
+                self._tcb_changed.add(sid)
 
     # -- rows ----------------------------------------------------------------------------
     def _sid_for(self, local: Address, remote: Address | None) -> int:
