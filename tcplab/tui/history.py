@@ -27,6 +27,7 @@ from typing import Any
 
 from tcplab.lab.snapshot import Key, SocketRow
 from tcplab.lab.timeline import Timeline
+from tcplab.tcp.states import Trigger
 
 LADDER_LIMIT = 4000     # events of one connection read for the ladder and the plot
 LOG_LIMIT = 4000
@@ -113,7 +114,14 @@ def ladder(timeline: Timeline, row: SocketRow | None, n: int,
         elif kind == "segment.retransmitted":
             rtx_seqs.add(ev["seq"])
         elif kind == "state.changed":
-            out.append(Marker(ev["t"], True, f"{ev['old']} -> {ev['new']} ({ev['cause']})"))
+            marker = Marker(ev["t"], True, f"{ev['old']} -> {ev['new']} ({ev['cause']})")
+            at = len(out)
+            if ev["cause"] == Trigger.LINUX:
+                # Linux's move has the kernel's time, and its agent publishes it after
+                # segments it read later: it goes where its time puts it
+                while at and out[at - 1].t > marker.t:
+                    at -= 1
+            out.insert(at, marker)
         elif kind in ("link.dropped", "link.held") and row.remote is not None:
             _network(out, ev, row, iss, irs, held_in)
     return out
