@@ -23,6 +23,11 @@ role's connection -- counts): the dashboard then shows the hint and what was mis
 When an exercise is not done, :meth:`Checker.missing` says why with the binding that came
 closest (most conditions holding; the newest on a tie): the first condition that does
 not hold, and what was found instead.
+
+An exercise that ``needs`` Linux's TCP on a host is left out of a run where that host ran
+tcplab's (the header's ``hosts`` say which ran Linux): it is never done there, never the
+current one, and :meth:`Checker.missing` says why -- a check about Linux cannot tick on
+tcplab's behaviour.
 """
 
 from __future__ import annotations
@@ -91,7 +96,8 @@ class Checker:
         changed, moved = self.tracker.feed(ev)
         if changed or (moved and self._timed):
             for ex in self.exercises:
-                if ex.name in self.done or not (changed or ex.name in self._timed):
+                if ex.name in self.done or not (changed or ex.name in self._timed) or (
+                        self.unavailable(ex)):
                     continue
                 if self._evaluate(ex)[0]:
                     self.done[ex.name] = t
@@ -129,7 +135,7 @@ class Checker:
     def _attempt(self, ex: Exercise, sock: Sock) -> list[Attempt]:
         """Whether ``sock`` (or the socket whose other end it is) ended a failed
         attempt at ``ex``."""
-        if ex.name in self.done or not ex.roles:
+        if ex.name in self.done or not ex.roles or self.unavailable(ex):
             return []
         tracker = self.tracker
         primary = ex.roles[0]
@@ -218,11 +224,21 @@ class Checker:
         if name in self.done:
             return ""
         ex = next(e for e in self.exercises if e.name == name)
-        return self._evaluate(ex)[1]
+        return self.unavailable(ex) or self._evaluate(ex)[1]
+
+    def unavailable(self, ex: Exercise) -> str:
+        """Why ``ex`` cannot be done in this run ("" when it can): it needs Linux's TCP on
+        a host that ran tcplab's."""
+        tcplab = [host for host in ex.needs if host not in self.tracker.kernel]
+        if not tcplab:
+            return ""
+        return (f"needs Linux's TCP on {' and '.join(tcplab)}, which ran tcplab's TCP in "
+                f"this run (do it in a lab on Mininet, as root)")
 
     def current(self, also_done: set[str] | frozenset[str] = frozenset()) -> Exercise | None:
         """The first exercise not done (in this run, nor in ``also_done``)."""
         for ex in self.exercises:
-            if ex.name not in self.done and ex.name not in also_done:
+            if ex.name not in self.done and ex.name not in also_done and (
+                    not self.unavailable(ex)):
                 return ex
         return None

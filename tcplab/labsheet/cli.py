@@ -63,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seed of the run (default: the sheet's, else 1)")
     p.add_argument("--restart", action="store_true",
                    help="forget the progress saved for this sheet and start again")
+    p.add_argument("--backend", choices=("sim", "mininet"), default=None,
+                   help="where the lab runs (default: the sheet's, sim for most; a sheet "
+                        "with Linux hosts asks for mininet, which needs root, and falls "
+                        "back to sim without it)")
     return p
 
 
@@ -95,11 +99,20 @@ def main(argv: list[str]) -> int:
               f"into another directory and hand in both (tcplab lab {args.sheet} --check "
               f"{args.record} OTHER grades them together)", file=sys.stderr)
         return 2
+    from tcplab.labsheet.runner import choose_backend
+
+    try:
+        backend, notice = choose_backend(sheet, args.backend)
+    except SheetError as exc:
+        print(f"tcplab lab: {exc}", file=sys.stderr)
+        return 2
+    if notice is not None:  # stays on the terminal when the dashboard ends
+        print(f"tcplab lab: {notice}", file=sys.stderr)
     if not sys.stdout.isatty() or not sys.stdin.isatty():
         print("tcplab lab: the dashboard needs a terminal (or use --check DIR to grade a "
               "recording)", file=sys.stderr)
         return 2
-    return live(sheet, args.record, args.seed, args.restart)
+    return live(sheet, args.record, args.seed, args.restart, backend, notice)
 
 
 class Session:
@@ -107,13 +120,18 @@ class Session:
     sheet beside it, the recorder when asked for.  :meth:`close` ends them."""
 
     def __init__(self, sheet: Sheet, record: str | None = None, seed: int | None = None,
-                 restart: bool = False) -> None:
+                 restart: bool = False, backend: str = "sim",
+                 notice: str | None = None) -> None:
         from tcplab.lab.record import Recorder
         from tcplab.labsheet.progress import Progress
-        from tcplab.labsheet.runner import sim_lab, start_lab
+        from tcplab.labsheet.runner import mininet_lab, sim_lab, start_lab
         from tcplab.tui.labsheet import LabSheetApp
 
-        lab, inputs = sim_lab(sheet, seed, virtual=sheet.setup.clock == "virtual")
+        if backend == "mininet":  # on the wall clock, whatever clock: says
+            lab, inputs = mininet_lab(sheet, seed, notice)
+        else:
+            lab, inputs = sim_lab(sheet, seed, virtual=sheet.setup.clock == "virtual",
+                                  notice=notice)
         lab.keep_timeline(inputs.header())
         self.lab = lab
         self.recorder: Recorder | None = None
@@ -131,10 +149,12 @@ class Session:
         self.app = LabSheetApp(lab, sheet, progress, seed=inputs.seed,
                                recording=self.recorder is not None)
         try:
-            start_lab(lab, sheet, inputs)
+            started = start_lab(lab, sheet, inputs)
         except SheetError:
             self.close()
             raise
+        if started != inputs and self.recorder is not None:
+            self.recorder.set_header(started.header())
 
     def close(self) -> None:
         self.lab.stop()
@@ -142,12 +162,13 @@ class Session:
             self.recorder.close()
 
 
-def live(sheet: Sheet, record: str | None, seed: int | None, restart: bool) -> int:
+def live(sheet: Sheet, record: str | None, seed: int | None, restart: bool,
+         backend: str = "sim", notice: str | None = None) -> int:
     """The dashboard with the sheet beside it."""
     from tcplab.lab.record import RecordError
 
     try:
-        session = Session(sheet, record, seed, restart)
+        session = Session(sheet, record, seed, restart, backend, notice)
     except (SheetError, RecordError) as exc:
         print(f"tcplab lab: {exc}", file=sys.stderr)
         return 2

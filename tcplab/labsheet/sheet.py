@@ -4,9 +4,10 @@ A sheet (docs/labs/README.md is the specification) is Markdown with two kinds of
 blocks the program reads:
 
 * one ``lab-setup`` block: ``key: value`` settings (``id``, ``topology``, ``clock``,
-  ``msl``, ``keepalive``, ``seed``) and command-language lines run when the lab starts;
-* one ``check NAME`` block per exercise: ``rfc:``, ``task:``, ``hint:`` lines, ``role``
-  declarations and conditions (:mod:`tcplab.labsheet.conditions`).
+  ``msl``, ``keepalive``, ``seed``, ``backend``, ``stack``) and command-language lines
+  run when the lab starts;
+* one ``check NAME`` block per exercise: ``rfc:``, ``task:``, ``hint:``, ``needs:``
+  lines, ``role`` declarations and conditions (:mod:`tcplab.labsheet.conditions`).
 
 Everything else is prose.  :func:`parse_sheet` reads a whole sheet and reports every
 bad line at once, each as ``PATH:LINE: reason``.
@@ -30,8 +31,9 @@ EXERCISE_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 _ROLE_RE = re.compile(r"(?P<src>[A-Za-z][\w-]*)(?::(?P<sport>\d+))?\s*>\s*"
                       r"(?P<dst>[A-Za-z][\w-]*):(?P<dport>\d+)(?:\s+after\s+(?P<after>\S+))?")
 _LISTENER_RE = re.compile(r"listener\s+(?P<dst>[A-Za-z][\w-]*):(?P<dport>\d+)")
-SETTINGS = ("id", "topology", "clock", "msl", "keepalive", "seed")
-EXERCISE_KEYS = ("rfc", "task", "hint", "title")
+SETTINGS = ("id", "topology", "clock", "msl", "keepalive", "seed", "backend", "stack")
+EXERCISE_KEYS = ("rfc", "task", "hint", "title", "needs")
+BACKENDS = ("sim", "mininet")
 CONDITIONS = ("expect", "expect-seen", "expect-not-seen", "expect-stayed", "expect-received",
               "expect-transition", "expect-error", "expect-sent", "expect-not-sent",
               "expect-retransmitted", "expect-dropped", "expect-timer",
@@ -90,6 +92,7 @@ class Exercise:
     hint: str = ""
     roles: tuple[Role, ...] = ()
     conditions: tuple[K.Condition, ...] = ()
+    needs: tuple[str, ...] = ()   # hosts that must run Linux's TCP for it (needs: h2=linux)
 
     def states(self) -> set[str]:
         """The connection states its conditions are about."""
@@ -103,6 +106,8 @@ class Setup:
     msl: float | None = None
     keepalive: float | None = None
     seed: int | None = None
+    backend: str = "sim"           # where the lab runs when it can: sim or mininet
+    linux: tuple[str, ...] = ()    # hosts running Linux's TCP (stack: h2=linux; Mininet)
     commands: tuple[tuple[int, C.Command], ...] = ()
 
 
@@ -176,8 +181,9 @@ def _number(text: str, what: str) -> int:
 class _CheckParser:
     """The lines of one ``check`` block."""
 
-    def __init__(self, hosts: tuple[str, ...]) -> None:
+    def __init__(self, hosts: tuple[str, ...], linux: tuple[str, ...] = ()) -> None:
         self.hosts = hosts
+        self.linux = linux
         self.roles: dict[str, Role] = {}
         self.keys: dict[str, str] = {}
         self.conditions: list[K.Condition] = []
@@ -364,6 +370,7 @@ class _CheckParser:
         if not any(not c.negative() for c in self.conditions):
             raise _Fail(f"check {name} needs at least one condition that something "
                         f"happened (expect-not-* alone would hold before anything did)")
+        needs = self.needs(self.keys.get("needs"))
         used = {r for c in self.conditions for r in c.roles()}
         for role in self.roles.values():
             if role.name not in used and not any(r.after == role.name
@@ -372,7 +379,32 @@ class _CheckParser:
         return Exercise(name, self.keys.get("title") or title, line_no,
                         self.keys.get("rfc", ""), self.keys.get("task") or
                         self.keys.get("title") or title, self.keys.get("hint", ""),
-                        tuple(self.roles.values()), tuple(self.conditions))
+                        tuple(self.roles.values()), tuple(self.conditions), needs)
+
+    def needs(self, text: str | None) -> tuple[str, ...]:
+        """``needs: h2=linux``: the hosts that must run Linux's TCP for the check."""
+        if text is None:
+            return ()
+        hosts = _linux_hosts(text, "needs")
+        for host in hosts:
+            if host not in self.linux:
+                raise _Fail(f"needs: {host}=linux, but the setup does not run Linux on "
+                            f"{host} (add stack: {host}=linux to the lab-setup)")
+        return hosts
+
+
+def _linux_hosts(text: str, key: str) -> tuple[str, ...]:
+    """The hosts of ``HOST=linux ...`` (``stack:`` and ``needs:``)."""
+    hosts: list[str] = []
+    for word in text.replace(",", " ").split():
+        host, sep, stack = word.partition("=")
+        if not sep or stack != "linux" or not NAME_RE.fullmatch(host):
+            raise _Fail(f"{key}: {word!r} is not HOST=linux (like {key}: h2=linux)")
+        if host not in hosts:
+            hosts.append(host)
+    if not hosts:
+        raise _Fail(f"{key}: name a host, like {key}: h2=linux")
+    return tuple(hosts)
 
 
 def _setup_line(setup: Setup, seen: set[str], text: str, line_no: int
@@ -406,6 +438,12 @@ def _setup_line(setup: Setup, seen: set[str], text: str, line_no: int
         return replace(setup, clock=value), None
     if key == "seed":
         return replace(setup, seed=_number(value, "seed")), None
+    if key == "backend":
+        if value not in BACKENDS:
+            raise _Fail(f"backend: {value!r} is not {' or '.join(BACKENDS)}")
+        return replace(setup, backend=value), None
+    if key == "stack":
+        return replace(setup, linux=_linux_hosts(value, "stack")), None
     try:
         seconds = float(value)
     except ValueError:
@@ -501,7 +539,16 @@ def parse_sheet(text: str, path: Path | str = "sheet.md") -> Sheet:
     hosts = _hosts_of(setup.topology)
     if setup_line is not None and not hosts:
         errors.append(f"{path}:{setup_line}: topology {setup.topology!r} cannot be loaded")
-    exercises = _exercises([b for b in blocks if b.info != "lab-setup"], hosts, path, errors)
+    if setup.linux:
+        unknown = [h for h in setup.linux if hosts and h not in hosts]
+        if unknown:
+            errors.append(f"{path}:{setup_line}: stack: no host {unknown[0]!r} in the "
+                          f"topology (its hosts: {', '.join(hosts)})")
+        if setup.backend != "mininet":
+            errors.append(f"{path}:{setup_line}: stack: Linux's TCP runs only on Mininet "
+                          f"(add backend: mininet)")
+    exercises = _exercises([b for b in blocks if b.info != "lab-setup"], hosts, path, errors,
+                           setup.linux)
     if not any(b.info != "lab-setup" for b in blocks):
         errors.append(f"{path}: no exercise (a fenced block opened by ```check NAME)")
     if errors:
@@ -510,7 +557,7 @@ def parse_sheet(text: str, path: Path | str = "sheet.md") -> Sheet:
 
 
 def _exercises(blocks: list[_Block], hosts: tuple[str, ...], path: Path,
-               errors: list[str]) -> list[Exercise]:
+               errors: list[str], linux: tuple[str, ...] = ()) -> list[Exercise]:
     exercises: list[Exercise] = []
     names: dict[str, int] = {}
     for block in blocks:
@@ -525,7 +572,7 @@ def _exercises(blocks: list[_Block], hosts: tuple[str, ...], path: Path,
                           f"{names[name]})")
             continue
         names[name] = block.line
-        parser = _CheckParser(hosts)
+        parser = _CheckParser(hosts, linux)
         bad = False
         for line_no, text_line in _meaningful(block.body):
             try:

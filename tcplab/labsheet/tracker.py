@@ -113,6 +113,7 @@ class Tracker:
     def __init__(self, hosts: dict[str, str] | None = None) -> None:
         self.ip_of: dict[str, str] = dict(hosts or {})        # host name -> IP
         self.host_of: dict[str, str] = {ip: h for h, ip in self.ip_of.items()}
+        self.kernel: set[str] = set()   # hosts running Linux's TCP in this run (header)
         self.socks: dict[Key, Sock] = {}
         self.filters: list[SegmentFilter] = []
         self.host_counts: dict[tuple[str, int], int] = {}    # (host, filter) -> segments
@@ -124,6 +125,9 @@ class Tracker:
         # (host, sid, seq) -> the segment last sent from there, for its retransmissions
         self._last_sent: dict[tuple[str, int, int], dict[str, Any]] = {}
         self._peers: dict[Key, Key] = {}
+        # segments of sockets not seen yet: Linux answers a SYN from a request socket,
+        # so a kernel host's SYN-ACK comes before the socket's first state change
+        self._early: dict[Key, dict[int, int]] = {}
         self._handlers: dict[str, Callable[[dict[str, Any]], bool]] = {
             "header": self._header, "state.changed": self._state, "tcb.sample": self._sample,
             "segment.sent": self._sent, "segment.retransmitted": self._rtx,
@@ -189,6 +193,8 @@ class Tracker:
         for host in ev.get("hosts", ()):
             self.ip_of[str(host["name"])] = str(host["ip"])
             self.host_of[str(host["ip"])] = str(host["name"])
+            if host.get("kernel"):
+                self.kernel.add(str(host["name"]))
         return False
 
     def _state(self, ev: dict[str, Any]) -> bool:
@@ -199,7 +205,8 @@ class Tracker:
             local = (str(ev["local"][0]), int(ev["local"][1]))
             sock = self.socks[key] = Sock(ev["host"], ev["sid"], local, remote,
                                           len(self.socks), ev["old"], state=ev["old"],
-                                          since=float(ev["t"]))
+                                          since=float(ev["t"]),
+                                          counts=self._early.pop(key, {}))
         elif sock.remote is None and remote is not None:
             sock.remote = remote
         if sock.remote is not None:
@@ -216,7 +223,8 @@ class Tracker:
 
     def _sample(self, ev: dict[str, Any]) -> bool:
         sock = self.socks.get((ev["host"], ev["sid"]))
-        if sock is not None:
+        if sock is not None and ev["host"] not in self.kernel:
+            # (Linux does not report its sequence numbers: a kernel host's are 0)
             sock.iss = int(ev["iss"])
             sock.irs = int(ev["irs"]) if ev["irs"] else sock.irs
         return False
@@ -242,18 +250,21 @@ class Tracker:
             src, dst = ev["src"], ev["dst"]
             sock = self._by_tuple.get((host, (str(src[0]), int(src[1])),
                                        (str(dst[0]), int(dst[1]))))
+        if sock is None and sid is not None:
+            return self._count(host, None, seg, None, self._early.setdefault((host, sid), {}))
         return self._count(host, sock, seg, None)
 
-    def _count(self, host: str, sock: Sock | None, seg: dict[str, Any], why: str | None
-               ) -> bool:
+    def _count(self, host: str, sock: Sock | None, seg: dict[str, Any], why: str | None,
+               early: dict[int, int] | None = None) -> bool:
         changed = False
         for index, flt in enumerate(self.filters):
             if flt.matches(seg, why):
                 changed = True
                 hk = (host, index)
                 self.host_counts[hk] = self.host_counts.get(hk, 0) + 1
-                if sock is not None:
-                    sock.counts[index] = sock.counts.get(index, 0) + 1
+                counts = sock.counts if sock is not None else early
+                if counts is not None:
+                    counts[index] = counts.get(index, 0) + 1
         return changed
 
     def _rtx(self, ev: dict[str, Any]) -> bool:

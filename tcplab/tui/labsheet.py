@@ -82,14 +82,19 @@ class LabSheetApp(TcplabApp):
         super().__init__(lab, **kwargs)
         self.sheet = sheet
         self.progress = progress
-        hosts = {str(h["name"]): str(h["ip"]) for h in self.timeline.header.get("hosts", [])}
-        self.checker = Checker(sheet, hosts)
+        self.checker = self._new_checker()
         # done in an earlier session: the current exercise is the first one after them
         self.checker.previously_done = frozenset(progress.done)
         self.last_attempt: dict[str, Attempt] = {}
         self.news = ""           # the last tick or failed attempt, for the task box
         self._sheet_dirty = True
         lab.subscribe(self._check_event)
+
+    def _new_checker(self) -> Checker:
+        """A checker that knows the run's hosts (and which of them run Linux's TCP)."""
+        checker = Checker(self.sheet)
+        checker.feed({**self.timeline.header, "kind": "header"})
+        return checker
 
     # -- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -160,7 +165,7 @@ class LabSheetApp(TcplabApp):
         re-made (the timeline keeps its first ``keep``): the checker starts again from
         those.  What was done in the abandoned branch stays done."""
         old = self.checker
-        self.checker = Checker(self.sheet, dict(old.tracker.ip_of))
+        self.checker = self._new_checker()
         self.checker.previously_done = old.previously_done
         for i in range(min(keep, len(self.timeline))):
             self.checker.feed(self.timeline.event(i))
@@ -219,6 +224,8 @@ class LabSheetApp(TcplabApp):
                 text.append(" ✔ ", style="green")  # in an earlier session
             elif current is not None and ex.name == current.name:
                 text.append(" ▶ ", style="bold yellow")
+            elif self.checker.unavailable(ex):
+                text.append(" – ", style="dim")
             else:
                 text.append(" · ", style="dim")
             text.append(ex.name, style="bold" if current is not None and ex.name == current.name
@@ -227,7 +234,14 @@ class LabSheetApp(TcplabApp):
                 text.append(" (earlier)", style="dim")
             elif ex.name in self.last_attempt:
                 text.append("  ✘ tried", style="red")
+            elif ex.name not in self.progress.done and self.checker.unavailable(ex):
+                text.append(" (needs Linux)", style="dim")
             text.append("\n")
+        left_out = [ex for ex in exercises if not self.done(ex.name)
+                    and self.checker.unavailable(ex)]
+        if left_out:
+            text.append(f"– needs Linux's TCP on {' and '.join(left_out[0].needs)}: "
+                        f"a lab on Mininet, as root (sudo)\n", style="dim")
         text.append("F2 hide · F3/F4 scroll · F5 this part", style="dim")
         self.query_one("#lab-progress", Static).update(text)
         self.query_one("#lab-task", Static).update(self._task_text(current))
@@ -238,6 +252,12 @@ class LabSheetApp(TcplabApp):
         if self.news and not (attempt is not None and self.news.startswith("✘")):
             text.append(self.news + "\n", style="bold")
         if ex is None:
+            left_out = [e.name for e in self.sheet.exercises if not self.done(e.name)]
+            if left_out:  # only the ones this run cannot check are left
+                text.append(f"Every exercise that can be done here is done. The others "
+                            f"({', '.join(left_out)}) need Linux's TCP: do them in a lab "
+                            f"on Mininet, as root.", style="yellow")
+                return text
             text.append("Every exercise is done. Answer the sheet's questions; q quits.",
                         style="green")
             return text

@@ -196,3 +196,66 @@ def test_connections_of_an_earlier_exercise_are_no_attempts_at_the_next() -> Non
     checker = Checker(sheet)
     news = checker.feed_all(events)
     assert [type(n).__name__ for n in news] == ["Tick"]  # c1 was made for x0
+
+
+LINUX_SHEET = """# Test
+
+```lab-setup
+topology: pair
+backend: mininet
+stack: h2=linux
+```
+
+```check linux
+needs: h2=linux
+role c = h1 > h2:80
+expect-transition c' LISTEN SYN-RECEIVED "linux"
+expect-sent c' SYN-ACK option=wscale
+```
+"""
+H1, H2 = ["10.0.0.1", 40000], ["10.0.0.2", 80]
+
+
+def kernel_run(h2_kernel: bool) -> list[dict[str, Any]]:
+    """The events of a handshake with Linux on h2, as a Mininet run records them: Linux
+    answers the SYN from a request socket, so its SYN-ACK comes before the socket's first
+    state change; its TCP_INFO samples have no sequence numbers (0)."""
+    def state(t: float, host: str, sid: int, local: list[Any], remote: list[Any] | None,
+              old: str, new: str, cause: str) -> dict[str, Any]:
+        return {"kind": "state.changed", "t": t, "host": host, "sid": sid, "local": local,
+                "remote": remote, "old": old, "new": new, "cause": cause}
+
+    syn_ack = {"seq": 7, "ack": 1001, "flags": "S.", "window": 43440, "len": 0,
+               "options": ["mss 1460", "sackOK", "TS val 1 ecr 2", "nop", "wscale 9"]}
+    return [
+        {"kind": "header", "hosts": [{"name": "h1", "ip": H1[0], "kernel": False},
+                                     {"name": "h2", "ip": H2[0], "kernel": h2_kernel}]},
+        state(0.1, "h2", 1, ["0.0.0.0", 80], None, "CLOSED", "LISTEN", "linux"),
+        state(0.2, "h1", 1, H1, H2, "CLOSED", "SYN-SENT", "active OPEN"),
+        {"kind": "segment.sent", "t": 0.22, "host": "h2", "sid": 2, "src": H2, "dst": H1,
+         "segment": syn_ack},
+        state(0.24, "h1", 1, H1, H2, "SYN-SENT", "ESTABLISHED", "rcv SYN,ACK"),
+        {"kind": "tcb.sample", "t": 0.24, "host": "h1", "sid": 1, "iss": 1000, "irs": 6},
+        state(0.26, "h2", 2, H2, H1, "LISTEN", "SYN-RECEIVED", "linux"),
+        state(0.26, "h2", 2, H2, H1, "SYN-RECEIVED", "ESTABLISHED", "linux"),
+        {"kind": "tcb.sample", "t": 0.3, "host": "h2", "sid": 2, "iss": 0, "irs": 0},
+    ]
+
+
+def test_a_check_about_linux_reads_a_kernel_hosts_events() -> None:
+    checker = Checker(parse_sheet(LINUX_SHEET, "t.md"))
+    checker.feed_all(kernel_run(h2_kernel=True))
+    assert "linux" in checker.done
+    tracker = checker.tracker
+    linux_end = tracker.socks[("h2", 2)]
+    assert linux_end.iss is None   # Linux's 0 is no sequence number
+    assert tracker.peer(linux_end) is tracker.socks[("h1", 1)]
+
+
+def test_a_check_about_linux_never_ticks_on_tcplabs_tcp() -> None:
+    checker = Checker(parse_sheet(LINUX_SHEET, "t.md"))
+    checker.feed_all(kernel_run(h2_kernel=False))   # the same moves, but h2 ran tcplab
+    assert checker.done == {}
+    assert checker.current() is None
+    assert checker.missing("linux") == ("needs Linux's TCP on h2, which ran tcplab's TCP in "
+                                        "this run (do it in a lab on Mininet, as root)")

@@ -151,3 +151,57 @@ def test_a_session_never_records_over_another(good: Path,
     assert "already holds a recording; record this session into another directory" in \
         capsys.readouterr().err
     assert (good / "events.jsonl").read_bytes() == before
+
+
+SHEET_8 = LABS / "08-linux-and-tcplab.md"
+LINUX_PART = ["linux-handshake", "linux-time-wait", "simultaneous-close-linux", "linux-abort"]
+
+
+def test_a_simulated_recording_of_lab_8_leaves_its_linux_part_undone(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    record = tmp_path / "sim"
+    run_solution(load_sheet(SHEET_8), LABS / "solutions" / "08-linux-and-tcplab.scn",
+                 record=record)
+    assert main(["8", "--check", str(record)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:4] == ["PASS syn-options", "PASS time-wait-60s", "PASS closed-port",
+                         "PASS rto-doubles"]
+    # h2 ran tcplab's TCP: a check about Linux cannot pass on it, and says why
+    assert lines[4:8] == [f"FAIL {name}: needs Linux's TCP on h2, which ran tcplab's TCP in "
+                          f"this run (do it in a lab on Mininet, as root)"
+                          for name in LINUX_PART]
+    assert lines[8:] == ["4 of 8 exercises done"]
+
+
+NOT_ROOT = "not root (run it with sudo)"
+
+
+def test_without_mininet_lab_8_says_so_in_one_line_and_runs_the_rest(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from tcplab.labsheet.runner import choose_backend
+
+    monkeypatch.setattr("tcplab.cli.run.mininet_unusable", lambda: NOT_ROOT)
+    notice = ("the 4 exercises about Linux's TCP on h2 need root and Mininet, and here: "
+              "not root (run it with sudo); the other 4 run on the simulated network, "
+              "with tcplab's TCP on h2")
+    assert choose_backend(load_sheet(SHEET_8)) == ("sim", notice)
+    assert main(["8"]) == 2   # no terminal under pytest: the line comes first all the same
+    assert capsys.readouterr().err.splitlines() == [
+        f"tcplab lab: {notice}",
+        "tcplab lab: the dashboard needs a terminal (or use --check DIR to grade a recording)"]
+    assert main(["8", "--backend", "mininet"]) == 2
+    assert capsys.readouterr().err == f"tcplab lab: cannot use Mininet: {NOT_ROOT}\n"
+    assert choose_backend(load_sheet(SHEET_1)) == ("sim", None)   # sheets without Linux
+
+
+def test_with_mininet_lab_8_runs_there_unless_told_otherwise(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from tcplab.labsheet.runner import choose_backend
+
+    monkeypatch.setattr("tcplab.cli.run.mininet_unusable", lambda: None)
+    sheet = load_sheet(SHEET_8)
+    assert choose_backend(sheet) == ("mininet", None)
+    kind, notice = choose_backend(sheet, "sim")
+    assert kind == "sim" and notice is not None
+    assert notice.startswith("the 4 exercises about Linux's TCP on h2 need Mininet "
+                             "(not --backend sim); the other 4 run on the simulated network")

@@ -221,3 +221,26 @@ async def test_a_rewind_starts_the_checker_again_from_the_kept_events() -> None:
         # the abandoned branch's close is forgotten: c1 never closed in this branch
         states = sorted((s.name or "", s.state) for s in tracker.socks.values() if s.active)
         assert states == [("c1", "ESTABLISHED"), ("c9", "ESTABLISHED")]
+
+
+@sync
+async def test_on_the_simulated_network_the_linux_part_is_left_out_and_says_so(
+        data: Path) -> None:
+    sheet = load_sheet(LABS / "08-linux-and-tcplab.md")
+    saved = Progress.load(sheet.id)
+    for name in ("syn-options", "time-wait-60s", "closed-port", "rto-doubles"):
+        saved.mark_done(name)   # Part A, done in an earlier session
+    saved.save()
+    app = app_for(sheet)
+    async with app.run_test(size=SIZE) as pilot:
+        # h2 runs tcplab's TCP here: B1's handshake must not tick on it
+        await type_line(pilot, "connect h1 h2:80 as k1")
+        await type_line(pilot, "wait 1")
+        await settle(pilot, app)
+        panel = plain(app, "#lab-progress")
+        assert "4 of 8 exercises done" in panel
+        assert " – linux-handshake (needs Linux)" in panel and "▶" not in panel
+        assert "needs Linux's TCP on h2: a lab on Mininet, as root (sudo)" in panel
+        task = plain(app, "#lab-task")
+        assert "Every exercise that can be done here is done. The others (linux-handshake," \
+            in task and "need Linux's TCP: do them in a lab on Mininet, as root." in task

@@ -175,12 +175,45 @@ def test_a_mistake_in_a_check_names_its_line(body: str, line: int, words: str) -
     ("topology: pair\nmsl: -1\n", 5, "msl: must not be negative"),
     ("topology: pair\nmsl: 1\nmsl: 2\n", 6, "msl: given twice"),
     ("topology: nowhere\n", 3, "topology 'nowhere' cannot be loaded"),
+    ("topology: pair\nbackend: qemu\n", 5, "backend: 'qemu' is not sim or mininet"),
+    ("topology: pair\nbackend: mininet\nstack: h2=bsd\n", 6,
+     "stack: 'h2=bsd' is not HOST=linux (like stack: h2=linux)"),
+    ("topology: pair\nbackend: mininet\nstack: h9=linux\n", 3,
+     "stack: no host 'h9' in the topology (its hosts: h1, h2)"),
+    ("topology: pair\nstack: h2=linux\n", 3,
+     "stack: Linux's TCP runs only on Mininet (add backend: mininet)"),
 ])
 def test_a_mistake_in_the_setup_names_its_line(setup: str, line: int, words: str) -> None:
     text = f"# T\n\n```lab-setup\n{setup}```\n\n```check a\nrole c = h1 > h2:80\n" \
            f"expect c CLOSED\n```\n"
     errors = errors_of(text)
     assert any(e.startswith(f"s.md:{line}: ") and words in e for e in errors), errors
+
+
+LINUX_SETUP = ("# T\n\n```lab-setup\ntopology: pair\nbackend: mininet\nstack: h2=linux\n"
+               "```\n\n")  # lines 1-8
+
+
+def test_a_check_can_need_linux_on_a_host_of_the_stack_setting() -> None:
+    sheet = parse_sheet(LINUX_SETUP + "```check a\nneeds: h2=linux\nrole c = h1 > h2:80\n"
+                        "expect-seen c' SYN-RECEIVED\n```\n\n```check b\n"
+                        "role c = h1 > h2:80\nexpect c CLOSED\n```\n", Path("s.md"))
+    assert (sheet.setup.backend, sheet.setup.linux) == ("mininet", ("h2",))
+    assert [ex.needs for ex in sheet.exercises] == [("h2",), ()]
+    assert parse_sheet(SETUP + "```check b\nrole c = h1 > h2:80\nexpect c CLOSED\n```\n",
+                       Path("s.md")).setup.backend == "sim"  # the default
+
+
+@pytest.mark.parametrize(("needs", "words"), [
+    ("h1=linux", "needs: h1=linux, but the setup does not run Linux on h1 (add stack: "
+                 "h1=linux to the lab-setup)"),
+    ("linux", "needs: 'linux' is not HOST=linux"),
+])
+def test_a_check_needing_linux_elsewhere_is_refused(needs: str, words: str) -> None:
+    errors = errors_of(LINUX_SETUP + f"```check a\nneeds: {needs}\nrole c = h1 > h2:80\n"
+                       f"expect c CLOSED\n```\n")
+    assert len(errors) == 1 and errors[0].startswith("s.md:9: ")  # the check's line
+    assert words in errors[0]
 
 
 def test_every_bad_line_is_reported_at_once() -> None:
