@@ -43,6 +43,7 @@ S = State
 T = Trigger
 _ACK_WINDOW_STATES = frozenset({S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2})
 _UNPREDICTED = SYN | FIN | RST | URG | ACK  # of these, a predicted segment has ACK only
+_MASK, _HALF = sq.MASK, sq.HALF  # the per-segment paths do sequence arithmetic inline
 
 
 def reset_for(seg: Segment) -> Segment | None:
@@ -56,6 +57,10 @@ def reset_for(seg: Segment) -> Segment | None:
 
 class Arrival(Sender):
     """The receive side of a connection (see the module docstring)."""
+
+    __slots__ = ("_app_closed", "_challenge_count", "_challenge_window", "_close_deferred",
+                 "_eof", "_ooo", "_oow_acked", "_rcvq", "_rd_shut", "_syn_text", "error",
+                 "irs", "passive", "rcv_up", "urgent_signals")
 
     passive: bool
     error: int | None
@@ -241,23 +246,26 @@ class Arrival(Sender):
         RCV.NXT that only ACKs (data or not) passes every check of §3.10.7.4 before the
         fifth step, so it goes straight there, with the same effects.  False: nothing
         was done; the general path takes it."""
-        if (seg.flags & _UNPREDICTED != ACK or seg.seq != self.rcv_nxt or not self.syn_acked
-                or sq.gt(seg.ack, self.snd_max)):  # (ACK of unsent data: the general path)
-            return False
+        s0 = seg.seq
+        rcv_nxt = self.rcv_nxt
+        if (seg.flags & _UNPREDICTED != ACK or s0 != rcv_nxt or not self.syn_acked
+                or ((self.snd_max - seg.ack) & _MASK) >= _HALF):
+            return False  # (ACK of unsent data, ack > SND.MAX: the general path)
         payload = seg.payload
-        if payload and sq.sub(self.rcv_adv, self.rcv_nxt) <= 0:
+        if payload and ((self.rcv_adv - rcv_nxt + _HALF) & _MASK) - _HALF <= 0:
             return False  # zero window: the general path's rules
         ts = None
         if self.ts_ok:
             ts = seg.timestamps()
-            if ts is None or (self._ts_recent_valid and sq.lt(ts.val, self.ts_recent)):
-                return False
-            s0, last = seg.seq, self._last_ack_sent
-            if sq.le(s0, last) and sq.lt(last, sq.add(s0, max(len(payload), 1))):
-                self.ts_recent = ts.val  # RFC 7323 §4.3
+            if ts is None or (self._ts_recent_valid
+                              and ((ts.val - self.ts_recent) & _MASK) >= _HALF):
+                return False  # (PAWS: TSval < TS.Recent)
+            # RFC 7323 §4.3: SEG.SEQ <= Last.ACK.sent < SEG.SEQ + max(SEG.LEN, 1)
+            if ((self._last_ack_sent - s0) & _MASK) < max(len(payload), 1):
+                self.ts_recent = ts.val
                 self._ts_recent_valid = True
         if self._process_ack(seg, ts, now) and payload:
-            self._accept_text(seg.seq, payload, now)
+            self._accept_text(s0, payload, now)
         return True
 
     def _receive_synchronized(self, seg: Segment, now: float) -> None:
@@ -461,40 +469,44 @@ class Arrival(Sender):
 
     def _accept_text(self, start: int, payload: bytes, now: float) -> None:
         """RFC 9293 §3.10.7.4 seventh step, with reassembly of out-of-order data."""
-        skip = sq.sub(self.rcv_nxt, start)
+        rcv_nxt = self.rcv_nxt
+        skip = ((rcv_nxt - start + _HALF) & _MASK) - _HALF
         if skip > 0:
             if skip >= len(payload):
                 self._ack_now = True  # a duplicate: re-ACK at once (RFC 5681 §4.2)
                 return
             payload = payload[skip:]
-            start = self.rcv_nxt
+            start = rcv_nxt
         # Within the window we offered, and never past the buffer: the offered edge is
         # rounded up to the window-scale unit (RFC 7323 §2.4), and a peer stopping one
         # byte short of it every time would otherwise gain up to a unit per ACK
-        buffer_end = sq.add(self.rcv_nxt, self.config.rcvbuf - len(self._rcvq))
-        room = min(sq.sub(self.rcv_adv, start), sq.sub(buffer_end, start))
+        rcvq = self._rcvq
+        buffer_end = (rcv_nxt + self.config.rcvbuf - len(rcvq)) & _MASK
+        room = min(((self.rcv_adv - start + _HALF) & _MASK) - _HALF,
+                   ((buffer_end - start + _HALF) & _MASK) - _HALF)
         if room <= 0:
             self._ack_now = True
             return
         if len(payload) > room:
             payload = payload[:room]  # trim to the window we offered
-        if start != self.rcv_nxt:
+        if start != rcv_nxt:
             self._ooo.insert(start, payload)
             self._ack_now = True  # out of order: ACK at once (RFC 5681 §4.2)
             return
-        filled_hole = len(self._ooo) > 0
-        data = payload + self._ooo.pop_ready(sq.add(start, len(payload))) if filled_hole \
+        ooo = self._ooo
+        filled_hole = len(ooo) > 0
+        data = payload + ooo.pop_ready(sq.add(start, len(payload))) if filled_hole \
             else payload
-        self.rcv_nxt = sq.add(self.rcv_nxt, len(data))
+        rcv_nxt = self.rcv_nxt = (rcv_nxt + len(data)) & _MASK
         if not self._rd_shut:
-            self._rcvq += data
-            self._events.append(DataReceived(len(self._rcvq)))
-        if filled_hole or self._ooo.fin_seq is not None:
+            rcvq += data
+            self._events.append(DataReceived(len(rcvq)))
+        if filled_hole or ooo.fin_seq is not None:
             self._ack_now = True
         else:
             self._schedule_ack(len(payload), now)
-        if self._ooo.fin_seq is not None and self._ooo.fin_seq == self.rcv_nxt:
-            self._ooo.fin_seq = None
+        if ooo.fin_seq is not None and ooo.fin_seq == rcv_nxt:
+            ooo.fin_seq = None
             self._on_fin(now)
 
     def _on_fin(self, now: float) -> None:

@@ -56,6 +56,8 @@ _CLOSED_FOR_SEND = frozenset({S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSING, S.LAST_ACK,
 class Connection(Arrival):
     """A TCP connection (see the module docstring)."""
 
+    __slots__ = ("_iss_above",)
+
     def __init__(self, local: Address, config: Config | None = None) -> None:
         cfg = config if config is not None else Config()
         cfg.validate()

@@ -47,6 +47,8 @@ class LossRecovery(Tcb):
     """Loss detection and recovery (see the module docstring); the base of
     :class:`tcplab.tcp.sender.Sender`, which owns the output routine."""
 
+    __slots__ = ("_pto_restart", "_rto_recover", "prr", "rack")
+
     @abstractmethod
     def _send_data_segment(self, seq: int, n: int, now: float, why: Why | None,
                            reason: Why = Why.RTO) -> int: ...
@@ -201,7 +203,8 @@ class LossRecovery(Tcb):
     def _pto_allowed(self) -> bool:
         """RFC 8985 §7.2: a probe timeout may be armed instead of the RTO: RACK-TLP on,
         not in recovery of either kind, no probe outstanding, the window open."""
-        return (self._rack_on and not self._recovery and self._rto_recover is None
+        return (self.sack_ok and self.config.rack  # self._rack_on
+                and not self._recovery and self._rto_recover is None
                 and self.rack.tlp_end is None and self.snd_wnd > 0 and not self._probing
                 and self.syn_acked and self._state in SENDING_STATES)
 

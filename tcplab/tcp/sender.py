@@ -61,6 +61,7 @@ from tcplab.tcp.states import State
 from tcplab.tcp.tcb import DEFAULT_MSS
 
 S = State
+_MASK, _HALF = sq.MASK, sq.HALF  # the per-segment paths below do sequence arithmetic inline
 _SENDING = SENDING_STATES
 _NO_ACK = frozenset({S.CLOSED, S.LISTEN, S.SYN_SENT})
 SWS_OVERRIDE = 0.2  # seconds (RFC 1122 §4.2.3.4: 0.1-1.0 s)
@@ -82,6 +83,8 @@ _KEEPALIVE = frozenset({S.ESTABLISHED, S.CLOSE_WAIT})
 
 class Sender(LossRecovery):
     """The send side's algorithms and the output routine (see the module docstring)."""
+
+    __slots__ = ()
 
     # -- handshake -------------------------------------------------------------------
     def _syn_options(self, now: float, ack: bool, ts_ecr: int) -> tuple[Option, ...]:
@@ -164,13 +167,15 @@ class Sender(LossRecovery):
     def _update_window(self, seg: Segment, force: bool = False, syn: bool = False) -> None:
         """RFC 9293 §3.10.7.4 fifth step: SND.WL1/SND.WL2 guard against old segments.
         ``syn``: the window came on a SYN, which is never scaled (RFC 7323 §2.2)."""
-        if not (force or sq.lt(self.snd_wl1, seg.seq)
-                or (self.snd_wl1 == seg.seq and sq.le(self.snd_wl2, seg.ack))):
+        s0, wl1 = seg.seq, self.snd_wl1
+        # SND.WL1 < SEG.SEQ, or SND.WL1 = SEG.SEQ and SND.WL2 <= SEG.ACK
+        if not (force or ((wl1 - s0) & _MASK) >= _HALF
+                or (wl1 == s0 and ((seg.ack - self.snd_wl2) & _MASK) <= _HALF)):
             return
         unscaled = syn or bool(seg.flags & SYN)
         wnd = seg.window if unscaled else seg.window << self.snd_wscale
         self.snd_wnd = wnd
-        self.snd_wl1 = seg.seq
+        self.snd_wl1 = s0
         self.snd_wl2 = seg.ack
         if wnd > self.max_snd_wnd:
             self.max_snd_wnd = wnd
@@ -179,7 +184,8 @@ class Sender(LossRecovery):
             # output routine if still needed)
             self._probing = False
             self._persist_backoff = 0
-            self._cancel(PERSIST)
+            if PERSIST in self._timers:
+                self._cancel(PERSIST)
 
     def _sample_rtt(self, seg: Segment, ts: Timestamps | None, now: float) -> None:
         """``ts``: the segment's timestamps option when timestamps are in use."""
@@ -188,7 +194,9 @@ class Sender(LossRecovery):
             # RFC 7323 §4.1: the echoed timestamp times the segment it answers.  An echo
             # older than our last timeout answers a duplicate the receiver did not time
             # (RFC 7323 §4.3 R3 keeps TS.Recent), so it would measure the whole backoff.
-            self.rtt.sample(((self._ts_val(now) - ts.ecr) & 0xFFFFFFFF) / 1000)
+            # ((self._ts_val(now) - TSecr) mod 2**32 ms, written out)
+            self.rtt.sample(((self._ts_offset + int(now * 1000) - ts.ecr) & 0xFFFFFFFF)
+                            / 1000)
             self._timing = None
         elif self._timing is not None and sq.ge(seg.ack, self._timing[0]):
             self.rtt.sample(now - self._timing[1])
@@ -198,11 +206,12 @@ class Sender(LossRecovery):
                      syn: bool = False) -> bool:
         """RFC 9293 §3.10.7.4 fifth step for synchronized states.  False = drop the rest."""
         ack = seg.ack
-        if sq.gt(ack, self.snd_max):
+        snd_una, snd_max = self.snd_una, self.snd_max
+        if ((snd_max - ack) & _MASK) >= _HALF:  # ack > SND.MAX
             self._ack_now = True  # ACK of something not yet sent: re-ACK, drop
             self._drop("ACK of unsent data")
             return False
-        if sq.lt(ack, sq.add(self.snd_una, -self.max_snd_wnd)):
+        if ((ack - snd_una + self.max_snd_wnd) & _MASK) >= _HALF:  # ack < SND.UNA - MAX.SND.WND
             self._challenge_ack(now)  # RFC 5961 §5.2: too old to be acceptable
             self._drop("ACK too old: challenge ACK")
             return False
@@ -210,30 +219,36 @@ class Sender(LossRecovery):
         if self._ka_probes:  # a probe answered: the wait starts over (re-armed on output)
             self._ka_probes = 0
             self._cancel(KEEPALIVE)
-        rack_on = self._rack_on
+        sack_ok = self.sack_ok
+        rack_on = sack_ok and self.config.rack  # (self._rack_on, on the per-ACK path)
         board = self.board
         sacked_before = board.sacked_bytes
-        if rack_on:
-            rack = self.rack
-            echo = self._echo_ms(ts) if ts is not None else None
-        if self.sack_ok:
+        rack = self.rack
+        echo = None
+        if rack_on and ts is not None and ts.ecr:  # self._echo_ms(ts)
+            echo = (ts.ecr - self._ts_offset) & 0xFFFFFFFF
+        if sack_ok:
             for start, end in seg.sack_blocks():
-                board.add(start, end, self.snd_una, self.snd_max)
+                board.add(start, end, snd_una, snd_max)
                 if rack_on:
                     rack.sacked(start, end, now, echo)
         cc = self.cc
+        timers = self._timers
         delivered = 0
-        if sq.gt(ack, self.snd_una):
-            acked = sq.sub(ack, self.snd_una)
+        if ((snd_una - ack) & _MASK) >= _HALF:  # ack > SND.UNA
+            acked = ((ack - snd_una + _HALF) & _MASK) - _HALF
             delivered = acked
-            data_acked = min(max(sq.sub(ack, self._sndq_seq), 0), len(self._sndq))
+            sndq = self._sndq
+            data_acked = min(max(((ack - self._sndq_seq + _HALF) & _MASK) - _HALF, 0),
+                             len(sndq))
             if data_acked:
-                del self._sndq[:data_acked]
-                self._sndq_seq = sq.add(self._sndq_seq, data_acked)
+                del sndq[:data_acked]
+                self._sndq_seq = (self._sndq_seq + data_acked) & _MASK
             self.snd_una = ack
-            if sq.lt(self.snd_nxt, ack):
+            if ((self.snd_nxt - ack) & _MASK) >= _HALF:  # SND.NXT < ack
                 self.snd_nxt = ack
-            board.advance(ack)
+            if board.sacked_bytes:
+                board.advance(ack)
             if rack_on:
                 rack.acked(ack, now, echo)
             self._sample_rtt(seg, ts, now)
@@ -247,11 +262,12 @@ class Sender(LossRecovery):
                     cc.on_partial_ack(acked)  # RFC 6582 §3.2 step 5
                     self._retransmit_head(now, Why.FAST)
             else:
-                cc.on_ack(acked, self.in_flight)
-            if self.snd_una == self.snd_max:
-                self._cancel(RTX)  # RFC 6298 §5.2
-                self._cancel(TLP)
-                self._cancel(RACK)
+                cc.on_ack(acked, ((self.snd_nxt - ack + _HALF) & _MASK) - _HALF)
+            if ack == self.snd_max:  # (a fast retransmit above may have sent new data)
+                # RFC 6298 §5.2
+                for name in (RTX, TLP, RACK):
+                    if name in timers:
+                        self._cancel(name)
                 self._rtx_since = None
             else:
                 self._rtx_since = now
@@ -278,7 +294,7 @@ class Sender(LossRecovery):
                 self._tlp_ack(ack, ts)
             if board.sacked_bytes or rack.lost_bytes:
                 self._rack_detect(now)
-            elif RACK in self._timers:
+            elif RACK in timers:
                 self._cancel(RACK)  # nothing delivered out of order: nothing to judge
         if self._recovery is SACK_RECOVERY:
             delivered += board.sacked_bytes - sacked_before  # RFC 6937 DeliveredData
@@ -376,11 +392,11 @@ class Sender(LossRecovery):
         opts, extra = self._options(now)
         if extra:
             n = max(min(n, self.snd_mss - extra), 1)
-        off = sq.sub(seq, self._sndq_seq)
-        payload = bytes(self._sndq[off: off + n])
-        end = sq.add(seq, len(payload))
+        sndq = self._sndq
+        off = ((seq - self._sndq_seq + _HALF) & _MASK) - _HALF
+        payload = bytes(sndq[off: off + n])
         flags = ACK
-        if end == self._data_end():
+        if off + len(payload) == len(sndq):  # up to the end of the data (_data_end())
             flags |= PSH
             if self._fin_queued and why is None:
                 flags |= FIN  # piggyback the FIN on the last data segment
@@ -397,8 +413,9 @@ class Sender(LossRecovery):
 
     def _account(self, seq: int, length: int, now: float, why: Why | None,
                  reason: Why) -> None:
-        end = sq.add(seq, length)
-        if sq.lt(seq, self.snd_max):
+        end = (seq + length) & _MASK
+        snd_max = self.snd_max
+        if ((seq - snd_max) & _MASK) >= _HALF:  # seq < SND.MAX
             self.retransmits += 1
             self._timing = None  # Karn
             self._emit_event(Retransmitted(seq, length, reason if why is None else why))
@@ -408,11 +425,12 @@ class Sender(LossRecovery):
                 self._timing = (end, now)
         if self._recovery is SACK_RECOVERY:
             self.prr.sent(length)  # RFC 6937 prr_out
-        if self._rack_on:
+        if self.sack_ok and self.config.rack:  # self._rack_on
             self.rack.sent(seq, end, now)
         if why is None:  # a regular send moves SND.NXT; retransmissions of holes do not
             self.snd_nxt = sq.smax(self.snd_nxt, end)
-        self.snd_max = sq.smax(self.snd_max, end)
+        if ((snd_max - end) & _MASK) >= _HALF:  # SND.MAX = max(SND.MAX, end)
+            self.snd_max = end
 
     def _output(self, now: float, resend: Why | None = None) -> None:
         """Send what the state and windows allow, then set the timers.  ``resend``: the
@@ -425,12 +443,20 @@ class Sender(LossRecovery):
             # already be past it, and an ACK below RCV.NXT would be dropped unread
             self._after_emit(self._build(self.snd_max, ACK, b"", now), now)
         if self._state is not S.CLOSED:
-            self._set_timers(now)
+            self._set_send_timers(now)  # self._set_timers(now), written out
+            if self.config.keepalive or KEEPALIVE in self._timers:
+                self._keepalive_timer()
 
     def _send_what_we_can(self, now: float, resend: Why | None) -> None:
+        board = self.board
+        rack = self.rack
+        rack_on = self.sack_ok and self.config.rack  # self._rack_on
+        if (not self._fin_queued and self._recovery is not SACK_RECOVERY
+                and not board.sacked_bytes and not (rack_on and rack.lost_bytes)
+                and self.snd_nxt == (self._sndq_seq + len(self._sndq)) & _MASK):
+            return  # nothing to send (the common case of a pass after an input)
         mss = self.snd_mss
         cc = self.cc
-        rack_on = self._rack_on
         reason = resend or Why.RTO  # what a regular send below SND.MAX is resending for
         while True:
             if self._recovery is SACK_RECOVERY:
@@ -441,33 +467,36 @@ class Sender(LossRecovery):
                 if self._send_lost(now, Why.SACK):  # NextSeg rule 1
                     continue
             else:
-                cwnd_room = cc.cwnd - self.in_flight
-                if self.board.sacked_bytes:
+                # cwnd - in_flight
+                cwnd_room = cc.cwnd - (((self.snd_nxt - self.snd_una + _HALF) & _MASK) - _HALF)
+                if board.sacked_bytes:
                     # after a timeout, SACKed bytes behind SND.NXT are not in flight
-                    board = self.board
                     cwnd_room += board.sacked_bytes - board.sacked_above(self.snd_nxt)
                     self._skip_sacked()
                 if cc.dup_acks and not self._recovery:
                     # RFC 3042 limited transmit: the first two duplicate ACKs each let
                     # one new segment out, so a small window can still earn its third
                     cwnd_room += min(cc.dup_acks, 2) * mss
-                if rack_on and self.rack.lost_bytes:
+                if rack_on and rack.lost_bytes:
                     # resending after a timeout: a resent segment RACK found lost again
                     # is not in flight, and goes before the rest (RFC 8985 §6.3)
-                    cwnd_room += self.rack.lost_bytes
+                    cwnd_room += rack.lost_bytes
                     if cwnd_room >= mss and self._send_lost(now, Why.RACK):
                         continue
-            data_end = self._data_end()
-            avail = sq.sub(data_end, self.snd_nxt)
+            snd_nxt = self.snd_nxt
+            data_end = (self._sndq_seq + len(self._sndq)) & _MASK  # self._data_end()
+            avail = ((data_end - snd_nxt + _HALF) & _MASK) - _HALF
             if avail > 0:
-                wnd_room = sq.sub(sq.add(self.snd_una, self.snd_wnd), self.snd_nxt)
-                n = min(avail, mss, cwnd_room, wnd_room, self._resend_limit())
+                wnd_room = ((self.snd_una + self.snd_wnd - snd_nxt + _HALF) & _MASK) - _HALF
+                n = min(avail, mss, cwnd_room, wnd_room)
+                if board.sacked_bytes:
+                    n = min(n, self._resend_limit())
                 if n > 0 and (n >= mss or self._small_segment_ok(n, avail)):
-                    self._send_data_segment(self.snd_nxt, n, now, None, reason)  # rule 2
+                    self._send_data_segment(snd_nxt, n, now, None, reason)  # rule 2
                     continue
                 if n <= 0 and cwnd_room < mss:
                     return
-            elif (self._fin_queued and self.snd_nxt == data_end
+            elif (self._fin_queued and snd_nxt == data_end
                     and (self.snd_max == data_end or resend is not None)):
                 self._send_fin(data_end, now, None, reason)
                 return
@@ -512,9 +541,10 @@ class Sender(LossRecovery):
             self._keepalive_timer()
 
     def _set_send_timers(self, now: float) -> None:
+        timers = self._timers
         outstanding = self.snd_max != self.snd_una
         if (not outstanding and self.snd_wnd > 0 and self._state in _SENDING
-                and sq.lt(self.snd_nxt, self._data_end()) and PERSIST not in self._timers):
+                and sq.lt(self.snd_nxt, self._data_end()) and PERSIST not in timers):
             # data waits, nothing is in flight and the window is open but too small for
             # the SWS rules: RFC 1122 §4.2.3.4 (4) override timeout, 0.1-1 s
             self._arm(PERSIST, now + SWS_OVERRIDE)
@@ -528,17 +558,21 @@ class Sender(LossRecovery):
                 self._cancel(TLP)
             return
         if not outstanding:
-            self._cancel(TLP)
+            if TLP in timers:
+                self._cancel(TLP)
         elif self._pto_allowed():
             # RFC 8985 §7.2: the probe timeout stands in for the RTO (which the probe,
             # once sent, arms again), restarted when new data goes out or is ACKed
-            if self._pto_restart or TLP not in self._timers:
+            if self._pto_restart or TLP not in timers:
                 self._arm(TLP, self._pto(now))
-            self._cancel(RTX)
-            self._rtx_since = self._rtx_since if self._rtx_since is not None else now
+            if RTX in timers:
+                self._cancel(RTX)
+            if self._rtx_since is None:
+                self._rtx_since = now
         else:
-            self._cancel(TLP)
-            if RTX not in self._timers:
+            if TLP in timers:
+                self._cancel(TLP)
+            if RTX not in timers:
                 self._rtx_since = self._rtx_since if self._rtx_since is not None else now
                 self._arm(RTX, now + self.rtt.current())
         self._pto_restart = False

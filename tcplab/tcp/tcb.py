@@ -24,10 +24,24 @@ from tcplab.tcp.segment import ACK, NOP, URG, Option, Sack, Segment, Timestamps
 from tcplab.tcp.states import START, State
 
 DEFAULT_MSS = 536  # RFC 9293 §3.7.1, RFC 6691
+_MASK, _HALF = sq.MASK, sq.HALF  # the per-segment paths do sequence arithmetic inline
 
 
 class Tcb(ABC):
     """Fields and plumbing (see the module docstring)."""
+
+    # Slots, not a __dict__: a connection has over 30 fields, past the size up to which
+    # CPython 3.11 shares instance dict keys and specialises attribute access, and the
+    # per-segment paths read dozens of them.
+    __slots__ = ("_ack_now", "_events", "_fin_queued", "_high_rxt", "_ka_heard",
+                 "_ka_probes", "_ka_sent", "_last_ack_sent", "_out", "_persist_backoff",
+                 "_probing", "_recovery", "_rto_count", "_rtx_since", "_sndq", "_sndq_seq",
+                 "_state", "_timers", "_timing", "_ts_floor", "_ts_offset",
+                 "_ts_recent_valid", "_unacked_bytes", "board", "cc", "config", "iss",
+                 "local", "max_snd_wnd", "rcv_adv", "rcv_nxt", "rcv_wscale", "remote",
+                 "retransmits", "rtt", "sack_ok", "snd_max", "snd_mss", "snd_nxt",
+                 "snd_una", "snd_up", "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale",
+                 "snd_wscale_offered", "syn_acked", "ts_ok", "ts_recent")
 
     remote: tuple[str, int] | None
     local: tuple[str, int]
@@ -170,18 +184,18 @@ class Tcb(ABC):
 
     def _window_field(self) -> int:
         """Our window, never shrinking the right edge we offered (RFC 9293 §3.8.6.2.2)."""
-        offered = max(sq.sub(self.rcv_adv, self.rcv_nxt), 0)
+        rcv_nxt, rcv_adv, shift = self.rcv_nxt, self.rcv_adv, self.rcv_wscale
+        offered = max(((rcv_adv - rcv_nxt + _HALF) & _MASK) - _HALF, 0)
         free = self.rcv_window()
-        unit = (1 << self.rcv_wscale) - 1
         if free - offered < min(self.config.rcvbuf // 2, self.snd_mss):
             # too small an increase: keep the edge where it is (SWS avoidance), rounded
             # up to the scale unit so scaling does not pull it left (RFC 7323 §2.4) --
             # but less than a unit past the buffer: rounded up on every ACK, the edge
             # would creep beyond it and a receiver that stops reading never offer 0
-            free = min(offered, self.rcv_room()) + unit
-        field = min(free >> self.rcv_wscale, 0xFFFF)
-        edge = sq.add(self.rcv_nxt, field << self.rcv_wscale)
-        if sq.gt(edge, self.rcv_adv):
+            free = min(offered, self.rcv_room()) + (1 << shift) - 1
+        field = min(free >> shift, 0xFFFF)
+        edge = (rcv_nxt + (field << shift)) & _MASK
+        if ((rcv_adv - edge) & _MASK) >= _HALF:  # the edge moves right
             self.rcv_adv = edge
         return field
 
@@ -198,8 +212,9 @@ class Tcb(ABC):
         """Options for a non-SYN segment, and how many bytes they take beyond the
         timestamps already counted in the MSS."""
         opts: tuple[Option, ...] = ()
-        if self.ts_ok:
-            opts = (NOP, NOP, Timestamps(self._ts_val(now), self.ts_recent))
+        if self.ts_ok:  # (self._ts_val(now), written out on the per-segment path)
+            opts = (NOP, NOP, Timestamps((self._ts_offset + int(now * 1000)) & 0xFFFFFFFF,
+                                         self.ts_recent))
         extra = 0
         if self.sack_ok:
             blocks = self._sack_blocks(3 if self.ts_ok else 4)  # RFC 2018 §3
@@ -214,6 +229,7 @@ class Tcb(ABC):
             opts = self._options(now)[0]
         up = self.snd_up
         urgent = 0
+        remote = self.remote
         if up is not None:
             if sq.le(up, self.snd_una):
                 self.snd_up = None  # every urgent octet is acknowledged: urgent mode ends
@@ -224,5 +240,5 @@ class Tcb(ABC):
                 # continues past this segment", and a later segment points further (MUST-31)
                 flags |= URG
                 urgent = min(sq.sub(up, seq), 0xFFFF)
-        return Segment(self.local[1], self._rport, seq, self.rcv_nxt, flags,
+        return Segment(self.local[1], remote[1] if remote else 0, seq, self.rcv_nxt, flags,
                        self._window_field(), opts, payload, urgent)
