@@ -33,6 +33,7 @@ LADDER_LIMIT = 4000     # events of one connection read for the ladder and the p
 LOG_LIMIT = 4000
 SAMPLE_LIMIT = 4000
 STREAM_LIMIT = 400      # deliveries shown per side
+LINUX_TURN = 0.001      # s: a received segment to the Linux move it makes (well above)
 
 
 @dataclass(slots=True)
@@ -176,7 +177,8 @@ def flights(own: list[SegRecord | Marker], peer: list[SegRecord | Marker]) -> li
 def states_after(records: list[SegRecord | Marker]) -> dict[int, str]:
     """id(segment record) -> the socket's state once it is sent or received: a state
     change caused by an arriving segment belongs to the segment before it, one caused
-    by a command or a timer to the segments after it (a CLOSE, then its FIN)."""
+    by a command or a timer to the segments after it (a CLOSE, then its FIN).  Linux
+    does not say why it moved: a move right after a segment arrived is that segment's."""
     out: dict[int, str] = {}
     state = ""
     pending: list[SegRecord] = []
@@ -185,7 +187,8 @@ def states_after(records: list[SegRecord | Marker]) -> dict[int, str]:
             if " -> " not in rec.text:
                 continue
             new, _, cause = rec.text.split(" -> ", 1)[1].partition(" (")
-            if not cause.startswith("rcv"):
+            if not (cause.startswith("rcv") or (cause.startswith(Trigger.LINUX)
+                    and _just_received(pending, rec.t))):
                 # a command or a timer: the segments before it were sent before it
                 for seg in pending:
                     out[id(seg)] = state
@@ -198,6 +201,12 @@ def states_after(records: list[SegRecord | Marker]) -> dict[int, str]:
     for seg in pending:
         out[id(seg)] = state
     return out
+
+
+def _just_received(pending: list[SegRecord], t: float) -> bool:
+    """Linux's move at ``t`` was made by the segment it had just received: its kernel
+    handles one within microseconds of its arrival (the times of both are the kernel's)."""
+    return bool(pending) and not pending[-1].outbound and t - pending[-1].t <= LINUX_TURN
 
 
 def _record(t: float, outbound: bool, seg: dict[str, Any], iss: int, irs: int,

@@ -149,6 +149,14 @@ def test_a_kernel_hosts_sockets_and_segments_are_in_the_stream(mixed: Run) -> No
     # the SYN, and after some data each way SND.UNA = SND.NXT and RCV.NXT past the data
     syn_ack = next(e.segment for e in segs if isinstance(e, SegmentSent))
     syn = next(e.segment for e in segs if isinstance(e, SegmentReceived))
+    # every time is the kernel's: SYN-RECEIVED from the SYN's arrival (Linux's tracepoint
+    # says so only when the ACK comes), before its SYN,ACK; ESTABLISHED after the ACK
+    t_syn = next(e.t for e in segs if isinstance(e, SegmentReceived))
+    t_syn_ack = next(e.t for e in segs if isinstance(e, SegmentSent))
+    t_ack = [e.t for e in segs if isinstance(e, SegmentReceived)][1]
+    when = {e.new: e.t for e in mixed.watch.events if isinstance(e, StateChanged)
+            and (e.host, e.sid) == ("h2", sid)}
+    assert t_syn == when[S.SYN_RECEIVED] <= t_syn_ack < t_ack <= when[S.ESTABLISHED]
     mixed.ok('send kk "hello"')
     mixed.ok("send kk' \"hi\"")
     def settled() -> bool:

@@ -1,7 +1,8 @@
 """A kernel host's ladder: Linux's state changes land on the segments that caused them.
 
-Its agent publishes a move with the kernel's time (the tracepoint) after segments it
-read off the interface later; the ladder places the move by its time."""
+Its agent publishes a move with the kernel's time (the tracepoint) and the segments
+with the kernel's times too, not always in time order; the ladder places a move by its
+time, and gives it to the segment just received when it came microseconds after it."""
 
 from __future__ import annotations
 
@@ -31,19 +32,22 @@ def test_linux_moves_go_on_the_segments_that_caused_them() -> None:
         return SegmentSent(t, "h2", 2, ME, PEER, s, "h2-eth0")
 
     timeline = Timeline()
-    # in the order the agent publishes them: each move after the segment read with it
-    for event in [got(1.002, seg(100, 0, SYN)), moved(1.001, S.LISTEN, S.SYN_RECEIVED),
-                  sent(1.003, seg(500, 101, SYN | ACK)), got(1.012, seg(101, 501, ACK)),
-                  moved(1.011, S.SYN_RECEIVED, S.ESTABLISHED),
-                  moved(2.000, S.ESTABLISHED, S.FIN_WAIT_1), sent(2.001, seg(501, 101, FIN | ACK)),
-                  got(2.012, seg(101, 502, ACK)), moved(2.011, S.FIN_WAIT_1, S.FIN_WAIT_2),
-                  got(3.002, seg(101, 502, FIN | ACK)), sent(3.003, seg(502, 102, ACK)),
-                  moved(3.001, S.FIN_WAIT_2, S.TIME_WAIT)]:
+    # as the agent publishes them: a move the kernel made on receiving a segment comes
+    # microseconds after it; a close's move before the FIN it sends
+    for event in [got(1.0000, seg(100, 0, SYN)), moved(1.0000, S.LISTEN, S.SYN_RECEIVED),
+                  sent(1.0001, seg(500, 101, SYN | ACK)), got(1.0100, seg(101, 501, ACK)),
+                  moved(1.01005, S.SYN_RECEIVED, S.ESTABLISHED),
+                  got(1.5000, seg(101, 501, ACK)),  # data, then the close 0.5 s later
+                  moved(2.000, S.ESTABLISHED, S.FIN_WAIT_1),
+                  sent(2.0001, seg(501, 101, FIN | ACK)), got(2.0120, seg(101, 502, ACK)),
+                  moved(2.01202, S.FIN_WAIT_1, S.FIN_WAIT_2),
+                  got(3.0020, seg(101, 502, FIN | ACK)), sent(3.0021, seg(502, 102, ACK)),
+                  moved(3.00203, S.FIN_WAIT_2, S.TIME_WAIT)]:  # published after the ACK
         timeline.append(event)
     row = timeline.snapshot(len(timeline)).rows[("h2", 2)]
     records = history.ladder(timeline, row, len(timeline))
     after = history.states_after(records)
     shown = [(r.flags, after[id(r)]) for r in records if isinstance(r, history.SegRecord)]
     assert shown == [("S", "SYN-RECEIVED"), ("S.", "SYN-RECEIVED"), (".", "ESTABLISHED"),
-                     ("F.", "FIN-WAIT-1"), (".", "FIN-WAIT-2"), ("F.", "TIME-WAIT"),
-                     (".", "TIME-WAIT")]
+                     (".", "ESTABLISHED"), ("F.", "FIN-WAIT-1"), (".", "FIN-WAIT-2"),
+                     ("F.", "TIME-WAIT"), (".", "TIME-WAIT")]

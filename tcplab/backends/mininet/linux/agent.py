@@ -95,9 +95,10 @@ class KernelAgent(Agent):
         self.sel.register(sniffer, selectors.EVENT_READ, lambda mask: self._on_frames(sniffer))
 
     def _on_frames(self, sniffer: Sniffer) -> None:
-        now = self.sched.now
         kernel = self.kernel
-        for direction, frame in sniffer.recv_frames(BURST):
+        for direction, frame, stamp in sniffer.recv_frames(BURST):
+            # the kernel's time for the frame, on the lab's clock (never ahead of it)
+            now = self.sched.now if stamp is None else min(self.sched.now, stamp - self.epoch)
             if self.capture:
                 self._push({"frame": frame_to_wire(sniffer.ifname, direction, now, frame)})
             tcp = tcp_of(frame)
@@ -108,7 +109,7 @@ class KernelAgent(Agent):
             sid = (kernel.sid_of(tcp.src, tcp.dst, syn) if out
                    else kernel.sid_of(tcp.dst, tcp.src, syn))
             if sid is not None:
-                kernel.segment(sid, out, tcp.segment)
+                kernel.segment(sid, out, tcp.segment, now)
             event = H.SegmentSent if out else H.SegmentReceived
             self._publish(event(now, self.name, sid, tcp.src, tcp.dst, tcp.segment,
                                 sniffer.ifname))

@@ -30,7 +30,7 @@ from tcplab.backends.mininet.linux.sockets import KernelApp, KernelConn
 from tcplab.backends.mininet.linux.trace import Change, StateTrace
 from tcplab.backends.mininet.linux.wireview import Variables, WireView
 from tcplab.stack.sockets import HostError, SocketInfo
-from tcplab.tcp.segment import Segment
+from tcplab.tcp.segment import ACK, SYN, Segment
 from tcplab.tcp.states import State
 from tcplab.tcp.status import Status
 
@@ -98,6 +98,7 @@ class KernelHost:
         self._last_dump = float("-inf")
         self._closing: dict[int, float] = {}  # traced "-> CLOSED" the next dump decides
         self.wire: dict[int, WireView] = {}
+        self._last_rx: dict[int, float] = {}  # sid -> when its last segment arrived
         self._tcb_changed: set[int] = set()  # sids whose sample is due at the next poll
         self.app = KernelApp(new_sid=self._sid_for)
 
@@ -109,14 +110,24 @@ class KernelHost:
             sid = self._child(local, remote)
         return sid
 
-    def segment(self, sid: int, sent: bool, segment: Segment) -> None:
-        """A segment of connection ``sid`` seen on the interface (sent by Linux or
-        received): its sequence variables (:mod:`.wireview`) follow."""
+    def segment(self, sid: int, sent: bool, segment: Segment, t: float) -> None:
+        """A segment of connection ``sid`` seen on the interface at ``t`` (sent by Linux
+        or received): its sequence variables (:mod:`.wireview`) follow."""
         view = self.wire.get(sid)
         if view is None:
             view = self.wire[sid] = WireView()
         if view.sent(segment) if sent else view.received(segment):
             self._tcb_changed.add(sid)
+        if sent:
+            return
+        self._last_rx[sid] = t
+        row = self.rows.get(sid)
+        if row is not None and row.state is State.LISTEN and segment.flags & SYN \
+                and not segment.flags & ACK:
+            # Linux keeps a SYN-RECEIVED connection as a request, not a socket: the
+            # tracepoint reports it only when the ACK makes it one.  It is SYN-RECEIVED
+            # from the SYN on (RFC 9293 §3.5).
+            self._move(row, State.SYN_RECEIVED, t)
 
     @property
     def exact(self) -> bool:
@@ -215,7 +226,13 @@ class KernelHost:
     def _dump(self, now: float) -> None:
         self._last_dump = now
         found: dict[int, KernelSocket] = {}
-        for ks in self.diag.dump():
+        dumped = self.diag.dump()
+        if self.trace is not None:
+            # Linux writes a move's trace line before the move shows: one the dump shows
+            # is in the trace now, with its own time (``now`` is when the work began)
+            for change in self.trace.read():
+                self._traced(change)
+        for ks in dumped:
             if ks.local[0] not in self.addresses and ks.local[0] != "0.0.0.0":
                 continue
             sid = self._by_key.get(ks.key)
@@ -227,7 +244,12 @@ class KernelHost:
             if row.finished:
                 continue
             seen = found.get(sid)
-            t = self._closing.pop(sid, now)
+            # a move to TIME-WAIT the tracepoint did not time was made by the last
+            # segment received (a FIN, or the ACK of ours)
+            t = self._closing.pop(sid, None)
+            if t is None:
+                t = (self._last_rx.get(sid, now) if seen is not None
+                     and seen.state is State.TIME_WAIT else now)
             if seen is None:
                 conn = self.app.conns.get(sid)
                 if conn is None or conn.sock is None or row.state is State.TIME_WAIT:
@@ -294,6 +316,7 @@ class KernelHost:
             row.finished = True
             self._by_key.pop((row.local, row.remote), None)
             self.wire.pop(row.sid, None)
+            self._last_rx.pop(row.sid, None)
 
     def _info(self, row: _Row) -> SocketInfo:
         conn = self.app.conns.get(row.sid)
