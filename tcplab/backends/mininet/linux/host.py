@@ -18,7 +18,12 @@ it, a dump every :data:`POLL` seconds finds the changes, and one shorter than th
 missed.  Linux moves a socket to TIME-WAIT by replacing it with a small "timewait"
 socket: the tracepoint says FIN-WAIT-2 (or CLOSING) -> CLOSED, and the dump that follows
 shows the TIME-WAIT socket, so such a CLOSED is reported as TIME-WAIT; the TIME-WAIT ->
-CLOSED at the end is found by the dump, when the socket is gone.
+CLOSED at the end is found by the dump, when the socket is gone.  A connection a
+listener is making is a request, not a socket, until the ACK: the tracepoint reports
+its SYN-RECEIVED only then, so it is taken from the SYN's arrival instead.
+
+Times.  Every time is the kernel's: the tracepoint's, and each segment's as the packet
+socket stamps it (:mod:`.sniff`), so a move and the segment that made it are in order.
 """
 
 from __future__ import annotations
