@@ -155,7 +155,10 @@ def main(argv: list[str]) -> int:
                else "--pace plays a demo in the dashboard: not with --headless"
                if args.pace is not None and args.headless
                else "--pace must be between 0 and 3600 seconds" if args.pace is not None
-               and not 0 <= args.pace <= 3600 else None)
+               and not 0 <= args.pace <= 3600
+               else f"{args.record} already holds a recording: record into another "
+                    f"directory (or delete it first)"
+               if args.record and (Path(args.record) / "events.jsonl").exists() else None)
     if problem is not None:
         print(f"tcplab run: {problem}", file=sys.stderr)
         return 2

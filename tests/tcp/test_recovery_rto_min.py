@@ -28,7 +28,7 @@ def _run(capsys: pytest.CaptureFixture[str], tmp_path: Path, *extra: str
          ) -> tuple[int, str, list[dict[str, object]]]:
     scn = tmp_path / "lost-fin.scn"
     scn.write_text(SCENARIO, encoding="utf-8")
-    rec = tmp_path / "rec"
+    rec = tmp_path / f"rec{len(list(tmp_path.glob('rec*')))}"  # one per run: never reused
     code = main(["run", "--headless", "--virtual-time", "--scenario", str(scn),
                  "--record", str(rec), *extra])
     out, err = capsys.readouterr()

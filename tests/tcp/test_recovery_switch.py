@@ -38,7 +38,7 @@ expect c1 ESTABLISHED
 def _whys(capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str) -> list[str]:
     scn = tmp_path / "lone.scn"
     scn.write_text(text, encoding="utf-8")
-    rec = tmp_path / "rec"
+    rec = tmp_path / f"rec{len(list(tmp_path.glob('rec*')))}"  # one per run: never reused
     code = main(["run", "--headless", "--virtual-time", "--scenario", str(scn),
                  "--record", str(rec)])
     out, err = capsys.readouterr()
