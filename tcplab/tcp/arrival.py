@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-:class:`Arrival` is the receive half of a connection: SEGMENT ARRIVES in every state
+:class:`Arrival` is the receiving part of a connection: SEGMENT ARRIVES in every state
 (the acceptability test, RST and SYN checks with RFC 5961's challenge ACKs, the ACK,
 the urgent pointer, the text and the FIN, in the RFC's order), header prediction for the
 common case, reassembly into the receive queue (never past ``rcvbuf``), and the receive
@@ -11,33 +11,33 @@ window it offers.  ACKs answering unacceptable segments are rate-limited (one pe
 answer each other forever.  It also takes
 what arrives outside the segment flow: ICMP errors about our segments (RFC 5927 checks
 first) and a newer SYN that ends TIME-WAIT (RFC 6191).  Every state move goes through
-:meth:`Arrival._goto`, which looks the move up in :data:`tcplab.tcp.states.TABLE`.
+:meth:`tcplab.tcp.tcb.Tcb._goto`, which looks the move up in
+:data:`tcplab.tcp.states.TABLE`.
 
-User calls, timers and the connection's life cycle are :mod:`tcplab.tcp.connection`;
-sending is :mod:`tcplab.tcp.sender`.
+It shares the connection's :class:`~tcplab.tcp.tcb.Tcb` with the sending part
+(:class:`tcplab.tcp.sender.Sender`), and hands it every acceptable ACK
+(:meth:`~tcplab.tcp.sender.Sender.process_ack`) and the handshake's options; after each
+segment (or batch: :meth:`Arrival.flush`) the sender's output routine sends what is
+owed.  User calls, timers and the connection's life cycle are
+:mod:`tcplab.tcp.connection`.
 """
 
 from __future__ import annotations
 
 import errno as E
-from abc import abstractmethod
 
 from tcplab.tcp import seq as sq
-from tcplab.tcp.config import Config
 from tcplab.tcp.events import (
-    ConnectionFailed,
     ConnectionReset,
     DataReceived,
     EndOfStream,
     IcmpReported,
-    StateChanged,
 )
 from tcplab.tcp.kinds import PERSIST, RTX, TIME_WAIT
-from tcplab.tcp.reassembly import Reassembly
 from tcplab.tcp.segment import ACK, FIN, RST, SYN, URG, Segment
 from tcplab.tcp.sender import Sender
-from tcplab.tcp.states import TABLE, State, Trigger, UndeclaredMove
-from tcplab.tcp.status import Address
+from tcplab.tcp.states import State, Trigger
+from tcplab.tcp.tcb import Tcb
 
 S = State
 T = Trigger
@@ -55,93 +55,46 @@ def reset_for(seg: Segment) -> Segment | None:
     return Segment(seg.dst_port, seg.src_port, 0, sq.add(seg.seq, seg.seg_len), RST | ACK, 0)
 
 
-class Arrival(Sender):
+class Arrival:
     """The receive side of a connection (see the module docstring)."""
 
-    __slots__ = ("_app_closed", "_challenge_count", "_challenge_window", "_close_deferred",
-                 "_eof", "_ooo", "_oow_acked", "_rcvq", "_rd_shut", "_syn_text", "error",
-                 "irs", "passive", "rcv_up", "urgent_signals")
+    __slots__ = ("_oow_acked", "_syn_text", "rcv_up", "tcb", "tx", "urgent_signals")
 
-    passive: bool
-    error: int | None
-
-    def __init__(self, config: Config) -> None:
-        super().__init__(config)
-        self.irs = 0
-        self.rcv_nxt = 0
-        self._rcvq = bytearray()        # in order, not yet read by the app
-        self._ooo = Reassembly()
-        self._rd_shut = False
-        self._app_closed = False        # close() was called: nobody reads any more
-        self._close_deferred: str | None = None  # a CLOSE waiting for ESTABLISHED
-        self._eof = False               # the peer's FIN was reached in order
+    def __init__(self, tcb: Tcb, tx: Sender) -> None:
+        self.tcb = tcb
+        self.tx = tx  # the sending part: ACKs go to it, and it sends what is owed
         self._syn_text = b""            # text of the peer's SYN, held until ESTABLISHED
         self.rcv_up: int | None = None  # RCV.UP: just after the peer's last urgent octet
         self.urgent_signals = 0         # times the application was told of urgent data
-        self.ts_recent = 0
-        self._ts_recent_valid = False
-        self._challenge_window = -1.0
-        self._challenge_count = 0
         self._oow_acked: float | None = None  # when an unacceptable segment was last ACKed
 
-    # ------------------------------------------------------------------ the table
-    def _goto(self, trigger: Trigger, detail: str = "", report: bool = True) -> None:
-        """Take the declared row for ``trigger`` from the current state (the only place
-        the state changes); ``report``: emit StateChanged (False only for a listener's
-        child, moving before anyone can see it: :meth:`Connection.spawn`)."""
-        old = self._state
-        row = TABLE.get((old, trigger))
-        if row is None:
-            raise UndeclaredMove(f"undeclared move: {old} on {trigger}")
-        self._state = row.next
-        if report:
-            self._events.append(StateChanged(old, row.next, trigger, detail))
-        if row.next is S.CLOSED:
-            for name in list(self._timers):
-                self._cancel(name)
-
-    def _fail(self, code: int, reason: str) -> None:
-        self.error = code
-        self._events.append(ConnectionFailed(code, reason))
-
-    @abstractmethod
-    def _setup(self, remote: Address, now: float) -> None: ...
-
-    @abstractmethod
-    def _close_send(self, now: float, detail: str) -> None: ...
-
     # ------------------------------------------------------------------ receive window
-    def rcv_window(self) -> int:
-        """Free receive space we may offer (before SWS avoidance and scaling)."""
-        used = len(self._rcvq) + self._ooo.buffered
-        return max(0, self.config.rcvbuf - used)
-
-    def rcv_room(self) -> int:
-        """Buffer space from RCV.NXT on: free space and the out-of-order bytes held."""
-        return max(0, self.config.rcvbuf - len(self._rcvq))
-
-    def _maybe_window_update(self) -> None:
+    def maybe_window_update(self) -> None:
+        """After the application read: ask for an ACK when the window reopened enough
+        to be worth a segment of its own."""
         # RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): a reopened window is worth a
         # segment of its own only when it grew by min(RCV.BUFF/2, Eff.snd.MSS); like
         # Linux, also only when the offered window had shrunk below half its maximum
         # (otherwise the next ACK carries the update anyway)
-        offered = max(sq.sub(self.rcv_adv, self.rcv_nxt), 0)
-        limit = min(self.config.rcvbuf, 0xFFFF << self.rcv_wscale)
-        grown = min(self.rcv_window(), limit) - offered
-        if 2 * offered <= limit and grown >= min(limit // 2, self.snd_mss):
-            self._ack_now = True
+        t = self.tcb
+        offered = max(sq.sub(t.rcv_adv, t.rcv_nxt), 0)
+        limit = min(t.config.rcvbuf, 0xFFFF << t.rcv_wscale)
+        grown = min(t.rcv_window(), limit) - offered
+        if 2 * offered <= limit and grown >= min(limit // 2, t.snd_mss):
+            t._ack_now = True
 
     # ------------------------------------------------------------------ SEGMENT ARRIVES
     def receive(self, seg: Segment, now: float, output: bool = True) -> None:
         """SEGMENT ARRIVES.  ``output=False``: more segments arrived with this one; the
         answer waits for :meth:`flush` after the last, so that every queued segment is
         processed before an ACK is sent (RFC 9293 §3.10.7.4, MUST-59)."""
-        st = self._state
+        t = self.tcb
+        st = t._state
         if st is S.CLOSED:
             reply = reset_for(seg)
             if reply is not None:
-                self._out.append(reply)
-            self._drop("connection closed")
+                t._out.append(reply)
+            t._drop("connection closed")
             return
         if st is S.LISTEN:
             self._receive_listen(seg, now)
@@ -154,8 +107,9 @@ class Arrival(Sender):
 
     def flush(self, now: float) -> None:
         """Send what the segments received so far call for (see :meth:`receive`)."""
-        if self._state is not S.CLOSED:
-            self._output(now)
+        t = self.tcb
+        if t._state is not S.CLOSED:
+            self.tx.output(now)
 
     def icmp_error(self, seq: int, hard: bool, errno: int, reason: str) -> bool:
         """An ICMP error quoting our segment at ``seq`` (RFC 9293 §3.9.2.2).  Taken only
@@ -165,80 +119,83 @@ class Arrival(Sender):
         False: not taken."""
         # SND.MAX, not SND.NXT: after a timeout SND.NXT went back, and what was sent
         # beyond it is still in flight
-        if self._state in (S.CLOSED, S.LISTEN, S.TIME_WAIT) or not (
-                sq.le(self.snd_una, seq) and sq.lt(seq, self.snd_max)):
-            self._drop("ICMP error for sequence space not in flight (RFC 5927)")
+        t = self.tcb
+        if t._state in (S.CLOSED, S.LISTEN, S.TIME_WAIT) or not (
+                sq.le(t.snd_una, seq) and sq.lt(seq, t.snd_max)):
+            t._drop("ICMP error for sequence space not in flight (RFC 5927)")
             return False
-        if hard and self._state in (S.SYN_SENT, S.SYN_RECEIVED):
-            if self.passive:  # nobody accepted it: as for a RST, the listener goes on
-                self._goto(T.RCV_ICMP, f"{reason}; the listener keeps listening")
+        if hard and t._state in (S.SYN_SENT, S.SYN_RECEIVED):
+            if t.passive:  # nobody accepted it: as for a RST, the listener goes on
+                t._goto(T.RCV_ICMP, f"{reason}; the listener keeps listening")
             else:
-                self._fail(errno, reason)
-                self._goto(T.RCV_ICMP, reason)
+                t._fail(errno, reason)
+                t._goto(T.RCV_ICMP, reason)
         else:
-            self._events.append(IcmpReported(reason))
+            t._events.append(IcmpReported(reason))
         return True
 
     def _receive_listen(self, seg: Segment, now: float) -> None:
         """RFC 9293 §3.10.7.2."""
+        t = self.tcb
         if seg.flags & RST:
-            self._drop("RST in LISTEN")
+            t._drop("RST in LISTEN")
             return
         if seg.flags & ACK:
-            self._out.append(Segment(self.local[1], seg.src_port, seg.ack, 0, RST, 0))
-            self._drop("ACK in LISTEN")
+            t._out.append(Segment(t.local[1], seg.src_port, seg.ack, 0, RST, 0))
+            t._drop("ACK in LISTEN")
             return
         if not seg.flags & SYN:
-            self._drop("no SYN in LISTEN")
+            t._drop("no SYN in LISTEN")
             return
-        if self.remote is None:
-            self._drop("SYN to a listener: the host spawns a child for it")
+        if t.remote is None:
+            t._drop("SYN to a listener: the host spawns a child for it")
             return
-        remote = (self.remote[0], seg.src_port)
-        self._setup(remote, now)
-        self.irs = seg.seq
-        self.rcv_nxt = sq.add(seg.seq, 1)
-        self._negotiate(seg, now)
-        self._goto(T.RCV_SYN)
-        self._send_syn(now, ack=True)
+        remote = (t.remote[0], seg.src_port)
+        t._setup(remote, now)
+        t.irs = seg.seq
+        t.rcv_nxt = sq.add(seg.seq, 1)
+        self.tx.negotiate(seg, now)
+        t._goto(T.RCV_SYN)
+        self.tx.send_syn(now, ack=True)
         self._syn_text = seg.payload  # RFC 9293 §3.10.7.2: queued for after ESTABLISHED
 
     def _receive_syn_sent(self, seg: Segment, now: float) -> None:
         """RFC 9293 §3.10.7.3."""
+        t = self.tcb
         f = seg.flags
         ack_ok = False
         if f & ACK:
-            if sq.le(seg.ack, self.iss) or sq.gt(seg.ack, self.snd_nxt):
+            if sq.le(seg.ack, t.iss) or sq.gt(seg.ack, t.snd_nxt):
                 if not f & RST:
-                    self._out.append(Segment(self.local[1], self._rport, seg.ack, 0, RST, 0))
-                self._drop("unacceptable ACK in SYN-SENT")
+                    t._out.append(Segment(t.local[1], t._rport, seg.ack, 0, RST, 0))
+                t._drop("unacceptable ACK in SYN-SENT")
                 return
             ack_ok = True
         if f & RST:
             if ack_ok:
-                self._fail(E.ECONNREFUSED, "connection refused")
-                self._events.append(ConnectionReset(refused=True))
-                self._goto(T.RCV_RST, "connection refused")
+                t._fail(E.ECONNREFUSED, "connection refused")
+                t._events.append(ConnectionReset(refused=True))
+                t._goto(T.RCV_RST, "connection refused")
             else:
-                self._drop("RST without ACK in SYN-SENT")
+                t._drop("RST without ACK in SYN-SENT")
             return
         if not f & SYN:
-            self._drop("no SYN in SYN-SENT")
+            t._drop("no SYN in SYN-SENT")
             return
-        self.irs = seg.seq
-        self.rcv_nxt = sq.add(seg.seq, 1)
-        self.rcv_adv = sq.add(self.rcv_nxt, min(self.rcv_window(), 0xFFFF))
-        self._negotiate(seg, now)
+        t.irs = seg.seq
+        t.rcv_nxt = sq.add(seg.seq, 1)
+        t.rcv_adv = sq.add(t.rcv_nxt, min(t.rcv_window(), 0xFFFF))
+        self.tx.negotiate(seg, now)
         if ack_ok:
-            self._ack_of_syn(seg, now)
-            self._goto(T.RCV_SYN_ACK)
-            self._ack_now = True
-            self._update_window(seg, force=True)
+            self.tx.ack_of_syn(seg, now)
+            t._goto(T.RCV_SYN_ACK)
+            t._ack_now = True
+            self.tx.update_window(seg, force=True)
             if seg.payload:
                 self._accept_text(sq.add(seg.seq, 1), seg.payload, now)
         else:
-            self._goto(T.RCV_SYN, "simultaneous open")
-            self._send_syn(now, ack=True, retransmit=False)
+            t._goto(T.RCV_SYN, "simultaneous open")
+            self.tx.send_syn(now, ack=True, retransmit=False)
             self._syn_text = seg.payload  # §3.10.7.3: queued for after ESTABLISHED
 
     def _predicted(self, seg: Segment, now: float) -> bool:
@@ -246,76 +203,78 @@ class Arrival(Sender):
         RCV.NXT that only ACKs (data or not) passes every check of §3.10.7.4 before the
         fifth step, so it goes straight there, with the same effects.  False: nothing
         was done; the general path takes it."""
+        t = self.tcb
         s0 = seg.seq
-        rcv_nxt = self.rcv_nxt
-        if (seg.flags & _UNPREDICTED != ACK or s0 != rcv_nxt or not self.syn_acked
-                or ((self.snd_max - seg.ack) & _MASK) >= _HALF):
+        rcv_nxt = t.rcv_nxt
+        if (seg.flags & _UNPREDICTED != ACK or s0 != rcv_nxt or not t.syn_acked
+                or ((t.snd_max - seg.ack) & _MASK) >= _HALF):
             return False  # (ACK of unsent data, ack > SND.MAX: the general path)
         payload = seg.payload
-        if payload and ((self.rcv_adv - rcv_nxt + _HALF) & _MASK) - _HALF <= 0:
+        if payload and ((t.rcv_adv - rcv_nxt + _HALF) & _MASK) - _HALF <= 0:
             return False  # zero window: the general path's rules
         ts = None
-        if self.ts_ok:
+        if t.ts_ok:
             ts = seg.timestamps()
-            if ts is None or (self._ts_recent_valid
-                              and ((ts.val - self.ts_recent) & _MASK) >= _HALF):
+            if ts is None or (t._ts_recent_valid
+                              and ((ts.val - t.ts_recent) & _MASK) >= _HALF):
                 return False  # (PAWS: TSval < TS.Recent)
             # RFC 7323 §4.3: SEG.SEQ <= Last.ACK.sent < SEG.SEQ + max(SEG.LEN, 1)
-            if ((self._last_ack_sent - s0) & _MASK) < max(len(payload), 1):
-                self.ts_recent = ts.val
-                self._ts_recent_valid = True
-        if self._process_ack(seg, ts, now) and payload:
+            if ((t._last_ack_sent - s0) & _MASK) < max(len(payload), 1):
+                t.ts_recent = ts.val
+                t._ts_recent_valid = True
+        if self.tx.process_ack(seg, ts, now) and payload:
             self._accept_text(s0, payload, now)
         return True
 
     def _receive_synchronized(self, seg: Segment, now: float) -> None:
         """RFC 9293 §3.10.7.4, for SYN-RECEIVED and every synchronized state."""
+        t = self.tcb
         f = seg.flags
-        st = self._state
+        st = t._state
         was_syn = False
-        if (st is S.SYN_RECEIVED and not self.passive and f & SYN and f & ACK
-                and seg.seq == self.irs
-                and sq.lt(self.snd_una, seg.ack) and sq.le(seg.ack, self.snd_nxt)):
+        if (st is S.SYN_RECEIVED and not t.passive and f & SYN and f & ACK
+                and seg.seq == t.irs
+                and sq.lt(t.snd_una, seg.ack) and sq.le(seg.ack, t.snd_nxt)):
             # Simultaneous open: the peer's SYN,ACK repeats the SYN we hold.  Taken as the
             # ACK of our SYN (as Linux does) instead of re-ACKing and waiting a round trip.
             seg = Segment(seg.src_port, seg.dst_port, sq.add(seg.seq, 1), seg.ack,
                           f & ~SYN, seg.window, seg.options, seg.payload)
             f = seg.flags
             was_syn = True
-        ts = seg.timestamps() if self.ts_ok else None
+        ts = seg.timestamps() if t.ts_ok else None
         # RFC 7323 §5.3 PAWS: an old timestamp means an old duplicate
-        if (ts is not None and not f & RST and self._ts_recent_valid
-                and sq.lt(ts.val, self.ts_recent)):
-            self._drop("PAWS: old timestamp")
+        if (ts is not None and not f & RST and t._ts_recent_valid
+                and sq.lt(ts.val, t.ts_recent)):
+            t._drop("PAWS: old timestamp")
             self._ack_unacceptable(seg, now)
             if st is S.TIME_WAIT:
                 self._start_time_wait(now)  # as Linux: a PAWS reject restarts 2*MSL
             return
         # first: the sequence number (RFC 9293 §3.10.7.4 table)
-        wnd = max(sq.sub(self.rcv_adv, self.rcv_nxt), 0)
+        wnd = max(sq.sub(t.rcv_adv, t.rcv_nxt), 0)
         # a RST is judged by its sequence number alone, whatever data it carries (RFC
         # 5961 §3.2; §3.10.7.4: RSTs stay acceptable at a zero window; SHLD-2)
         slen = 0 if f & RST else seg.seg_len
         s0 = seg.seq
         if slen == 0:
-            ok = s0 == self.rcv_nxt if wnd == 0 else sq.between(self.rcv_nxt, s0, sq.add(
-                self.rcv_nxt, wnd))
+            ok = s0 == t.rcv_nxt if wnd == 0 else sq.between(t.rcv_nxt, s0, sq.add(
+                t.rcv_nxt, wnd))
         elif wnd == 0:
             ok = False
         else:
-            right = sq.add(self.rcv_nxt, wnd)
-            ok = (sq.between(self.rcv_nxt, s0, right)
-                  or sq.between(self.rcv_nxt, sq.add(s0, slen - 1), right))
+            right = sq.add(t.rcv_nxt, wnd)
+            ok = (sq.between(t.rcv_nxt, s0, right)
+                  or sq.between(t.rcv_nxt, sq.add(s0, slen - 1), right))
         zero_window_ack = False
         if (not ok and st is S.TIME_WAIT and f & FIN and not f & RST
-                and sq.add(s0, len(seg.payload)) == sq.add(self.rcv_nxt, -1)):
+                and sq.add(s0, len(seg.payload)) == sq.add(t.rcv_nxt, -1)):
             # a retransmission of the FIN we hold: re-ACK and restart 2*MSL (RFC 9293
             # §3.10.7.4, TIME-WAIT under the eighth step)
-            self._ack_now = True
-            self._goto(T.RCV_FIN, "retransmitted FIN")
+            t._ack_now = True
+            t._goto(T.RCV_FIN, "retransmitted FIN")
             self._start_time_wait(now)
             return
-        if (st is S.TIME_WAIT and not f & (RST | SYN) and s0 != self.rcv_nxt
+        if (st is S.TIME_WAIT and not f & (RST | SYN) and s0 != t.rcv_nxt
                 and not (ok and f & FIN)):
             # RFC 9293 §3.10.7.4 first check: in TIME-WAIT the window is closed, so
             # every segment not at RCV.NXT is unacceptable and gets an ACK (the peer
@@ -323,100 +282,100 @@ class Arrival(Sender):
             self._ack_unacceptable(seg, now)
             if f & ACK:
                 self._start_time_wait(now)
-            self._drop("TIME-WAIT: not at RCV.NXT")
+            t._drop("TIME-WAIT: not at RCV.NXT")
             return
         if not ok:
-            if wnd == 0 and s0 == self.rcv_nxt and f & ACK and not f & (RST | SYN):
+            if wnd == 0 and s0 == t.rcv_nxt and f & ACK and not f & (RST | SYN):
                 # §3.10.7.4: with RCV.WND = 0 still take valid ACKs (the data is dropped)
                 zero_window_ack = True
             else:
                 if f & SYN and not f & RST:
                     # as Linux: a SYN anywhere is answered as in the fourth step, with a
                     # challenge ACK under RFC 5961 §7's own limit
-                    self._challenge_ack(now)
+                    t._challenge_ack(now)
                 elif not f & RST:
                     self._ack_unacceptable(seg, now)
-                self._drop("out of window")
+                t._drop("out of window")
                 return
         # second: RST (RFC 5961 §3.2: exact match resets, in-window gets a challenge ACK)
         if f & RST:
-            if s0 != self.rcv_nxt:
-                self._challenge_ack(now)
-                self._drop("RST not at RCV.NXT: challenge ACK")
+            if s0 != t.rcv_nxt:
+                t._challenge_ack(now)
+                t._drop("RST not at RCV.NXT: challenge ACK")
                 return
             self._on_reset()
             return
         # fourth: SYN.  A passive open's child goes back to LISTEN (RFC 9293 §3.10.7.4);
         # in a synchronized state it gets a challenge ACK (RFC 5961 §4.2)
-        if f & SYN and st is S.SYN_RECEIVED and self.passive:
-            self._goto(T.RCV_SYN, "back to LISTEN: the listener keeps listening")
+        if f & SYN and st is S.SYN_RECEIVED and t.passive:
+            t._goto(T.RCV_SYN, "back to LISTEN: the listener keeps listening")
             return
         if f & SYN:
-            self._challenge_ack(now)
-            self._drop("SYN in synchronized state: challenge ACK")
+            t._challenge_ack(now)
+            t._drop("SYN in synchronized state: challenge ACK")
             return
         # fifth: ACK
         if not f & ACK:
-            self._drop("no ACK")
+            t._drop("no ACK")
             return
-        if ts is not None and sq.le(s0, self._last_ack_sent) and sq.lt(
-                self._last_ack_sent, sq.add(s0, max(slen, 1))):
-            self.ts_recent = ts.val  # RFC 7323 §4.3
-            self._ts_recent_valid = True
+        if ts is not None and sq.le(s0, t._last_ack_sent) and sq.lt(
+                t._last_ack_sent, sq.add(s0, max(slen, 1))):
+            t.ts_recent = ts.val  # RFC 7323 §4.3
+            t._ts_recent_valid = True
         if st is S.SYN_RECEIVED:
-            if not (sq.lt(self.snd_una, seg.ack) and sq.le(seg.ack, self.snd_nxt)):
-                self._out.append(Segment(self.local[1], self._rport, seg.ack, 0, RST, 0))
-                self._drop("unacceptable ACK in SYN-RECEIVED")
+            if not (sq.lt(t.snd_una, seg.ack) and sq.le(seg.ack, t.snd_nxt)):
+                t._out.append(Segment(t.local[1], t._rport, seg.ack, 0, RST, 0))
+                t._drop("unacceptable ACK in SYN-RECEIVED")
                 return
-            self._ack_of_syn(seg, now)
-            self._goto(T.RCV_ACK_OF_SYN)
-            self._update_window(seg, force=True, syn=was_syn)
+            self.tx.ack_of_syn(seg, now)
+            t._goto(T.RCV_ACK_OF_SYN)
+            self.tx.update_window(seg, force=True, syn=was_syn)
             self._take_syn_text(now)
-            if self._close_deferred is not None:
-                detail, self._close_deferred = self._close_deferred, None
-                self._close_send(now, detail)
-        elif (not self.syn_acked and sq.lt(self.snd_una, seg.ack)
-              and sq.le(seg.ack, self.snd_nxt)):
+            if t._close_deferred is not None:
+                detail, t._close_deferred = t._close_deferred, None
+                self.tx.close_send(now, detail)
+        elif (not t.syn_acked and sq.lt(t.snd_una, seg.ack)
+              and sq.le(seg.ack, t.snd_nxt)):
             # closed while in SYN-RECEIVED: the ACK of our SYN arrives in FIN-WAIT-1 and
             # must still set the send window (SND.WL1/WL2) from this segment
-            self._ack_of_syn(seg, now)
-            self._update_window(seg, force=True, syn=was_syn)
+            self.tx.ack_of_syn(seg, now)
+            self.tx.update_window(seg, force=True, syn=was_syn)
             self._take_syn_text(now)
-        if sq.gt(seg.ack, self.snd_max):
+        if sq.gt(seg.ack, t.snd_max):
             # §3.10.7.4 fifth step: an ACK of something not yet sent is answered with an
             # ACK and dropped -- rate-limited, as this is one half of an ACK storm
             self._ack_unacceptable(seg, now)
-            self._drop("ACK of unsent data")
+            t._drop("ACK of unsent data")
             return
-        if not self._process_ack(seg, ts, now, syn=was_syn):
+        if not self.tx.process_ack(seg, ts, now, syn=was_syn):
             return
-        st = self._state
-        if st is S.FIN_WAIT_1 and self._fin_acked():
-            self._goto(T.RCV_ACK_OF_FIN)
-            st = self._state
-        elif st is S.CLOSING and self._fin_acked():
-            self._goto(T.RCV_ACK_OF_FIN)
+        st = t._state
+        if st is S.FIN_WAIT_1 and t._fin_acked():
+            t._goto(T.RCV_ACK_OF_FIN)
+            st = t._state
+        elif st is S.CLOSING and t._fin_acked():
+            t._goto(T.RCV_ACK_OF_FIN)
             self._start_time_wait(now)
             return
-        elif st is S.LAST_ACK and self._fin_acked():
-            self._goto(T.RCV_ACK_OF_FIN)
+        elif st is S.LAST_ACK and t._fin_acked():
+            t._goto(T.RCV_ACK_OF_FIN)
             return
         # sixth: URG, at a zero window too (MUST-66); after the peer's FIN it cannot be new
         if f & URG and st in _ACK_WINDOW_STATES:
             self._urgent_arrived(sq.add(s0, seg.urgent))
         if zero_window_ack:
-            self._ack_now = True
-            self._drop("zero window: data not accepted")
+            t._ack_now = True
+            t._drop("zero window: data not accepted")
             return
         # seventh: segment text
         payload = seg.payload
         fin = bool(f & FIN)
-        if (payload and self._app_closed and st in (S.FIN_WAIT_1, S.FIN_WAIT_2)
-                and sq.gt(sq.add(s0, len(payload)), self.rcv_nxt)):
+        if (payload and t._app_closed and st in (S.FIN_WAIT_1, S.FIN_WAIT_2)
+                and sq.gt(sq.add(s0, len(payload)), t.rcv_nxt)):
             # RFC 1122 §4.2.2.13: new data after CLOSE has no reader: reset
-            self._out.append(Segment(self.local[1], self._rport, self.snd_max, 0, RST, 0))
-            self._fail(E.ECONNRESET, "data arrived after close")
-            self._goto(T.RCV_DATA_AFTER_CLOSE)
+            t._out.append(Segment(t.local[1], t._rport, t.snd_max, 0, RST, 0))
+            t._fail(E.ECONNRESET, "data arrived after close")
+            t._goto(T.RCV_DATA_AFTER_CLOSE)
             return
         if payload and st in _ACK_WINDOW_STATES:
             self._accept_text(s0, payload, now)
@@ -424,21 +383,22 @@ class Arrival(Sender):
         if fin:
             fin_seq = sq.add(s0, len(payload))
             if st is S.TIME_WAIT:
-                self._ack_now = True
-                self._goto(T.RCV_FIN, "retransmitted FIN")
+                t._ack_now = True
+                t._goto(T.RCV_FIN, "retransmitted FIN")
                 self._start_time_wait(now)
-            elif fin_seq == self.rcv_nxt and not self._eof:
+            elif fin_seq == t.rcv_nxt and not t._eof:
                 self._on_fin(now)
-            elif sq.gt(fin_seq, self.rcv_nxt):
-                self._ooo.fin_seq = fin_seq
-                self._ack_now = True
+            elif sq.gt(fin_seq, t.rcv_nxt):
+                t._ooo.fin_seq = fin_seq
+                t._ack_now = True
             else:
-                self._ack_now = True  # a FIN we already have: re-ACK it
+                t._ack_now = True  # a FIN we already have: re-ACK it
 
     # ------------------------------------------------------------------ urgent data
     def _read_seq(self) -> int:
         """The sequence number of the next octet the application reads."""
-        return sq.add(self.rcv_nxt, -len(self._rcvq) - (1 if self._eof else 0))
+        t = self.tcb
+        return sq.add(t.rcv_nxt, -len(t._rcvq) - (1 if t._eof else 0))
 
     @property
     def urgent_pending(self) -> int:
@@ -462,95 +422,100 @@ class Arrival(Sender):
 
     def _take_syn_text(self, now: float) -> None:
         """The handshake is done: process the text that came in the peer's SYN."""
+        t = self.tcb
         if self._syn_text:
             text, self._syn_text = self._syn_text, b""
-            self._accept_text(sq.add(self.irs, 1), text, now)
-            self._ack_now = True  # held for a round trip already: no delayed ACK
+            self._accept_text(sq.add(t.irs, 1), text, now)
+            t._ack_now = True  # held for a round trip already: no delayed ACK
 
     def _accept_text(self, start: int, payload: bytes, now: float) -> None:
         """RFC 9293 §3.10.7.4 seventh step, with reassembly of out-of-order data."""
-        rcv_nxt = self.rcv_nxt
+        t = self.tcb
+        rcv_nxt = t.rcv_nxt
         skip = ((rcv_nxt - start + _HALF) & _MASK) - _HALF
         if skip > 0:
             if skip >= len(payload):
-                self._ack_now = True  # a duplicate: re-ACK at once (RFC 5681 §4.2)
+                t._ack_now = True  # a duplicate: re-ACK at once (RFC 5681 §4.2)
                 return
             payload = payload[skip:]
             start = rcv_nxt
         # Within the window we offered, and never past the buffer: the offered edge is
         # rounded up to the window-scale unit (RFC 7323 §2.4), and a peer stopping one
         # byte short of it every time would otherwise gain up to a unit per ACK
-        rcvq = self._rcvq
-        buffer_end = (rcv_nxt + self.config.rcvbuf - len(rcvq)) & _MASK
-        room = min(((self.rcv_adv - start + _HALF) & _MASK) - _HALF,
+        rcvq = t._rcvq
+        buffer_end = (rcv_nxt + t.config.rcvbuf - len(rcvq)) & _MASK
+        room = min(((t.rcv_adv - start + _HALF) & _MASK) - _HALF,
                    ((buffer_end - start + _HALF) & _MASK) - _HALF)
         if room <= 0:
-            self._ack_now = True
+            t._ack_now = True
             return
         if len(payload) > room:
             payload = payload[:room]  # trim to the window we offered
         if start != rcv_nxt:
-            self._ooo.insert(start, payload)
-            self._ack_now = True  # out of order: ACK at once (RFC 5681 §4.2)
+            t._ooo.insert(start, payload)
+            t._ack_now = True  # out of order: ACK at once (RFC 5681 §4.2)
             return
-        ooo = self._ooo
+        ooo = t._ooo
         filled_hole = len(ooo) > 0
         data = payload + ooo.pop_ready(sq.add(start, len(payload))) if filled_hole \
             else payload
-        rcv_nxt = self.rcv_nxt = (rcv_nxt + len(data)) & _MASK
-        if not self._rd_shut:
+        rcv_nxt = t.rcv_nxt = (rcv_nxt + len(data)) & _MASK
+        if not t._rd_shut:
             rcvq += data
-            self._events.append(DataReceived(len(rcvq)))
+            t._events.append(DataReceived(len(rcvq)))
         if filled_hole or ooo.fin_seq is not None:
-            self._ack_now = True
+            t._ack_now = True
         else:
-            self._schedule_ack(len(payload), now)
+            t._schedule_ack(len(payload), now)
         if ooo.fin_seq is not None and ooo.fin_seq == rcv_nxt:
             ooo.fin_seq = None
             self._on_fin(now)
 
     def _on_fin(self, now: float) -> None:
-        self.rcv_nxt = sq.add(self.rcv_nxt, 1)
-        self._eof = True
-        self._ack_now = True  # ACK a FIN at once
-        self._events.append(EndOfStream())
-        st = self._state
+        t = self.tcb
+        t.rcv_nxt = sq.add(t.rcv_nxt, 1)
+        t._eof = True
+        t._ack_now = True  # ACK a FIN at once
+        t._events.append(EndOfStream())
+        st = t._state
         if st is S.ESTABLISHED:
-            self._goto(T.RCV_FIN)
+            t._goto(T.RCV_FIN)
         elif st is S.FIN_WAIT_1:
-            self._goto(T.RCV_FIN, "simultaneous close")
+            t._goto(T.RCV_FIN, "simultaneous close")
         elif st is S.FIN_WAIT_2:
-            self._goto(T.RCV_FIN)
+            t._goto(T.RCV_FIN)
             self._start_time_wait(now)
 
     def _start_time_wait(self, now: float) -> None:
-        self._cancel(RTX)
-        self._cancel(PERSIST)
-        self._arm(TIME_WAIT, now + 2 * self.config.msl)
+        t = self.tcb
+        t._cancel(RTX)
+        t._cancel(PERSIST)
+        t._arm(TIME_WAIT, now + 2 * t.config.msl)
 
     def _on_reset(self) -> None:
-        st = self._state
+        t = self.tcb
+        st = t._state
         if st is S.SYN_RECEIVED:
-            if self.passive:
-                self._goto(T.RCV_RST, "the listener keeps listening")
+            if t.passive:
+                t._goto(T.RCV_RST, "the listener keeps listening")
             else:
-                self._fail(E.ECONNREFUSED, "connection refused")
-                self._events.append(ConnectionReset(refused=True))
-                self._goto(T.RCV_RST, "connection refused")
+                t._fail(E.ECONNREFUSED, "connection refused")
+                t._events.append(ConnectionReset(refused=True))
+                t._goto(T.RCV_RST, "connection refused")
             return
-        if st is not S.TIME_WAIT and not (self._app_closed and st in (S.CLOSING, S.LAST_ACK)):
+        if st is not S.TIME_WAIT and not (t._app_closed and st in (S.CLOSING, S.LAST_ACK)):
             # The application still holds the socket (in CLOSING or LAST-ACK only after
             # shutdown(SHUT_WR)): it hears of the reset as Linux's tcp_reset() tells it,
             # EPIPE in CLOSE-WAIT (it had read the peer's FIN), ECONNRESET elsewhere.
             # TIME-WAIT is a finished connection: nothing is reported, as in Linux,
             # whose TIME-WAIT socket is no longer the application's.
-            self._events.append(ConnectionReset())
+            t._events.append(ConnectionReset())
             if st is S.CLOSE_WAIT:
-                self._fail(E.EPIPE, "connection reset by peer after its FIN")
+                t._fail(E.EPIPE, "connection reset by peer after its FIN")
             else:
-                self._fail(E.ECONNRESET, "connection reset by peer")
-            self._rcvq.clear()
-        self._goto(T.RCV_RST)
+                t._fail(E.ECONNRESET, "connection reset by peer")
+            t._rcvq.clear()
+        t._goto(T.RCV_RST)
 
     def _ack_unacceptable(self, seg: Segment, now: float) -> None:
         """ACK a segment found unacceptable (out of window, PAWS, TIME-WAIT, an ACK of
@@ -560,21 +525,13 @@ class Arrival(Sender):
         ``invalid_ack_interval`` (Linux: tcp_invalid_ratelimit, 500 ms; the idea of RFC
         5961 §7).  A segment with text or a FIN is always answered, as Linux does: an
         ACK loop is made of bare ACKs, and a peer resending data needs the ACK."""
+        t = self.tcb
         if (seg.payload or seg.flags & FIN) and not seg.flags & SYN:
-            self._ack_now = True
+            t._ack_now = True
             return
-        if self._oow_acked is None or now - self._oow_acked >= self.config.invalid_ack_interval:
+        if self._oow_acked is None or now - self._oow_acked >= t.config.invalid_ack_interval:
             self._oow_acked = now
-            self._ack_now = True
-
-    def _challenge_ack(self, now: float) -> None:
-        """RFC 5961 §7: at most ``challenge_ack_limit`` challenge ACKs per second."""
-        if now - self._challenge_window >= 1.0:
-            self._challenge_window = now
-            self._challenge_count = 0
-        if self._challenge_count < self.config.challenge_ack_limit:
-            self._challenge_count += 1
-            self._ack_now = True
+            t._ack_now = True
 
     def takes_new_syn(self, seg: Segment, new_timestamps: bool) -> bool:
         """In TIME-WAIT, whether ``seg`` is a SYN opening a new incarnation of this
@@ -582,14 +539,12 @@ class Arrival(Sender):
         when both incarnations use timestamps (``new_timestamps``: the listener would
         agree to them), else by its sequence number.  If so, TIME-WAIT ends here
         (-> CLOSED) and the SYN is for the listener.  A pure query when it answers False."""
-        if self._state is not S.TIME_WAIT or seg.flags & (SYN | ACK | RST | FIN) != SYN:
+        t = self.tcb
+        if t._state is not S.TIME_WAIT or seg.flags & (SYN | ACK | RST | FIN) != SYN:
             return False
-        ts = seg.timestamps() if self.ts_ok and new_timestamps else None
-        newer = (sq.gt(ts.val, self.ts_recent) if ts is not None
-                 else sq.gt(seg.seq, self.rcv_nxt))
+        ts = seg.timestamps() if t.ts_ok and new_timestamps else None
+        newer = (sq.gt(ts.val, t.ts_recent) if ts is not None
+                 else sq.gt(seg.seq, t.rcv_nxt))
         if newer:
-            self._goto(T.RCV_SYN, "a new incarnation (RFC 6191)")
+            t._goto(T.RCV_SYN, "a new incarnation (RFC 6191)")
         return newer
-
-    def _sack_blocks(self, limit: int) -> tuple[tuple[int, int], ...]:
-        return self._ooo.sack_blocks(limit)

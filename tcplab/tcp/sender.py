@@ -1,6 +1,7 @@
-"""The sending half of a connection: option negotiation, windows, Nagle, congestion
-control, SACK loss recovery and retransmission (the fields, timers and segment building
-they share are in :mod:`tcplab.tcp.tcb`).
+"""The sending part of a connection: option negotiation, windows, Nagle, congestion
+control, zero-window probes, keep-alives and the output routine; loss recovery and the
+retransmission timeout are its other half, :mod:`tcplab.tcp.recovery`.  The variables
+it shares with the receiving part are in the :class:`~tcplab.tcp.tcb.Tcb`.
 
 Theory of operation
 -------------------
@@ -10,7 +11,7 @@ user wrote that is not yet acknowledged; its first byte has number ``_sndq_seq``
 SND.NXT is the next number to send; SND.MAX the highest ever sent (they differ after
 a retransmission timeout, when sending goes back to SND.UNA: RFC 6298 §5.4, "go back N").
 
-``_output(now)`` runs after every input.  It sends, in this order: segments presumed
+:meth:`Sender.output` runs after every input.  It sends, in this order: segments presumed
 lost during loss recovery (RFC 6675 NextSeg; which ones and how fast is
 :mod:`tcplab.tcp.recovery`: RACK-TLP, PRR), new data the windows allow (RFC 5681, Nagle
 and sender-side silly-window avoidance, RFC 9293 §3.7.4 and §3.8.6.2.1), the FIN, and
@@ -18,23 +19,26 @@ finally a bare ACK if one is owed and nothing else carried it.  It then sets the
 retransmission (or, RFC 8985, tail loss probe) and persist timers to match what is
 outstanding, and the keep-alive timer while nothing is.
 
-:class:`Sender` is the base of :class:`tcplab.tcp.arrival.Arrival` (the receive side)
-and so of :class:`tcplab.tcp.connection.Connection`.
+The receiving part (:class:`tcplab.tcp.arrival.Arrival`) and the connection call in
+through the public methods: :meth:`Sender.process_ack` for every acceptable ACK, the
+handshake's :meth:`Sender.send_syn`, :meth:`Sender.negotiate` and
+:meth:`Sender.ack_of_syn`, :meth:`Sender.close_send`, the timers' ``on_*`` methods and
+:meth:`Sender.output`.  The sender never calls the receiving part.
 """
 
 from __future__ import annotations
+
+import errno as E
 
 from tcplab.tcp import seq as sq
 from tcplab.tcp.config import Config
 from tcplab.tcp.congestion import DUP_THRESH, NewReno
 from tcplab.tcp.events import (
-    DeliveryTrouble,
     Retransmitted,
 )
 from tcplab.tcp.kinds import (
     FAST_RECOVERY,
     KEEPALIVE,
-    NO_RECOVERY,
     PERSIST,
     RACK,
     RTX,
@@ -57,10 +61,11 @@ from tcplab.tcp.segment import (
     Timestamps,
     WScale,
 )
-from tcplab.tcp.states import State
+from tcplab.tcp.states import State, Trigger
 from tcplab.tcp.tcb import DEFAULT_MSS
 
 S = State
+T = Trigger
 _MASK, _HALF = sq.MASK, sq.HALF  # the per-segment paths below do sequence arithmetic inline
 _SENDING = SENDING_STATES
 _NO_ACK = frozenset({S.CLOSED, S.LISTEN, S.SYN_SENT})
@@ -88,165 +93,158 @@ class Sender(LossRecovery):
 
     # -- handshake -------------------------------------------------------------------
     def _syn_options(self, now: float, ack: bool, ts_ecr: int) -> tuple[Option, ...]:
-        cfg = self.config
+        t = self.tcb
+        cfg = t.config
         # on a SYN,ACK, only what the peer offered (RFC 7323 §2.3, §3.2; RFC 2018 §2)
-        sack = self.sack_ok if ack else cfg.sack
-        ts = self.ts_ok if ack else cfg.timestamps
-        ws = self.snd_wscale_offered if ack else cfg.window_scaling
+        sack = t.sack_ok if ack else cfg.sack
+        ts = t.ts_ok if ack else cfg.timestamps
+        ws = t.snd_wscale_offered if ack else cfg.window_scaling
         opts: list[Option] = [Mss(cfg.mss)]
         # the layouts Linux sends, so traces look familiar
         if sack and ts:
-            opts += [SACK_PERMITTED, Timestamps(self._ts_val(now), ts_ecr)]
+            opts += [SACK_PERMITTED, Timestamps(t._ts_val(now), ts_ecr)]
         elif ts:
-            opts += [NOP, NOP, Timestamps(self._ts_val(now), ts_ecr)]
+            opts += [NOP, NOP, Timestamps(t._ts_val(now), ts_ecr)]
         elif sack:
             opts += [NOP, NOP, SACK_PERMITTED]
         if ws:
             opts += [NOP, WScale(offered_wscale(cfg))]
         return tuple(opts)
 
-    def _send_syn(self, now: float, ack: bool, retransmit: bool = False) -> None:
-        ecr = self.ts_recent if (ack and self.ts_ok) else 0
-        window = min(self.rcv_window(), 0xFFFF)  # never scaled in a SYN (RFC 7323 §2.2)
+    def send_syn(self, now: float, ack: bool, retransmit: bool = False) -> None:
+        """Send our SYN (``ack``: a SYN,ACK), first or again (``retransmit``)."""
+        t = self.tcb
+        ecr = t.ts_recent if (ack and t.ts_ok) else 0
+        window = min(t.rcv_window(), 0xFFFF)  # never scaled in a SYN (RFC 7323 §2.2)
         flags = SYN | ACK if ack else SYN
-        seg = Segment(self.local[1], self._rport, self.iss, self.rcv_nxt if ack else 0,
+        seg = Segment(t.local[1], t._rport, t.iss, t.rcv_nxt if ack else 0,
                       flags, window, self._syn_options(now, ack, ecr))
         if retransmit:
             self.retransmits += 1
-            self._emit_event(Retransmitted(self.iss, 1, Why.RTO))
+            t._emit_event(Retransmitted(t.iss, 1, Why.RTO))
         else:
-            self._timing = (sq.add(self.iss, 1), now)
-        self.snd_nxt = sq.add(self.iss, 1)
-        self.snd_max = sq.smax(self.snd_max, self.snd_nxt)
-        self.rcv_adv = sq.add(self.rcv_nxt, window)
-        self._after_emit(seg, now)
-        if RTX not in self._timers:
+            self._timing = (sq.add(t.iss, 1), now)
+        t.snd_nxt = sq.add(t.iss, 1)
+        t.snd_max = sq.smax(t.snd_max, t.snd_nxt)
+        t.rcv_adv = sq.add(t.rcv_nxt, window)
+        t._after_emit(seg, now)
+        if RTX not in t._timers:
             self._rtx_since = now
-            self._arm(RTX, now + self.rtt.current())
+            t._arm(RTX, now + self.rtt.current())
 
-    def _negotiate(self, seg: Segment, now: float) -> None:
+    def negotiate(self, seg: Segment, now: float) -> None:
         """Read the peer's SYN options (RFC 9293 §3.7.1, RFC 7323, RFC 2018)."""
-        cfg = self.config
+        t = self.tcb
+        cfg = t.config
         ws = seg.wscale()
-        self.snd_wscale_offered = ws is not None and cfg.window_scaling
+        t.snd_wscale_offered = ws is not None and cfg.window_scaling
         if ws is not None and cfg.window_scaling:  # scaling needs both (RFC 7323 §2.2)
-            self.snd_wscale = min(ws, 14)  # RFC 7323 §2.3: treat a larger shift as 14
-            self.rcv_wscale = offered_wscale(cfg)
-        self.sack_ok = cfg.sack and seg.sack_permitted()
+            t.snd_wscale = min(ws, 14)  # RFC 7323 §2.3: treat a larger shift as 14
+            t.rcv_wscale = offered_wscale(cfg)
+        t.sack_ok = cfg.sack and seg.sack_permitted()
         ts = seg.timestamps()
-        self.ts_ok = cfg.timestamps and ts is not None
-        if ts is not None and self.ts_ok:
-            self.ts_recent = ts.val
-            self._ts_recent_valid = True
+        t.ts_ok = cfg.timestamps and ts is not None
+        if ts is not None and t.ts_ok:
+            t.ts_recent = ts.val
+            t._ts_recent_valid = True
         peer_mss = seg.mss() or DEFAULT_MSS
         mss = min(peer_mss, cfg.mss)
-        if self.ts_ok:
+        if t.ts_ok:
             mss -= 12  # the timestamp option rides in every segment (RFC 9293 §3.7.1)
-        self.snd_mss = max(mss, 64)
-        self.cc = NewReno(self.snd_mss, cfg.initial_window)
+        t.snd_mss = max(mss, 64)
+        self.cc = NewReno(t.snd_mss, cfg.initial_window)
 
-    def _ack_of_syn(self, seg: Segment, now: float) -> None:
-        self.syn_acked = True
-        self._ka_heard = now
-        self.snd_una = seg.ack
-        if sq.lt(self.snd_nxt, self.snd_una):
-            self.snd_nxt = self.snd_una
+    def ack_of_syn(self, seg: Segment, now: float) -> None:
+        """``seg`` acknowledges our SYN: SND.UNA moves, the first RTT sample."""
+        t = self.tcb
+        t.syn_acked = True
+        t._ka_heard = now
+        t.snd_una = seg.ack
+        if sq.lt(t.snd_nxt, t.snd_una):
+            t.snd_nxt = t.snd_una
         if self._rto_count:
             # RFC 6298 §5.7: a SYN was lost, so start data with a conservative RTO
-            self.rtt.rto = max(self.rtt.rto, min(3 * self.config.rto_initial,
-                                                 self.config.rto_max))
+            self.rtt.rto = max(self.rtt.rto, min(3 * t.config.rto_initial,
+                                                 t.config.rto_max))
             self.rtt.backoff = 0
         else:
-            self._sample_rtt(seg, seg.timestamps() if self.ts_ok else None, now)
+            self._sample_rtt(seg, seg.timestamps() if t.ts_ok else None, now)
         self._rto_count = 0
-        if self.snd_una == self.snd_max:
-            self._cancel(RTX)
+        if t.snd_una == t.snd_max:
+            t._cancel(RTX)
             self._rtx_since = None
 
     # -- receiving ACKs --------------------------------------------------------------
-    def _update_window(self, seg: Segment, force: bool = False, syn: bool = False) -> None:
+    def update_window(self, seg: Segment, force: bool = False, syn: bool = False) -> None:
         """RFC 9293 §3.10.7.4 fifth step: SND.WL1/SND.WL2 guard against old segments.
         ``syn``: the window came on a SYN, which is never scaled (RFC 7323 §2.2)."""
-        s0, wl1 = seg.seq, self.snd_wl1
+        t = self.tcb
+        s0, wl1 = seg.seq, t.snd_wl1
         # SND.WL1 < SEG.SEQ, or SND.WL1 = SEG.SEQ and SND.WL2 <= SEG.ACK
         if not (force or ((wl1 - s0) & _MASK) >= _HALF
-                or (wl1 == s0 and ((seg.ack - self.snd_wl2) & _MASK) <= _HALF)):
+                or (wl1 == s0 and ((seg.ack - t.snd_wl2) & _MASK) <= _HALF)):
             return
         unscaled = syn or bool(seg.flags & SYN)
-        wnd = seg.window if unscaled else seg.window << self.snd_wscale
-        self.snd_wnd = wnd
-        self.snd_wl1 = s0
-        self.snd_wl2 = seg.ack
-        if wnd > self.max_snd_wnd:
-            self.max_snd_wnd = wnd
+        wnd = seg.window if unscaled else seg.window << t.snd_wscale
+        t.snd_wnd = wnd
+        t.snd_wl1 = s0
+        t.snd_wl2 = seg.ack
+        if wnd > t.max_snd_wnd:
+            t.max_snd_wnd = wnd
         if wnd > 0:
             # an open window ends probing and any SWS override wait (re-armed by the
             # output routine if still needed)
             self._probing = False
             self._persist_backoff = 0
-            if PERSIST in self._timers:
-                self._cancel(PERSIST)
+            if PERSIST in t._timers:
+                t._cancel(PERSIST)
 
-    def _sample_rtt(self, seg: Segment, ts: Timestamps | None, now: float) -> None:
-        """``ts``: the segment's timestamps option when timestamps are in use."""
-        floor = self._ts_floor
-        if ts is not None and ts.ecr and (floor is None or sq.ge(ts.ecr, floor)):
-            # RFC 7323 §4.1: the echoed timestamp times the segment it answers.  An echo
-            # older than our last timeout answers a duplicate the receiver did not time
-            # (RFC 7323 §4.3 R3 keeps TS.Recent), so it would measure the whole backoff.
-            # ((self._ts_val(now) - TSecr) mod 2**32 ms, written out)
-            self.rtt.sample(((self._ts_offset + int(now * 1000) - ts.ecr) & 0xFFFFFFFF)
-                            / 1000)
-            self._timing = None
-        elif self._timing is not None and sq.ge(seg.ack, self._timing[0]):
-            self.rtt.sample(now - self._timing[1])
-            self._timing = None
-
-    def _process_ack(self, seg: Segment, ts: Timestamps | None, now: float,
+    def process_ack(self, seg: Segment, ts: Timestamps | None, now: float,
                      syn: bool = False) -> bool:
         """RFC 9293 §3.10.7.4 fifth step for synchronized states.  False = drop the rest."""
+        t = self.tcb
         ack = seg.ack
-        snd_una, snd_max = self.snd_una, self.snd_max
+        snd_una, snd_max = t.snd_una, t.snd_max
         if ((snd_max - ack) & _MASK) >= _HALF:  # ack > SND.MAX
-            self._ack_now = True  # ACK of something not yet sent: re-ACK, drop
-            self._drop("ACK of unsent data")
+            t._ack_now = True  # ACK of something not yet sent: re-ACK, drop
+            t._drop("ACK of unsent data")
             return False
-        if ((ack - snd_una + self.max_snd_wnd) & _MASK) >= _HALF:  # ack < SND.UNA - MAX.SND.WND
-            self._challenge_ack(now)  # RFC 5961 §5.2: too old to be acceptable
-            self._drop("ACK too old: challenge ACK")
+        if ((ack - snd_una + t.max_snd_wnd) & _MASK) >= _HALF:  # ack < SND.UNA - MAX.SND.WND
+            t._challenge_ack(now)  # RFC 5961 §5.2: too old to be acceptable
+            t._drop("ACK too old: challenge ACK")
             return False
-        self._ka_heard = now
+        t._ka_heard = now
         if self._ka_probes:  # a probe answered: the wait starts over (re-armed on output)
             self._ka_probes = 0
-            self._cancel(KEEPALIVE)
-        sack_ok = self.sack_ok
-        rack_on = sack_ok and self.config.rack  # (self._rack_on, on the per-ACK path)
+            t._cancel(KEEPALIVE)
+        sack_ok = t.sack_ok
+        rack_on = sack_ok and t.config.rack  # (self._rack_on, on the per-ACK path)
         board = self.board
         sacked_before = board.sacked_bytes
         rack = self.rack
         echo = None
         if rack_on and ts is not None and ts.ecr:  # self._echo_ms(ts)
-            echo = (ts.ecr - self._ts_offset) & 0xFFFFFFFF
+            echo = (ts.ecr - t._ts_offset) & 0xFFFFFFFF
         if sack_ok:
             for start, end in seg.sack_blocks():
                 board.add(start, end, snd_una, snd_max)
                 if rack_on:
                     rack.sacked(start, end, now, echo)
         cc = self.cc
-        timers = self._timers
+        timers = t._timers
         delivered = 0
         if ((snd_una - ack) & _MASK) >= _HALF:  # ack > SND.UNA
             acked = ((ack - snd_una + _HALF) & _MASK) - _HALF
             delivered = acked
-            sndq = self._sndq
-            data_acked = min(max(((ack - self._sndq_seq + _HALF) & _MASK) - _HALF, 0),
+            sndq = t._sndq
+            data_acked = min(max(((ack - t._sndq_seq + _HALF) & _MASK) - _HALF, 0),
                              len(sndq))
             if data_acked:
                 del sndq[:data_acked]
-                self._sndq_seq = (self._sndq_seq + data_acked) & _MASK
-            self.snd_una = ack
-            if ((self.snd_nxt - ack) & _MASK) >= _HALF:  # SND.NXT < ack
-                self.snd_nxt = ack
+                t._sndq_seq = (t._sndq_seq + data_acked) & _MASK
+            t.snd_una = ack
+            if ((t.snd_nxt - ack) & _MASK) >= _HALF:  # SND.NXT < ack
+                t.snd_nxt = ack
             if board.sacked_bytes:
                 board.advance(ack)
             if rack_on:
@@ -262,21 +260,21 @@ class Sender(LossRecovery):
                     cc.on_partial_ack(acked)  # RFC 6582 §3.2 step 5
                     self._retransmit_head(now, Why.FAST)
             else:
-                cc.on_ack(acked, ((self.snd_nxt - ack + _HALF) & _MASK) - _HALF)
-            if ack == self.snd_max:  # (a fast retransmit above may have sent new data)
+                cc.on_ack(acked, ((t.snd_nxt - ack + _HALF) & _MASK) - _HALF)
+            if ack == t.snd_max:  # (a fast retransmit above may have sent new data)
                 # RFC 6298 §5.2
                 for name in (RTX, TLP, RACK):
                     if name in timers:
-                        self._cancel(name)
+                        t._cancel(name)
                 self._rtx_since = None
             else:
                 self._rtx_since = now
                 self._pto_restart = True
                 if not (rack_on and self._pto_allowed()):
-                    self._arm(RTX, now + self.rtt.current())  # RFC 6298 §5.3
-        elif (ack == self.snd_una and not seg.payload and not seg.flags & (SYN | FIN)
-              and self.snd_max != self.snd_una and self.snd_wnd and not self._probing
-              and (seg.window << self.snd_wscale) == self.snd_wnd):
+                    t._arm(RTX, now + self.rtt.current())  # RFC 6298 §5.3
+        elif (ack == t.snd_una and not seg.payload and not seg.flags & (SYN | FIN)
+              and t.snd_max != t.snd_una and t.snd_wnd and not self._probing
+              and (seg.window << t.snd_wscale) == t.snd_wnd):
             # (answers to zero-window probes are not duplicates: nothing was lost)
             # a duplicate ACK (RFC 5681 §2)
             cc.dup_acks += 1
@@ -284,7 +282,7 @@ class Sender(LossRecovery):
                 cc.on_dup_ack_in_recovery()
             elif not self._recovery and not rack_on and (
                     cc.dup_acks >= DUP_THRESH
-                    or (self.sack_ok and self._is_lost(self.snd_una))):
+                    or (t.sack_ok and self._is_lost(t.snd_una))):
                 # with RACK-TLP, time decides instead (below; RFC 8985 §6.2 step 4
                 # gives the same answer once DupThresh segments are SACKed)
                 self._enter_recovery(now)
@@ -295,91 +293,40 @@ class Sender(LossRecovery):
             if board.sacked_bytes or rack.lost_bytes:
                 self._rack_detect(now)
             elif RACK in timers:
-                self._cancel(RACK)  # nothing delivered out of order: nothing to judge
+                t._cancel(RACK)  # nothing delivered out of order: nothing to judge
         if self._recovery is SACK_RECOVERY:
             delivered += board.sacked_bytes - sacked_before  # RFC 6937 DeliveredData
             self._prr_update(delivered)
-        self._update_window(seg, syn=syn)
+        self.update_window(seg, syn=syn)
         return True
 
     # -- timers ----------------------------------------------------------------------
-    def _on_rto(self, now: float) -> Why | None:
-        """RFC 6298 §5.4-5.6 and RFC 5681 §3.1 on retransmission timeout.  Returns
-        Why.RTO when the output pass that follows resends (go-back-N from SND.UNA, and
-        a FIN already sent goes again), else None."""
-        if self.snd_una == self.snd_max:
-            return None
-        if self.snd_wnd == 0 and self.syn_acked and self._state in _SENDING:
-            # the peer shrank its window to zero under data in flight: probe it like any
-            # zero window (RFC 9293 §3.8.6.1, MUST-35) instead of timing out
-            self._probing = True
-            self._on_persist(now)
-            return None
-        self._rto_count += 1
-        handshake = self._state in (S.SYN_SENT, S.SYN_RECEIVED)
-        limit = self.config.syn_retries if handshake else self.config.retries
-        ut = self.config.user_timeout
-        if self._rto_count > limit or (ut is not None and self._rtx_since is not None
-                                       and now - self._rtx_since >= ut):
-            self._on_rto_give_up("retransmissions gave up" if self._rto_count > limit
-                                 else "user timeout")
-            return None
-        if self._rto_count == min(self.config.r1, limit):
-            # RFC 9293 §3.8.3 (MUST-20, SHLD-9): at R1, tell the application and IP --
-            # before R2 even when the retry limit is set below R1
-            what = ("SYN" if self._state is S.SYN_SENT else "SYN,ACK") if not self.syn_acked \
-                else "data" if sq.lt(self.snd_una, self._data_end()) else "FIN"
-            self._emit_event(DeliveryTrouble(self._rto_count, what))
-        self.rtt.back_off()
-        self._timing = None  # Karn's rule: no sample from a retransmitted segment
-        self._ts_floor = self._ts_val(now)
-        if not self.syn_acked:
-            self._send_syn(now, ack=self._state is not S.SYN_SENT, retransmit=True)
-            self._arm(RTX, now + self.rtt.current())
-            return Why.RTO  # a FIN queued behind the SYN goes again too
-        if self._rto_count == 1:
-            self.cc.on_timeout(self.in_flight)
-        else:
-            # RFC 5681 §3.1: ssthresh is held while the same segment times out again
-            self.cc.cwnd = self.snd_mss
-            self.cc.in_recovery = False
-        # RFC 6675 §5.1: the SACK scoreboard survives the timeout (reneging is rare;
-        # forgetting it would resend everything the peer already holds)
-        self._recovery = NO_RECOVERY
-        if self._rack_on:
-            self.rack.on_timeout()
-            self._cancel(RACK)
-            self._cancel(TLP)
-        self._rto_recover = self.snd_max
-        self.snd_nxt = self.snd_una
-        self._arm(RTX, now + self.rtt.current())
-        return Why.RTO
-
-    def _on_persist(self, now: float) -> None:
+    def on_persist(self, now: float) -> None:
         """RFC 9293 §3.8.6.1: probe a zero window with one octet; RFC 1122 §4.2.2.17:
         never give up while the peer answers.  With an open window, this is the SWS
         override: send what the window allows now (RFC 1122 §4.2.3.4)."""
-        if self.snd_wnd != 0:
-            n = min(sq.sub(self._data_end(), self.snd_nxt), self.snd_mss,
-                    sq.sub(sq.add(self.snd_una, self.snd_wnd), self.snd_nxt),
-                    self.cc.cwnd - self.in_flight)
-            if n > 0 and self._state in _SENDING and self.snd_una == self.snd_max:
-                self._send_data_segment(self.snd_nxt, n, now, None)
+        t = self.tcb
+        if t.snd_wnd != 0:
+            n = min(sq.sub(t._data_end(), t.snd_nxt), t.snd_mss,
+                    sq.sub(sq.add(t.snd_una, t.snd_wnd), t.snd_nxt),
+                    self.cc.cwnd - t.in_flight)
+            if n > 0 and t._state in _SENDING and t.snd_una == t.snd_max:
+                self._send_data_segment(t.snd_nxt, n, now, None)
             return
-        if self._state not in _SENDING:
+        if t._state not in _SENDING:
             return
         self._probing = True
-        if self.snd_una != self.snd_max:
-            self._send_data_segment(self.snd_una, 1, now, Why.PROBE)
-        elif sq.lt(self.snd_nxt, self._data_end()):
-            self._send_data_segment(self.snd_nxt, 1, now, None)
+        if t.snd_una != t.snd_max:
+            self._send_data_segment(t.snd_una, 1, now, Why.PROBE)
+        elif sq.lt(t.snd_nxt, t._data_end()):
+            self._send_data_segment(t.snd_nxt, 1, now, None)
         else:
             self._probing = False  # nothing left to probe for: no timer
             return
-        if self.rtt.current() * (1 << self._persist_backoff) < self.config.rto_max:
+        if self.rtt.current() * (1 << self._persist_backoff) < t.config.rto_max:
             self._persist_backoff += 1  # RFC 1122 §4.2.2.17: exponential, capped
-        self._arm(PERSIST, now + min(self.rtt.current() * (1 << self._persist_backoff),
-                                       self.config.rto_max))
+        t._arm(PERSIST, now + min(self.rtt.current() * (1 << self._persist_backoff),
+                                       t.config.rto_max))
 
     # -- output ----------------------------------------------------------------------
     def _send_data_segment(self, seq: int, n: int, now: float, why: Why | None,
@@ -389,73 +336,78 @@ class Sender(LossRecovery):
         ``why``: resending a hole for that reason (SND.NXT stays, no FIN rides along);
         None: a regular send from SND.NXT, which after a timeout or for a tail loss
         probe may be below SND.MAX -- then ``reason`` is what the event says."""
-        opts, extra = self._options(now)
+        t = self.tcb
+        opts, extra = t._options(now)
         if extra:
-            n = max(min(n, self.snd_mss - extra), 1)
-        sndq = self._sndq
-        off = ((seq - self._sndq_seq + _HALF) & _MASK) - _HALF
+            n = max(min(n, t.snd_mss - extra), 1)
+        sndq = t._sndq
+        off = ((seq - t._sndq_seq + _HALF) & _MASK) - _HALF
         payload = bytes(sndq[off: off + n])
         flags = ACK
         if off + len(payload) == len(sndq):  # up to the end of the data (_data_end())
             flags |= PSH
-            if self._fin_queued and why is None:
+            if t._fin_queued and why is None:
                 flags |= FIN  # piggyback the FIN on the last data segment
-        seg = self._build(seq, flags, payload, now, opts)
-        self._after_emit(seg, now)
+        seg = t._build(seq, flags, payload, now, opts)
+        t._after_emit(seg, now)
         self._account(seq, seg.seg_len, now, why, reason)
         return len(payload)
 
     def _send_fin(self, seq: int, now: float, why: Why | None,
                   reason: Why = Why.RTO) -> None:
-        seg = self._build(seq, ACK | FIN, b"", now)
-        self._after_emit(seg, now)
+        t = self.tcb
+        seg = t._build(seq, ACK | FIN, b"", now)
+        t._after_emit(seg, now)
         self._account(seq, 1, now, why, reason)
 
     def _account(self, seq: int, length: int, now: float, why: Why | None,
                  reason: Why) -> None:
+        t = self.tcb
         end = (seq + length) & _MASK
-        snd_max = self.snd_max
+        snd_max = t.snd_max
         if ((seq - snd_max) & _MASK) >= _HALF:  # seq < SND.MAX
             self.retransmits += 1
             self._timing = None  # Karn
-            self._emit_event(Retransmitted(seq, length, reason if why is None else why))
+            t._emit_event(Retransmitted(seq, length, reason if why is None else why))
         else:
             self._pto_restart = True  # RFC 8985 §7.2: new data restarts the probe timeout
             if self._timing is None:
                 self._timing = (end, now)
         if self._recovery is SACK_RECOVERY:
             self.prr.sent(length)  # RFC 6937 prr_out
-        if self.sack_ok and self.config.rack:  # self._rack_on
+        if t.sack_ok and t.config.rack:  # self._rack_on
             self.rack.sent(seq, end, now)
         if why is None:  # a regular send moves SND.NXT; retransmissions of holes do not
-            self.snd_nxt = sq.smax(self.snd_nxt, end)
+            t.snd_nxt = sq.smax(t.snd_nxt, end)
         if ((snd_max - end) & _MASK) >= _HALF:  # SND.MAX = max(SND.MAX, end)
-            self.snd_max = end
+            t.snd_max = end
 
-    def _output(self, now: float, resend: Why | None = None) -> None:
+    def output(self, now: float, resend: Why | None = None) -> None:
         """Send what the state and windows allow, then set the timers.  ``resend``: the
-        pass follows a timeout (:meth:`_on_rto`) and what it sends below SND.MAX is a
+        pass follows a timeout (:meth:`on_rto`) and what it sends below SND.MAX is a
         retransmission for that reason."""
-        if self._state in _SENDING:
+        t = self.tcb
+        if t._state in _SENDING:
             self._send_what_we_can(now, resend)
-        if self._ack_now and self._state not in _NO_ACK:
+        if t._ack_now and t._state not in _NO_ACK:
             # at SND.MAX: after a timeout SND.NXT went back, but the peer's RCV.NXT may
             # already be past it, and an ACK below RCV.NXT would be dropped unread
-            self._after_emit(self._build(self.snd_max, ACK, b"", now), now)
-        if self._state is not S.CLOSED:
-            self._set_send_timers(now)  # self._set_timers(now), written out
-            if self.config.keepalive or KEEPALIVE in self._timers:
+            t._after_emit(t._build(t.snd_max, ACK, b"", now), now)
+        if t._state is not S.CLOSED:
+            self._set_send_timers(now)
+            if t.config.keepalive or KEEPALIVE in t._timers:
                 self._keepalive_timer()
 
     def _send_what_we_can(self, now: float, resend: Why | None) -> None:
+        t = self.tcb
         board = self.board
         rack = self.rack
-        rack_on = self.sack_ok and self.config.rack  # self._rack_on
-        if (not self._fin_queued and self._recovery is not SACK_RECOVERY
+        rack_on = t.sack_ok and t.config.rack  # self._rack_on
+        if (not t._fin_queued and self._recovery is not SACK_RECOVERY
                 and not board.sacked_bytes and not (rack_on and rack.lost_bytes)
-                and self.snd_nxt == (self._sndq_seq + len(self._sndq)) & _MASK):
+                and t.snd_nxt == (t._sndq_seq + len(t._sndq)) & _MASK):
             return  # nothing to send (the common case of a pass after an input)
-        mss = self.snd_mss
+        mss = t.snd_mss
         cc = self.cc
         reason = resend or Why.RTO  # what a regular send below SND.MAX is resending for
         while True:
@@ -468,10 +420,10 @@ class Sender(LossRecovery):
                     continue
             else:
                 # cwnd - in_flight
-                cwnd_room = cc.cwnd - (((self.snd_nxt - self.snd_una + _HALF) & _MASK) - _HALF)
+                cwnd_room = cc.cwnd - (((t.snd_nxt - t.snd_una + _HALF) & _MASK) - _HALF)
                 if board.sacked_bytes:
                     # after a timeout, SACKed bytes behind SND.NXT are not in flight
-                    cwnd_room += board.sacked_bytes - board.sacked_above(self.snd_nxt)
+                    cwnd_room += board.sacked_bytes - board.sacked_above(t.snd_nxt)
                     self._skip_sacked()
                 if cc.dup_acks and not self._recovery:
                     # RFC 3042 limited transmit: the first two duplicate ACKs each let
@@ -483,11 +435,11 @@ class Sender(LossRecovery):
                     cwnd_room += rack.lost_bytes
                     if cwnd_room >= mss and self._send_lost(now, Why.RACK):
                         continue
-            snd_nxt = self.snd_nxt
-            data_end = (self._sndq_seq + len(self._sndq)) & _MASK  # self._data_end()
+            snd_nxt = t.snd_nxt
+            data_end = (t._sndq_seq + len(t._sndq)) & _MASK  # t._data_end()
             avail = ((data_end - snd_nxt + _HALF) & _MASK) - _HALF
             if avail > 0:
-                wnd_room = ((self.snd_una + self.snd_wnd - snd_nxt + _HALF) & _MASK) - _HALF
+                wnd_room = ((t.snd_una + t.snd_wnd - snd_nxt + _HALF) & _MASK) - _HALF
                 n = min(avail, mss, cwnd_room, wnd_room)
                 if board.sacked_bytes:
                     n = min(n, self._resend_limit())
@@ -496,8 +448,8 @@ class Sender(LossRecovery):
                     continue
                 if n <= 0 and cwnd_room < mss:
                     return
-            elif (self._fin_queued and snd_nxt == data_end
-                    and (self.snd_max == data_end or resend is not None)):
+            elif (t._fin_queued and snd_nxt == data_end
+                    and (t.snd_max == data_end or resend is not None)):
                 self._send_fin(data_end, now, None, reason)
                 return
             if self._recovery is SACK_RECOVERY and self._send_rule3(now):
@@ -507,112 +459,138 @@ class Sender(LossRecovery):
     def _skip_sacked(self) -> None:
         """Going back after a timeout, step over what the peer has SACKed: RFC 6675
         §5.1 keeps the scoreboard across a timeout, so only the holes are sent again."""
-        if not sq.lt(self.snd_nxt, self.snd_max):
+        t = self.tcb
+        if not sq.lt(t.snd_nxt, t.snd_max):
             return
-        hole = self.board.next_hole(self.snd_nxt, 1 << 30)
+        hole = self.board.next_hole(t.snd_nxt, 1 << 30)
         highest = self.board.highest
         if hole is not None:
-            if sq.gt(hole[0], self.snd_nxt):
-                self.snd_nxt = hole[0]
-        elif highest is not None and sq.lt(self.snd_nxt, highest):
-            self.snd_nxt = highest
+            if sq.gt(hole[0], t.snd_nxt):
+                t.snd_nxt = hole[0]
+        elif highest is not None and sq.lt(t.snd_nxt, highest):
+            t.snd_nxt = highest
 
     def _resend_limit(self) -> int:
         """Bytes up to the next SACKed block when resending after a timeout."""
-        if self.board.sacked_bytes and sq.lt(self.snd_nxt, self.snd_max):
-            hole = self.board.next_hole(self.snd_nxt, 1 << 30)
+        t = self.tcb
+        if self.board.sacked_bytes and sq.lt(t.snd_nxt, t.snd_max):
+            hole = self.board.next_hole(t.snd_nxt, 1 << 30)
             if hole is not None:
-                return max(sq.sub(hole[1], self.snd_nxt), 1)
+                return max(sq.sub(hole[1], t.snd_nxt), 1)
         return 1 << 30
 
     def _small_segment_ok(self, n: int, avail: int) -> bool:
         """Nagle (RFC 9293 §3.7.4) and sender SWS avoidance (§3.8.6.2.1)."""
-        if sq.lt(self.snd_nxt, self.snd_max):
+        t = self.tcb
+        # Nagle does not hold back urgent data (Linux's tcp_nagle_test: urgent mode)
+        if t.snd_up is not None and sq.gt(t.snd_up, t.snd_nxt):
+            return True
+        if sq.lt(t.snd_nxt, t.snd_max):
             return True  # resending what was sent before: no new small segment is made
         if n == avail:  # everything queued fits
-            if not self.config.nagle or self._fin_queued:
+            if not t.config.nagle or t._fin_queued:
                 return True
-            return self.snd_nxt == self.snd_una  # nothing unacknowledged
-        return self.max_snd_wnd > 0 and n >= self.max_snd_wnd // 2
-
-    def _set_timers(self, now: float) -> None:
-        self._set_send_timers(now)
-        if self.config.keepalive or KEEPALIVE in self._timers:
-            self._keepalive_timer()
+            return t.snd_nxt == t.snd_una  # nothing unacknowledged
+        return t.max_snd_wnd > 0 and n >= t.max_snd_wnd // 2
 
     def _set_send_timers(self, now: float) -> None:
-        timers = self._timers
-        outstanding = self.snd_max != self.snd_una
-        if (not outstanding and self.snd_wnd > 0 and self._state in _SENDING
-                and sq.lt(self.snd_nxt, self._data_end()) and PERSIST not in timers):
+        t = self.tcb
+        timers = t._timers
+        outstanding = t.snd_max != t.snd_una
+        if (not outstanding and t.snd_wnd > 0 and t._state in _SENDING
+                and sq.lt(t.snd_nxt, t._data_end()) and PERSIST not in timers):
             # data waits, nothing is in flight and the window is open but too small for
             # the SWS rules: RFC 1122 §4.2.3.4 (4) override timeout, 0.1-1 s
-            self._arm(PERSIST, now + SWS_OVERRIDE)
+            t._arm(PERSIST, now + SWS_OVERRIDE)
             return
-        if self.snd_wnd == 0 and self._state in _SENDING and (
-                self._probing or (not outstanding and sq.lt(self.snd_nxt, self._data_end()))):
-            if PERSIST not in self._timers:
-                self._arm(PERSIST, now + self.rtt.current())
+        if t.snd_wnd == 0 and t._state in _SENDING and (
+                self._probing or (not outstanding and sq.lt(t.snd_nxt, t._data_end()))):
+            if PERSIST not in t._timers:
+                t._arm(PERSIST, now + self.rtt.current())
             if self._probing:
-                self._cancel(RTX)
-                self._cancel(TLP)
+                t._cancel(RTX)
+                t._cancel(TLP)
             return
         if not outstanding:
             if TLP in timers:
-                self._cancel(TLP)
+                t._cancel(TLP)
         elif self._pto_allowed():
             # RFC 8985 §7.2: the probe timeout stands in for the RTO (which the probe,
             # once sent, arms again), restarted when new data goes out or is ACKed
             if self._pto_restart or TLP not in timers:
-                self._arm(TLP, self._pto(now))
+                t._arm(TLP, self._pto(now))
             if RTX in timers:
-                self._cancel(RTX)
+                t._cancel(RTX)
             if self._rtx_since is None:
                 self._rtx_since = now
         else:
             if TLP in timers:
-                self._cancel(TLP)
+                t._cancel(TLP)
             if RTX not in timers:
                 self._rtx_since = self._rtx_since if self._rtx_since is not None else now
-                self._arm(RTX, now + self.rtt.current())
+                t._arm(RTX, now + self.rtt.current())
         self._pto_restart = False
 
     # -- keep-alives (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6) ----------------------------
     def _idle(self) -> bool:
         """Keep-alives may run: on, in a state that has them, and nothing outstanding or
         waiting to go (MUST-26) -- no data, no FIN, no retransmission or probe timer."""
-        return (self.config.keepalive and self._state in _KEEPALIVE
-                and self.snd_una == self.snd_max and self.snd_nxt == self._data_end()
-                and not self._fin_queued and not self._timers.keys() & {RTX, PERSIST})
+        t = self.tcb
+        return (t.config.keepalive and t._state in _KEEPALIVE
+                and t.snd_una == t.snd_max and t.snd_nxt == t._data_end()
+                and not t._fin_queued and not t._timers.keys() & {RTX, PERSIST})
 
     def _keepalive_timer(self) -> None:
         """Run the keep-alive timer only while idle.  It is moved earlier at once (a
         shorter idle time) but never later for every segment heard: when it fires
-        early, :meth:`_on_keepalive` lets it be armed again."""
-        cfg = self.config
+        early, :meth:`on_keepalive` lets it be armed again."""
+        t = self.tcb
+        cfg = t.config
         if not self._idle():
-            if KEEPALIVE in self._timers:
-                self._cancel(KEEPALIVE)
+            if KEEPALIVE in t._timers:
+                t._cancel(KEEPALIVE)
             return
-        due = (self._ka_heard + cfg.keepalive_idle if not self._ka_probes
+        due = (t._ka_heard + cfg.keepalive_idle if not self._ka_probes
                else self._ka_sent + cfg.keepalive_interval)
-        armed = self._timers.get(KEEPALIVE)
+        armed = t._timers.get(KEEPALIVE)
         if armed is None or armed > due:
-            self._arm(KEEPALIVE, due)
+            t._arm(KEEPALIVE, due)
 
-    def _on_keepalive(self, now: float) -> None:
-        cfg = self.config
+    def on_keepalive(self, now: float) -> None:
+        """The keep-alive timer fired: probe, or give up after the last probe."""
+        t = self.tcb
+        cfg = t.config
         if not self._idle() or (
-                self._ka_probes == 0 and now < self._ka_heard + cfg.keepalive_idle):
+                self._ka_probes == 0 and now < t._ka_heard + cfg.keepalive_idle):
             return  # busy, or heard from the peer meanwhile: armed again if need be
         if self._ka_probes >= cfg.keepalive_probes:
             # like Linux, a RST tells the peer, should the path come back
-            self._out.append(Segment(self.local[1], self._rport, self.snd_nxt, self.rcv_nxt,
+            t._out.append(Segment(t.local[1], t._rport, t.snd_nxt, t.rcv_nxt,
                                      RST | ACK, 0))
             self._on_keepalive_give_up(self._ka_probes)
             return
         # SEG.SEQ = SND.NXT - 1, no data (SHLD-12): the peer answers with an ACK
-        self._after_emit(self._build(sq.add(self.snd_nxt, -1), ACK, b"", now), now)
+        t._after_emit(t._build(sq.add(t.snd_nxt, -1), ACK, b"", now), now)
         self._ka_probes += 1
         self._ka_sent = now
 
+    def _on_keepalive_give_up(self, probes: int) -> None:
+        t = self.tcb
+        t._fail(E.ETIMEDOUT, f"keep-alive: {probes} probes unanswered")
+        t._goto(T.KEEPALIVE_TIMEOUT, f"{probes} probes unanswered")
+
+    # -- closing -----------------------------------------------------------------------
+    def close_send(self, now: float, detail: str) -> None:
+        """CLOSE of the sending half (RFC 9293 §3.10.4): a FIN after the queued data,
+        sent by the next output pass; in SYN-RECEIVED with data queued, the CLOSE waits
+        for ESTABLISHED."""
+        t = self.tcb
+        if t._fin_queued or t._close_deferred is not None:
+            return
+        if t._state is S.SYN_RECEIVED and t._sndq:
+            # RFC 9293 §3.10.4: with data queued, CLOSE waits for ESTABLISHED
+            t._close_deferred = detail
+            return
+        if t._state in (S.SYN_RECEIVED, S.ESTABLISHED, S.CLOSE_WAIT):
+            t._fin_queued = True
+            t._goto(T.CLOSE, detail)

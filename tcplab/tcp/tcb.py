@@ -1,60 +1,80 @@
-"""The transmission control block's fields, and the plumbing every part of the engine
-uses: timers, events, sequence-space accounting and building outgoing segments.
+"""The transmission control block (RFC 9293 §3.2): one value holding a connection's
+variables, and the plumbing every part of the engine uses on them -- timers, events,
+the transition function, sequence-space accounting and building outgoing segments.
 
-:class:`Tcb` is the base of :class:`~tcplab.tcp.sender.Sender` (windows, congestion
-control, loss recovery, retransmission, keep-alives), then of
-:class:`~tcplab.tcp.arrival.Arrival` (the receive side) and
-:class:`~tcplab.tcp.connection.Connection` (user calls, timers, life cycle).
-It holds no policy: what to send and when is decided above it.
+Theory of operation
+-------------------
+A :class:`~tcplab.tcp.connection.Connection` is three objects around one :class:`Tcb`:
+the sending part (:class:`~tcplab.tcp.sender.Sender`, with loss recovery from
+:mod:`tcplab.tcp.recovery`), the receiving part (:class:`~tcplab.tcp.arrival.Arrival`)
+and the connection itself (user calls, timers, life cycle).  Each part keeps its own
+algorithms' state (congestion control and the RTO estimator live in the sender, the
+urgent pointer received in the receiver) and reads and writes the shared variables
+here: the sequence numbers and windows, the send and receive buffers, the negotiated
+options, the timers, the events and the segments made so far.  The receiver calls
+the sender (to take an ACK, to send); the sender never calls the receiver.
+
+``state`` changes only in :meth:`Tcb._goto`, which looks the move up in
+:data:`tcplab.tcp.states.TABLE` and raises :class:`~tcplab.tcp.states.UndeclaredMove`
+when the row is not there.  The fields whose names start with an underscore are the
+engine's own, shared by its parts but not part of the Connection's API.  The object
+holds no policy: what to send and when is decided by the parts.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections import deque
 
 from tcplab.tcp import seq as sq
 from tcplab.tcp.config import Config
-from tcplab.tcp.congestion import NewReno
-from tcplab.tcp.events import Event, SegmentDropped, TimerArmed, TimerCancelled
-from tcplab.tcp.kinds import DELACK, NO_RECOVERY, Timer
-from tcplab.tcp.rto import RttEstimator
-from tcplab.tcp.scoreboard import Scoreboard
+from tcplab.tcp.events import (
+    ConnectionFailed,
+    Event,
+    SegmentDropped,
+    StateChanged,
+    TimerArmed,
+    TimerCancelled,
+)
+from tcplab.tcp.isn import initial_sequence, timestamp_offset
+from tcplab.tcp.kinds import DELACK, Timer
+from tcplab.tcp.reassembly import Reassembly
 from tcplab.tcp.segment import ACK, NOP, URG, Option, Sack, Segment, Timestamps
-from tcplab.tcp.states import START, State
+from tcplab.tcp.states import START, TABLE, State, Trigger, UndeclaredMove
+from tcplab.tcp.status import Address
 
 DEFAULT_MSS = 536  # RFC 9293 §3.7.1, RFC 6691
 _MASK, _HALF = sq.MASK, sq.HALF  # the per-segment paths do sequence arithmetic inline
 
 
-class Tcb(ABC):
-    """Fields and plumbing (see the module docstring)."""
+class Tcb:
+    """A connection's variables and their plumbing (see the module docstring)."""
 
-    # Slots, not a __dict__: a connection has over 30 fields, past the size up to which
+    # Slots, not a __dict__: the TCB has over 30 fields, past the size up to which
     # CPython 3.11 shares instance dict keys and specialises attribute access, and the
     # per-segment paths read dozens of them.
-    __slots__ = ("_ack_now", "_events", "_fin_queued", "_high_rxt", "_ka_heard",
-                 "_ka_probes", "_ka_sent", "_last_ack_sent", "_out", "_persist_backoff",
-                 "_probing", "_recovery", "_rto_count", "_rtx_since", "_sndq", "_sndq_seq",
-                 "_state", "_timers", "_timing", "_ts_floor", "_ts_offset",
-                 "_ts_recent_valid", "_unacked_bytes", "board", "cc", "config", "iss",
-                 "local", "max_snd_wnd", "rcv_adv", "rcv_nxt", "rcv_wscale", "remote",
-                 "retransmits", "rtt", "sack_ok", "snd_max", "snd_mss", "snd_nxt",
-                 "snd_una", "snd_up", "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale",
-                 "snd_wscale_offered", "syn_acked", "ts_ok", "ts_recent")
+    __slots__ = ("_ack_now", "_app_closed", "_challenge_count", "_challenge_window",
+                 "_close_deferred", "_eof", "_events", "_fin_queued", "_iss_above",
+                 "_ka_heard", "_last_ack_sent", "_ooo", "_out", "_rcvq", "_rd_shut",
+                 "_sndq", "_sndq_seq", "_state", "_timers", "_ts_offset",
+                 "_ts_recent_valid", "_unacked_bytes", "config", "error", "irs", "iss",
+                 "local", "max_snd_wnd", "passive", "rcv_adv", "rcv_nxt", "rcv_wscale",
+                 "remote", "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_up",
+                 "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale", "snd_wscale_offered",
+                 "syn_acked", "ts_ok", "ts_recent")
 
-    remote: tuple[str, int] | None
-    local: tuple[str, int]
-    ts_recent: int
-    _ts_recent_valid: bool
-
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, local: Address) -> None:
         self.config = config
-        # moved only by a declared row of TRANSITIONS (Arrival._goto); read as `state`
+        self.local = local
+        self.remote: Address | None = None
+        self.passive = False
+        self.error: int | None = None
+        self._iss_above: int | None = None  # see Connection.spawn()
+        # moved only by a declared row of TRANSITIONS (_goto); read as `state`
         self._state: State = START
         self._events: deque[Event] = deque()
         self._timers: dict[Timer, float] = {}
-        self.snd_wscale_offered = False
+        self._out: list[Segment] = []
+        # the send sequence space (RFC 9293 §3.3.1) and what was negotiated
         self.iss = 0
         self.snd_una = 0
         self.snd_nxt = 0
@@ -66,35 +86,34 @@ class Tcb(ABC):
         self.snd_mss = min(config.mss, DEFAULT_MSS)
         self.snd_wscale = 0
         self.rcv_wscale = 0
+        self.snd_wscale_offered = False
         self.sack_ok = False
         self.ts_ok = False
         self._ts_offset = 0
-        self.cc = NewReno(self.snd_mss, config.initial_window)
-        self.rtt = RttEstimator(config.rto_initial, config.rto_min, config.rto_max)
-        self.board = Scoreboard()
-        self._out: list[Segment] = []
-        self._sndq = bytearray()
+        self.syn_acked = False  # our SYN is acknowledged (SND.UNA may pass ISS again later)
+        self.snd_up: int | None = None  # SND.UP: just after the last urgent octet (§3.8.5)
+        self._sndq = bytearray()  # written, not yet acknowledged; starts at _sndq_seq
         self._sndq_seq = 0
         self._fin_queued = False
+        self._close_deferred: str | None = None  # a CLOSE waiting for ESTABLISHED
+        self._ka_heard = 0.0      # when the peer was last heard from (keep-alives)
+        # the receive sequence space and buffers
+        self.irs = 0
+        self.rcv_nxt = 0
+        self.rcv_adv = 0          # the right edge offered (RCV.NXT + RCV.WND when sent)
+        self.ts_recent = 0
+        self._ts_recent_valid = False
+        self._rcvq = bytearray()  # in order, not yet read by the app
+        self._ooo = Reassembly()
+        self._rd_shut = False
+        self._app_closed = False  # close() was called: nobody reads any more
+        self._eof = False         # the peer's FIN was reached in order
+        # ACKs owed, and the last one sent
         self._ack_now = False
         self._unacked_bytes = 0
-        self.rcv_adv = 0
-        self.rcv_nxt = 0
         self._last_ack_sent = 0
-        self.retransmits = 0
-        self._rto_count = 0
-        self._rtx_since: float | None = None
-        self._timing: tuple[int, float] | None = None  # (end seq, send time) for Karn
-        self._recovery = NO_RECOVERY
-        self._high_rxt = 0
-        self._probing = False
-        self._ts_floor: int | None = None  # echoes below this predate our last timeout
-        self.syn_acked = False  # our SYN is acknowledged (SND.UNA may pass ISS again later)
-        self._persist_backoff = 0
-        self._ka_heard = 0.0     # when the peer was last heard from (keep-alives)
-        self._ka_probes = 0      # keep-alive probes unanswered so far
-        self._ka_sent = 0.0      # when the last of them went
-        self.snd_up: int | None = None  # SND.UP: just after the last urgent octet (§3.8.5)
+        self._challenge_window = -1.0
+        self._challenge_count = 0
 
     # -- timers, events, accounting ----------------------------------------------------
     def _arm(self, name: Timer, deadline: float) -> None:
@@ -111,26 +130,6 @@ class Tcb(ABC):
 
     def _drop(self, reason: str) -> None:
         self._events.append(SegmentDropped(reason))
-
-    @abstractmethod
-    def rcv_window(self) -> int:
-        """Free receive space we may offer (before SWS avoidance and scaling)."""
-
-    @abstractmethod
-    def rcv_room(self) -> int:
-        """Buffer space from RCV.NXT on: free space and the out-of-order bytes held."""
-
-    @abstractmethod
-    def _on_rto_give_up(self, reason: str) -> None: ...
-
-    @abstractmethod
-    def _on_keepalive_give_up(self, probes: int) -> None: ...
-
-    @abstractmethod
-    def _sack_blocks(self, limit: int) -> tuple[tuple[int, int], ...]: ...
-
-    @abstractmethod
-    def _challenge_ack(self, now: float) -> None: ...
 
     @property
     def state(self) -> State:
@@ -242,3 +241,58 @@ class Tcb(ABC):
                 urgent = min(sq.sub(up, seq), 0xFFFF)
         return Segment(self.local[1], remote[1] if remote else 0, seq, self.rcv_nxt, flags,
                        self._window_field(), opts, payload, urgent)
+
+    # -- the transition function ---------------------------------------------------
+    def _goto(self, trigger: Trigger, detail: str = "", report: bool = True) -> None:
+        """Take the declared row for ``trigger`` from the current state (the only place
+        the state changes); ``report``: emit StateChanged (False only for a listener's
+        child, moving before anyone can see it: ``Connection.spawn``)."""
+        old = self._state
+        row = TABLE.get((old, trigger))
+        if row is None:
+            raise UndeclaredMove(f"undeclared move: {old} on {trigger}")
+        self._state = row.next
+        if report:
+            self._events.append(StateChanged(old, row.next, trigger, detail))
+        if row.next is State.CLOSED:
+            for name in list(self._timers):
+                self._cancel(name)
+
+    def _fail(self, code: int, reason: str) -> None:
+        self.error = code
+        self._events.append(ConnectionFailed(code, reason))
+
+    # -- opening -----------------------------------------------------------------------
+    def _setup(self, remote: Address, now: float) -> None:
+        """Name the peer and choose ISS (RFC 9293 §3.4.1, RFC 6528) and the timestamp
+        offset for a connection being opened."""
+        self.remote = remote
+        self._ka_heard = now
+        self.iss = initial_sequence(self.config.isn_secret, self.local, remote, now)
+        if self._iss_above is not None and not sq.gt(self.iss, self._iss_above):
+            # RFC 1122 §4.2.2.13 (1): a new incarnation starts above all the old one sent
+            self.iss = sq.add(self._iss_above, 65537)
+        self._ts_offset = timestamp_offset(self.config.isn_secret, self.local, remote)
+        self._reset_send_space(self.iss)
+
+    # -- the receive window and ACKs owed -----------------------------------------------
+    def rcv_window(self) -> int:
+        """Free receive space we may offer (before SWS avoidance and scaling)."""
+        used = len(self._rcvq) + self._ooo.buffered
+        return max(0, self.config.rcvbuf - used)
+
+    def rcv_room(self) -> int:
+        """Buffer space from RCV.NXT on: free space and the out-of-order bytes held."""
+        return max(0, self.config.rcvbuf - len(self._rcvq))
+
+    def _challenge_ack(self, now: float) -> None:
+        """RFC 5961 §7: at most ``challenge_ack_limit`` challenge ACKs per second."""
+        if now - self._challenge_window >= 1.0:
+            self._challenge_window = now
+            self._challenge_count = 0
+        if self._challenge_count < self.config.challenge_ack_limit:
+            self._challenge_count += 1
+            self._ack_now = True
+
+    def _sack_blocks(self, limit: int) -> tuple[tuple[int, int], ...]:
+        return self._ooo.sack_blocks(limit)

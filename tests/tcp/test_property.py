@@ -28,6 +28,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from tcplab.pair import CLOSE_ORDERS, Impairment, Pair, Result, run_transfer
+from tcplab.tcp.arrival import Arrival
 from tcplab.tcp.config import Config
 from tcplab.tcp.connection import Connection
 from tcplab.tcp.states import TABLE, State, Trigger, UndeclaredMove
@@ -294,7 +295,7 @@ def test_bad_parameters_are_refused(kwargs: dict[str, object], message: str) -> 
        order=st.sampled_from(CLOSE_ORDERS), options=st.booleans())
 def test_header_prediction_changes_nothing(seed: int, nbytes: int, imp: Impairment,
                                            order: str, options: bool) -> None:
-    """The fast path for the expected segment (Connection._predicted) has exactly the
+    """The fast path for the expected segment (Arrival._predicted) has exactly the
     general path's effects: the same run, to the segment counts and virtual times."""
     cfg = lab_config(sack=options, timestamps=options, window_scaling=options)
 
@@ -303,19 +304,19 @@ def test_header_prediction_changes_nothing(seed: int, nbytes: int, imp: Impairme
                             reply_bytes=REPLY if order == "half" else 0)
 
     taken = 0
-    predicted = Connection._predicted
+    predicted = Arrival._predicted
 
-    def counting(self: Connection, *args: object) -> bool:
+    def counting(self: Arrival, *args: object) -> bool:
         nonlocal taken
         hit = predicted(self, *args)  # type: ignore[arg-type]
         taken += hit
         return hit
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Connection, "_predicted", counting)
+        patch.setattr(Arrival, "_predicted", counting)
         fast = run()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Connection, "_predicted", lambda self, seg, now: False)
+        patch.setattr(Arrival, "_predicted", lambda self, seg, now: False)
         general = run()
     assert fast == general
     if fast.completed and nbytes > 20 * fast.mss:
