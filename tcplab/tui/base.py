@@ -34,6 +34,7 @@ class DashboardBase(App[int]):
     history_pos: int
     _play_t: float
     refresh_times: deque[float]   # seconds each redraw took, the latest last
+    _typing_to: Input | None = None   # a box taking the focus: typed keys go to it
 
     @property
     def selected(self) -> Key | None:
@@ -71,10 +72,18 @@ class DashboardBase(App[int]):
             return
         box = Input(placeholder=placeholder, id=box_id, value=value)
         self.mount(box, before=self.query_one("#top"))
+        self.typing_to(box)
+
+    def typing_to(self, box: Input) -> None:
+        """Focus ``box``.  The focus moves on the next turn of the loop: keys typed
+        before it arrives go into the box all the same, not to the keys' bindings."""
+        self._typing_to = None if box.has_focus else box
         box.focus()
 
     def close_box(self, box: Input) -> None:
         """Take the box away; the keys go back to the table."""
+        if self._typing_to is box:
+            self._typing_to = None
         box.remove()
         self.query_one("#sockets").focus()
 

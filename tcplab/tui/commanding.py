@@ -16,9 +16,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import events
+from textual.binding import Binding, BindingType
 from textual.widgets import Input
 
 from tcplab.lab import commands as C
@@ -33,25 +34,21 @@ VIEW_COMMANDS = ("export", "screenshot")  # read what is shown: the dashboard's 
 TABLE_ONLY = frozenset(("listen", "connect", "send", "shutdown", "close", "abort", "link"))
 ASKING = TABLE_ONLY | {"request_quit"}   # keys whose action asks something first
 # run as the key arrives: what is typed next depends on them (a question, the focus)
-IMMEDIATE = ASKING | {"command_line"}
+IMMEDIATE = ASKING | {"command_line", "go_time", "filter"}
 TABLE_MOVES = {"up": "cursor_up", "down": "cursor_down", "pageup": "page_up",
                "pagedown": "page_down"}
 
 
 class CommandLine(Input):
-    """The command line.  "?" typed on an empty line opens the help, so the footer
-    keeps offering "? Help" while the line has the focus."""
+    """The command line.  Every printable key typed into it is text ("?" too: lab
+    sheets ask for ``send c1 "why?"``); F1 opens the help from it."""
 
-    def check_consume_key(self, key: str, character: str | None) -> bool:
-        if character == "?" and not self.value:
-            return False
-        return super().check_consume_key(key, character)
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("f1", "app.help", "Help")]
 
 
 class Commanding(DashboardBase):
     """Mixed into the app: see the module docstring."""
 
-    _to_command_line = False   # typed text is on its way to the command line
     _confirm: Confirm | None = None   # asked, not yet answered
 
     def run_line(self, line: str) -> bool:
@@ -217,8 +214,7 @@ class Commanding(DashboardBase):
     def action_command_line(self) -> None:
         box = self.query_one("#command", Input)
         # focus moves on the next turn of the loop: what is typed meanwhile follows
-        self._to_command_line = not box.has_focus
-        box.focus()
+        self.typing_to(box)
 
     def _hosts(self) -> tuple[str, str]:
         names = [name for name, _ in self.hosts]
@@ -252,7 +248,7 @@ class Commanding(DashboardBase):
         def answered(yes: bool | None) -> None:
             if yes:
                 self.run_line(f"{verb} {ref}")
-            elif not (self._to_command_line or self.query_one("#command", Input).has_focus):
+            elif not (self._typing_to or self.query_one("#command", Input).has_focus):
                 self.say(f"{verb} {ref}: cancelled")
 
         self.ask(f"{verb} {ref}?", letter, answered)
@@ -268,8 +264,7 @@ class Commanding(DashboardBase):
         box = self.query_one("#command", Input)
         # focus moves on the next turn of the loop: keys typed before it arrives
         # follow the text (see intercept_key), none of them is taken as a key
-        self._to_command_line = not box.has_focus
-        box.focus()
+        self.typing_to(box)
         box.value += text
         box.cursor_position = len(box.value)
 
@@ -346,13 +341,10 @@ class Commanding(DashboardBase):
                 self._confirm.answer(event)
                 return True
             self._confirm = None
-        box = self.query_one("#command", CommandLine)
-        if self._to_command_line and not box.has_focus:
+        box = self._typing_to
+        if box is not None and not box.has_focus and box.is_attached:
             return self._to_box(box, event)
-        self._to_command_line = False
-        if isinstance(focused, CommandLine) and event.character == "?" and not focused.value:
-            self.call_later(self.run_action, "help")  # "?" alone is no command: help
-            return True
+        self._typing_to = None
         if len(self.screen_stack) > 1 or isinstance(focused, Input):
             return False
         from tcplab.tui.widgets.sockets import SocketsTable
@@ -372,18 +364,28 @@ class Commanding(DashboardBase):
             return True
         return False
 
-    def _to_box(self, box: CommandLine, event: events.Key) -> bool:
-        """A key typed while the command line is taking the focus: what it would do
-        there."""
+    def _to_box(self, box: Input, event: events.Key) -> bool:
+        """A key typed while a box (the command line, go to, filter) is taking the
+        focus: what it would do there."""
         if event.is_printable and event.character:
-            self.type_command(event.character)
+            box.value += event.character
+            box.cursor_position = len(box.value)
         elif event.key == "backspace":
             box.value = box.value[:-1]
         elif event.key == "enter":
-            self._to_command_line = False
-            if self.run_line(box.value):
+            self._typing_to = None
+            if not isinstance(box, CommandLine):
+                box.post_message(Input.Submitted(box, box.value))
+            elif self.run_line(box.value):
                 box.value = ""
         elif event.key == "escape":
-            self._to_command_line = False
-            self.query_one("#sockets").focus()
+            self._typing_to = None
+            self.cancel_box(box)
         return True
+
+    def cancel_box(self, box: Input) -> None:
+        """Esc in a box: the go to and filter boxes close."""
+        if not isinstance(box, CommandLine):
+            self.close_box(box)
+            return
+        self.query_one("#sockets").focus()

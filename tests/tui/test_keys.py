@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from rich.text import Text
 from textual import events
+from textual.keys import _character_to_key
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 from textual.widgets._footer import FooterKey
@@ -81,9 +82,10 @@ async def with_c1(app: TcplabApp, pilot: Pilot[int]) -> None:
 
 
 def burst(app: TcplabApp, keys: str) -> None:
-    """Keys as fast as a typist: all queued before the app handles the first."""
+    """Keys as fast as a typist: all queued before the app handles the first, named
+    as a terminal's driver names them ("?" is question_mark)."""
     for ch in keys:
-        app.post_message(events.Key("space" if ch == " " else ch, ch))
+        app.post_message(events.Key("enter" if ch == "\r" else _character_to_key(ch), ch))
 
 
 @sync
@@ -163,6 +165,36 @@ async def test_connection_letters_act_only_in_the_sockets_table(lab: Lab) -> Non
         assert not isinstance(app.screen, Confirm) and snapshot(lab) == before
         assert command_line(app) == "x"  # no binding here: the start of a command
         assert not app.check_action("close", ()) and not app.check_action("listen", ())
+
+
+@pytest.mark.parametrize("line", ['send c1 "too late?"', "ab?", "q?", "?"])
+@sync
+async def test_a_question_mark_typed_fast_goes_into_the_command_line(lab: Lab, line: str
+                                                                    ) -> None:
+    app = TcplabApp(lab, seed=1)
+    async with app.run_test(size=NARROW) as pilot:
+        await with_c1(app, pilot)
+        burst(app, ":" + line)  # all before the command line has the focus
+        await pilot.pause(0.3)
+        assert command_line(app) == line and not isinstance(app.screen, HelpScreen)
+        app.query_one("#command", Input).value = ""
+        await pilot.pause()
+        burst(app, line)  # all after it has the focus, before it has read the first
+        await pilot.pause(0.3)
+        assert command_line(app) == line and not isinstance(app.screen, HelpScreen)
+
+
+@sync
+async def test_keys_typed_fast_after_g_and_slash_go_into_their_boxes(lab: Lab) -> None:
+    app = TcplabApp(lab, seed=1)
+    async with app.run_test(size=NARROW) as pilot:
+        await with_c1(app, pilot)
+        burst(app, "g0.2\r")  # "." would step, "2" would show the Ladder tab
+        await pilot.pause(0.3)
+        assert app.cursor_time() == 0.2 and app.query_one("#detail").active == "tab-diagram"
+        burst(app, "/h2")
+        await pilot.pause(0.3)
+        assert app.query_one("#filter", Input).value == "h2"
 
 
 @sync
@@ -248,12 +280,12 @@ async def test_the_footer_offers_help_first_at_100_columns(lab: Lab, focus: str)
         app.query_one(focus).focus()
         await pilot.pause(0.2)
         keys = list(app.screen.query(FooterKey))
-        assert keys and keys[0].key == "question_mark" and keys[0].description == "Help"
+        first = "f1" if focus == "#command" else "question_mark"  # "?" is text there
+        assert keys and keys[0].key == first and keys[0].description == "Help"
         assert keys[0].region.right <= NARROW[0] and keys[0].region.width > 0
-        if focus == "#command":
-            await pilot.press("question_mark")  # on an empty line: the help
-            await pilot.pause()
-            assert isinstance(app.screen, HelpScreen)
+        await pilot.press(first)
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
 
 
 @sync
