@@ -308,7 +308,7 @@ class Commanding(DashboardBase):
         if focused is not cmd:
             return
         if event.key == "escape":
-            self.query_one("#sockets").focus()
+            self.cancel_box(cmd)
             event.stop()
             return
         if not self.history:
@@ -384,8 +384,14 @@ class Commanding(DashboardBase):
         return True
 
     def cancel_box(self, box: Input) -> None:
-        """Esc in a box: the go to and filter boxes close."""
+        """Esc in a box: the go to and filter boxes close, the command line is
+        cleared (its text stays in the history: Up brings it back)."""
         if not isinstance(box, CommandLine):
             self.close_box(box)
             return
+        line = box.value.strip()
+        if line and self.history[-1:] != [line]:
+            self.history.append(line)
+        self.history_pos = len(self.history)
+        box.value = ""
         self.query_one("#sockets").focus()

@@ -185,6 +185,21 @@ async def test_a_question_mark_typed_fast_goes_into_the_command_line(lab: Lab, l
 
 
 @sync
+async def test_escape_cancels_the_command_line_and_up_brings_it_back(lab: Lab) -> None:
+    app = TcplabApp(lab, seed=1)
+    async with app.run_test(size=NARROW) as pilot:
+        await with_c1(app, pilot)
+        await pilot.press("colon", *"wait 0.5", "escape")
+        await pilot.pause()
+        assert app.focused is app.table and command_line(app) == ""
+        await pilot.press("colon", *"wait 1", "enter")
+        await pilot.pause()
+        assert result_text(app).startswith("ok"), result_text(app)
+        await pilot.press("colon", "up", "up")
+        assert command_line(app) == "wait 0.5"
+
+
+@sync
 async def test_keys_typed_fast_after_g_and_slash_go_into_their_boxes(lab: Lab) -> None:
     app = TcplabApp(lab, seed=1)
     async with app.run_test(size=NARROW) as pilot:
