@@ -432,6 +432,10 @@ class Connection:
         """Free receive space we may offer (before SWS avoidance and scaling)."""
         return self.tcb.rcv_window()
 
+    def rcv_room(self) -> int:
+        """Buffer space from RCV.NXT on: free space and the out-of-order bytes held."""
+        return self.tcb.rcv_room()
+
     # ------------------------------------------------------------------ from the network
     def receive(self, seg: Segment, now: float, output: bool = True) -> None:
         """SEGMENT ARRIVES (RFC 9293 §3.10.7).  ``output=False``: more segments arrived

@@ -377,8 +377,9 @@ class Sender(LossRecovery):
             self.prr.sent(length)  # RFC 6937 prr_out
         if t.sack_ok and t.config.rack:  # self._rack_on
             self.rack.sent(seq, end, now)
-        if why is None:  # a regular send moves SND.NXT; retransmissions of holes do not
-            t.snd_nxt = sq.smax(t.snd_nxt, end)
+        # a regular send moves SND.NXT (to max(SND.NXT, end)); resending a hole does not
+        if why is None and ((t.snd_nxt - end) & _MASK) >= _HALF:
+            t.snd_nxt = end
         if ((snd_max - end) & _MASK) >= _HALF:  # SND.MAX = max(SND.MAX, end)
             t.snd_max = end
 
@@ -497,14 +498,16 @@ class Sender(LossRecovery):
         t = self.tcb
         timers = t._timers
         outstanding = t.snd_max != t.snd_una
-        if (not outstanding and t.snd_wnd > 0 and t._state in _SENDING
-                and sq.lt(t.snd_nxt, t._data_end()) and PERSIST not in timers):
+        # data waiting: SND.NXT < the end of the data (t._data_end(), written out)
+        waiting = ((t.snd_nxt - t._sndq_seq - len(t._sndq)) & _MASK) >= _HALF
+        if (not outstanding and waiting and t.snd_wnd > 0 and t._state in _SENDING
+                and PERSIST not in timers):
             # data waits, nothing is in flight and the window is open but too small for
             # the SWS rules: RFC 1122 §4.2.3.4 (4) override timeout, 0.1-1 s
             t._arm(PERSIST, now + SWS_OVERRIDE)
             return
         if t.snd_wnd == 0 and t._state in _SENDING and (
-                self._probing or (not outstanding and sq.lt(t.snd_nxt, t._data_end()))):
+                self._probing or (not outstanding and waiting)):
             if PERSIST not in t._timers:
                 t._arm(PERSIST, now + self.rtt.current())
             if self._probing:
