@@ -74,6 +74,11 @@ class Commanding(DashboardBase):
             return False
         if cmd is None:
             return True
+        if self.cursor is not None:
+            # the command acts on the live run: the view follows it again, or the
+            # user would look at an instant the command never touched
+            self.playing = False
+            self.cursor = None
         if isinstance(cmd, C.Wait) and not lab.virtual:
             self.show_error("wait steps a virtual clock; here the clock runs by itself")
             return False

