@@ -31,7 +31,6 @@ from __future__ import annotations
 import errno as E
 
 from tcplab.tcp import seq as sq
-from tcplab.tcp.config import Config
 from tcplab.tcp.congestion import DUP_THRESH, NewReno
 from tcplab.tcp.events import (
     Retransmitted,
@@ -50,19 +49,13 @@ from tcplab.tcp.recovery import SENDING_STATES, LossRecovery
 from tcplab.tcp.segment import (
     ACK,
     FIN,
-    NOP,
     PSH,
     RST,
-    SACK_PERMITTED,
     SYN,
-    Mss,
-    Option,
     Segment,
     Timestamps,
-    WScale,
 )
 from tcplab.tcp.states import State, Trigger
-from tcplab.tcp.tcb import DEFAULT_MSS
 
 S = State
 T = Trigger
@@ -70,16 +63,6 @@ _MASK, _HALF = sq.MASK, sq.HALF  # the per-segment paths below do sequence arith
 _SENDING = SENDING_STATES
 _NO_ACK = frozenset({S.CLOSED, S.LISTEN, S.SYN_SENT})
 SWS_OVERRIDE = 0.2  # seconds (RFC 1122 §4.2.3.4: 0.1-1.0 s)
-
-
-def offered_wscale(cfg: Config) -> int:
-    """The shift we offer: the configured one, smaller for a small buffer so that one
-    window unit stays under a sixteenth of it (a unit bigger than the free space would
-    advertise a zero window forever)."""
-    shift = cfg.wscale
-    while shift > 0 and (1 << shift) * 16 > cfg.rcvbuf:
-        shift -= 1
-    return shift
 
 
 # states in which an idle connection is probed (those whose give-up row is TIMEOUT)
@@ -92,25 +75,6 @@ class Sender(LossRecovery):
     __slots__ = ()
 
     # -- handshake -------------------------------------------------------------------
-    def _syn_options(self, now: float, ack: bool, ts_ecr: int) -> tuple[Option, ...]:
-        t = self.tcb
-        cfg = t.config
-        # on a SYN,ACK, only what the peer offered (RFC 7323 §2.3, §3.2; RFC 2018 §2)
-        sack = t.sack_ok if ack else cfg.sack
-        ts = t.ts_ok if ack else cfg.timestamps
-        ws = t.snd_wscale_offered if ack else cfg.window_scaling
-        opts: list[Option] = [Mss(cfg.mss)]
-        # the layouts Linux sends, so traces look familiar
-        if sack and ts:
-            opts += [SACK_PERMITTED, Timestamps(t._ts_val(now), ts_ecr)]
-        elif ts:
-            opts += [NOP, NOP, Timestamps(t._ts_val(now), ts_ecr)]
-        elif sack:
-            opts += [NOP, NOP, SACK_PERMITTED]
-        if ws:
-            opts += [NOP, WScale(offered_wscale(cfg))]
-        return tuple(opts)
-
     def send_syn(self, now: float, ack: bool, retransmit: bool = False) -> None:
         """Send our SYN (``ack``: a SYN,ACK), first or again (``retransmit``)."""
         t = self.tcb
@@ -118,7 +82,7 @@ class Sender(LossRecovery):
         window = min(t.rcv_window(), 0xFFFF)  # never scaled in a SYN (RFC 7323 §2.2)
         flags = SYN | ACK if ack else SYN
         seg = Segment(t.local[1], t._rport, t.iss, t.rcv_nxt if ack else 0,
-                      flags, window, self._syn_options(now, ack, ecr))
+                      flags, window, t._syn_options(now, ack, ecr))
         if retransmit:
             self.retransmits += 1
             t._emit_event(Retransmitted(t.iss, 1, Why.RTO))
@@ -133,26 +97,11 @@ class Sender(LossRecovery):
             t._arm(RTX, now + self.rtt.current())
 
     def negotiate(self, seg: Segment, now: float) -> None:
-        """Read the peer's SYN options (RFC 9293 §3.7.1, RFC 7323, RFC 2018)."""
+        """Read the peer's SYN options (RFC 9293 §3.7.1, RFC 7323, RFC 2018); congestion
+        control starts from the MSS they give."""
         t = self.tcb
-        cfg = t.config
-        ws = seg.wscale()
-        t.snd_wscale_offered = ws is not None and cfg.window_scaling
-        if ws is not None and cfg.window_scaling:  # scaling needs both (RFC 7323 §2.2)
-            t.snd_wscale = min(ws, 14)  # RFC 7323 §2.3: treat a larger shift as 14
-            t.rcv_wscale = offered_wscale(cfg)
-        t.sack_ok = cfg.sack and seg.sack_permitted()
-        ts = seg.timestamps()
-        t.ts_ok = cfg.timestamps and ts is not None
-        if ts is not None and t.ts_ok:
-            t.ts_recent = ts.val
-            t._ts_recent_valid = True
-        peer_mss = seg.mss() or DEFAULT_MSS
-        mss = min(peer_mss, cfg.mss)
-        if t.ts_ok:
-            mss -= 12  # the timestamp option rides in every segment (RFC 9293 §3.7.1)
-        t.snd_mss = max(mss, 64)
-        self.cc = NewReno(t.snd_mss, cfg.initial_window)
+        t._negotiate(seg)
+        self.cc = NewReno(t.snd_mss, t.config.initial_window)
 
     def ack_of_syn(self, seg: Segment, now: float) -> None:
         """``seg`` acknowledges our SYN: SND.UNA moves, the first RTT sample."""

@@ -38,12 +38,33 @@ from tcplab.tcp.events import (
 from tcplab.tcp.isn import initial_sequence, timestamp_offset
 from tcplab.tcp.kinds import DELACK, Timer
 from tcplab.tcp.reassembly import Reassembly
-from tcplab.tcp.segment import ACK, NOP, URG, Option, Sack, Segment, Timestamps
+from tcplab.tcp.segment import (
+    ACK,
+    NOP,
+    SACK_PERMITTED,
+    URG,
+    Mss,
+    Option,
+    Sack,
+    Segment,
+    Timestamps,
+    WScale,
+)
 from tcplab.tcp.states import START, TABLE, State, Trigger, UndeclaredMove
 from tcplab.tcp.status import Address
 
 DEFAULT_MSS = 536  # RFC 9293 §3.7.1, RFC 6691
 _MASK, _HALF = sq.MASK, sq.HALF  # the per-segment paths do sequence arithmetic inline
+
+
+def offered_wscale(cfg: Config) -> int:
+    """The shift we offer: the configured one, smaller for a small buffer so that one
+    window unit stays under a sixteenth of it (a unit bigger than the free space would
+    advertise a zero window forever)."""
+    shift = cfg.wscale
+    while shift > 0 and (1 << shift) * 16 > cfg.rcvbuf:
+        shift -= 1
+    return shift
 
 
 class Tcb:
@@ -241,6 +262,45 @@ class Tcb:
                 urgent = min(sq.sub(up, seq), 0xFFFF)
         return Segment(self.local[1], remote[1] if remote else 0, seq, self.rcv_nxt, flags,
                        self._window_field(), opts, payload, urgent)
+
+    # -- the handshake's options -------------------------------------------------------
+    def _syn_options(self, now: float, ack: bool, ts_ecr: int) -> tuple[Option, ...]:
+        cfg = self.config
+        # on a SYN,ACK, only what the peer offered (RFC 7323 §2.3, §3.2; RFC 2018 §2)
+        sack = self.sack_ok if ack else cfg.sack
+        ts = self.ts_ok if ack else cfg.timestamps
+        ws = self.snd_wscale_offered if ack else cfg.window_scaling
+        opts: list[Option] = [Mss(cfg.mss)]
+        # the layouts Linux sends, so traces look familiar
+        if sack and ts:
+            opts += [SACK_PERMITTED, Timestamps(self._ts_val(now), ts_ecr)]
+        elif ts:
+            opts += [NOP, NOP, Timestamps(self._ts_val(now), ts_ecr)]
+        elif sack:
+            opts += [NOP, NOP, SACK_PERMITTED]
+        if ws:
+            opts += [NOP, WScale(offered_wscale(cfg))]
+        return tuple(opts)
+
+    def _negotiate(self, seg: Segment) -> None:
+        """Take the options of the peer's SYN (RFC 9293 §3.7.1, RFC 7323, RFC 2018)."""
+        cfg = self.config
+        ws = seg.wscale()
+        self.snd_wscale_offered = ws is not None and cfg.window_scaling
+        if ws is not None and cfg.window_scaling:  # scaling needs both (RFC 7323 §2.2)
+            self.snd_wscale = min(ws, 14)  # RFC 7323 §2.3: treat a larger shift as 14
+            self.rcv_wscale = offered_wscale(cfg)
+        self.sack_ok = cfg.sack and seg.sack_permitted()
+        ts = seg.timestamps()
+        self.ts_ok = cfg.timestamps and ts is not None
+        if ts is not None and self.ts_ok:
+            self.ts_recent = ts.val
+            self._ts_recent_valid = True
+        peer_mss = seg.mss() or DEFAULT_MSS
+        mss = min(peer_mss, cfg.mss)
+        if self.ts_ok:
+            mss -= 12  # the timestamp option rides in every segment (RFC 9293 §3.7.1)
+        self.snd_mss = max(mss, 64)
 
     # -- the transition function ---------------------------------------------------
     def _goto(self, trigger: Trigger, detail: str = "", report: bool = True) -> None:
