@@ -223,8 +223,8 @@ class Tracker:
 
     def _sample(self, ev: dict[str, Any]) -> bool:
         sock = self.socks.get((ev["host"], ev["sid"]))
-        if sock is not None and ev["host"] not in self.kernel:
-            # (Linux does not report its sequence numbers: a kernel host's are 0)
+        if sock is not None and (ev["host"] not in self.kernel or ev["iss"]):
+            # (a kernel host's are read off its segments: 0 before its agent saw the SYNs)
             sock.iss = int(ev["iss"])
             sock.irs = int(ev["irs"]) if ev["irs"] else sock.irs
         return False

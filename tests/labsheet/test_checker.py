@@ -248,7 +248,7 @@ def test_a_check_about_linux_reads_a_kernel_hosts_events() -> None:
     assert "linux" in checker.done
     tracker = checker.tracker
     linux_end = tracker.socks[("h2", 2)]
-    assert linux_end.iss is None   # Linux's 0 is no sequence number
+    assert linux_end.iss is None   # a kernel host's 0: not known yet, no sequence number
     assert tracker.peer(linux_end) is tracker.socks[("h1", 1)]
 
 
