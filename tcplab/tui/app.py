@@ -306,9 +306,14 @@ class TcplabApp(Commanding, TimeTravel, Demo):
             # no styled run starts with a space: SVG viewers drop a run's leading
             # space, which ran "tcplab" into the next word in screenshots
             text.append("tcplab ", style="bold")
-            where = "live" if self.cursor is None else "looking back (End: live)"
-            text.append(f"· {where} · backend {header.get('backend')} · seed {self.seed} · "
-                        f"{clock} clock t={now:.3f}")
+            if self.cursor is None:
+                text.append(f"· live · backend {header.get('backend')} · seed {self.seed} · "
+                            f"{clock} clock t={now:.3f}")
+            else:  # what matters first: a narrow terminal cuts the line's end
+                text.append("· ")
+                text.append(f"looking back at t={now:.3f} (End: live)", style="bold")
+                text.append(f" · {clock} clock · backend {header.get('backend')} · "
+                            f"seed {self.seed}")
             if self.paused:
                 text.append(" ")
                 text.append("(paused)", style=role("warn", "bold"))

@@ -67,7 +67,10 @@ async def test_end_goes_live_from_the_ladder_and_the_log(lab: Lab, tab: str) -> 
         app.table.select(("h1", 1))
         await pilot.press("home", tab)
         await pilot.pause()
-        assert app.cursor == 0 and "looking back (End: live)" in plain(app, "#status")
+        status = plain(app, "#status")
+        assert app.cursor == 0 and "looking back at t=0.000 (End: live)" in status
+        # the part that matters fits a 100-column terminal
+        assert status.index("(End: live)") + len("(End: live)") < NARROW[0] - 2
         await pilot.press("end")
         await pilot.pause()
         assert app.cursor is None and "· live ·" in plain(app, "#status")
@@ -86,3 +89,29 @@ async def test_a_command_while_looking_back_follows_the_live_run(lab: Lab) -> No
         await pilot.pause()
         status = plain(app, "#status")
         assert app.cursor is None and "· live ·" in status and "t=1.000" in status
+
+
+@sync
+async def test_the_selection_comes_back_after_a_seek_to_before_it_existed(lab: Lab) -> None:
+    app = TcplabApp(lab, seed=1)
+    async with app.run_test(size=NARROW) as pilot:
+        await run(app, pilot, "listen h2:80", "connect h1 h2:80 as c1", "wait 1",
+                  "connect h1 h2:80 as c2", "wait 0.5")
+        c2 = next(k for k in app.timeline.head.rows if app.timeline.head.name_of(k) == "c2")
+        app.table.focus()
+        app.table.select(c2)
+        await pilot.pause()
+        await goto(app, pilot, "0.5")
+        assert app.selected != c2  # c2 was not there yet
+        await pilot.press("end")
+        await pilot.pause()
+        assert app.cursor is None and app.selected == c2
+        # a row the user picks while looking back is the new choice
+        await goto(app, pilot, "0.5")
+        before = app.selected
+        await pilot.press("up" if app.table.cursor_row else "down")
+        chosen = app.selected
+        assert chosen not in (before, c2)
+        await pilot.press("end")
+        await pilot.pause()
+        assert app.selected == chosen

@@ -115,6 +115,11 @@ class SocketsTable(DataTable[Any]):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.selected: Key | None = None
+        # the row the user chose, and the one the last update left the cursor on: a
+        # seek to before the chosen socket existed moves the cursor elsewhere, and it
+        # comes back when the socket is there again
+        self._chosen: str | None = None
+        self._placed: str | None = None
         self.sort_by = 0
         self.filter_text = ""
         self.shown: tuple[str, ...] = ()   # the columns on screen
@@ -161,6 +166,7 @@ class SocketsTable(DataTable[Any]):
         if text in self._row_keys:
             self.move_cursor(row=self._row_keys.index(text))
             self.selected = key
+            self._chosen = self._placed = text
 
     # -- columns -----------------------------------------------------------------------
     def _room(self) -> int:
@@ -272,6 +278,9 @@ class SocketsTable(DataTable[Any]):
         then only their rows and the running countdowns and flashes are redrawn -- with
         a thousand sockets, every row on every redraw costs too much.  None: every row
         (a seek; also a new socket, a sort or a filter)."""
+        under = self._under_cursor()
+        if under != self._placed:
+            self._chosen = under  # the user moved the cursor since the last update
         partial = (touched is not None and not self.sort_by and not self.filter_text
                    and not self._stale and all(f"{h}/{sid}" in self._cells for h, sid in touched))
         if partial:
@@ -280,10 +289,16 @@ class SocketsTable(DataTable[Any]):
         else:
             self._all_rows(snap, now)
         self._narrow()
-        if self._row_keys and 0 <= self.cursor_row < len(self._row_keys):
-            self.selected = self._keys[self._row_keys[self.cursor_row]]
+        self._placed = self._under_cursor()
+        if self._placed is not None:
+            self.selected = self._keys[self._placed]
         elif not self._row_keys:
             self.selected = None
+
+    def _under_cursor(self) -> str | None:
+        if self._row_keys and 0 <= self.cursor_row < len(self._row_keys):
+            return self._row_keys[self.cursor_row]
+        return None
 
     def _some_rows(self, snap: Snapshot, now: float, touched: set[Key]) -> None:
         live = self._live
@@ -356,8 +371,9 @@ class SocketsTable(DataTable[Any]):
         keys = [r[0] for r in rows]
         self._keys = {r[0]: r[2] for r in rows}
         if keys != self._row_keys or stale:
-            cursor_key = self._row_keys[self.cursor_row] if (
-                self._row_keys and 0 <= self.cursor_row < len(self._row_keys)) else None
+            cursor_key = self._under_cursor()
+            if self._chosen in keys:
+                cursor_key = self._chosen
             self._cells = {text: dict(zip(COLUMNS, cells, strict=True))
                            for text, cells, _ in rows}
             self._row_keys = keys
