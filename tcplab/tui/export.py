@@ -30,7 +30,7 @@ TEXT_WIDTH = 100  # columns of the text drawing
 @dataclass(slots=True)
 class Arrow:
     sent: float
-    arrived: float | None     # None: lost on the way
+    arrived: float | None     # None: lost on the way, or still on it
     left_to_right: bool
     label: str
     style: str                # "data", "syn", "fin", "rst", "ack", "drop", "rtx"
@@ -57,8 +57,7 @@ def arrows(own: list[SegRecord | Marker], peer: list[SegRecord | Marker]) -> lis
         if rec.dropped:
             out.append(Arrow(rec.t, None, rec.outbound, label, "drop"))
         else:
-            out.append(Arrow(f.sent, f.arrived if rec.outbound else rec.t, rec.outbound,
-                             label, _style(rec)))
+            out.append(Arrow(f.sent, f.arrived, rec.outbound, label, _style(rec)))
     return out
 
 
@@ -92,8 +91,9 @@ def ladder_svg(title: str, left: str, right: str, items: list[Arrow]) -> str:
             mx, my = (x1 + x2) / 2, y1 + ROW * 0.8
             parts.append(f'<line x1="{x1}" y1="{y1}" x2="{mx}" y2="{my}" stroke="{colour}" '
                          'stroke-dasharray="4 3"/>')
-            parts.append(f'<text x="{mx}" y="{my + 4}" text-anchor="middle" fill="{colour}" '
-                         'font-size="16" font-weight="bold">✕</text>')
+            if a.style == "drop":  # else still in the network: half way, no end
+                parts.append(f'<text x="{mx}" y="{my + 4}" text-anchor="middle" '
+                             f'fill="{colour}" font-size="16" font-weight="bold">✕</text>')
             lx, ly = mx, my - 8
         else:
             y2 = top + ROW * rank[a.arrived]

@@ -22,7 +22,7 @@ state diagram.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tcplab.lab.snapshot import Key, SocketRow
@@ -171,6 +171,13 @@ def flights(own: list[SegRecord | Marker], peer: list[SegRecord | Marker]) -> li
             there = peer_out.get(_match_key(rec), [])
             other = there.pop(0) if there else None
             out.append(Flight(rec, other.t if other else rec.t, rec.t, other))
+    # what the peer sent that has not arrived here (a hold keeps it, a slow link):
+    # only the peer's ladder has it, and this one shows it too, on its way
+    for sent in sorted((r for recs in peer_out.values() for r in recs), key=lambda r: r.t):
+        at = len(out)
+        while at and out[at - 1].sent > sent.t:
+            at -= 1
+        out.insert(at, Flight(replace(sent, outbound=False), sent.t, None, sent))
     return out
 
 

@@ -4,6 +4,7 @@ a cross at the link, held segments marked, and a tail that changes in place."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from rich.text import Text
@@ -84,6 +85,31 @@ def test_held_segments_are_marked() -> None:
         assert float(line[-8:]) - float(line[:8]) == pytest.approx(0.1)
     held = SegRecord(1.0, True, "P.", 1, 1, 100, 10, held=True)
     assert all("held" in lbl or lbl.endswith(" H") or lbl == "P." for lbl in labels(held))
+
+
+def test_a_segment_the_peer_sent_still_held_shows_on_both_sides() -> None:
+    run = Run("listen h2:80", "connect h1 h2:80 as c1", "wait 0.5", "hold h2>h1 FIN",
+              "close c1'", "wait 2")
+    own, peer = run.ladder("c1"), run.ladder("c1'")
+    for mine, theirs, left_time in ((own, peer, True), (peer, own, False)):
+        fin = [t.plain for t in ladder_rows(mine, theirs, 100) if "F. " in t.plain]
+        assert len(fin) >= 1 and all(" held" in line and "‖" in line for line in fin), fin
+        # it left c1' at 0.5 and has not reached c1: "…" on c1's lane
+        assert fin[0].strip().startswith("…" if left_time else "0.500"), fin[0]
+        assert fin[0].rstrip().endswith("0.500" if left_time else "…"), fin[0]
+
+
+@pytest.mark.parametrize("width", [94, 96, 100, 60, 40])
+def test_the_header_names_both_lanes_whole_at_any_width(width: int) -> None:
+    head = ladder_header("h1 10.0.0.1:41128", "h2 10.0.0.2:80", "all", width, "CLOSED",
+                         "CLOSED").plain
+    assert len(head) == width
+    lname, rname = re.split(r"  +", head[head.index("┌") + 1:head.index("┐")])
+    # each whole: with or without its state, its address or host:port alone
+    assert lname in ("h1 10.0.0.1:41128 (CLOSED)", "h1 10.0.0.1:41128", "h1:41128 (CLOSED)",
+                     "h1:41128"), lname
+    assert rname in ("h2 10.0.0.2:80 (CLOSED)", "h2 10.0.0.2:80", "h2:80 (CLOSED)",
+                     "h2:80"), rname
 
 
 def test_labels_shorten_detail_by_detail() -> None:

@@ -213,7 +213,8 @@ def ladder_rows(own: list[SegRecord | Marker], peer: list[SegRecord | Marker],
         shown_r = right_state or shown_r
         if not keep(rec, which):
             continue
-        t_left: float | None = rec.t
+        # an incoming segment not arrived yet (still in the network): "…" on this side
+        t_left: float | None = rec.t if rec.outbound else f.arrived
         t_right = f.arrived if rec.outbound else (f.sent if f.other is not None else None)
         if rec.dropped and not rec.outbound:
             t_left, t_right = None, rec.t  # the peer sent it; it never reached us
@@ -255,21 +256,41 @@ def ladder_header(left: str, right: str, which: str, width: int = 100,
     states = width >= NARROW
     side = TIME_W + 1 + (STATE_W + 1 if states else 0)
     inner = max(width - 2 * side - 2, 8)
-    lname = left + (f" ({left_state})" if left_state else "")
-    rname = right + (f" ({right_state})" if right_state else "")
-    if len(lname) + len(rname) + 1 > inner:
-        lname, rname = left, right  # the states are on the lanes too
+    lname, rname = _lane_names(left, right, left_state, right_state, inner)
     text = Text()
     put(text, f"{'time':>{TIME_W}} " + (f"{'state':<{STATE_W}} " if states else ""),
                 style="dim")
-    middle = lname[: inner // 2 - 1].ljust(inner // 2) + rname[-(inner - inner // 2):].rjust(
-        inner - inner // 2)
+    middle = lname + rname.rjust(inner - len(lname))
     put(text, "┌" + middle + "┐", style="bold")
     put(text, (f" {'state':<{STATE_W}}" if states else "") + f" {'time':>{TIME_W}}",
                 style="dim")
     if which != "all":
         put(text, f"  showing {which} (f)", style="italic")
     return text
+
+
+def _short(name: str) -> str:
+    """``h1 10.0.0.1:41128`` as ``h1:41128``: the host and port say which end it is."""
+    host, _, addr = name.partition(" ")
+    return f"{host}:{addr.rsplit(':', 1)[1]}" if ":" in addr else name
+
+
+def _lane_names(left: str, right: str, left_state: str, right_state: str, inner: int
+                ) -> tuple[str, str]:
+    """Both lanes' names in ``inner`` cells, shortened until they fit: without the
+    states (the lanes show them too), then as host:port, then cut in halves."""
+    def with_state(name: str, state: str) -> str:
+        return name + (f" ({state})" if state else "")
+
+    for lname, rname in ((with_state(left, left_state), with_state(right, right_state)),
+                         (left, right),
+                         (with_state(_short(left), left_state),
+                          with_state(_short(right), right_state)),
+                         (_short(left), _short(right))):
+        if len(lname) + len(rname) + 2 <= inner:  # two spaces apart: two names
+            return lname, rname
+    half = inner // 2
+    return _short(left)[: half - 1], _short(right)[-(inner - half - 1):]
 
 
 def ladder_lines(records: list[SegRecord | Marker], which: str = "all",
