@@ -92,8 +92,9 @@ class TimeTravel(DashboardBase):
 
     def action_event_forward(self) -> None:
         if self.cursor is None and self.live:
-            # at the live end, paused: one more event of the run itself
-            if self.paused:
+            # at the live end, paused or under virtual time (that clock moves only when
+            # told): one more event of the run itself
+            if self.paused or (self.lab is not None and self.lab.virtual):
                 self.run_line("step")
             else:
                 self.say("following the live run: pause (Space) to step it, or , to look back")

@@ -85,11 +85,17 @@ def test_pause_under_real_time_freezes_the_clock_where_it_is() -> None:
 
 # ------------------------------------------------------------------------------- step
 
-def test_step_is_refused_unless_paused() -> None:
-    run = Run()
+def test_step_on_the_real_clock_is_refused_unless_paused() -> None:
+    run = Run(virtual=False)
     result = run.lab.execute("step")
     assert result == Result(False, "step works while the clock is paused: pause first")
     assert run.of(CommandDone)[-1].message == result.message
+
+
+def test_step_under_virtual_time_needs_no_pause() -> None:
+    run = Run()  # that clock never moves by itself
+    run.ok("listen h2:80", "connect h1 h2:80 as c1")
+    assert " S " in run.ok("step").message
 
 
 def test_step_runs_one_event_and_says_what_it_was() -> None:

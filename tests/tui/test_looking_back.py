@@ -115,3 +115,15 @@ async def test_the_selection_comes_back_after_a_seek_to_before_it_existed(lab: L
         await pilot.press("end")
         await pilot.pause()
         assert app.selected == chosen
+
+
+@sync
+async def test_step_under_virtual_time_needs_no_pause(lab: Lab) -> None:
+    app = TcplabApp(lab, seed=1)
+    async with app.run_test(size=NARROW) as pilot:
+        await run(app, pilot, "listen h2:80", "connect h1 h2:80 as c1")
+        await pilot.press("colon", *"step", "enter")
+        while app.waiting:
+            await pilot.pause(0.02)
+        await pilot.pause()
+        assert not lab.paused and plain(app, "#result").startswith("ok t=0.000 h1 sent ")
