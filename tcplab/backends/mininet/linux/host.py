@@ -233,8 +233,8 @@ class KernelHost:
         found: dict[int, KernelSocket] = {}
         dumped = self.diag.dump()
         if self.trace is not None:
-            # Linux writes a move's trace line before the move shows: one the dump shows
-            # is in the trace now, with its own time (``now`` is when the work began)
+            # Linux writes a move's trace line before the move shows, so a TIME-WAIT the
+            # dump shows has its traced time now (``now`` is when the work began)
             for change in self.trace.read():
                 self._traced(change)
         for ks in dumped:
@@ -260,7 +260,10 @@ class KernelHost:
                 if conn is None or conn.sock is None or row.state is State.TIME_WAIT:
                     self._move(row, State.CLOSED, t)
                 continue
-            if seen.state is not row.state:
+            # With the tracepoint a dump only tells what it cannot: a TIME-WAIT socket
+            # replacing the traced one (a dump is older than the trace read after it)
+            if seen.state is not row.state and (self.trace is None
+                                                or seen.state is State.TIME_WAIT):
                 self._move(row, seen.state, t)
             # a TIME-WAIT or request socket has no TCP_INFO: its TCB stays as last seen
             if seen.cwnd is not None and seen != row.seen:
