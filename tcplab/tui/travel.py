@@ -52,8 +52,8 @@ class TimeTravel(DashboardBase):
     def seek_time(self, t: float) -> None:
         """Show the run as it was at ``t``: after every event at or before it."""
         self.playing = False
-        if self.live and t >= self.cursor_time() and self.cursor is None:
-            self.refresh_all()  # the present (or later): stay live
+        if self.lab is not None and t >= self.lab.now():
+            self.seek(None)  # the present (or later): live
             return
         self.seek(self.timeline.count_at(t), max(t, 0.0))
 
@@ -180,7 +180,10 @@ class TimeTravel(DashboardBase):
             self.show_error(f"go to: {exc}")
             return
         self.seek_time(t)
-        self.say(f"at t={t:g} (event {self.n} of {len(self.timeline)})")
+        shown = self.cursor_time()
+        where = (f"at t={t:g}" if shown == t else
+                 f"t={t:g} is still to come: at t={shown:.3f}, live")
+        self.say(f"{where} (event {self.n} of {len(self.timeline)})")
 
     def action_go_live_here(self) -> None:
         if not self.live:

@@ -127,3 +127,18 @@ async def test_step_under_virtual_time_needs_no_pause(lab: Lab) -> None:
             await pilot.pause(0.02)
         await pilot.pause()
         assert not lab.paused and plain(app, "#result").startswith("ok t=0.000 h1 sent ")
+
+
+@sync
+async def test_going_to_a_time_still_to_come_says_where_the_view_is(lab: Lab) -> None:
+    app = TcplabApp(lab, seed=1)
+    async with app.run_test(size=NARROW) as pilot:
+        await run(app, pilot, "listen h2:80", "connect h1 h2:80 as c1", "wait 2")
+        for start in ("", "0.5"):  # from the live end, and while looking back
+            if start:
+                await goto(app, pilot, start)
+                assert app.cursor is not None
+            await goto(app, pilot, "99")
+            result, status = plain(app, "#result"), plain(app, "#status")
+            assert result.startswith("t=99 is still to come: at t=2.000, live"), result
+            assert app.cursor is None and "t=2.000" in status and "t=99" not in status
