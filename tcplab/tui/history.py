@@ -170,6 +170,8 @@ def flights(own: list[SegRecord | Marker], peer: list[SegRecord | Marker]) -> li
         else:
             there = peer_out.get(_match_key(rec), [])
             other = there.pop(0) if there else None
+            if other is not None and other.retransmission:
+                rec.retransmission = True  # only its sender knows it sent it again
             out.append(Flight(rec, other.t if other else rec.t, rec.t, other))
     # what the peer sent that has not arrived here (a hold keeps it, a slow link):
     # only the peer's ladder has it, and this one shows it too, on its way

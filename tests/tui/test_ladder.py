@@ -112,6 +112,16 @@ def test_the_header_names_both_lanes_whole_at_any_width(width: int) -> None:
                      "h2:80"), rname
 
 
+def test_the_peers_retransmission_is_marked_on_both_sides() -> None:
+    run = Run("listen h2:80", "connect h1 h2:80 as c1", "wait 0.5", "hold h2>h1 FIN",
+              "close c1'", "wait 1", "release all", "wait 0.1")
+    own, peer = run.ladder("c1"), run.ladder("c1'")
+    for mine, theirs in ((own, peer), (peer, own)):
+        fins = [t.plain for t in ladder_rows(mine, theirs, 120) if "F. 1:1(0)" in t.plain]
+        assert len(fins) >= 2 and " rtx" not in fins[0], fins
+        assert all(" rtx" in line for line in fins[1:]), fins
+
+
 def test_labels_shorten_detail_by_detail() -> None:
     rec = SegRecord(1.0, True, "P.", 1, 1, 2048, 1460, retransmission=True)
     assert labels(rec) == ["P. 1:1461(1460) ack 1 win 2048 rtx", "P. 1:1461(1460) ack 1 rtx",
