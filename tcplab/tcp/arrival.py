@@ -11,7 +11,7 @@ window it offers.  ACKs answering unacceptable segments are rate-limited (one pe
 answer each other forever.  It also takes
 what arrives outside the segment flow: ICMP errors about our segments (RFC 5927 checks
 first) and a newer SYN that ends TIME-WAIT (RFC 6191).  Every state move goes through
-:meth:`tcplab.tcp.tcb.Tcb._goto`, which looks the move up in
+:meth:`tcplab.tcp.tcb.Tcb.goto`, which looks the move up in
 :data:`tcplab.tcp.states.TABLE`.
 
 It shares the connection's :class:`~tcplab.tcp.tcb.Tcb` with the sending part
@@ -81,7 +81,7 @@ class Arrival:
         limit = min(t.config.rcvbuf, 0xFFFF << t.rcv_wscale)
         grown = min(t.rcv_window(), limit) - offered
         if 2 * offered <= limit and grown >= min(limit // 2, t.snd_mss):
-            t._ack_now = True
+            t.ack_now = True
 
     # ------------------------------------------------------------------ SEGMENT ARRIVES
     def receive(self, seg: Segment, now: float, output: bool = True) -> None:
@@ -89,12 +89,12 @@ class Arrival:
         answer waits for :meth:`flush` after the last, so that every queued segment is
         processed before an ACK is sent (RFC 9293 §3.10.7.4, MUST-59)."""
         t = self.tcb
-        st = t._state
+        st = t._state  # (the state property, read directly: once per segment)
         if st is S.CLOSED:
             reply = reset_for(seg)
             if reply is not None:
-                t._out.append(reply)
-            t._drop("connection closed")
+                t.out.append(reply)
+            t.drop("connection closed")
             return
         if st is S.LISTEN:
             self._receive_listen(seg, now)
@@ -108,7 +108,7 @@ class Arrival:
     def flush(self, now: float) -> None:
         """Send what the segments received so far call for (see :meth:`receive`)."""
         t = self.tcb
-        if t._state is not S.CLOSED:
+        if t._state is not S.CLOSED:  # (per segment: the property, read directly)
             self.tx.output(now)
 
     def icmp_error(self, seq: int, hard: bool, errno: int, reason: str) -> bool:
@@ -120,42 +120,42 @@ class Arrival:
         # SND.MAX, not SND.NXT: after a timeout SND.NXT went back, and what was sent
         # beyond it is still in flight
         t = self.tcb
-        if t._state in (S.CLOSED, S.LISTEN, S.TIME_WAIT) or not (
+        if t.state in (S.CLOSED, S.LISTEN, S.TIME_WAIT) or not (
                 sq.le(t.snd_una, seq) and sq.lt(seq, t.snd_max)):
-            t._drop("ICMP error for sequence space not in flight (RFC 5927)")
+            t.drop("ICMP error for sequence space not in flight (RFC 5927)")
             return False
-        if hard and t._state in (S.SYN_SENT, S.SYN_RECEIVED):
+        if hard and t.state in (S.SYN_SENT, S.SYN_RECEIVED):
             if t.passive:  # nobody accepted it: as for a RST, the listener goes on
-                t._goto(T.RCV_ICMP, f"{reason}; the listener keeps listening")
+                t.goto(T.RCV_ICMP, f"{reason}; the listener keeps listening")
             else:
-                t._fail(errno, reason)
-                t._goto(T.RCV_ICMP, reason)
+                t.fail(errno, reason)
+                t.goto(T.RCV_ICMP, reason)
         else:
-            t._events.append(IcmpReported(reason))
+            t.events.append(IcmpReported(reason))
         return True
 
     def _receive_listen(self, seg: Segment, now: float) -> None:
         """RFC 9293 §3.10.7.2."""
         t = self.tcb
         if seg.flags & RST:
-            t._drop("RST in LISTEN")
+            t.drop("RST in LISTEN")
             return
         if seg.flags & ACK:
-            t._out.append(Segment(t.local[1], seg.src_port, seg.ack, 0, RST, 0))
-            t._drop("ACK in LISTEN")
+            t.out.append(Segment(t.local[1], seg.src_port, seg.ack, 0, RST, 0))
+            t.drop("ACK in LISTEN")
             return
         if not seg.flags & SYN:
-            t._drop("no SYN in LISTEN")
+            t.drop("no SYN in LISTEN")
             return
         if t.remote is None:
-            t._drop("SYN to a listener: the host spawns a child for it")
+            t.drop("SYN to a listener: the host spawns a child for it")
             return
         remote = (t.remote[0], seg.src_port)
-        t._setup(remote, now)
+        t.setup(remote, now)
         t.irs = seg.seq
         t.rcv_nxt = sq.add(seg.seq, 1)
         self.tx.negotiate(seg, now)
-        t._goto(T.RCV_SYN)
+        t.goto(T.RCV_SYN)
         self.tx.send_syn(now, ack=True)
         self._syn_text = seg.payload  # RFC 9293 §3.10.7.2: queued for after ESTABLISHED
 
@@ -167,20 +167,20 @@ class Arrival:
         if f & ACK:
             if sq.le(seg.ack, t.iss) or sq.gt(seg.ack, t.snd_nxt):
                 if not f & RST:
-                    t._out.append(Segment(t.local[1], t._rport, seg.ack, 0, RST, 0))
-                t._drop("unacceptable ACK in SYN-SENT")
+                    t.out.append(Segment(t.local[1], t.rport, seg.ack, 0, RST, 0))
+                t.drop("unacceptable ACK in SYN-SENT")
                 return
             ack_ok = True
         if f & RST:
             if ack_ok:
-                t._fail(E.ECONNREFUSED, "connection refused")
-                t._events.append(ConnectionReset(refused=True))
-                t._goto(T.RCV_RST, "connection refused")
+                t.fail(E.ECONNREFUSED, "connection refused")
+                t.events.append(ConnectionReset(refused=True))
+                t.goto(T.RCV_RST, "connection refused")
             else:
-                t._drop("RST without ACK in SYN-SENT")
+                t.drop("RST without ACK in SYN-SENT")
             return
         if not f & SYN:
-            t._drop("no SYN in SYN-SENT")
+            t.drop("no SYN in SYN-SENT")
             return
         t.irs = seg.seq
         t.rcv_nxt = sq.add(seg.seq, 1)
@@ -188,13 +188,13 @@ class Arrival:
         self.tx.negotiate(seg, now)
         if ack_ok:
             self.tx.ack_of_syn(seg, now)
-            t._goto(T.RCV_SYN_ACK)
-            t._ack_now = True
+            t.goto(T.RCV_SYN_ACK)
+            t.ack_now = True
             self.tx.update_window(seg, force=True)
             if seg.payload:
                 self._accept_text(sq.add(seg.seq, 1), seg.payload, now)
         else:
-            t._goto(T.RCV_SYN, "simultaneous open")
+            t.goto(T.RCV_SYN, "simultaneous open")
             self.tx.send_syn(now, ack=True, retransmit=False)
             self._syn_text = seg.payload  # §3.10.7.3: queued for after ESTABLISHED
 
@@ -215,13 +215,13 @@ class Arrival:
         ts = None
         if t.ts_ok:
             ts = seg.timestamps()
-            if ts is None or (t._ts_recent_valid
+            if ts is None or (t.ts_recent_valid
                               and ((ts.val - t.ts_recent) & _MASK) >= _HALF):
                 return False  # (PAWS: TSval < TS.Recent)
             # RFC 7323 §4.3: SEG.SEQ <= Last.ACK.sent < SEG.SEQ + max(SEG.LEN, 1)
-            if ((t._last_ack_sent - s0) & _MASK) < max(len(payload), 1):
+            if ((t.last_ack_sent - s0) & _MASK) < max(len(payload), 1):
                 t.ts_recent = ts.val
-                t._ts_recent_valid = True
+                t.ts_recent_valid = True
         if self.tx.process_ack(seg, ts, now) and payload:
             self._accept_text(s0, payload, now)
         return True
@@ -230,7 +230,7 @@ class Arrival:
         """RFC 9293 §3.10.7.4, for SYN-RECEIVED and every synchronized state."""
         t = self.tcb
         f = seg.flags
-        st = t._state
+        st = t.state
         was_syn = False
         if (st is S.SYN_RECEIVED and not t.passive and f & SYN and f & ACK
                 and seg.seq == t.irs
@@ -243,9 +243,9 @@ class Arrival:
             was_syn = True
         ts = seg.timestamps() if t.ts_ok else None
         # RFC 7323 §5.3 PAWS: an old timestamp means an old duplicate
-        if (ts is not None and not f & RST and t._ts_recent_valid
+        if (ts is not None and not f & RST and t.ts_recent_valid
                 and sq.lt(ts.val, t.ts_recent)):
-            t._drop("PAWS: old timestamp")
+            t.drop("PAWS: old timestamp")
             self._ack_unacceptable(seg, now)
             if st is S.TIME_WAIT:
                 self._start_time_wait(now)  # as Linux: a PAWS reject restarts 2*MSL
@@ -270,8 +270,8 @@ class Arrival:
                 and sq.add(s0, len(seg.payload)) == sq.add(t.rcv_nxt, -1)):
             # a retransmission of the FIN we hold: re-ACK and restart 2*MSL (RFC 9293
             # §3.10.7.4, TIME-WAIT under the eighth step)
-            t._ack_now = True
-            t._goto(T.RCV_FIN, "retransmitted FIN")
+            t.ack_now = True
+            t.goto(T.RCV_FIN, "retransmitted FIN")
             self._start_time_wait(now)
             return
         if (st is S.TIME_WAIT and not f & (RST | SYN) and s0 != t.rcv_nxt
@@ -282,7 +282,7 @@ class Arrival:
             self._ack_unacceptable(seg, now)
             if f & ACK:
                 self._start_time_wait(now)
-            t._drop("TIME-WAIT: not at RCV.NXT")
+            t.drop("TIME-WAIT: not at RCV.NXT")
             return
         if not ok:
             if wnd == 0 and s0 == t.rcv_nxt and f & ACK and not f & (RST | SYN):
@@ -292,47 +292,47 @@ class Arrival:
                 if f & SYN and not f & RST:
                     # as Linux: a SYN anywhere is answered as in the fourth step, with a
                     # challenge ACK under RFC 5961 §7's own limit
-                    t._challenge_ack(now)
+                    t.challenge_ack(now)
                 elif not f & RST:
                     self._ack_unacceptable(seg, now)
-                t._drop("out of window")
+                t.drop("out of window")
                 return
         # second: RST (RFC 5961 §3.2: exact match resets, in-window gets a challenge ACK)
         if f & RST:
             if s0 != t.rcv_nxt:
-                t._challenge_ack(now)
-                t._drop("RST not at RCV.NXT: challenge ACK")
+                t.challenge_ack(now)
+                t.drop("RST not at RCV.NXT: challenge ACK")
                 return
             self._on_reset()
             return
         # fourth: SYN.  A passive open's child goes back to LISTEN (RFC 9293 §3.10.7.4);
         # in a synchronized state it gets a challenge ACK (RFC 5961 §4.2)
         if f & SYN and st is S.SYN_RECEIVED and t.passive:
-            t._goto(T.RCV_SYN, "back to LISTEN: the listener keeps listening")
+            t.goto(T.RCV_SYN, "back to LISTEN: the listener keeps listening")
             return
         if f & SYN:
-            t._challenge_ack(now)
-            t._drop("SYN in synchronized state: challenge ACK")
+            t.challenge_ack(now)
+            t.drop("SYN in synchronized state: challenge ACK")
             return
         # fifth: ACK
         if not f & ACK:
-            t._drop("no ACK")
+            t.drop("no ACK")
             return
-        if ts is not None and sq.le(s0, t._last_ack_sent) and sq.lt(
-                t._last_ack_sent, sq.add(s0, max(slen, 1))):
+        if ts is not None and sq.le(s0, t.last_ack_sent) and sq.lt(
+                t.last_ack_sent, sq.add(s0, max(slen, 1))):
             t.ts_recent = ts.val  # RFC 7323 §4.3
-            t._ts_recent_valid = True
+            t.ts_recent_valid = True
         if st is S.SYN_RECEIVED:
             if not (sq.lt(t.snd_una, seg.ack) and sq.le(seg.ack, t.snd_nxt)):
-                t._out.append(Segment(t.local[1], t._rport, seg.ack, 0, RST, 0))
-                t._drop("unacceptable ACK in SYN-RECEIVED")
+                t.out.append(Segment(t.local[1], t.rport, seg.ack, 0, RST, 0))
+                t.drop("unacceptable ACK in SYN-RECEIVED")
                 return
             self.tx.ack_of_syn(seg, now)
-            t._goto(T.RCV_ACK_OF_SYN)
+            t.goto(T.RCV_ACK_OF_SYN)
             self.tx.update_window(seg, force=True, syn=was_syn)
             self._take_syn_text(now)
-            if t._close_deferred is not None:
-                detail, t._close_deferred = t._close_deferred, None
+            if t.close_deferred is not None:
+                detail, t.close_deferred = t.close_deferred, None
                 self.tx.close_send(now, detail)
         elif (not t.syn_acked and sq.lt(t.snd_una, seg.ack)
               and sq.le(seg.ack, t.snd_nxt)):
@@ -345,37 +345,37 @@ class Arrival:
             # §3.10.7.4 fifth step: an ACK of something not yet sent is answered with an
             # ACK and dropped -- rate-limited, as this is one half of an ACK storm
             self._ack_unacceptable(seg, now)
-            t._drop("ACK of unsent data")
+            t.drop("ACK of unsent data")
             return
         if not self.tx.process_ack(seg, ts, now, syn=was_syn):
             return
-        st = t._state
-        if st is S.FIN_WAIT_1 and t._fin_acked():
-            t._goto(T.RCV_ACK_OF_FIN)
-            st = t._state
-        elif st is S.CLOSING and t._fin_acked():
-            t._goto(T.RCV_ACK_OF_FIN)
+        st = t.state
+        if st is S.FIN_WAIT_1 and t.fin_acked():
+            t.goto(T.RCV_ACK_OF_FIN)
+            st = t.state
+        elif st is S.CLOSING and t.fin_acked():
+            t.goto(T.RCV_ACK_OF_FIN)
             self._start_time_wait(now)
             return
-        elif st is S.LAST_ACK and t._fin_acked():
-            t._goto(T.RCV_ACK_OF_FIN)
+        elif st is S.LAST_ACK and t.fin_acked():
+            t.goto(T.RCV_ACK_OF_FIN)
             return
         # sixth: URG, at a zero window too (MUST-66); after the peer's FIN it cannot be new
         if f & URG and st in _ACK_WINDOW_STATES:
             self._urgent_arrived(sq.add(s0, seg.urgent))
         if zero_window_ack:
-            t._ack_now = True
-            t._drop("zero window: data not accepted")
+            t.ack_now = True
+            t.drop("zero window: data not accepted")
             return
         # seventh: segment text
         payload = seg.payload
         fin = bool(f & FIN)
-        if (payload and t._app_closed and st in (S.FIN_WAIT_1, S.FIN_WAIT_2)
+        if (payload and t.app_closed and st in (S.FIN_WAIT_1, S.FIN_WAIT_2)
                 and sq.gt(sq.add(s0, len(payload)), t.rcv_nxt)):
             # RFC 1122 §4.2.2.13: new data after CLOSE has no reader: reset
-            t._out.append(Segment(t.local[1], t._rport, t.snd_max, 0, RST, 0))
-            t._fail(E.ECONNRESET, "data arrived after close")
-            t._goto(T.RCV_DATA_AFTER_CLOSE)
+            t.out.append(Segment(t.local[1], t.rport, t.snd_max, 0, RST, 0))
+            t.fail(E.ECONNRESET, "data arrived after close")
+            t.goto(T.RCV_DATA_AFTER_CLOSE)
             return
         if payload and st in _ACK_WINDOW_STATES:
             self._accept_text(s0, payload, now)
@@ -383,22 +383,22 @@ class Arrival:
         if fin:
             fin_seq = sq.add(s0, len(payload))
             if st is S.TIME_WAIT:
-                t._ack_now = True
-                t._goto(T.RCV_FIN, "retransmitted FIN")
+                t.ack_now = True
+                t.goto(T.RCV_FIN, "retransmitted FIN")
                 self._start_time_wait(now)
-            elif fin_seq == t.rcv_nxt and not t._eof:
+            elif fin_seq == t.rcv_nxt and not t.eof:
                 self._on_fin(now)
             elif sq.gt(fin_seq, t.rcv_nxt):
-                t._ooo.fin_seq = fin_seq
-                t._ack_now = True
+                t.ooo.fin_seq = fin_seq
+                t.ack_now = True
             else:
-                t._ack_now = True  # a FIN we already have: re-ACK it
+                t.ack_now = True  # a FIN we already have: re-ACK it
 
     # ------------------------------------------------------------------ urgent data
     def _read_seq(self) -> int:
         """The sequence number of the next octet the application reads."""
         t = self.tcb
-        return sq.add(t.rcv_nxt, -len(t._rcvq) - (1 if t._eof else 0))
+        return sq.add(t.rcv_nxt, -len(t.rcvq) - (1 if t.eof else 0))
 
     @property
     def urgent_pending(self) -> int:
@@ -426,7 +426,7 @@ class Arrival:
         if self._syn_text:
             text, self._syn_text = self._syn_text, b""
             self._accept_text(sq.add(t.irs, 1), text, now)
-            t._ack_now = True  # held for a round trip already: no delayed ACK
+            t.ack_now = True  # held for a round trip already: no delayed ACK
 
     def _accept_text(self, start: int, payload: bytes, now: float) -> None:
         """RFC 9293 §3.10.7.4 seventh step, with reassembly of out-of-order data."""
@@ -435,38 +435,38 @@ class Arrival:
         skip = ((rcv_nxt - start + _HALF) & _MASK) - _HALF
         if skip > 0:
             if skip >= len(payload):
-                t._ack_now = True  # a duplicate: re-ACK at once (RFC 5681 §4.2)
+                t.ack_now = True  # a duplicate: re-ACK at once (RFC 5681 §4.2)
                 return
             payload = payload[skip:]
             start = rcv_nxt
         # Within the window we offered, and never past the buffer: the offered edge is
         # rounded up to the window-scale unit (RFC 7323 §2.4), and a peer stopping one
         # byte short of it every time would otherwise gain up to a unit per ACK
-        rcvq = t._rcvq
+        rcvq = t.rcvq
         buffer_end = (rcv_nxt + t.config.rcvbuf - len(rcvq)) & _MASK
         room = min(((t.rcv_adv - start + _HALF) & _MASK) - _HALF,
                    ((buffer_end - start + _HALF) & _MASK) - _HALF)
         if room <= 0:
-            t._ack_now = True
+            t.ack_now = True
             return
         if len(payload) > room:
             payload = payload[:room]  # trim to the window we offered
         if start != rcv_nxt:
-            t._ooo.insert(start, payload)
-            t._ack_now = True  # out of order: ACK at once (RFC 5681 §4.2)
+            t.ooo.insert(start, payload)
+            t.ack_now = True  # out of order: ACK at once (RFC 5681 §4.2)
             return
-        ooo = t._ooo
+        ooo = t.ooo
         filled_hole = len(ooo) > 0
         data = payload + ooo.pop_ready(sq.add(start, len(payload))) if filled_hole \
             else payload
         rcv_nxt = t.rcv_nxt = (rcv_nxt + len(data)) & _MASK
-        if not t._rd_shut:
+        if not t.rd_shut:
             rcvq += data
-            t._events.append(DataReceived(len(rcvq)))
+            t.events.append(DataReceived(len(rcvq)))
         if filled_hole or ooo.fin_seq is not None:
-            t._ack_now = True
+            t.ack_now = True
         else:
-            t._schedule_ack(len(payload), now)
+            t.schedule_ack(len(payload), now)
         if ooo.fin_seq is not None and ooo.fin_seq == rcv_nxt:
             ooo.fin_seq = None
             self._on_fin(now)
@@ -474,48 +474,48 @@ class Arrival:
     def _on_fin(self, now: float) -> None:
         t = self.tcb
         t.rcv_nxt = sq.add(t.rcv_nxt, 1)
-        t._eof = True
-        t._ack_now = True  # ACK a FIN at once
-        t._events.append(EndOfStream())
-        st = t._state
+        t.eof = True
+        t.ack_now = True  # ACK a FIN at once
+        t.events.append(EndOfStream())
+        st = t.state
         if st is S.ESTABLISHED:
-            t._goto(T.RCV_FIN)
+            t.goto(T.RCV_FIN)
         elif st is S.FIN_WAIT_1:
-            t._goto(T.RCV_FIN, "simultaneous close")
+            t.goto(T.RCV_FIN, "simultaneous close")
         elif st is S.FIN_WAIT_2:
-            t._goto(T.RCV_FIN)
+            t.goto(T.RCV_FIN)
             self._start_time_wait(now)
 
     def _start_time_wait(self, now: float) -> None:
         t = self.tcb
-        t._cancel(RTX)
-        t._cancel(PERSIST)
-        t._arm(TIME_WAIT, now + 2 * t.config.msl)
+        t.cancel(RTX)
+        t.cancel(PERSIST)
+        t.arm(TIME_WAIT, now + 2 * t.config.msl)
 
     def _on_reset(self) -> None:
         t = self.tcb
-        st = t._state
+        st = t.state
         if st is S.SYN_RECEIVED:
             if t.passive:
-                t._goto(T.RCV_RST, "the listener keeps listening")
+                t.goto(T.RCV_RST, "the listener keeps listening")
             else:
-                t._fail(E.ECONNREFUSED, "connection refused")
-                t._events.append(ConnectionReset(refused=True))
-                t._goto(T.RCV_RST, "connection refused")
+                t.fail(E.ECONNREFUSED, "connection refused")
+                t.events.append(ConnectionReset(refused=True))
+                t.goto(T.RCV_RST, "connection refused")
             return
-        if st is not S.TIME_WAIT and not (t._app_closed and st in (S.CLOSING, S.LAST_ACK)):
+        if st is not S.TIME_WAIT and not (t.app_closed and st in (S.CLOSING, S.LAST_ACK)):
             # The application still holds the socket (in CLOSING or LAST-ACK only after
             # shutdown(SHUT_WR)): it hears of the reset as Linux's tcp_reset() tells it,
             # EPIPE in CLOSE-WAIT (it had read the peer's FIN), ECONNRESET elsewhere.
             # TIME-WAIT is a finished connection: nothing is reported, as in Linux,
             # whose TIME-WAIT socket is no longer the application's.
-            t._events.append(ConnectionReset())
+            t.events.append(ConnectionReset())
             if st is S.CLOSE_WAIT:
-                t._fail(E.EPIPE, "connection reset by peer after its FIN")
+                t.fail(E.EPIPE, "connection reset by peer after its FIN")
             else:
-                t._fail(E.ECONNRESET, "connection reset by peer")
-            t._rcvq.clear()
-        t._goto(T.RCV_RST)
+                t.fail(E.ECONNRESET, "connection reset by peer")
+            t.rcvq.clear()
+        t.goto(T.RCV_RST)
 
     def _ack_unacceptable(self, seg: Segment, now: float) -> None:
         """ACK a segment found unacceptable (out of window, PAWS, TIME-WAIT, an ACK of
@@ -527,11 +527,11 @@ class Arrival:
         ACK loop is made of bare ACKs, and a peer resending data needs the ACK."""
         t = self.tcb
         if (seg.payload or seg.flags & FIN) and not seg.flags & SYN:
-            t._ack_now = True
+            t.ack_now = True
             return
         if self._oow_acked is None or now - self._oow_acked >= t.config.invalid_ack_interval:
             self._oow_acked = now
-            t._ack_now = True
+            t.ack_now = True
 
     def takes_new_syn(self, seg: Segment, new_timestamps: bool) -> bool:
         """In TIME-WAIT, whether ``seg`` is a SYN opening a new incarnation of this
@@ -540,11 +540,11 @@ class Arrival:
         agree to them), else by its sequence number.  If so, TIME-WAIT ends here
         (-> CLOSED) and the SYN is for the listener.  A pure query when it answers False."""
         t = self.tcb
-        if t._state is not S.TIME_WAIT or seg.flags & (SYN | ACK | RST | FIN) != SYN:
+        if t.state is not S.TIME_WAIT or seg.flags & (SYN | ACK | RST | FIN) != SYN:
             return False
         ts = seg.timestamps() if t.ts_ok and new_timestamps else None
         newer = (sq.gt(ts.val, t.ts_recent) if ts is not None
                  else sq.gt(seg.seq, t.rcv_nxt))
         if newer:
-            t._goto(T.RCV_SYN, "a new incarnation (RFC 6191)")
+            t.goto(T.RCV_SYN, "a new incarnation (RFC 6191)")
         return newer

@@ -6,7 +6,7 @@ A :class:`Connection` is driven from outside.  User calls (``listen``, ``connect
 ``send``, ``recv``, ``shutdown``, ``close``, ``abort``), arriving segments
 (``receive``) and timers (``handle_timer``) each take ``now`` and end by running
 the output routine, which turns the TCB into segments in ``segments_to_send()``.
-State moves go through :meth:`Tcb._goto <tcplab.tcp.tcb.Tcb._goto>`, which looks the
+State moves go through :meth:`Tcb.goto <tcplab.tcp.tcb.Tcb.goto>`, which looks the
 move up in :data:`tcplab.tcp.states.TABLE` and raises if it is not there, so the table
 and the engine cannot disagree.
 
@@ -160,32 +160,32 @@ class Connection:
     def next_event(self) -> Event | None:
         """The oldest event not yet taken, or None."""
         t = self.tcb
-        return t._events.popleft() if t._events else None
+        return t.events.popleft() if t.events else None
 
     def segments_to_send(self) -> list[Segment]:
         """Drain the segments produced so far, in the order they were made."""
         t = self.tcb
-        out = t._out
-        t._out = []
+        out = t.out
+        t.out = []
         return out
 
     def get_timer(self) -> float | None:
         """The earliest timer deadline, or None when no timer runs."""
         t = self.tcb
-        return min(t._timers.values()) if t._timers else None
+        return min(t.timers.values()) if t.timers else None
 
     def handle_timer(self, now: float) -> None:
         """Run every timer due at ``now`` (each reported as TimerFired), then send."""
         t = self.tcb
         resend: Why | None = None  # a timeout's go-back-N pass follows (LossRecovery.on_rto)
-        for name, deadline in sorted(t._timers.items(), key=lambda kv: kv[1]):
-            if deadline > now or t._timers.get(name) != deadline:
+        for name, deadline in sorted(t.timers.items(), key=lambda kv: kv[1]):
+            if deadline > now or t.timers.get(name) != deadline:
                 continue
-            del t._timers[name]
-            t._events.append(TimerFired(name))
+            del t.timers[name]
+            t.events.append(TimerFired(name))
             match name:
                 case Timer.TIME_WAIT:
-                    t._goto(T.TIME_WAIT_TIMEOUT)
+                    t.goto(T.TIME_WAIT_TIMEOUT)
                 case Timer.RTX:
                     resend = self.tx.on_rto(now) or resend
                 case Timer.PERSIST:
@@ -195,7 +195,7 @@ class Connection:
                 case Timer.RACK:
                     self.tx.on_rack_timer(now)
                 case Timer.DELACK:
-                    t._ack_now = True
+                    t.ack_now = True
                 case Timer.KEEPALIVE:
                     self.tx.on_keepalive(now)
         self.tx.output(now, resend)
@@ -204,25 +204,25 @@ class Connection:
     def listen(self, now: float) -> None:
         """Passive OPEN (RFC 9293 §3.10.1): wait for SYNs."""
         t = self.tcb
-        if t._state is not S.CLOSED:
+        if t.state is not S.CLOSED:
             raise TcpError(E.EISCONN, "connection already exists")
         t.passive = True
-        t._goto(T.PASSIVE_OPEN)
+        t.goto(T.PASSIVE_OPEN)
 
     def spawn(self, remote: Address, iss_above: int | None = None) -> Connection:
         """A child for a SYN from ``remote``; ``iss_above``: the SND.MAX of the
         incarnation in TIME-WAIT this SYN replaces (:meth:`takes_new_syn`)."""
         t = self.tcb
-        if t._state is not S.LISTEN:
+        if t.state is not S.LISTEN:
             raise TcpError(E.EINVAL, "not listening")
         child = Connection(t.local, replace(t.config))
         # the child is the listener's: it enters LISTEN by the passive OPEN row, unseen
         # (nobody watched it in CLOSED), so the first move it reports is LISTEN's
         c = child.tcb
-        c._goto(T.PASSIVE_OPEN, report=False)
+        c.goto(T.PASSIVE_OPEN, report=False)
         c.passive = True
         c.remote = remote
-        c._iss_above = iss_above
+        c.iss_above = iss_above
         return child
 
     # -- SYN cookies (RFC 4987 §3.6) ----------------------------------------------------
@@ -237,13 +237,13 @@ class Connection:
             # no TSval to carry window scale and SACK back: offer neither, or the two
             # ends would disagree about them (Linux clears the options the same way)
             seg = replace(seg, options=tuple(o for o in seg.options if isinstance(o, Mss)))
-        t._setup((t.remote[0], seg.src_port), now)
-        t._reset_send_space(cookie)
+        t.setup((t.remote[0], seg.src_port), now)
+        t.reset_send_space(cookie)
         t.irs = seg.seq
         t.rcv_nxt = sq.add(seg.seq, 1)
         self.tx.negotiate(seg, now)
         self.tx.send_syn(now, ack=True)
-        syn_ack = t._out.pop()
+        syn_ack = t.out.pop()
         wscale = t.snd_wscale if t.snd_wscale_offered else None
         syn_ack.options = tuple(
             Timestamps(cookie_tsval(o.val, wscale, t.sack_ok), o.ecr)
@@ -268,24 +268,24 @@ class Connection:
                 opts.append(SACK_PERMITTED)
         syn = Segment(ack.src_port, ack.dst_port, sq.add(ack.seq, -1), 0, SYN, ack.window,
                       tuple(opts))
-        t._setup((t.remote[0], ack.src_port), now)
-        t._reset_send_space(sq.add(ack.ack, -1))
+        t.setup((t.remote[0], ack.src_port), now)
+        t.reset_send_space(sq.add(ack.ack, -1))
         t.irs = syn.seq
         t.rcv_nxt = ack.seq
         self.tx.negotiate(syn, now)
         t.rcv_adv = sq.add(t.rcv_nxt, min(t.rcv_window(), 0xFFFF))  # as offered
         t.snd_nxt = t.snd_max = sq.add(t.iss, 1)
-        t._goto(T.RCV_SYN, "from a SYN cookie (RFC 4987)")
+        t.goto(T.RCV_SYN, "from a SYN cookie (RFC 4987)")
         self.rx.receive(ack, now)
 
     def connect(self, remote: Address, now: float) -> None:
         """Active OPEN (RFC 9293 §3.10.1): send a SYN to ``remote``."""
         t = self.tcb
-        if t._state is not S.CLOSED:
-            raise TcpError(E.EISCONN if t._state is not S.SYN_SENT else E.EALREADY,
+        if t.state is not S.CLOSED:
+            raise TcpError(E.EISCONN if t.state is not S.SYN_SENT else E.EALREADY,
                            "connection already exists")
-        t._setup(remote, now)
-        t._goto(T.ACTIVE_OPEN)
+        t.setup(remote, now)
+        t.goto(T.ACTIVE_OPEN)
         self.tx.send_syn(now, ack=False)
         self.tx.output(now)
 
@@ -295,16 +295,16 @@ class Connection:
         segment below it carries URG and the urgent pointer, and Nagle holds none of it
         back (as Linux).  Urgent data stays in the stream, in order (RFC 6093)."""
         t = self.tcb
-        st = t._state
+        st = t.state
         if st in (S.CLOSED, S.LISTEN):
             raise TcpError(t.error or E.ENOTCONN, "connection does not exist")
-        if st in _CLOSED_FOR_SEND or t._fin_queued:
+        if st in _CLOSED_FOR_SEND or t.fin_queued:
             raise TcpError(E.EPIPE, "connection closing")
-        n = t._queue_data(data)
+        n = t.queue_data(data)
         if n == 0 and data:
             raise TcpError(E.EAGAIN, "send buffer full")
         if urgent and n:
-            t.snd_up = t._data_end()
+            t.snd_up = t.data_end()
         if st not in (S.SYN_SENT, S.SYN_RECEIVED):
             self.tx.output(now)
         return n
@@ -315,28 +315,28 @@ class Connection:
         what Nagle no longer holds back."""
         t = self.tcb
         t.config.validate()
-        if t.config.keepalive and Timer.KEEPALIVE not in t._timers:
-            t._ka_heard = max(t._ka_heard, now)
-        if t._state not in (S.CLOSED, S.LISTEN):
+        if t.config.keepalive and Timer.KEEPALIVE not in t.timers:
+            t.ka_heard = max(t.ka_heard, now)
+        if t.state not in (S.CLOSED, S.LISTEN):
             self.tx.output(now)
 
     def recv(self, max_bytes: int, now: float) -> bytes:
         """Take up to ``max_bytes`` in-order bytes.  b"" at end of stream (or after
         shutdown of the read side); TcpError EAGAIN when nothing is there yet."""
         t = self.tcb
-        if t._rcvq:
-            data = bytes(t._rcvq[:max_bytes])
-            del t._rcvq[:max_bytes]
+        if t.rcvq:
+            data = bytes(t.rcvq[:max_bytes])
+            del t.rcvq[:max_bytes]
             self.rx.maybe_window_update()
             self.tx.output(now)
             return data
-        if t._eof or t._rd_shut:
+        if t.eof or t.rd_shut:
             return b""
-        if t._state is S.CLOSED:
+        if t.state is S.CLOSED:
             if t.error:
                 raise TcpError(t.error, "connection failed")
             raise TcpError(E.ENOTCONN, "connection does not exist")
-        if t._state is S.LISTEN:
+        if t.state is S.LISTEN:
             raise TcpError(E.ENOTCONN, "socket is listening")
         raise TcpError(E.EAGAIN, "no data yet")
 
@@ -348,11 +348,11 @@ class Connection:
             how = Shutdown(how)
         except ValueError:
             raise TcpError(E.EINVAL, f"bad shutdown direction {how!r}") from None
-        if t._state in (S.CLOSED, S.LISTEN, S.SYN_SENT):
+        if t.state in (S.CLOSED, S.LISTEN, S.SYN_SENT):
             raise TcpError(E.ENOTCONN, "not connected")
         if how is not Shutdown.WR:
-            t._rd_shut = True
-            t._rcvq.clear()
+            t.rd_shut = True
+            t.rcvq.clear()
         if how is not Shutdown.RD:
             self.tx.close_send(now, "shutdown(SHUT_WR)")
         self.tx.output(now)
@@ -361,72 +361,72 @@ class Connection:
         """CLOSE (RFC 9293 §3.10.4): a FIN after the queued data; with unread data a
         RST instead (RFC 1122 §4.2.2.13)."""
         t = self.tcb
-        st = t._state
+        st = t.state
         if st in (S.LISTEN, S.SYN_SENT):
-            t._goto(T.CLOSE)
+            t.goto(T.CLOSE)
             return
         if st is S.CLOSED:
             raise TcpError(t.error or E.ENOTCONN, "connection does not exist")
-        if t._rcvq and not t._rd_shut and st in _RST_ON_ABORT:
+        if t.rcvq and not t.rd_shut and st in _RST_ON_ABORT:
             # RFC 1122 §4.2.2.13: closing with unread data resets the connection
             self._rst_and_close(now, "close with unread data")
             return
-        t._rcvq.clear()
-        t._rd_shut = True
-        t._app_closed = True
+        t.rcvq.clear()
+        t.rd_shut = True
+        t.app_closed = True
         self.tx.close_send(now, "")
         self.tx.output(now)
 
     def abort(self, now: float) -> None:
         """ABORT (RFC 9293 §3.10.5): a RST where the state calls for one, then CLOSED."""
         t = self.tcb
-        st = t._state
+        st = t.state
         if st is S.CLOSED:
             raise TcpError(t.error or E.ENOTCONN, "connection does not exist")
         if st in _RST_ON_ABORT:
             self._rst_and_close(now, "")
         else:
-            t._goto(T.ABORT)
+            t.goto(T.ABORT)
 
     def _rst_and_close(self, now: float, detail: str) -> None:
         # RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>
         t = self.tcb
-        t._out.append(Segment(t.local[1], t._rport, t.snd_max, 0, RST, 0))
-        t._rcvq.clear()
-        t._goto(T.ABORT, detail)
+        t.out.append(Segment(t.local[1], t.rport, t.snd_max, 0, RST, 0))
+        t.rcvq.clear()
+        t.goto(T.ABORT, detail)
 
     def status(self) -> Status:
         """A snapshot of the TCB and counters (what the dashboard's TCB view shows)."""
         t, tx = self.tcb, self.tx
         cc, rtt = tx.cc, tx.rtt
         return Status(
-            state=t._state, local=t.local, remote=t.remote, iss=t.iss,
+            state=t.state, local=t.local, remote=t.remote, iss=t.iss,
             irs=t.irs, snd_una=t.snd_una, snd_nxt=t.snd_nxt, snd_wnd=t.snd_wnd,
             rcv_nxt=t.rcv_nxt, rcv_wnd=t.rcv_window(), send_queue=t.send_queue,
-            recv_queue=len(t._rcvq), cwnd=cc.cwnd, ssthresh=min(cc.ssthresh, 1 << 30),
+            recv_queue=len(t.rcvq), cwnd=cc.cwnd, ssthresh=min(cc.ssthresh, 1 << 30),
             srtt=rtt.srtt, rttvar=rtt.rttvar, rto=rtt.current(),
             in_flight=t.in_flight, retransmits=tx.retransmits, dup_acks=cc.dup_acks,
             sacked_bytes=tx.board.sacked_bytes, mss=t.snd_mss,
             snd_wscale=t.snd_wscale, rcv_wscale=t.rcv_wscale, sack=t.sack_ok,
-            timestamps=t.ts_ok, timers=dict(t._timers), error=t.error,
+            timestamps=t.ts_ok, timers=dict(t.timers), error=t.error,
             snd_max=t.snd_max, urgent_pending=self.rx.urgent_pending,
         )
 
     @property
     def readable(self) -> int:
         """Bytes ``recv`` can return now."""
-        return len(self.tcb._rcvq)
+        return len(self.tcb.rcvq)
 
     @property
     def state(self) -> State:
         """The RFC 9293 state (§3.3.2).  Read-only: it moves only through a declared row
-        of :data:`tcplab.tcp.states.TRANSITIONS` (:meth:`Tcb._goto`)."""
+        of :data:`tcplab.tcp.states.TRANSITIONS` (:meth:`Tcb.goto`)."""
         return self.tcb._state
 
     @property
     def send_queue(self) -> int:
         """Bytes written and not yet acknowledged."""
-        return len(self.tcb._sndq)
+        return len(self.tcb.sndq)
 
     def rcv_window(self) -> int:
         """Free receive space we may offer (before SWS avoidance and scaling)."""

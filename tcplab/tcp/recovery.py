@@ -107,7 +107,7 @@ class LossRecovery(ABC):
         t = self.tcb
         if ts is None or not ts.ecr:
             return None
-        return (ts.ecr - t._ts_offset) & 0xFFFFFFFF
+        return (ts.ecr - t.ts_offset) & 0xFFFFFFFF
 
     def _enter_recovery(self, now: float) -> None:
         t = self.tcb
@@ -147,10 +147,10 @@ class LossRecovery(ABC):
     def _retransmit_head(self, now: float, why: Why) -> int:
         """Resend the first unacknowledged segment; returns the data bytes resent."""
         t = self.tcb
-        n = min(t.snd_mss, sq.sub(t._data_end(), t.snd_una))
+        n = min(t.snd_mss, sq.sub(t.data_end(), t.snd_una))
         if n > 0:
             return self._send_data_segment(t.snd_una, n, now, why)
-        if t._fin_queued and sq.lt(t.snd_una, t.snd_max):
+        if t.fin_queued and sq.lt(t.snd_una, t.snd_max):
             self._send_fin(t.snd_una, now, why)
         return 0
 
@@ -208,11 +208,11 @@ class LossRecovery(ABC):
     def _resend(self, start: int, end: int, now: float, why: Why) -> None:
         """Send [start, end) again (at most one segment); HighRxt follows (RFC 6675 §4)."""
         t = self.tcb
-        data_end = t._data_end()
+        data_end = t.data_end()
         n = min(sq.sub(end, start), sq.sub(data_end, start), t.snd_mss)
         if n > 0:
             end = sq.add(start, self._send_data_segment(start, n, now, why))
-        elif t._fin_queued and start == data_end:
+        elif t.fin_queued and start == data_end:
             self._send_fin(start, now, why)
         if sq.gt(end, self._high_rxt):
             self._high_rxt = end
@@ -225,14 +225,14 @@ class LossRecovery(ABC):
         t = self.tcb
         rack = self.rack
         if not (self.board.sacked_bytes or rack.lost_bytes):
-            t._cancel(RACK)  # nothing delivered out of order: nothing to judge
+            t.cancel(RACK)  # nothing delivered out of order: nothing to judge
             return
         in_rec = bool(self._recovery) or self._rto_recover is not None
         newly, wait = rack.detect(now, t.snd_nxt, rack.reo_wnd(in_rec, self.rtt.srtt))
         if wait > 0:
-            t._arm(RACK, now + wait)
+            t.arm(RACK, now + wait)
         else:
-            t._cancel(RACK)
+            t.cancel(RACK)
         if newly and not in_rec:
             self._enter_recovery(now)
 
@@ -250,7 +250,7 @@ class LossRecovery(ABC):
         return (t.sack_ok and t.config.rack  # self._rack_on
                 and not self._recovery and self._rto_recover is None
                 and self.rack.tlp_end is None and t.snd_wnd > 0 and not self._probing
-                and t.syn_acked and t._state in SENDING_STATES)
+                and t.syn_acked and t._state in SENDING_STATES)  # (property, directly)
 
     def _pto(self, now: float) -> float:
         """RFC 8985 §7.2: when the probe is due -- 2*SRTT (plus the worst-case delayed
@@ -276,13 +276,13 @@ class LossRecovery(ABC):
         if not self._pto_allowed() or t.snd_una == t.snd_max:
             return  # things changed: the output routine arms what is needed
         rack = self.rack
-        data_end = t._data_end()
+        data_end = t.data_end()
         avail = sq.sub(data_end, t.snd_nxt)
         wnd_room = sq.sub(sq.add(t.snd_una, t.snd_wnd), t.snd_nxt)
         if avail > 0 and wnd_room > 0:
             self._send_data_segment(t.snd_nxt, min(avail, t.snd_mss, wnd_room), now, None)
             rack.tlp_retrans = False
-        elif t._fin_queued and t.snd_max == data_end:
+        elif t.fin_queued and t.snd_max == data_end:
             self._send_fin(data_end, now, None)
             rack.tlp_retrans = False
         else:
@@ -295,11 +295,11 @@ class LossRecovery(ABC):
             else:  # sent as a regular send from there (the FIN may ride along)
                 self._send_data_segment(start, sq.sub(data_end, start), now, None, Why.TLP)
             rack.tlp_retrans = True
-            rack.tlp_tsval = t._ts_val(now) - t._ts_offset
+            rack.tlp_tsval = t.ts_val(now) - t.ts_offset
         rack.tlp_end = t.snd_max
-        t._cancel(TLP)
+        t.cancel(TLP)
         self._rtx_since = self._rtx_since if self._rtx_since is not None else now
-        t._arm(RTX, now + self.rtt.current())
+        t.arm(RTX, now + self.rtt.current())
 
     def _tlp_ack(self, ack: int, ts: Timestamps | None) -> None:
         """RFC 8985 §7.4: the probe is answered.  A retransmitted probe that repaired a
@@ -326,8 +326,8 @@ class LossRecovery(ABC):
             # RFC 7323 §4.1: the echoed timestamp times the segment it answers.  An echo
             # older than our last timeout answers a duplicate the receiver did not time
             # (RFC 7323 §4.3 R3 keeps TS.Recent), so it would measure the whole backoff.
-            # ((t._ts_val(now) - TSecr) mod 2**32 ms, written out)
-            self.rtt.sample(((t._ts_offset + int(now * 1000) - ts.ecr) & 0xFFFFFFFF)
+            # ((t.ts_val(now) - TSecr) mod 2**32 ms, written out)
+            self.rtt.sample(((t.ts_offset + int(now * 1000) - ts.ecr) & 0xFFFFFFFF)
                             / 1000)
             self._timing = None
         elif self._timing is not None and sq.ge(seg.ack, self._timing[0]):
@@ -341,14 +341,14 @@ class LossRecovery(ABC):
         t = self.tcb
         if t.snd_una == t.snd_max:
             return None
-        if t.snd_wnd == 0 and t.syn_acked and t._state in SENDING_STATES:
+        if t.snd_wnd == 0 and t.syn_acked and t.state in SENDING_STATES:
             # the peer shrank its window to zero under data in flight: probe it like any
             # zero window (RFC 9293 §3.8.6.1, MUST-35) instead of timing out
             self._probing = True
             self.on_persist(now)
             return None
         self._rto_count += 1
-        handshake = t._state in (S.SYN_SENT, S.SYN_RECEIVED)
+        handshake = t.state in (S.SYN_SENT, S.SYN_RECEIVED)
         limit = t.config.syn_retries if handshake else t.config.retries
         ut = t.config.user_timeout
         if self._rto_count > limit or (ut is not None and self._rtx_since is not None
@@ -359,15 +359,15 @@ class LossRecovery(ABC):
         if self._rto_count == min(t.config.r1, limit):
             # RFC 9293 §3.8.3 (MUST-20, SHLD-9): at R1, tell the application and IP --
             # before R2 even when the retry limit is set below R1
-            what = ("SYN" if t._state is S.SYN_SENT else "SYN,ACK") if not t.syn_acked \
-                else "data" if sq.lt(t.snd_una, t._data_end()) else "FIN"
-            t._emit_event(DeliveryTrouble(self._rto_count, what))
+            what = ("SYN" if t.state is S.SYN_SENT else "SYN,ACK") if not t.syn_acked \
+                else "data" if sq.lt(t.snd_una, t.data_end()) else "FIN"
+            t.emit(DeliveryTrouble(self._rto_count, what))
         self.rtt.back_off()
         self._timing = None  # Karn's rule: no sample from a retransmitted segment
-        self._ts_floor = t._ts_val(now)
+        self._ts_floor = t.ts_val(now)
         if not t.syn_acked:
-            self.send_syn(now, ack=t._state is not S.SYN_SENT, retransmit=True)
-            t._arm(RTX, now + self.rtt.current())
+            self.send_syn(now, ack=t.state is not S.SYN_SENT, retransmit=True)
+            t.arm(RTX, now + self.rtt.current())
             return Why.RTO  # a FIN queued behind the SYN goes again too
         if self._rto_count == 1:
             self.cc.on_timeout(t.in_flight)
@@ -380,14 +380,14 @@ class LossRecovery(ABC):
         self._recovery = NO_RECOVERY
         if self._rack_on:
             self.rack.on_timeout()
-            t._cancel(RACK)
-            t._cancel(TLP)
+            t.cancel(RACK)
+            t.cancel(TLP)
         self._rto_recover = t.snd_max
         t.snd_nxt = t.snd_una
-        t._arm(RTX, now + self.rtt.current())
+        t.arm(RTX, now + self.rtt.current())
         return Why.RTO
 
     def _on_rto_give_up(self, reason: str) -> None:
         t = self.tcb
-        t._fail(E.ETIMEDOUT, reason)
-        t._goto(T.TIMEOUT, reason)
+        t.fail(E.ETIMEDOUT, reason)
+        t.goto(T.TIMEOUT, reason)

@@ -6,8 +6,8 @@ it shares with the receiving part are in the :class:`~tcplab.tcp.tcb.Tcb`.
 Theory of operation
 -------------------
 Sequence space: the SYN takes ISS, data starts at ISS+1 and the FIN, once the user
-closes, takes the number after the last data byte.  ``_sndq`` holds every byte the
-user wrote that is not yet acknowledged; its first byte has number ``_sndq_seq``.
+closes, takes the number after the last data byte.  ``sndq`` holds every byte the
+user wrote that is not yet acknowledged; its first byte has number ``sndq_seq``.
 SND.NXT is the next number to send; SND.MAX the highest ever sent (they differ after
 a retransmission timeout, when sending goes back to SND.UNA: RFC 6298 §5.4, "go back N").
 
@@ -81,33 +81,33 @@ class Sender(LossRecovery):
         ecr = t.ts_recent if (ack and t.ts_ok) else 0
         window = min(t.rcv_window(), 0xFFFF)  # never scaled in a SYN (RFC 7323 §2.2)
         flags = SYN | ACK if ack else SYN
-        seg = Segment(t.local[1], t._rport, t.iss, t.rcv_nxt if ack else 0,
-                      flags, window, t._syn_options(now, ack, ecr))
+        seg = Segment(t.local[1], t.rport, t.iss, t.rcv_nxt if ack else 0,
+                      flags, window, t.syn_options(now, ack, ecr))
         if retransmit:
             self.retransmits += 1
-            t._emit_event(Retransmitted(t.iss, 1, Why.RTO))
+            t.emit(Retransmitted(t.iss, 1, Why.RTO))
         else:
             self._timing = (sq.add(t.iss, 1), now)
         t.snd_nxt = sq.add(t.iss, 1)
         t.snd_max = sq.smax(t.snd_max, t.snd_nxt)
         t.rcv_adv = sq.add(t.rcv_nxt, window)
-        t._after_emit(seg, now)
-        if RTX not in t._timers:
+        t.after_emit(seg, now)
+        if RTX not in t.timers:
             self._rtx_since = now
-            t._arm(RTX, now + self.rtt.current())
+            t.arm(RTX, now + self.rtt.current())
 
     def negotiate(self, seg: Segment, now: float) -> None:
         """Read the peer's SYN options (RFC 9293 §3.7.1, RFC 7323, RFC 2018); congestion
         control starts from the MSS they give."""
         t = self.tcb
-        t._negotiate(seg)
+        t.negotiate(seg)
         self.cc = NewReno(t.snd_mss, t.config.initial_window)
 
     def ack_of_syn(self, seg: Segment, now: float) -> None:
         """``seg`` acknowledges our SYN: SND.UNA moves, the first RTT sample."""
         t = self.tcb
         t.syn_acked = True
-        t._ka_heard = now
+        t.ka_heard = now
         t.snd_una = seg.ack
         if sq.lt(t.snd_nxt, t.snd_una):
             t.snd_nxt = t.snd_una
@@ -120,7 +120,7 @@ class Sender(LossRecovery):
             self._sample_rtt(seg, seg.timestamps() if t.ts_ok else None, now)
         self._rto_count = 0
         if t.snd_una == t.snd_max:
-            t._cancel(RTX)
+            t.cancel(RTX)
             self._rtx_since = None
 
     # -- receiving ACKs --------------------------------------------------------------
@@ -145,8 +145,8 @@ class Sender(LossRecovery):
             # output routine if still needed)
             self._probing = False
             self._persist_backoff = 0
-            if PERSIST in t._timers:
-                t._cancel(PERSIST)
+            if PERSIST in t.timers:
+                t.cancel(PERSIST)
 
     def process_ack(self, seg: Segment, ts: Timestamps | None, now: float,
                      syn: bool = False) -> bool:
@@ -155,17 +155,17 @@ class Sender(LossRecovery):
         ack = seg.ack
         snd_una, snd_max = t.snd_una, t.snd_max
         if ((snd_max - ack) & _MASK) >= _HALF:  # ack > SND.MAX
-            t._ack_now = True  # ACK of something not yet sent: re-ACK, drop
-            t._drop("ACK of unsent data")
+            t.ack_now = True  # ACK of something not yet sent: re-ACK, drop
+            t.drop("ACK of unsent data")
             return False
         if ((ack - snd_una + t.max_snd_wnd) & _MASK) >= _HALF:  # ack < SND.UNA - MAX.SND.WND
-            t._challenge_ack(now)  # RFC 5961 §5.2: too old to be acceptable
-            t._drop("ACK too old: challenge ACK")
+            t.challenge_ack(now)  # RFC 5961 §5.2: too old to be acceptable
+            t.drop("ACK too old: challenge ACK")
             return False
-        t._ka_heard = now
+        t.ka_heard = now
         if self._ka_probes:  # a probe answered: the wait starts over (re-armed on output)
             self._ka_probes = 0
-            t._cancel(KEEPALIVE)
+            t.cancel(KEEPALIVE)
         sack_ok = t.sack_ok
         rack_on = sack_ok and t.config.rack  # (self._rack_on, on the per-ACK path)
         board = self.board
@@ -173,24 +173,24 @@ class Sender(LossRecovery):
         rack = self.rack
         echo = None
         if rack_on and ts is not None and ts.ecr:  # self._echo_ms(ts)
-            echo = (ts.ecr - t._ts_offset) & 0xFFFFFFFF
+            echo = (ts.ecr - t.ts_offset) & 0xFFFFFFFF
         if sack_ok:
             for start, end in seg.sack_blocks():
                 board.add(start, end, snd_una, snd_max)
                 if rack_on:
                     rack.sacked(start, end, now, echo)
         cc = self.cc
-        timers = t._timers
+        timers = t.timers
         delivered = 0
         if ((snd_una - ack) & _MASK) >= _HALF:  # ack > SND.UNA
             acked = ((ack - snd_una + _HALF) & _MASK) - _HALF
             delivered = acked
-            sndq = t._sndq
-            data_acked = min(max(((ack - t._sndq_seq + _HALF) & _MASK) - _HALF, 0),
+            sndq = t.sndq
+            data_acked = min(max(((ack - t.sndq_seq + _HALF) & _MASK) - _HALF, 0),
                              len(sndq))
             if data_acked:
                 del sndq[:data_acked]
-                t._sndq_seq = (t._sndq_seq + data_acked) & _MASK
+                t.sndq_seq = (t.sndq_seq + data_acked) & _MASK
             t.snd_una = ack
             if ((t.snd_nxt - ack) & _MASK) >= _HALF:  # SND.NXT < ack
                 t.snd_nxt = ack
@@ -214,13 +214,13 @@ class Sender(LossRecovery):
                 # RFC 6298 §5.2
                 for name in (RTX, TLP, RACK):
                     if name in timers:
-                        t._cancel(name)
+                        t.cancel(name)
                 self._rtx_since = None
             else:
                 self._rtx_since = now
                 self._pto_restart = True
                 if not (rack_on and self._pto_allowed()):
-                    t._arm(RTX, now + self.rtt.current())  # RFC 6298 §5.3
+                    t.arm(RTX, now + self.rtt.current())  # RFC 6298 §5.3
         elif (ack == t.snd_una and not seg.payload and not seg.flags & (SYN | FIN)
               and t.snd_max != t.snd_una and t.snd_wnd and not self._probing
               and (seg.window << t.snd_wscale) == t.snd_wnd):
@@ -242,7 +242,7 @@ class Sender(LossRecovery):
             if board.sacked_bytes or rack.lost_bytes:
                 self._rack_detect(now)
             elif RACK in timers:
-                t._cancel(RACK)  # nothing delivered out of order: nothing to judge
+                t.cancel(RACK)  # nothing delivered out of order: nothing to judge
         if self._recovery is SACK_RECOVERY:
             delivered += board.sacked_bytes - sacked_before  # RFC 6937 DeliveredData
             self._prr_update(delivered)
@@ -256,25 +256,25 @@ class Sender(LossRecovery):
         override: send what the window allows now (RFC 1122 §4.2.3.4)."""
         t = self.tcb
         if t.snd_wnd != 0:
-            n = min(sq.sub(t._data_end(), t.snd_nxt), t.snd_mss,
+            n = min(sq.sub(t.data_end(), t.snd_nxt), t.snd_mss,
                     sq.sub(sq.add(t.snd_una, t.snd_wnd), t.snd_nxt),
                     self.cc.cwnd - t.in_flight)
-            if n > 0 and t._state in _SENDING and t.snd_una == t.snd_max:
+            if n > 0 and t.state in _SENDING and t.snd_una == t.snd_max:
                 self._send_data_segment(t.snd_nxt, n, now, None)
             return
-        if t._state not in _SENDING:
+        if t.state not in _SENDING:
             return
         self._probing = True
         if t.snd_una != t.snd_max:
             self._send_data_segment(t.snd_una, 1, now, Why.PROBE)
-        elif sq.lt(t.snd_nxt, t._data_end()):
+        elif sq.lt(t.snd_nxt, t.data_end()):
             self._send_data_segment(t.snd_nxt, 1, now, None)
         else:
             self._probing = False  # nothing left to probe for: no timer
             return
         if self.rtt.current() * (1 << self._persist_backoff) < t.config.rto_max:
             self._persist_backoff += 1  # RFC 1122 §4.2.2.17: exponential, capped
-        t._arm(PERSIST, now + min(self.rtt.current() * (1 << self._persist_backoff),
+        t.arm(PERSIST, now + min(self.rtt.current() * (1 << self._persist_backoff),
                                        t.config.rto_max))
 
     # -- output ----------------------------------------------------------------------
@@ -286,27 +286,27 @@ class Sender(LossRecovery):
         None: a regular send from SND.NXT, which after a timeout or for a tail loss
         probe may be below SND.MAX -- then ``reason`` is what the event says."""
         t = self.tcb
-        opts, extra = t._options(now)
+        opts, extra = t.options(now)
         if extra:
             n = max(min(n, t.snd_mss - extra), 1)
-        sndq = t._sndq
-        off = ((seq - t._sndq_seq + _HALF) & _MASK) - _HALF
+        sndq = t.sndq
+        off = ((seq - t.sndq_seq + _HALF) & _MASK) - _HALF
         payload = bytes(sndq[off: off + n])
         flags = ACK
         if off + len(payload) == len(sndq):  # up to the end of the data (_data_end())
             flags |= PSH
-            if t._fin_queued and why is None:
+            if t.fin_queued and why is None:
                 flags |= FIN  # piggyback the FIN on the last data segment
-        seg = t._build(seq, flags, payload, now, opts)
-        t._after_emit(seg, now)
+        seg = t.build(seq, flags, payload, now, opts)
+        t.after_emit(seg, now)
         self._account(seq, seg.seg_len, now, why, reason)
         return len(payload)
 
     def _send_fin(self, seq: int, now: float, why: Why | None,
                   reason: Why = Why.RTO) -> None:
         t = self.tcb
-        seg = t._build(seq, ACK | FIN, b"", now)
-        t._after_emit(seg, now)
+        seg = t.build(seq, ACK | FIN, b"", now)
+        t.after_emit(seg, now)
         self._account(seq, 1, now, why, reason)
 
     def _account(self, seq: int, length: int, now: float, why: Why | None,
@@ -317,7 +317,7 @@ class Sender(LossRecovery):
         if ((seq - snd_max) & _MASK) >= _HALF:  # seq < SND.MAX
             self.retransmits += 1
             self._timing = None  # Karn
-            t._emit_event(Retransmitted(seq, length, reason if why is None else why))
+            t.emit(Retransmitted(seq, length, reason if why is None else why))
         else:
             self._pto_restart = True  # RFC 8985 §7.2: new data restarts the probe timeout
             if self._timing is None:
@@ -337,15 +337,16 @@ class Sender(LossRecovery):
         pass follows a timeout (:meth:`on_rto`) and what it sends below SND.MAX is a
         retransmission for that reason."""
         t = self.tcb
-        if t._state in _SENDING:
-            self._send_what_we_can(now, resend)
-        if t._ack_now and t._state not in _NO_ACK:
+        st = t._state  # (the state property, read directly: after every input)
+        if st in _SENDING:
+            self._send_what_we_can(now, resend)  # (sends; no state moves)
+        if t.ack_now and st not in _NO_ACK:
             # at SND.MAX: after a timeout SND.NXT went back, but the peer's RCV.NXT may
             # already be past it, and an ACK below RCV.NXT would be dropped unread
-            t._after_emit(t._build(t.snd_max, ACK, b"", now), now)
-        if t._state is not S.CLOSED:
+            t.after_emit(t.build(t.snd_max, ACK, b"", now), now)
+        if st is not S.CLOSED:
             self._set_send_timers(now)
-            if t.config.keepalive or KEEPALIVE in t._timers:
+            if t.config.keepalive or KEEPALIVE in t.timers:
                 self._keepalive_timer()
 
     def _send_what_we_can(self, now: float, resend: Why | None) -> None:
@@ -353,9 +354,9 @@ class Sender(LossRecovery):
         board = self.board
         rack = self.rack
         rack_on = t.sack_ok and t.config.rack  # self._rack_on
-        if (not t._fin_queued and self._recovery is not SACK_RECOVERY
+        if (not t.fin_queued and self._recovery is not SACK_RECOVERY
                 and not board.sacked_bytes and not (rack_on and rack.lost_bytes)
-                and t.snd_nxt == (t._sndq_seq + len(t._sndq)) & _MASK):
+                and t.snd_nxt == (t.sndq_seq + len(t.sndq)) & _MASK):
             return  # nothing to send (the common case of a pass after an input)
         mss = t.snd_mss
         cc = self.cc
@@ -386,7 +387,7 @@ class Sender(LossRecovery):
                     if cwnd_room >= mss and self._send_lost(now, Why.RACK):
                         continue
             snd_nxt = t.snd_nxt
-            data_end = (t._sndq_seq + len(t._sndq)) & _MASK  # t._data_end()
+            data_end = (t.sndq_seq + len(t.sndq)) & _MASK  # t.data_end()
             avail = ((data_end - snd_nxt + _HALF) & _MASK) - _HALF
             if avail > 0:
                 wnd_room = ((t.snd_una + t.snd_wnd - snd_nxt + _HALF) & _MASK) - _HALF
@@ -398,7 +399,7 @@ class Sender(LossRecovery):
                     continue
                 if n <= 0 and cwnd_room < mss:
                     return
-            elif (t._fin_queued and snd_nxt == data_end
+            elif (t.fin_queued and snd_nxt == data_end
                     and (t.snd_max == data_end or resend is not None)):
                 self._send_fin(data_end, now, None, reason)
                 return
@@ -438,49 +439,50 @@ class Sender(LossRecovery):
         if sq.lt(t.snd_nxt, t.snd_max):
             return True  # resending what was sent before: no new small segment is made
         if n == avail:  # everything queued fits
-            if not t.config.nagle or t._fin_queued:
+            if not t.config.nagle or t.fin_queued:
                 return True
             return t.snd_nxt == t.snd_una  # nothing unacknowledged
         return t.max_snd_wnd > 0 and n >= t.max_snd_wnd // 2
 
     def _set_send_timers(self, now: float) -> None:
         t = self.tcb
-        timers = t._timers
+        timers = t.timers
         outstanding = t.snd_max != t.snd_una
-        # data waiting: SND.NXT < the end of the data (t._data_end(), written out)
-        waiting = ((t.snd_nxt - t._sndq_seq - len(t._sndq)) & _MASK) >= _HALF
-        if (not outstanding and waiting and t.snd_wnd > 0 and t._state in _SENDING
+        # data waiting: SND.NXT < the end of the data (t.data_end(), written out)
+        waiting = ((t.snd_nxt - t.sndq_seq - len(t.sndq)) & _MASK) >= _HALF
+        sending = t._state in _SENDING  # (the state property, read directly)
+        if (not outstanding and waiting and t.snd_wnd > 0 and sending
                 and PERSIST not in timers):
             # data waits, nothing is in flight and the window is open but too small for
             # the SWS rules: RFC 1122 §4.2.3.4 (4) override timeout, 0.1-1 s
-            t._arm(PERSIST, now + SWS_OVERRIDE)
+            t.arm(PERSIST, now + SWS_OVERRIDE)
             return
-        if t.snd_wnd == 0 and t._state in _SENDING and (
+        if t.snd_wnd == 0 and sending and (
                 self._probing or (not outstanding and waiting)):
-            if PERSIST not in t._timers:
-                t._arm(PERSIST, now + self.rtt.current())
+            if PERSIST not in t.timers:
+                t.arm(PERSIST, now + self.rtt.current())
             if self._probing:
-                t._cancel(RTX)
-                t._cancel(TLP)
+                t.cancel(RTX)
+                t.cancel(TLP)
             return
         if not outstanding:
             if TLP in timers:
-                t._cancel(TLP)
+                t.cancel(TLP)
         elif self._pto_allowed():
             # RFC 8985 §7.2: the probe timeout stands in for the RTO (which the probe,
             # once sent, arms again), restarted when new data goes out or is ACKed
             if self._pto_restart or TLP not in timers:
-                t._arm(TLP, self._pto(now))
+                t.arm(TLP, self._pto(now))
             if RTX in timers:
-                t._cancel(RTX)
+                t.cancel(RTX)
             if self._rtx_since is None:
                 self._rtx_since = now
         else:
             if TLP in timers:
-                t._cancel(TLP)
+                t.cancel(TLP)
             if RTX not in timers:
                 self._rtx_since = self._rtx_since if self._rtx_since is not None else now
-                t._arm(RTX, now + self.rtt.current())
+                t.arm(RTX, now + self.rtt.current())
         self._pto_restart = False
 
     # -- keep-alives (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6) ----------------------------
@@ -488,9 +490,9 @@ class Sender(LossRecovery):
         """Keep-alives may run: on, in a state that has them, and nothing outstanding or
         waiting to go (MUST-26) -- no data, no FIN, no retransmission or probe timer."""
         t = self.tcb
-        return (t.config.keepalive and t._state in _KEEPALIVE
-                and t.snd_una == t.snd_max and t.snd_nxt == t._data_end()
-                and not t._fin_queued and not t._timers.keys() & {RTX, PERSIST})
+        return (t.config.keepalive and t.state in _KEEPALIVE
+                and t.snd_una == t.snd_max and t.snd_nxt == t.data_end()
+                and not t.fin_queued and not t.timers.keys() & {RTX, PERSIST})
 
     def _keepalive_timer(self) -> None:
         """Run the keep-alive timer only while idle.  It is moved earlier at once (a
@@ -499,37 +501,37 @@ class Sender(LossRecovery):
         t = self.tcb
         cfg = t.config
         if not self._idle():
-            if KEEPALIVE in t._timers:
-                t._cancel(KEEPALIVE)
+            if KEEPALIVE in t.timers:
+                t.cancel(KEEPALIVE)
             return
-        due = (t._ka_heard + cfg.keepalive_idle if not self._ka_probes
+        due = (t.ka_heard + cfg.keepalive_idle if not self._ka_probes
                else self._ka_sent + cfg.keepalive_interval)
-        armed = t._timers.get(KEEPALIVE)
+        armed = t.timers.get(KEEPALIVE)
         if armed is None or armed > due:
-            t._arm(KEEPALIVE, due)
+            t.arm(KEEPALIVE, due)
 
     def on_keepalive(self, now: float) -> None:
         """The keep-alive timer fired: probe, or give up after the last probe."""
         t = self.tcb
         cfg = t.config
         if not self._idle() or (
-                self._ka_probes == 0 and now < t._ka_heard + cfg.keepalive_idle):
+                self._ka_probes == 0 and now < t.ka_heard + cfg.keepalive_idle):
             return  # busy, or heard from the peer meanwhile: armed again if need be
         if self._ka_probes >= cfg.keepalive_probes:
             # like Linux, a RST tells the peer, should the path come back
-            t._out.append(Segment(t.local[1], t._rport, t.snd_nxt, t.rcv_nxt,
+            t.out.append(Segment(t.local[1], t.rport, t.snd_nxt, t.rcv_nxt,
                                      RST | ACK, 0))
             self._on_keepalive_give_up(self._ka_probes)
             return
         # SEG.SEQ = SND.NXT - 1, no data (SHLD-12): the peer answers with an ACK
-        t._after_emit(t._build(sq.add(t.snd_nxt, -1), ACK, b"", now), now)
+        t.after_emit(t.build(sq.add(t.snd_nxt, -1), ACK, b"", now), now)
         self._ka_probes += 1
         self._ka_sent = now
 
     def _on_keepalive_give_up(self, probes: int) -> None:
         t = self.tcb
-        t._fail(E.ETIMEDOUT, f"keep-alive: {probes} probes unanswered")
-        t._goto(T.KEEPALIVE_TIMEOUT, f"{probes} probes unanswered")
+        t.fail(E.ETIMEDOUT, f"keep-alive: {probes} probes unanswered")
+        t.goto(T.KEEPALIVE_TIMEOUT, f"{probes} probes unanswered")
 
     # -- closing -----------------------------------------------------------------------
     def close_send(self, now: float, detail: str) -> None:
@@ -537,12 +539,12 @@ class Sender(LossRecovery):
         sent by the next output pass; in SYN-RECEIVED with data queued, the CLOSE waits
         for ESTABLISHED."""
         t = self.tcb
-        if t._fin_queued or t._close_deferred is not None:
+        if t.fin_queued or t.close_deferred is not None:
             return
-        if t._state is S.SYN_RECEIVED and t._sndq:
+        if t.state is S.SYN_RECEIVED and t.sndq:
             # RFC 9293 §3.10.4: with data queued, CLOSE waits for ESTABLISHED
-            t._close_deferred = detail
+            t.close_deferred = detail
             return
-        if t._state in (S.SYN_RECEIVED, S.ESTABLISHED, S.CLOSE_WAIT):
-            t._fin_queued = True
-            t._goto(T.CLOSE, detail)
+        if t.state in (S.SYN_RECEIVED, S.ESTABLISHED, S.CLOSE_WAIT):
+            t.fin_queued = True
+            t.goto(T.CLOSE, detail)

@@ -7,7 +7,7 @@ state it leads to and what is sent on the way.  It is *the* description of the
 state machine:
 
 * every connection starts in :data:`START` (CLOSED) and its state then moves only
-  through :meth:`tcplab.tcp.tcb.Tcb._goto`, which refuses any move that is not a
+  through :meth:`tcplab.tcp.tcb.Tcb.goto`, which refuses any move that is not a
   row here (an undeclared move is a bug and raises :class:`UndeclaredMove`); outside
   code reads ``Connection.state`` but cannot assign it;
 * the tests check every row is exercised and that what the row says is sent, is sent;

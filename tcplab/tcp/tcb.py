@@ -14,11 +14,12 @@ here: the sequence numbers and windows, the send and receive buffers, the negoti
 options, the timers, the events and the segments made so far.  The receiver calls
 the sender (to take an ACK, to send); the sender never calls the receiver.
 
-``state`` changes only in :meth:`Tcb._goto`, which looks the move up in
+``state`` changes only in :meth:`Tcb.goto`, which looks the move up in
 :data:`tcplab.tcp.states.TABLE` and raises :class:`~tcplab.tcp.states.UndeclaredMove`
-when the row is not there.  The fields whose names start with an underscore are the
-engine's own, shared by its parts but not part of the Connection's API.  The object
-holds no policy: what to send and when is decided by the parts.
+when the row is not there; it is kept in ``_state``, which nothing else writes.  The
+few other fields with an underscore are this class's own bookkeeping (the ACKs owed
+and the challenge ACKs' rate).  The object holds no policy: what to send and when is
+decided by the parts.
 """
 
 from __future__ import annotations
@@ -73,15 +74,55 @@ class Tcb:
     # Slots, not a __dict__: the TCB has over 30 fields, past the size up to which
     # CPython 3.11 shares instance dict keys and specialises attribute access, and the
     # per-segment paths read dozens of them.
-    __slots__ = ("_ack_now", "_app_closed", "_challenge_count", "_challenge_window",
-                 "_close_deferred", "_eof", "_events", "_fin_queued", "_iss_above",
-                 "_ka_heard", "_last_ack_sent", "_ooo", "_out", "_rcvq", "_rd_shut",
-                 "_sndq", "_sndq_seq", "_state", "_timers", "_ts_offset",
-                 "_ts_recent_valid", "_unacked_bytes", "config", "error", "irs", "iss",
-                 "local", "max_snd_wnd", "passive", "rcv_adv", "rcv_nxt", "rcv_wscale",
-                 "remote", "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_up",
-                 "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale", "snd_wscale_offered",
-                 "syn_acked", "ts_ok", "ts_recent")
+    __slots__ = (
+        "_challenge_count",
+        "_challenge_window",
+        "_state",
+        "_unacked_bytes",
+        "ack_now",
+        "app_closed",
+        "close_deferred",
+        "config",
+        "eof",
+        "error",
+        "events",
+        "fin_queued",
+        "irs",
+        "iss",
+        "iss_above",
+        "ka_heard",
+        "last_ack_sent",
+        "local",
+        "max_snd_wnd",
+        "ooo",
+        "out",
+        "passive",
+        "rcv_adv",
+        "rcv_nxt",
+        "rcv_wscale",
+        "rcvq",
+        "rd_shut",
+        "remote",
+        "sack_ok",
+        "snd_max",
+        "snd_mss",
+        "snd_nxt",
+        "snd_una",
+        "snd_up",
+        "snd_wl1",
+        "snd_wl2",
+        "snd_wnd",
+        "snd_wscale",
+        "snd_wscale_offered",
+        "sndq",
+        "sndq_seq",
+        "syn_acked",
+        "timers",
+        "ts_offset",
+        "ts_ok",
+        "ts_recent",
+        "ts_recent_valid",
+    )
 
     def __init__(self, config: Config, local: Address) -> None:
         self.config = config
@@ -89,12 +130,12 @@ class Tcb:
         self.remote: Address | None = None
         self.passive = False
         self.error: int | None = None
-        self._iss_above: int | None = None  # see Connection.spawn()
-        # moved only by a declared row of TRANSITIONS (_goto); read as `state`
+        self.iss_above: int | None = None  # see Connection.spawn()
+        # moved only by a declared row of TRANSITIONS (goto); read as `state`
         self._state: State = START
-        self._events: deque[Event] = deque()
-        self._timers: dict[Timer, float] = {}
-        self._out: list[Segment] = []
+        self.events: deque[Event] = deque()
+        self.timers: dict[Timer, float] = {}
+        self.out: list[Segment] = []
         # the send sequence space (RFC 9293 §3.3.1) and what was negotiated
         self.iss = 0
         self.snd_una = 0
@@ -110,47 +151,51 @@ class Tcb:
         self.snd_wscale_offered = False
         self.sack_ok = False
         self.ts_ok = False
-        self._ts_offset = 0
+        self.ts_offset = 0
         self.syn_acked = False  # our SYN is acknowledged (SND.UNA may pass ISS again later)
         self.snd_up: int | None = None  # SND.UP: just after the last urgent octet (§3.8.5)
-        self._sndq = bytearray()  # written, not yet acknowledged; starts at _sndq_seq
-        self._sndq_seq = 0
-        self._fin_queued = False
-        self._close_deferred: str | None = None  # a CLOSE waiting for ESTABLISHED
-        self._ka_heard = 0.0      # when the peer was last heard from (keep-alives)
+        self.sndq = bytearray()  # written, not yet acknowledged; starts at sndq_seq
+        self.sndq_seq = 0
+        self.fin_queued = False
+        self.close_deferred: str | None = None  # a CLOSE waiting for ESTABLISHED
+        self.ka_heard = 0.0      # when the peer was last heard from (keep-alives)
         # the receive sequence space and buffers
         self.irs = 0
         self.rcv_nxt = 0
         self.rcv_adv = 0          # the right edge offered (RCV.NXT + RCV.WND when sent)
         self.ts_recent = 0
-        self._ts_recent_valid = False
-        self._rcvq = bytearray()  # in order, not yet read by the app
-        self._ooo = Reassembly()
-        self._rd_shut = False
-        self._app_closed = False  # close() was called: nobody reads any more
-        self._eof = False         # the peer's FIN was reached in order
+        self.ts_recent_valid = False
+        self.rcvq = bytearray()  # in order, not yet read by the app
+        self.ooo = Reassembly()
+        self.rd_shut = False
+        self.app_closed = False  # close() was called: nobody reads any more
+        self.eof = False         # the peer's FIN was reached in order
         # ACKs owed, and the last one sent
-        self._ack_now = False
+        self.ack_now = False
         self._unacked_bytes = 0
-        self._last_ack_sent = 0
+        self.last_ack_sent = 0
         self._challenge_window = -1.0
         self._challenge_count = 0
 
     # -- timers, events, accounting ----------------------------------------------------
-    def _arm(self, name: Timer, deadline: float) -> None:
-        if name not in self._timers:
-            self._events.append(TimerArmed(name, deadline))
-        self._timers[name] = deadline
+    def arm(self, name: Timer, deadline: float) -> None:
+        """Set timer ``name`` to ``deadline`` (TimerArmed when it was not running)."""
+        if name not in self.timers:
+            self.events.append(TimerArmed(name, deadline))
+        self.timers[name] = deadline
 
-    def _cancel(self, name: Timer) -> None:
-        if self._timers.pop(name, None) is not None:
-            self._events.append(TimerCancelled(name))
+    def cancel(self, name: Timer) -> None:
+        """Stop timer ``name`` if it runs (TimerCancelled)."""
+        if self.timers.pop(name, None) is not None:
+            self.events.append(TimerCancelled(name))
 
-    def _emit_event(self, event: Event) -> None:
-        self._events.append(event)
+    def emit(self, event: Event) -> None:
+        """Queue an event for the connection's user."""
+        self.events.append(event)
 
-    def _drop(self, reason: str) -> None:
-        self._events.append(SegmentDropped(reason))
+    def drop(self, reason: str) -> None:
+        """Report the segment being processed as dropped, and why."""
+        self.events.append(SegmentDropped(reason))
 
     @property
     def state(self) -> State:
@@ -159,48 +204,54 @@ class Tcb:
         return self._state
 
     @property
-    def _rport(self) -> int:
+    def rport(self) -> int:
+        """The peer's port, 0 before there is a peer."""
         return self.remote[1] if self.remote else 0
 
-    def _data_end(self) -> int:
-        return sq.add(self._sndq_seq, len(self._sndq))
+    def data_end(self) -> int:
+        """The sequence number after the last byte written (where a FIN goes)."""
+        return sq.add(self.sndq_seq, len(self.sndq))
 
     @property
     def send_queue(self) -> int:
         """Bytes written and not yet acknowledged."""
-        return len(self._sndq)
+        return len(self.sndq)
 
     @property
     def in_flight(self) -> int:
         """Sequence numbers sent and not yet acknowledged (SND.NXT - SND.UNA)."""
         return sq.sub(self.snd_nxt, self.snd_una)
 
-    def _fin_acked(self) -> bool:
-        return self._fin_queued and self.snd_una == sq.add(self._data_end(), 1)
+    def fin_acked(self) -> bool:
+        """Our FIN is sent and acknowledged."""
+        return self.fin_queued and self.snd_una == sq.add(self.data_end(), 1)
 
-    def _reset_send_space(self, iss: int) -> None:
+    def reset_send_space(self, iss: int) -> None:
+        """Start the send sequence space at ``iss`` (SYN at ISS, data from ISS+1)."""
         self.iss = iss
         self.snd_una = self.snd_nxt = self.snd_max = iss
-        self._sndq_seq = sq.add(iss, 1)
+        self.sndq_seq = sq.add(iss, 1)
 
-    def _queue_data(self, data: bytes) -> int:
-        n = min(len(data), self.config.sndbuf - len(self._sndq))
+    def queue_data(self, data: bytes) -> int:
+        """Append what fits of ``data`` to the send buffer; returns the bytes taken."""
+        n = min(len(data), self.config.sndbuf - len(self.sndq))
         if n > 0:
-            self._sndq += data[:n]
+            self.sndq += data[:n]
         return max(n, 0)
 
-    def _ts_val(self, now: float) -> int:
-        return (self._ts_offset + int(now * 1000)) & 0xFFFFFFFF
+    def ts_val(self, now: float) -> int:
+        """Our TSval at ``now``: a millisecond clock from a per-connection offset."""
+        return (self.ts_offset + int(now * 1000)) & 0xFFFFFFFF
 
     # -- building segments -------------------------------------------------------------
-    def _schedule_ack(self, nbytes: int, now: float) -> None:
+    def schedule_ack(self, nbytes: int, now: float) -> None:
         """RFC 1122 §4.2.3.2 / RFC 5681 §4.2: ACK every second full segment, else delay."""
         delay = self.config.delayed_ack
         self._unacked_bytes += nbytes
         if delay <= 0 or self._unacked_bytes >= 2 * self.snd_mss:
-            self._ack_now = True
-        elif DELACK not in self._timers:
-            self._arm(DELACK, now + delay)
+            self.ack_now = True
+        elif DELACK not in self.timers:
+            self.arm(DELACK, now + delay)
 
     def _window_field(self) -> int:
         """Our window, never shrinking the right edge we offered (RFC 9293 §3.8.6.2.2)."""
@@ -219,21 +270,22 @@ class Tcb:
             self.rcv_adv = edge
         return field
 
-    def _after_emit(self, seg: Segment, now: float) -> None:
-        self._out.append(seg)
+    def after_emit(self, seg: Segment, now: float) -> None:
+        """``seg`` is made: queue it; one carrying an ACK pays every ACK owed."""
+        self.out.append(seg)
         if seg.flags & ACK:
-            self._last_ack_sent = seg.ack
-            self._ack_now = False
+            self.last_ack_sent = seg.ack
+            self.ack_now = False
             self._unacked_bytes = 0
-            if DELACK in self._timers:
-                self._cancel(DELACK)
+            if DELACK in self.timers:
+                self.cancel(DELACK)
 
-    def _options(self, now: float) -> tuple[tuple[Option, ...], int]:
+    def options(self, now: float) -> tuple[tuple[Option, ...], int]:
         """Options for a non-SYN segment, and how many bytes they take beyond the
         timestamps already counted in the MSS."""
         opts: tuple[Option, ...] = ()
-        if self.ts_ok:  # (self._ts_val(now), written out on the per-segment path)
-            opts = (NOP, NOP, Timestamps((self._ts_offset + int(now * 1000)) & 0xFFFFFFFF,
+        if self.ts_ok:  # (self.ts_val(now), written out on the per-segment path)
+            opts = (NOP, NOP, Timestamps((self.ts_offset + int(now * 1000)) & 0xFFFFFFFF,
                                          self.ts_recent))
         extra = 0
         if self.sack_ok:
@@ -243,10 +295,11 @@ class Tcb:
                 extra = 4 + 8 * len(blocks)
         return opts, extra
 
-    def _build(self, seq: int, flags: int, payload: bytes, now: float,
+    def build(self, seq: int, flags: int, payload: bytes, now: float,
                opts: tuple[Option, ...] | None = None) -> Segment:
+        """A segment from ``seq`` with our ACK, window, options and urgent pointer."""
         if opts is None:
-            opts = self._options(now)[0]
+            opts = self.options(now)[0]
         up = self.snd_up
         urgent = 0
         remote = self.remote
@@ -264,7 +317,8 @@ class Tcb:
                        self._window_field(), opts, payload, urgent)
 
     # -- the handshake's options -------------------------------------------------------
-    def _syn_options(self, now: float, ack: bool, ts_ecr: int) -> tuple[Option, ...]:
+    def syn_options(self, now: float, ack: bool, ts_ecr: int) -> tuple[Option, ...]:
+        """The options of our SYN (``ack``: a SYN,ACK, offering only what the peer did)."""
         cfg = self.config
         # on a SYN,ACK, only what the peer offered (RFC 7323 §2.3, §3.2; RFC 2018 §2)
         sack = self.sack_ok if ack else cfg.sack
@@ -273,16 +327,16 @@ class Tcb:
         opts: list[Option] = [Mss(cfg.mss)]
         # the layouts Linux sends, so traces look familiar
         if sack and ts:
-            opts += [SACK_PERMITTED, Timestamps(self._ts_val(now), ts_ecr)]
+            opts += [SACK_PERMITTED, Timestamps(self.ts_val(now), ts_ecr)]
         elif ts:
-            opts += [NOP, NOP, Timestamps(self._ts_val(now), ts_ecr)]
+            opts += [NOP, NOP, Timestamps(self.ts_val(now), ts_ecr)]
         elif sack:
             opts += [NOP, NOP, SACK_PERMITTED]
         if ws:
             opts += [NOP, WScale(offered_wscale(cfg))]
         return tuple(opts)
 
-    def _negotiate(self, seg: Segment) -> None:
+    def negotiate(self, seg: Segment) -> None:
         """Take the options of the peer's SYN (RFC 9293 §3.7.1, RFC 7323, RFC 2018)."""
         cfg = self.config
         ws = seg.wscale()
@@ -295,7 +349,7 @@ class Tcb:
         self.ts_ok = cfg.timestamps and ts is not None
         if ts is not None and self.ts_ok:
             self.ts_recent = ts.val
-            self._ts_recent_valid = True
+            self.ts_recent_valid = True
         peer_mss = seg.mss() or DEFAULT_MSS
         mss = min(peer_mss, cfg.mss)
         if self.ts_ok:
@@ -303,7 +357,7 @@ class Tcb:
         self.snd_mss = max(mss, 64)
 
     # -- the transition function ---------------------------------------------------
-    def _goto(self, trigger: Trigger, detail: str = "", report: bool = True) -> None:
+    def goto(self, trigger: Trigger, detail: str = "", report: bool = True) -> None:
         """Take the declared row for ``trigger`` from the current state (the only place
         the state changes); ``report``: emit StateChanged (False only for a listener's
         child, moving before anyone can see it: ``Connection.spawn``)."""
@@ -313,46 +367,47 @@ class Tcb:
             raise UndeclaredMove(f"undeclared move: {old} on {trigger}")
         self._state = row.next
         if report:
-            self._events.append(StateChanged(old, row.next, trigger, detail))
+            self.events.append(StateChanged(old, row.next, trigger, detail))
         if row.next is State.CLOSED:
-            for name in list(self._timers):
-                self._cancel(name)
+            for name in list(self.timers):
+                self.cancel(name)
 
-    def _fail(self, code: int, reason: str) -> None:
+    def fail(self, code: int, reason: str) -> None:
+        """The connection failed with errno ``code`` (SO_ERROR, ConnectionFailed)."""
         self.error = code
-        self._events.append(ConnectionFailed(code, reason))
+        self.events.append(ConnectionFailed(code, reason))
 
     # -- opening -----------------------------------------------------------------------
-    def _setup(self, remote: Address, now: float) -> None:
+    def setup(self, remote: Address, now: float) -> None:
         """Name the peer and choose ISS (RFC 9293 §3.4.1, RFC 6528) and the timestamp
         offset for a connection being opened."""
         self.remote = remote
-        self._ka_heard = now
+        self.ka_heard = now
         self.iss = initial_sequence(self.config.isn_secret, self.local, remote, now)
-        if self._iss_above is not None and not sq.gt(self.iss, self._iss_above):
+        if self.iss_above is not None and not sq.gt(self.iss, self.iss_above):
             # RFC 1122 §4.2.2.13 (1): a new incarnation starts above all the old one sent
-            self.iss = sq.add(self._iss_above, 65537)
-        self._ts_offset = timestamp_offset(self.config.isn_secret, self.local, remote)
-        self._reset_send_space(self.iss)
+            self.iss = sq.add(self.iss_above, 65537)
+        self.ts_offset = timestamp_offset(self.config.isn_secret, self.local, remote)
+        self.reset_send_space(self.iss)
 
     # -- the receive window and ACKs owed -----------------------------------------------
     def rcv_window(self) -> int:
         """Free receive space we may offer (before SWS avoidance and scaling)."""
-        used = len(self._rcvq) + self._ooo.buffered
+        used = len(self.rcvq) + self.ooo.buffered
         return max(0, self.config.rcvbuf - used)
 
     def rcv_room(self) -> int:
         """Buffer space from RCV.NXT on: free space and the out-of-order bytes held."""
-        return max(0, self.config.rcvbuf - len(self._rcvq))
+        return max(0, self.config.rcvbuf - len(self.rcvq))
 
-    def _challenge_ack(self, now: float) -> None:
+    def challenge_ack(self, now: float) -> None:
         """RFC 5961 §7: at most ``challenge_ack_limit`` challenge ACKs per second."""
         if now - self._challenge_window >= 1.0:
             self._challenge_window = now
             self._challenge_count = 0
         if self._challenge_count < self.config.challenge_ack_limit:
             self._challenge_count += 1
-            self._ack_now = True
+            self.ack_now = True
 
     def _sack_blocks(self, limit: int) -> tuple[tuple[int, int], ...]:
-        return self._ooo.sack_blocks(limit)
+        return self.ooo.sack_blocks(limit)

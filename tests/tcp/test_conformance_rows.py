@@ -173,7 +173,7 @@ def test_no_keepalive_while_data_waits_for_a_zero_window() -> None:
     while h.now < 60.0:
         out = h.fire()
         sent += [(s.seq, len(s.payload)) for s in out.segs]
-        assert "keepalive" not in h.conn.tcb._timers
+        assert "keepalive" not in h.conn.tcb.timers
     assert sent and all(seg == (h.l(1), 1) for seg in sent)  # zero-window probes only
 
 

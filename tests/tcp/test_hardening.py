@@ -133,7 +133,7 @@ def test_a_peer_leaving_one_byte_unsent_cannot_grow_the_queue_past_rcvbuf() -> N
             last = out.segs[-1]
             edge = sq.add(last.ack, last.window << shift)
             nxt = last.ack
-        buffered = len(h.conn.tcb._rcvq) + h.conn.tcb._ooo.buffered
+        buffered = len(h.conn.tcb.rcvq) + h.conn.tcb.ooo.buffered
         assert buffered <= rcvbuf, f"{buffered} bytes buffered, rcvbuf {rcvbuf}"
     assert h.conn.readable == rcvbuf  # it did fill, to the byte
     assert h.call("recv", 1 << 20).result == b"z" * rcvbuf
@@ -151,7 +151,7 @@ def test_the_receive_queue_never_holds_more_than_rcvbuf(
     h.established(active=False)
     for offset, length, read in arrivals:
         h.send(ACK | PSH, sq.add(h.conn.rcv_nxt, offset % 25000), h.l(1), b"q" * length)
-        assert len(h.conn.tcb._rcvq) + h.conn.tcb._ooo.buffered <= rcvbuf
+        assert len(h.conn.tcb.rcvq) + h.conn.tcb.ooo.buffered <= rcvbuf
         if read and h.conn.readable:
             h.call("recv", 3000)
 

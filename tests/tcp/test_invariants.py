@@ -61,7 +61,7 @@ class End:
             assert sq.le(c.snd_nxt, c.snd_max), where
         assert st.send_queue <= c.config.sndbuf, where
         # the out-of-order queue has no public size: read it to prove the bound
-        assert st.recv_queue + c.tcb._ooo.buffered <= c.config.rcvbuf, where
+        assert st.recv_queue + c.tcb.ooo.buffered <= c.config.rcvbuf, where
         assert st.cwnd >= st.mss, where
         if c.state is S.CLOSED:
             assert st.timers == {}, where

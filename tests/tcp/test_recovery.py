@@ -49,7 +49,7 @@ class _Counting(Pair):
 
     def _drain(self, side: object, conn: Connection) -> None:  # type: ignore[override]
         if conn is self.client.conn:
-            self.why.update(ev.why for ev in conn.tcb._events if isinstance(ev, Retransmitted))
+            self.why.update(ev.why for ev in conn.tcb.events if isinstance(ev, Retransmitted))
         Pair._drain(side, conn)  # type: ignore[arg-type]
 
 
