@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
-from tcplab.tui.history import Marker, SegRecord, flights
+from tcplab.tui.history import Marker, SegRecord, flights, states_after
 from tcplab.tui.widgets.ladder import ladder_header, ladder_rows
 
 ROW = 22          # pixels between two instants
@@ -47,6 +47,32 @@ def _style(rec: SegRecord) -> str:
     return "data" if rec.length else "ack"
 
 
+@dataclass(slots=True)
+class StateLabel:
+    """A socket's new state, beside its lane, at the segment that made it."""
+
+    t: float
+    left: bool
+    state: str
+
+
+def state_labels(own: list[SegRecord | Marker], peer: list[SegRecord | Marker]
+                 ) -> list[StateLabel]:
+    """Each end's state where it changes, as the text ladder writes them."""
+    out: list[StateLabel] = []
+    for records, left in ((own, True), (peer, False)):
+        after = states_after(records)
+        shown = ""
+        for rec in records:
+            if not isinstance(rec, SegRecord) or (rec.dropped and not rec.outbound):
+                continue  # not a segment this end saw
+            state = after.get(id(rec), "")
+            if state and state != shown:
+                out.append(StateLabel(rec.t, left, state))
+                shown = state
+    return out
+
+
 def arrows(own: list[SegRecord | Marker], peer: list[SegRecord | Marker]) -> list[Arrow]:
     """One arrow per segment between the two ends, timed by
     :func:`~tcplab.tui.history.flights` (as the ladder pane is)."""
@@ -65,9 +91,12 @@ COLOURS = {"data": "#222222", "ack": "#2e7d32", "syn": "#b8860b", "fin": "#8e24a
            "rst": "#c62828", "drop": "#c62828", "rtx": "#ef6c00"}
 
 
-def ladder_svg(title: str, left: str, right: str, items: list[Arrow]) -> str:
+def ladder_svg(title: str, left: str, right: str, items: list[Arrow],
+               states: list[StateLabel] | None = None) -> str:
+    states = states or []
     instants = sorted({a.sent for a in items} | {a.arrived for a in items
-                                                 if a.arrived is not None})
+                                                 if a.arrived is not None}
+                      | {s.t for s in states})
     rank = {t: i for i, t in enumerate(instants)}
     top = 70
     height = top + ROW * (len(instants) + 1) + 20
@@ -83,6 +112,10 @@ def ladder_svg(title: str, left: str, right: str, items: list[Arrow]) -> str:
                      'stroke="#555" stroke-width="2"/>')
     for t, i in rank.items():
         parts.append(f'<text x="10" y="{top + ROW * i + 4}" fill="#777">{t:.3f} s</text>')
+    for s in states:  # beside the lane, outside the arrows
+        x, anchor = (LANE_A - 6, "end") if s.left else (LANE_B + 6, "start")
+        parts.append(f'<text x="{x}" y="{top + ROW * rank[s.t] + 4}" text-anchor="{anchor}" '
+                     f'fill="#1565c0" font-weight="bold">{escape(s.state)}</text>')
     for a in items:
         x1, x2 = (LANE_A, LANE_B) if a.left_to_right else (LANE_B, LANE_A)
         y1 = top + ROW * rank[a.sent]
@@ -114,7 +147,8 @@ def write_ladder(path: Path, title: str, left: str, right: str,
     """Write the drawing (SVG for ``.svg``, else text); returns how many segments."""
     if path.suffix.lower() == ".svg":
         items = arrows(own, peer)
-        path.write_text(ladder_svg(title, left, right, items), encoding="utf-8")
+        path.write_text(ladder_svg(title, left, right, items, state_labels(own, peer)),
+                        encoding="utf-8")
         return len(items)
     lines = [f"{title}", ladder_header(left, right, "all", TEXT_WIDTH).plain,
              *(line.plain for line in ladder_rows(own, peer, TEXT_WIDTH))]

@@ -64,6 +64,11 @@ def test_svg_ladder_has_two_lanes_and_an_arrow_per_segment(lost_fin: Path,
     assert any(label.endswith("rtx") and label.startswith("F.") for label in labels)
     # in flight, an arrow slants: it arrives later (lower) than it left
     assert all(float(ln.get("y2", 0)) > float(ln.get("y1", 0)) for ln in arrows)
+    # each lane's states where they change, as in the text export
+    left = [t.text for t in root.findall(f"{ns}text") if t.get("text-anchor") == "end"]
+    right = [t.text for t in root.findall(f"{ns}text") if t.get("text-anchor") == "start"]
+    assert left[:2] == ["SYN-SENT", "ESTABLISHED"] and "FIN-WAIT-1" in left, left
+    assert right[:2] == ["SYN-RECEIVED", "ESTABLISHED"] and "CLOSE-WAIT" in right, right
 
 
 def test_text_ladder_and_errors(lost_fin: Path, tmp_path: Path) -> None:
