@@ -78,7 +78,8 @@ class KernelAgent(Agent):
                     if self.trace is not None else
                     f"state changes from sock_diag every 100 ms ({trace}): a state "
                     f"shorter than that is missed")
-        self.kernel = KernelHost(self.local_ips, self.diag, self.trace, self.epoch)
+        self.kernel = KernelHost(self.local_ips, self.diag, self.trace, self.epoch,
+                                 drain=self._drain)
         return self.kernel
 
     def __init__(self, name: str, control: str, epoch: float, ifaces: list[IfaceSpec],
@@ -95,10 +96,22 @@ class KernelAgent(Agent):
         self.sel.register(sniffer, selectors.EVENT_READ, lambda mask: self._on_frames(sniffer))
 
     def _on_frames(self, sniffer: Sniffer) -> None:
+        self._take_frames(sniffer)
+        self._after_host()
+
+    def _drain(self) -> None:
+        for sniffer in self.sniffers:
+            while self._take_frames(sniffer) == BURST:
+                pass
+
+    def _take_frames(self, sniffer: Sniffer) -> int:
+        """Publish the frames waiting on ``sniffer`` (at most BURST); how many there were."""
         kernel = self.kernel
-        for direction, frame, stamp in sniffer.recv_frames(BURST):
+        frames = sniffer.recv_frames(BURST)
+        clock = self.clock()
+        for direction, frame, stamp in frames:
             # the kernel's time for the frame, on the lab's clock (never ahead of it)
-            now = self.sched.now if stamp is None else min(self.sched.now, stamp - self.epoch)
+            now = clock if stamp is None else min(clock, stamp - self.epoch)
             if self.capture:
                 self._push({"frame": frame_to_wire(sniffer.ifname, direction, now, frame)})
             tcp = tcp_of(frame)
@@ -113,7 +126,7 @@ class KernelAgent(Agent):
             event = H.SegmentSent if out else H.SegmentReceived
             self._publish(event(now, self.name, sid, tcp.src, tcp.dst, tcp.segment,
                                 sniffer.ifname))
-        self._after_host()
+        return len(frames)
 
     def _after_host(self) -> None:
         now = self.sched.now

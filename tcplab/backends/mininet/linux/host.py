@@ -28,6 +28,7 @@ socket stamps it (:mod:`.sniff`), so a move and the segment that made it are in 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tcplab.backends.mininet.linux.diag import Address, KernelSocket, SockDiag
@@ -91,8 +92,13 @@ class KernelHost:
     """A Linux host's sockets, run and watched (see the module docstring)."""
 
     def __init__(self, addresses: set[str], diag: SockDiag,
-                 trace: StateTrace | None = None, epoch: float = 0.0) -> None:
+                 trace: StateTrace | None = None, epoch: float = 0.0,
+                 drain: Callable[[], None] = lambda: None) -> None:
         self.addresses = addresses
+        # reads the segments already seen on the interfaces (:meth:`segment`): before the
+        # trace, so a move comes after the segment that made it (a SYN before the
+        # SYN-RECEIVED the tracepoint reports only at the ACK)
+        self.drain = drain
         self.epoch = epoch  # time.monotonic() at t=0: the tracepoint's times become ours
         self.diag = diag
         self.trace = trace
@@ -208,6 +214,7 @@ class KernelHost:
                 self._out.append(BytesRead(now, conn.sid, bytes(conn.fresh)))
                 row.read += len(conn.fresh)
                 conn.fresh.clear()
+        self.drain()
         changes = self.trace.read() if self.trace is not None else []
         for change in changes:
             self._traced(change)
