@@ -157,9 +157,20 @@ class Timeline:
                 for key in (self._tuples.get(flow), self._tuples.get((flow[1], flow[0]))):
                     if key is not None:
                         self.conn_events.setdefault(key, array("l")).append(i)
+        if kind == "segment.dropped":
+            self._index_refused(ev, i)
         if head.count % self._interval == 0:
             self._checkpoints.append((head.count, head.clone()))
             self._interval = max(CHECKPOINT_MIN, CHECKPOINT_PER_ROW * len(head.rows))
+
+    def _index_refused(self, ev: dict[str, Any], i: int) -> None:
+        """A segment its host dropped on arrival though it was addressed to a
+        connection there that did not take it (gone: "no socket"; a listener's "ack in
+        listen"): that connection's ladder shows it reached its host."""
+        flow = flow_of(ev["summary"])
+        key = self._tuples.get((flow[1], flow[0])) if flow is not None else None
+        if key is not None and key[0] == ev["host"] and key[1] != ev.get("sid"):
+            self.conn_events.setdefault(key, array("l")).append(i)
 
     def cut(self, keep: int) -> None:
         """Forget every event after the first ``keep`` (a rewind's abandoned branch)."""

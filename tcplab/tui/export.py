@@ -79,7 +79,8 @@ def arrows(own: list[SegRecord | Marker], peer: list[SegRecord | Marker]) -> lis
     out: list[Arrow] = []
     for f in flights(own, peer):
         rec = f.rec
-        label = rec.label + (" rtx" if rec.retransmission else "")
+        label = (rec.label + (" rtx" if rec.retransmission else "")
+                 + (f" ({rec.refused})" if rec.refused else ""))
         if rec.dropped:
             out.append(Arrow(rec.t, None, rec.outbound, label, "drop"))
         else:

@@ -52,6 +52,7 @@ class SegRecord:
     link: str = ""          # the link direction that lost it ("h1>s1")
     retransmission: bool = False
     held: bool = False      # a `hold` kept it in the network for a while
+    refused: str = ""       # it reached its host, which dropped it: why ("no socket")
     sack: list[tuple[int, int]] = field(default_factory=list)  # relative SACK blocks
 
     @property
@@ -125,6 +126,11 @@ def ladder(timeline: Timeline, row: SocketRow | None, n: int,
             out.insert(at, marker)
         elif kind in ("link.dropped", "link.held") and row.remote is not None:
             _network(out, ev, row, iss, irs, held_in)
+        elif kind == "segment.dropped" and ev.get("sid") != row.sid and "segment" in ev:
+            # it came for this socket, which no longer took it (see Timeline._index_refused)
+            rec = _record(ev["t"], False, ev["segment"], iss, irs, False)
+            rec.refused = ev["reason"]
+            out.append(rec)
     return out
 
 
@@ -151,7 +157,8 @@ def flights(own: list[SegRecord | Marker], peer: list[SegRecord | Marker]) -> li
     """Each of ``own``'s segments with its send and arrival times, matched with the
     peer's ladder (``segment.sent`` at one end, ``segment.received`` at the other, by
     flags, relative sequence and acknowledgment numbers and length, in order).  The
-    ladder pane and ``export ladder`` both draw from this."""
+    ladder pane and ``export ladder`` both draw from this.  A matched segment takes
+    what only the other end knows of it: a retransmission, a hold, a refusal."""
     peer_in: dict[MatchKey, list[SegRecord]] = {}
     peer_out: dict[MatchKey, list[SegRecord]] = {}
     for rec in peer:
@@ -164,14 +171,18 @@ def flights(own: list[SegRecord | Marker], peer: list[SegRecord | Marker]) -> li
         if rec.outbound:
             there = peer_in.get(_match_key(rec), [])
             other = None if rec.dropped or not there else there.pop(0)
+            if other is not None and other.refused:
+                rec.refused = other.refused  # it arrived, and the host there dropped it
             out.append(Flight(rec, rec.t, other.t if other else None, other))
         elif rec.dropped:
             out.append(Flight(rec, rec.t, None, None))
         else:
             there = peer_out.get(_match_key(rec), [])
             other = there.pop(0) if there else None
-            if other is not None and other.retransmission:
-                rec.retransmission = True  # only its sender knows it sent it again
+            if other is not None:
+                # only its sender knows it sent it again, or that a hold kept it
+                rec.retransmission |= other.retransmission
+                rec.held |= other.held
             out.append(Flight(rec, other.t if other else rec.t, rec.t, other))
     # what the peer sent that has not arrived here (a hold keeps it, a slow link):
     # only the peer's ladder has it, and this one shows it too, on its way

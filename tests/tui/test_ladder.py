@@ -122,6 +122,22 @@ def test_the_peers_retransmission_is_marked_on_both_sides() -> None:
         assert all(" rtx" in line for line in fins[1:]), fins
 
 
+def test_a_segment_released_to_a_closed_socket_arrives_and_its_answer_shows() -> None:
+    run = Run("listen h2:80", "connect h1 h2:80 as c3", "wait 0.5", "hold h1>h2 FIN",
+              "close c3", "abort c3'", "wait 0.1", "release all", "wait 0.1")
+    own, peer = run.ladder("c3"), run.ladder("c3'")
+    lines = [t.plain for t in ladder_rows(own, peer, 100)]
+    fin = next(line for line in lines if "F. 1:1(0)" in line)
+    # it reached h2 at 0.6, where the listener dropped it ...
+    assert "(ack in listen)" in fin and fin.rstrip().endswith("0.600"), fin
+    # ... and h2 answered with a RST, which found no socket at h1
+    rst = lines[-1]
+    assert rst.startswith("   0.600") and "R 1:1(0)" in rst and "(no socket)" in rst, lines
+    assert "…" not in "".join(lines)
+    theirs = [t.plain for t in ladder_rows(peer, own, 100)]
+    assert any("F. 1:1(0)" in line and "(ack in listen)" in line for line in theirs), theirs
+
+
 def test_labels_shorten_detail_by_detail() -> None:
     rec = SegRecord(1.0, True, "P.", 1, 1, 2048, 1460, retransmission=True)
     assert labels(rec) == ["P. 1:1461(1460) ack 1 win 2048 rtx", "P. 1:1461(1460) ack 1 rtx",

@@ -77,14 +77,16 @@ def keep(rec: SegRecord | Marker, which: str) -> bool:
 def labels(rec: SegRecord) -> list[str]:
     """The segment's label, longest first: each drops a detail of the one before."""
     end = (rec.seq + rec.length) & 0xFFFFFFFF
-    tags = "".join(f" {tag}" for tag, on in (("rtx", rec.retransmission), ("held", rec.held))
-                   if on)
+    tags = "".join(f" {tag}" for tag, on in (("rtx", rec.retransmission), ("held", rec.held),
+                                             (f"({rec.refused})", rec.refused)) if on)
+    short = "".join(f" {tag}" for tag, on in (("rtx", rec.retransmission), ("H", rec.held),
+                                              ("✕", rec.refused)) if on)
     ack = "." in rec.flags
     full = f"{rec.flags} {rec.seq}:{end}({rec.length})"
     return [full + (f" ack {rec.ack}" if ack else "") + f" win {rec.window}" + tags,
             full + (f" ack {rec.ack}" if ack else "") + tags,
             full + (f" a{rec.ack}" if ack else "") + tags,
-            f"{rec.flags} {rec.seq}({rec.length})" + tags.replace(" held", " H"),
+            f"{rec.flags} {rec.seq}({rec.length})" + short,
             rec.flags]
 
 
@@ -219,7 +221,8 @@ def ladder_rows(own: list[SegRecord | Marker], peer: list[SegRecord | Marker],
         if rec.dropped and not rec.outbound:
             t_left, t_right = None, rec.t  # the peer sent it; it never reached us
         key = (t_left, t_right, rec.outbound, rec.flags, rec.seq, rec.ack, rec.window,
-               rec.length, rec.dropped, rec.link, rec.retransmission, rec.held, ls, rs,
+               rec.length, rec.dropped, rec.link, rec.retransmission, rec.held, rec.refused,
+               ls, rs,
                width, left_host, ROLE["ok"])  # the palette: a theme switch redraws
         if cache is not None:
             made = cache.get(key)
@@ -237,7 +240,9 @@ def ladder_rows(own: list[SegRecord | Marker], peer: list[SegRecord | Marker],
         if states:
             put(line, f" {rs[:state_w]:<{state_w}}", style=_state_style(rs) if rs else "")
         put(line, " ")
-        put(line, _time(t_right), style="dim")
+        # a refused segment its peer socket did not send (the host answered): no time
+        unknown = " " * TIME_W if rec.refused and f.other is None else None
+        put(line, unknown or _time(t_right), style="dim")
         lines.append(line)
         if cache is not None:
             cache[key] = line
