@@ -43,6 +43,13 @@ def linux_moves(run: Run, host: str, sid: int) -> list[State]:
     return [moves[0].old, *(e.new for e in moves)] if moves else []
 
 
+def unacked(run: Run, name: str, accepted: bool) -> int:
+    """Bytes one end of ``name`` sent and has not seen acknowledged."""
+    host, sid = run.sid(name, accepted)
+    rows = {(h, info.id): info for h, info in run.lab.sockets()}
+    return rows[(host, sid)].status.send_queue
+
+
 def linux_path(run: Run, name: str, accepted: bool) -> State:
     """Where a Linux end in FIN-WAIT-1 must pass on, from the segments that reached it.
 
@@ -103,6 +110,10 @@ def test_tcplab_and_linux_in_either_role(mixed: Run, client: str, first: str,
         # a real simultaneous close: what h1 sends waits in its queue until h2 closed too,
         # so each FIN reaches a side in FIN-WAIT-1 (both go through CLOSING)
         stack_end = name if client == "h1" else f"{name}'"
+        # every byte acknowledged first: with h1's ACKs held, Linux's FIN would wait
+        # behind a lost data segment it could never have acknowledged
+        mixed.until(lambda: all(unacked(mixed, name, a) == 0 for a in (False, True)),
+                    "both ends' data acknowledged", 30)
         mixed.ok("hold h1>h2 ANY")
         mixed.ok(f"close {stack_end}")
         mixed.ok(f"close {name if stack_end != name else name + chr(39)}")
