@@ -8,7 +8,13 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tcplab.backends.mininet.linux.diag import SockDiag
-from tcplab.backends.mininet.linux.host import BytesRead, KernelHost, Observation, StateSeen
+from tcplab.backends.mininet.linux.host import (
+    NO_THRESHOLD,
+    BytesRead,
+    KernelHost,
+    Observation,
+    StateSeen,
+)
 from tcplab.tcp.states import State
 
 S = State
@@ -58,6 +64,8 @@ def test_a_transfer_and_close_as_the_lab_sees_them(host: KernelHost) -> None:
     assert client[0] == S.CLOSED and client[-1] == S.TIME_WAIT
     # a TIME-WAIT socket has no TCP_INFO: its TCB stays as it was last seen
     assert host.socket(csid).status.cwnd > 0 and host.socket(csid).status.srtt is not None
+    # no loss on loopback: no threshold yet, shown as tcplab's own "infinite" one
+    assert host.socket(csid).status.ssthresh == NO_THRESHOLD == 1 << 30
     assert S.FIN_WAIT_1 in client or S.FIN_WAIT_2 in client  # polling may miss one
     assert states(seen, child.id)[-1] == S.CLOSED
     assert host.socket(csid).history == tuple(client)

@@ -31,7 +31,13 @@ import sys
 from tcplab.backends.mininet.agent import BURST, Agent, IfaceSpec
 from tcplab.backends.mininet.agent import main as agent_main
 from tcplab.backends.mininet.linux.diag import SockDiag
-from tcplab.backends.mininet.linux.host import BytesRead, KernelHost, Observation, StateSeen
+from tcplab.backends.mininet.linux.host import (
+    NO_THRESHOLD,
+    BytesRead,
+    KernelHost,
+    Observation,
+    StateSeen,
+)
 from tcplab.backends.mininet.linux.sniff import Sniffer
 from tcplab.backends.mininet.linux.trace import StateTrace, instance_name, open_trace
 from tcplab.backends.mininet.protocol import frame_to_wire
@@ -59,7 +65,8 @@ def event_of(host: str, obs: Observation) -> H.StateChanged | H.Delivered | H.Tc
             w.snd_wnd, w.rcv_wnd)
     if row is None:  # no dump has shown the socket yet: its TCP_INFO is unknown
         return H.TcbSampled(*head, 0, 0, 0, None, None, 0.0, 0, 0, ())
-    return H.TcbSampled(*head, row.cwnd or 0, row.ssthresh or 0,
+    ssthresh = NO_THRESHOLD if row.ssthresh is None else row.ssthresh
+    return H.TcbSampled(*head, row.cwnd or 0, ssthresh,
                         (row.unacked or 0) * (row.mss or 0), row.srtt, row.rttvar,
                         row.rto or 0.0, row.sendq, row.recvq, ())
 

@@ -40,6 +40,9 @@ from tcplab.tcp.segment import ACK, SYN, Segment
 from tcplab.tcp.states import State
 from tcplab.tcp.status import Status
 
+# Linux before a loss sets one: what tcplab's engine starts from (RFC 5681 §3.1,
+# "arbitrarily high"), so both stacks' rows read "inf"
+NO_THRESHOLD = 1 << 30
 POLL = 0.1  # seconds between two sock_diag dumps (the issue's "at least every 100 ms")
 _MAY_WAIT = (State.FIN_WAIT_1, State.FIN_WAIT_2, State.CLOSING)  # -> CLOSED may be TIME-WAIT
 
@@ -342,7 +345,8 @@ class KernelHost:
             snd_una=w.snd_una, snd_nxt=w.snd_nxt, snd_wnd=w.snd_wnd, rcv_nxt=w.rcv_nxt,
             rcv_wnd=w.rcv_wnd,
             send_queue=ks.sendq if ks else 0, recv_queue=ks.recvq if ks else 0,
-            cwnd=(ks.cwnd or 0) if ks else 0, ssthresh=(ks.ssthresh or 0) if ks else 0,
+            cwnd=(ks.cwnd or 0) if ks else 0,
+            ssthresh=(NO_THRESHOLD if ks.ssthresh is None else ks.ssthresh) if ks else 0,
             srtt=ks.srtt if ks else None, rttvar=ks.rttvar if ks else None,
             rto=(ks.rto or 0.0) if ks else 0.0,
             in_flight=((ks.unacked or 0) * (ks.mss or 0)) if ks else 0,
