@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from tcplab.labsheet import conditions as K
-from tcplab.labsheet.sheet import Exercise, Role, Sheet
+from tcplab.labsheet.model import Exercise, Role, Sheet
 from tcplab.labsheet.tracker import Key, Sock, Tracker
 
 MAX_BINDINGS = 5000   # assignments tried per evaluation: a guard, far above real labs
