@@ -81,18 +81,20 @@ def main(argv: list[str]) -> int:
     except RecordingError as exc:
         print(f"tcplab replay: {exc}", file=sys.stderr)
         return 2
-    if not sys.stdout.isatty() or not sys.stdin.isatty():
-        print("tcplab replay: the dashboard needs a terminal (or use --at T --json)",
-              file=sys.stderr)
-        return 2
     from tcplab.lab.timeline import Timeline
-    from tcplab.tui.app import TcplabApp
 
-    try:
+    try:  # a recording that cannot be read says so first, terminal or not
         timeline = Timeline.load(events_file(directory))
     except RecordingError as exc:
         print(f"tcplab replay: {exc}", file=sys.stderr)
         return 2
+    if not sys.stdout.isatty() or not sys.stdin.isatty():
+        timeline.close()
+        print("tcplab replay: the dashboard needs a terminal (or use --at T --json)",
+              file=sys.stderr)
+        return 2
+    from tcplab.tui.app import TcplabApp
+
     try:
         return TcplabApp(None, timeline=timeline).run() or 0
     finally:

@@ -87,8 +87,11 @@ class RunInputs:
             raise ValueError("the first line is not a recording header")
         schema = header.get("schema")
         if schema != SCHEMA_VERSION:
+            newer = isinstance(schema, int) and schema > SCHEMA_VERSION
             raise ValueError(f"recording schema {schema!r}: this tcplab reads schema "
-                             f"{SCHEMA_VERSION} (re-record the run with this version)")
+                             f"{SCHEMA_VERSION} ("
+                             + ("made by a newer tcplab: use that version" if newer
+                                else "re-record the run with this version") + ")")
         try:
             hosts = tuple((str(h["name"]), str(h["ip"]), bool(h["kernel"]))
                           for h in header.get("hosts", ()))

@@ -328,8 +328,10 @@ def check_header(first: bytes, where: Path) -> dict[str, Any]:
         raise RecordingError(f"{where}: the first line is not a recording header")
     schema = header.get("schema")
     if schema != 2:
+        why = ("schema 1 recordings lack the TCB samples every pane is drawn from: record "
+               "the run again with this version" if schema == 1 else
+               "it was made by a newer tcplab: replay it with that version"
+               if isinstance(schema, int) and schema > 2 else "not a schema this tcplab knows")
         raise RecordingError(
-            f"{where}: recording schema {schema!r}; this tcplab reads schema 2 (schema 1 "
-            "recordings lack the TCB samples every pane is drawn from: record the run "
-            "again with this version)")
+            f"{where}: recording schema {schema!r}; this tcplab reads schema 2 ({why})")
     return header
