@@ -14,6 +14,7 @@ from tcplab.backends.mininet.linux.host import (
     KernelHost,
     Observation,
     StateSeen,
+    TcbSeen,
 )
 from tcplab.tcp.states import State
 
@@ -64,6 +65,11 @@ def test_a_transfer_and_close_as_the_lab_sees_them(host: KernelHost) -> None:
     assert client[0] == S.CLOSED and client[-1] == S.TIME_WAIT
     # a TIME-WAIT socket has no TCP_INFO: its TCB stays as it was last seen
     assert host.socket(csid).status.cwnd > 0 and host.socket(csid).status.srtt is not None
+    # the TIME-WAIT socket's 60 s timer, from the dump's idiag_timer and idiag_expires
+    seen += host.poll(now(), dump=True)
+    waits = [o.timers for o in seen if isinstance(o, TcbSeen) and o.sid == csid and o.timers]
+    assert waits and waits[-1][0][0] == "time-wait"
+    assert 50 < waits[-1][0][1] - now() <= 60.1
     # no loss on loopback: no threshold yet, shown as tcplab's own "infinite" one
     assert host.socket(csid).status.ssthresh == NO_THRESHOLD == 1 << 30
     assert S.FIN_WAIT_1 in client or S.FIN_WAIT_2 in client  # polling may miss one

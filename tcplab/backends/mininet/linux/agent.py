@@ -64,11 +64,11 @@ def event_of(host: str, obs: Observation) -> H.StateChanged | H.Delivered | H.Tc
     head = (obs.t, host, obs.sid, w.iss, w.irs, w.snd_una, w.snd_nxt, w.snd_nxt, w.rcv_nxt,
             w.snd_wnd, w.rcv_wnd)
     if row is None:  # no dump has shown the socket yet: its TCP_INFO is unknown
-        return H.TcbSampled(*head, 0, 0, 0, None, None, 0.0, 0, 0, ())
+        return H.TcbSampled(*head, 0, 0, 0, None, None, 0.0, 0, 0, obs.timers)
     ssthresh = NO_THRESHOLD if row.ssthresh is None else row.ssthresh
     return H.TcbSampled(*head, row.cwnd or 0, ssthresh,
                         (row.unacked or 0) * (row.mss or 0), row.srtt, row.rttvar,
-                        row.rto or 0.0, row.sendq, row.recvq, ())
+                        row.rto or 0.0, row.sendq, row.recvq, obs.timers)
 
 
 class KernelAgent(Agent):

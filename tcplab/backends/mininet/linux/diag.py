@@ -21,6 +21,9 @@ from tcplab.tcp.states import State
 Address = tuple[str, int]
 
 _INET_DIAG_INFO = 2        # the extension that carries struct tcp_info
+# idiag_timer: which of a socket's timers runs (one at a time), as tcplab's engine names
+# its own (tcp/kinds.py Timer); Linux's 1 also covers its loss probe and RACK timers
+TIMERS = {1: "rtx", 2: "keepalive", 3: "time-wait", 4: "persist"}
 _INFINITE_SSTHRESH = 0x7FFFFFFF  # Linux's "no threshold yet" (TCP_INFINITE_SSTHRESH)
 
 
@@ -44,6 +47,9 @@ class KernelSocket:
     unacked: int | None = None      # segments
     retransmits: int | None = None  # total retransmitted segments
     mss: int | None = None
+    timer: str | None = None        # the running timer, in tcplab's names (:data:`TIMERS`)
+    expires: float | None = None    # seconds until it fires
+
 
     @property
     def key(self) -> tuple[Address, Address | None]:
@@ -77,6 +83,9 @@ def row_of(msg: Any) -> KernelSocket | None:
     info = msg.get_attr("INET_DIAG_INFO")
     full = state not in (State.TIME_WAIT, State.LISTEN)
     tcb = _tcb(info) if isinstance(info, dict) and full else {}
+    timer = TIMERS.get(int(msg["idiag_timer"]))
+    if timer is not None:
+        tcb.update(timer=timer, expires=int(msg["idiag_expires"]) / 1000)
     return KernelSocket(int(msg["idiag_cookie"]), state, local, remote,
                         int(msg["idiag_rqueue"]), int(msg["idiag_wqueue"]), **tcb)
 

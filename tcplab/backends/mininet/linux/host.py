@@ -28,6 +28,7 @@ socket stamps it (:mod:`.sniff`), so a move and the segment that made it are in 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -43,6 +44,7 @@ from tcplab.tcp.status import Status
 # Linux before a loss sets one: what tcplab's engine starts from (RFC 5681 §3.1,
 # "arbitrarily high"), so both stacks' rows read "inf"
 NO_THRESHOLD = 1 << 30
+TIMER_SLACK = 0.05  # seconds
 POLL = 0.1  # seconds between two sock_diag dumps (the issue's "at least every 100 ms")
 _MAY_WAIT = (State.FIN_WAIT_1, State.FIN_WAIT_2, State.CLOSING)  # -> CLOSED may be TIME-WAIT
 
@@ -63,6 +65,7 @@ class TcbSeen:
     sid: int
     row: KernelSocket | None  # the last dump's (None before one saw the socket)
     wire: Variables
+    timers: tuple[tuple[str, float], ...]  # (name, deadline) of the one Linux runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +89,19 @@ class _Row:
     state: State = State.CLOSED
     history: list[State] = field(default_factory=lambda: [State.CLOSED])
     seen: KernelSocket | None = None     # the last dump's row with TCP_INFO
+    timers: tuple[tuple[str, float], ...] = ()
     read: int = 0                        # bytes reported read so far
     moved: float = float("-inf")         # when it last changed state
     finished: bool = False
+
+
+def _timers_moved(old: tuple[tuple[str, float], ...],
+                  new: tuple[tuple[str, float], ...]) -> bool:
+    """Another timer, or the same one restarted (a dump's countdown is in ms and taken
+    a little after ``now``: a deadline that moved less than :data:`TIMER_SLACK` is the
+    same)."""
+    return len(old) != len(new) or any(
+        a != b or abs(x - y) > TIMER_SLACK for (a, x), (b, y) in zip(old, new, strict=True))
 
 
 class KernelHost:
@@ -200,7 +213,7 @@ class KernelHost:
         for sid in sorted(self._tcb_changed):
             row = self.rows.get(sid)
             if row is not None and not row.finished:
-                self._out.append(TcbSeen(now, sid, row.seen, self._wire(sid)))
+                self._out.append(TcbSeen(now, sid, row.seen, self._wire(sid), row.timers))
         self._tcb_changed.clear()
         out, self._out = self._out, []
         return out
@@ -276,8 +289,14 @@ class KernelHost:
                                                 or seen.state is State.TIME_WAIT):
                 self._move(row, seen.state, t)
             # a TIME-WAIT or request socket has no TCP_INFO: its TCB stays as last seen
-            if seen.cwnd is not None and seen != row.seen:
-                row.seen = seen
+            info = dataclasses.replace(seen, timer=None, expires=None)
+            if info.cwnd is not None and info != row.seen:
+                row.seen = info
+                self._tcb_changed.add(sid)
+            timers = (((seen.timer, now + seen.expires),)
+                      if seen.timer is not None and seen.expires is not None else ())
+            if _timers_moved(row.timers, timers):
+                row.timers = timers
                 self._tcb_changed.add(sid)
 
     # -- rows ----------------------------------------------------------------------------
