@@ -22,7 +22,8 @@ role's connection -- counts): the dashboard then shows the hint and what was mis
 
 When an exercise is not done, :meth:`Checker.missing` says why with the binding that came
 closest (most conditions holding; the newest on a tie): the first condition that does
-not hold, and what was found instead.
+not hold, what was found instead, and which connections the roles stood for (the
+student's names and host:port pairs: ``(c was c4 (h1:40003>h2:80))``).
 
 An exercise that ``needs`` Linux's TCP on a host is left out of a run where that host ran
 tcplab's (the header's ``hosts`` say which ran Linux): it is never done there, never the
@@ -198,7 +199,13 @@ class Checker:
     def _evaluate(self, ex: Exercise, fixed: Sock | None = None) -> tuple[bool, str]:
         """Whether some binding makes every condition hold; else what the closest
         binding lacks."""
-        best: tuple[int, str] | None = None
+        ok, missing, _binding = self._closest(ex, fixed)
+        return ok, missing
+
+    def _closest(self, ex: Exercise, fixed: Sock | None = None
+                 ) -> tuple[bool, str, K.Binding | None]:
+        """As :meth:`_evaluate`, with the binding that held or came closest."""
+        best: tuple[int, str, K.Binding] | None = None
         for binding in self._bindings(ex.roles, fixed):
             held = 0
             first_miss = ""
@@ -209,22 +216,33 @@ class Checker:
                 elif not first_miss:
                     first_miss = f"{cond.text}: {found}"
             if not first_miss:
-                return True, ""
+                return True, "", binding
             if best is None or held >= best[0]:
-                best = (held, first_miss)
+                best = (held, first_miss, binding)
         if best is not None:
-            return False, best[1]
+            return False, best[1], best[2]
         lacking = next((r for r in ex.roles
                         if not any(r.matches(s, self.tracker)
                                    for s in self.tracker.socks.values())), ex.roles[0])
-        return False, f"no {lacking.describe()} was seen (role {lacking.name})"
+        return False, f"no {lacking.describe()} was seen (role {lacking.name})", None
+
+    def judged(self, ex: Exercise, binding: K.Binding) -> str:
+        """Which connections a verdict is about: ``c was c4 (h1:40003>h2:80)`` for each
+        role, in the sheet's order -- the student's names, which the check never uses."""
+        return ", ".join(f"{role.name} was {self.describe(binding[role.name])}"
+                         for role in ex.roles if role.name in binding)
 
     def missing(self, name: str) -> str:
         """Why exercise ``name`` is not done ("" when it is)."""
         if name in self.done:
             return ""
         ex = next(e for e in self.exercises if e.name == name)
-        return self.unavailable(ex) or self._evaluate(ex)[1]
+        why = self.unavailable(ex)
+        if why:
+            return why
+        _ok, missing, binding = self._closest(ex)
+        # the closest binding may be another attempt than the one the student meant
+        return f"{missing} ({self.judged(ex, binding)})" if binding else missing
 
     def unavailable(self, ex: Exercise) -> str:
         """Why ``ex`` cannot be done in this run ("" when it can): it needs Linux's TCP on

@@ -3,6 +3,7 @@ does not; roles bound by what a connection is, whatever the student named it; at
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -161,6 +162,20 @@ def test_missing_names_the_condition_and_what_was_found(story: list[dict[str, An
     assert checker.missing("x0").startswith(
         "expect-seen c CLOSING: c never was CLOSING: SYN-SENT -> ESTABLISHED -> ")
     assert checker.missing("x1") == "no connection from h1 to h2:99 was seen (role c)"
+
+
+def test_missing_names_the_connection_it_judged(story: list[dict[str, Any]]) -> None:
+    """The closest binding may be another connection than the one the student meant
+    (here the aborted one): the failure says which, by the student's name and ports."""
+    checker = Checker(sheet_with(C + "expect-transition c ESTABLISHED CLOSED\n"
+                                     "expect-seen c CLOSING",
+                                 "role a = h1 > h2:80\nrole b = h1 > h2:80 after a\n"
+                                 "expect-seen a TIME-WAIT\nexpect-seen b CLOSING"))
+    checker.feed_all(story)
+    assert re.fullmatch(r"expect-seen c CLOSING: c never was CLOSING: .*"
+                        r" \(c was gone \(h1:\d+>h2:80\)\)", checker.missing("x0"))
+    assert re.search(r"\(a was web \(h1:\d+>h2:80\), b was \w+ \(h1:\d+>h2:80\)\)$",
+                     checker.missing("x1"))
 
 
 def test_a_failed_attempt_is_reported_when_its_command_is_over() -> None:
