@@ -72,11 +72,11 @@ class Arrival:
     def maybe_window_update(self) -> None:
         """After the application read: ask for an ACK when the window reopened enough
         to be worth a segment of its own."""
+        t = self.tcb
         # RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): a reopened window is worth a
         # segment of its own only when it grew by min(RCV.BUFF/2, Eff.snd.MSS); like
         # Linux, also only when the offered window had shrunk below half its maximum
         # (otherwise the next ACK carries the update anyway)
-        t = self.tcb
         offered = max(sq.sub(t.rcv_adv, t.rcv_nxt), 0)
         limit = min(t.config.rcvbuf, 0xFFFF << t.rcv_wscale)
         grown = min(t.rcv_window(), limit) - offered
@@ -117,9 +117,9 @@ class Arrival:
         error (``errno``) ends an opening connection, anything else is reported and the
         connection goes on (MUST-56; hard errors once synchronized: RFC 5927 §7.2).
         False: not taken."""
+        t = self.tcb
         # SND.MAX, not SND.NXT: after a timeout SND.NXT went back, and what was sent
         # beyond it is still in flight
-        t = self.tcb
         if t.state in (S.CLOSED, S.LISTEN, S.TIME_WAIT) or not (
                 sq.le(t.snd_una, seq) and sq.lt(seq, t.snd_max)):
             t.drop("ICMP error for sequence space not in flight (RFC 5927)")

@@ -389,8 +389,8 @@ class Connection:
             t.goto(T.ABORT)
 
     def _rst_and_close(self, now: float, detail: str) -> None:
-        # RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>
         t = self.tcb
+        # RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>
         t.out.append(Segment(t.local[1], t.rport, t.snd_max, 0, RST, 0))
         t.rcvq.clear()
         t.goto(T.ABORT, detail)
