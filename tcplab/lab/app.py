@@ -76,10 +76,14 @@ class HostApp:
 
     @property
     def name(self) -> str:
+        """The host's name (``h1``), as the topology and the event stream spell it."""
         return self.host.name
 
     # -- the node protocol -------------------------------------------------------
     def receive_frame(self, ifname: str, frame: bytes, now: float) -> None:
+        """Node protocol: the host takes one frame from interface ``ifname``, then the
+        application writes what the host can now take and the host's events are
+        published."""
         self.host.receive_frame(ifname, frame, now)
         self._after(now)
 
@@ -92,12 +96,18 @@ class HostApp:
         self._after(now)
 
     def frames_to_send(self) -> list[tuple[str, bytes]]:
+        """Node protocol: the frames the host produced since the last call, as ``(ifname,
+        frame)``, for the network to put on the links."""
         return self.host.frames_to_send()
 
     def get_timer(self) -> float | None:
+        """Node protocol: the host's earliest deadline (a TCP or ARP timer), or None when
+        it has nothing to wait for."""
         return self.host.get_timer()
 
     def handle_timer(self, now: float) -> None:
+        """Node protocol: run the host's timers due at ``now``, then let the application
+        write into the buffer space that freed."""
         self.host.handle_timer(now)
         self._after(now)
 
@@ -109,6 +119,9 @@ class HostApp:
     # -- application calls (raise HostError on a user mistake) ---------------------
     # ``read=off`` among the switches is the application's, not TCP's: it stops reading
     def listen(self, port: int, now: float, tcp: dict[str, bool] | None = None) -> int:
+        """A passive OPEN on ``port`` (RFC 9293 §3.10.1); returns the listener's socket
+        id.  ``tcp`` holds TCP feature switches for this socket and may hold the
+        application's ``read`` switch.  Raises HostError (a port in use, say)."""
         features, read = _split_read(tcp)
         try:
             sid = self.host.listen(port, now=now, tcp=features)
@@ -120,6 +133,9 @@ class HostApp:
 
     def connect(self, remote_ip: str, rport: int, now: float, lport: int | None,
                 tcp: dict[str, bool] | None = None) -> int:
+        """An active OPEN toward ``remote_ip:rport`` from ``lport`` (None: an ephemeral
+        port); returns the new socket's id.  ``tcp`` as for :meth:`listen`.  Raises
+        HostError."""
         features, read = _split_read(tcp)
         try:
             sid = self.host.connect(remote_ip, rport, now, lport=lport, tcp=features)
@@ -130,6 +146,8 @@ class HostApp:
             self._after(now)
 
     def set_tcp(self, tcp: dict[str, bool]) -> None:
+        """``tcp HOST sack=off ...``: the TCP features of the sockets the host opens from
+        now on; sockets already open keep theirs."""
         self.host.set_tcp(**tcp)
 
     def set_reading(self, on: bool, now: float) -> None:
@@ -194,12 +212,18 @@ class HostApp:
             box.queue[0] = head - count
 
     def shutdown(self, sid: int, now: float) -> None:
+        """Shut down the sending side (a FIN) once every byte queued before it is written;
+        raises HostError at once for an unknown socket."""
         self._after_writes(sid, "shutdown", now)
 
     def close(self, sid: int, now: float) -> None:
+        """Close the socket (a FIN, RFC 9293 §3.10.4) once every byte queued before it is
+        written; raises HostError at once for an unknown socket."""
         self._after_writes(sid, "close", now)
 
     def abort(self, sid: int, now: float) -> None:
+        """Abort the socket now (RFC 9293 §3.10.5: a RST where the state calls for one):
+        the bytes still queued and any close waiting for them are dropped."""
         self._pending.pop(sid, None)
         self._then.pop(sid, None)
         try:
@@ -213,9 +237,12 @@ class HostApp:
         return 0 if box is None else len(box)
 
     def sockets(self) -> list[SocketInfo]:
+        """A table row for every socket the host still knows (listeners, connections,
+        TIME-WAIT)."""
         return self.host.sockets()
 
     def socket(self, sid: int) -> SocketInfo:
+        """The table row of socket ``sid``; HostError for an id the host does not know."""
         return self.host.socket(sid)
 
     # -- internals -------------------------------------------------------------

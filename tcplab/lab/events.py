@@ -46,6 +46,9 @@ class LinkDropped(_LabEvent):
 
 @dataclass(frozen=True, slots=True)
 class LinkHeld(_LabEvent):
+    """A ``hold`` filter kept a frame back on ``direction`` (``src>dst``) until a
+    ``release``; ``summary`` is the frame in one line."""
+
     kind: ClassVar[str] = "link.held"
     direction: str
     summary: str
@@ -53,6 +56,10 @@ class LinkHeld(_LabEvent):
 
 @dataclass(frozen=True, slots=True)
 class LinkChanged(_LabEvent):
+    """A link direction's parameters changed (``link`` command), or their starting values
+    as the run starts; ``direction`` is ``src>dst`` and ``params`` every parameter of it
+    in the ``link`` command's units."""
+
     kind: ClassVar[str] = "link.changed"
     link: str
     direction: str
@@ -61,6 +68,10 @@ class LinkChanged(_LabEvent):
 
 @dataclass(frozen=True, slots=True)
 class CommandDone(_LabEvent):
+    """A command ended: its ``line`` as typed, ``ok`` and the ``message`` shown (its
+    result, or the error).  Every command ends in exactly one; rewind re-executes
+    these."""
+
     kind: ClassVar[str] = "command"
     line: str
     ok: bool
@@ -69,12 +80,18 @@ class CommandDone(_LabEvent):
 
 @dataclass(frozen=True, slots=True)
 class Notice(_LabEvent):
+    """A line for the user that no other event carries: the run's topology and seed, why a
+    backend was chosen, a stuck clock, an agent's bad message."""
+
     kind: ClassVar[str] = "notice"
     text: str
 
 
 @dataclass(frozen=True, slots=True)
 class HostStatus(_LabEvent):
+    """A Mininet host's agent went down (``up`` False, ``reason`` why) or came back after
+    a ``restart``."""
+
     kind: ClassVar[str] = "host.status"
     up: bool
     reason: str
@@ -138,6 +155,8 @@ class EventBus:
         return lambda: self._subscribers.remove(fn) if fn in self._subscribers else None
 
     def publish(self, event: LabEvent) -> None:
+        """Hand ``event`` to every subscriber, in subscription order, before returning; a
+        subscriber added or removed meanwhile takes effect from the next event."""
         for fn in tuple(self._subscribers):
             fn(event)
 

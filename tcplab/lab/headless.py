@@ -21,14 +21,20 @@ def _addr(a: tuple[str, int] | None) -> str:
 
 
 class Printer:
+    """Prints the event stream as lines on ``out`` (standard output by default): a
+    subscriber for the event bus (see the module docstring)."""
+
     def __init__(self, out: TextIO | None = None, verbose: bool = False) -> None:
         self.out = out if out is not None else sys.stdout
         self.verbose = verbose
 
     def line(self, t: float, text: str) -> None:
+        """Print ``t=SECONDS text`` and flush, so the line is seen as it happens."""
         print(f"t={t:.3f} {text}", file=self.out, flush=True)
 
     def __call__(self, e: L.LabEvent) -> None:
+        """Print ``e``'s line, if it gets one (segments and drops only when
+        ``verbose``)."""
         if isinstance(e, H.StateChanged):
             self.line(e.t, f"{e.host} {_addr(e.local)}>{_addr(e.remote)} "
                            f"{e.old} -> {e.new} ({e.cause})")

@@ -56,6 +56,9 @@ _SOCKET_PREFIX = re.compile(r"^socket \d+: ")
 
 @dataclass(frozen=True, slots=True)
 class Result:
+    """How a command ended: ``ok`` and the line the user sees (the result, or the error
+    without a traceback); the same pair is published as a ``command`` event."""
+
     ok: bool
     message: str
 
@@ -110,12 +113,16 @@ class Lab:
         return self.timeline
 
     def start(self) -> None:
+        """Start the backend on the topology, then publish a ``link.changed`` event with
+        each link direction's starting parameters (so a replay knows them too)."""
         self.backend.start(self.topo, self.bus.publish)
         for st in self.links():  # where every link starts, so a replay knows it too
             self.bus.publish(LinkChanged(self.now(), "", st.link, f"{st.src}>{st.dst}",
                                          netcmds.describe_params(st)))
 
     def stop(self) -> None:
+        """End the run: a wait or step still running is interrupted first (its ``command``
+        event says where it stopped), then the backend is taken down."""
         if self._clock_run is not None:
             self.interrupt()  # its command event says where it stopped
         self.backend.stop()
@@ -133,21 +140,31 @@ class Lab:
         self._clock_run = None
 
     def now(self) -> float:
+        """The run's clock in seconds (the backend's, virtual or wall)."""
         return self.backend.now()
 
     # -- what the dashboard asks (:class:`tcplab.lab.port.LabPort`) ---------------------
     @property
     def virtual(self) -> bool:
+        """The run has a virtual clock, moved only by ``wait``/``step``; else the wall
+        clock."""
         return self.backend.virtual
 
     @property
     def paused(self) -> bool:
+        """The clock is paused (``pause``, or a breakpoint stopped a real clock); a
+        backend that cannot pause never is."""
         return bool(getattr(self.backend, "paused", False))
 
     def subscribe(self, callback: Callable[[LabEvent], None]) -> Callable[[], None]:
+        """Call ``callback`` with every event published from now on, in order; returns the
+        function that unsubscribes it."""
         return self.bus.subscribe(callback)
 
     def precheck(self, cmd: C.Command) -> str | None:
+        """Why ``cmd`` would fail on this lab (an unknown host or node, no such link, an
+        unknown or closed connection), without running or changing anything; None when
+        nothing is seen wrong.  A form checks a line with it before submitting."""
         return precheck(self, cmd)
 
     # -- the stream ---------------------------------------------------------------
@@ -205,7 +222,12 @@ class Lab:
                 hint: Hint | None = None) -> Result:
         """Carry out one command; the result is also published as a CommandDone event.
         A ``wait`` or ``step`` runs to its end here (:meth:`begin` does not block).
-        ``hint``: how a recorded wait or step ended, for re-execution (:mod:`rerun`)."""
+        ``hint``: how a recorded wait or step ended, for re-execution (:mod:`rerun`).
+
+        A bad command does not raise: a parse error, a LabError or a HostError comes back
+        as ``Result(False, message)`` (``line N:`` in front when ``line_no`` is given),
+        and a command that fails changes nothing.  While a wait runs (:attr:`waiting`)
+        another command is refused, and then nothing is published."""
         result = self.begin(command, line_no, hint=hint)
         while result is None:
             run = self._clock_run
@@ -350,7 +372,11 @@ class Lab:
 
     def wait(self, seconds: float) -> None:
         """Let the run's clock go ``seconds`` forward (at once under virtual time), with
-        no command event; a breakpoint ends it early, as it ends a ``wait`` command."""
+        no command event; a breakpoint ends it early, as it ends a ``wait`` command.
+
+        For drivers outside the command language (benches, tests): as no ``command``
+        event records it, it is not in :attr:`commands` and a ``rewind`` does not re-run
+        it -- a run that must be re-executable waits with ``execute("wait ...")``."""
         if self.backend.virtual:
             self.backend.advance(seconds)
         else:
@@ -486,6 +512,10 @@ class Lab:
         return best
 
     def socket_info(self, ref: C.ConnRef) -> tuple[str, SocketInfo | None, list[State]]:
+        """Resolve a connection reference (``c1``, ``c1'``, ``h1:40000>h2:80``) to
+        ``(host, its socket's table row, every state the socket entered)``; the row is
+        None once the host no longer knows the socket.  Raises LabError for an unknown
+        name, four-tuple or host."""
         host, sid = self._conn(ref)
         try:
             info: SocketInfo | None = self.backend.app(host).socket(sid)
@@ -512,6 +542,7 @@ class Lab:
             return None
 
     def links(self) -> list[LinkState]:
+        """Both directions of every link as they are now, link by link."""
         return [st for name in self.backend.link_names() for st in self.backend.link_states(name)]
 
     def name_of(self, host: str, sid: int, info: SocketInfo | None = None) -> str:

@@ -16,6 +16,8 @@ from tcplab.tcp.segment import Segment, describe
 
 
 class TcpFrame(NamedTuple):
+    """A TCP segment found in a frame, with its ``(ip, port)`` source and destination."""
+
     src: tuple[str, int]
     dst: tuple[str, int]
     segment: Segment

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 
 class LabPort(Protocol):
+    """Everything the dashboard may ask of a running lab besides the event stream (see the
+    module docstring); :class:`~tcplab.lab.lab.Lab` implements it."""
+
     @property
     def virtual(self) -> bool:
         """A virtual clock, moved only by ``wait``/``step``; else the wall clock."""
@@ -45,20 +48,48 @@ class LabPort(Protocol):
         """Call ``callback`` with every event from now on; returns the unsubscribe."""
         ...
 
-    def keep_timeline(self, header: dict[str, Any] | None = None) -> Timeline: ...
-    def now(self) -> float: ...
-    def execute(self, command: str | C.Command, line_no: int | None = None) -> Result: ...
-    def begin(self, command: str | C.Command, line_no: int | None = None) -> Result | None:
+    def keep_timeline(self, header: dict[str, Any] | None = None) -> Timeline:
+        """Start keeping the event stream, indexed, and return it (the same Timeline on
+        every call); ``header`` is the recording header it starts with."""
         ...
-    def start_wait(self, seconds: float) -> None: ...
-    def run_slice(self, budget: float) -> bool: ...
-    def interrupt(self) -> None: ...
+
+    def now(self) -> float:
+        """The run's clock in seconds."""
+        ...
+
+    def execute(self, command: str | C.Command, line_no: int | None = None) -> Result:
+        """Run one command-language line (or parsed command) to its end, a ``wait`` too;
+        the Result is also published as a ``command`` event.  Errors come back in the
+        Result."""
+        ...
+
+    def begin(self, command: str | C.Command, line_no: int | None = None) -> Result | None:
+        """Start one command without blocking: its Result, or None for a ``wait``/``step``
+        that has to run (drive it with :meth:`run_slice`)."""
+        ...
+
+    def start_wait(self, seconds: float) -> None:
+        """Start ``wait SECONDS`` without blocking (see :meth:`begin`)."""
+        ...
+
+    def run_slice(self, budget: float) -> bool:
+        """Run the ``wait`` or ``step`` in progress for at most ``budget`` wall seconds;
+        True once it has ended or when none runs."""
+        ...
+
+    def interrupt(self) -> None:
+        """End the running ``wait`` or ``step`` where it is (Esc); nothing running:
+        nothing happens."""
+        ...
+
     @property
     def last_result(self) -> Result | None:
         """The Result of the last command that ended (a wait run by slices, too)."""
         ...
 
-    def sync(self) -> None: ...
+    def sync(self) -> None:
+        """Under real time, bring the network up to the wall clock before drawing."""
+        ...
 
     def precheck(self, cmd: C.Command) -> str | None:
         """Why ``cmd`` would fail here (an unknown host, no such link, a closed

@@ -48,6 +48,8 @@ class RunInputs:
     def of(cls, topo: TopologySpec, *, backend: str, mechanism: str, seed: int,
            virtual: bool, msl: float | None = None, keepalive: float | None = None,
            notice: str | None = None, rto_min: float | None = None) -> RunInputs:
+        """The inputs of a run about to start on ``topo``; the topology file is read now,
+        and an unreadable one is kept as "" (only a re-execution will miss it)."""
         try:
             text = Path(topo.source).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
