@@ -41,7 +41,8 @@ CONDITIONS = ("expect", "expect-seen", "expect-not-seen", "expect-stayed", "expe
               "expect-retransmitted", "expect-dropped", "expect-timer",
               "expect-command-error")
 TIMERS = ("rtx", "persist", "delack", "time-wait", "keepalive", "rack")  # timer.fired names
-__all__ = ["Exercise", "Role", "Setup", "Sheet", "SheetError", "load_sheet", "parse_sheet"]
+__all__ = ["Exercise", "Role", "Setup", "Sheet", "SheetError", "load_sheet", "parse_sheet",
+           "student_markdown"]
 
 WHYS = ("rto", "fast", "sack", "probe", "tlp", "rack")  # as segment.retransmitted says
 
@@ -420,6 +421,33 @@ def _blocks(lines: list[str], path: Path, errors: list[str]) -> tuple[str, list[
         if info == "lab-setup" or info.split(" ", 1)[0] == "check":
             blocks.append(_Block(opening, info, heading, body))
     return title, blocks
+
+
+def student_markdown(text: str) -> str:
+    """The sheet as a student reads it in the dashboard: without its ``check`` blocks,
+    whose conditions would give the answers away (``expect-seen c' TIME-WAIT`` answers
+    "which end waits?").  The ``lab-setup`` block stays: it is what the lab did before
+    the student typed anything (the link's delay, the listener), which the prose refers
+    to.  A blank line left over where a block was is dropped too."""
+    lines = text.splitlines()
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        fence = re.match(r"^(```+|~~~+)\s*(.*)$", lines[i])
+        if fence is None:
+            out.append(lines[i])
+            i += 1
+            continue
+        end = i + 1   # the closing fence, as _blocks finds it
+        while end < len(lines) and not lines[end].startswith(fence[1]):
+            end += 1
+        if fence[2].strip().split(" ", 1)[0] == "check":
+            if out and not out[-1].strip():
+                out.pop()
+        else:
+            out.extend(lines[i:end + 1])
+        i = end + 1
+    return "\n".join(out) + "\n"
 
 
 def _meaningful(body: list[tuple[int, str]]) -> list[tuple[int, str]]:

@@ -5,7 +5,9 @@ Theory of operation
 :class:`LabSheetApp` is the dashboard (:class:`~tcplab.tui.app.TcplabApp`) plus a panel
 docked on the right: the exercises with their ticks, the current exercise (its task,
 the RFC section it shows, and after a failed attempt the hint and what was missing),
-and the whole sheet rendered as Markdown below.  ``F2`` hides and shows the panel.
+and the sheet rendered as Markdown below -- without its check blocks, which would give
+the answers away, and with its code blocks as plain text wrapped at the panel's edge.
+``F2`` hides and shows the panel.
 
 The panel's ticks come from a :class:`~tcplab.labsheet.checker.Checker` subscribed to
 the lab's event bus: every event, as its recorded dict, is fed to it -- the same code
@@ -23,13 +25,15 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.widgets import Markdown, Static
+from textual.widgets.markdown import MarkdownBlock, MarkdownFence
 
 from tcplab.lab.port import LabPort
 from tcplab.labsheet.checker import Attempt, Checker, Tick
 from tcplab.labsheet.progress import Progress
 from tcplab.labsheet.runner import as_record
-from tcplab.labsheet.sheet import Exercise, Sheet
+from tcplab.labsheet.sheet import Exercise, Sheet, student_markdown
 from tcplab.tui.app import TcplabApp
 
 SETTLE_EVERY = 0.25   # seconds between two judgements of ended connections
@@ -38,6 +42,41 @@ SETTLE_EVERY = 0.25   # seconds between two judgements of ended connections
 def _plain_heading(text: str) -> str:
     """A heading as its words, whether Markdown source or rendered."""
     return " ".join(text.replace("`", "").replace("*", "").split())
+
+
+class SheetFence(MarkdownFence):
+    """A code block of a sheet: plain text, wrapped at the panel's edge.  Textual's own
+    guesses a language for a block without one, and in the command language a ``'``
+    (``close c2'``, the other end) opened a string that coloured every line after it;
+    and it scrolled sideways, so a long line was cut at the panel's edge."""
+
+    DEFAULT_CSS = """
+    SheetFence {
+        overflow: hidden hidden;
+    }
+    SheetFence > Label {
+        width: 1fr;
+        padding: 0 1;  /* the panel is narrow, and short at 30 rows */
+    }
+    """
+
+    @classmethod
+    def highlight(cls, code: str, language: str, ansi: bool = False,
+                  dark: bool = False) -> Content:
+        return Content("\n".join(code.splitlines()))
+
+    @property
+    def allow_horizontal_scroll(self) -> bool:
+        return False
+
+
+class SheetMarkdown(Markdown):
+    """The sheet, with its code blocks as :class:`SheetFence`."""
+
+    def get_block_class(self, block_name: str) -> type[MarkdownBlock]:
+        if block_name == "fence":
+            return SheetFence
+        return super().get_block_class(block_name)
 
 
 class LabSheetApp(TcplabApp):
@@ -103,7 +142,8 @@ class LabSheetApp(TcplabApp):
             yield Static("", id="lab-progress")
             yield Static("", id="lab-task")
             with VerticalScroll(id="lab-doc"):
-                yield Markdown(self.sheet.text, id="lab-markdown")
+                # the check blocks would give the answers away
+                yield SheetMarkdown(student_markdown(self.sheet.text), id="lab-markdown")
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from rich.text import Text
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Input, Label, Static
 
 from tcplab.labsheet.progress import Progress, data_home, progress_path
 from tcplab.labsheet.runner import sim_lab, start_lab
 from tcplab.labsheet.sheet import Sheet, load_sheet, parse_sheet
-from tcplab.tui.labsheet import LabSheetApp
+from tcplab.tui.labsheet import LabSheetApp, SheetFence, SheetMarkdown
 
 LABS = Path(__file__).resolve().parents[2] / "docs" / "labs"
 SIZE = (150, 45)
@@ -163,6 +163,28 @@ async def test_f2_hides_and_shows_the_sheet() -> None:
         await pilot.press("f2")
         await pilot.pause()
         assert panel.display
+
+
+@sync
+async def test_the_panel_hides_the_checks_and_wraps_the_code_blocks() -> None:
+    """At 100 x 30: no check block (they give the answers away), the setup block shown,
+    every code block wrapped inside the panel, and a ``'`` not taken for a quote."""
+    app = app_for(load_sheet(LABS / "03-teardown-races.md"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.5)
+        markdown = app.query_one("#lab-markdown", SheetMarkdown)
+        assert "expect-" not in markdown.source and "```check" not in markdown.source
+        fences = list(markdown.query(SheetFence))
+        codes = [fence.code for fence in fences]
+        assert any("listen h2:80" in code and "topology: pair" in code for code in codes)
+        long = next(f for f in fences if "--scenario scenarios/rst-race.scn" in f.code)
+        label = long.query_one(Label)
+        assert long.size.width < 40 and label.size.width <= long.size.width
+        lines = [label.render_line(y).text.strip() for y in range(label.size.height)]
+        assert len([line for line in lines if line]) >= 2   # wrapped, not cut
+        assert " ".join(" ".join(lines).split()) == " ".join(long.code.split())
+        quoted = next(f for f in fences if "close c1'" in f.code)
+        assert not quoted.query_one(Label).render().spans   # plain: no string colour
 
 
 @sync

@@ -9,7 +9,7 @@ import pytest
 
 from tcplab.lab import commands as C
 from tcplab.labsheet import conditions as K
-from tcplab.labsheet.sheet import SheetError, load_sheet, parse_sheet
+from tcplab.labsheet.sheet import SheetError, load_sheet, parse_sheet, student_markdown
 
 GOOD = '''# Lab 9 — A test sheet
 
@@ -241,3 +241,16 @@ def test_unreadable_files_are_one_line_errors(tmp_path: Path) -> None:
     bad.write_bytes(b"\xff\xfe")
     with pytest.raises(SheetError, match="is not UTF-8 text"):
         load_sheet(bad)
+
+
+def test_the_students_sheet_has_no_check_blocks() -> None:
+    """What the dashboard shows: the prose and the setup, not the checks' answers."""
+    for path in sorted((Path(__file__).resolve().parents[2] / "docs" / "labs").glob("[0-9]*.md")):
+        text = path.read_text(encoding="utf-8")
+        shown = student_markdown(text)
+        sheet = load_sheet(path)
+        assert "```check" not in shown and "```lab-setup" in shown, path
+        assert shown.count("```") == text.count("```") - 2 * len(sheet.exercises), path
+        assert all(f"## {ex.title}" in shown for ex in sheet.exercises
+                   if f"## {ex.title}" in text), path
+    assert student_markdown("a\n\n```check x\nexpect c CLOSED\n```\n\nb\n") == "a\n\nb\n"
