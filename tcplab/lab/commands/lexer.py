@@ -19,6 +19,10 @@ class ParseFail(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Token:
+    """One word or string of a command line: ``text`` as typed (a string's bytes decoded
+    as a file name would be), ``data`` its bytes, ``quoted`` whether it was a string (so
+    ``"as"`` is never the keyword ``as``)."""
+
     text: str             # for strings: the bytes decoded as a file name would be
     data: bytes
     quoted: bool

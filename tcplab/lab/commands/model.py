@@ -162,16 +162,27 @@ def _tcp_text(options: TcpOptions) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Listen:
+    """``listen HOST:PORT [switches]``: a passive OPEN (RFC 9293 §3.10.1) on one host's
+    port; ``tcp`` turns TCP features (or the application's reading) off or on for this
+    socket."""
+
     name: ClassVar[str] = "listen"
     endpoint: Endpoint
     tcp: TcpOptions = ()
 
     def to_line(self) -> str:
+        """``listen h2:80`` and then each switch given (``sack=off``), in TCP_FEATURES
+        order."""
         return f"listen {self.endpoint}{_tcp_text(self.tcp)}"
 
 
 @dataclass(frozen=True, slots=True)
 class Connect:
+    """``connect HOST[:PORT] HOST:PORT [as NAME] [switches]``: an active OPEN (RFC 9293
+    §3.10.1) from ``local_host`` to ``remote``; a fixed ``local_port`` makes a
+    simultaneous open possible, and ``conn_name`` names the connection for later commands
+    (``c1``; ``c1'`` is its accepted end)."""
+
     name: ClassVar[str] = "connect"
     local_host: str
     local_port: int | None  # None: an ephemeral port
@@ -180,6 +191,7 @@ class Connect:
     tcp: TcpOptions = ()
 
     def to_line(self) -> str:
+        """``connect h1[:PORT] h2:80``, then ``as NAME`` and the switches when given."""
         local = self.local_host
         if self.local_port is not None:
             local += f":{self.local_port}"
@@ -196,37 +208,52 @@ class Tcp:
     tcp: TcpOptions
 
     def to_line(self) -> str:
+        """``tcp h1`` and then each switch given (``nagle=off``)."""
         return f"tcp {self.host}{_tcp_text(self.tcp)}"
 
 
 @dataclass(frozen=True, slots=True)
 class SendText:
+    """``send CONN "text"``: queue these bytes on the connection (the application writes
+    them all, however long the send buffer makes it wait); ``urgent``: as urgent data."""
+
     name: ClassVar[str] = "send"
     conn: ConnRef
     data: bytes
     urgent: bool = False  # --urgent: urgent data (RFC 9293 §3.8.5, MSG_OOB)
 
     def to_line(self) -> str:
+        """``send CONN [--urgent] "..."`` with the bytes quoted and escaped so the line
+        reads back to the same bytes."""
         return f"send {self.conn} {'--urgent ' if self.urgent else ''}{_quote(self.data)}"
 
 
 @dataclass(frozen=True, slots=True)
 class SendBytes:
+    """``send CONN --bytes N``: queue ``count`` bytes of the printable test pattern (made
+    as the socket takes them, so gigabytes never sit in memory)."""
+
     name: ClassVar[str] = "send"
     conn: ConnRef
     count: int
 
     def to_line(self) -> str:
+        """``send CONN --bytes N``."""
         return f"send {self.conn} --bytes {self.count}"
 
 
 @dataclass(frozen=True, slots=True)
 class SendFile:
+    """``send CONN --file PATH``: queue a regular file's contents (64 MiB at most, read
+    when the command runs)."""
+
     name: ClassVar[str] = "send"
     conn: ConnRef
     path: str
 
     def to_line(self) -> str:
+        """``send CONN --file "PATH"``, the path quoted as its bytes (any file name reads
+        back the same)."""
         return f"send {self.conn} --file {_quote(os.fsencode(self.path))}"
 
 
@@ -241,16 +268,24 @@ class _OnConn:
 
 @dataclass(frozen=True, slots=True)
 class Shutdown(_OnConn):
+    """``shutdown CONN``: close the sending side only (a FIN once queued bytes are
+    written) and keep receiving."""
+
     name: ClassVar[str] = "shutdown"
 
 
 @dataclass(frozen=True, slots=True)
 class Close(_OnConn):
+    """``close CONN``: CLOSE (RFC 9293 §3.10.4), a FIN once queued bytes are written."""
+
     name: ClassVar[str] = "close"
 
 
 @dataclass(frozen=True, slots=True)
 class Abort(_OnConn):
+    """``abort CONN``: ABORT (RFC 9293 §3.10.5), a RST where the state calls for one;
+    queued bytes are dropped."""
+
     name: ClassVar[str] = "abort"
 
 
@@ -273,6 +308,8 @@ class Link:
     direction: Flow | None = None
 
     def to_line(self) -> str:
+        """``link A B``, then the parameters given in the units a person would type
+        (``loss=5% delay=20ms``), ``up``/``down`` and ``dir=``."""
         parts = ["link", self.a, self.b]
         parts += [units.link_word(key, value) for key in units.LINK_PARAMS
                   if (value := getattr(self, key)) is not None]
@@ -285,10 +322,14 @@ class Link:
 
 @dataclass(frozen=True, slots=True)
 class Wait:
+    """``wait SECONDS``: let the run's clock go ``seconds`` forward (a breakpoint can end
+    it early)."""
+
     name: ClassVar[str] = "wait"
     seconds: float
 
     def to_line(self) -> str:
+        """``wait SECONDS``, in bare seconds (``wait 0.5``)."""
         return f"wait {units.format_number(self.seconds)}"
 
 
@@ -326,6 +367,7 @@ class ExpectReceived:
     count: int
 
     def to_line(self) -> str:
+        """``expect-received CONN BYTES``."""
         return f"expect-received {self.conn} {self.count}"
 
 
@@ -339,6 +381,7 @@ class Hold:
     count: int | None = None
 
     def to_line(self) -> str:
+        """``hold SRC>DST KIND``, then ``count=N`` when limited."""
         tail = "" if self.count is None else f" count={self.count}"
         return f"hold {self.flow} {self.kind.value}{tail}"
 
@@ -351,17 +394,22 @@ class Release:
     flow: Flow | None = None
 
     def to_line(self) -> str:
+        """``release SRC>DST`` or ``release all``."""
         return f"release {self.flow if self.flow is not None else 'all'}"
 
 
 @dataclass(frozen=True, slots=True)
 class Drop:
+    """``drop SRC>DST KIND [count=N]``: the network loses the next ``count`` segments of
+    ``kind`` going that way (a deterministic loss, unlike ``link loss=``)."""
+
     name: ClassVar[str] = "drop"
     flow: Flow
     kind: SegmentKind
     count: int = 1
 
     def to_line(self) -> str:
+        """``drop SRC>DST KIND count=N``, the count always written."""
         return f"drop {self.flow} {self.kind.value} count={self.count}"
 
 
@@ -373,6 +421,7 @@ class Restart:
     host: str
 
     def to_line(self) -> str:
+        """``restart HOST``."""
         return f"restart {self.host}"
 
 
@@ -386,11 +435,15 @@ class _Bare:
 
 @dataclass(frozen=True, slots=True)
 class Pause(_Bare):
+    """``pause``: stop the simulated clock (a real one cannot stop)."""
+
     name: ClassVar[str] = "pause"
 
 
 @dataclass(frozen=True, slots=True)
 class Resume(_Bare):
+    """``resume``: let a paused clock run again."""
+
     name: ClassVar[str] = "resume"
 
 
@@ -404,6 +457,7 @@ class Step:
     seconds: float | None = None
 
     def to_line(self) -> str:
+        """``step``, ``step N`` or ``step DURATION`` (``step 100ms``)."""
         if self.seconds is not None:
             return f"step {units.format_duration(self.seconds)}"
         return "step" if self.count is None else f"step {self.count}"
@@ -429,6 +483,8 @@ class Break:
     kind: SegmentKind | None = None    # SEND
 
     def to_line(self) -> str:
+        """``break CONN STATE``, ``break any STATE``, ``break send KIND`` or ``break
+        drop``."""
         if self.on is BreakOn.SEND:
             return f"break send {self.kind.value if self.kind else 'ANY'}"
         if self.on is BreakOn.DROP:
@@ -439,6 +495,8 @@ class Break:
 
 @dataclass(frozen=True, slots=True)
 class Breaks(_Bare):
+    """``breaks``: list the breakpoints, numbered."""
+
     name: ClassVar[str] = "breaks"
 
 
@@ -450,6 +508,7 @@ class Unbreak:
     number: int | None = None
 
     def to_line(self) -> str:
+        """``unbreak N`` or ``unbreak all``."""
         return f"unbreak {'all' if self.number is None else self.number}"
 
 
@@ -461,6 +520,7 @@ class Rewind:
     seconds: float
 
     def to_line(self) -> str:
+        """``rewind SECONDS``, in bare seconds."""
         return f"rewind {units.format_number(self.seconds)}"
 
 

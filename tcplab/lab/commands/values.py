@@ -21,11 +21,15 @@ from tcplab.tcp.states import State
 
 
 def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """`` (did you mean 'x'?)`` naming the choice closest to a mistyped ``word``, or ""
+    when none is close; appended to an error's reason."""
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.7)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def name(text: str, what: str) -> str:
+    """``text`` as a name (a connection's, a host's): a letter, then letters, digits,
+    ``_`` or ``-``; ``what`` names it in the error."""
     if not NAME_RE.fullmatch(text):
         raise ParseFail(f"bad {what} {text!r} (names start with a letter, then letters, digits, "
                         f"_ or -)")
@@ -33,6 +37,8 @@ def name(text: str, what: str) -> str:
 
 
 def host(text: str) -> str:
+    """A host as typed: a name (``h1``) or an IPv4 address; which host it is, the lab
+    resolves when the command runs."""
     if NAME_RE.fullmatch(text):
         return text
     if text[:1].isdigit():
@@ -45,6 +51,7 @@ def host(text: str) -> str:
 
 
 def port(text: str, whole: str) -> int:
+    """A TCP port number 1..65535 (``whole`` is the word it came from, for the error)."""
     if not text:
         raise ParseFail(f"missing port in {whole!r}")
     if not (text.isascii() and text.isdigit()):
@@ -56,6 +63,8 @@ def port(text: str, whole: str) -> int:
 
 
 def host_port(text: str, port_required: bool = True) -> tuple[str, int | None]:
+    """``HOST:PORT`` as ``(host, port)``; with ``port_required`` false a bare ``HOST``
+    gives ``(host, None)``."""
     if text.count(":") > 1:
         raise ParseFail(f"unknown host syntax {text!r} (expected HOST:PORT like h2:80)")
     host_text, colon, port_text = text.partition(":")
@@ -69,12 +78,15 @@ def host_port(text: str, port_required: bool = True) -> tuple[str, int | None]:
 
 
 def endpoint(text: str) -> Endpoint:
+    """``HOST:PORT`` (``h2:80``) as an :class:`Endpoint`."""
     host_name, number = host_port(text)
     assert number is not None
     return Endpoint(host_name, number)
 
 
 def conn(text: str) -> ConnRef:
+    """A connection reference: a name (``c1``), its accepted end (``c1'``) or a four-tuple
+    (``h1:40000>h2:80``)."""
     if ">" in text:
         local, _, remote = text.partition(">")
         if not local or not remote or ">" in remote:
@@ -89,6 +101,7 @@ def conn(text: str) -> ConnRef:
 
 
 def flow(text: str, what: str = "direction") -> Flow:
+    """``SRC>DST`` (``h1>h2``) as a :class:`Flow`; ``what`` names it in the error."""
     src, arrow, dst = text.partition(">")
     if not arrow or not src or not dst or ">" in dst:
         raise ParseFail(f"bad {what} {text!r} (expected SRC>DST like h1>h2)")
@@ -96,6 +109,8 @@ def flow(text: str, what: str = "direction") -> Flow:
 
 
 def state(text: str) -> State:
+    """A TCP state (RFC 9293 §3.3.2) as typed in any case, ``_`` for ``-`` (``time_wait``
+    is TIME-WAIT); an unknown one suggests the closest."""
     wanted = text.upper().replace("_", "-")
     for state in State:
         if state.value == wanted:
@@ -106,6 +121,8 @@ def state(text: str) -> State:
 
 
 def kind(text: str) -> SegmentKind:
+    """A :class:`SegmentKind` as typed in any case (``syn,ack`` and ``syn_ack`` are
+    SYN-ACK); an unknown one suggests the closest."""
     wanted = text.upper().replace("_", "-").replace(",", "-")
     for kind in SegmentKind:
         if kind.value == wanted:
@@ -116,6 +133,7 @@ def kind(text: str) -> SegmentKind:
 
 
 def count(text: str, what: str, minimum: int) -> int:
+    """A whole number of at least ``minimum`` (``what`` names it in the error)."""
     try:
         value = units.parse_count(text)
     except units.UnitError as error:
