@@ -36,6 +36,8 @@ Resolver = Callable[[C.ConnRef], tuple[str, int]]
 
 @dataclass(frozen=True, slots=True)
 class Breakpoint:
+    """One ``break`` command kept under its number (numbers are never reused in a run)."""
+
     number: int
     cmd: C.Break
 
@@ -81,6 +83,8 @@ class Breakpoints:
 
     # -- the commands -------------------------------------------------------------
     def add(self, cmd: C.Break) -> Breakpoint:
+        """Number ``cmd`` (the next number) and start watching for it; the new
+        breakpoint."""
         bp = Breakpoint(self._next, cmd)
         self._next += 1
         self._all[bp.number] = bp
@@ -126,6 +130,8 @@ class Breakpoints:
         return f"breakpoint {bp.number}: {bp.spec}{note}"
 
     def listing(self) -> str:
+        """The ``breaks`` command's message: ``1: break c1 CLOSING; 2: break drop`` in
+        number order, or ``no breakpoints``."""
         if not self._all:
             return "no breakpoints"
         return "; ".join(f"{bp.number}: {bp.spec}" for bp in self._all.values())

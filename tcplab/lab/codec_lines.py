@@ -58,6 +58,10 @@ class SegmentFields(msgspec.Struct):
 
 
 def segment_of(s: SegmentFields) -> Segment:
+    """The Segment a schema-checked record describes, as
+    :func:`~tcplab.lab.codec_segment.segment_from_record` reads it (flags and options from
+    their spelling, the payload as its preview then zeros) but without the checks msgspec
+    has already made."""
     options = s.options
     return Segment(s.src_port, s.dst_port, s.seq, s.ack, codec.flags_of(s.flags), s.window,
                    tuple(codec.option_from_str(o) for o in options) if options else (),

@@ -138,6 +138,8 @@ class SegmentObject(msgspec.Struct):
 
 
 def segment_object(seg: Segment) -> SegmentObject:
+    """:func:`segment_record` of ``seg`` as a :class:`SegmentObject`, for the control
+    channel (:func:`tcplab.lab.codec.wire_record`)."""
     payload = seg.payload
     flags = _FLAG_TEXT.get(seg.flags)
     if flags is None:
@@ -243,6 +245,8 @@ def segment_from_record(raw: Any) -> Segment:
 
 
 def unb64(text: Any, what: str) -> bytes:
+    """The bytes of a strict base64 string (a delivery's ``data`` on the control channel);
+    CodecError, naming ``what``, for anything else."""
     if type(text) is not str:
         raise CodecError(f"{what} must be a base64 string")
     try:

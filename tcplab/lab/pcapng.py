@@ -136,6 +136,8 @@ class PcapngWriter:
 
     @property
     def interfaces(self) -> tuple[str, ...]:
+        """The names of the interfaces declared so far, in id order (an id is its
+        index)."""
         return tuple(self._interfaces)
 
     def close(self) -> None:

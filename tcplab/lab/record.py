@@ -39,6 +39,15 @@ HOST_PCAP_FILE = "capture-{host}.pcapng"
 
 
 class Recorder:
+    """Writes one run's recording into ``directory`` (see the module docstring).
+
+    The header goes out at once; then subscribe :meth:`event` to the lab's bus and give
+    :meth:`frame` and :meth:`host_frame` to the backend's taps
+    (:meth:`~tcplab.lab.backend.Backend.add_tap`, ``add_host_tap``), and :meth:`close` at
+    the end.  ``events.jsonl`` is flushed at every ``command`` event, so a lab killed
+    later loses at most what came after its last command.  RecordError (one line) when the
+    directory cannot be created or written."""
+
     _branches = 0  # rewinds seen: events.branch-K.jsonl files written
 
     def __init__(self, directory: str | Path, header: dict[str, Any]) -> None:
@@ -61,6 +70,9 @@ class Recorder:
         self._events.write(codec.dumps(header))
 
     def event(self, event: LabEvent) -> None:
+        """Write ``event`` as its line of ``events.jsonl``; a ``run.rewound`` first moves
+        the abandoned branch to ``events.branch-K.jsonl``, a ``command`` flushes the
+        file."""
         if isinstance(event, RunRewound):
             self._branch(event.keep)
         self._events.write(codec.line(event))
@@ -97,6 +109,9 @@ class Recorder:
         self._events = open(path, "ab")  # noqa: SIM115 -- close()
 
     def frame(self, link: str, frame: bytes, t: float) -> None:
+        """A link tap: ``frame`` entered ``link`` at run time ``t``; into
+        ``capture.pcapng``, one interface per link, declared when its first frame
+        comes."""
         iface = self._ifaces.get(link)
         if iface is None:
             iface = self._ifaces[link] = self._pcap.add_interface(link)
@@ -119,6 +134,7 @@ class Recorder:
         pcap.write(iface, t, frame, inbound=direction == "received")
 
     def close(self) -> None:
+        """Flush and close every file (the events and each pcapng)."""
         self._events.close()
         self._pcap.close()
         for pcap in self._host_pcaps.values():
@@ -126,4 +142,6 @@ class Recorder:
 
 
 class RecordError(Exception):
+    """A recording that cannot be written; the message is one line for the user."""
+
     pass

@@ -62,7 +62,9 @@ if TYPE_CHECKING:
 class RerunFactory(Protocol):
     """What ``--verify`` builds the re-executed run on (the simulated backend's class)."""
 
-    def __call__(self, seed: int, *, virtual: bool, config: Config | None) -> Rerun: ...
+    def __call__(self, seed: int, *, virtual: bool, config: Config | None) -> Rerun:
+        """A new backend, not started, with this ``seed``, clock and TCP ``config``."""
+        ...
 
 MININET_REASON = ("rewind needs the simulated backend: Mininet hosts run on the wall clock "
                   "and cannot be re-run")
@@ -80,6 +82,7 @@ class Issued:
 
     @classmethod
     def of(cls, event: CommandDone) -> Issued:
+        """The log entry a ``command`` event recorded."""
         return cls(event.line, event.t, event.ok, event.message)
 
     @property

@@ -67,13 +67,17 @@ class SocketRow:
 
     @property
     def key(self) -> Key:
+        """``(host, socket id)``: the row's key in :attr:`Snapshot.rows` and in the
+        timeline's per-connection indexes."""
         return (self.host, self.sid)
 
     @property
     def listener(self) -> bool:
+        """A listening socket: it has no remote address."""
         return self.remote is None
 
     def copy(self) -> SocketRow:
+        """A row that can change apart from this one (for :meth:`Snapshot.clone`)."""
         row = SocketRow(self.host, self.sid, self.local, self.remote)
         row.state, row.changed, row.path = self.state, self.changed, self.path
         row.tcb, row.timers, row.delivered = self.tcb, self.timers, self.delivered
@@ -110,6 +114,8 @@ class Snapshot:
         }
 
     def clone(self) -> Snapshot:
+        """An independent copy of the fold (rows copied, not shared), to keep as a
+        checkpoint or to seek from; it starts with no rows touched."""
         snap = Snapshot()
         snap.t, snap.count = self.t, self.count
         snap.rows = {key: row.copy() for key, row in self.rows.items()}
@@ -122,6 +128,10 @@ class Snapshot:
         return snap
 
     def apply(self, ev: dict[str, Any]) -> None:
+        """Fold one event in, as its record (a dict with ``kind``, ``t``, ``host`` and the
+        kind's fields; see :func:`tcplab.lab.codec.record`).  Every event advances
+        :attr:`t` and :attr:`count`; kinds that change nothing shown (segments, drops)
+        stop there.  Events must come in stream order: the fold assumes it."""
         self.count += 1
         self.t = ev["t"]
         handler = self._handlers.get(ev["kind"])

@@ -203,6 +203,7 @@ class Timeline:
 
     @property
     def end_time(self) -> float:
+        """The time of the last event (0 before any)."""
         return self._times[-1] if self._times else 0.0
 
     def time_of(self, n: int) -> float:
@@ -214,6 +215,8 @@ class Timeline:
         return bisect_right(self._times, t)
 
     def event(self, i: int) -> dict[str, Any]:
+        """Event ``i`` (0 is the first after the header), parsed from its line into its
+        record."""
         return decode(self._read(i, i + 1))  # type: ignore[no-any-return]
 
     def events(self, indices: list[int] | array[int]) -> Iterator[dict[str, Any]]:
@@ -290,6 +293,8 @@ class Timeline:
             self._pending.clear()
 
     def close(self) -> None:
+        """Close the events file: a live run's temporary file is deleted, a recording is
+        only closed."""
         self._file.close()
 
 
