@@ -90,6 +90,9 @@ class LinkParams:
 
 @dataclass(frozen=True, slots=True)
 class HostSpec:
+    """One host as Mininet would build it: its name, IPv4 address and prefix length, MAC,
+    and ``kernel`` for a host left to the Linux kernel's TCP (Mininet backend only)."""
+
     name: str
     ip: str
     prefix_len: int
@@ -119,6 +122,9 @@ class LinkSpec:
 
 @dataclass(frozen=True, slots=True)
 class TopologySpec:
+    """A whole topology read from a file (see the module docstring): hosts in Mininet's
+    natural order, switch names, links in the order the file added them."""
+
     name: str
     source: str           # the file it came from
     summary: str          # first line of the file's docstring ("" if none)
@@ -127,6 +133,7 @@ class TopologySpec:
     links: tuple[LinkSpec, ...]
 
     def host(self, name: str) -> HostSpec:
+        """The host named ``name``; KeyError when there is none."""
         for host in self.hosts:
             if host.name == name:
                 return host
@@ -178,17 +185,24 @@ class ShimTopo:
         """Override to add nodes and links."""
 
     def addNode(self, name: str, **opts: Any) -> str:
+        """``Topo.addNode``: a node with options ``opts``; returns its name."""
         self._nodes[name] = opts
         return name
 
     def addHost(self, name: str, **opts: Any) -> str:
+        """``Topo.addHost``: a host (the constructor's ``hopts`` when no option is
+        given)."""
         return self.addNode(name, **(opts or self.hopts))
 
     def addSwitch(self, name: str, **opts: Any) -> str:
+        """``Topo.addSwitch``: a switch (``sopts`` when no option is given)."""
         return self.addNode(name, isSwitch=True, **(opts or self.sopts))
 
     def addLink(self, node1: str, node2: str, port1: int | None = None,
                 port2: int | None = None, key: int | None = None, **opts: Any) -> int:
+        """``Topo.addLink``: a link between ``node1`` and ``node2``; an unnumbered port
+        gets its node's next free number (from 0 on a host, 1 on a switch), and the result
+        is the link's key, unique among the links between the same two nodes."""
         opts = dict(opts or self.lopts)
         # Like Topo.addPort: next free number, counting from 0 on hosts and 1 on switches.
         for node in (node1, node2):
@@ -207,19 +221,27 @@ class ShimTopo:
         return key
 
     def isSwitch(self, name: str) -> bool:
+        """``Topo.isSwitch``: whether ``name`` was added as a switch."""
         return bool(self._nodes[name].get("isSwitch", False))
 
     def nodes(self, sort: bool = True) -> list[str]:
+        """``Topo.nodes``: every node's name, in natural order (h2 before h10) unless
+        ``sort`` is false."""
         return sorted(self._nodes, key=_natural) if sort else list(self._nodes)
 
     def hosts(self, sort: bool = True) -> list[str]:
+        """``Topo.hosts``: the host names, in natural order unless ``sort`` is false."""
         return [name for name in self.nodes(sort) if not self.isSwitch(name)]
 
     def switches(self, sort: bool = True) -> list[str]:
+        """``Topo.switches``: the switch names, in natural order unless ``sort`` is
+        false."""
         return [name for name in self.nodes(sort) if self.isSwitch(name)]
 
     def links(self, sort: bool = False, withKeys: bool = False,
               withInfo: bool = False) -> list[tuple[Any, ...]]:
+        """``Topo.links``: ``(a, b)`` per link, then its key and its options when asked;
+        in the order added, or by the ends' natural order with ``sort``."""
         links = list(self._links)
         if sort:
             links.sort(key=lambda link: (_natural(link[0]), _natural(link[1])))
@@ -227,9 +249,12 @@ class ShimTopo:
                 for a, b, key, info in links]
 
     def nodeInfo(self, name: str) -> dict[str, Any]:
+        """``Topo.nodeInfo``: the options a node was added with."""
         return self._nodes[name]
 
     def linkInfo(self, src: str, dst: str, key: int | None = None) -> dict[str, Any]:
+        """``Topo.linkInfo``: the options of the link between ``src`` and ``dst`` (the one
+        with ``key``, else the lowest key); KeyError when there is none."""
         found = {k: info for a, b, k, info in self._links if {a, b} == {src, dst}}
         return found[min(found) if key is None else key]
 
