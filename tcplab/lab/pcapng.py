@@ -134,12 +134,6 @@ class PcapngWriter:
             )
         )
 
-    @property
-    def interfaces(self) -> tuple[str, ...]:
-        """The names of the interfaces declared so far, in id order (an id is its
-        index)."""
-        return tuple(self._interfaces)
-
     def close(self) -> None:
         """Flush, and close the file if this writer opened it; safe to call twice."""
         if self._closed:
