@@ -90,6 +90,7 @@ class TcplabApp(Commanding, TimeTravel, Demo):
     # the footer shows them in this order, as many as fit: help first
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("f1", "help", "Help (also in a text box)", key_display="F1", show=False),
         Binding("colon", "command_line", "Command", key_display=":"),
         Binding("q", "request_quit", "Quit"),
         Binding("l", "listen", "Listen"),
@@ -191,9 +192,9 @@ class TcplabApp(Commanding, TimeTravel, Demo):
         with Vertical(id="bottom"):
             yield Static("", id="caption")
             yield Static("", id="result")
-            yield CommandLine(placeholder=": command (e.g. connect h1 h2:80 as c1) — ? for help"
+            yield CommandLine(placeholder=": command (e.g. connect h1 h2:80 as c1) — F1 for help"
                         if self.live else "a replay: Space plays, , . step, [ ] state "
-                        "changes, g goes to a time — ? for help",
+                        "changes, g goes to a time — F1 for help",
                         id="command", suggester=CommandSuggester(self.words),
                         select_on_focus=False)
         yield Footer()

@@ -43,7 +43,7 @@ class CommandLine(Input):
     """The command line.  Every printable key typed into it is text ("?" too: lab
     sheets ask for ``send c1 "why?"``); F1 opens the help from it."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("f1", "app.help", "Help")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("f1", "app.help", "Help", key_display="F1")]
 
 
 class Commanding(DashboardBase):

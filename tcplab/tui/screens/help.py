@@ -22,7 +22,7 @@ NAVIGATION: list[tuple[str, str]] = [
     ("←/→", "on the tab bar: the previous/next tab; in the table: scroll sideways"),
     ("↑/↓", "in the table: the previous/next socket; in a pane: scroll"),
     ("PgUp/PgDn", "scroll a page"),
-    ("Esc", "stop a wait or playback; leave the command line or a box; close help"),
+    ("Esc", "stop a wait or playback; clear the command line or a box; close help"),
     ("Enter", "run the command line; confirm shutdown/close/abort/quit"),
     ("Ctrl+P", "command palette: every action by name"),
     ("Ctrl+C", "copy in the command line; elsewhere it says how to quit"),
@@ -57,7 +57,7 @@ def help_text(bindings: list[tuple[str, str]]) -> Text:
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         ("escape", "dismiss_help", "Close"), ("q", "dismiss_help", "Close"),
-        ("question_mark", "dismiss_help", "Close")]
+        ("question_mark", "dismiss_help", "Close"), ("f1", "dismiss_help", "Close")]
 
     def __init__(self, bindings: list[tuple[str, str]]) -> None:
         super().__init__()
