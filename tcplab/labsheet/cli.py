@@ -3,6 +3,11 @@
 SHEET is a path to a sheet, or a lab's number (``3`` finds ``docs/labs/03-*.md``), or a
 sheet's file name without ``.md``.
 
+``--record-dir ROOT`` records into a new directory under ROOT, made for the session, and
+keeps the session's ticks there too (``progress.json``) instead of the user's progress
+file: ``tcplab serve --lab N`` starts one such session per browser tab, each its own
+student, on one machine and one account.
+
 Exit status: the dashboard's; with ``--check DIR...`` 0 when every exercise passed, 1 when
 one did not, 2 when the sheet or the recording cannot be used (the reason on stderr).
 """
@@ -10,7 +15,9 @@ one did not, 2 when the sheet or the recording cannot be used (the reason on std
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from pathlib import Path
 
 from tcplab.labsheet.sheet import Sheet, SheetError, load_sheet
@@ -59,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record", metavar="DIR",
                    help="record the session into DIR (events.jsonl names the sheet), "
                         "for --check later")
+    p.add_argument("--record-dir", metavar="ROOT",
+                   help="record into a new directory under ROOT, made for this session "
+                        "(its name is shown in the panel), with the session's ticks kept "
+                        "there too: what tcplab serve --lab runs for each browser tab")
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the run (default: the sheet's, else 1)")
     p.add_argument("--restart", action="store_true",
@@ -74,7 +85,28 @@ def load(spec: str) -> Sheet:
     return load_sheet(find_sheet(spec))
 
 
+def new_session_dir(root: Path, sheet_id: str) -> Path:
+    """A directory of its own under ``root`` for one session's recording, named for the
+    sheet, the time and the process (``03-teardown-races-20261203-170512-4242``)."""
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(100):
+        path = root / f"{sheet_id}-{stamp}-{os.getpid()}" if n == 0 else (
+            root / f"{sheet_id}-{stamp}-{os.getpid()}-{n}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"{root}: no free name for a session directory")
+
+
 def main(argv: list[str]) -> int:
+    # under `tcplab serve --lab` the dashboard draws in a browser: Textual's web driver
+    # owns file descriptor 1 for its protocol, so everything printed goes to stderr
+    web = "web_driver" in os.environ.get("TEXTUAL_DRIVER", "")
+    if web:
+        sys.stdout = sys.stderr
     args = build_parser().parse_args(argv)
     try:
         sheet = load(args.sheet)
@@ -94,6 +126,16 @@ def main(argv: list[str]) -> int:
             print(f"tcplab lab: {exc}", file=sys.stderr)
             return 2
         return report(checkers, sys.stdout)
+    if args.record_dir is not None:
+        if args.record is not None:
+            print("tcplab lab: --record DIR or --record-dir ROOT, not both", file=sys.stderr)
+            return 2
+        try:
+            args.record = str(new_session_dir(Path(args.record_dir), sheet.id))
+        except OSError as exc:
+            print(f"tcplab lab: cannot make a directory under {args.record_dir}: "
+                  f"{exc.strerror or exc}", file=sys.stderr)
+            return 2
     if args.record is not None and (Path(args.record) / "events.jsonl").exists():
         print(f"tcplab lab: {args.record} already holds a recording; record this session "
               f"into another directory and hand in both (tcplab lab {args.sheet} --check "
@@ -108,11 +150,12 @@ def main(argv: list[str]) -> int:
         return 2
     if notice is not None:  # stays on the terminal when the dashboard ends
         print(f"tcplab lab: {notice}", file=sys.stderr)
-    if not sys.stdout.isatty() or not sys.stdin.isatty():
+    if not web and (not sys.stdout.isatty() or not sys.stdin.isatty()):
         print("tcplab lab: the dashboard needs a terminal (or use --check DIR to grade a "
               "recording)", file=sys.stderr)
         return 2
-    return live(sheet, args.record, args.seed, args.restart, backend, notice)
+    return live(sheet, args.record, args.seed, args.restart, backend, notice,
+                own_progress=args.record_dir is not None)
 
 
 class Session:
@@ -121,7 +164,7 @@ class Session:
 
     def __init__(self, sheet: Sheet, record: str | None = None, seed: int | None = None,
                  restart: bool = False, backend: str = "sim",
-                 notice: str | None = None) -> None:
+                 notice: str | None = None, own_progress: bool = False) -> None:
         from tcplab.lab.record import Recorder
         from tcplab.labsheet.progress import Progress
         from tcplab.labsheet.runner import mininet_lab, sim_lab, start_lab
@@ -140,14 +183,17 @@ class Session:
             lab.bus.subscribe(self.recorder.event)
             lab.backend.add_tap(self.recorder.frame)
             lab.backend.add_host_tap(self.recorder.host_frame)
-        progress = Progress.load(sheet.id)
+        # a session of its own (--record-dir): its ticks beside its recording
+        progress = Progress.load(sheet.id, Path(record) / "progress.json"
+                                 if own_progress and record is not None else None)
         if restart:
             progress.done.clear()
             progress.failed.clear()
             progress.save()
         # the app subscribes before the lab starts: its checker sees the setup too
         self.app = LabSheetApp(lab, sheet, progress, seed=inputs.seed,
-                               recording=self.recorder is not None)
+                               recording=self.recorder is not None,
+                               record_dir=record if own_progress else None)
         try:
             started = start_lab(lab, sheet, inputs)
         except SheetError:
@@ -163,12 +209,13 @@ class Session:
 
 
 def live(sheet: Sheet, record: str | None, seed: int | None, restart: bool,
-         backend: str = "sim", notice: str | None = None) -> int:
+         backend: str = "sim", notice: str | None = None, own_progress: bool = False
+         ) -> int:
     """The dashboard with the sheet beside it."""
     from tcplab.lab.record import RecordError
 
     try:
-        session = Session(sheet, record, seed, restart, backend, notice)
+        session = Session(sheet, record, seed, restart, backend, notice, own_progress)
     except (SheetError, RecordError) as exc:
         print(f"tcplab lab: {exc}", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ once, so quitting loses nothing.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -117,8 +118,10 @@ class LabSheetApp(TcplabApp):
         Binding("f5", "goto_current", "Current exercise", show=False),
     ]
 
-    def __init__(self, lab: LabPort, sheet: Sheet, progress: Progress, **kwargs: Any) -> None:
+    def __init__(self, lab: LabPort, sheet: Sheet, progress: Progress,
+                 record_dir: str | None = None, **kwargs: Any) -> None:
         super().__init__(lab, **kwargs)
+        self.record_dir = record_dir  # a directory made for this session (--record-dir)
         self.sheet = sheet
         self.progress = progress
         self.checker = self._new_checker()
@@ -282,6 +285,8 @@ class LabSheetApp(TcplabApp):
         if left_out:
             text.append(f"– needs Linux's TCP on {' and '.join(left_out[0].needs)}: "
                         f"a lab on Mininet, as root (sudo)\n", style="dim")
+        if self.record_dir is not None:  # the name a student hands in (tcplab serve --lab)
+            text.append(f"recording: {Path(self.record_dir).name}\n", style="dim")
         text.append("F2 hide · F3/F4 scroll · F5 this part", style="dim")
         self.query_one("#lab-progress", Static).update(text)
         self.query_one("#lab-task", Static).update(self._task_text(current))

@@ -35,7 +35,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tcplab.tui.serve import announce, app_command
+from tcplab.labsheet.cli import main as lab_main
+from tcplab.tui.serve import announce, app_command, check_lab, lab_command
+from tcplab.tui.serve import main as serve_main
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -278,3 +280,87 @@ async def _two_sessions() -> None:
             assert "t=1.000" in later and "1 sockets" not in later
     finally:
         kill(server)
+
+
+def test_the_lab_command_records_each_tab_under_the_root(tmp_path: Path) -> None:
+    sheet = check_lab("1", ["--seed", "2"])
+    assert sheet.endswith("docs/labs/01-handshake.md") and Path(sheet).is_absolute()
+    command = lab_command(sheet, tmp_path, ["--seed", "2"])
+    assert command.endswith(f"-m tcplab lab {sheet} --record-dir {tmp_path} --backend sim "
+                            f"--seed 2")
+    assert "--backend mininet" in lab_command(sheet, tmp_path, ["--backend", "mininet"])
+    assert f"grade one with: tcplab lab 1 --check {tmp_path}/NAME" in announce(
+        "127.0.0.1", 8000, command, tmp_path, "1")
+
+
+@pytest.mark.parametrize("argv, reason", [
+    (["--lab", "99"], "no lab sheet '99'"),
+    (["--lab", "1", "--virtual-time"], "not an option of tcplab lab: --virtual-time"),
+    (["--lab", "1", "--backend", "ns3"], "invalid choice: 'ns3'"),
+    (["--lab", "1", "--check", "x"], "--check is serve's to set"),
+])
+def test_a_bad_lab_is_refused_before_the_server_starts(
+        argv: list[str], reason: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert serve_main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tcplab serve: --lab ") and reason in err and err.count("\n") == 1
+
+
+def test_record_dir_needs_a_lab(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        serve_main(["--record-dir", "x"])
+    assert "--record-dir needs --lab SHEET" in capsys.readouterr().err
+
+
+def test_each_tab_of_a_lab_is_recorded_on_its_own(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """``tcplab serve --lab 1``: two tabs, each the lab's panel and its own recording
+    directory; the one where the student did the handshake grades PASS handshake, the
+    other FAIL -- as an instructor grades them."""
+    root = tmp_path / "recordings"
+    asyncio.run(asyncio.wait_for(_two_lab_sessions(root, tmp_path / "data"), 4 * TIMEOUT))
+    dirs = sorted(root.iterdir())
+    assert len(dirs) == 2 and all(d.name.startswith("01-handshake-") for d in dirs)
+    results = {}
+    for d in dirs:
+        header = json.loads((d / "events.jsonl").read_text(encoding="utf-8").splitlines()[0])
+        assert header["sheet"] == "01-handshake"
+        assert lab_main(["1", "--check", str(d)]) == 1
+        results[d] = capsys.readouterr().out.splitlines()
+    passed = [d for d, lines in results.items() if lines[0] == "PASS handshake"]
+    assert len(passed) == 1   # the tab where the handshake was done, and only that one
+    other = next(d for d in dirs if d not in passed)
+    assert results[other][0].startswith("FAIL handshake: ")
+    # each tab's ticks were its own, beside its recording, not in the user's progress file
+    progress = json.loads((passed[0] / "progress.json").read_text(encoding="utf-8"))
+    assert "handshake" in progress["done"] and not (tmp_path / "data").exists()
+
+
+async def _two_lab_sessions(root: Path, data: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tcplab", "serve", "--port", str(port), "--lab", "1",
+         "--record-dir", str(root)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT, env={**os.environ, "XDG_DATA_HOME": str(data)})
+    try:
+        await wait_http(f"http://127.0.0.1:{port}/", "tcplab serve", server)
+        url = f"http://127.0.0.1:{port}/ws?width=140&height=40"
+        async with aiohttp.ClientSession() as session, \
+                session.ws_connect(url, max_msg_size=0) as first, \
+                session.ws_connect(url, max_msg_size=0) as second:
+            for ws in (first, second):
+                shown = await _session_text(ws, 10.0)
+                assert "0 of 4 exercises done" in shown and "recording: 01-handshake-" in shown
+            for line in ("connect h1 h2:80 as c1", "wait 1"):
+                await first.send_json(["stdin", f":{line}\r"])
+                await asyncio.sleep(0.5)
+            assert "1 of 4 exercises done" in await _session_text(first, 5.0)
+            await second.send_json(["stdin", ":wait 1\r"])
+            await first.send_json(["stdin", ":wait 1\r"])  # a command flushes the events
+            await _session_text(first, 2.0)
+            await _session_text(second, 1.0)
+    finally:
+        kill(server)
+        output = server.stdout.read().decode(errors="replace") if server.stdout else ""
+    assert f"each tab records into a new directory under {root}" in output, output
