@@ -423,12 +423,19 @@ def _blocks(lines: list[str], path: Path, errors: list[str]) -> tuple[str, list[
     return title, blocks
 
 
+def _past_blanks(lines: list[str], i: int) -> int:
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    return i
+
+
 def student_markdown(text: str) -> str:
     """The sheet as a student reads it in the dashboard: without its ``check`` blocks,
     whose conditions would give the answers away (``expect-seen c' TIME-WAIT`` answers
     "which end waits?").  The ``lab-setup`` block stays: it is what the lab did before
     the student typed anything (the link's delay, the listener), which the prose refers
-    to.  A blank line left over where a block was is dropped too."""
+    to.  The ``<details>`` a sheet folds a check block into (so that a web page shows it
+    folded away) goes with the block."""
     lines = text.splitlines()
     out: list[str] = []
     i = 0
@@ -441,12 +448,21 @@ def student_markdown(text: str) -> str:
         end = i + 1   # the closing fence, as _blocks finds it
         while end < len(lines) and not lines[end].startswith(fence[1]):
             end += 1
-        if fence[2].strip().split(" ", 1)[0] == "check":
-            if out and not out[-1].strip():
-                out.pop()
-        else:
+        if fence[2].strip().split(" ", 1)[0] != "check":
             out.extend(lines[i:end + 1])
-        i = end + 1
+            i = end + 1
+            continue
+        # the block, the <details> that folds it away on a web page, and a blank line
+        while out and not out[-1].strip():
+            out.pop()
+        if out and out[-1].lstrip().startswith("<details"):
+            out.pop()
+            while out and not out[-1].strip():
+                out.pop()
+        i = _past_blanks(lines, end + 1)
+        if i < len(lines) and lines[i].strip() == "</details>":
+            i = _past_blanks(lines, i + 1)
+        out.append("")
     return "\n".join(out) + "\n"
 
 

@@ -250,7 +250,13 @@ def test_the_students_sheet_has_no_check_blocks() -> None:
         shown = student_markdown(text)
         sheet = load_sheet(path)
         assert "```check" not in shown and "```lab-setup" in shown, path
+        assert "details>" not in shown, path
+        # on a web page every check block is folded away (GitHub shows <details> closed)
+        assert text.count("<details><summary>") == len(sheet.exercises), path
         assert shown.count("```") == text.count("```") - 2 * len(sheet.exercises), path
         assert all(f"## {ex.title}" in shown for ex in sheet.exercises
                    if f"## {ex.title}" in text), path
     assert student_markdown("a\n\n```check x\nexpect c CLOSED\n```\n\nb\n") == "a\n\nb\n"
+    folded = ("a\n\n<details><summary>x</summary>\n\n```check x\nexpect c CLOSED\n```\n\n"
+              "</details>\n\nb\n")
+    assert student_markdown(folded) == "a\n\nb\n"
