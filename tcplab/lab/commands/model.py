@@ -565,8 +565,8 @@ _SPEC: dict[str, tuple[str, str]] = {
     "restart": ("restart HOST",
                 "start a new agent on a Mininet host whose agent died (its sockets are gone)"),
     "step": ("step | step N | step 100ms",
-             "while paused: run the next event (or N events, or the clock 100 ms) and "
-             "say what happened (simulated network)"),
+             "while paused or under a virtual clock: run the next event (or N events, or "
+             "the clock 100 ms) and say what happened (simulated network)"),
     "break": ("break CONN STATE | break any STATE | break send KIND | break drop",
               "stop the clock right after a connection enters STATE, a host sends a KIND "
               "segment (SYN, SYN-ACK, ACK, FIN, RST, DATA, ANY) or a link drops one"),
