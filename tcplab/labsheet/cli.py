@@ -85,14 +85,14 @@ def load(spec: str) -> Sheet:
     return load_sheet(find_sheet(spec))
 
 
-def new_session_dir(root: Path, sheet_id: str) -> Path:
+def new_session_dir(root: Path) -> Path:
     """A directory of its own under ``root`` for one session's recording, named for the
-    sheet, the time and the process (``03-teardown-races-20261203-170512-4242``)."""
+    time and the process (``20261203-170512-4242``: short enough for the panel to show;
+    the recording's header names the sheet)."""
     root.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     for n in range(100):
-        path = root / f"{sheet_id}-{stamp}-{os.getpid()}" if n == 0 else (
-            root / f"{sheet_id}-{stamp}-{os.getpid()}-{n}")
+        path = root / (stamp if n == 0 else f"{stamp}-{n}")
         try:
             path.mkdir()
         except FileExistsError:
@@ -131,7 +131,7 @@ def main(argv: list[str]) -> int:
             print("tcplab lab: --record DIR or --record-dir ROOT, not both", file=sys.stderr)
             return 2
         try:
-            args.record = str(new_session_dir(Path(args.record_dir), sheet.id))
+            args.record = str(new_session_dir(Path(args.record_dir)))
         except OSError as exc:
             print(f"tcplab lab: cannot make a directory under {args.record_dir}: "
                   f"{exc.strerror or exc}", file=sys.stderr)

@@ -286,7 +286,7 @@ class LabSheetApp(TcplabApp):
             text.append(f"– needs Linux's TCP on {' and '.join(left_out[0].needs)}: "
                         f"a lab on Mininet, as root (sudo)\n", style="dim")
         if self.record_dir is not None:  # the name a student hands in (tcplab serve --lab)
-            text.append(f"recording: {Path(self.record_dir).name}\n", style="dim")
+            text.append(f"recording: {Path(self.record_dir).name}\n")
         text.append("F2 hide · F3/F4 scroll · F5 this part", style="dim")
         self.query_one("#lab-progress", Static).update(text)
         self.query_one("#lab-task", Static).update(self._task_text(current))
