@@ -7,12 +7,8 @@ Each judged by the lab afterwards, not only by the screen."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import Callable, Coroutine
-from typing import Any
-
 import pytest
+from pilot_sync import sync
 from rich.text import Text
 from textual import events
 from textual.keys import _character_to_key
@@ -20,31 +16,14 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 from textual.widgets._footer import FooterKey
 
-from tcplab.backends.sim.backend import SimBackend
 from tcplab.lab import commands as C
 from tcplab.lab.lab import Lab
-from tcplab.lab.topology import load_topology
 from tcplab.tcp.states import State
 from tcplab.tui.app import TcplabApp
 from tcplab.tui.screens.confirm import Confirm
 from tcplab.tui.screens.help import HelpScreen
 
 NARROW = (100, 30)
-
-
-@pytest.fixture
-def lab() -> Lab:
-    lab = Lab(load_topology("pair"), SimBackend(1, virtual=True))
-    lab.keep_timeline()
-    lab.start()
-    return lab
-
-
-def sync(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs))
-    return run
 
 
 def plain(widget: Static) -> str:

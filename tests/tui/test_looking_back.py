@@ -5,37 +5,16 @@ says where the view is.  Simulated backend, virtual time."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import Callable, Coroutine
-from typing import Any
-
 import pytest
+from pilot_sync import sync
 from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from tcplab.backends.sim.backend import SimBackend
 from tcplab.lab.lab import Lab
-from tcplab.lab.topology import load_topology
 from tcplab.tui.app import TcplabApp
 
 NARROW = (100, 30)
-
-
-@pytest.fixture
-def lab() -> Lab:
-    lab = Lab(load_topology("pair"), SimBackend(1, virtual=True))
-    lab.keep_timeline()
-    lab.start()
-    return lab
-
-
-def sync(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs))
-    return run
 
 
 def plain(app: TcplabApp, selector: str) -> str:

@@ -5,43 +5,22 @@ inline and leave the lab exactly as it was."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
 import pytest
+from pilot_sync import sync
 from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static, TabbedContent
 
-from tcplab.backends.sim.backend import SimBackend
 from tcplab.lab import commands as C
 from tcplab.lab.lab import Lab
-from tcplab.lab.topology import load_topology
 from tcplab.tcp.states import State
 from tcplab.tui.app import COLUMNS, TcplabApp
 from tcplab.tui.screens.forms import CommandForm
 from tcplab.tui.screens.help import HelpScreen
 
 SIZE = (120, 40)
-
-
-@pytest.fixture
-def lab() -> Lab:
-    lab = Lab(load_topology("pair"), SimBackend(1, virtual=True))
-    lab.keep_timeline()
-    lab.start()
-    return lab
-
-
-def sync(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test on a fresh event loop (no pytest async plugin needed)."""
-    @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs))
-    return run
 
 
 def plain(widget: Static) -> str:

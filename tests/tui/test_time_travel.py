@@ -15,26 +15,24 @@ typed key by key.
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pilot_sync import sync
 from rich.text import Text
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
-from tcplab.backends.sim.backend import SimBackend
 from tcplab.lab import commands as C
 from tcplab.lab.lab import Lab
 from tcplab.lab.timeline import Timeline
-from tcplab.lab.topology import load_topology
 from tcplab.tui.app import TcplabApp
 from tcplab.tui.demo import captions
 from tcplab.tui.screens.help import HelpScreen
@@ -64,14 +62,6 @@ wait 100ms
 """
 
 
-@pytest.fixture
-def lab() -> Lab:
-    lab = Lab(load_topology("pair"), SimBackend(1, virtual=True))
-    lab.keep_timeline()
-    lab.start()
-    return lab
-
-
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """SCENARIO run headless in its own process, recorded (seed 1, like the lab)."""
@@ -85,14 +75,6 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     return directory
-
-
-def sync(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test on a fresh event loop (no pytest async plugin needed)."""
-    @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs))
-    return run
 
 
 # ------------------------------------------------------------------------ helpers
