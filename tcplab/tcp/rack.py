@@ -249,6 +249,20 @@ class Rack:
         wnd = self.min_rtt / 4
         return min(wnd, srtt) if srtt is not None else wnd
 
+    def behind(self) -> bool:
+        """Some record still outstanding may have been sent before RACK.xmit_ts: the
+        oldest one, or (once a record was resent, which reorders the sending times)
+        any.  Cheap enough for every ACK; when False, :meth:`detect` finds nothing.
+
+        SACK blocks are not the only sign: a cumulative ACK of a retransmission
+        delivers a copy sent after segments above the new SND.UNA, which are lost if
+        no SACK covers them -- with no SACKed byte left to say so (RFC 8985 §6.2)."""
+        segs = self.segs
+        if not segs or self.xmit_ts is None:
+            return False
+        first = segs[0]
+        return first.retrans or sent_after(self.xmit_ts, self.end_seq, first.xmit, first.end)
+
     def detect(self, now: float, limit: int, reo_wnd: float) -> tuple[int, float]:
         """RFC 8985 §6.2 step 5 over the records starting below ``limit`` (SND.NXT):
         returns (records newly marked lost, seconds until the next one may be)."""

@@ -224,7 +224,7 @@ class LossRecovery(ABC):
         go-back-N resending runs, which sends what RACK marks lost first anyway."""
         t = self.tcb
         rack = self.rack
-        if not (self.board.sacked_bytes or rack.lost_bytes):
+        if not (self.board.sacked_bytes or rack.lost_bytes or rack.behind()):
             t.cancel(RACK)  # nothing delivered out of order: nothing to judge
             return
         in_rec = bool(self._recovery) or self._rto_recover is not None

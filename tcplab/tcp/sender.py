@@ -239,7 +239,7 @@ class Sender(LossRecovery):
             rack.end_ack()
             if rack.tlp_end is not None:
                 self._tlp_ack(ack, ts)
-            if board.sacked_bytes or rack.lost_bytes:
+            if board.sacked_bytes or rack.lost_bytes or rack.behind():
                 self._rack_detect(now)
             elif RACK in timers:
                 t.cancel(RACK)  # nothing delivered out of order: nothing to judge

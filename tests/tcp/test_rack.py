@@ -278,3 +278,22 @@ def test_no_probe_without_sack() -> None:
     h.established()
     _tail(h)
     assert set(h.conn.status().timers) == {"rtx"}
+
+
+def test_a_segment_left_behind_a_cumulatively_acked_retransmission_is_lost() -> None:
+    """Segments 1 and 5 of 5 are lost; SACKs of 2-4 have 1 resent.  The ACK of that
+    retransmission covers 1-4 and leaves no SACKed byte, but it delivers a copy sent
+    after segment 5: RACK marks 5 lost at once (RFC 8985 §6.2 step 5) instead of
+    leaving it to the RTO (the stall seen under 5% random loss)."""
+    h = _sender()
+    first = _write(h, 5, 1.0)
+    h.at(1.02)
+    out = _dupack(h, (2, 4))
+    assert _why([first, out]) == [(1, "sack")]
+    assert h.conn.board.sacked_bytes == 3 * MSS
+    h.at(1.04)
+    ack = h.send(ACK, h.r(1), h.l(1 + 4 * MSS))  # the retransmission arrived; 5 did not
+    assert h.conn.board.sacked_bytes == 0
+    resent = ack.of(Retransmitted)
+    assert resent == [Retransmitted(first.segs[4].seq, MSS, "sack")]
+    assert "rto" not in [e.why for o in h.journal for e in o.of(Retransmitted)]
