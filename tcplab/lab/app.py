@@ -17,6 +17,8 @@ lab's event stream.  The Mininet agent wraps its host the same way.
 from __future__ import annotations
 
 import errno as E
+import os
+import stat
 from collections import deque
 from collections.abc import Callable
 from typing import cast
@@ -24,6 +26,24 @@ from typing import cast
 from tcplab.stack.events import ConnectionFailed, HostEvent
 from tcplab.stack.host import Host
 from tcplab.stack.sockets import HostError, SocketInfo
+
+SEND_FILE_LIMIT = 64 << 20  # bytes one ``send --file`` takes
+
+
+def read_send_file(path: str) -> bytes:
+    """The bytes ``send --file PATH`` sends: a regular file of at most
+    :data:`SEND_FILE_LIMIT` bytes (a FIFO would block the open and a device never
+    ends).  ValueError says why not, in one line."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise ValueError(f"{path}: not a regular file")
+        with open(path, "rb") as fh:
+            data = fh.read(SEND_FILE_LIMIT + 1)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > SEND_FILE_LIMIT:
+        raise ValueError(f"{path}: more than the {SEND_FILE_LIMIT >> 20} MiB a send takes")
+    return data
 
 _PATTERN = bytes(range(32, 127)) * 4  # printable, so the stream view stays readable
 

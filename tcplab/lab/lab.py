@@ -22,9 +22,7 @@ log that ``rewind`` re-executes (:mod:`tcplab.lab.rerun`).
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 import time
 from collections import deque
 from collections.abc import Callable
@@ -33,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from tcplab.lab import commands as C
 from tcplab.lab import netcmds
-from tcplab.lab.app import HostApp
+from tcplab.lab.app import HostApp, read_send_file
 from tcplab.lab.backend import Backend, LinkState
 from tcplab.lab.breakpoints import Breakpoints, Hit
 from tcplab.lab.clockrun import ClockRun, Hint
@@ -49,7 +47,6 @@ from tcplab.tcp.states import State
 if TYPE_CHECKING:
     from tcplab.lab.session import RunInputs
 
-SEND_FILE_LIMIT = 64 << 20
 CLOSED_KEPT = 4096  # closed sockets whose history and deliveries the lab keeps
 _SOCKET_PREFIX = re.compile(r"^socket \d+: ")
 
@@ -566,16 +563,9 @@ class Lab:
             return f"sending {cmd.count} bytes on {cmd.conn}"
         if isinstance(cmd, C.SendFile):
             try:
-                # a FIFO would block the open and a device never ends: files only
-                if not stat.S_ISREG(os.stat(cmd.path).st_mode):
-                    raise LabError(f"{cmd.path}: not a regular file")
-                with open(cmd.path, "rb") as fh:
-                    data = fh.read(SEND_FILE_LIMIT + 1)
-                if len(data) > SEND_FILE_LIMIT:
-                    raise LabError(f"{cmd.path}: more than the {SEND_FILE_LIMIT >> 20} MiB "
-                                   f"a send takes")
-            except OSError as exc:
-                raise LabError(f"cannot read {cmd.path}: {exc.strerror}") from None
+                data = read_send_file(cmd.path)
+            except ValueError as exc:
+                raise LabError(str(exc)) from None
         elif cmd.urgent:
             def write_urgent(app: Any) -> None:
                 if not isinstance(app, HostApp):  # the Mininet agents' protocol has no flag
@@ -594,7 +584,7 @@ class Lab:
         """Whether an expectation holds now, and a line saying what was found."""
         _host, info, seen = self.socket_info(cmd.conn)
         if isinstance(cmd, C.ExpectReceived):
-            peer_host, peer_sid = self._conn(_peer_ref(cmd.conn))
+            peer_host, peer_sid = self._conn(cmd.conn.peer)
             got = self.delivered.get((peer_host, peer_sid), 0)
             ok = got == cmd.count
             return ok, (f"expect-received {cmd.conn} {cmd.count}: the peer application got "
@@ -606,9 +596,3 @@ class Lab:
         ok = cmd.state in seen or state is cmd.state
         visited = " -> ".join(str(s) for s in seen) or str(state)
         return ok, f"expect-seen {cmd.conn} {cmd.state}: visited {visited}"
-
-
-def _peer_ref(ref: C.ConnRef) -> C.ConnRef:
-    if isinstance(ref, C.ConnName):
-        return C.ConnName(ref.name, not ref.accepted)
-    return C.ConnTuple(ref.remote, ref.local)

@@ -18,14 +18,12 @@ the host produced and re-arms its timer afterwards.
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Callable
 from typing import Any
 
 from tcplab.lab import commands as C
+from tcplab.lab.app import read_send_file
 from tcplab.lab.backend import HostApi
-
-SEND_FILE_LIMIT = 64 << 20
 
 HostCall = Callable[[Callable[[HostApi, float], Any]], Any]
 
@@ -82,18 +80,7 @@ class HostCommands:
             count = cmd.count
             self.host_call(lambda app, now: app.write_pattern(sid, count, now))
             return {"message": f"sending {count} bytes on {cmd.conn}", "sid": sid}
-        if isinstance(cmd, C.SendFile):
-            try:
-                size = os.path.getsize(cmd.path)
-                if size > SEND_FILE_LIMIT:
-                    raise ValueError(f"{cmd.path}: {size} bytes is more than the "
-                                     f"{SEND_FILE_LIMIT >> 20} MiB a send takes")
-                with open(cmd.path, "rb") as fh:
-                    data = fh.read()
-            except OSError as exc:
-                raise ValueError(f"cannot read {cmd.path}: {exc.strerror}") from None
-        else:
-            data = cmd.data
+        data = read_send_file(cmd.path) if isinstance(cmd, C.SendFile) else cmd.data
         self.host_call(lambda app, now: app.write(sid, data, now))
         return {"message": f"sending {len(data)} bytes on {cmd.conn}", "sid": sid}
 

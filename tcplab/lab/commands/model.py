@@ -86,6 +86,11 @@ class ConnName:
     def __str__(self) -> str:
         return self.name + ("'" if self.accepted else "")
 
+    @property
+    def peer(self) -> ConnName:
+        """The other end of the same connection (``c1`` for ``c1'``)."""
+        return ConnName(self.name, not self.accepted)
+
 
 @dataclass(frozen=True, slots=True)
 class ConnTuple:
@@ -96,6 +101,11 @@ class ConnTuple:
 
     def __str__(self) -> str:
         return f"{self.local}>{self.remote}"
+
+    @property
+    def peer(self) -> ConnTuple:
+        """The same connection seen from the other end."""
+        return ConnTuple(self.remote, self.local)
 
 
 ConnRef: TypeAlias = ConnName | ConnTuple
