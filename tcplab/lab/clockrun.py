@@ -180,7 +180,7 @@ class ClockRun:
         cmd = self.cmd
         now = self.lab.now()
         if isinstance(cmd, C.Wait):
-            return Result(True, f"waited {cmd.seconds:g} s")
+            return Result(True, f"waited {units.format_number(cmd.seconds)} s")
         if cmd.seconds is not None:
             return Result(True, f"ran the clock {units.format_duration(cmd.seconds)} to "
                                 f"t={now:.6f} ({self.published} events)")
