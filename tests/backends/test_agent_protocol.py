@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 import pytest
+from segment_examples import DATA_SEG, SYN_SEG, A, B
 
 from tcplab.backends.mininet import protocol as P
 from tcplab.lab import codec
@@ -44,30 +45,8 @@ from tcplab.stack.events import (
     TimerFired,
 )
 from tcplab.stack.sockets import SocketInfo
-from tcplab.tcp.segment import (
-    ACK,
-    EOL,
-    FIN,
-    NOP,
-    PSH,
-    SACK_PERMITTED,
-    SYN,
-    Mss,
-    Sack,
-    Segment,
-    Timestamps,
-    UnknownOption,
-    WScale,
-)
 from tcplab.tcp.states import State, Trigger
 from tcplab.tcp.status import Status
-
-ALL_OPTIONS = (Mss(1460), SACK_PERMITTED, Timestamps(4294967295, 0), NOP, WScale(14),
-               Sack(((1, 2), (4294967000, 5))), UnknownOption(30, b"\x00\xffmp"), EOL)
-SYN_SEG = Segment(40000, 80, 1, 0, SYN, 65535, ALL_OPTIONS)
-DATA_SEG = Segment(80, 40000, 7, 9, ACK | PSH | FIN, 501, (NOP, NOP, Timestamps(3, 4)),
-                   bytes(range(256)) * 6)
-A, B = ("10.0.0.1", 40000), ("10.0.0.2", 80)
 
 EXAMPLES: list[LabEvent] = [
     SegmentSent(0.5, "h1", 1, A, B, SYN_SEG, "h1-eth0"),

@@ -11,19 +11,16 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from segment_examples import DATA_SEG, SYN_SEG, A, B
 
 from tcplab.lab import codec
 from tcplab.lab import events as L
 from tcplab.stack import events as H
 from tcplab.tcp import events as tev
 from tcplab.tcp.segment import (
-    ACK,
     EOL,
-    FIN,
     NOP,
-    PSH,
     SACK_PERMITTED,
-    SYN,
     Mss,
     Sack,
     Segment,
@@ -32,13 +29,6 @@ from tcplab.tcp.segment import (
     WScale,
 )
 from tcplab.tcp.states import State, Trigger
-
-ALL_OPTIONS = (Mss(1460), SACK_PERMITTED, Timestamps(4294967295, 0), NOP, WScale(14),
-               Sack(((1, 2), (4294967000, 5))), UnknownOption(30, b"\x00\xffmp"), EOL)
-SYN_SEG = Segment(40000, 80, 1, 0, SYN, 65535, ALL_OPTIONS)
-DATA_SEG = Segment(80, 40000, 7, 9, ACK | PSH | FIN, 501, (NOP, NOP, Timestamps(3, 4)),
-                   bytes(range(256)) * 6)
-A, B = ("10.0.0.1", 40000), ("10.0.0.2", 80)
 
 EXAMPLES: list[L.LabEvent] = [
     H.SegmentSent(0.5, "h1", 1, A, B, SYN_SEG, "h1-eth0"),
