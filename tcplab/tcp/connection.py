@@ -139,12 +139,12 @@ class Connection:
     ts_recent: _View[int] = _View("tcb")
     syn_acked: _View[bool] = _View("tcb")
     in_flight: _View[int] = _View("tcb")
-    cc: _View[NewReno] = _View("tx")
-    rtt: _View[RttEstimator] = _View("tx")
-    board: _View[Scoreboard] = _View("tx")
-    rack: _View[Rack] = _View("tx")
-    prr: _View[Prr] = _View("tx")
-    retransmits: _View[int] = _View("tx")
+    cc: _View[NewReno] = _View("tx.loss")
+    rtt: _View[RttEstimator] = _View("tx.loss")
+    board: _View[Scoreboard] = _View("tx.loss")
+    rack: _View[Rack] = _View("tx.loss")
+    prr: _View[Prr] = _View("tx.loss")
+    retransmits: _View[int] = _View("tx.loss")
     rcv_up: _View[int | None] = _View("rx")
     urgent_signals: _View[int] = _View("rx")
     urgent_pending: _View[int] = _View("rx")
@@ -177,7 +177,7 @@ class Connection:
     def handle_timer(self, now: float) -> None:
         """Run every timer due at ``now`` (each reported as TimerFired), then send."""
         t = self.tcb
-        resend: Why | None = None  # a timeout's go-back-N pass follows (LossRecovery.on_rto)
+        resend: Why | None = None  # a timeout's go-back-N pass follows (Sender.on_rto)
         for name, deadline in sorted(t.timers.items(), key=lambda kv: kv[1]):
             if deadline > now or t.timers.get(name) != deadline:
                 continue
@@ -397,16 +397,16 @@ class Connection:
 
     def status(self) -> Status:
         """A snapshot of the TCB and counters (what the dashboard's TCB view shows)."""
-        t, tx = self.tcb, self.tx
-        cc, rtt = tx.cc, tx.rtt
+        t, loss = self.tcb, self.tx.loss
+        cc, rtt = loss.cc, loss.rtt
         return Status(
             state=t.state, local=t.local, remote=t.remote, iss=t.iss,
             irs=t.irs, snd_una=t.snd_una, snd_nxt=t.snd_nxt, snd_wnd=t.snd_wnd,
             rcv_nxt=t.rcv_nxt, rcv_wnd=t.rcv_window(), send_queue=t.send_queue,
             recv_queue=len(t.rcvq), cwnd=cc.cwnd, ssthresh=min(cc.ssthresh, 1 << 30),
             srtt=rtt.srtt, rttvar=rtt.rttvar, rto=rtt.current(),
-            in_flight=t.in_flight, retransmits=tx.retransmits, dup_acks=cc.dup_acks,
-            sacked_bytes=tx.board.sacked_bytes, mss=t.snd_mss,
+            in_flight=t.in_flight, retransmits=loss.retransmits, dup_acks=cc.dup_acks,
+            sacked_bytes=loss.board.sacked_bytes, mss=t.snd_mss,
             snd_wscale=t.snd_wscale, rcv_wscale=t.rcv_wscale, sack=t.sack_ok,
             timestamps=t.ts_ok, timers=dict(t.timers), error=t.error,
             snd_max=t.snd_max, urgent_pending=self.rx.urgent_pending,

@@ -1,7 +1,8 @@
 """The sending part of a connection: option negotiation, windows, Nagle, congestion
-control, zero-window probes, keep-alives and the output routine; loss recovery and the
-retransmission timeout are its other half, :mod:`tcplab.tcp.recovery`.  The variables
-it shares with the receiving part are in the :class:`~tcplab.tcp.tcb.Tcb`.
+control, zero-window probes, keep-alives and the output routine.  It owns its loss
+recovery and retransmission timeout (``loss``, :mod:`tcplab.tcp.recovery`), which
+decides what goes again and sends it through this sender's ``send_*`` methods.  The
+variables it shares with the receiving part are in the :class:`~tcplab.tcp.tcb.Tcb`.
 
 Theory of operation
 -------------------
@@ -56,6 +57,7 @@ from tcplab.tcp.segment import (
     Timestamps,
 )
 from tcplab.tcp.states import State, Trigger
+from tcplab.tcp.tcb import Tcb
 
 S = State
 T = Trigger
@@ -69,59 +71,95 @@ SWS_OVERRIDE = 0.2  # seconds (RFC 1122 §4.2.3.4: 0.1-1.0 s)
 _KEEPALIVE = frozenset({S.ESTABLISHED, S.CLOSE_WAIT})
 
 
-class Sender(LossRecovery):
-    """The send side's algorithms and the output routine (see the module docstring)."""
+class Sender:
+    """The send side's algorithms and the output routine (see the module docstring).
+    ``loss`` is its loss recovery, which resends through this sender."""
 
-    __slots__ = ()
+    __slots__ = ("_ka_probes", "_ka_sent", "_persist_backoff", "_probing", "_pto_restart",
+                 "loss", "tcb")
+
+    def __init__(self, tcb: Tcb) -> None:
+        self.tcb = tcb
+        self.loss = LossRecovery(tcb, self)
+        self._probing = False   # probing a zero window (persist timer)
+        self._persist_backoff = 0
+        self._ka_probes = 0      # keep-alive probes unanswered so far
+        self._ka_sent = 0.0      # when the last of them went
+        self._pto_restart = False  # new data went out or was ACKed: restart the PTO
+
+    # -- timers run by the loss recovery -------------------------------------------------
+    def on_rto(self, now: float) -> Why | None:
+        """The retransmission timer fired (:meth:`LossRecovery.on_rto`); returns the
+        reason the output pass that follows resends for, if it does."""
+        t = self.tcb
+        if t.snd_una == t.snd_max:
+            return None
+        if t.snd_wnd == 0 and t.syn_acked and t.state in _SENDING:
+            # the peer shrank its window to zero under data in flight: probe it like any
+            # zero window (RFC 9293 §3.8.6.1, MUST-35) instead of timing out
+            self._probing = True
+            self.on_persist(now)
+            return None
+        return self.loss.on_rto(now)
+
+    def on_tlp(self, now: float) -> None:
+        """The probe timeout fired (RFC 8985 §7.3, :meth:`LossRecovery.on_tlp`)."""
+        self.loss.on_tlp(now)
+
+    def on_rack_timer(self, now: float) -> None:
+        """The reordering timer fired (RFC 8985 §6.3)."""
+        self.loss.on_rack_timer(now)
 
     # -- handshake -------------------------------------------------------------------
     def send_syn(self, now: float, ack: bool, retransmit: bool = False) -> None:
         """Send our SYN (``ack``: a SYN,ACK), first or again (``retransmit``)."""
         t = self.tcb
+        loss = self.loss
         ecr = t.ts_recent if (ack and t.ts_ok) else 0
         window = min(t.rcv_window(), 0xFFFF)  # never scaled in a SYN (RFC 7323 §2.2)
         flags = SYN | ACK if ack else SYN
         seg = Segment(t.local[1], t.rport, t.iss, t.rcv_nxt if ack else 0,
                       flags, window, t.syn_options(now, ack, ecr))
         if retransmit:
-            self.retransmits += 1
+            loss.retransmits += 1
             t.emit(Retransmitted(t.iss, 1, Why.RTO))
         else:
-            self._timing = (sq.add(t.iss, 1), now)
+            loss.timing = (sq.add(t.iss, 1), now)
         t.snd_nxt = sq.add(t.iss, 1)
         t.snd_max = sq.smax(t.snd_max, t.snd_nxt)
         t.rcv_adv = sq.add(t.rcv_nxt, window)
         t.after_emit(seg, now)
         if RTX not in t.timers:
-            self._rtx_since = now
-            t.arm(RTX, now + self.rtt.current())
+            loss.rtx_since = now
+            t.arm(RTX, now + loss.rtt.current())
 
     def negotiate(self, seg: Segment, now: float) -> None:
         """Read the peer's SYN options (RFC 9293 §3.7.1, RFC 7323, RFC 2018); congestion
         control starts from the MSS they give."""
         t = self.tcb
         t.negotiate(seg)
-        self.cc = NewReno(t.snd_mss, t.config.initial_window)
+        self.loss.cc = NewReno(t.snd_mss, t.config.initial_window)
 
     def ack_of_syn(self, seg: Segment, now: float) -> None:
         """``seg`` acknowledges our SYN: SND.UNA moves, the first RTT sample."""
         t = self.tcb
+        loss = self.loss
         t.syn_acked = True
         t.ka_heard = now
         t.snd_una = seg.ack
         if sq.lt(t.snd_nxt, t.snd_una):
             t.snd_nxt = t.snd_una
-        if self._rto_count:
+        if loss.rto_count:
             # RFC 6298 §5.7: a SYN was lost, so start data with a conservative RTO
-            self.rtt.rto = max(self.rtt.rto, min(3 * t.config.rto_initial,
+            loss.rtt.rto = max(loss.rtt.rto, min(3 * t.config.rto_initial,
                                                  t.config.rto_max))
-            self.rtt.backoff = 0
+            loss.rtt.backoff = 0
         else:
-            self._sample_rtt(seg, seg.timestamps() if t.ts_ok else None, now)
-        self._rto_count = 0
+            loss.sample_rtt(seg, seg.timestamps() if t.ts_ok else None, now)
+        loss.rto_count = 0
         if t.snd_una == t.snd_max:
             t.cancel(RTX)
-            self._rtx_since = None
+            loss.rtx_since = None
 
     # -- receiving ACKs --------------------------------------------------------------
     def update_window(self, seg: Segment, force: bool = False, syn: bool = False) -> None:
@@ -152,6 +190,7 @@ class Sender(LossRecovery):
                      syn: bool = False) -> bool:
         """RFC 9293 §3.10.7.4 fifth step for synchronized states.  False = drop the rest."""
         t = self.tcb
+        loss = self.loss
         ack = seg.ack
         snd_una, snd_max = t.snd_una, t.snd_max
         if ((snd_max - ack) & _MASK) >= _HALF:  # ack > SND.MAX
@@ -167,10 +206,10 @@ class Sender(LossRecovery):
             self._ka_probes = 0
             t.cancel(KEEPALIVE)
         sack_ok = t.sack_ok
-        rack_on = sack_ok and t.config.rack  # (self._rack_on, on the per-ACK path)
-        board = self.board
+        rack_on = sack_ok and t.config.rack  # (loss.rack_on, on the per-ACK path)
+        board = loss.board
         sacked_before = board.sacked_bytes
-        rack = self.rack
+        rack = loss.rack
         echo = None
         if rack_on and ts is not None and ts.ecr:  # self._echo_ms(ts)
             echo = (ts.ecr - t.ts_offset) & 0xFFFFFFFF
@@ -179,7 +218,7 @@ class Sender(LossRecovery):
                 board.add(start, end, snd_una, snd_max)
                 if rack_on:
                     rack.sacked(start, end, now, echo)
-        cc = self.cc
+        cc = loss.cc
         timers = t.timers
         delivered = 0
         if ((snd_una - ack) & _MASK) >= _HALF:  # ack > SND.UNA
@@ -198,16 +237,16 @@ class Sender(LossRecovery):
                 board.advance(ack)
             if rack_on:
                 rack.acked(ack, now, echo)
-            self._sample_rtt(seg, ts, now)
-            self._rto_count = 0
-            if self._rto_recover is not None and sq.ge(ack, self._rto_recover):
-                self._rto_recover = None
-            if self._recovery:
+            loss.sample_rtt(seg, ts, now)
+            loss.rto_count = 0
+            if loss.rto_recover is not None and sq.ge(ack, loss.rto_recover):
+                loss.rto_recover = None
+            if loss.mode:
                 if sq.ge(ack, cc.recover):
-                    self._exit_recovery()
-                elif self._recovery is FAST_RECOVERY:
+                    loss.exit_recovery()
+                elif loss.mode is FAST_RECOVERY:
                     cc.on_partial_ack(acked)  # RFC 6582 §3.2 step 5
-                    self._retransmit_head(now, Why.FAST)
+                    loss.retransmit_head(now, Why.FAST)
             else:
                 cc.on_ack(acked, ((t.snd_nxt - ack + _HALF) & _MASK) - _HALF)
             if ack == t.snd_max:  # (a fast retransmit above may have sent new data)
@@ -215,37 +254,37 @@ class Sender(LossRecovery):
                 for name in (RTX, TLP, RACK):
                     if name in timers:
                         t.cancel(name)
-                self._rtx_since = None
+                loss.rtx_since = None
             else:
-                self._rtx_since = now
+                loss.rtx_since = now
                 self._pto_restart = True
-                if not (rack_on and self._pto_allowed()):
-                    t.arm(RTX, now + self.rtt.current())  # RFC 6298 §5.3
+                if not (rack_on and loss.pto_allowed()):
+                    t.arm(RTX, now + loss.rtt.current())  # RFC 6298 §5.3
         elif (ack == t.snd_una and not seg.payload and not seg.flags & (SYN | FIN)
               and t.snd_max != t.snd_una and t.snd_wnd and not self._probing
               and (seg.window << t.snd_wscale) == t.snd_wnd):
             # (answers to zero-window probes are not duplicates: nothing was lost)
             # a duplicate ACK (RFC 5681 §2)
             cc.dup_acks += 1
-            if self._recovery is FAST_RECOVERY:
+            if loss.mode is FAST_RECOVERY:
                 cc.on_dup_ack_in_recovery()
-            elif not self._recovery and not rack_on and (
+            elif not loss.mode and not rack_on and (
                     cc.dup_acks >= DUP_THRESH
-                    or (t.sack_ok and self._is_lost(t.snd_una))):
+                    or (t.sack_ok and loss.is_lost(t.snd_una))):
                 # with RACK-TLP, time decides instead (below; RFC 8985 §6.2 step 4
                 # gives the same answer once DupThresh segments are SACKed)
-                self._enter_recovery(now)
+                loss.enter_recovery(now)
         if rack_on:
             rack.end_ack()
             if rack.tlp_end is not None:
-                self._tlp_ack(ack, ts)
+                loss.tlp_ack(ack, ts)
             if board.sacked_bytes or rack.lost_bytes or rack.behind():
-                self._rack_detect(now)
+                loss.rack_detect(now)
             elif RACK in timers:
                 t.cancel(RACK)  # nothing delivered out of order: nothing to judge
-        if self._recovery is SACK_RECOVERY:
+        if loss.mode is SACK_RECOVERY:
             delivered += board.sacked_bytes - sacked_before  # RFC 6937 DeliveredData
-            self._prr_update(delivered)
+            loss.prr_update(delivered)
         self.update_window(seg, syn=syn)
         return True
 
@@ -255,31 +294,32 @@ class Sender(LossRecovery):
         never give up while the peer answers.  With an open window, this is the SWS
         override: send what the window allows now (RFC 1122 §4.2.3.4)."""
         t = self.tcb
+        loss = self.loss
         if t.snd_wnd != 0:
             n = min(sq.sub(t.data_end(), t.snd_nxt), t.snd_mss,
                     sq.sub(sq.add(t.snd_una, t.snd_wnd), t.snd_nxt),
-                    self.cc.cwnd - t.in_flight)
+                    loss.cc.cwnd - t.in_flight)
             if n > 0 and t.state in _SENDING and t.snd_una == t.snd_max:
-                self._send_data_segment(t.snd_nxt, n, now, None)
+                self.send_data_segment(t.snd_nxt, n, now, None)
             return
         if t.state not in _SENDING:
             return
         self._probing = True
         if t.snd_una != t.snd_max:
-            self._send_data_segment(t.snd_una, 1, now, Why.PROBE)
+            self.send_data_segment(t.snd_una, 1, now, Why.PROBE)
         elif sq.lt(t.snd_nxt, t.data_end()):
-            self._send_data_segment(t.snd_nxt, 1, now, None)
+            self.send_data_segment(t.snd_nxt, 1, now, None)
         else:
             self._probing = False  # nothing left to probe for: no timer
             return
-        if self.rtt.current() * (1 << self._persist_backoff) < t.config.rto_max:
+        if loss.rtt.current() * (1 << self._persist_backoff) < t.config.rto_max:
             self._persist_backoff += 1  # RFC 1122 §4.2.2.17: exponential, capped
-        t.arm(PERSIST, now + min(self.rtt.current() * (1 << self._persist_backoff),
+        t.arm(PERSIST, now + min(loss.rtt.current() * (1 << self._persist_backoff),
                                        t.config.rto_max))
 
     # -- output ----------------------------------------------------------------------
-    def _send_data_segment(self, seq: int, n: int, now: float, why: Why | None,
-                           reason: Why = Why.RTO) -> int:
+    def send_data_segment(self, seq: int, n: int, now: float, why: Why | None,
+                          reason: Why = Why.RTO) -> int:
         """Send up to ``n`` bytes from ``seq``; returns how many went (SACK blocks riding
         along take room from the payload: RFC 9293 §3.7.1, the MSS counts options).
         ``why``: resending a hole for that reason (SND.NXT stays, no FIN rides along);
@@ -302,8 +342,9 @@ class Sender(LossRecovery):
         self._account(seq, seg.seg_len, now, why, reason)
         return len(payload)
 
-    def _send_fin(self, seq: int, now: float, why: Why | None,
-                  reason: Why = Why.RTO) -> None:
+    def send_fin(self, seq: int, now: float, why: Why | None,
+                 reason: Why = Why.RTO) -> None:
+        """Send the FIN, numbered ``seq`` (``why``, ``reason``: as for data)."""
         t = self.tcb
         seg = t.build(seq, ACK | FIN, b"", now)
         t.after_emit(seg, now)
@@ -312,20 +353,21 @@ class Sender(LossRecovery):
     def _account(self, seq: int, length: int, now: float, why: Why | None,
                  reason: Why) -> None:
         t = self.tcb
+        loss = self.loss
         end = (seq + length) & _MASK
         snd_max = t.snd_max
         if ((seq - snd_max) & _MASK) >= _HALF:  # seq < SND.MAX
-            self.retransmits += 1
-            self._timing = None  # Karn
+            loss.retransmits += 1
+            loss.timing = None  # Karn
             t.emit(Retransmitted(seq, length, reason if why is None else why))
         else:
             self._pto_restart = True  # RFC 8985 §7.2: new data restarts the probe timeout
-            if self._timing is None:
-                self._timing = (end, now)
-        if self._recovery is SACK_RECOVERY:
-            self.prr.sent(length)  # RFC 6937 prr_out
-        if t.sack_ok and t.config.rack:  # self._rack_on
-            self.rack.sent(seq, end, now)
+            if loss.timing is None:
+                loss.timing = (end, now)
+        if loss.mode is SACK_RECOVERY:
+            loss.prr.sent(length)  # RFC 6937 prr_out
+        if t.sack_ok and t.config.rack:  # loss.rack_on
+            loss.rack.sent(seq, end, now)
         # a regular send moves SND.NXT (to max(SND.NXT, end)); resending a hole does not
         if why is None and ((t.snd_nxt - end) & _MASK) >= _HALF:
             t.snd_nxt = end
@@ -351,23 +393,24 @@ class Sender(LossRecovery):
 
     def _send_what_we_can(self, now: float, resend: Why | None) -> None:
         t = self.tcb
-        board = self.board
-        rack = self.rack
-        rack_on = t.sack_ok and t.config.rack  # self._rack_on
-        if (not t.fin_queued and self._recovery is not SACK_RECOVERY
+        loss = self.loss
+        board = loss.board
+        rack = loss.rack
+        rack_on = t.sack_ok and t.config.rack  # loss.rack_on
+        if (not t.fin_queued and loss.mode is not SACK_RECOVERY
                 and not board.sacked_bytes and not (rack_on and rack.lost_bytes)
                 and t.snd_nxt == (t.sndq_seq + len(t.sndq)) & _MASK):
             return  # nothing to send (the common case of a pass after an input)
         mss = t.snd_mss
-        cc = self.cc
+        cc = loss.cc
         reason = resend or Why.RTO  # what a regular send below SND.MAX is resending for
         while True:
-            if self._recovery is SACK_RECOVERY:
-                pipe = self._pipe()
+            if loss.mode is SACK_RECOVERY:
+                pipe = loss.pipe()
                 cwnd_room = cc.cwnd - pipe
                 if cwnd_room < mss:
                     return  # RFC 6675 §5 step (C): a segment only while cwnd - pipe >= SMSS
-                if self._send_lost(now, Why.SACK):  # NextSeg rule 1
+                if loss.send_lost(now, Why.SACK):  # NextSeg rule 1
                     continue
             else:
                 # cwnd - in_flight
@@ -376,7 +419,7 @@ class Sender(LossRecovery):
                     # after a timeout, SACKed bytes behind SND.NXT are not in flight
                     cwnd_room += board.sacked_bytes - board.sacked_above(t.snd_nxt)
                     self._skip_sacked()
-                if cc.dup_acks and not self._recovery:
+                if cc.dup_acks and not loss.mode:
                     # RFC 3042 limited transmit: the first two duplicate ACKs each let
                     # one new segment out, so a small window can still earn its third
                     cwnd_room += min(cc.dup_acks, 2) * mss
@@ -384,7 +427,7 @@ class Sender(LossRecovery):
                     # resending after a timeout: a resent segment RACK found lost again
                     # is not in flight, and goes before the rest (RFC 8985 §6.3)
                     cwnd_room += rack.lost_bytes
-                    if cwnd_room >= mss and self._send_lost(now, Why.RACK):
+                    if cwnd_room >= mss and loss.send_lost(now, Why.RACK):
                         continue
             snd_nxt = t.snd_nxt
             data_end = (t.sndq_seq + len(t.sndq)) & _MASK  # t.data_end()
@@ -395,15 +438,15 @@ class Sender(LossRecovery):
                 if board.sacked_bytes:
                     n = min(n, self._resend_limit())
                 if n > 0 and (n >= mss or self._small_segment_ok(n, avail)):
-                    self._send_data_segment(snd_nxt, n, now, None, reason)  # rule 2
+                    self.send_data_segment(snd_nxt, n, now, None, reason)  # rule 2
                     continue
                 if n <= 0 and cwnd_room < mss:
                     return
             elif (t.fin_queued and snd_nxt == data_end
                     and (t.snd_max == data_end or resend is not None)):
-                self._send_fin(data_end, now, None, reason)
+                self.send_fin(data_end, now, None, reason)
                 return
-            if self._recovery is SACK_RECOVERY and self._send_rule3(now):
+            if loss.mode is SACK_RECOVERY and loss.send_rule3(now):
                 continue
             return
 
@@ -411,10 +454,11 @@ class Sender(LossRecovery):
         """Going back after a timeout, step over what the peer has SACKed: RFC 6675
         §5.1 keeps the scoreboard across a timeout, so only the holes are sent again."""
         t = self.tcb
+        loss = self.loss
         if not sq.lt(t.snd_nxt, t.snd_max):
             return
-        hole = self.board.next_hole(t.snd_nxt, 1 << 30)
-        highest = self.board.highest
+        hole = loss.board.next_hole(t.snd_nxt, 1 << 30)
+        highest = loss.board.highest
         if hole is not None:
             if sq.gt(hole[0], t.snd_nxt):
                 t.snd_nxt = hole[0]
@@ -424,8 +468,9 @@ class Sender(LossRecovery):
     def _resend_limit(self) -> int:
         """Bytes up to the next SACKed block when resending after a timeout."""
         t = self.tcb
-        if self.board.sacked_bytes and sq.lt(t.snd_nxt, t.snd_max):
-            hole = self.board.next_hole(t.snd_nxt, 1 << 30)
+        loss = self.loss
+        if loss.board.sacked_bytes and sq.lt(t.snd_nxt, t.snd_max):
+            hole = loss.board.next_hole(t.snd_nxt, 1 << 30)
             if hole is not None:
                 return max(sq.sub(hole[1], t.snd_nxt), 1)
         return 1 << 30
@@ -446,6 +491,7 @@ class Sender(LossRecovery):
 
     def _set_send_timers(self, now: float) -> None:
         t = self.tcb
+        loss = self.loss
         timers = t.timers
         outstanding = t.snd_max != t.snd_una
         # data waiting: SND.NXT < the end of the data (t.data_end(), written out)
@@ -460,7 +506,7 @@ class Sender(LossRecovery):
         if t.snd_wnd == 0 and sending and (
                 self._probing or (not outstanding and waiting)):
             if PERSIST not in t.timers:
-                t.arm(PERSIST, now + self.rtt.current())
+                t.arm(PERSIST, now + loss.rtt.current())
             if self._probing:
                 t.cancel(RTX)
                 t.cancel(TLP)
@@ -468,21 +514,21 @@ class Sender(LossRecovery):
         if not outstanding:
             if TLP in timers:
                 t.cancel(TLP)
-        elif self._pto_allowed():
+        elif loss.pto_allowed():
             # RFC 8985 §7.2: the probe timeout stands in for the RTO (which the probe,
             # once sent, arms again), restarted when new data goes out or is ACKed
             if self._pto_restart or TLP not in timers:
-                t.arm(TLP, self._pto(now))
+                t.arm(TLP, loss.pto(now))
             if RTX in timers:
                 t.cancel(RTX)
-            if self._rtx_since is None:
-                self._rtx_since = now
+            if loss.rtx_since is None:
+                loss.rtx_since = now
         else:
             if TLP in timers:
                 t.cancel(TLP)
             if RTX not in timers:
-                self._rtx_since = self._rtx_since if self._rtx_since is not None else now
-                t.arm(RTX, now + self.rtt.current())
+                loss.rtx_since = loss.rtx_since if loss.rtx_since is not None else now
+                t.arm(RTX, now + loss.rtt.current())
         self._pto_restart = False
 
     # -- keep-alives (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6) ----------------------------

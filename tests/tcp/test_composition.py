@@ -69,6 +69,18 @@ def test_the_sender_never_reaches_the_receiver() -> None:
     assert "tcplab.tcp.connection" not in _imports(arrival)
 
 
+def test_loss_recovery_is_a_part_of_the_sender_not_its_base() -> None:
+    client, _server = _connected(Config())
+    loss = client.tx.loss
+    assert isinstance(loss, recovery.LossRecovery)
+    assert recovery.LossRecovery not in type(client.tx).__mro__
+    # it shares the TCB, and resends through the sender that owns it
+    assert loss.tcb is client.tcb and loss.out is client.tx
+    assert "tcplab.tcp.sender" not in _imports(recovery)
+    # the Transmit interface it is given is what the sender offers
+    assert {"send_data_segment", "send_fin", "send_syn"} <= set(dir(sender.Sender))
+
+
 def test_the_public_api_is_what_it_was() -> None:
     conn = Connection(("10.0.0.1", 1))
     missing = [name for name in PUBLIC if not hasattr(conn, name)]
@@ -84,7 +96,7 @@ def test_the_views_read_the_parts() -> None:
     assert (client.snd_una, client.snd_nxt, client.snd_max) == (t.snd_una, t.snd_nxt, t.snd_max)
     sent = client.in_flight  # (Nagle holds back the last partial segment)
     assert 0 < sent == t.in_flight == (t.snd_nxt - t.snd_una) & 0xFFFFFFFF
-    assert client.cc is client.tx.cc and client.rtt is client.tx.rtt
+    assert client.cc is client.tx.loss.cc and client.rtt is client.tx.loss.rtt
     assert server.rcv_nxt == server.tcb.rcv_nxt == (client.iss + 1 + sent) & 0xFFFFFFFF
     assert server.readable == sent and client.send_queue == 5000
     assert client.state is State.ESTABLISHED is t.state

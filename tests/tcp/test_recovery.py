@@ -31,7 +31,7 @@ def test_nextseg_rule_3_resends_a_hole_not_yet_lost_by_the_rules() -> None:
                    ((2, 5), (7, 8))):
         _dupack(h, *blocks)
     assert h.conn.board.sacked_above(sq.add(una, 5 * MSS)) == 2 * MSS
-    assert not h.conn.tx._is_lost(sq.add(una, 5 * MSS))
+    assert not h.conn.tx.loss.is_lost(sq.add(una, 5 * MSS))
     h.at(1.04)  # the 1st segment's retransmission arrives: up to the 6th is ACKed
     h.send(ACK, h.r(1), sq.add(una, 5 * MSS))
     resent = [(sq.sub(e.seq, una) // MSS + 1, e.why)
