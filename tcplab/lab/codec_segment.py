@@ -167,9 +167,27 @@ def flags_of(text: str) -> int:
     return _flags(text)
 
 
+# (len, hex) -> the payload they stand for, as met.  The lab reads every segment of a
+# Mininet run back, and a bulk transfer's segments repeat a few lengths and heads: one
+# dict lookup instead of a hex parse and a payload-sized allocation per segment.  Bytes
+# are immutable, so segments may share them; at most _LIGHT_KEPT payloads of at most
+# _LIGHT_LARGEST bytes are kept (a jumbo frame's worth), a few megabytes at worst.
+_LIGHT: dict[tuple[int, str], bytes] = {}
+_LIGHT_KEPT = 512
+_LIGHT_LARGEST = 9000
+
+
 def light_payload(n: int, head: str) -> bytes:
     """A segment's payload as its record holds it: ``head`` (hex), then zeros to ``n``."""
-    return _light(n, head, "segment", _U16)
+    key = (n, head)
+    data = _LIGHT.get(key)
+    if data is None:
+        data = _light(n, head, "segment", _U16)  # checked once: a kept one passed
+        if n <= _LIGHT_LARGEST:
+            if len(_LIGHT) >= _LIGHT_KEPT:
+                _LIGHT.clear()
+            _LIGHT[key] = data
+    return data
 
 
 def _num(text: str, top: int, what: str) -> int:
@@ -215,6 +233,20 @@ def option_from_str(text: Any) -> Option:
     return opt
 
 
+_NOP = Nop()
+
+
+def options_of(texts: list[str]) -> tuple[Option, ...]:
+    """The options :func:`~tcplab.tcp.segment.option_str` spelled, in order.  Every
+    segment after the handshake carries ``nop, nop, TS val V ecr E`` (RFC 7323 §3 and
+    its Appendix A layout): that list is read without a generator."""
+    if not texts:
+        return ()
+    if len(texts) == 3 and texts[0] == "nop" and texts[1] == "nop":
+        return (_NOP, _NOP, option_from_str(texts[2]))
+    return tuple(option_from_str(o) for o in texts)
+
+
 _SEGMENT_KEYS = ("src_port", "dst_port", "seq", "ack", "flags", "window", "urgent",
                  "options", "len", "hex", "ascii")
 
@@ -239,9 +271,7 @@ def segment_from_record(raw: Any) -> Segment:
         raise CodecError("a segment's ports, numbers and window must be integers in range")
     if type(options) is not list:
         raise CodecError("segment options must be a list")
-    return Segment(sport, dport, seq, ack, flags, window,
-                   tuple(option_from_str(o) for o in options) if options else (),
-                   payload, urgent)
+    return Segment(sport, dport, seq, ack, flags, window, options_of(options), payload, urgent)
 
 
 def unb64(text: Any, what: str) -> bytes:

@@ -148,6 +148,29 @@ def test_deliveries_to_one_socket_at_one_instant_merge_in_order() -> None:
                       d(2.0, 1, b"efgh")]
 
 
+def test_many_parts_of_one_delivery_come_back_whole() -> None:
+    # a burst's segments each deliver a part; the line carries one delivery of them all
+    parts = [bytes([i]) * 1448 for i in range(64)]
+    batch = P.EventBatch()
+    for part in parts:
+        batch.add(Delivered(1.0, "h1", 1, part))
+    events, errors = P.events_from_line(batch.line(), "h1")
+    assert errors == []
+    assert events == [Delivered(1.0, "h1", 1, b"".join(parts))]
+
+
+def test_a_delivery_whose_bytes_disagree_with_its_preview_is_refused() -> None:
+    batch = P.EventBatch()
+    batch.add(Delivered(1.0, "h1", 1, b"abc"))
+    batch.add(Delivered(1.0, "h1", 2, b"xyz"))
+    line = batch.line()
+    assert line.count(b'"hex":"616263"') == 1
+    events, errors = P.events_from_line(line.replace(b'"hex":"616263"', b'"hex":"616264"'),
+                                        "h1")
+    assert events == [Delivered(1.0, "h1", 2, b"xyz")]
+    assert errors == ["event record 0: data.delivered data must be the len bytes hex begins"]
+
+
 def test_a_new_line_starts_a_new_delivery() -> None:
     batch = P.EventBatch()
     batch.add(Delivered(1.0, "h1", 1, b"a"))

@@ -255,13 +255,32 @@ def unb64(text: Any, what: str = "data") -> bytes:
         raise ProtocolError(f"{what} is not valid base64") from None
 
 
+class _Merging:
+    """Deliveries to one socket at one instant, kept as their parts until the line is
+    made: joining once costs the bytes once, where adding each part to the whole so far
+    cost the whole again for every segment of a burst."""
+
+    __slots__ = ("first", "parts")
+
+    def __init__(self, first: Delivered) -> None:
+        self.first = first
+        self.parts = [first.data]
+
+    def event(self) -> Delivered:
+        first = self.first
+        if len(self.parts) == 1:
+            return first
+        return Delivered(first.t, first.host, first.sid, b"".join(self.parts))
+
+
 class EventBatch:
     """The events published since the last :meth:`line` (agent side)."""
 
     __slots__ = ("_delivered", "_events")
 
     def __init__(self) -> None:
-        self._events: list[LabEvent | None] = []    # None where a delivery was merged
+        # None where a delivery was merged into a later one
+        self._events: list[LabEvent | _Merging | None] = []
         self._delivered: dict[int, int] = {}       # sid -> index of its delivery now
 
     def __bool__(self) -> bool:
@@ -272,18 +291,24 @@ class EventBatch:
         if type(event) is Delivered:
             at = self._delivered.get(event.sid)
             held = events[at] if at is not None else None
-            if isinstance(held, Delivered) and held.t == event.t:
+            if isinstance(held, _Merging) and held.first.t == event.t:
                 # the merged delivery moves to the end: after the segments that carried it
                 events[at] = None  # type: ignore[index]
-                event = Delivered(event.t, event.host, event.sid, held.data + event.data)
+                held.parts.append(event.data)
+                merging = held
+            else:
+                merging = _Merging(event)
             self._delivered[event.sid] = len(events)
+            events.append(merging)
+            return
         events.append(event)
 
     def line(self) -> bytes:
         """The protocol line of what was collected (newline included); starts anew."""
         record = codec.wire_record
         line = codec.dumps({"v": VERSION, "events": [
-            record(e) for e in self._events if e is not None]})
+            record(e.event() if isinstance(e, _Merging) else e)
+            for e in self._events if e is not None]})
         self._events.clear()
         self._delivered.clear()
         return line
