@@ -56,18 +56,22 @@ def preview(data: bytes) -> str:
     return text + ("…" if len(data) > PREVIEW_BYTES else "")
 
 
-_HEADS: dict[tuple[bytes, bool], tuple[str, str]] = {}   # (head, more?) -> (hex, ascii)
+# head -> (hex, ascii), one dict for payloads longer than their head (the ascii ends in
+# "…") and one for the rest: no key tuple to build and hash per segment
+_HEADS_OF_MORE: dict[bytes, tuple[str, str]] = {}
+_HEADS_OF_ALL: dict[bytes, tuple[str, str]] = {}
 
 
 def head_text(data: bytes) -> tuple[str, str]:
     """A payload's preview as a record spells it: its first bytes in hex, and as
     :func:`preview` shows them.  A bulk transfer's segments repeat a few heads: kept."""
-    key = (bytes(data[:PREVIEW_BYTES]), len(data) > PREVIEW_BYTES)
-    text = _HEADS.get(key)
+    head = bytes(data[:PREVIEW_BYTES])
+    heads = _HEADS_OF_MORE if len(data) > PREVIEW_BYTES else _HEADS_OF_ALL
+    text = heads.get(head)
     if text is None:
-        if len(_HEADS) > 4096:
-            _HEADS.clear()
-        text = _HEADS[key] = (key[0].hex(), preview(data))
+        if len(heads) > 4096:
+            heads.clear()
+        text = heads[head] = (head.hex(), preview(data))
     return text
 
 
@@ -96,12 +100,23 @@ _FLAGS: dict[str, int] = {}   # flags text -> bits, as met
 _FLAG_TEXT: dict[int, str] = {}   # flag bits -> their spelling, as met
 
 
+# a timestamps option -> its spelling: the segments of a burst share one (same
+# millisecond, same echo), and a lookup is half the cost of formatting two numbers
+_TS_TEXT: dict[Timestamps, str] = {}
+
+
 def _options_text(options: tuple[Option, ...]) -> list[str]:
     if not options:
         return []
-    if (len(options) == 3 and type(options[2]) is Timestamps and type(options[0]) is Nop
-            and type(options[1]) is Nop):  # what every segment but a SYN carries
-        return ["nop", "nop", f"TS val {options[2].val} ecr {options[2].ecr}"]
+    if (len(options) == 3 and type(ts := options[2]) is Timestamps
+            and type(options[0]) is Nop and type(options[1]) is Nop):
+        # what every segment but a SYN carries
+        text = _TS_TEXT.get(ts)
+        if text is None:
+            if len(_TS_TEXT) > 4096:
+                _TS_TEXT.clear()
+            text = _TS_TEXT[ts] = f"TS val {ts.val} ecr {ts.ecr}"
+        return ["nop", "nop", text]
     return [option_str(o) for o in options]
 
 
