@@ -136,19 +136,20 @@ class LineBuffer:
         self._buf = bytearray()
         self._skipping = False
 
-    def feed(self, data: bytes) -> list[bytes | None]:
+    def feed(self, data: bytes | memoryview) -> list[bytes | None]:
         out: list[bytes | None] = []
         buf = self._buf
         buf += data
         start = 0
-        while (end := buf.find(b"\n", start)) >= 0:
-            if self._skipping:
-                self._skipping = False
-            elif end - start > self.limit:
-                out.append(None)
-            else:
-                out.append(bytes(buf[start:end]))
-            start = end + 1
+        with memoryview(buf) as view:  # a line is copied once, not sliced then copied
+            while (end := buf.find(b"\n", start)) >= 0:
+                if self._skipping:
+                    self._skipping = False
+                elif end - start > self.limit:
+                    out.append(None)
+                else:
+                    out.append(bytes(view[start:end]))
+                start = end + 1
         del buf[:start]
         if len(buf) > self.limit:
             if not self._skipping:
@@ -372,6 +373,9 @@ class AgentClient:
         self._pushed: list[dict[str, Any]] = []
         self._next_id = 1
         self.closed = False
+        # recv(1 MiB) would map and fault in a fresh MiB for every read (a few times the
+        # cost of the copy); one buffer is read into instead
+        self._buf = bytearray(1 << 20)
 
     @classmethod
     def connect(cls, path: str, timeout: float = 5.0) -> AgentClient:
@@ -460,13 +464,14 @@ class AgentClient:
         if not select.select([self._sock], [], [], timeout)[0]:
             return False
         try:
-            data = self._sock.recv(1 << 20)
+            n = self._sock.recv_into(self._buf)
         except OSError:
-            data = b""
-        if not data:
+            n = 0
+        if not n:
             self.closed = True
             raise AgentGone("the agent closed the connection")
-        self._ready.extend(self._lines.feed(data))
+        with memoryview(self._buf) as view:
+            self._ready.extend(self._lines.feed(view[:n]))
         return True
 
     def _take(self, line: bytes | None) -> dict[str, Any] | None:
