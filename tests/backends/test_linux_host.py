@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tcplab.backends.mininet.linux.diag import SockDiag
+from tcplab.backends.mininet.linux.diag import KernelSocket, SockDiag
 from tcplab.backends.mininet.linux.host import (
     NO_THRESHOLD,
     BytesRead,
@@ -90,3 +90,36 @@ def test_a_refused_connect_ends_closed(host: KernelHost) -> None:
     run(host, seen, lambda: host.socket(csid).state is S.CLOSED)
     assert states(seen, csid) == [S.CLOSED, S.SYN_SENT, S.CLOSED]
     assert host.socket(csid).status.error == 111  # ECONNREFUSED
+
+
+class CountingDiag(SockDiag):
+    """A SockDiag that counts its dumps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dumps = 0
+
+    def dump(self) -> list[KernelSocket]:
+        self.dumps += 1
+        return super().dump()
+
+
+def test_no_dump_while_no_socket_of_ours_is_open() -> None:
+    diag = CountingDiag()
+    try:
+        host = KernelHost({"127.0.0.1"}, diag)
+        now = time.monotonic()
+        for tick in range(5):  # due, even asked, but nothing of ours to follow
+            host.poll(now + tick, dump=True)
+        assert diag.dumps == 0
+        lsid = host.listen(0, now)
+        host.poll(now + 10)  # due
+        assert diag.dumps == 1
+        host.close(lsid, now + 10)
+        host.poll(now + 20, dump=True)  # the dump that finds it gone
+        assert host.socket(lsid).state is S.CLOSED
+        dumps = diag.dumps
+        host.poll(now + 30, dump=True)
+        assert diag.dumps == dumps  # none open again: no more dumps
+    finally:
+        diag.close()
