@@ -104,15 +104,16 @@ class CountingDiag(SockDiag):
         return super().dump()
 
 
-def test_no_dump_while_no_socket_of_ours_is_open() -> None:
+def test_idle_without_a_socket_of_ours_and_no_dump_then() -> None:
     diag = CountingDiag()
     try:
         host = KernelHost({"127.0.0.1"}, diag)
         now = time.monotonic()
         for tick in range(5):  # due, even asked, but nothing of ours to follow
             host.poll(now + tick, dump=True)
-        assert diag.dumps == 0
+        assert diag.dumps == 0 and host.idle
         lsid = host.listen(0, now)
+        assert not host.idle
         host.poll(now + 10)  # due
         assert diag.dumps == 1
         host.close(lsid, now + 10)
@@ -120,6 +121,6 @@ def test_no_dump_while_no_socket_of_ours_is_open() -> None:
         assert host.socket(lsid).state is S.CLOSED
         dumps = diag.dumps
         host.poll(now + 30, dump=True)
-        assert diag.dumps == dumps  # none open again: no more dumps
+        assert diag.dumps == dumps and host.idle  # none open again: no more dumps
     finally:
         diag.close()

@@ -161,6 +161,12 @@ class KernelHost:
         """State changes come from the tracepoint (else from polling)."""
         return self.trace is not None
 
+    @property
+    def idle(self) -> bool:
+        """No socket of ours is open or followed: polling would find nothing to do."""
+        return (not any(c.sock is not None for c in self.app.conns.values())
+                and all(row.finished for row in self.rows.values()))
+
     # -- the lab's calls ---------------------------------------------------------------
     def listen(self, port: int, now: float, tcp: dict[str, bool] | None = None) -> int:
         sid = self.app.listen(port, tcp)
@@ -237,8 +243,7 @@ class KernelHost:
         # A dump only follows sockets of ours (and numbers a listener's children): with
         # none open it would change nothing, and pyroute2 spends ~2 ms of CPU on each, 10
         # a second, taken from the stack hosts on a 2-core machine
-        if (dump or changes or now - self._last_dump >= POLL) and any(
-                not row.finished for row in self.rows.values()):
+        if (dump or changes or now - self._last_dump >= POLL) and not self.idle:
             self._dump(now)
 
     def _traced(self, change: Change) -> None:
