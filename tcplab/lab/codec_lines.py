@@ -32,7 +32,7 @@ from typing import Annotated, Any
 import msgspec
 
 from tcplab.lab import codec
-from tcplab.lab.codec_segment import PREVIEW_BYTES, options_of
+from tcplab.lab.codec_segment import options_of
 from tcplab.lab.events import LabEvent
 from tcplab.stack import events as H
 from tcplab.tcp.segment import Segment
@@ -112,10 +112,8 @@ def _special() -> dict[type, tuple[Fields, Make]]:
                                  s.ifname)
 
     def delivered(s: Any, host: str) -> LabEvent:
-        data = s.data  # msgspec has read the base64 (several times faster than binascii)
-        if data is None or len(data) != s.len or data[:PREVIEW_BYTES].hex() != s.hex:
-            data = codec.delivered_data(s.len, s.hex, data)  # its checks, its reasons
-        return H.Delivered(s.t, host, s.sid, data)
+        # msgspec has read the base64 (several times faster than binascii)
+        return H.Delivered(s.t, host, s.sid, codec.delivered_data(s.len, s.hex, s.data))
 
     def state(s: Any, host: str) -> LabEvent:
         why, detail = codec.trigger_of(s.cause)

@@ -19,6 +19,7 @@ from tcplab.tcp.segment import (
     CWR,
     ECE,
     FIN,
+    NOP,
     PSH,
     RST,
     SYN,
@@ -248,9 +249,6 @@ def option_from_str(text: Any) -> Option:
     return opt
 
 
-_NOP = Nop()
-
-
 def options_of(texts: list[str]) -> tuple[Option, ...]:
     """The options :func:`~tcplab.tcp.segment.option_str` spelled, in order.  Every
     segment after the handshake carries ``nop, nop, TS val V ecr E`` (RFC 7323 §3 and
@@ -258,7 +256,7 @@ def options_of(texts: list[str]) -> tuple[Option, ...]:
     if not texts:
         return ()
     if len(texts) == 3 and texts[0] == "nop" and texts[1] == "nop":
-        return (_NOP, _NOP, option_from_str(texts[2]))
+        return (NOP, NOP, option_from_str(texts[2]))
     return tuple(option_from_str(o) for o in texts)
 
 
