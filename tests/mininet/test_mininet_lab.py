@@ -36,6 +36,7 @@ from tcplab.backends.mininet import impair as I
 from tcplab.backends.mininet.backend import MininetBackend
 from tcplab.backends.mininet.clean import runtime_base
 from tcplab.lab import commands as C
+from tcplab.lab.errors import LabError
 from tcplab.lab.events import EventBus, HostStatus, LabEvent, LinkDropped, LinkHeld, Notice
 from tcplab.lab.lab import Lab
 from tcplab.lab.topology import load_topology
@@ -114,7 +115,17 @@ class Run:
         self.ok(f"listen {dst}:{port}")
         self.ok(f"connect {src} {dst}:{port} as {name}")
         self.until(lambda: self.state(name) is State.ESTABLISHED
-                   and self.state(name, True) is State.ESTABLISHED, f"{name} established")
+                   and self.accepted_state(name) is State.ESTABLISHED, f"{name} established")
+
+    def accepted_state(self, name: str) -> State | None:
+        """The accepting end's state; None while its host has not yet reported the
+        accept (the connecting end may hear the SYN,ACK before the lab hears of it)."""
+        try:
+            return self.state(name, True)
+        except LabError as e:
+            if "no accepted connection yet" not in str(e):
+                raise
+            return None
 
     def stop(self) -> None:
         self.lab.stop()
