@@ -213,11 +213,9 @@ class Sender:
         echo = None
         if rack_on and ts is not None and ts.ecr:  # self._echo_ms(ts)
             echo = (ts.ecr - t.ts_offset) & 0xFFFFFFFF
-        if sack_ok:
-            for start, end in seg.sack_blocks():
-                board.add(start, end, snd_una, snd_max)
-                if rack_on:
-                    rack.sacked(start, end, now, echo)
+        blocks = seg.sack_blocks() if sack_ok else ()
+        for start, end in blocks:
+            board.add(start, end, snd_una, snd_max)
         cc = loss.cc
         timers = t.timers
         delivered = 0
@@ -275,6 +273,19 @@ class Sender:
                 # gives the same answer once DupThresh segments are SACKed)
                 loss.enter_recovery(now)
         if rack_on:
+            # RFC 8985 §6.2 step 3: the ACK's deliveries go by in ascending sequence
+            # order -- the cumulatively ACKed segments (above) before the SACKed ones,
+            # and the SACK blocks sorted (the receiver lists the newest first, RFC 2018
+            # §4) -- so that only a segment delivered below an earlier delivery counts as
+            # reordering.  (SACKed first, a delayed in-order segment ACKed together with
+            # the SACK of a later one looked reordered, and RACK's reordering window
+            # stayed open for the rest of the connection.)
+            if len(blocks) > 1:
+                base = t.snd_una
+                blocks = tuple(sorted(
+                    blocks, key=lambda b: ((b[0] - base + _HALF) & _MASK) - _HALF))
+            for start, end in blocks:
+                rack.sacked(start, end, now, echo)
             rack.end_ack()
             if rack.tlp_end is not None:
                 loss.tlp_ack(ack, ts)

@@ -297,3 +297,46 @@ def test_a_segment_left_behind_a_cumulatively_acked_retransmission_is_lost() -> 
     resent = ack.of(Retransmitted)
     assert resent == [Retransmitted(first.segs[4].seq, MSS, "sack")]
     assert "rto" not in [e.why for o in h.journal for e in o.of(Retransmitted)]
+
+
+# ------------------------------------------- RFC 8985 §6.2 step 3: reordering, in order
+def test_a_delayed_ack_arriving_with_a_sack_is_not_reordering() -> None:
+    """The peer holds its ACK of segment 1 (delayed ACK); segment 2 is lost, so when 3
+    arrives the one ACK covers 1 and SACKs 3.  Deliveries go in sequence order, the
+    cumulative ACK first (RFC 8985 §6.2 step 3): segment 1 was delivered in order, no
+    reordering is seen, and the reordering window closes in recovery (step 4)."""
+    h = _sender()
+    _write(h, 4, 1.0)
+    h.at(1.02)
+    opts = (NOP, NOP, Sack(((h.l(1 + 2 * MSS), h.l(1 + 3 * MSS)),)))
+    h.send(ACK, h.r(1), h.l(1 + MSS), options=opts)
+    rack = h.conn.tx.loss.rack
+    assert rack.fack == h.l(1 + 3 * MSS)
+    assert not rack.reordering_seen
+    assert rack.reo_wnd(True, h.conn.rtt.srtt) == 0.0
+
+
+def test_sack_blocks_are_delivered_in_sequence_order_not_as_listed() -> None:
+    """One ACK brings two new SACK blocks, the newest first as RFC 2018 §4 has the
+    receiver list them: segments 3 and 5 arrived (in that order), 2 and 4 did not.
+    Nothing arrived out of order, so no reordering is seen."""
+    h = _sender()
+    _write(h, 6, 1.0)
+    h.at(1.02)
+    _dupack(h, (5, 5), (3, 3))
+    rack = h.conn.tx.loss.rack
+    assert rack.fack == h.l(1 + 5 * MSS)
+    assert not rack.reordering_seen
+
+
+def test_a_segment_delivered_below_a_later_delivery_is_still_reordering() -> None:
+    """The same rule still finds real reordering: segment 3 is SACKed by one ACK, and
+    the next ACK cumulatively acknowledges 1 and 2, never retransmitted."""
+    h = _sender()
+    _write(h, 4, 1.0)
+    h.at(1.02)
+    _dupack(h, (3, 3))
+    assert not h.conn.tx.loss.rack.reordering_seen
+    h.at(1.021)
+    h.send(ACK, h.r(1), h.l(1 + 2 * MSS))
+    assert h.conn.tx.loss.rack.reordering_seen
