@@ -13,8 +13,10 @@ output routine sends, in RFC 6675 NextSeg order, the lost segments (rule 1), new
 when the ACK reaches the recovery point, with cwnd = ssthresh.
 
 Without ACKs there is nothing for RACK to judge: the probe timeout ("tlp") stands in
-for the RTO while nothing is in recovery and sends one probe (new data, or the last
-segment again), which makes the receiver's ACK and SACK tell RACK what is missing.
+for the RTO, outside RTO recovery (in SACK recovery too, once no ACK has come for
+2*SRTT: a lost retransmission with all sent after it lost) and sends one probe (new
+data, or the last unSACKed segment again), which makes the receiver's ACK and SACK
+tell RACK what is missing.
 Only when the probe goes unanswered does the RTO fire (:meth:`LossRecovery.on_rto`).
 
 With ``rack`` off (or without SACK) the RFC 6675 IsLost / DupThresh rules decide
@@ -243,10 +245,21 @@ class LossRecovery:
 
     def pto_allowed(self) -> bool:
         """RFC 8985 §7.2: a probe timeout may be armed instead of the RTO: RACK-TLP on,
-        not in recovery of either kind, no probe outstanding, the window open."""
+        not in RTO recovery, no probe outstanding, the window open.
+
+        Unlike RFC 8985 §7.2, also during SACK recovery.  The RFC leaves recovery out
+        because RACK finds lost retransmissions there -- but only from the delivery of
+        something sent after them.  When a retransmission and everything sent after it
+        are lost (a flight of two at the 2-segment ssthresh floor, one time in 400 at 5%
+        loss), no ACK comes back and only the RTO, 1 s at least, is left.  A probe
+        after 2*SRTT without an ACK (restarted by every ACK that delivers data in
+        recovery, so it fires only once the ACK clock has stopped) brings the SACK that
+        lets RACK mark them lost.  It is one segment beyond cwnd at most, once per
+        probe timeout, like the PTO of QUIC (RFC 9002 §6.2, which runs in recovery
+        too); FreeBSD's RACK stack probes in recovery as well (rack_tlp_in_recovery)."""
         t = self.tcb
         return (t.sack_ok and t.config.rack  # self.rack_on
-                and not self.mode and self.rto_recover is None
+                and self.mode is not FAST_RECOVERY and self.rto_recover is None
                 # (an open window: a zero-window probe runs only while SND.WND = 0)
                 and self.rack.tlp_end is None and t.snd_wnd > 0
                 and t.syn_acked and t._state in SENDING_STATES)  # (property, directly)
@@ -288,13 +301,28 @@ class LossRecovery:
             last = rack.last
             if last is None:
                 return
-            start = sq.smax(last.start, t.snd_una)
-            if start == data_end:
+            if last.sacked:
+                # the peer SACKed the last segment (in recovery, mostly): sending it
+                # again would teach RACK nothing.  Probe with the highest unSACKed one
+                # instead, the segment RFC 6675's rescue retransmission picks (§4
+                # NextSeg rule 4); all SACKed but not ACKed (the peer reneged): SND.UNA
+                rec = next((r for r in reversed(rack.segs) if not r.sacked), rack.segs[0])
+                start = sq.smax(rec.start, t.snd_una)
+                n = min(sq.sub(rec.end, start), sq.sub(data_end, start), t.snd_mss)
+                if n > 0:
+                    self.out.send_data_segment(start, n, now, Why.TLP)
+                else:
+                    self.out.send_fin(start, now, Why.TLP)
+            elif (start := sq.smax(last.start, t.snd_una)) == data_end:
                 self.out.send_fin(start, now, Why.TLP)
             else:  # sent as a regular send from there (the FIN may ride along)
                 self.out.send_data_segment(start, sq.sub(data_end, start), now, None, Why.TLP)
             rack.tlp_retrans = True
             rack.tlp_tsval = t.ts_val(now) - t.ts_offset
+        if self.mode:
+            # what a probe in recovery repairs belongs to this recovery's one reduction
+            # (RFC 6675 §5, RFC 5681 §3.2): no second response when it is ACKed (§7.4)
+            rack.tlp_retrans = False
         rack.tlp_end = t.snd_max
         t.cancel(TLP)
         self.rtx_since = self.rtx_since if self.rtx_since is not None else now

@@ -295,6 +295,8 @@ class Sender:
                 t.cancel(RACK)  # nothing delivered out of order: nothing to judge
         if loss.mode is SACK_RECOVERY:
             delivered += board.sacked_bytes - sacked_before  # RFC 6937 DeliveredData
+            if delivered:
+                self._pto_restart = True  # the ACK clock runs: no probe in recovery yet
             loss.prr_update(delivered)
         self.update_window(seg, syn=syn)
         return True

@@ -340,3 +340,43 @@ def test_a_segment_delivered_below_a_later_delivery_is_still_reordering() -> Non
     h.at(1.021)
     h.send(ACK, h.r(1), h.l(1 + 2 * MSS))
     assert h.conn.tx.loss.rack.reordering_seen
+
+
+# ------------------------------------------------------ a probe during SACK recovery
+def test_a_lost_retransmission_with_nothing_after_it_is_probed_not_left_to_the_rto() -> None:
+    """Four segments, all there is; the first is lost and 2-4 are SACKed, so recovery
+    resends it -- and that copy is lost too.  Nothing sent after it can be delivered,
+    so RACK has nothing to judge by: without a probe in recovery, only the RTO (1 s)
+    is left.  After 2*SRTT without an ACK the probe resends the highest unSACKed
+    segment (not the SACKed last one); its ACK ends the recovery."""
+    h = _sender()
+    first = _write(h, 4, 1.0)
+    h.at(1.02)
+    outs = [_dupack(h, (2, 2)), _dupack(h, (2, 3)), _dupack(h, (2, 4))]
+    assert _why([first, *outs]) == [(1, "sack")]
+    assert h.conn.tx.loss.mode == "sack"
+    timers = h.conn.status().timers
+    assert set(timers) == {"tlp"}
+    srtt = h.conn.rtt.srtt
+    assert srtt is not None
+    assert timers["tlp"] == pytest.approx(1.02 + max(2 * srtt, 0.01))
+    probe = h.fire()
+    assert probe.of(Retransmitted) == [Retransmitted(first.segs[0].seq, MSS, "tlp")]
+    assert [e.name for e in probe.of(TimerArmed)] == ["rtx"]  # RFC 8985 §7.3
+    h.at(h.now + 0.02)
+    h.send(ACK, h.r(1), h.l(1 + 4 * MSS))
+    assert h.conn.snd_una == h.conn.snd_max and not h.conn.tx.loss.mode
+    cc = h.conn.cc
+    assert cc.cwnd == cc.ssthresh  # one reduction for the episode, not a second
+    assert "rto" not in [e.why for o in h.journal for e in o.of(Retransmitted)]
+
+
+def test_a_probe_when_everything_is_sacked_resends_snd_una() -> None:
+    """The peer SACKed all that is outstanding without ACKing it (it may renege,
+    RFC 2018 §8): the probe resends the first segment, not the SACKed last one."""
+    h = _sender()
+    first = _write(h, 2, 1.0)
+    h.at(1.02)
+    _dupack(h, (1, 2))
+    probe = h.fire()
+    assert probe.of(Retransmitted) == [Retransmitted(first.segs[0].seq, MSS, "tlp")]
