@@ -87,6 +87,7 @@ class Rack:
         "segs",
         "segs_sacked",
         "tlp_end",
+        "tlp_extra",
         "tlp_retrans",
         "tlp_tsval",
         "xmit_ts",
@@ -104,6 +105,7 @@ class Rack:
         self.lost_bytes = 0                # marked lost and not sent again since
         # Tail Loss Probe (§7): the probe outstanding, if any
         self.tlp_end: int | None = None
+        self.tlp_extra = 0     # new data the probe sent beyond cwnd (§7.3)
         self.tlp_retrans = False
         self.tlp_tsval = 0
         self._new_xmit: float | None = None  # the latest delivery within one ACK

@@ -291,8 +291,10 @@ class LossRecovery:
         data_end = t.data_end()
         avail = sq.sub(data_end, t.snd_nxt)
         wnd_room = sq.sub(sq.add(t.snd_una, t.snd_wnd), t.snd_nxt)
+        rack.tlp_extra = 0
         if avail > 0 and wnd_room > 0:
-            self.out.send_data_segment(t.snd_nxt, min(avail, t.snd_mss, wnd_room), now, None)
+            rack.tlp_extra = self.out.send_data_segment(
+                t.snd_nxt, min(avail, t.snd_mss, wnd_room), now, None)
             rack.tlp_retrans = False
         elif t.fin_queued and t.snd_max == data_end:
             self.out.send_fin(data_end, now, None)
@@ -323,6 +325,7 @@ class LossRecovery:
             # what a probe in recovery repairs belongs to this recovery's one reduction
             # (RFC 6675 §5, RFC 5681 §3.2): no second response when it is ACKed (§7.4)
             rack.tlp_retrans = False
+            rack.tlp_extra = 0
         rack.tlp_end = t.snd_max
         t.cancel(TLP)
         self.rtx_since = self.rtx_since if self.rtx_since is not None else now

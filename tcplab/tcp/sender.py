@@ -436,6 +436,14 @@ class Sender:
                     # RFC 3042 limited transmit: the first two duplicate ACKs each let
                     # one new segment out, so a small window can still earn its third
                     cwnd_room += min(cc.dup_acks, 2) * mss
+                if rack_on and rack.tlp_end is not None:
+                    # RFC 8985 §7.3: the probe is "one additional packet in flight beyond
+                    # the congestion window": new data it sent takes no place in cwnd
+                    # until it is ACKed.  Else, when the ACK the receiver delayed past
+                    # the probe timeout arrives, the probe holds the place of the next
+                    # segment -- with a flight of two at the 2-segment floor, the one
+                    # that would have shown both lost (the 1 s RTO instead)
+                    cwnd_room += rack.tlp_extra
                 if rack_on and rack.lost_bytes:
                     # resending after a timeout: a resent segment RACK found lost again
                     # is not in flight, and goes before the rest (RFC 8985 §6.3)

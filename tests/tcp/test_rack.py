@@ -371,6 +371,34 @@ def test_a_lost_retransmission_with_nothing_after_it_is_probed_not_left_to_the_r
     assert "rto" not in [e.why for o in h.journal for e in o.of(Retransmitted)]
 
 
+def test_a_probe_of_new_data_does_not_take_a_place_in_cwnd() -> None:
+    """cwnd 2 in congestion avoidance (as after a recovery at the 2-segment floor):
+    segments 1 and 2 go, 2 is lost and the peer holds its ACK of 1 (delayed ACK), so
+    the probe timeout fires first and the probe sends segment 3 -- beyond cwnd, as
+    RFC 8985 §7.3 has it: "at most one additional packet in flight beyond the
+    congestion window".  When the ACK of 1 arrives, cwnd still has room for one
+    segment beside 2: segment 4 goes.  (Counted inside cwnd, the probe left no room;
+    with 2 and the probe lost too, only the RTO was left.)"""
+    h = _sender()
+    cc = h.conn.cc
+    cc.cwnd = cc.ssthresh = 2 * MSS
+    first = _write_some(h, 2, 10, 1.0)
+    probe = h.fire()
+    assert probe.of(Retransmitted) == []
+    assert [s.seq for s in probe.segs] == [sq.add(first.segs[0].seq, 2 * MSS)]
+    h.at(h.now + 0.02)
+    out = h.send(ACK, h.r(1), h.l(1 + MSS))  # the delayed ACK of segment 1
+    assert [s.seq for s in out.segs] == [sq.add(first.segs[0].seq, 3 * MSS)]
+    assert set(h.conn.status().timers) == {"rtx"}  # one probe at a time (§7.3)
+
+
+def _write_some(h: Harness, sent: int, written: int, t: float) -> Out:
+    h.at(t)
+    out = h.call("send", bytes(MSS * written))
+    assert len(out.segs) == sent
+    return out
+
+
 def test_a_probe_when_everything_is_sacked_resends_snd_una() -> None:
     """The peer SACKed all that is outstanding without ACKing it (it may renege,
     RFC 2018 §8): the probe resends the first segment, not the SACKed last one."""
