@@ -218,6 +218,18 @@ class Rack:
         if plain is not None:
             self._deliver(plain, now, echo)
 
+    def sacked_blocks(self, blocks: tuple[tuple[int, int], ...], base: int, now: float,
+                      echo: int | None) -> None:
+        """An ACK's SACK blocks are delivered, after its cumulative ACK and in ascending
+        sequence order (RFC 8985 §6.2 step 3; the receiver lists the newest block first,
+        RFC 2018 §4), so that only a segment delivered below an earlier delivery counts
+        as reordering.  (Taken first, the SACK of a later segment made a delayed
+        in-order one look reordered and kept the reordering window open for good.)"""
+        if len(blocks) > 1:
+            blocks = tuple(sorted(blocks, key=lambda b: ((b[0] - base + _HALF) & _MASK)))
+        for start, end in blocks:
+            self.sacked(start, end, now, echo)
+
     def sacked(self, start: int, end: int, now: float, echo: int | None) -> None:
         """Records inside one SACK block [start, end) are delivered."""
         segs = self.segs

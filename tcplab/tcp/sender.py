@@ -273,19 +273,7 @@ class Sender:
                 # gives the same answer once DupThresh segments are SACKed)
                 loss.enter_recovery(now)
         if rack_on:
-            # RFC 8985 §6.2 step 3: the ACK's deliveries go by in ascending sequence
-            # order -- the cumulatively ACKed segments (above) before the SACKed ones,
-            # and the SACK blocks sorted (the receiver lists the newest first, RFC 2018
-            # §4) -- so that only a segment delivered below an earlier delivery counts as
-            # reordering.  (SACKed first, a delayed in-order segment ACKed together with
-            # the SACK of a later one looked reordered, and RACK's reordering window
-            # stayed open for the rest of the connection.)
-            if len(blocks) > 1:
-                base = t.snd_una
-                blocks = tuple(sorted(
-                    blocks, key=lambda b: ((b[0] - base + _HALF) & _MASK) - _HALF))
-            for start, end in blocks:
-                rack.sacked(start, end, now, echo)
+            rack.sacked_blocks(blocks, t.snd_una, now, echo)  # after the cumulative ACK
             rack.end_ack()
             if rack.tlp_end is not None:
                 loss.tlp_ack(ack, ts)
@@ -437,12 +425,10 @@ class Sender:
                     # one new segment out, so a small window can still earn its third
                     cwnd_room += min(cc.dup_acks, 2) * mss
                 if rack_on and rack.tlp_end is not None:
-                    # RFC 8985 §7.3: the probe is "one additional packet in flight beyond
-                    # the congestion window": new data it sent takes no place in cwnd
-                    # until it is ACKed.  Else, when the ACK the receiver delayed past
-                    # the probe timeout arrives, the probe holds the place of the next
-                    # segment -- with a flight of two at the 2-segment floor, the one
-                    # that would have shown both lost (the 1 s RTO instead)
+                    # RFC 8985 §7.3: the probe is one packet beyond cwnd; new data it
+                    # sent takes no place there until ACKed (else it holds the place of
+                    # the segment a delayed ACK lets out: at the 2-segment floor, the one
+                    # that would show both lost, and the RTO instead)
                     cwnd_room += rack.tlp_extra
                 if rack_on and rack.lost_bytes:
                     # resending after a timeout: a resent segment RACK found lost again
