@@ -39,7 +39,13 @@ from tcplab.tui.widgets.ladder import (
     ladder_rows,
 )
 from tcplab.tui.widgets.links import compact_params
-from tcplab.tui.widgets.plot import SERIES_STYLE, Canvas, render_cwnd, render_time_sequence
+from tcplab.tui.widgets.plot import (
+    SERIES_STYLE,
+    Canvas,
+    render_cwnd,
+    render_time_sequence,
+    tsg_span,
+)
 from tcplab.tui.widgets.sockets import COLUMNS, UNLIMITED, socket_row
 from tcplab.tui.widgets.stream import render_stream
 
@@ -440,7 +446,12 @@ def test_plots_of_a_real_lossy_transfer(bulk: Run) -> None:
     records = segments(history.ladder(bulk.timeline, row, bulk.n))
     text = render_time_sequence(records, samples, 80, 20)
     assert {"white", "dark_orange", "bold red", "blue"} <= dot_styles(text)
-    assert lines(text)[1].strip().startswith("2.26M┤")  # the last ACK plus the window
+    # the y axis reaches the highest right window edge offered (an ACK plus the window)
+    # while data was sent: a little above the 2 MB of data
+    span = tsg_span(records)
+    assert span is not None
+    top = max(una + wnd for t, _c, _s, _f, wnd, una in samples if una and t <= span[1])
+    assert top > BULK and lines(text)[1].strip().startswith(f"{top / 1e6:.3g}M┤")
     cwnd = render_cwnd(samples, 80, 20, window=(0.0, 0.7))
     assert {"cyan", "magenta", "blue"} <= dot_styles(cwnd)  # ssthresh after a loss
     assert "ssthresh" in legend(cwnd)

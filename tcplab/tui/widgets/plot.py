@@ -139,9 +139,18 @@ def _y_floor(low: float, high: float) -> float:
 
 
 def tsg_span(records: list[SegRecord]) -> tuple[float, float] | None:
-    """The time span of the data a time-sequence graph shows (fit to the data)."""
+    """The time span of the data a time-sequence graph shows (fit to the data): from
+    the first data sent until the ACK that covers all of it (the transfer's end), or
+    the last data or SACK seen while some is still unacknowledged."""
     times = [r.t for r in records if (r.outbound and r.length) or (not r.outbound and r.sack)]
-    return (min(times), max(times)) if times else None
+    if not times:
+        return None
+    end = max(times)
+    top = max(r.seq + r.length for r in records if r.outbound and r.length)
+    for r in records:
+        if not r.outbound and r.t >= end and "." in r.flags and r.ack >= top:
+            return (min(times), r.t)
+    return (min(times), end)
 
 
 def render_time_sequence(records: list[SegRecord],
