@@ -795,3 +795,13 @@ def test_log_lines_of_a_run(lost_fin: Run) -> None:
     first_drop = next(i for i, e in enumerate(lost_fin.events) if e["kind"] == "link.dropped")
     assert not any("dropped" in text for text, _ in history.log_lines(lost_fin.timeline,
                                                                        first_drop))
+
+
+def test_time_sequence_span_ends_with_the_ack_of_all_the_data() -> None:
+    data = [SegRecord(0.1, True, "P.", 1, 1, 65535, 1000),
+            SegRecord(0.2, True, "P.", 1001, 1, 65535, 1000)]
+    partial = SegRecord(0.3, False, ".", 1, 1001, 65535, 0)
+    full = SegRecord(0.4, False, ".", 1, 2001, 65535, 0)
+    later = SegRecord(0.9, False, ".", 1, 2001, 65535, 0)
+    assert tsg_span(data + [partial, full, later]) == (0.1, 0.4)
+    assert tsg_span(data + [partial]) == (0.1, 0.2)  # still waiting: the last data sent
