@@ -253,6 +253,7 @@ ERRORS = [
     ("link h1 s1 queue=1.5", "bad value for queue: '1.5' (expected a whole number like 100)"),
     ("link h1 s1 los=5", "unknown link parameter 'los=5' (did you mean 'loss'?)"),
     ("link h1 s1 sideways", "unknown link parameter 'sideways'"),
+    ("link h1 s1 loss 5% delay 5ms", "loss takes its value after '=', as in loss=5%"),
     ("link h1 s1 loss=1 loss=2", "loss given twice"),
     ("link h1 s1 up down", "up/down given twice"),
     ("step 0", "bad value for step: '0' (must be at least 1)"),

@@ -803,5 +803,5 @@ def test_time_sequence_span_ends_with_the_ack_of_all_the_data() -> None:
     partial = SegRecord(0.3, False, ".", 1, 1001, 65535, 0)
     full = SegRecord(0.4, False, ".", 1, 2001, 65535, 0)
     later = SegRecord(0.9, False, ".", 1, 2001, 65535, 0)
-    assert tsg_span(data + [partial, full, later]) == (0.1, 0.4)
-    assert tsg_span(data + [partial]) == (0.1, 0.2)  # still waiting: the last data sent
+    assert tsg_span([*data, partial, full, later]) == (0.1, 0.4)
+    assert tsg_span([*data, partial]) == (0.1, 0.2)  # still waiting: the last data sent
