@@ -111,7 +111,9 @@ class LossRecovery:
         NewReno's fast recovery without SACK (RFC 6675 §5, RFC 6937, RFC 6582)."""
         t = self.tcb
         cc = self.cc
-        cc.enter_recovery(t.in_flight, t.snd_max)
+        # RFC 5681 §3.2 step 2 (RFC 6675 §5 step 4.2): half the flight without what
+        # limited transmit -- or a SACKed segment out of flight -- let out beyond cwnd
+        cc.enter_recovery(min(t.in_flight, cc.cwnd), t.snd_max)
         self.rack.tlp_end = None  # a probe episode ends with recovery (RFC 8985 §7.4)
         if t.sack_ok and (self.board.sacked_bytes or self.rack_on):
             self.mode = SACK_RECOVERY

@@ -33,9 +33,7 @@ import errno as E
 
 from tcplab.tcp import seq as sq
 from tcplab.tcp.congestion import DUP_THRESH, NewReno
-from tcplab.tcp.events import (
-    Retransmitted,
-)
+from tcplab.tcp.events import Retransmitted
 from tcplab.tcp.kinds import (
     FAST_RECOVERY,
     KEEPALIVE,
@@ -416,14 +414,18 @@ class Sender:
             else:
                 # cwnd - in_flight
                 cwnd_room = cc.cwnd - (((t.snd_nxt - t.snd_una + _HALF) & _MASK) - _HALF)
+                left = 0  # bytes that left the network without a cumulative ACK
                 if board.sacked_bytes:
-                    # after a timeout, SACKed bytes behind SND.NXT are not in flight
-                    cwnd_room += board.sacked_bytes - board.sacked_above(t.snd_nxt)
+                    # SACKed bytes (behind SND.NXT, after a timeout) are not in flight
+                    left = board.sacked_bytes - board.sacked_above(t.snd_nxt)
                     self._skip_sacked()
                 if cc.dup_acks and not loss.mode:
-                    # RFC 3042 limited transmit: the first two duplicate ACKs each let
-                    # one new segment out, so a small window can still earn its third
-                    cwnd_room += min(cc.dup_acks, 2) * mss
+                    # RFC 3042 limited transmit: the first two duplicate ACKs each let one
+                    # new segment out, so a small window can still earn its third.  A
+                    # SACKed segment out of flight is that same allowance (RFC 6675 §5
+                    # (3): cwnd - pipe), not a second one: at most two beyond cwnd (§2)
+                    left = max(left, min(cc.dup_acks, 2) * mss)
+                cwnd_room += left
                 if rack_on and rack.tlp_end is not None:
                     # RFC 8985 §7.3: the probe is one packet beyond cwnd; new data it
                     # sent takes no place there until ACKed (else it holds the place of

@@ -47,19 +47,21 @@ def test_an_empty_pipe_always_gets_a_segment() -> None:
 
 def test_the_engine_sends_what_prr_allows_on_each_ack() -> None:
     """Ten segments in flight, the first lost, the other nine SACKed one by one.  The
-    first two duplicate ACKs each let two new segments out (a SACKed segment has left
-    the network, and limited transmit, RFC 3042, adds one); recovery starts at the
-    third SACK (RFC 8985 §6.2: DupThresh segments SACKed) with RecoverFS = 14 segments
-    and ssthresh = 7.  Then, in segments (RFC 6937 §3, by hand):
+    first two duplicate ACKs each let one new segment out (limited transmit, RFC 3042:
+    the SACKed segment that left the network is the same allowance, not a second
+    one); recovery starts at the third SACK (RFC 8985 §6.2: DupThresh segments
+    SACKed) with RecoverFS = 12 segments and ssthresh = 10/2 = 5 (the two limited
+    transmit segments left out, RFC 5681 §3.2 step 2).  Then, in segments (RFC 6937
+    §3, by hand):
 
     ack  delivered  pipe  rule          allowed            sends
-    3    1          10    proportional  ceil(1*7/14)=0.5   the retransmission (first)
-    4    2          10    proportional  1 - 1 out          nothing
-    5    3          9     proportional  1.5 - 1            nothing (half a segment)
-    6    4          8     proportional  2 - 1              segment 15
-    7    5          7     SSRB          7 - 7              nothing
-    8    6          7     SSRB          7 - 7              nothing
-    9    7          6     SSRB          min(7 - 6, 4 + 1)  segment 16
+    3    1          8     proportional  ceil(1*5/12)       the retransmission (first)
+    4    2          8     proportional  0.83 - 1 out       nothing
+    5    3          7     proportional  1.25 - 1           nothing (a quarter segment)
+    6    4          6     proportional  1.67 - 1           nothing
+    7    5          5     SSRB          5 - 5              nothing
+    8    6          4     SSRB          min(5 - 4, 5 + 1)  segment 13
+    9    7          4     SSRB          min(5 - 4, 5 + 1)  segment 14
     """
     h = Harness(config=plain(), peer_options=SACK_PEER)
     h.established()
@@ -74,12 +76,12 @@ def test_the_engine_sends_what_prr_allows_on_each_ack() -> None:
         out = _dupack(h, (2, last))
         sent_per_ack.append([sq.sub(s.seq, una) // MSS + 1 for s in out.segs if s.payload])
         cwnd.append(h.conn.cc.cwnd // MSS)
-    assert sent_per_ack == [[11, 12], [13, 14], [1], [], [], [15], [], [], [16]]
-    assert h.conn.cc.ssthresh == 7 * MSS
+    assert sent_per_ack == [[11], [12], [1], [], [], [], [], [13], [14]]
+    assert h.conn.cc.ssthresh == 5 * MSS
     # cwnd = pipe + sndcnt after each ACK of the recovery (in whole segments)
-    assert cwnd[2:] == [11, 10, 9, 9, 8, 7, 7]
+    assert cwnd[2:] == [9, 8, 7, 6, 5, 5, 5]
     # the retransmission arrives: everything up to segment 14 is ACKed, past the
     # recovery point: recovery ends with cwnd = ssthresh (RFC 6937 §3)
     h.at(1.05)
     h.send(ACK, h.r(1), sq.add(una, 14 * MSS))
-    assert h.conn.cc.cwnd == h.conn.cc.ssthresh == 7 * MSS
+    assert h.conn.cc.cwnd == h.conn.cc.ssthresh == 5 * MSS

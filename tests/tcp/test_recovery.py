@@ -74,3 +74,48 @@ def test_a_lossy_transfer_needs_far_fewer_timeouts_with_rack_tlp() -> None:
     assert without["rto"] >= 30
     assert with_rack["rto"] * 10 <= without["rto"]
     assert with_rack["sack"] > 0
+
+
+# --------------------------- limited transmit and the ssthresh it must not inflate
+def _full_window(h: Harness) -> int:
+    """Twenty segments queued at t=1 with the initial window (10) in flight; returns
+    SND.UNA.  The peer's duplicate ACKs then SACK segments 2, 3, ... (1 is lost)."""
+    h.established()
+    h.at(1.0)
+    out = h.call("send", bytes(MSS * 20))
+    assert len(out.segs) == 10 and h.conn.cc.cwnd == 10 * MSS
+    h.at(1.02)
+    return out.segs[0].seq
+
+
+def test_limited_transmit_is_not_granted_twice_for_one_sacked_segment() -> None:
+    """RFC 3042 §2: each of the first two duplicate ACKs lets one new segment out,
+    at most two beyond cwnd.  A SACKed segment counted out of flight is the same
+    allowance; the two together let two segments per duplicate ACK out."""
+    h = Harness(config=plain(rack=False), peer_options=SACK_PEER)
+    _full_window(h)
+    assert len(_dupack(h, (2, 2)).segs) == 1
+    assert len(_dupack(h, (2, 3)).segs) == 1
+    assert sq.sub(h.conn.snd_max, h.conn.snd_una) == 12 * MSS  # cwnd + 2 segments
+
+
+def test_ssthresh_leaves_out_what_limited_transmit_sent() -> None:
+    """RFC 5681 §3.2 step 2: at the third duplicate ACK ssthresh is half the flight
+    *without* the segments limited transmit sent beyond cwnd: 10/2, not 12/2."""
+    h = Harness(config=plain(rack=False), peer_options=SACK_PEER)
+    una = _full_window(h)
+    for last in (2, 3, 4):
+        out = _dupack(h, (2, last))
+    assert [e.seq for e in out.of(Retransmitted)] == [una]
+    assert h.conn.cc.ssthresh == 5 * MSS
+
+
+def test_ssthresh_halves_cwnd_when_rack_finds_the_loss() -> None:
+    """The same with RACK: SACKs clock new segments out while the reordering window
+    runs, but ssthresh is half of cwnd, not of the flight those grew."""
+    h = Harness(config=plain(), peer_options=SACK_PEER)
+    _full_window(h)
+    _dupack(h, (2, 2))
+    h.fire()  # the reordering timer: segment 1 is lost
+    assert h.conn.tx.loss.mode == "sack"
+    assert h.conn.cc.ssthresh == 5 * MSS
