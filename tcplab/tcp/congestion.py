@@ -43,9 +43,19 @@ class NewReno:
                 self.acked_bytes -= self.cwnd
                 self.cwnd += self.mss
 
+    def halved(self, flight: int) -> int:
+        """ssthresh after a loss in fast recovery: max(FlightSize/2, 2*SMSS) (RFC 5681
+        eq. 4, an upper bound: "no more than"), rounded down to whole segments.  cwnd
+        starts again from it, and a part of a segment in cwnd never lets one out (no
+        byte goes past cwnd, RFC 5681 §3.1, and sender SWS avoidance holds back a part
+        segment, RFC 9293 §3.8.6.2.1), while byte counting waits for it to be ACKed
+        too (RFC 3465 §2.1): at 2.5 segments, two go per round trip and cwnd grows
+        every 1.25 round trips.  (Linux counts cwnd in segments: halving rounds down.)"""
+        return max(flight // (2 * self.mss) * self.mss, 2 * self.mss)
+
     def enter_recovery(self, flight: int, recover: int) -> None:
         """Third duplicate ACK: RFC 5681 §3.2 step 2-3, RFC 6582 §3.2 step 2."""
-        self.ssthresh = max(flight // 2, 2 * self.mss)
+        self.ssthresh = self.halved(flight)
         self.cwnd = self.ssthresh + DUP_THRESH * self.mss
         self.in_recovery = True
         self.recover = recover

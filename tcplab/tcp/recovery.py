@@ -336,8 +336,8 @@ class LossRecovery:
     def tlp_ack(self, ack: int, ts: Timestamps | None) -> None:
         """RFC 8985 §7.4: the probe is answered.  A retransmitted probe that repaired a
         loss (the ACK does not echo the original's timestamp: RFC 3522's test, as
-        tcplab's receiver sends no D-SACK) calls for a congestion response."""
-        t = self.tcb
+        tcplab's receiver sends no D-SACK) calls for a congestion response: ssthresh
+        and cwnd halved (RFC 5681 §3.1 eq. 4 with cwnd as the flight)."""
         rack = self.rack
         if rack.tlp_end is None or sq.lt(ack, rack.tlp_end):
             return
@@ -345,8 +345,7 @@ class LossRecovery:
             echo = self._echo_ms(ts)
             if echo is None or not sq.lt(echo, rack.tlp_tsval & 0xFFFFFFFF):
                 cc = self.cc
-                cc.ssthresh = max(cc.cwnd // 2, 2 * t.snd_mss)
-                cc.cwnd = cc.ssthresh
+                cc.ssthresh = cc.cwnd = cc.halved(cc.cwnd)
         rack.tlp_end = None
 
     # -- the retransmission timeout (RFC 6298) -------------------------------------

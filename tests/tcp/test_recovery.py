@@ -119,3 +119,17 @@ def test_ssthresh_halves_cwnd_when_rack_finds_the_loss() -> None:
     h.fire()  # the reordering timer: segment 1 is lost
     assert h.conn.tx.loss.mode == "sack"
     assert h.conn.cc.ssthresh == 5 * MSS
+
+
+def test_ssthresh_is_a_whole_number_of_segments() -> None:
+    """cwnd 11 segments when the loss is found: half is 5.5, and half a segment of
+    cwnd would never let a segment out (only whole ones go, none past cwnd) while byte
+    counting waited for it too; ssthresh = 5 segments, at most half (RFC 5681 eq. 4)."""
+    h = Harness(config=plain(rack=False), peer_options=SACK_PEER)
+    una = _full_window(h)
+    out = h.send(ACK, h.r(1), sq.add(una, MSS))  # slow start: cwnd 11, two more go
+    assert len(out.segs) == 2 and h.conn.cc.cwnd == 11 * MSS
+    for last in (3, 4, 5):  # segment 2 is lost
+        out = _dupack(h, (3, last))
+    assert [e.seq for e in out.of(Retransmitted)] == [sq.add(una, MSS)]
+    assert h.conn.cc.ssthresh == 5 * MSS
