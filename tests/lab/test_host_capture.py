@@ -174,8 +174,15 @@ def test_the_senders_file_flags_exactly_its_retransmissions(lossy: Path) -> None
                   "-T", "fields", "-e", "tcp.seq_raw")
     assert Counter(int(seq) for (seq,) in rows) == engine
     assert sum(engine.values()) > 20
-    # and nothing else h1 sent carries any analysis flag
-    assert flagged(capture, f"ip.src == {IPS['h1']} && tcp.analysis.flags") == len(rows)
+    # and nothing else h1 sent carries any analysis flag, but for a duplicate ACK where
+    # a copy of h2's FIN came to TIME-WAIT and h1 acknowledged it again (RFC 9293
+    # §3.10.7.4): the copies that run makes depend on the link's draws
+    again = sum(1 for e in evs if e["kind"] == "state.changed" and e["host"] == "h1"
+                and "retransmitted FIN" in e["cause"])
+    h1 = f"ip.src == {IPS['h1']}"
+    assert flagged(capture, f"{h1} && tcp.analysis.flags && !tcp.analysis.duplicate_ack") \
+        == len(rows)
+    assert flagged(capture, f"{h1} && tcp.analysis.duplicate_ack") == again
 
 
 def test_the_senders_file_shows_what_arrived(lossy: Path) -> None:
@@ -196,7 +203,8 @@ def test_the_senders_file_shows_what_arrived(lossy: Path) -> None:
                 real_dup_acks += 1
             last = key
     assert real_dup_acks > 100
-    assert flagged(capture, "tcp.analysis.duplicate_ack") == real_dup_acks
+    assert flagged(capture, f"ip.src == {IPS['h2']} && tcp.analysis.duplicate_ack") \
+        == real_dup_acks
 
 
 def test_the_link_capture_of_the_same_run_overcounts(lossy: Path) -> None:
