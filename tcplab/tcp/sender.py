@@ -421,9 +421,9 @@ class Sender:
                     self._skip_sacked()
                 if cc.dup_acks and not loss.mode:
                     # RFC 3042 limited transmit: the first two duplicate ACKs each let one
-                    # new segment out, so a small window can still earn its third.  A
-                    # SACKed segment out of flight is that same allowance (RFC 6675 §5
-                    # (3): cwnd - pipe), not a second one: at most two beyond cwnd (§2)
+                    # new segment out (two beyond cwnd at most, §2).  A SACKed segment out
+                    # of flight is that same allowance, not a second one: with SACK,
+                    # limited transmit is cwnd - pipe (RFC 6675 §5 step 3)
                     left = max(left, min(cc.dup_acks, 2) * mss)
                 cwnd_room += left
                 if rack_on and rack.tlp_end is not None:
