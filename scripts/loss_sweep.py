@@ -2,7 +2,7 @@
 firings, tail loss probes, recovery episodes and spurious retransmissions.
 
     PYTHONPATH=. .venv/bin/python scripts/loss_sweep.py [--seeds 20] [--loss 0.05]
-        [--delay 0] [--bytes 6000000] [--rto-min 1] [--trace]
+        [--delay 0] [--bytes 6000000] [--rto-min 1] [--delayed-ack 0.04] [--trace]
 
 ``--delay`` is the one-way propagation delay in each direction (0: like the Mininet
 bench's link, whose round trip is only serialisation and queueing; 0.01: the
@@ -11,7 +11,8 @@ bench's link, whose round trip is only serialisation and queueing; 0.01: the
 A retransmission is *spurious* when every byte it carries was already on its way to
 the receiver in an earlier copy that the link did not lose (the link draws the loss
 when a segment is sent, so that is known at once).  ``--trace`` prints the sender's
-state at every RTO firing.
+state at every RTO firing.  ``--delayed-ack 0`` makes both ends acknowledge every
+segment at once (what the delayed ACKs of RFC 5681 §4.2 cost).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
+from tcplab.bench import mathis_bound
 from tcplab.pair import Impairment, Pair, _Direction, _Side
 from tcplab.tcp import seq as sq
 from tcplab.tcp.config import Config
@@ -42,6 +44,7 @@ class Run:
     spurious: int
     lost: int
     data_segs: int
+    mss: int
 
 
 _episodes = 0
@@ -144,7 +147,7 @@ def run(seed: int, nbytes: int, loss: float, delay: float, cfg: Config,
     if not res.intact:
         raise SystemExit(f"seed {seed}: data corrupted or not delivered ({res.stall})")
     return Run(seed, res.goodput * 8 / 1e6, pair.rtos, pair.tlps, _episodes, pair.retrans,
-               pair.spurious, res.c2s.lost, res.c2s.data_segments)
+               pair.spurious, res.c2s.lost, res.c2s.data_segments, res.mss)
 
 
 def main() -> None:
@@ -155,13 +158,15 @@ def main() -> None:
     ap.add_argument("--delay", type=float, default=0.0)
     ap.add_argument("--bytes", type=int, default=6_000_000)
     ap.add_argument("--rto-min", type=float, default=1.0)
+    ap.add_argument("--delayed-ack", type=float, default=Config().delayed_ack,
+                    help="the delayed-ACK timeout in seconds (0: ACK every segment)")
     ap.add_argument("--reorder", type=float, default=0.0,
                     help="fraction of data segments held back 5 ms (reordered)")
     ap.add_argument("--no-rack", action="store_true")
     ap.add_argument("--trace", action="store_true")
     ap.add_argument("--quiet", action="store_true", help="only the summary")
     a = ap.parse_args()
-    cfg = replace(Config(), rto_min=a.rto_min, rack=not a.no_rack,
+    cfg = replace(Config(), rto_min=a.rto_min, rack=not a.no_rack, delayed_ack=a.delayed_ack,
                   isn_secret=b"loss-sweep")
     runs: list[Run] = []
     with _count_episodes():
@@ -177,6 +182,11 @@ def main() -> None:
           f"rto_min {a.rto_min:g} seeds {a.first}..{a.first + a.seeds - 1}:")
     print(f"  goodput Mbit/s mean {statistics.mean(g):.3f} median {statistics.median(g):.3f} "
           f"min {min(g):.3f} max {max(g):.3f}")
+    if a.delay > 0 and a.loss > 0:  # the loss bench's figure, over these seeds
+        q = [r.mbps * 1e6 / 8 / mathis_bound(r.mss, 2 * a.delay, a.loss, 10e6 / 8)
+             for r in runs]
+        print(f"  of the Mathis bound (RTT {2 * a.delay:g} s) mean {statistics.mean(q):.3f} "
+              f"median {statistics.median(q):.3f} min {min(q):.3f}")
     print(f"  RTO firings (SYN's too) total {sum(r.rtos for r in runs)} "
           f"(runs with any: {sum(1 for r in runs if r.rtos)})  "
           f"TLP {sum(r.tlps for r in runs)}  episodes {sum(r.episodes for r in runs)}  "
