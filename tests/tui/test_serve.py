@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import re
@@ -236,11 +237,14 @@ async def _serve_in_chromium(tmp_path: Path) -> None:
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-async def _session_text(ws: aiohttp.ClientWebSocketResponse, seconds: float) -> str:
-    """What a session's websocket carried for ``seconds`` (ANSI sequences removed)."""
+async def _session_text(ws: aiohttp.ClientWebSocketResponse, ok: Callable[[str], bool],
+                        seconds: float = TIMEOUT) -> str:
+    """What a session's websocket carried (ANSI sequences removed) until that text
+    satisfies ``ok``, or ``seconds`` passed; what is not read yet stays queued for the
+    next call."""
     out: list[str] = []
     deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
+    while not ok("".join(out)) and (left := deadline - time.monotonic()) > 0:
         try:
             # (receive's own timeout would close the websocket)
             message = await asyncio.wait_for(ws.receive(), left)
@@ -251,6 +255,10 @@ async def _session_text(ws: aiohttp.ClientWebSocketResponse, seconds: float) -> 
         elif message.type != aiohttp.WSMsgType.TEXT:
             break
     return "".join(out)
+
+
+def _has(*parts: str) -> Callable[[str], bool]:
+    return lambda text: all(part in text for part in parts)
 
 
 def test_each_tab_runs_its_own_lab() -> None:
@@ -272,11 +280,14 @@ async def _two_sessions() -> None:
                 session.ws_connect(url, max_msg_size=0) as first, \
                 session.ws_connect(url, max_msg_size=0) as second:
             for ws in (first, second):
-                assert "0 sockets" in await _session_text(ws, 8.0)
+                assert "0 sockets" in await _session_text(ws, _has("0 sockets"))
             await first.send_json(["stdin", ":listen h2:80\r"])
-            assert "1 sockets" in await _session_text(first, 5.0)
+            assert "1 sockets" in await _session_text(first, _has("1 sockets"))
             await second.send_json(["stdin", ":wait 1\r"])
-            later = await _session_text(second, 5.0)
+            # everything the second tab got since it showed 0 sockets, up to its status
+            # line at t=1.000 with its count of sockets (the same line, after the clock)
+            later = await _session_text(
+                second, lambda t: re.search(r"t=1\.000[^\n]*? sockets", t) is not None)
             assert "t=1.000" in later and "1 sockets" not in later
     finally:
         kill(server)
@@ -336,6 +347,28 @@ def test_each_tab_of_a_lab_is_recorded_on_its_own(tmp_path: Path,
     assert "handshake" in progress["done"] and not (tmp_path / "data").exists()
 
 
+async def _commands_recorded(root: Path, counts: list[int]) -> None:
+    """Wait until the recording directories under ``root`` hold, on disk, that many
+    ``command`` events each (in any order): the server has flushed them."""
+    def recorded() -> list[int]:
+        found = []
+        for d in root.iterdir() if root.is_dir() else ():
+            try:
+                lines = (d / "events.jsonl").read_text(encoding="utf-8").splitlines()
+            except OSError:
+                lines = []
+            n = 0
+            for text in lines:
+                with contextlib.suppress(ValueError):  # a line still being written
+                    n += json.loads(text).get("kind") == "command"
+            found.append(n)
+        return sorted(found)
+    deadline = time.monotonic() + TIMEOUT
+    while recorded() != counts and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert recorded() == counts, f"commands recorded per tab: {recorded()}, not {counts}"
+
+
 async def _two_lab_sessions(root: Path, data: Path) -> None:
     port = free_port()
     server = subprocess.Popen(
@@ -350,16 +383,16 @@ async def _two_lab_sessions(root: Path, data: Path) -> None:
                 session.ws_connect(url, max_msg_size=0) as first, \
                 session.ws_connect(url, max_msg_size=0) as second:
             for ws in (first, second):
-                shown = await _session_text(ws, 10.0)
+                shown = await _session_text(ws, _has("0 of 4 exercises done", "recording: 20"))
                 assert "0 of 4 exercises done" in shown and "recording: 20" in shown
             for line in ("connect h1 h2:80 as c1", "wait 1"):
                 await first.send_json(["stdin", f":{line}\r"])
                 await asyncio.sleep(0.5)
-            assert "1 of 4 exercises done" in await _session_text(first, 5.0)
+            assert "1 of 4 exercises done" in await _session_text(
+                first, _has("1 of 4 exercises done"))
             await second.send_json(["stdin", ":wait 1\r"])
             await first.send_json(["stdin", ":wait 1\r"])  # a command flushes the events
-            await _session_text(first, 2.0)
-            await _session_text(second, 1.0)
+            await _commands_recorded(root, [1, 3])
     finally:
         kill(server)
         output = server.stdout.read().decode(errors="replace") if server.stdout else ""
