@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from rich.text import Text
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Label, Static
 
@@ -51,11 +52,21 @@ def plain(app: LabSheetApp, selector: str) -> str:
     return content.plain if isinstance(content, Text) else str(content)
 
 
-async def type_line(pilot: Pilot[int], line: str) -> None:
+async def type_line(pilot: Pilot[int], line: str, *, typed: bool = False) -> None:
+    """``:`` (unless the command line has the focus already), the line -- typed key by
+    key, or pasted: a pilot key press costs tens of milliseconds --, enter."""
     app = pilot.app
-    if app.focused is not app.query_one("#command", Input):
+    box = app.query_one("#command", Input)
+    if app.focused is not box:
         await pilot.press("colon")
-    await pilot.press(*line, "enter")
+    assert app.focused is box
+    if typed:
+        await pilot.press(*line)
+    else:
+        box.post_message(events.Paste(line))
+        await pilot.pause()
+    assert box.value == line
+    await pilot.press("enter")
     await pilot.pause()
 
 
@@ -90,8 +101,8 @@ async def test_an_exercise_ticks_and_survives_a_restart(data: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         assert "0 of 4 exercises done" in plain(app, "#lab-progress")
         assert "▶ handshake" in plain(app, "#lab-progress")
-        await type_line(pilot, "connect h1 h2:80 as mine")
-        await type_line(pilot, "wait 1")
+        await type_line(pilot, "connect h1 h2:80 as mine", typed=True)
+        await type_line(pilot, "wait 1", typed=True)
         await settle(pilot, app)
         panel = plain(app, "#lab-progress")
         assert "1 of 4 exercises done" in panel
