@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pilot_lines import enter_line
 from rich.text import Text
-from textual import events
 from textual.pilot import Pilot
-from textual.widgets import Input, Label, Static
+from textual.widgets import Label, Static
 
 from tcplab.labsheet.progress import Progress, data_home, progress_path
 from tcplab.labsheet.runner import sim_lab, start_lab
@@ -53,20 +53,8 @@ def plain(app: LabSheetApp, selector: str) -> str:
 
 
 async def type_line(pilot: Pilot[int], line: str, *, typed: bool = False) -> None:
-    """``:`` (unless the command line has the focus already), the line -- typed key by
-    key, or pasted: a pilot key press costs tens of milliseconds --, enter."""
-    app = pilot.app
-    box = app.query_one("#command", Input)
-    if app.focused is not box:
-        await pilot.press("colon")
-    assert app.focused is box
-    if typed:
-        await pilot.press(*line)
-    else:
-        box.post_message(events.Paste(line))
-        await pilot.pause()
-    assert box.value == line
-    await pilot.press("enter")
+    """The line entered on the command line (typed or pasted), then a redraw."""
+    await enter_line(pilot, line, typed=typed)
     await pilot.pause()
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pilot_lines import enter_line
 from pilot_sync import sync
 from rich.text import Text
 from textual import events
@@ -144,20 +145,9 @@ async def settle(pilot: Pilot[int]) -> None:
 
 async def command(pilot: Pilot[int], line: str, *, typed: bool = False,
                   wait: bool = True) -> None:
-    """``:`` (unless the command line has the focus already), the line -- typed key by
-    key or pasted --, enter; then until a wait it started has ended."""
-    app = pilot.app
-    box = app.query_one("#command", Input)
-    if app.focused is not box:
-        await pilot.press("colon")
-    assert app.focused is box
-    if typed:
-        await pilot.press(*line)
-    else:
-        box.post_message(events.Paste(line))
-        await pilot.pause()
-    assert box.value == line
-    await pilot.press("enter")
+    """The line entered on the command line (typed or pasted); then until a wait it
+    started has ended."""
+    await enter_line(pilot, line, typed=typed)
     if wait:
         await settle(pilot)
 
