@@ -222,7 +222,9 @@ class Scheduler:
         if self.stuck is None:
             self.stuck = (f"{self._at_instant} events at t={self._now:.6f} and the clock "
                           f"never moved on (something answers itself forever, such as an "
-                          f"ACK storm): the run stopped there")
+                          f"ACK storm, or a transfer over links with neither delay nor "
+                          f"bandwidth limit, where it takes no time: give them delay= or "
+                          f"bw=): the run stopped there")
             if self.on_stuck is not None:
                 self.on_stuck(self.stuck)
 

@@ -66,6 +66,21 @@ def test_a_lab_wait_reports_the_stuck_instant_and_returns() -> None:
     lab.stop()
 
 
+def test_a_bulk_transfer_at_one_instant_is_stopped_with_a_hint_to_give_the_link_time() -> None:
+    # links with neither delay nor a bandwidth limit: the whole transfer is one instant
+    backend = SimBackend(1, virtual=True)
+    lab = Lab(load_topology("pair"), backend)
+    lab.start()
+    backend.scheduler.instant_limit = 5000
+    for line in ("listen h2:80", "connect h1 h2:80 as c1", "wait 100ms",
+                 "send c1 --bytes 1000000000"):
+        assert lab.execute(line).ok, line
+    result = lab.execute("wait 1")
+    assert not result.ok and "never moved on" in result.message
+    assert "give them delay= or bw=" in result.message
+    lab.stop()
+
+
 def test_an_injected_segment_does_not_start_an_ack_storm_on_a_zero_delay_link() -> None:
     # One in-window segment h1 never sent puts h2's RCV.NXT past h1's SND.MAX.  Without
     # the engine's rate limit each side answers every ACK of the other, forever, at one
