@@ -301,6 +301,7 @@ class LinkParam:
     language (a bare number in a delay is milliseconds, in ``bw`` Mbit/s)."""
 
     key: str
+    example: str                    # a value as a user writes it ("5%"), for hints
     read: Callable[[str], Any]      # the notation: text -> value
     format: Callable[[Any], str]    # value -> text that reads back as the same value
     check: Callable[[Any], None] = _settable  # what a link can be set to
@@ -314,14 +315,14 @@ class LinkParam:
 
 # In the order ``Link.to_line()`` writes them.
 LINK_PARAMS: dict[str, LinkParam] = {param.key: param for param in (
-    LinkParam("loss", parse_percent, format_percent),
-    LinkParam("delay", read_delay, format_duration, check_delay),
-    LinkParam("jitter", read_delay, format_duration, check_delay),
-    LinkParam("bw", read_link_bandwidth, format_link_bandwidth, check_link_bandwidth),
-    LinkParam("dup", parse_percent, format_percent),
-    LinkParam("reorder", parse_percent, format_percent),
-    LinkParam("burst", read_burst, format_burst, check_burst),
-    LinkParam("queue", parse_count, format_queue, check_queue),
+    LinkParam("loss", "5%", parse_percent, format_percent),
+    LinkParam("delay", "20ms", read_delay, format_duration, check_delay),
+    LinkParam("jitter", "5ms", read_delay, format_duration, check_delay),
+    LinkParam("bw", "10mbit", read_link_bandwidth, format_link_bandwidth, check_link_bandwidth),
+    LinkParam("dup", "1%", parse_percent, format_percent),
+    LinkParam("reorder", "2%", parse_percent, format_percent),
+    LinkParam("burst", "5%,50%", read_burst, format_burst, check_burst),
+    LinkParam("queue", "100", parse_count, format_queue, check_queue),
 )}
 
 

@@ -312,6 +312,16 @@ def test_errors_name_the_reason(line: str, reason: str) -> None:
     assert str(caught.value) == f"line 3: {reason}"
 
 
+@pytest.mark.parametrize("key", list(units.LINK_PARAMS))
+def test_a_link_parameter_without_equals_is_shown_its_example_and_the_example_reads(
+        key: str) -> None:
+    example = units.LINK_PARAMS[key].example
+    with pytest.raises(CommandError) as caught:
+        parse_line(f"link h1 s1 {key} {example}")
+    assert caught.value.reason == f"{key} takes its value after '=', as in {key}={example}"
+    assert parse_line(f"link h1 s1 {key}={example}").to_line().startswith("link h1 s1 ")
+
+
 def test_error_without_line_number_is_just_the_reason() -> None:
     with pytest.raises(CommandError) as caught:
         parse_line("listen h1::80")

@@ -17,8 +17,6 @@ from tcplab.lab.commands.lexer import ParseFail
 from tcplab.lab.commands.model import Flow, Link
 
 _LINK_KEYS = (*units.LINK_PARAMS, "dir", "up", "down")
-_EXAMPLES = {"loss": "5%", "delay": "20ms", "jitter": "5ms", "bw": "10mbit", "dup": "1%",
-             "reorder": "2%", "burst": "5%,50%", "queue": "100"}
 
 
 def parse_link(a: str, b: str, words: list[str]) -> Link:
@@ -39,7 +37,7 @@ def parse_link(a: str, b: str, words: list[str]) -> Link:
         if not eq and key in units.LINK_PARAMS:
             # "loss 5%": the name is right, the form is not
             raise ParseFail(f"{key} takes its value after '=', as in "
-                            f"{key}={_EXAMPLES.get(key, '...')}")
+                            f"{key}={units.LINK_PARAMS[key].example}")
         if not eq or key not in _LINK_KEYS or key in ("up", "down"):
             raise ParseFail(f"unknown link parameter {word!r}{v.suggest(key, _LINK_KEYS)}")
         if key in values or (key == "dir" and direction is not None):
