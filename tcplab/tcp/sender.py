@@ -412,25 +412,20 @@ class Sender:
                 if loss.send_lost(now, Why.SACK):  # NextSeg rule 1
                     continue
             else:
-                # cwnd - in_flight
                 cwnd_room = cc.cwnd - (((t.snd_nxt - t.snd_una + _HALF) & _MASK) - _HALF)
-                left = 0  # bytes that left the network without a cumulative ACK
-                if board.sacked_bytes:
-                    # SACKed bytes (behind SND.NXT, after a timeout) are not in flight
+                left = 0  # bytes out of flight without a cumulative ACK: SACKed ones
+                if board.sacked_bytes:  # (behind SND.NXT, after a timeout)
                     left = board.sacked_bytes - board.sacked_above(t.snd_nxt)
                     self._skip_sacked()
                 if cc.dup_acks and not loss.mode:
-                    # RFC 3042 limited transmit: the first two duplicate ACKs each let one
-                    # new segment out (two beyond cwnd at most, §2).  A SACKed segment out
-                    # of flight is that same allowance, not a second one: with SACK,
-                    # limited transmit is cwnd - pipe (RFC 6675 §5 step 3)
+                    # RFC 3042 §2 limited transmit: one new segment per duplicate ACK, two
+                    # at most; a SACKed segment's room is that same allowance (cwnd - pipe,
+                    # RFC 6675 §5 step 3), not a second one
                     left = max(left, min(cc.dup_acks, 2) * mss)
                 cwnd_room += left
                 if rack_on and rack.tlp_end is not None:
-                    # RFC 8985 §7.3: the probe is one packet beyond cwnd; new data it
-                    # sent takes no place there until ACKed (else it holds the place of
-                    # the segment a delayed ACK lets out: at the 2-segment floor, the one
-                    # that would show both lost, and the RTO instead)
+                    # RFC 8985 §7.3: the probe is one packet beyond cwnd; new data it sent
+                    # does not hold the place of the segment a delayed ACK lets out
                     cwnd_room += rack.tlp_extra
                 if rack_on and rack.lost_bytes:
                     # resending after a timeout: a resent segment RACK found lost again
