@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
-from tcplab.bench import mathis_bound
+from tcplab.bench import mathis_bound, path_rtt
 from tcplab.pair import Impairment, Pair, _Direction, _Side
 from tcplab.tcp import seq as sq
 from tcplab.tcp.config import Config
@@ -183,9 +183,9 @@ def main() -> None:
     print(f"  goodput Mbit/s mean {statistics.mean(g):.3f} median {statistics.median(g):.3f} "
           f"min {min(g):.3f} max {max(g):.3f}")
     if a.delay > 0 and a.loss > 0:  # the loss bench's figure, over these seeds
-        q = [r.mbps * 1e6 / 8 / mathis_bound(r.mss, 2 * a.delay, a.loss, 10e6 / 8)
-             for r in runs]
-        print(f"  of the Mathis bound (RTT {2 * a.delay:g} s) mean {statistics.mean(q):.3f} "
+        rtt = path_rtt(runs[0].mss, 2 * a.delay)
+        q = [r.mbps * 1e6 / 8 / mathis_bound(r.mss, rtt, a.loss, 10e6 / 8) for r in runs]
+        print(f"  of the Mathis bound (RTT {rtt * 1e3:.2f} ms) mean {statistics.mean(q):.3f} "
               f"median {statistics.median(q):.3f} min {min(q):.3f}")
     print(f"  RTO firings (SYN's too) total {sum(r.rtos for r in runs)} "
           f"(runs with any: {sum(1 for r in runs if r.rtos)})  "

@@ -10,8 +10,9 @@ window's worth is ACKed (byte counting, RFC 3465 §2.1); a round with a loss hal
 of recovery at the halved window without growth (RFC 6937: cwnd = ssthresh at the end).
 There is no timeout, no slow start after the first loss, one ACK per segment (no delayed
 ACK) and every round trip lasts ``--rtt``: on the bench's link, 20 ms of propagation
-plus the 1.2 ms a 1500-byte frame takes at 10 Mbit/s.  The figure printed is goodput
-over the Mathis bound MSS/RTT * 1.22/sqrt(p) at the bench's 20 ms.
+plus the 1.2 ms a full segment and its ACK take at 10 Mbit/s.  The figure printed is
+goodput over the Mathis bound MSS/RTT * 1.22/sqrt(p) at the same RTT, as the bench
+takes it.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=300_000)
     a = ap.parse_args()
     for p in (0.01, 0.05):
-        bound = 1.22 / math.sqrt(p) / 0.020  # segments per second at 20 ms
+        bound = 1.22 / math.sqrt(p) / a.rtt  # segments per second, as the bench takes it
         ratio = goodput_segments_per_s(p, a.rtt, a.rounds) / bound
         print(f"loss {p:g}: ideal NewReno / Mathis bound = {ratio:.3f} (RTT {a.rtt:g} s)")
 

@@ -17,11 +17,14 @@ from tcplab.bench import (
     Options,
     Unavailable,
     bench_mininet,
+    lossy_goodput,
     main,
     mathis_bound,
+    path_rtt,
 )
 
 CONTRACT = {"bulk_MBps", "us_per_segment", "loss1_ratio", "loss5_ratio", "sack_gain_5",
+            "loss1_ratio_delack", "loss5_ratio_delack",
             "replay_seek_p95_ms", "replay_MB_per_Mevent",
             "python", "cpu"}
 # --quick has no time to build labs: these are left out, with one line saying why.
@@ -88,9 +91,22 @@ def test_values_are_plausible(quick_json: dict[str, object]) -> None:
     # goodput over the Mathis bound: well above 0, and no engine beats it several times
     assert 0.02 < numbers["loss1_ratio"] < 3
     assert 0.02 < numbers["loss5_ratio"] < 3
+    assert 0.02 < numbers["loss1_ratio_delack"] < 3
+    assert 0.02 < numbers["loss5_ratio_delack"] < 3
     assert 0.3 < numbers["sack_gain_5"] < 5
     assert quick_json["python"] == platform.python_version()
     assert isinstance(quick_json["cpu"], str) and quick_json["cpu"]
+
+
+def test_the_mathis_runs_keep_the_bounds_assumptions() -> None:
+    # RTT: 20 ms of propagation plus a full segment and its ACK serialised at 10 Mbit/s
+    assert path_rtt(1448) == pytest.approx(0.020 + (1448 + 2 * 52) * 8 / 10e6)
+    # one ACK per segment: the receiver's delayed ACKs are off in the ratio's runs,
+    # which the same seed's goodput shows
+    acked_each, mss = lossy_goodput(256 * 1024, 0.05, True, 1, delayed_ack=False)
+    delayed, _ = lossy_goodput(256 * 1024, 0.05, True, 1, delayed_ack=True)
+    assert mss == 1448
+    assert acked_each > delayed
 
 
 def test_mathis_bound_is_capped_at_the_link_rate() -> None:
