@@ -159,6 +159,8 @@ class Timeline:
                         self.conn_events.setdefault(key, array("l")).append(i)
         if kind == "segment.dropped":
             self._index_refused(ev, i)
+        elif kind == "segment.sent" and sid is None:
+            self._index_answer(ev, i)
         if head.count % self._interval == 0:
             self._checkpoints.append((head.count, head.clone()))
             self._interval = max(CHECKPOINT_MIN, CHECKPOINT_PER_ROW * len(head.rows))
@@ -170,6 +172,14 @@ class Timeline:
         flow = flow_of(ev["summary"])
         key = self._tuples.get((flow[1], flow[0])) if flow is not None else None
         if key is not None and key[0] == ev["host"] and key[1] != ev.get("sid"):
+            self.conn_events.setdefault(key, array("l")).append(i)
+
+    def _index_answer(self, ev: dict[str, Any], i: int) -> None:
+        """A RST no socket owns, sent in answer to a segment of a connection that is
+        gone (RFC 9293 §3.10.7.1): that connection's ladder shows it leave its host."""
+        src, dst = ev["src"], ev["dst"]
+        key = self._tuples.get(((src[0], src[1]), (dst[0], dst[1])))
+        if key is not None and key[0] == ev["host"]:
             self.conn_events.setdefault(key, array("l")).append(i)
 
     def cut(self, keep: int) -> None:

@@ -153,40 +153,73 @@ def _match_key(rec: SegRecord) -> MatchKey:
     return rec.flags, rec.seq, rec.ack, rec.length, rec.window, tuple(rec.sack)
 
 
+def _pair(sent: list[SegRecord], arrived: list[SegRecord]) -> list[tuple[SegRecord, SegRecord]]:
+    """Each record of ``sent`` with the record of its arrival in ``arrived``, among those
+    alike (:func:`_match_key`).  A link keeps the order of what it carries, but a hold
+    lets later copies pass the one it keeps (a FIN held, then sent again), and a RST
+    answering each copy looks like the RST the hold kept.  So the segments no hold kept
+    take, in the order sent, the first arrival that is not sooner than the path allows;
+    the held ones then take what is left the same way.  The path allows half the
+    shortest trip of a segment nothing else looks like: a lower bound that a trip's
+    jitter or serialisation only lengthens."""
+    waiting: dict[MatchKey, list[SegRecord]] = {}
+    for rec in arrived:
+        waiting.setdefault(_match_key(rec), []).append(rec)
+    sending: dict[MatchKey, list[SegRecord]] = {}
+    for rec in sent:
+        sending.setdefault(_match_key(rec), []).append(rec)
+    trips = [there[0].t - sending[key][0].t for key, there in waiting.items()
+             if len(there) == 1 and len(sending.get(key, ())) == 1
+             and there[0].t >= sending[key][0].t]
+    soonest = min(trips) / 2 if trips else 0.0
+    out: list[tuple[SegRecord, SegRecord]] = []
+    for held in (False, True):
+        for rec in sent:
+            there = waiting.get(_match_key(rec)) if rec.held is held else None
+            if not there:
+                continue
+            at = next((i for i, arr in enumerate(there) if arr.t >= rec.t + soonest), None)
+            if at is None:
+                at = next((i for i, arr in enumerate(there) if arr.t >= rec.t), None)
+            if at is not None:
+                out.append((rec, there.pop(at)))
+    return out
+
+
 def flights(own: list[SegRecord | Marker], peer: list[SegRecord | Marker]) -> list[Flight]:
     """Each of ``own``'s segments with its send and arrival times, matched with the
     peer's ladder (``segment.sent`` at one end, ``segment.received`` at the other, by
-    flags, relative sequence and acknowledgment numbers and length, in order).  The
-    ladder pane and ``export ladder`` both draw from this.  A matched segment takes
+    flags, relative sequence and acknowledgment numbers and length; see :func:`_pair`).
+    The ladder pane and ``export ladder`` both draw from this.  A matched segment takes
     what only the other end knows of it: a retransmission, a hold, a refusal."""
-    peer_in: dict[MatchKey, list[SegRecord]] = {}
-    peer_out: dict[MatchKey, list[SegRecord]] = {}
-    for rec in peer:
-        if isinstance(rec, SegRecord) and not rec.dropped:
-            (peer_out if rec.outbound else peer_in).setdefault(_match_key(rec), []).append(rec)
+    own_segs = [r for r in own if isinstance(r, SegRecord)]
+    peer_segs = [r for r in peer if isinstance(r, SegRecord) and not r.dropped]
+    own_out = [r for r in own_segs if r.outbound and not r.dropped]
+    own_in = [r for r in own_segs if not r.outbound and not r.dropped]
+    peer_out = [r for r in peer_segs if r.outbound]
+    arrival = {id(snd): arr for snd, arr in _pair(own_out, [r for r in peer_segs
+                                                             if not r.outbound])}
+    sender = {id(arr): snd for snd, arr in _pair(peer_out, own_in)}
     out: list[Flight] = []
-    for rec in own:
-        if not isinstance(rec, SegRecord):
-            continue
+    for rec in own_segs:
         if rec.outbound:
-            there = peer_in.get(_match_key(rec), [])
-            other = None if rec.dropped or not there else there.pop(0)
+            other = arrival.get(id(rec))
             if other is not None and other.refused:
                 rec.refused = other.refused  # it arrived, and the host there dropped it
             out.append(Flight(rec, rec.t, other.t if other else None, other))
         elif rec.dropped:
             out.append(Flight(rec, rec.t, None, None))
         else:
-            there = peer_out.get(_match_key(rec), [])
-            other = there.pop(0) if there else None
+            other = sender.get(id(rec))
             if other is not None:
                 # only its sender knows it sent it again, or that a hold kept it
                 rec.retransmission |= other.retransmission
-                rec.held |= other.held
+                rec.held = other.held
             out.append(Flight(rec, other.t if other else rec.t, rec.t, other))
     # what the peer sent that has not arrived here (a hold keeps it, a slow link):
     # only the peer's ladder has it, and this one shows it too, on its way
-    for sent in sorted((r for recs in peer_out.values() for r in recs), key=lambda r: r.t):
+    matched = {id(snd) for snd in sender.values()}
+    for sent in (r for r in peer_out if id(r) not in matched):
         at = len(out)
         while at and out[at - 1].sent > sent.t:
             at -= 1

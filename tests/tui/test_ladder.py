@@ -138,6 +138,28 @@ def test_a_segment_released_to_a_closed_socket_arrives_and_its_answer_shows() ->
     assert any("F. 1:1(0)" in line and "(ack in listen)" in line for line in theirs), theirs
 
 
+def test_a_held_segment_overtaken_by_its_copy_arrives_after_its_release() -> None:
+    """scenarios/rst-race.scn's second act: h2's FIN is held and sent again, h1's RST
+    is held; h1, aborted, answers each FIN with a RST that looks like the held one."""
+    run = Run("link h1 s1 delay=20ms", "link h2 s1 delay=20ms", "listen h2:80",
+              "connect h1 h2:80 as c2", "wait 1", "hold h1>h2 RST count=1",
+              "hold h2>h1 FIN count=1", "close c2'", "abort c2", "wait 400ms",
+              "release all", "wait 1")
+    own, peer = run.ladder("c2"), run.ladder("c2'")
+    for mine, theirs in ((own, peer), (peer, own)):
+        trips = {(f.rec.flags, f.rec.held, f.rec.retransmission, round(f.sent, 3)):
+                 round(f.arrived or 0, 3) for f in flights(mine, theirs)
+                 if f.rec.flags in ("F.", "R")}
+        # the copy sent at 1.358 goes straight through; the held FIN only after the
+        # release at 1.4, and each arrives 40 ms after it was let go
+        assert trips[("F.", False, True, 1.358)] == 1.398, trips
+        assert trips[("F.", True, False, 1.0)] == 1.44, trips
+        # the held RST, and h1's two answers to the FINs (sent for no socket)
+        assert trips[("R", True, False, 1.0)] == 1.44, trips
+        assert trips[("R", False, False, 1.398)] == 1.438, trips
+        assert trips[("R", False, False, 1.44)] == 1.48, trips
+
+
 def test_labels_shorten_detail_by_detail() -> None:
     rec = SegRecord(1.0, True, "P.", 1, 1, 2048, 1460, retransmission=True)
     assert labels(rec) == ["P. 1:1461(1460) ack 1 win 2048 rtx", "P. 1:1461(1460) ack 1 rtx",
