@@ -74,6 +74,12 @@ STORY: dict[str, list[str]] = {
         r"> wait 10: stopped at t=1\.000000 by breakpoint 1 \(break c1 CLOSING\)",
         r"t=1\.000 h1 \S+ CLOSING -> TIME-WAIT",  # CLOSING lasted zero time
     ],
+    "time-wait-assassination.scn": [
+        r"t=1\.500 h2 \S+ LAST-ACK -> CLOSED \(ABORT\)",
+        r"t=1\.810 h1 \S+ FIN-WAIT-2 -> TIME-WAIT \(rcv FIN",
+        r"h2 dropped \(ack in listen\)",
+        r"t=1\.830 h1 \S+ TIME-WAIT -> CLOSED \(rcv RST",  # one round trip, not 2 MSL
+    ],
     "teardown-orders.scn": [
         r"h2 \S+ CLOSE-WAIT -> LAST-ACK",
         r"h1 \S+ CLOSE-WAIT -> LAST-ACK",

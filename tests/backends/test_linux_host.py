@@ -16,6 +16,8 @@ from tcplab.backends.mininet.linux.host import (
     StateSeen,
     TcbSeen,
 )
+from tcplab.backends.mininet.linux.trace import Change, StateTrace
+from tcplab.tcp.segment import ACK, FIN, RST, Segment
 from tcplab.tcp.states import State
 
 S = State
@@ -124,3 +126,73 @@ def test_idle_without_a_socket_of_ours_and_no_dump_then() -> None:
         assert diag.dumps == dumps and host.idle  # none open again: no more dumps
     finally:
         diag.close()
+
+
+class ScriptedDiag(SockDiag):
+    """A SockDiag whose dumps are what the test says the kernel holds."""
+
+    def __init__(self) -> None:
+        self.held: list[KernelSocket] = []
+
+    def dump(self) -> list[KernelSocket]:
+        return list(self.held)
+
+    def close(self) -> None:
+        pass
+
+
+class ScriptedTrace(StateTrace):
+    """A StateTrace whose reads are the changes the test lays down."""
+
+    def __init__(self) -> None:
+        self.changes: list[Change] = []
+
+    def read(self) -> list[Change]:
+        out, self.changes = self.changes, []
+        return out
+
+
+@pytest.mark.parametrize("case", ["orphan", "held", "reset"])
+def test_a_timewait_socket_a_rst_kills_before_any_dump_still_shows(case: str) -> None:
+    """A RST can kill Linux's TIME-WAIT socket before the next dump would have shown it.
+    ``orphan``: the program closed the socket, so Linux made it a timewait socket in
+    FIN-WAIT-2 at once (the tracepoint's "-> CLOSED" then), and the FIN's arrival moves
+    it on unseen.  ``held``: the program still holds it, and the FIN makes the traced
+    "-> CLOSED".  ``reset``: the RST resets FIN-WAIT-2 itself: no TIME-WAIT."""
+    diag, trace = ScriptedDiag(), ScriptedTrace()
+    host = KernelHost({"127.0.0.1"}, diag, trace)
+    lsid = host.listen(0, 0.0)
+    try:
+        local = host.socket(lsid).local
+        listener = KernelSocket(1, S.LISTEN, local, None, 0, 0)
+        peer = ("127.0.0.2", 40000)
+        diag.held = [listener, KernelSocket(2, S.FIN_WAIT_2, local, peer, 0, 0)]
+        steps = [(S.LISTEN, S.SYN_RECEIVED), (S.SYN_RECEIVED, S.ESTABLISHED),
+                 (S.ESTABLISHED, S.FIN_WAIT_1), (S.FIN_WAIT_1, S.FIN_WAIT_2)]
+        if case == "orphan":
+            steps.append((S.FIN_WAIT_2, S.CLOSED))
+        trace.changes = [Change(1.0 + i / 10, local, peer, old, new, "")
+                         for i, (old, new) in enumerate(steps)]
+        seen = host.poll(4.5, dump=True)
+        sid = next(o.sid for o in seen if isinstance(o, StateSeen) and o.sid != lsid)
+        assert host.socket(sid).state is S.FIN_WAIT_2
+        diag.held = [listener]  # the next dump: gone
+        fin = Segment(peer[1], local[1], seq=1, ack=1, flags=FIN | ACK, window=100)
+        rst = Segment(peer[1], local[1], seq=2, ack=0, flags=RST, window=0)
+        closing = [Change(5.0001, local, peer, S.FIN_WAIT_2, S.CLOSED, "")]
+        if case == "reset":
+            host.segment(sid, False, rst, 5.0)
+            trace.changes = closing
+        else:  # the FIN makes TIME-WAIT; the RST, 20 ms on, kills it
+            host.segment(sid, False, fin, 5.0)
+            trace.changes = closing if case == "held" else []
+            host.segment(sid, False, rst, 5.02)
+        seen = host.poll(5.1, dump=True)
+        moves = [(o.old, o.new, round(o.t, 4)) for o in seen if isinstance(o, StateSeen)]
+        if case == "reset":
+            assert moves == [(S.FIN_WAIT_2, S.CLOSED, 5.0001)]
+        else:
+            assert moves == [(S.FIN_WAIT_2, S.TIME_WAIT, 5.0001 if case == "held" else 5.0),
+                             (S.TIME_WAIT, S.CLOSED, 5.02)]
+    finally:
+        host.app.abort(lsid)

@@ -13,7 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = [(s, h) for s in ("lost-fin", "rst-race", "half-close") for h in ("h1", "h2")]
-CASES += [("simultaneous-close", "h2"), ("lost-last-ack", "h1")]
+CASES += [("simultaneous-close", "h2"), ("lost-last-ack", "h1"),
+          ("time-wait-assassination", "h1")]
 
 
 @pytest.mark.parametrize(("scenario", "host"), CASES)

@@ -18,7 +18,8 @@ it, a dump every :data:`POLL` seconds finds the changes, and one shorter than th
 missed.  Linux moves a socket to TIME-WAIT by replacing it with a small "timewait"
 socket: the tracepoint says FIN-WAIT-2 (or CLOSING) -> CLOSED, and the dump that follows
 shows the TIME-WAIT socket, so such a CLOSED is reported as TIME-WAIT; the TIME-WAIT ->
-CLOSED at the end is found by the dump, when the socket is gone.  A connection a
+CLOSED at the end is found by the dump, when the socket is gone (at the time of the RST
+that killed it, when one did; one can kill it before any dump sees it).  A connection a
 listener is making is a request, not a socket, until the ACK: the tracepoint reports
 its SYN-RECEIVED only then, so it is taken from the SYN's arrival instead.
 
@@ -37,7 +38,7 @@ from tcplab.backends.mininet.linux.sockets import KernelApp, KernelConn
 from tcplab.backends.mininet.linux.trace import Change, StateTrace
 from tcplab.backends.mininet.linux.wireview import Variables, WireView
 from tcplab.stack.sockets import HostError, SocketInfo
-from tcplab.tcp.segment import ACK, SYN, Segment
+from tcplab.tcp.segment import ACK, FIN, RST, SYN, Segment
 from tcplab.tcp.states import State
 from tcplab.tcp.status import Status
 
@@ -126,6 +127,8 @@ class KernelHost:
         self._closing: dict[int, float] = {}  # traced "-> CLOSED" the next dump decides
         self.wire: dict[int, WireView] = {}
         self._last_rx: dict[int, float] = {}  # sid -> when its last segment arrived
+        self._last_fin: dict[int, float] = {}  # sid -> when its last FIN arrived
+        self._last_rst: dict[int, float] = {}  # sid -> when its last RST arrived
         self._tcb_changed: set[int] = set()  # sids whose sample is due at the next poll
         self.app = KernelApp(new_sid=self._sid_for)
 
@@ -148,6 +151,10 @@ class KernelHost:
         if sent:
             return
         self._last_rx[sid] = t
+        if segment.flags & FIN:
+            self._last_fin[sid] = t
+        if segment.flags & RST:
+            self._last_rst[sid] = t
         row = self.rows.get(sid)
         if row is not None and row.state is State.LISTEN and segment.flags & SYN \
                 and not segment.flags & ACK:
@@ -283,14 +290,14 @@ class KernelHost:
             seen = found.get(sid)
             # a move to TIME-WAIT the tracepoint did not time was made by the last
             # segment received (a FIN, or the ACK of ours)
-            t = self._closing.pop(sid, None)
+            closed = t = self._closing.pop(sid, None)
             if t is None:
                 t = (self._last_rx.get(sid, now) if seen is not None
                      and seen.state is State.TIME_WAIT else now)
             if seen is None:
                 conn = self.app.conns.get(sid)
                 if conn is None or conn.sock is None or row.state is State.TIME_WAIT:
-                    self._move(row, State.CLOSED, t)
+                    self._gone(row, closed, t)
                 continue
             # With the tracepoint a dump only tells what it cannot: a TIME-WAIT socket
             # replacing the traced one (a dump is older than the trace read after it)
@@ -307,6 +314,25 @@ class KernelHost:
             if _timers_moved(row.timers, timers):
                 row.timers = timers
                 self._tcb_changed.add(sid)
+
+    def _gone(self, row: _Row, closed: float | None, t: float) -> None:
+        """The dump no longer shows ``row``'s socket: it is CLOSED (at ``t``).  But a RST
+        can kill a TIME-WAIT socket before any dump saw it (Linux's ``tcp_rfc1337`` is 0:
+        RFC 1337's TIME-WAIT assassination), when the peer answers our last ACK with
+        one.  The socket went to TIME-WAIT when the tracepoint said "-> CLOSED"
+        (``closed``), or, once the program has closed it and it waits in FIN-WAIT-2 as
+        a timewait socket (which the tracepoint no longer follows), when the FIN came;
+        a RST after that ended it."""
+        rst = self._last_rst.get(row.sid)
+        fin = self._last_fin.get(row.sid)
+        if closed is None and row.state is State.FIN_WAIT_2 and fin is not None \
+                and fin > row.moved:
+            closed = fin
+        if rst is not None and closed is not None and rst > closed:
+            self._move(row, State.TIME_WAIT, closed)
+        if rst is not None and row.state is State.TIME_WAIT and rst > row.moved:
+            t = rst  # the RST that ended it
+        self._move(row, State.CLOSED, t)
 
     # -- rows ----------------------------------------------------------------------------
     def _sid_for(self, local: Address, remote: Address | None) -> int:
@@ -363,6 +389,8 @@ class KernelHost:
             self._by_key.pop((row.local, row.remote), None)
             self.wire.pop(row.sid, None)
             self._last_rx.pop(row.sid, None)
+            self._last_rst.pop(row.sid, None)
+            self._last_fin.pop(row.sid, None)
 
     def _info(self, row: _Row) -> SocketInfo:
         conn = self.app.conns.get(row.sid)
