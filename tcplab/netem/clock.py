@@ -23,7 +23,10 @@ An instant that never ends: entries that keep scheduling more entries at the sam
 at one instant forever.  After :data:`INSTANT_LIMIT` entries at one instant the scheduler
 sets :attr:`Scheduler.stop` and :attr:`Scheduler.stuck` (a one-line notice, also handed
 to :attr:`Scheduler.on_stuck`), so the run stops instead of hanging; each later run at
-that instant stops again after one entry.
+that instant stops again after one entry.  Long before that, after
+:data:`INSTANT_CROWDED` entries (seconds of wall time), :attr:`Scheduler.on_crowded`
+hears why the clock is not moving, once per instant, so a headless run does not sit
+silent until the limit.
 
 Cancelling is lazy: a cancelled entry stays in the heap and is skipped when it
 surfaces; the heap is rebuilt when cancelled entries outnumber live ones, so a
@@ -41,6 +44,10 @@ _COMPACT_MIN = 64
 # Entries at one instant after which the run is taken to be stuck there (a busy instant
 # of a big lab runs a few thousand)
 INSTANT_LIMIT = 1_000_000
+INSTANT_CROWDED = 100_000  # entries at one instant after which a notice says so
+_WHY = ("something answers itself forever, such as an ACK storm, or a transfer over "
+        "links with neither delay nor bandwidth limit, where it takes no time: give them "
+        "delay= or bw=")
 
 
 class Handle:
@@ -108,9 +115,11 @@ class Scheduler:
         # whoever drives the run clears it
         self.stop = False
         self.instant_limit = INSTANT_LIMIT
+        self.instant_crowded = INSTANT_CROWDED
         self._at_instant = 0                       # entries run at the current instant
         self.stuck: str | None = None              # the notice, while stuck at an instant
         self.on_stuck: Callable[[str], object] | None = None
+        self.on_crowded: Callable[[str], object] | None = None
 
     @property
     def now(self) -> float:
@@ -213,6 +222,10 @@ class Scheduler:
             self._at_instant += 1
             if self._at_instant > self.instant_limit:
                 self._stuck()
+            elif self._at_instant == self.instant_crowded and self.on_crowded is not None:
+                self.on_crowded(
+                    f"{self._at_instant} events at t={self._now:.6f} and the clock has not "
+                    f"moved on: {_WHY}; the run stops after {self.instant_limit}")
             if self.stop:
                 break
         return budget - left
@@ -221,10 +234,7 @@ class Scheduler:
         self.stop = True
         if self.stuck is None:
             self.stuck = (f"{self._at_instant} events at t={self._now:.6f} and the clock "
-                          f"never moved on (something answers itself forever, such as an "
-                          f"ACK storm, or a transfer over links with neither delay nor "
-                          f"bandwidth limit, where it takes no time: give them delay= or "
-                          f"bw=): the run stopped there")
+                          f"never moved on ({_WHY}): the run stopped there")
             if self.on_stuck is not None:
                 self.on_stuck(self.stuck)
 

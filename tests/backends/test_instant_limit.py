@@ -39,6 +39,20 @@ def test_the_scheduler_stops_an_instant_that_never_ends() -> None:
     assert notices == [sched.stuck]
 
 
+def test_a_crowded_instant_says_so_once_and_runs_on_to_the_limit() -> None:
+    sched = Scheduler()
+    sched.instant_limit, sched.instant_crowded = 1000, 100
+    said: list[str] = []
+    sched.on_crowded = said.append
+    count = [0]
+    sched.call_at(0.5, lambda: _forever(sched, count))
+    assert sched.run_until_idle(10.0) is False
+    assert count[0] == 1001 and sched.stuck is not None  # it ran on to the limit
+    assert len(said) == 1
+    assert said[0].startswith("100 events at t=0.500000 and the clock has not moved on")
+    assert "give them delay= or bw=" in said[0] and said[0].endswith("stops after 1000")
+
+
 def test_a_busy_instant_below_the_limit_runs_on() -> None:
     sched = Scheduler()
     sched.instant_limit = 1000
@@ -71,13 +85,19 @@ def test_a_bulk_transfer_at_one_instant_is_stopped_with_a_hint_to_give_the_link_
     backend = SimBackend(1, virtual=True)
     lab = Lab(load_topology("pair"), backend)
     lab.start()
-    backend.scheduler.instant_limit = 5000
+    events: list[LabEvent] = []
+    lab.bus.subscribe(events.append)
+    backend.scheduler.instant_limit, backend.scheduler.instant_crowded = 5000, 1000
     for line in ("listen h2:80", "connect h1 h2:80 as c1", "wait 100ms",
                  "send c1 --bytes 1000000000"):
         assert lab.execute(line).ok, line
     result = lab.execute("wait 1")
     assert not result.ok and "never moved on" in result.message
     assert "give them delay= or bw=" in result.message
+    # the run said so early on, before it was stopped
+    notices = [e.text for e in events if isinstance(e, Notice)]
+    assert len(notices) == 2 and notices[1] == result.message, notices
+    assert notices[0].startswith("1000 events at t=0.100000 and the clock has not moved")
     lab.stop()
 
 

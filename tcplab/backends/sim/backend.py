@@ -107,6 +107,7 @@ class SimBackend:
         self.net.on_frame.append(self._on_frame)
         self.scheduler.on_instant_end = self.end_instant
         self.scheduler.on_stuck = lambda text: publish(Notice(self.scheduler.now, "", text))
+        self.scheduler.on_crowded = self.scheduler.on_stuck
         self._wall0 = time.monotonic()
 
     def stop(self) -> None:
