@@ -28,7 +28,7 @@ loss figures are virtual time and so do not depend on the machine at all:
   means the engine recovers from loss as well as the classic Reno model says it can.
   The run keeps the bound's assumptions: the receiver acknowledges every segment
   (C = 1.22 is derived for one ACK per segment), and RTT is the path's round trip for
-  a full segment and its ACK, serialisation included (21.3 ms).
+  a full segment and its ACK, serialisation included (21.2 ms).
 * ``loss1_ratio_delack`` / ``loss5_ratio_delack`` -- the same with the receiver's
   default delayed ACKs (RFC 5681 §4.2, 40 ms): in a window of an odd number of
   segments the last one waits at the receiver for the next round trip's first, so an

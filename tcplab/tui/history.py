@@ -155,34 +155,45 @@ def _match_key(rec: SegRecord) -> MatchKey:
 
 def _pair(sent: list[SegRecord], arrived: list[SegRecord]) -> list[tuple[SegRecord, SegRecord]]:
     """Each record of ``sent`` with the record of its arrival in ``arrived``, among those
-    alike (:func:`_match_key`).  A link keeps the order of what it carries, but a hold
-    lets later copies pass the one it keeps (a FIN held, then sent again), and a RST
-    answering each copy looks like the RST the hold kept.  So the segments no hold kept
-    take, in the order sent, the first arrival that is not sooner than the path allows;
-    the held ones then take what is left the same way.  The path allows half the
-    shortest trip of a segment nothing else looks like: a lower bound that a trip's
-    jitter or serialisation only lengthens."""
+    alike (:func:`_match_key`), in the order sent: a link keeps the order of what it
+    carries.  A hold does not: it lets later copies pass the segment it keeps (a FIN
+    held, then sent again; a RST held, and the RSTs answering each copy).  Where a hold
+    kept one, the segments no hold kept take, in the order sent, the first arrival no
+    sooner than the path allows, and the held ones what is left.  The path allows half
+    the shortest trip of a segment no longer than this one that looks like no other: a
+    lower bound, as serialisation and jitter only lengthen a trip."""
     waiting: dict[MatchKey, list[SegRecord]] = {}
     for rec in arrived:
         waiting.setdefault(_match_key(rec), []).append(rec)
     sending: dict[MatchKey, list[SegRecord]] = {}
     for rec in sent:
         sending.setdefault(_match_key(rec), []).append(rec)
-    trips = [there[0].t - sending[key][0].t for key, there in waiting.items()
-             if len(there) == 1 and len(sending.get(key, ())) == 1
-             and there[0].t >= sending[key][0].t]
-    soonest = min(trips) / 2 if trips else 0.0
     out: list[tuple[SegRecord, SegRecord]] = []
-    for held in (False, True):
-        for rec in sent:
-            there = waiting.get(_match_key(rec)) if rec.held is held else None
-            if not there:
-                continue
-            at = next((i for i, arr in enumerate(there) if arr.t >= rec.t + soonest), None)
-            if at is None:
-                at = next((i for i, arr in enumerate(there) if arr.t >= rec.t), None)
-            if at is not None:
-                out.append((rec, there.pop(at)))
+    trips: list[tuple[int, float]] | None = None
+    for key, recs in sending.items():
+        there = waiting.get(key)
+        if not there:
+            continue
+        if not any(rec.held for rec in recs):
+            # in order, as the link carried them; the last sent may be on their way
+            out.extend(zip(recs, there, strict=False))
+            continue
+        if trips is None:
+            trips = [(k[3], w[0].t - sending[k][0].t) for k, w in waiting.items()
+                     if len(w) == 1 and len(sending.get(k, ())) == 1
+                     and w[0].t >= sending[k][0].t]
+        soonest = min((trip for length, trip in trips if length <= key[3]), default=0.0) / 2
+        there = list(there)
+        for held in (False, True):
+            for rec in recs:
+                if rec.held is not held:
+                    continue
+                at = next((i for i, arr in enumerate(there) if arr.t >= rec.t + soonest),
+                          None)
+                if at is None:
+                    at = next((i for i, arr in enumerate(there) if arr.t >= rec.t), None)
+                if at is not None:
+                    out.append((rec, there.pop(at)))
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 
@@ -152,47 +153,89 @@ class ScriptedTrace(StateTrace):
         return out
 
 
-@pytest.mark.parametrize("case", ["orphan", "held", "reset"])
-def test_a_timewait_socket_a_rst_kills_before_any_dump_still_shows(case: str) -> None:
-    """A RST can kill Linux's TIME-WAIT socket before the next dump would have shown it.
-    ``orphan``: the program closed the socket, so Linux made it a timewait socket in
-    FIN-WAIT-2 at once (the tracepoint's "-> CLOSED" then), and the FIN's arrival moves
-    it on unseen.  ``held``: the program still holds it, and the FIN makes the traced
-    "-> CLOSED".  ``reset``: the RST resets FIN-WAIT-2 itself: no TIME-WAIT."""
+PEER = ("127.0.0.2", 40000)
+FIN_IN = Segment(PEER[1], 0, seq=1, ack=1, flags=FIN | ACK, window=100)
+RST_IN = Segment(PEER[1], 0, seq=2, ack=0, flags=RST, window=0)
+
+# What arrives (FIN, RST: times) and what the tracepoint says (-> CLOSED: "close" at a
+# time) after a dump showed the socket in FIN-WAIT-2, then the moves reported once the
+# next dump finds it gone.
+TEARDOWNS = {
+    # the program closed it: Linux made it a timewait socket in FIN-WAIT-2 at the ACK of
+    # our FIN, traced then; the FIN makes it TIME-WAIT unseen, the RST kills it
+    "orphan": ([("fin", 5.0), ("rst", 5.02)],
+               [(S.FIN_WAIT_2, S.TIME_WAIT, 5.0), (S.TIME_WAIT, S.CLOSED, 5.02)]),
+    # the program still holds it: the FIN makes the traced move
+    "held": ([("fin", 5.0), ("close", 5.0001), ("rst", 5.02)],
+             [(S.FIN_WAIT_2, S.TIME_WAIT, 5.0001), (S.TIME_WAIT, S.CLOSED, 5.02)]),
+    # the RST resets FIN-WAIT-2 itself: no TIME-WAIT
+    "reset": ([("rst", 5.0), ("close", 5.0001)], [(S.FIN_WAIT_2, S.CLOSED, 5.0001)]),
+    # the ACK of our FIN traced after the dump (the socket became an orphan's timewait
+    # socket then), and the FIN after it: TIME-WAIT from the FIN
+    "late-fin": ([("close", 5.0), ("fin", 5.01), ("rst", 5.03)],
+                 [(S.FIN_WAIT_2, S.TIME_WAIT, 5.01), (S.TIME_WAIT, S.CLOSED, 5.03)]),
+    # the orphan killed by a RST while it waits for the FIN: no TIME-WAIT
+    "orphan-reset": ([("rst", 5.02)], [(S.FIN_WAIT_2, S.CLOSED, 5.02)]),
+}
+
+
+def _to_fin_wait_2(orphan: bool) -> tuple[KernelHost, ScriptedDiag, ScriptedTrace, int,
+                                          int]:
+    """A listener's connection that a dump has shown in FIN-WAIT-2."""
     diag, trace = ScriptedDiag(), ScriptedTrace()
     host = KernelHost({"127.0.0.1"}, diag, trace)
     lsid = host.listen(0, 0.0)
+    local = host.socket(lsid).local
+    diag.held = [KernelSocket(1, S.LISTEN, local, None, 0, 0),
+                 KernelSocket(2, S.FIN_WAIT_2, local, PEER, 0, 0)]
+    steps = [(S.LISTEN, S.SYN_RECEIVED), (S.SYN_RECEIVED, S.ESTABLISHED),
+             (S.ESTABLISHED, S.FIN_WAIT_1), (S.FIN_WAIT_1, S.FIN_WAIT_2)]
+    if orphan:
+        steps.append((S.FIN_WAIT_2, S.CLOSED))
+    trace.changes = [Change(1.0 + i / 10, local, PEER, old, new, "")
+                     for i, (old, new) in enumerate(steps)]
+    seen = host.poll(4.5, dump=True)
+    sid = next(o.sid for o in seen if isinstance(o, StateSeen) and o.sid != lsid)
+    assert host.socket(sid).state is S.FIN_WAIT_2
+    return host, diag, trace, lsid, sid
+
+
+@pytest.mark.parametrize("case", TEARDOWNS)
+def test_a_timewait_socket_a_rst_kills_before_any_dump_still_shows(case: str) -> None:
+    """A RST can kill Linux's TIME-WAIT socket before the next dump would have shown it;
+    a RST in FIN-WAIT-2 is no TIME-WAIT."""
+    arrivals, want = TEARDOWNS[case]
+    host, diag, trace, lsid, sid = _to_fin_wait_2(orphan=case.startswith("orphan"))
     try:
         local = host.socket(lsid).local
-        listener = KernelSocket(1, S.LISTEN, local, None, 0, 0)
-        peer = ("127.0.0.2", 40000)
-        diag.held = [listener, KernelSocket(2, S.FIN_WAIT_2, local, peer, 0, 0)]
-        steps = [(S.LISTEN, S.SYN_RECEIVED), (S.SYN_RECEIVED, S.ESTABLISHED),
-                 (S.ESTABLISHED, S.FIN_WAIT_1), (S.FIN_WAIT_1, S.FIN_WAIT_2)]
-        if case == "orphan":
-            steps.append((S.FIN_WAIT_2, S.CLOSED))
-        trace.changes = [Change(1.0 + i / 10, local, peer, old, new, "")
-                         for i, (old, new) in enumerate(steps)]
-        seen = host.poll(4.5, dump=True)
-        sid = next(o.sid for o in seen if isinstance(o, StateSeen) and o.sid != lsid)
-        assert host.socket(sid).state is S.FIN_WAIT_2
-        diag.held = [listener]  # the next dump: gone
-        fin = Segment(peer[1], local[1], seq=1, ack=1, flags=FIN | ACK, window=100)
-        rst = Segment(peer[1], local[1], seq=2, ack=0, flags=RST, window=0)
-        closing = [Change(5.0001, local, peer, S.FIN_WAIT_2, S.CLOSED, "")]
-        if case == "reset":
-            host.segment(sid, False, rst, 5.0)
-            trace.changes = closing
-        else:  # the FIN makes TIME-WAIT; the RST, 20 ms on, kills it
-            host.segment(sid, False, fin, 5.0)
-            trace.changes = closing if case == "held" else []
-            host.segment(sid, False, rst, 5.02)
+        diag.held = diag.held[:1]  # the next dump: gone
+        for what, t in arrivals:
+            if what == "close":
+                trace.changes = [Change(t, local, PEER, S.FIN_WAIT_2, S.CLOSED, "")]
+            else:
+                seg = FIN_IN if what == "fin" else RST_IN
+                host.segment(sid, False, dataclasses.replace(seg, dst_port=local[1]), t)
         seen = host.poll(5.1, dump=True)
         moves = [(o.old, o.new, round(o.t, 4)) for o in seen if isinstance(o, StateSeen)]
-        if case == "reset":
-            assert moves == [(S.FIN_WAIT_2, S.CLOSED, 5.0001)]
-        else:
-            assert moves == [(S.FIN_WAIT_2, S.TIME_WAIT, 5.0001 if case == "held" else 5.0),
-                             (S.TIME_WAIT, S.CLOSED, 5.02)]
+        assert moves == want
+    finally:
+        host.app.abort(lsid)
+
+
+def test_a_rst_the_timewait_socket_outlived_does_not_date_its_end() -> None:
+    # as with net.ipv4.tcp_rfc1337=1: dumps still show TIME-WAIT after the RST
+    host, diag, _trace, lsid, sid = _to_fin_wait_2(orphan=True)
+    try:
+        local = host.socket(lsid).local
+        host.segment(sid, False, dataclasses.replace(FIN_IN, dst_port=local[1]), 5.0)
+        diag.held = [diag.held[0], KernelSocket(2, S.TIME_WAIT, local, PEER, 0, 0)]
+        host.poll(5.01, dump=True)
+        assert host.socket(sid).state is S.TIME_WAIT
+        host.segment(sid, False, dataclasses.replace(RST_IN, dst_port=local[1]), 5.02)
+        host.poll(5.1, dump=True)  # still there
+        diag.held = diag.held[:1]
+        seen = host.poll(64.3, dump=True)
+        moves = [(o.old, o.new, round(o.t, 4)) for o in seen if isinstance(o, StateSeen)]
+        assert moves == [(S.TIME_WAIT, S.CLOSED, 64.3)]
     finally:
         host.app.abort(lsid)

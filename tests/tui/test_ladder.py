@@ -13,7 +13,7 @@ from test_widgets import Run, segments
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
-from tcplab.tui.history import SegRecord, flights
+from tcplab.tui.history import Marker, SegRecord, flights
 from tcplab.tui.widgets.history_log import HistoryLog
 from tcplab.tui.widgets.ladder import Ladder, labels, ladder_header, ladder_rows
 
@@ -158,6 +158,21 @@ def test_a_held_segment_overtaken_by_its_copy_arrives_after_its_release() -> Non
         assert trips[("R", True, False, 1.0)] == 1.44, trips
         assert trips[("R", False, False, 1.398)] == 1.438, trips
         assert trips[("R", False, False, 1.44)] == 1.48, trips
+
+
+def test_segments_alike_that_no_hold_kept_pair_in_the_order_sent() -> None:
+    # a slow link: full data segments take 26 ms, the FIN 3 ms; the FIN goes twice
+    own: list[SegRecord | Marker] = [SegRecord(t, True, ".", 1 + i * 1448, 1, 100, 1448)
+                                     for i, t in enumerate((80.0, 80.02, 80.04))]
+    peer: list[SegRecord | Marker] = [SegRecord(r.t + 0.026, False, ".", r.seq, 1, 100, 1448)
+                                      for r in own if isinstance(r, SegRecord)]
+    fin = SegRecord(80.1053, True, "F.", 4345, 1, 100, 0)
+    again = SegRecord(82.3125, True, "F.", 4345, 1, 100, 0, retransmission=True)
+    own += [fin, again]
+    peer += [SegRecord(80.1084, False, "F.", 4345, 1, 100, 0),
+             SegRecord(82.3156, False, "F.", 4345, 1, 100, 0)]
+    trips = {f.sent: f.arrived for f in flights(own, peer) if f.rec.flags == "F."}
+    assert trips == {80.1053: 80.1084, 82.3125: 82.3156}
 
 
 def test_labels_shorten_detail_by_detail() -> None:

@@ -47,6 +47,7 @@ from tcplab.tcp.status import Status
 NO_THRESHOLD = 1 << 30
 TIMER_SLACK = 0.05  # seconds
 POLL = 0.1  # seconds between two sock_diag dumps (the issue's "at least every 100 ms")
+STAMP_SKEW = 0.0002  # seconds: a packet's stamp against the tracepoint's clock
 _MAY_WAIT = (State.FIN_WAIT_1, State.FIN_WAIT_2, State.CLOSING)  # -> CLOSED may be TIME-WAIT
 
 
@@ -129,6 +130,7 @@ class KernelHost:
         self._last_rx: dict[int, float] = {}  # sid -> when its last segment arrived
         self._last_fin: dict[int, float] = {}  # sid -> when its last FIN arrived
         self._last_rst: dict[int, float] = {}  # sid -> when its last RST arrived
+        self._dumped: dict[int, float] = {}  # sid -> the last dump that showed it
         self._tcb_changed: set[int] = set()  # sids whose sample is due at the next poll
         self.app = KernelApp(new_sid=self._sid_for)
 
@@ -299,6 +301,7 @@ class KernelHost:
                 if conn is None or conn.sock is None or row.state is State.TIME_WAIT:
                     self._gone(row, closed, t)
                 continue
+            self._dumped[sid] = now
             # With the tracepoint a dump only tells what it cannot: a TIME-WAIT socket
             # replacing the traced one (a dump is older than the trace read after it)
             if seen.state is not row.state and (self.trace is None
@@ -319,20 +322,23 @@ class KernelHost:
         """The dump no longer shows ``row``'s socket: it is CLOSED (at ``t``).  But a RST
         can kill a TIME-WAIT socket before any dump saw it (Linux's ``tcp_rfc1337`` is 0:
         RFC 1337's TIME-WAIT assassination), when the peer answers our last ACK with
-        one.  The socket went to TIME-WAIT when the tracepoint said "-> CLOSED"
-        (``closed``), or, once the program has closed it and it waits in FIN-WAIT-2 as
-        a timewait socket (which the tracepoint no longer follows), when the FIN came;
-        a RST after that ended it."""
+        one.  It was TIME-WAIT if a FIN came after our close: from that FIN on, or from
+        the traced move to CLOSED that followed it (the ACK of our FIN, in CLOSING).  The
+        RST ended it if it came after that, and no dump has shown the socket since (a RST
+        Linux ignored, as with ``tcp_rfc1337`` 1, leaves it to the end of TIME-WAIT)."""
         rst = self._last_rst.get(row.sid)
         fin = self._last_fin.get(row.sid)
-        if closed is None and row.state is State.FIN_WAIT_2 and fin is not None \
-                and fin > row.moved:
-            closed = fin
-        if rst is not None and closed is not None and rst > closed:
-            self._move(row, State.TIME_WAIT, closed)
-        if rst is not None and row.state is State.TIME_WAIT and rst > row.moved:
-            t = rst  # the RST that ended it
-        self._move(row, State.CLOSED, t)
+        if rst is None or rst <= self._dumped.get(row.sid, float("-inf")):
+            self._move(row, State.CLOSED, t)  # no RST, or one the socket outlived
+            return
+        if row.state in _MAY_WAIT and fin is not None:
+            since = fin if closed is None else max(closed, fin)
+            # (a RST that resets the socket itself comes microseconds before its traced
+            # move; the packet's stamp and the trace's clock may differ by as much)
+            if rst > since + STAMP_SKEW:
+                self._move(row, State.TIME_WAIT, since)
+        # the RST ended it, unless the traced move to CLOSED came after it
+        self._move(row, State.CLOSED, rst if closed is None else max(rst, closed))
 
     # -- rows ----------------------------------------------------------------------------
     def _sid_for(self, local: Address, remote: Address | None) -> int:
@@ -391,6 +397,7 @@ class KernelHost:
             self._last_rx.pop(row.sid, None)
             self._last_rst.pop(row.sid, None)
             self._last_fin.pop(row.sid, None)
+            self._dumped.pop(row.sid, None)
 
     def _info(self, row: _Row) -> SocketInfo:
         conn = self.app.conns.get(row.sid)
