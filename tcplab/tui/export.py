@@ -79,7 +79,9 @@ def arrows(own: list[SegRecord | Marker], peer: list[SegRecord | Marker]) -> lis
     out: list[Arrow] = []
     for f in flights(own, peer):
         rec = f.rec
+        # the tags of the ladder pane's label, spelled out
         label = (rec.label + (" rtx" if rec.retransmission else "")
+                 + (" held" if rec.held else "")
                  + (f" ({rec.refused})" if rec.refused else ""))
         if rec.dropped:
             out.append(Arrow(rec.t, None, rec.outbound, label, "drop"))

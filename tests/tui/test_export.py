@@ -14,6 +14,8 @@ from textual.widgets import Static
 
 from tcplab.lab.timeline import Timeline
 from tcplab.tui.app import TcplabApp
+from tcplab.tui.export import arrows
+from tcplab.tui.history import SegRecord
 
 ROOT = Path(__file__).parents[2]
 
@@ -69,6 +71,13 @@ def test_svg_ladder_has_two_lanes_and_an_arrow_per_segment(lost_fin: Path,
     right = [t.text for t in root.findall(f"{ns}text") if t.get("text-anchor") == "start"]
     assert left[:2] == ["SYN-SENT", "ESTABLISHED"] and "FIN-WAIT-1" in left, left
     assert right[:2] == ["SYN-RECEIVED", "ESTABLISHED"] and "CLOSE-WAIT" in right, right
+
+
+def test_a_held_segment_is_marked_held_in_the_drawing() -> None:
+    sent = SegRecord(1.0, True, "F.", 1, 1, 2048, 0, held=True)
+    [arrow] = arrows([sent], [SegRecord(1.5, False, "F.", 1, 1, 2048, 0, refused="no socket")])
+    assert arrow.label == "F. 1:1(0) ack 1 win 2048 held (no socket)"
+    assert (arrow.sent, arrow.arrived) == (1.0, 1.5)
 
 
 def test_text_ladder_and_errors(lost_fin: Path, tmp_path: Path) -> None:
