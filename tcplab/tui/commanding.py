@@ -125,7 +125,11 @@ class Commanding(DashboardBase):
         key = next((k for k in snap.rows
                     if ref in (snap.name_of(k), self._four_tuple(snap, k))), None)
         if key is None:
-            raise ValueError(f"export ladder: no connection {ref!r} at this point of the run")
+            head = self.timeline.head
+            later = any(ref in (head.name_of(k), self._four_tuple(head, k)) for k in head.rows)
+            raise ValueError(
+                f"export ladder: no connection {ref!r} at t={self.timeline.time_of(n):.3f}"
+                + (" (it is there later: End or g TIME moves there)" if later else ""))
         row = snap.rows[key]
         peer = snap.peer_of(row)
         own = hist.ladder(self.timeline, row, n)

@@ -73,6 +73,18 @@ def test_svg_ladder_has_two_lanes_and_an_arrow_per_segment(lost_fin: Path,
     assert right[:2] == ["SYN-RECEIVED", "ESTABLISHED"] and "CLOSE-WAIT" in right, right
 
 
+def test_a_connection_not_made_yet_says_where_it_is(lost_fin: Path, tmp_path: Path) -> None:
+    async def go() -> tuple[bool, str]:
+        app = TcplabApp(None, timeline=Timeline.load(lost_fin))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("home")
+            await pilot.pause()
+            ok = app.run_line(f"export ladder c1 {tmp_path / 'early.svg'}")
+            return ok, str(app.query_one("#result", Static).render())
+    assert asyncio.run(go()) == (False, "error: export ladder: no connection 'c1' at "
+                                        "t=0.000 (it is there later: End or g TIME moves there)")
+
+
 def test_a_held_segment_is_marked_held_in_the_drawing() -> None:
     sent = SegRecord(1.0, True, "F.", 1, 1, 2048, 0, held=True)
     [arrow] = arrows([sent], [SegRecord(1.5, False, "F.", 1, 1, 2048, 0, refused="no socket")])
@@ -92,8 +104,8 @@ def test_text_ladder_and_errors(lost_fin: Path, tmp_path: Path) -> None:
     lost = [line for line in text if "✕" in line]
     assert len(lost) == 1 and "F. 1:1(0)" in lost[0] and "filter" in lost[0]
     assert all(len(line) <= 100 for line in text[1:])
-    assert results[1] == (False, "error: export ladder: no connection 'c9' at this point "
-                                 "of the run")
+    end = Timeline.load(lost_fin).end_time
+    assert results[1] == (False, f"error: export ladder: no connection 'c9' at t={end:.3f}")
     assert not results[2][0] and "usage: export ladder CONN FILE" in results[2][1]
     assert not results[3][0] and "cannot write" in results[3][1]
 
