@@ -122,11 +122,9 @@ class Commanding(DashboardBase):
 
         n = self.n
         snap = self.timeline.snapshot(n)
-        key = next((k for k in snap.rows
-                    if ref in (snap.name_of(k), self._four_tuple(snap, k))), None)
+        key = self._named(snap, ref)
         if key is None:
-            head = self.timeline.head
-            later = any(ref in (head.name_of(k), self._four_tuple(head, k)) for k in head.rows)
+            later = self._named(self.timeline.head, ref) is not None
             raise ValueError(
                 f"export ladder: no connection {ref!r} at t={self.timeline.time_of(n):.3f}"
                 + (" (it is there later: End or g TIME moves there)" if later else ""))
@@ -207,6 +205,11 @@ class Commanding(DashboardBase):
         if row is None or row.remote is None:
             return None
         return snap.name_of(key) or self._four_tuple(snap, key)
+
+    def _named(self, snap: Snapshot, ref: str) -> Key | None:
+        """The socket of ``snap`` that ``ref`` names (a name or a four-tuple)."""
+        return next((k for k in snap.rows
+                     if ref in (snap.name_of(k), self._four_tuple(snap, k))), None)
 
     def _four_tuple(self, snap: Snapshot, key: Key) -> str | None:
         row = snap.rows.get(key)

@@ -19,7 +19,7 @@ from html import escape
 from pathlib import Path
 
 from tcplab.tui.history import Marker, SegRecord, flights, states_after
-from tcplab.tui.widgets.ladder import ladder_header, ladder_rows
+from tcplab.tui.widgets.ladder import labels, ladder_header, ladder_rows
 
 ROW = 22          # pixels between two instants
 LANE_A, LANE_B = 170, 590
@@ -79,10 +79,7 @@ def arrows(own: list[SegRecord | Marker], peer: list[SegRecord | Marker]) -> lis
     out: list[Arrow] = []
     for f in flights(own, peer):
         rec = f.rec
-        # the tags of the ladder pane's label, spelled out
-        label = (rec.label + (" rtx" if rec.retransmission else "")
-                 + (" held" if rec.held else "")
-                 + (f" ({rec.refused})" if rec.refused else ""))
+        label = labels(rec)[0]  # the ladder pane's longest label
         if rec.dropped:
             out.append(Arrow(rec.t, None, rec.outbound, label, "drop"))
         else:

@@ -183,7 +183,6 @@ def _pair(sent: list[SegRecord], arrived: list[SegRecord]) -> list[tuple[SegReco
                      if len(w) == 1 and len(sending.get(k, ())) == 1
                      and w[0].t >= sending[k][0].t]
         soonest = min((trip for length, trip in trips if length <= key[3]), default=0.0) / 2
-        there = list(there)
         for held in (False, True):
             for rec in recs:
                 if rec.held is not held:

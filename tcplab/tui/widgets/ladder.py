@@ -83,7 +83,7 @@ def labels(rec: SegRecord) -> list[str]:
                                               ("✕", rec.refused)) if on)
     ack = "." in rec.flags
     full = f"{rec.flags} {rec.seq}:{end}({rec.length})"
-    return [full + (f" ack {rec.ack}" if ack else "") + f" win {rec.window}" + tags,
+    return [rec.label + tags,
             full + (f" ack {rec.ack}" if ack else "") + tags,
             full + (f" a{rec.ack}" if ack else "") + tags,
             f"{rec.flags} {rec.seq}({rec.length})" + short,

@@ -94,6 +94,9 @@ class _Row:
     timers: tuple[tuple[str, float], ...] = ()
     read: int = 0                        # bytes reported read so far
     moved: float = float("-inf")         # when it last changed state
+    fin_at: float | None = None          # when its last FIN arrived
+    rst_at: float | None = None          # when its last RST arrived
+    dumped_at: float = float("-inf")     # the last dump that showed it
     finished: bool = False
 
 
@@ -128,9 +131,6 @@ class KernelHost:
         self._closing: dict[int, float] = {}  # traced "-> CLOSED" the next dump decides
         self.wire: dict[int, WireView] = {}
         self._last_rx: dict[int, float] = {}  # sid -> when its last segment arrived
-        self._last_fin: dict[int, float] = {}  # sid -> when its last FIN arrived
-        self._last_rst: dict[int, float] = {}  # sid -> when its last RST arrived
-        self._dumped: dict[int, float] = {}  # sid -> the last dump that showed it
         self._tcb_changed: set[int] = set()  # sids whose sample is due at the next poll
         self.app = KernelApp(new_sid=self._sid_for)
 
@@ -153,11 +153,12 @@ class KernelHost:
         if sent:
             return
         self._last_rx[sid] = t
-        if segment.flags & FIN:
-            self._last_fin[sid] = t
-        if segment.flags & RST:
-            self._last_rst[sid] = t
         row = self.rows.get(sid)
+        if row is not None:
+            if segment.flags & FIN:
+                row.fin_at = t
+            if segment.flags & RST:
+                row.rst_at = t
         if row is not None and row.state is State.LISTEN and segment.flags & SYN \
                 and not segment.flags & ACK:
             # Linux keeps a SYN-RECEIVED connection as a request, not a socket: the
@@ -301,7 +302,7 @@ class KernelHost:
                 if conn is None or conn.sock is None or row.state is State.TIME_WAIT:
                     self._gone(row, closed, t)
                 continue
-            self._dumped[sid] = now
+            row.dumped_at = now
             # With the tracepoint a dump only tells what it cannot: a TIME-WAIT socket
             # replacing the traced one (a dump is older than the trace read after it)
             if seen.state is not row.state and (self.trace is None
@@ -326,9 +327,8 @@ class KernelHost:
         the traced move to CLOSED that followed it (the ACK of our FIN, in CLOSING).  The
         RST ended it if it came after that, and no dump has shown the socket since (a RST
         Linux ignored, as with ``tcp_rfc1337`` 1, leaves it to the end of TIME-WAIT)."""
-        rst = self._last_rst.get(row.sid)
-        fin = self._last_fin.get(row.sid)
-        if rst is None or rst <= self._dumped.get(row.sid, float("-inf")):
+        rst, fin = row.rst_at, row.fin_at
+        if rst is None or rst <= row.dumped_at:
             self._move(row, State.CLOSED, t)  # no RST, or one the socket outlived
             return
         if row.state in _MAY_WAIT and fin is not None:
@@ -395,9 +395,6 @@ class KernelHost:
             self._by_key.pop((row.local, row.remote), None)
             self.wire.pop(row.sid, None)
             self._last_rx.pop(row.sid, None)
-            self._last_rst.pop(row.sid, None)
-            self._last_fin.pop(row.sid, None)
-            self._dumped.pop(row.sid, None)
 
     def _info(self, row: _Row) -> SocketInfo:
         conn = self.app.conns.get(row.sid)
