@@ -45,9 +45,6 @@ _COMPACT_MIN = 64
 # of a big lab runs a few thousand)
 INSTANT_LIMIT = 1_000_000
 INSTANT_CROWDED = 100_000  # entries at one instant after which a notice says so
-_WHY = ("something answers itself forever, such as an ACK storm, or a transfer over "
-        "links with neither delay nor bandwidth limit, where it takes no time: give them "
-        "delay= or bw=")
 
 
 class Handle:
@@ -223,9 +220,12 @@ class Scheduler:
             if self._at_instant > self.instant_limit:
                 self._stuck()
             elif self._at_instant == self.instant_crowded and self.on_crowded is not None:
+                # what to do first: a one-line display may show no more
                 self.on_crowded(
-                    f"{self._at_instant} events at t={self._now:.6f} and the clock has not "
-                    f"moved on: {_WHY}; the run stops after {self.instant_limit}")
+                    f"the clock is stuck at t={self._now:.6f} after {self._at_instant} "
+                    f"events: give the links delay= or bw= (a transfer over links with "
+                    f"neither takes no time), unless something answers itself forever (an "
+                    f"ACK storm); the run stops after {self.instant_limit}")
             if self.stop:
                 break
         return budget - left
@@ -234,7 +234,10 @@ class Scheduler:
         self.stop = True
         if self.stuck is None:
             self.stuck = (f"{self._at_instant} events at t={self._now:.6f} and the clock "
-                          f"never moved on ({_WHY}): the run stopped there")
+                          f"never moved on (something answers itself forever, such as an "
+                          f"ACK storm, or a transfer over links with neither delay nor "
+                          f"bandwidth limit, where it takes no time: give them delay= or "
+                          f"bw=): the run stopped there")
             if self.on_stuck is not None:
                 self.on_stuck(self.stuck)
 

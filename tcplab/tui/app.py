@@ -247,10 +247,18 @@ class TcplabApp(Commanding, TimeTravel, Demo):
         self.dirty = True  # the lab's timeline has it already
         if event.kind == "break.hit":
             self.call_later(self._break_hit, event)
+        elif event.kind == "notice" and self.waiting:
+            # why a wait takes long (an instant that does not end): said where the
+            # user looks, not only in the Log
+            self.call_later(self._notice_while_waiting, event.text)
         if not self._redraw_pending and self.is_running:
             # redraw soon after the first event of a burst: one redraw per burst
             self._redraw_pending = True
             self.set_timer(REDRAW_DELAY, self._redraw_now)
+
+    def _notice_while_waiting(self, text: str) -> None:
+        if self.waiting:  # (a wait the notice ended shows its own result)
+            self.say(text)  # (the status line says "waiting (Esc stops)")
 
     def _break_hit(self, event: Any) -> None:
         self.seek(None)

@@ -31,6 +31,7 @@ from textual import events
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
+from tcplab.backends.sim.backend import SimBackend
 from tcplab.lab import commands as C
 from tcplab.lab.lab import Lab
 from tcplab.lab.timeline import Timeline
@@ -651,6 +652,28 @@ async def busy_press(pilot: Pilot[int], key: str, check: Callable[[], bool]) -> 
     while a wait keeps the CPU busy.  The key goes the same way, through the app.)"""
     pilot.app.simulate_key(key)
     await until(pilot, check, timeout=5.0)
+
+
+@sync
+async def test_a_wait_at_an_instant_that_does_not_end_says_why_while_it_runs(lab: Lab
+                                                                           ) -> None:
+    backend = lab.backend
+    assert isinstance(backend, SimBackend)
+    backend.scheduler.instant_crowded = 2000
+    app = TcplabApp(lab, seed=1)
+    async with app.run_test(size=SIZE) as pilot:
+        # zero-delay links: the whole transfer is at one instant of the run's clock
+        for line in ("listen h2:80", "connect h1 h2:80 as c1", "wait 0.5",
+                     "send c1 --bytes 99999999999"):
+            await command(pilot, line)
+        await start_wait(pilot, "wait 1")
+        await until(pilot, lambda: "after 2000 events" in result_text(app))
+        assert lab.waiting and "waiting (Esc stops)" in status_text(app)
+        assert result_text(app).startswith("the clock is stuck at t=0.500000 after 2000 "
+                                           "events: give the links delay= or bw=")
+        await busy_press(pilot, "escape", lambda: not lab.waiting)
+        assert "interrupted" in result_text(app)
+    lab.stop()
 
 
 @sync
